@@ -1,0 +1,160 @@
+/**
+ * Typed configuration, as the rest of Portunus sees it. Keys keep Janus's own names
+ * (snake_case, same sections) so an operator's jcfg maps one-to-one onto these objects.
+ * src/config/schema.ts fills them from parsed jcfg files with Janus's defaults.
+ */
+
+/** A value as libconfig holds it. Integers beyond 2^53 stay bigint. */
+export type CfgScalar = string | number | bigint | boolean;
+export type CfgValue = CfgScalar | CfgValue[] | CfgGroupValue;
+/** A group (Janus "category"): ordered named settings. */
+export interface CfgGroupValue {
+  readonly kind: 'group';
+  entries: Array<{ name: string; value: CfgValue; line?: number }>;
+}
+
+export interface ConfigWarning {
+  file: string;
+  line?: number;
+  key: string;
+  message: string;
+}
+
+export interface JanusGeneral {
+  configs_folder: string;
+  log_to_stdout: boolean;
+  log_to_file: string | null;
+  debug_level: number; // 0-7, default 4
+  debug_timestamps: boolean;
+  debug_colors: boolean;
+  log_prefix: string | null;
+  server_name: string; // default "MyJanusInstance"
+  session_timeout: number; // s, default 60, 0 = never
+  candidates_timeout: number; // s, default 45
+  reclaim_session_timeout: number; // s, default 0
+  api_secret: string | null;
+  token_auth: boolean;
+  token_auth_secret: string | null;
+  admin_secret: string | null;
+  interface: string | null;
+  opaqueid_in_api: boolean;
+  hide_dependencies: boolean;
+  event_loops: number;
+  allow_loop_indication: boolean;
+  protected_folders: string[];
+}
+
+export interface JanusCertificates {
+  cert_pem: string | null;
+  cert_key: string | null;
+  cert_pwd: string | null;
+  dtls_accept_selfsigned: boolean;
+  dtls_ciphers: string | null;
+}
+
+export interface JanusMedia {
+  ipv6: boolean;
+  ipv6_linklocal: boolean;
+  min_nack_queue: number; // ms, default 200
+  rtp_port_range: { min: number; max: number } | null; // null = any port
+  dtls_mtu: number; // default 1200
+  no_media_timer: number; // s, default 1
+  slowlink_threshold: number; // default 0 (off)
+  twcc_period: number; // ms, default 200
+  nack_optimizations: boolean;
+  dscp: number;
+}
+
+export interface JanusNat {
+  stun_server: string | null;
+  stun_port: number; // default 3478
+  nice_debug: boolean;
+  full_trickle: boolean;
+  ice_nomination: 'regular' | 'aggressive';
+  ice_consent_freshness: boolean;
+  ice_keepalive_conncheck: boolean;
+  ice_lite: boolean;
+  ice_tcp: boolean;
+  hangup_on_failed: boolean;
+  ignore_mdns: boolean;
+  nat_1_1_mapping: string[]; // comma list in the file
+  keep_private_host: boolean;
+  turn_server: string | null;
+  turn_port: number;
+  turn_type: 'udp' | 'tcp' | 'tls';
+  turn_user: string | null;
+  turn_pwd: string | null;
+  allow_force_relay: boolean;
+  ice_enforce_list: string[]; // comma list in the file
+  ice_ignore_list: string[]; // comma list, default ["vmnet"]
+  ignore_unreachable_ice_server: boolean;
+}
+
+export interface JanusConfig {
+  file: string | null; // the janus.jcfg read, null when none was found
+  general: JanusGeneral;
+  certificates: JanusCertificates;
+  media: JanusMedia;
+  nat: JanusNat;
+  plugins: { disable: string[] }; // names like "libjanus_echotest.so" or "janus.plugin.echotest"
+  transports: { disable: string[] };
+  loggers: { disable: string[] };
+  events: { broadcast: boolean; disable: string[]; stats_period: number; combine_media_stats: boolean };
+}
+
+export interface HttpTransportConfig {
+  file: string | null;
+  general: {
+    json: 'compact' | 'indented' | 'plain';
+    base_path: string; // "/janus"
+    http: boolean; // true
+    port: number; // 8088
+    interface: string | null;
+    ip: string | null;
+    https: boolean;
+    secure_port: number; // 8089
+    acl: string[];
+    mhd_connection_limit: number;
+    events: boolean;
+  };
+  admin: {
+    admin_base_path: string; // "/admin"
+    admin_http: boolean; // false in Janus
+    admin_port: number; // 7088
+    admin_interface: string | null;
+    admin_ip: string | null; // Portunus: loopback unless configured
+    admin_https: boolean;
+    admin_secure_port: number;
+    admin_acl: string[];
+  };
+  cors: { allow_origin: string | null; enforce_cors: boolean };
+  certificates: { cert_pem: string | null; cert_key: string | null; cert_pwd: string | null };
+}
+
+export interface WsTransportConfig {
+  file: string | null;
+  general: {
+    json: 'compact' | 'indented' | 'plain';
+    ws: boolean; // true
+    ws_port: number; // 8188
+    ws_interface: string | null;
+    ws_ip: string | null;
+    wss: boolean;
+    wss_port: number; // 8989
+    ws_logging: string | null;
+    ws_acl: string[];
+    pingpong_trigger: number; // s, 0 = off
+    pingpong_timeout: number; // s
+  };
+  admin: {
+    admin_ws: boolean; // false
+    admin_ws_port: number; // 7188
+    admin_ws_interface: string | null;
+    admin_ws_ip: string | null;
+    admin_wss: boolean;
+    admin_wss_port: number;
+    admin_ws_acl: string[];
+  };
+  cors: { allow_origin: string | null; enforce_cors: boolean };
+  certificates: { cert_pem: string | null; cert_key: string | null; cert_pwd: string | null };
+}

@@ -1,0 +1,102 @@
+/**
+ * Logging with Janus's debug levels (0 none .. 7 debug) on top of pino.
+ *
+ * Output is one JSON object per line, or a short human line when stdout is a TTY
+ * (or PORTUNUS_LOG_PRETTY=1). Fields that identify a session or handle go in
+ * `fields` so every line about them can be found by id.
+ */
+import { Writable } from 'node:stream';
+import pino from 'pino';
+
+export const LogLevel = { none: 0, fatal: 1, error: 2, warn: 3, info: 4, verb: 5, huge: 6, debug: 7 } as const;
+type LevelName = Exclude<keyof typeof LogLevel, 'none'>;
+const levelNames: LevelName[] = ['fatal', 'error', 'warn', 'info', 'verb', 'huge', 'debug'];
+const pinoValues: Record<LevelName, number> = { fatal: 60, error: 50, warn: 40, info: 30, verb: 25, huge: 22, debug: 20 };
+
+export type Fields = Record<string, unknown>;
+export interface Logger {
+  fatal(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  verb(msg: string, fields?: Fields): void;
+  huge(msg: string, fields?: Fields): void;
+  debug(msg: string, fields?: Fields): void;
+  /** True when a message at this Janus level would be written (cheap; use before building costly fields). */
+  enabled(level: number): boolean;
+  child(bindings: Fields): Logger;
+}
+
+let currentLevel = 4;
+
+function pinoLevelFor(level: number): string {
+  if (level <= 0) return 'silent';
+  return levelNames[Math.min(level, 7) - 1]!;
+}
+
+function prettyStream(out: NodeJS.WritableStream): Writable {
+  const names = new Map<number, string>(levelNames.map((n) => [pinoValues[n], n.toUpperCase()]));
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      try {
+        const o = JSON.parse(chunk.toString()) as Record<string, unknown>;
+        const { level, time, msg, pid: _pid, hostname: _h, ...rest } = o;
+        const t = new Date(time as number).toISOString().slice(11, 23);
+        const extra = Object.entries(rest)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' ');
+        out.write(`${t} ${(names.get(level as number) ?? String(level)).padEnd(5)} ${msg as string}${extra ? ' ' + extra : ''}\n`);
+      } catch {
+        out.write(chunk);
+      }
+      cb();
+    },
+  });
+}
+
+const pretty = process.env.PORTUNUS_LOG_PRETTY === '1' || (process.env.PORTUNUS_LOG_PRETTY !== '0' && process.stdout.isTTY === true);
+const root = pino(
+  {
+    customLevels: pinoValues,
+    useOnlyCustomLevels: true,
+    level: pinoLevelFor(currentLevel),
+    base: undefined,
+    messageKey: 'msg',
+  },
+  pretty ? prettyStream(process.stdout) : pino.destination({ fd: 1, sync: true }),
+);
+
+function wrap(p: pino.Logger<LevelName>, bindings?: Fields): Logger {
+  // Children merge their bindings per call instead of using pino children, so that a
+  // level change reaches every logger at once and per-session loggers cost nothing to drop.
+  const call = (name: LevelName) => (msg: string, fields?: Fields) => {
+    const merged = bindings ? (fields ? { ...bindings, ...fields } : bindings) : fields;
+    if (merged) p[name](merged, msg);
+    else p[name](msg);
+  };
+  return {
+    fatal: call('fatal'),
+    error: call('error'),
+    warn: call('warn'),
+    info: call('info'),
+    verb: call('verb'),
+    huge: call('huge'),
+    debug: call('debug'),
+    enabled: (level: number) => level > 0 && level <= currentLevel,
+    child(more: Fields) {
+      return wrap(p, bindings ? { ...bindings, ...more } : more);
+    },
+  };
+}
+
+export const log: Logger = wrap(root as unknown as pino.Logger<LevelName>);
+
+/** Set the Janus debug level (0-7) for every logger. */
+export function setLogLevel(level: number): void {
+  currentLevel = Math.max(0, Math.min(7, Math.trunc(level)));
+  root.level = pinoLevelFor(currentLevel);
+}
+
+export function getLogLevel(): number {
+  return currentLevel;
+}
