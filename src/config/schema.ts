@@ -1,0 +1,107 @@
+/**
+ * Typed gateway configuration: janus.jcfg plus the HTTP and WebSocket transport files
+ * from the configs folder, filled with Janus's defaults. Unusable values throw
+ * ConfigError (the server must refuse to start); unknown or misplaced keys only warn.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { applyDocument, type OtherFile } from './apply.js';
+import { defaultHttpConfig, defaultJanusConfig, defaultWsConfig } from './defaults.js';
+import { parseLibconfig, type LcDocument } from './libconfig.js';
+import { HTTP_KEYS, JANUS_KEYS, WS_KEYS, type FileSpec } from './schema-keys.js';
+import type { ConfigWarning, HttpTransportConfig, JanusConfig, WsTransportConfig } from './types.js';
+
+export { defaultJanusConfig, defaultHttpConfig, defaultWsConfig, DEFAULT_CONFIGS_FOLDER } from './defaults.js';
+export { ConfigError, ConfigSyntaxError } from './errors.js';
+
+export interface GatewayConfig {
+  janus: JanusConfig;
+  http: HttpTransportConfig;
+  ws: WsTransportConfig;
+  warnings: ConfigWarning[];
+  /** `<configsFolder>/<pkg>.jcfg`, e.g. for `janus.plugin.videoroom`. */
+  pluginConfigPath(pkg: string): string;
+}
+
+export const JANUS_FILE = 'janus.jcfg';
+export const HTTP_FILE = 'janus.transport.http.jcfg';
+export const WS_FILE = 'janus.transport.websockets.jcfg';
+
+const FILES: Array<{ name: string; spec: FileSpec }> = [
+  { name: JANUS_FILE, spec: JANUS_KEYS },
+  { name: HTTP_FILE, spec: HTTP_KEYS },
+  { name: WS_FILE, spec: WS_KEYS },
+];
+
+export async function loadGatewayConfig(opts: { configsFolder: string; configFile?: string }): Promise<GatewayConfig> {
+  const folder = opts.configsFolder;
+  const warnings: ConfigWarning[] = [];
+
+  const janus = defaultJanusConfig(folder);
+  const janusPath = opts.configFile ?? join(folder, JANUS_FILE);
+  const janusDoc = await readDoc(janusPath, warnings);
+  if (janusDoc) {
+    janus.file = janusPath;
+    applyDocument(janusDoc, JANUS_KEYS, janus, warnings, othersThan(JANUS_FILE));
+    if (janus.general.configs_folder !== folder) {
+      // The folder we were started with is where we actually read everything from.
+      const line = janusDoc.settings.find((s) => s.name === 'general')?.line;
+      warnings.push({
+        file: janusPath,
+        ...(line !== undefined ? { line } : {}),
+        key: 'general.configs_folder',
+        message: `configs_folder "${janus.general.configs_folder}" is ignored: configuration is read from "${folder}"`,
+      });
+      janus.general.configs_folder = folder;
+    }
+  }
+
+  const http = defaultHttpConfig();
+  const httpPath = join(folder, HTTP_FILE);
+  const httpDoc = await readDoc(httpPath, warnings);
+  if (httpDoc) {
+    http.file = httpPath;
+    applyDocument(httpDoc, HTTP_KEYS, http, warnings, othersThan(HTTP_FILE));
+  }
+
+  const ws = defaultWsConfig();
+  const wsPath = join(folder, WS_FILE);
+  const wsDoc = await readDoc(wsPath, warnings);
+  if (wsDoc) {
+    ws.file = wsPath;
+    applyDocument(wsDoc, WS_KEYS, ws, warnings, othersThan(WS_FILE));
+  }
+
+  return { janus, http, ws, warnings, pluginConfigPath: (pkg) => join(folder, `${pkg}.jcfg`) };
+}
+
+function othersThan(name: string): OtherFile[] {
+  return FILES.filter((f) => f.name !== name);
+}
+
+/** Parsed file, or null when missing (defaults apply). Syntax errors propagate. */
+async function readDoc(path: string, warnings: ConfigWarning[]): Promise<LcDocument | null> {
+  const text = await readOptional(path);
+  if (text !== null) return parseLibconfig(text, path);
+  if (path.endsWith('.jcfg')) {
+    const legacy = path.slice(0, -'.jcfg'.length) + '.cfg';
+    if ((await readOptional(legacy)) !== null) {
+      // Janus would fall back to the INI file; we do not read INI, so say so instead of silently ignoring it.
+      warnings.push({
+        file: legacy,
+        key: basename(legacy),
+        message: `legacy INI configuration is not supported; convert it to ${basename(path)} (janus-cfgconv does this). Using defaults.`,
+      });
+    }
+  }
+  return null;
+}
+
+async function readOptional(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
