@@ -1,0 +1,126 @@
+/**
+ * The only file that touches werift-dtls. It exposes a narrow "engine" view of a werift DtlsSocket:
+ * feed it complete records, receive the records it writes, read negotiated state. Everything else
+ * (record framing to the MTU, retransmission timers, peer authentication, alerts, application-data
+ * protection) is ours, in endpoint.ts. Replacing werift means reimplementing this interface.
+ */
+import { DtlsClient, DtlsServer, type DtlsSocket } from 'werift-dtls/lib/dtls/src/index.js';
+import { Flight } from 'werift-dtls/lib/dtls/src/flight/flight.js';
+import { DtlsPlaintext } from 'werift-dtls/lib/dtls/src/record/message/plaintext.js';
+
+// werift retransmits flights on its own wall-clock timers (0.5 s, 1 s, ... x10). We run our own
+// RFC 6347 timers driven by handleTimeout(); with RetransmitCount = 0 werift sends each flight once and
+// gives up waiting after 0.5 s (its rejection is swallowed below). Process-wide, but only we use werift-dtls.
+(Flight as unknown as { RetransmitCount: number }).RetransmitCount = 0;
+
+export interface HandshakeEngine {
+  /** Starts the handshake (client: emits ClientHello). */
+  start(): void;
+  /** Feeds one or more complete, in-order records to the engine. */
+  input(records: Buffer): void;
+  /** Master secret, once known. */
+  masterSecret(): Buffer | undefined;
+  /** Negotiated SRTP protection profile, if any. */
+  srtpProfile(): number | undefined;
+  exportKeyingMaterial(label: string, length: number): Buffer;
+  /** True once the record-protection keys exist. */
+  keysReady(): boolean;
+  /** AEAD-protects a record body with the given header values. */
+  encrypt(contentType: number, epoch: number, seq: number, body: Buffer): Buffer;
+  /** Opens a protected record (raw header + body). Throws on authentication failure. */
+  decrypt(record: Buffer): Buffer;
+  /** Stops the engine's internal timers from doing anything further. */
+  stop(): void;
+}
+
+export interface EngineCallbacks {
+  /** Records written by the engine (possibly several concatenated). */
+  output(records: Buffer): void;
+  /** The engine considers the handshake complete. */
+  connected(): void;
+  /** Engine-internal error (logged/counted by the caller). */
+  error(err: unknown): void;
+}
+
+export interface EngineOptions {
+  role: 'client' | 'server';
+  certPem: string;
+  keyPem: string;
+  keyType: 'ec' | 'rsa';
+  srtpProfiles: number[];
+}
+
+export function createWeriftEngine(opts: EngineOptions, cb: EngineCallbacks): HandshakeEngine {
+  let onData: ((buf: Buffer) => void) | undefined;
+  const transport = {
+    get onData() { return onData; },
+    set onData(f: ((buf: Buffer) => void) | undefined) { onData = f; },
+    send: (buf: Buffer): Promise<void> => {
+      try { cb.output(buf); } catch (e) { cb.error(e); }
+      return Promise.resolve();
+    },
+    close: (): void => {},
+  };
+  const options = {
+    transport,
+    cert: opts.certPem,
+    key: opts.keyPem,
+    signatureHash: { hash: 4, signature: opts.keyType === 'ec' ? 3 : 1 },
+    srtpProfiles: opts.srtpProfiles,
+    // WebRTC: both sides authenticate by certificate fingerprint, so the server requests one. (On werift's
+    // client this flag would make it wait for a CertificateRequest that a server may legitimately omit.)
+    certificateRequest: opts.role === 'server',
+    extendedMasterSecret: true,
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const sock: DtlsSocket = opts.role === 'client' ? new DtlsClient(options as any) : new DtlsServer(options as any);
+  let stopped = false;
+  sock.onConnect.subscribe(() => { if (!stopped) cb.connected(); });
+  sock.onError.subscribe((e: unknown) => { if (!stopped) cb.error(e); });
+  // werift reports alerts itself through onClose; we parse alerts before they reach it, so ignore.
+  sock.onClose.subscribe(() => {});
+  // werift's own application-data path is bypassed (see endpoint.ts): never subscribed.
+
+  return {
+    start(): void {
+      if (sock instanceof DtlsClient) {
+        sock.connect().catch((e: unknown) => { if (!stopped) cb.error(e); });
+      }
+    },
+    input(records: Buffer): void {
+      if (stopped || !onData) return;
+      try { onData(records); } catch (e) { cb.error(e); }
+    },
+    masterSecret(): Buffer | undefined {
+      return sock.cipher.masterSecret ?? undefined;
+    },
+    srtpProfile(): number | undefined {
+      return sock.srtp.srtpProfile ?? undefined;
+    },
+    exportKeyingMaterial(label: string, length: number): Buffer {
+      return Buffer.from(sock.exportKeyingMaterial(label, length));
+    },
+    keysReady(): boolean {
+      return !!sock.cipher.cipher;
+    },
+    encrypt(contentType: number, epoch: number, seq: number, body: Buffer): Buffer {
+      const pkt = new DtlsPlaintext({
+        contentType,
+        protocolVersion: { major: 0xfe, minor: 0xfd },
+        epoch,
+        sequenceNumber: seq,
+        contentLen: body.length,
+      }, body);
+      return Buffer.from(sock.cipher.encryptPacket(pkt).serialize());
+    },
+    decrypt(record: Buffer): Buffer {
+      const pkt = DtlsPlaintext.deSerialize(record);
+      return Buffer.from(sock.cipher.decryptPacket(pkt));
+    },
+    stop(): void {
+      stopped = true;
+      // Makes werift's pending flight loops see "next flight reached" and end quietly.
+      sock.dtls.flight = 99;
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * SctpAssociation: the narrow interface the data-channel layer needs from SCTP (RFC 8261: SCTP packets
+ * carried as DTLS application data), and its werift-sctp implementation. Only this file touches werift-sctp.
+ *
+ * Not sans-IO: werift-sctp runs its own wall-clock timers (T1/T3/SACK/heartbeat) and async sends.
+ */
+import { SCTP } from 'werift-sctp';
+
+export interface SctpSendOptions {
+  ordered: boolean;
+  maxRetransmits?: number;
+  /** ms */
+  maxPacketLifeTime?: number;
+}
+
+export type SctpState = 'new' | 'connecting' | 'connected' | 'closed';
+
+export interface SctpAssociationEvents {
+  /** An SCTP packet to send as DTLS application data. */
+  transmit(packet: Buffer): void;
+  /** One complete user message. */
+  message(streamId: number, ppid: number, data: Buffer): void;
+  /** Streams reset (incoming reset request from the peer, or completion of ours). */
+  streamsReset(streamIds: number[]): void;
+  stateChange(state: SctpState): void;
+}
+
+export interface SctpAssociation {
+  readonly state: SctpState;
+  /** Largest message accepted by send(), bytes (advertise as a=max-message-size). */
+  readonly maxMessageSize: number;
+  start(): void;
+  /** Input: one SCTP packet (DTLS application data). Never throws. */
+  handlePacket(packet: Buffer): void;
+  send(streamId: number, ppid: number, data: Buffer, opts: SctpSendOptions): boolean;
+  /** Outgoing stream reset (RFC 6525) — how a data channel is closed (RFC 8831 §6.7). */
+  resetStreams(streamIds: number[]): void;
+  close(): void;
+  readonly stats: { packetsIn: number; dropped: number };
+}
+
+export interface SctpAssociationOptions {
+  /** SCTP client (sends INIT) — we use the DTLS client. */
+  isClient: boolean;
+  localPort?: number;
+  /** From the remote SDP a=sctp-port (default 5000). */
+  remotePort?: number;
+  maxMessageSize?: number;
+}
+
+/** Default a=max-message-size we accept and advertise. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 262_144;
+
+interface WeriftSctpInternals {
+  handleData(buf: Buffer): Promise<void>;
+  reconfigQueue: number[];
+  transmitReconfigRequest(): Promise<void>;
+}
+
+export class WeriftSctpAssociation implements SctpAssociation {
+  readonly maxMessageSize: number;
+  readonly stats = { packetsIn: 0, dropped: 0 };
+  private _state: SctpState = 'new';
+  private readonly sctp: SCTP;
+  private readonly remotePort: number;
+
+  constructor(opts: SctpAssociationOptions, private readonly events: SctpAssociationEvents) {
+    this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.remotePort = opts.remotePort ?? 5000;
+    const transport = {
+      onData: undefined as ((b: Buffer) => void) | undefined,
+      send: (buf: Buffer): Promise<void> => {
+        if (this._state !== 'closed') {
+          try { this.events.transmit(buf); } catch { /* sink */ }
+        }
+        return Promise.resolve();
+      },
+      close: (): void => {},
+    };
+    const port = opts.localPort ?? 5000;
+    this.sctp = opts.isClient ? SCTP.client(transport, port) : SCTP.server(transport, port);
+    // werift installs transport.onData -> handleData without catching its rejection; we never call it.
+    transport.onData = undefined;
+    this.sctp.onReceive.subscribe((streamId: number, ppid: number, data: Buffer) => {
+      try { this.events.message(streamId, ppid, data); } catch { /* consumer */ }
+    });
+    this.sctp.onReconfigStreams.subscribe((ids: number[]) => {
+      try { this.events.streamsReset([...ids]); } catch { /* consumer */ }
+    });
+    this.sctp.stateChanged.connected.subscribe(() => this.setState('connected'));
+    this.sctp.stateChanged.closed.subscribe(() => this.setState('closed'));
+  }
+
+  get state(): SctpState { return this._state; }
+
+  start(): void {
+    if (this._state !== 'new') return;
+    this.setState('connecting');
+    this.sctp.start(this.remotePort).catch(() => { this.stats.dropped++; });
+  }
+
+  handlePacket(packet: Buffer): void {
+    this.stats.packetsIn++;
+    if (this._state === 'closed') return;
+    if (packet.length < 12) { this.stats.dropped++; return; }
+    try {
+      (this.sctp as unknown as WeriftSctpInternals).handleData(packet).catch(() => { this.stats.dropped++; });
+    } catch {
+      this.stats.dropped++;
+    }
+  }
+
+  send(streamId: number, ppid: number, data: Buffer, opts: SctpSendOptions): boolean {
+    if (this._state !== 'connected' || data.length > this.maxMessageSize) return false;
+    const o: { ordered: boolean; maxRetransmits?: number; expiry?: number } = { ordered: opts.ordered };
+    if (opts.maxRetransmits !== undefined) o.maxRetransmits = opts.maxRetransmits;
+    if (opts.maxPacketLifeTime !== undefined) o.expiry = Date.now() / 1000 + opts.maxPacketLifeTime / 1000;
+    this.sctp.send(streamId, ppid, data, o).catch(() => { this.stats.dropped++; });
+    return true;
+  }
+
+  resetStreams(streamIds: number[]): void {
+    if (this._state !== 'connected') return;
+    const s = this.sctp as unknown as WeriftSctpInternals;
+    for (const id of streamIds) if (!s.reconfigQueue.includes(id)) s.reconfigQueue.push(id);
+    s.transmitReconfigRequest().catch(() => { this.stats.dropped++; });
+  }
+
+  close(): void {
+    if (this._state === 'closed') return;
+    this.sctp.stop().catch(() => {});
+    this.setState('closed');
+  }
+
+  private setState(s: SctpState): void {
+    if (this._state === s || this._state === 'closed') return;
+    this._state = s;
+    try { this.events.stateChange(s); } catch { /* consumer */ }
+  }
+}
