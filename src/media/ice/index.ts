@@ -1,0 +1,2 @@
+export * from './candidate.js';
+export * from './agent.js';
