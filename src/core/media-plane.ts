@@ -1,0 +1,66 @@
+/**
+ * Where the ICE/DTLS/SRTP media plane plugs into the control plane.
+ *
+ * The core calls a MediaPlane for every JSEP that crosses it and every trickled candidate;
+ * the media plane reports connection state back through the MediaEvents the core hands it
+ * (`attach`). Until the real plane exists, PassThroughMediaPlane forwards SDPs untouched, so
+ * signalling can be built and tested end to end.
+ */
+import type { Jsep } from './jsep.js';
+
+/** The handle, as the media plane sees it (it never touches sessions or plugins). */
+export interface MediaHandle {
+  readonly handleId: number;
+  readonly sessionId: number;
+  readonly pluginPackage: string;
+}
+
+/** A trickled candidate as the client sent it (`{"sdpMid","sdpMLineIndex","candidate"}` or `{"completed":true}`). */
+export type TrickleCandidate = Record<string, unknown>;
+
+/** Reports from the media plane; the core turns them into Janus events and plugin callbacks. */
+export interface MediaEvents {
+  /** ICE + DTLS done: `webrtcup` event, plugin.setupMedia. */
+  webrtcUp(handleId: number): void;
+  /** `media` event (receiving started/stopped on one m-line). */
+  mediaState(handleId: number, info: { mid: string; type: 'audio' | 'video'; receiving: boolean; substream?: number; seconds?: number }): void;
+  /** `slowlink` event. */
+  slowLink(handleId: number, info: { mid: string; media: 'audio' | 'video'; uplink: boolean; lost: number }): void;
+  /** ICE failed: `ice-failed` event. */
+  iceFailed(handleId: number): void;
+  /** The PeerConnection died on its own (DTLS alert, ICE failure with hangup_on_failed...). */
+  peerClosed(handleId: number, reason: string): void;
+  /** A local candidate to trickle to the client (only with full_trickle). */
+  localCandidate(handleId: number, candidate: TrickleCandidate): void;
+}
+
+export interface MediaPlane {
+  attach(events: MediaEvents): void;
+  /**
+   * The client's offer or answer. Returns the JSEP the plugin receives. Throw a JanusError
+   * (465 Invalid SDP, 469 unexpected answer...) to refuse it; the whole request then fails.
+   */
+  remoteJsep(handle: MediaHandle, jsep: Jsep): Jsep;
+  /** The plugin's offer or answer. Returns what the client receives (ICE credentials, fingerprint, candidates merged). Throw to refuse. */
+  localJsep(handle: MediaHandle, jsep: Jsep): Jsep;
+  /** Candidates the client trickled, once the handle has a remote description. */
+  trickle(handle: MediaHandle, candidates: TrickleCandidate[]): void;
+  /** Tear down the handle's PeerConnection (the handle itself survives). */
+  hangup(handle: MediaHandle, reason: string): void;
+  /** The handle is gone: release everything it held. */
+  release(handle: MediaHandle): void;
+}
+
+/** Signalling-only media plane: SDPs pass through unchanged, nothing is ever connected. */
+export class PassThroughMediaPlane implements MediaPlane {
+  attach(_events: MediaEvents): void {}
+  remoteJsep(_handle: MediaHandle, jsep: Jsep): Jsep {
+    return jsep;
+  }
+  localJsep(_handle: MediaHandle, jsep: Jsep): Jsep {
+    return jsep;
+  }
+  trickle(_handle: MediaHandle, _candidates: TrickleCandidate[]): void {}
+  hangup(_handle: MediaHandle, _reason: string): void {}
+  release(_handle: MediaHandle): void {}
+}

@@ -1,0 +1,19 @@
+/**
+ * The plugins Portunus ships, and Janus's `plugins.disable` list semantics (library file names
+ * like "libjanus_videoroom.so", or package names).
+ */
+import type { Plugin } from '../core/plugin.js';
+import { VideoRoomPlugin } from './videoroom/plugin.js';
+
+export function builtinPlugins(): Plugin[] {
+  return [new VideoRoomPlugin()];
+}
+
+/** "janus.plugin.videoroom" is disabled by "libjanus_videoroom.so" or by its own name. */
+export function isDisabled(pkg: string, disable: readonly string[]): boolean {
+  const short = pkg.split('.').pop() ?? pkg;
+  return disable.some((d) => {
+    const name = d.trim();
+    return name === pkg || name === `libjanus_${short}.so` || name === `libjanus_${short}`;
+  });
+}

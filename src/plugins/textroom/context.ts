@@ -1,0 +1,28 @@
+/** Everything request handlers share: one object per plugin instance, no module-level state. */
+import type { PluginSession } from '../../core/plugin.js';
+import type { Logger } from '../../log.js';
+import type { TrGeneral } from './config.js';
+import type { RoomIds, RoomId } from './ids.js';
+import type { Outbox } from './outbox.js';
+import type { RoomStore } from './persistence.js';
+import type { HttpPoster } from './post.js';
+import type { Room } from './room.js';
+
+export interface TrContext {
+  readonly general: TrGeneral;
+  readonly ids: RoomIds;
+  readonly rooms: Map<RoomId, Room>;
+  readonly log: Logger;
+  readonly out: Outbox;
+  readonly poster: HttpPoster;
+  readonly store: RoomStore;
+}
+
+/**
+ * Where a request came from. Replies differ slightly by origin (Janus answers `created` over the
+ * API but `success` on the data channel) and join/leave/message exist only on the data channel.
+ */
+export type Origin =
+  | { kind: 'datachannel'; session: PluginSession }
+  | { kind: 'api'; session: PluginSession }
+  | { kind: 'admin' };

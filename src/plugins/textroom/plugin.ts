@@ -1,0 +1,187 @@
+/**
+ * janus.plugin.textroom entry point: wires config, rooms and the data-channel host together and
+ * routes Janus API / Admin API / data-channel traffic. Data-channel requests run synchronously in
+ * incomingData; only `permanent` saves and backend POSTs are asynchronous, and neither is awaited
+ * by anything on the message path.
+ */
+import type { Jsep } from '../../core/jsep.js';
+import type { Plugin, PluginHost, PluginInitContext, PluginResult, PluginSession } from '../../core/plugin.js';
+import { readGeneral, readRooms } from './config.js';
+import type { TrContext } from './context.js';
+import { handleFrame } from './datachannel.js';
+import { errorPayload, TrError, TrErrorCode, type Data } from './errors.js';
+import { RoomIds, type RoomId } from './ids.js';
+import { isDataChannelHost, type DataChannelHost, type DataChannelPlugin } from './media.js';
+import { leaveAll } from './membership.js';
+import { negotiate, NEGOTIATION } from './negotiation.js';
+import { Outbox } from './outbox.js';
+import { Params } from './params.js';
+import { RoomStore } from './persistence.js';
+import { HttpPoster, type PosterOptions } from './post.js';
+import { isManagement, runManagement, type Outcome } from './requests.js';
+import { Room } from './room.js';
+import { handleOf } from './session.js';
+
+export interface TextRoomOptions {
+  /** Where data-channel frames go; otherwise the init host is used if it has `sendData`, or attachDataChannels later. */
+  dataChannels?: DataChannelHost;
+  /** Backend POST timeout / in-flight bound. */
+  post?: PosterOptions;
+}
+
+function unknownRequest(name: string): Data {
+  return errorPayload('event', new TrError(TrErrorCode.INVALID_REQUEST, `Unknown request '${name}'`));
+}
+
+/** A handler that produced no reply where one was due (Janus says "Invalid response"). */
+function orInvalid(out: Outcome): Data {
+  return out ?? errorPayload('error', new TrError(TrErrorCode.UNKNOWN_ERROR, 'Invalid response'));
+}
+
+export class TextRoomPlugin implements Plugin, DataChannelPlugin {
+  readonly package = 'janus.plugin.textroom';
+  readonly name = 'JANUS TextRoom plugin';
+  readonly author = 'Portunus';
+  readonly description = 'A text-only chat room over DataChannels (Janus TextRoom compatible)';
+  readonly version = 2;
+  readonly versionString = '0.0.2';
+
+  private ctx: TrContext | null = null;
+  private host: PluginHost | null = null;
+  private dataChannels: DataChannelHost | null;
+  /** setup/ack/restart events, one at a time, each after the core's `ack` went out. */
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: TextRoomOptions = {}) {
+    this.dataChannels = opts.dataChannels ?? null;
+  }
+
+  init(init: PluginInitContext): void {
+    const log = init.log;
+    const general = readGeneral(init.config, log);
+    const ids = new RoomIds(general.stringIds);
+    const rooms = new Map<RoomId, Room>();
+    for (const r of readRooms(init.config, ids, log)) rooms.set(r.id, new Room(r.id, r.settings));
+    if (this.dataChannels === null && isDataChannelHost(init.host)) this.dataChannels = init.host;
+    this.host = init.host;
+    this.ctx = {
+      general,
+      ids,
+      rooms,
+      log,
+      out: new Outbox(() => this.dataChannels, general.json, log),
+      poster: new HttpPoster(log, this.opts.post),
+      store: new RoomStore(init.config, ids, log),
+    };
+    log.info(`textroom: ${rooms.size} room(s) from ${init.config.file}; ${ids.stringIds ? 'string' : 'numeric'} IDs`);
+  }
+
+  /** Connect the media plane's data channels (when it was not available at construction/init). */
+  attachDataChannels(host: DataChannelHost): void {
+    this.dataChannels = host;
+  }
+
+  async destroy(): Promise<void> {
+    await this.queue;
+    this.ctx?.poster.close();
+    this.ctx?.rooms.clear();
+    this.ctx = null;
+  }
+
+  /** Resolves once every queued setup/ack/restart has been answered (tests, orderly shutdown). */
+  whenIdle(): Promise<void> {
+    return this.queue;
+  }
+
+  /** Room lookup for tests and diagnostics (read-only use). */
+  room(id: RoomId): Room | undefined {
+    return this.ctx?.rooms.get(id);
+  }
+
+  createSession(session: PluginSession): void {
+    handleOf(session);
+  }
+
+  async handleMessage(session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {
+    const ctx = this.ctx;
+    const host = this.host;
+    if (ctx === null || host === null) return { kind: 'error', reason: 'Plugin not initialized' };
+    let name: string;
+    try {
+      name = new Params(body).requireString('request');
+    } catch (err) {
+      return { kind: 'ok', data: errorPayload('event', err as TrError) };
+    }
+    if (isManagement(name)) return { kind: 'ok', data: orInvalid(await runManagement(ctx, { kind: 'api', session }, name, body)) };
+    const key = name.toLowerCase();
+    if (!NEGOTIATION.has(key)) return { kind: 'ok', data: unknownRequest(name) };
+    this.enqueue(() => {
+      if (session.alive && !handleOf(session).destroyed) negotiate(host, session, transaction, key, jsep);
+    });
+    return { kind: 'wait' };
+  }
+
+  async handleAdminMessage(body: Data): Promise<Data> {
+    const ctx = this.ctx;
+    if (ctx === null) return errorPayload('event', new TrError(TrErrorCode.UNKNOWN_ERROR, 'Plugin not initialized'));
+    let name: string;
+    try {
+      name = new Params(body).requireString('request');
+    } catch (err) {
+      return errorPayload('event', err as TrError);
+    }
+    if (!isManagement(name)) return unknownRequest(name);
+    return orInvalid(await runManagement(ctx, { kind: 'admin' }, name, body));
+  }
+
+  incomingData(session: PluginSession, _label: string, data: Buffer | string, binary: boolean): void {
+    const ctx = this.ctx;
+    if (ctx === null || !session.alive || handleOf(session).destroyed) return;
+    try {
+      handleFrame(ctx, session, data, binary);
+    } catch (err) {
+      // handleFrame already turns request failures into replies; this is a last line of defence.
+      ctx.log.error(`textroom: data-channel message from handle ${session.handleId} failed: ${(err as Error)?.stack ?? String(err)}`);
+    }
+  }
+
+  /** The PeerConnection went away: leave every room. A new `setup` is then allowed (Janus refuses it with 416). */
+  hangupMedia(session: PluginSession): void {
+    const handle = handleOf(session);
+    if (this.ctx !== null) leaveAll(this.ctx, session);
+    handle.setup = false;
+  }
+
+  destroySession(session: PluginSession): void {
+    const handle = handleOf(session);
+    if (this.ctx !== null) leaveAll(this.ctx, session);
+    handle.destroyed = true;
+  }
+
+  querySession(session: PluginSession): Data {
+    const handle = handleOf(session);
+    return {
+      setup: handle.setup,
+      destroyed: handle.destroyed,
+      rooms: [...handle.rooms.values()].map((p) => ({ room: p.room.id, ...Room.describe(p) })),
+    };
+  }
+
+  private enqueue(task: () => void): void {
+    // setImmediate: the core sends its `ack` when handleMessage resolves; the event must follow it.
+    this.queue = this.queue.then(
+      () =>
+        new Promise<void>((resolve) =>
+          setImmediate(() => {
+            try {
+              task();
+            } catch (err) {
+              this.ctx?.log.error(`textroom: negotiation failed: ${(err as Error)?.stack ?? String(err)}`);
+            } finally {
+              resolve();
+            }
+          }),
+        ),
+    );
+  }
+}

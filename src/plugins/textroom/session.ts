@@ -1,0 +1,19 @@
+/** Per-handle plugin state: negotiation progress and the rooms this PeerConnection is in. */
+import type { PluginSession } from '../../core/plugin.js';
+import type { RoomId } from './ids.js';
+import type { Participant } from './room.js';
+
+export class TrHandle {
+  /** A `setup` offer was sent and not torn down since (a second `setup` is 416). */
+  setup = false;
+  sdpSessionId = 0;
+  sdpVersion = 0;
+  /** One participant per room: a PeerConnection may be in many rooms at once. */
+  readonly rooms = new Map<RoomId, Participant>();
+  destroyed = false;
+}
+
+export function handleOf(session: PluginSession): TrHandle {
+  if (!(session.state instanceof TrHandle)) session.state = new TrHandle();
+  return session.state as TrHandle;
+}

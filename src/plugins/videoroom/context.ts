@@ -1,0 +1,26 @@
+/** Everything request handlers share: one object per plugin instance, no module-level state. */
+import type { PluginHost, PluginSession } from '../../core/plugin.js';
+import type { Logger } from '../../log.js';
+import type { VrGeneral } from './config.js';
+import type { IdCodec, VrId } from './ids.js';
+import type { Participant } from './participant.js';
+import type { RoomStore } from './persistence.js';
+import type { Room } from './room.js';
+
+export interface VrContext {
+  readonly general: VrGeneral;
+  readonly ids: IdCodec;
+  readonly rooms: Map<VrId, Room>;
+  readonly host: PluginHost;
+  readonly log: Logger;
+  readonly store: RoomStore;
+}
+
+/** Unsolicited event (no transaction) to each participant's handle; a gone handle is skipped by the host. */
+export function notify(ctx: VrContext, to: Iterable<Participant>, data: Record<string, unknown>): void {
+  for (const p of to) ctx.host.pushEvent(p.session, null, data);
+}
+
+export function reply(ctx: VrContext, session: PluginSession, transaction: string, data: Record<string, unknown>): void {
+  ctx.host.pushEvent(session, transaction, data);
+}

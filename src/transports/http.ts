@@ -1,0 +1,290 @@
+/**
+ * The REST transport (janus.transport.http): the Janus API on base_path with long polling, and
+ * the Admin API on its own loopback listener. JSON in, JSON out; every decision is the core's.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HttpTransportConfig } from '../config/types.js';
+import { ErrorCode } from '../core/errors.js';
+import type { Gateway } from '../core/gateway.js';
+import { randomTransaction } from '../core/ids.js';
+import { errorMessage, message, type JanusMessage } from '../core/messages.js';
+import type { TransportInfo } from '../core/transport.js';
+import { log } from '../log.js';
+import { VERSION_STRING, versionNumber } from '../version.js';
+import { bindAddress, type ListenAddress } from './bind.js';
+import { parseRequest, serialize, type JsonStyle } from './json.js';
+import { LongPollRouter, type Poll } from './long-poll.js';
+
+export const HTTP_TRANSPORT_INFO: TransportInfo = {
+  package: 'janus.transport.http',
+  name: 'JANUS REST (HTTP/HTTPS) transport plugin',
+  author: 'The Portunus authors',
+  description: 'REST (HTTP) transport for the Janus API, Portunus implementation.',
+  version: versionNumber(VERSION_STRING),
+  versionString: VERSION_STRING,
+};
+
+export interface HttpTransportOptions {
+  gateway: Gateway;
+  config: HttpTransportConfig;
+  /** How long an idle long poll waits before answering `keepalive` (Janus: 30 s). */
+  longPollTimeoutMs?: number;
+  /** Largest request body accepted. */
+  maxBodyBytes?: number;
+}
+
+type Api = 'janus' | 'admin';
+
+const MAX_MAXEV = 1000;
+
+export class HttpTransport {
+  readonly router = new LongPollRouter();
+  private readonly gw: Gateway;
+  private readonly cfg: HttpTransportConfig;
+  private readonly pollMs: number;
+  private readonly maxBody: number;
+  private readonly style: JsonStyle;
+  private api: Server | null = null;
+  private admin: Server | null = null;
+  private readonly pollTimers = new Set<NodeJS.Timeout>();
+
+  constructor(opts: HttpTransportOptions) {
+    this.gw = opts.gateway;
+    this.cfg = opts.config;
+    this.pollMs = opts.longPollTimeoutMs ?? 30_000;
+    this.maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+    this.style = opts.config.general.json;
+  }
+
+  /** Binds the enabled listeners. Rejects if a port cannot be bound. */
+  async start(): Promise<void> {
+    const g = this.cfg.general;
+    const a = this.cfg.admin;
+    if (g.http) {
+      this.api = await listen((req, res) => this.serve('janus', req, res), g.port, bindAddress(g.ip, g.interface, undefined));
+    }
+    if (a.admin_http) {
+      // Portunus binds the Admin API to loopback unless told otherwise (Janus binds every interface).
+      this.admin = await listen((req, res) => this.serve('admin', req, res), a.admin_port, bindAddress(a.admin_ip, a.admin_interface, '127.0.0.1'));
+    }
+    if (this.api || this.admin) this.gw.registerTransport(HTTP_TRANSPORT_INFO);
+  }
+
+  addresses(): { api: ListenAddress | null; admin: ListenAddress | null } {
+    return { api: addressOf(this.api), admin: addressOf(this.admin) };
+  }
+
+  async stop(): Promise<void> {
+    this.router.releaseAll();
+    for (const t of this.pollTimers) clearTimeout(t);
+    this.pollTimers.clear();
+    this.gw.unregisterTransport(HTTP_TRANSPORT_INFO.package);
+    await Promise.all([close(this.api), close(this.admin)]);
+    this.api = this.admin = null;
+  }
+
+  private basePath(api: Api): string {
+    const p = api === 'janus' ? this.cfg.general.base_path : this.cfg.admin.admin_base_path;
+    return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+  }
+
+  private serve(api: Api, req: IncomingMessage, res: ServerResponse): void {
+    const cors = this.cfg.cors;
+    res.setHeader('Access-Control-Allow-Origin', cors.allow_origin ?? '*');
+    res.setHeader('Access-Control-Max-Age', '86400');
+    if (cors.allow_origin) res.setHeader('Vary', 'Origin');
+    const origin = req.headers.origin;
+    if (cors.enforce_cors && cors.allow_origin && origin !== undefined && origin !== cors.allow_origin) {
+      return void end(res, 403);
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      req.resume();
+      return void end(res, 400);
+    }
+    const base = this.basePath(api);
+    if (url.pathname !== base && !url.pathname.startsWith(base + '/')) return void end(res, 404);
+    const comps = url.pathname.slice(base.length).split('/').filter((c) => c.length > 0);
+    if (comps.length > 2) return void end(res, 404);
+
+    switch (req.method) {
+      case 'OPTIONS': {
+        const m = req.headers['access-control-request-method'];
+        const h = req.headers['access-control-request-headers'];
+        if (m) res.setHeader('Access-Control-Allow-Methods', m);
+        if (h) res.setHeader('Access-Control-Allow-Headers', h);
+        return void end(res, 200);
+      }
+      case 'GET':
+        return this.get(api, comps, url, req, res);
+      case 'POST':
+        if (comps.length === 1 && (comps[0] === 'info' || comps[0] === 'ping')) return void end(res, 400);
+        return this.post(api, comps, req, res);
+      default:
+        req.resume();
+        return this.reply(res, errorMessage(0, null, ErrorCode.TRANSPORT_SPECIFIC, `Unsupported method ${req.method ?? ''}`));
+    }
+  }
+
+  private reply(res: ServerResponse, body: unknown, status = 200): void {
+    if (res.writableEnded || res.destroyed) return;
+    const text = serialize(body, this.style);
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  private get(api: Api, comps: string[], url: URL, req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    if (comps.length === 1 && comps[0] === 'info') return this.reply(res, this.gw.serverInfo(randomTransaction()));
+    if (comps.length === 1 && comps[0] === 'ping') return this.reply(res, message('pong', 0, randomTransaction()));
+    if (api === 'admin' || comps.length === 0) return void end(res, 404);
+    const sessionId = numericId(comps[0]!);
+    if (comps.length === 2) {
+      res.setHeader('Location', `${this.basePath(api)}/${comps[0]!}`);
+      return void end(res, 302);
+    }
+    const q = url.searchParams;
+    if (!this.gw.checkAuth(q.get('apisecret') ?? undefined, q.get('token') ?? undefined)) return void end(res, 403);
+    // The poll counts as a keepalive, like the fake keepalive Janus injects.
+    if (sessionId === 0 || !this.gw.touchSession(sessionId)) return void end(res, 404);
+    this.longPoll(sessionId, parseMaxev(q.get('maxev')), req, res);
+  }
+
+  private longPoll(sessionId: number, max: number, req: IncomingMessage, res: ServerResponse): void {
+    const shape = (events: JanusMessage[]): unknown => (max > 1 ? events : events[0]);
+    const ready = this.router.take(sessionId, max);
+    if (ready.length > 0) return this.reply(res, shape(ready));
+    let timer: NodeJS.Timeout | null = null;
+    const done = () => {
+      if (timer) {
+        clearTimeout(timer);
+        this.pollTimers.delete(timer);
+        timer = null;
+      }
+      res.off('close', onClose);
+    };
+    const poll: Poll = {
+      max,
+      deliver: (events) => {
+        done();
+        this.reply(res, shape(events));
+      },
+    };
+    const onClose = () => {
+      done();
+      this.router.cancel(sessionId, poll);
+    };
+    timer = setTimeout(() => {
+      this.router.cancel(sessionId, poll);
+      poll.deliver([{ janus: 'keepalive' }]);
+    }, this.pollMs);
+    this.pollTimers.add(timer);
+    res.on('close', onClose);
+    this.router.wait(sessionId, poll);
+  }
+
+  private post(api: Api, comps: string[], req: IncomingMessage, res: ServerResponse): void {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > this.maxBody) return this.tooLarge(req, res);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let aborted = false;
+    req.on('data', (c: Buffer) => {
+      if (aborted) return;
+      size += c.length;
+      if (size > this.maxBody) {
+        aborted = true;
+        chunks.length = 0;
+        this.tooLarge(req, res);
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', () => {
+      aborted = true;
+    });
+    req.on('end', () => {
+      if (aborted) return;
+      this.handleBody(api, comps, Buffer.concat(chunks).toString('utf8'), res).catch((err: unknown) => {
+        log.error('http request failed', { err: String(err) });
+        this.reply(res, errorMessage(0, null, ErrorCode.UNKNOWN, 'Unknown error'));
+      });
+    });
+  }
+
+  /** Answers and closes the connection: the rest of an oversized body is not worth reading. */
+  private tooLarge(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader('Connection', 'close');
+    this.reply(res, errorMessage(0, null, ErrorCode.TRANSPORT_SPECIFIC, `Request body too large (max ${this.maxBody} bytes)`), 413);
+    req.pause();
+  }
+
+  private async handleBody(api: Api, comps: string[], text: string, res: ServerResponse): Promise<void> {
+    const parsed = parseRequest(text);
+    if (!parsed.ok) return this.reply(res, parsed.error);
+    const body = parsed.value;
+    const sessionId = comps.length > 0 ? numericId(comps[0]!) : 0;
+    const handleId = comps.length > 1 ? numericId(comps[1]!) : 0;
+    if (sessionId > 0) {
+      if (body.session_id !== undefined && body.session_id !== sessionId) {
+        return this.reply(res, errorMessage(0, null, ErrorCode.INVALID_REQUEST_PATH, 'Conflicting session ID (payload and path)'));
+      }
+      body.session_id = sessionId;
+    }
+    if (handleId > 0) {
+      if (body.handle_id !== undefined && body.handle_id !== handleId) {
+        return this.reply(res, errorMessage(0, null, ErrorCode.INVALID_REQUEST_PATH, 'Conflicting handle ID (payload and path)'));
+      }
+      body.handle_id = handleId;
+    }
+    const answer = api === 'admin' ? await this.gw.admin.handle(body) : await this.gw.handle(body, this.router);
+    this.reply(res, answer);
+  }
+}
+
+/** Path ids: anything that is not a plain positive number counts as absent, as in Janus. */
+function numericId(s: string): number {
+  if (!/^\d{1,16}$/.test(s)) return 0;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : 0;
+}
+
+function parseMaxev(v: string | null): number {
+  const n = v === null ? 1 : Number.parseInt(v, 10);
+  return Number.isFinite(n) && n >= 1 ? Math.min(n, MAX_MAXEV) : 1;
+}
+
+function end(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'Content-Length': 0 });
+  res.end();
+}
+
+function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host: string | undefined): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer(handler);
+    // Long polls outlive the default request timeout; Janus answers them itself after 30 s.
+    srv.requestTimeout = 0;
+    srv.once('error', reject);
+    srv.listen(port, host, () => {
+      srv.off('error', reject);
+      srv.on('error', (err) => log.error('http listener error', { err: String(err) }));
+      resolve(srv);
+    });
+  });
+}
+
+function addressOf(srv: Server | null): ListenAddress | null {
+  const a = srv?.address() as AddressInfo | null | undefined;
+  return a ? { host: a.address, port: a.port } : null;
+}
+
+function close(srv: Server | null): Promise<void> {
+  if (!srv) return Promise.resolve();
+  return new Promise((resolve) => {
+    srv.close(() => resolve());
+    srv.closeAllConnections();
+  });
+}

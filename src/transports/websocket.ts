@@ -1,0 +1,187 @@
+/**
+ * The WebSocket transport (janus.transport.websockets): `janus-protocol` for the Janus API and
+ * `janus-admin-protocol` for the Admin API, each on its own port. A socket owns the sessions it
+ * created or claimed and receives their events; closing it ends them (see reclaim_session_timeout).
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import type { WsTransportConfig } from '../config/types.js';
+import type { Gateway } from '../core/gateway.js';
+import type { JanusMessage } from '../core/messages.js';
+import type { SessionOverReason, TransportClient, TransportInfo } from '../core/transport.js';
+import { log } from '../log.js';
+import { VERSION_STRING, versionNumber } from '../version.js';
+import { bindAddress, type ListenAddress } from './bind.js';
+import { parseRequest, serialize, type JsonStyle } from './json.js';
+
+export const WS_TRANSPORT_INFO: TransportInfo = {
+  package: 'janus.transport.websockets',
+  name: 'JANUS WebSockets transport plugin',
+  author: 'The Portunus authors',
+  description: 'WebSockets transport for the Janus API, Portunus implementation.',
+  version: versionNumber(VERSION_STRING),
+  versionString: VERSION_STRING,
+};
+
+export const JANUS_PROTOCOL = 'janus-protocol';
+export const ADMIN_PROTOCOL = 'janus-admin-protocol';
+
+export interface WebSocketTransportOptions {
+  gateway: Gateway;
+  config: WsTransportConfig;
+  /** Largest frame accepted; bigger ones close the socket (1009). */
+  maxPayloadBytes?: number;
+}
+
+type Api = 'janus' | 'admin';
+
+class WsClient implements TransportClient {
+  readonly transport = WS_TRANSPORT_INFO.package;
+  pongTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly style: JsonStyle,
+  ) {}
+
+  send(msg: unknown): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(serialize(msg, this.style));
+  }
+  sendEvent(_sessionId: number, event: JanusMessage): void {
+    this.send(event);
+  }
+  sessionOver(_sessionId: number, _reason: SessionOverReason): void {
+    // The core tracks which sessions a socket owns; nothing to forget here.
+  }
+}
+
+export class WebSocketTransport {
+  private readonly gw: Gateway;
+  private readonly cfg: WsTransportConfig;
+  private readonly maxPayload: number;
+  private readonly servers: Array<{ api: Api; http: Server; wss: WebSocketServer }> = [];
+  private readonly clients = new Set<WsClient>();
+  private pingTimer: NodeJS.Timeout | null = null;
+
+  constructor(opts: WebSocketTransportOptions) {
+    this.gw = opts.gateway;
+    this.cfg = opts.config;
+    this.maxPayload = opts.maxPayloadBytes ?? 1024 * 1024;
+  }
+
+  async start(): Promise<void> {
+    const g = this.cfg.general;
+    const a = this.cfg.admin;
+    if (g.ws) await this.listen('janus', g.ws_port, bindAddress(g.ws_ip, g.ws_interface, undefined));
+    if (a.admin_ws) await this.listen('admin', a.admin_ws_port, bindAddress(a.admin_ws_ip, a.admin_ws_interface, '127.0.0.1'));
+    if (this.servers.length > 0) this.gw.registerTransport(WS_TRANSPORT_INFO);
+    if (g.pingpong_trigger > 0) {
+      const timeoutMs = Math.max(1, g.pingpong_timeout || g.pingpong_trigger) * 1000;
+      this.pingTimer = setInterval(() => this.pingAll(timeoutMs), g.pingpong_trigger * 1000);
+    }
+  }
+
+  addresses(): { api: ListenAddress | null; admin: ListenAddress | null } {
+    const of = (api: Api) => {
+      const a = this.servers.find((s) => s.api === api)?.http.address() as AddressInfo | null | undefined;
+      return a ? { host: a.address, port: a.port } : null;
+    };
+    return { api: of('janus'), admin: of('admin') };
+  }
+
+  async stop(): Promise<void> {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+    for (const c of this.clients) {
+      if (c.pongTimer) clearTimeout(c.pongTimer);
+      c.ws.close(1001, 'Server shutting down');
+    }
+    this.gw.unregisterTransport(WS_TRANSPORT_INFO.package);
+    await Promise.all(
+      this.servers.map(
+        ({ http, wss }) =>
+          new Promise<void>((resolve) => {
+            for (const ws of wss.clients) ws.terminate();
+            wss.close(() => http.close(() => resolve()));
+            http.closeAllConnections();
+          }),
+      ),
+    );
+    this.servers.length = 0;
+    this.clients.clear();
+  }
+
+  private listen(api: Api, port: number, host: string | undefined): Promise<void> {
+    const protocol = api === 'janus' ? JANUS_PROTOCOL : ADMIN_PROTOCOL;
+    const http = createServer((_req, res) => {
+      res.writeHead(426, { 'Content-Type': 'text/plain' });
+      res.end('WebSocket only\n');
+    });
+    const wss = new WebSocketServer({
+      server: http,
+      maxPayload: this.maxPayload,
+      // Janus refuses connections that do not ask for its subprotocol.
+      verifyClient: (info: { req: IncomingMessage }, cb: (ok: boolean, code?: number, msg?: string) => void) => {
+        const offered = String(info.req.headers['sec-websocket-protocol'] ?? '')
+          .split(',')
+          .map((p) => p.trim());
+        if (offered.includes(protocol)) cb(true);
+        else cb(false, 400, `Subprotocol '${protocol}' required`);
+      },
+      handleProtocols: (offered: Set<string>) => (offered.has(protocol) ? protocol : false),
+    });
+    wss.on('connection', (ws) => this.onConnection(api, ws));
+    wss.on('error', (err) => log.error('websocket server error', { err: String(err) }));
+    return new Promise((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(port, host, () => {
+        http.off('error', reject);
+        this.servers.push({ api, http, wss });
+        resolve();
+      });
+    });
+  }
+
+  private onConnection(api: Api, ws: WebSocket): void {
+    const client = new WsClient(ws, this.cfg.general.json);
+    this.clients.add(client);
+    ws.on('message', (data: RawData) => {
+      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
+      const parsed = parseRequest(text);
+      if (!parsed.ok) return client.send(parsed.error);
+      const pending = api === 'admin' ? this.gw.admin.handle(parsed.value) : this.gw.handle(parsed.value, client);
+      pending.then(
+        (reply) => client.send(reply),
+        (err: unknown) => log.error('websocket request failed', { err: String(err) }),
+      );
+    });
+    ws.on('pong', () => {
+      if (client.pongTimer) clearTimeout(client.pongTimer);
+      client.pongTimer = null;
+    });
+    ws.on('error', (err) => log.verb('websocket error', { err: String(err) }));
+    ws.on('close', () => {
+      if (client.pongTimer) clearTimeout(client.pongTimer);
+      client.pongTimer = null;
+      this.clients.delete(client);
+      if (api === 'janus') this.gw.transportGone(client);
+    });
+  }
+
+  private pingAll(timeoutMs: number): void {
+    for (const c of this.clients) {
+      if (c.pongTimer || c.ws.readyState !== WebSocket.OPEN) continue;
+      c.pongTimer = setTimeout(() => {
+        c.pongTimer = null;
+        log.info('websocket peer did not answer ping, closing');
+        c.ws.terminate();
+      }, timeoutMs);
+      c.ws.ping();
+    }
+  }
+
+  clientCount(): number {
+    return this.clients.size;
+  }
+}
