@@ -18,6 +18,8 @@ export class AdminApi {
   ) {}
 
   async handle(request: unknown): Promise<JanusMessage> {
+    // Like Janus, a JSON array is looked into like an object and has no `transaction` (456).
+    if (Array.isArray(request)) return errorMessage(0, null, ErrorCode.MISSING_MANDATORY_ELEMENT, 'Missing mandatory element (transaction)');
     if (!isObject(request)) return errorMessage(0, null, ErrorCode.INVALID_JSON_OBJECT, 'JSON error: not an object');
     let tx: string;
     let janus: string;
@@ -77,6 +79,14 @@ export class AdminApi {
         });
       case 'loops_info':
         return ok({ loops: [] });
+      case 'heap_usage': {
+        // Portunus extension for operators and leak tests: heap after a full GC when the
+        // process runs with --expose-gc, otherwise the current figure.
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (gc) gc();
+        const m = process.memoryUsage();
+        return ok({ heap: { heap_used: m.heapUsed, heap_total: m.heapTotal, rss: m.rss, external: m.external, gc: gc !== undefined } });
+      }
       case 'list_sessions':
         return ok({ sessions: [...gw.sessions.keys()] });
       case 'set_session_timeout': {
@@ -262,8 +272,8 @@ export class AdminApi {
       },
       sdps,
       'queued-packets': 0,
-      'pending-trickles': handle.pendingTrickles.length,
-      streams: [],
+      // Like Janus: present only when there is something to report.
+      ...(handle.pendingTrickles.length > 0 ? { 'pending-trickles': handle.pendingTrickles.length } : {}),
     };
   }
 }

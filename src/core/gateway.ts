@@ -237,6 +237,8 @@ export class Gateway {
    * so the transport must send the reply as soon as this resolves.
    */
   async handle(request: unknown, client: TransportClient): Promise<JanusMessage> {
+    // Like Janus, a JSON array is looked into like an object and has no `transaction` (456).
+    if (Array.isArray(request)) return errorMessage(0, null, ErrorCode.MISSING_MANDATORY_ELEMENT, 'Missing mandatory element (transaction)');
     if (!isObject(request)) return errorMessage(0, null, ErrorCode.INVALID_JSON_OBJECT, 'JSON error: not an object');
     let transaction: string;
     let janus: string;

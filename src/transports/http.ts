@@ -13,7 +13,7 @@ import type { TransportInfo } from '../core/transport.js';
 import { log } from '../log.js';
 import { VERSION_STRING, versionNumber } from '../version.js';
 import { bindAddress, type ListenAddress } from './bind.js';
-import { parseRequest, serialize, type JsonStyle } from './json.js';
+import { parseRequest, requireObject, serialize, type JsonStyle } from './json.js';
 import { LongPollRouter, type Poll } from './long-poll.js';
 
 export const HTTP_TRANSPORT_INFO: TransportInfo = {
@@ -225,7 +225,9 @@ export class HttpTransport {
   private async handleBody(api: Api, comps: string[], text: string, res: ServerResponse): Promise<void> {
     const parsed = parseRequest(text);
     if (!parsed.ok) return this.reply(res, parsed.error);
-    const body = parsed.value;
+    const checked = requireObject(parsed.value);
+    if (!checked.ok) return this.reply(res, checked.error);
+    const body = checked.value;
     const sessionId = comps.length > 0 ? numericId(comps[0]!) : 0;
     const handleId = comps.length > 1 ? numericId(comps[1]!) : 0;
     if (sessionId > 0) {

@@ -23,8 +23,13 @@ export function serialize(v: unknown, style: JsonStyle): string {
   return JSON.stringify(v);
 }
 
-/** Parses a request. Returns the object, or the Janus error reply to send instead (454 / 455). */
-export function parseRequest(text: string): { ok: true; value: Record<string, unknown> } | { ok: false; error: JanusMessage } {
+/**
+ * Parses a request. Returns the parsed value, or the Janus error reply to send instead.
+ * Like Janus (jansson without JSON_DECODE_ANY), a top-level scalar is a parse error (454);
+ * arrays parse, and each transport decides what a non-object means (HTTP answers 455,
+ * WebSocket hands it to the core, which finds no `transaction`: 456).
+ */
+export function parseRequest(text: string): { ok: true; value: unknown } | { ok: false; error: JanusMessage } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -35,6 +40,15 @@ export function parseRequest(text: string): { ok: true; value: Record<string, un
     const reason = msg.replace(/ in JSON at position \d+.*$/, '');
     return { ok: false, error: errorMessage(0, null, ErrorCode.INVALID_JSON, `JSON error: on line ${line}: ${reason}`) };
   }
+  if (value === null || typeof value !== 'object') {
+    const near = text.trim().slice(0, 32);
+    return { ok: false, error: errorMessage(0, null, ErrorCode.INVALID_JSON, `JSON error: on line 1: '[' or '{' expected near '${near}'`) };
+  }
+  return { ok: true, value };
+}
+
+/** HTTP's stricter rule: the body must be a JSON object (455 otherwise). */
+export function requireObject(value: unknown): { ok: true; value: Record<string, unknown> } | { ok: false; error: JanusMessage } {
   if (!isObject(value)) return { ok: false, error: errorMessage(0, null, ErrorCode.INVALID_JSON_OBJECT, 'JSON error: not an object') };
   return { ok: true, value };
 }

@@ -19,7 +19,9 @@ test('random ids are positive 53-bit integers', () => {
 test('envelope validation: 455, 456, 467 without transaction', async () => {
   const { gw, client } = await makeGateway();
   try {
-    assert.deepEqual(await gw.handle([1, 2], client), { janus: 'error', error: { code: 455, reason: 'JSON error: not an object' } });
+    // Janus looks into an array like an object: no transaction.
+    assert.deepEqual(await gw.handle([1, 2], client), { janus: 'error', error: { code: 456, reason: 'Missing mandatory element (transaction)' } });
+    assert.deepEqual(await gw.handle('x', client), { janus: 'error', error: { code: 455, reason: 'JSON error: not an object' } });
     assert.deepEqual(await gw.handle({ janus: 'create' }, client), {
       janus: 'error',
       error: { code: 456, reason: 'Missing mandatory element (transaction)' },

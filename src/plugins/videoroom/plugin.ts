@@ -127,13 +127,15 @@ export class VideoRoomPlugin implements Plugin {
 
   querySession(session: PluginSession): Data {
     const state = handleState(session);
-    if (state.kind === 'idle') return { type: 'none' };
-    if (state.kind === 'gone') return { type: 'none', room: state.room, left: true };
+    // Janus reports only its teardown flags for a handle that is not (or no longer) in a room.
+    if (state.kind !== 'publisher') return { hangingup: 0, destroyed: 0 };
     const me = state.participant;
     const info: Data = { type: 'publisher', room: me.room.id, id: me.id, private_id: me.privateId };
     if (me.display !== null) info.display = me.display;
     info.publishing = me.media.active;
     if (me.media.bitrate > 0) info.bitrate = me.media.bitrate;
+    info.hangingup = 0;
+    info.destroyed = 0;
     return info;
   }
 

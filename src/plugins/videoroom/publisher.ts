@@ -18,11 +18,12 @@ type Data = Record<string, unknown>;
 const PTYPES = new Set(['publisher', 'subscriber', 'listener']);
 
 export function join(ctx: VrContext, session: PluginSession, state: HandleState, body: Body): Data {
+  // A handle that already joined is refused before the request is validated at all, as Janus does.
+  if (state.kind === 'publisher') throw new VrError(VrErrorCode.ALREADY_JOINED, 'Already in as a publisher on this handle');
+  if (state.kind === 'gone') throw new VrError(VrErrorCode.ALREADY_JOINED, 'Not in a room (create a new handle)');
   const p = new Params(body);
   const ptype = p.requireString('ptype');
   const roomId = ctx.ids.require(body.room, 'room');
-  if (state.kind === 'publisher') throw new VrError(VrErrorCode.ALREADY_JOINED, 'Already in as a publisher on this handle');
-  if (state.kind === 'gone') throw new VrError(VrErrorCode.ALREADY_JOINED, 'Not in a room (create a new handle)');
   const room = ctx.rooms.get(roomId);
   if (room === undefined) throw new VrError(VrErrorCode.NO_SUCH_ROOM, `No such room (${roomId})`);
   // The pin is checked before the role, as Janus does (a subscriber needs it too).
