@@ -1,0 +1,7 @@
+export * from './profiles.js';
+export * from './kdf.js';
+export * from './replay.js';
+export * from './rollover.js';
+export * from './aes-cm.js';
+export * from './context.js';
+export * from './keying.js';
