@@ -6,7 +6,7 @@ import { getLogLevel, setLogLevel } from '../log.js';
 import { secretEquals } from './auth.js';
 import { ErrorCode, JanusError } from './errors.js';
 import type { Gateway } from './gateway.js';
-import { errorMessage, field, idValue, isObject, message, type JanusMessage } from './messages.js';
+import { errorMessage, field, idValue, isObject, message, readEnvelope, type JanusMessage } from './messages.js';
 import type { Handle, Session } from './session.js';
 
 const UNSECURED = new Set(['info', 'ping']);
@@ -18,31 +18,22 @@ export class AdminApi {
   ) {}
 
   async handle(request: unknown): Promise<JanusMessage> {
-    // Like Janus, a JSON array is looked into like an object and has no `transaction` (456).
-    if (Array.isArray(request)) return errorMessage(0, null, ErrorCode.MISSING_MANDATORY_ELEMENT, 'Missing mandatory element (transaction)');
-    if (!isObject(request)) return errorMessage(0, null, ErrorCode.INVALID_JSON_OBJECT, 'JSON error: not an object');
-    let tx: string;
-    let janus: string;
+    const env = readEnvelope(request);
+    if (!env.ok) return env.error;
+    const { janus, transaction: tx, request: req } = env;
+    const sessionId = idValue(req.session_id);
+    const handleId = idValue(req.handle_id);
     try {
-      tx = field<string>(request, 'transaction', 'string', true)!;
-      janus = field<string>(request, 'janus', 'string', true)!;
-    } catch (err) {
-      const e = err as JanusError;
-      return errorMessage(0, null, e.code, e.message);
-    }
-    const sessionId = idValue(request.session_id);
-    const handleId = idValue(request.handle_id);
-    try {
-      if (!UNSECURED.has(janus) && this.adminSecret !== null && !secretEquals(request.admin_secret, this.adminSecret)) {
+      if (!UNSECURED.has(janus) && this.adminSecret !== null && !secretEquals(req.admin_secret, this.adminSecret)) {
         throw new JanusError(ErrorCode.UNAUTHORIZED);
       }
-      if (sessionId === 0 && handleId === 0) return await this.global(janus, tx, request);
+      if (sessionId === 0 && handleId === 0) return await this.global(janus, tx, req);
       const session = this.gw.sessions.get(sessionId);
       if (!session) throw new JanusError(ErrorCode.SESSION_NOT_FOUND, `No such session ${sessionId}`);
-      if (handleId === 0) return this.sessionLevel(janus, tx, session, request);
+      if (handleId === 0) return this.sessionLevel(janus, tx, session, req);
       const handle = session.handles.get(handleId);
       if (!handle) throw new JanusError(ErrorCode.HANDLE_NOT_FOUND, `No such handle ${handleId} in session ${sessionId}`);
-      return this.handleLevel(janus, tx, handle, request);
+      return this.handleLevel(janus, tx, handle, req);
     } catch (err) {
       if (err instanceof JanusError) return errorMessage(sessionId, tx, err.code, err.message);
       return errorMessage(sessionId, tx, ErrorCode.UNKNOWN, err instanceof Error ? err.message : String(err));

@@ -16,7 +16,7 @@ import { freshId, randomTransaction } from './ids.js';
 import type { Jsep } from './jsep.js';
 import { validateJsep } from './jsep-validate.js';
 import { PassThroughMediaPlane, type MediaEvents, type MediaPlane, type TrickleCandidate } from './media-plane.js';
-import { errorMessage, field, idValue, isObject, message, type JanusMessage } from './messages.js';
+import { errorMessage, field, idValue, isObject, message, readEnvelope, type JanusMessage } from './messages.js';
 import { emptyJcfgDocument } from './empty-jcfg.js';
 import type { JcfgDocument, Plugin, PluginHost, PluginSession } from './plugin.js';
 import { buildServerInfo } from './server-info.js';
@@ -237,24 +237,21 @@ export class Gateway {
    * so the transport must send the reply as soon as this resolves.
    */
   async handle(request: unknown, client: TransportClient): Promise<JanusMessage> {
-    // Like Janus, a JSON array is looked into like an object and has no `transaction` (456).
-    if (Array.isArray(request)) return errorMessage(0, null, ErrorCode.MISSING_MANDATORY_ELEMENT, 'Missing mandatory element (transaction)');
-    if (!isObject(request)) return errorMessage(0, null, ErrorCode.INVALID_JSON_OBJECT, 'JSON error: not an object');
-    let transaction: string;
-    let janus: string;
+    const env = readEnvelope(request);
+    if (!env.ok) return env.error;
+    const { janus, transaction } = env;
+    const req = env.request;
     try {
-      transaction = field<string>(request, 'transaction', 'string', true)!;
-      janus = field<string>(request, 'janus', 'string', true)!;
-      field(request, 'id', 'positive', false);
+      field(req, 'id', 'positive', false);
     } catch (err) {
       const e = err as JanusError;
       return errorMessage(0, null, e.code, e.message);
     }
-    const sessionId = idValue(request.session_id);
-    const handleId = idValue(request.handle_id);
+    const sessionId = idValue(req.session_id);
+    const handleId = idValue(req.handle_id);
     try {
-      if (sessionId === 0 && handleId === 0) return this.handleRoot(janus, transaction, request, client);
-      return await this.handleInSession(janus, transaction, sessionId, handleId, request, client);
+      if (sessionId === 0 && handleId === 0) return this.handleRoot(janus, transaction, req, client);
+      return await this.handleInSession(janus, transaction, sessionId, handleId, req, client);
     } catch (err) {
       if (err instanceof JanusError) return errorMessage(sessionId, transaction, err.code, err.message);
       this.log.error('unexpected error handling request', { janus, err: err instanceof Error ? err.stack : String(err) });

@@ -72,3 +72,23 @@ export function field<T = unknown>(obj: Record<string, unknown>, name: string, t
 export function idValue(v: unknown): number {
   return Number.isSafeInteger(v) && (v as number) > 0 ? (v as number) : 0;
 }
+
+/**
+ * The envelope every Janus and Admin request shares: an object with string `janus` and
+ * `transaction`. Returns them, or the error reply to send. Like Janus, a JSON array is
+ * looked into like an object and so lacks `transaction` (456).
+ */
+export function readEnvelope(
+  request: unknown,
+): { ok: true; request: Record<string, unknown>; janus: string; transaction: string } | { ok: false; error: JanusMessage } {
+  if (Array.isArray(request)) return { ok: false, error: errorMessage(0, null, ErrorCode.MISSING_MANDATORY_ELEMENT, 'Missing mandatory element (transaction)') };
+  if (!isObject(request)) return { ok: false, error: errorMessage(0, null, ErrorCode.INVALID_JSON_OBJECT, 'JSON error: not an object') };
+  try {
+    const transaction = field<string>(request, 'transaction', 'string', true)!;
+    const janus = field<string>(request, 'janus', 'string', true)!;
+    return { ok: true, request, janus, transaction };
+  } catch (err) {
+    const e = err as JanusError;
+    return { ok: false, error: errorMessage(0, null, e.code, e.message) };
+  }
+}
