@@ -2,7 +2,7 @@
  * Room management requests, shared by the data channel, the Janus API `message` and the Admin
  * API `message_plugin`: list, listparticipants, exists, create, edit, destroy, allowed, kick,
  * announcement. Validation happens in the order Janus uses, so the same bad request gets the
- * same error code and text. State changes are synchronous; only a permanent write-back awaits.
+ * same error code and text. State changes are synchronous; only a permanent write-back makes a reply asynchronous.
  */
 import { MAX_HISTORY, Room } from './room.js';
 import type { Origin, TrContext } from './context.js';
@@ -23,9 +23,13 @@ export function findRoom(ctx: TrContext, id: RoomId): Room {
   return room;
 }
 
-/** Janus answers `success` on the data channel but names the action (`created`...) over the API. */
-function replyKind(origin: Origin, apiKind: string): string {
-  return origin.kind === 'datachannel' ? 'success' : apiKind;
+/**
+ * Reply of create/edit/destroy. Janus answers `success` on the data channel but names the action
+ * (`created`...) over the API. Only a permanent change waits (for the file write).
+ */
+function changed(origin: Origin, apiKind: string, id: RoomId, save: (() => Promise<boolean>) | null): Data | Promise<Data> {
+  const reply = (permanent: boolean): Data => ({ textroom: origin.kind === 'datachannel' ? 'success' : apiKind, room: id, permanent });
+  return save === null ? reply(false) : save().then(reply);
 }
 
 function list(ctx: TrContext, _origin: Origin, p: Params): Data {
@@ -60,7 +64,7 @@ function exists(ctx: TrContext, _origin: Origin, p: Params): Data {
   return { textroom: 'success', room: id, exists: ctx.rooms.has(id) };
 }
 
-async function create(ctx: TrContext, origin: Origin, p: Params): Promise<Data> {
+function create(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data> {
   const description = p.string('description');
   const secret = p.string('secret');
   const pin = p.string('pin');
@@ -95,11 +99,10 @@ async function create(ctx: TrContext, origin: Origin, p: Params): Promise<Data> 
   }
   ctx.rooms.set(id, room);
   ctx.log.verb(`textroom: created room ${id} (${room.settings.description})`);
-  const saved = permanent ? await ctx.store.saveRoom(room) : false;
-  return { textroom: replyKind(origin, 'created'), room: id, permanent: saved };
+  return changed(origin, 'created', id, permanent ? () => ctx.store.saveRoom(room) : null);
 }
 
-async function edit(ctx: TrContext, origin: Origin, p: Params): Promise<Data> {
+function edit(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data> {
   p.string('secret');
   const description = p.string('new_description');
   const secret = p.string('new_secret');
@@ -116,11 +119,10 @@ async function edit(ctx: TrContext, origin: Origin, p: Params): Promise<Data> {
   if (secret) s.secret = secret;
   if (post) s.post = post;
   if (pin) s.pin = pin;
-  const saved = permanent ? await ctx.store.saveRoom(room) : false;
-  return { textroom: replyKind(origin, 'edited'), room: room.id, permanent: saved };
+  return changed(origin, 'edited', room.id, permanent ? () => ctx.store.saveRoom(room) : null);
 }
 
-async function destroy(ctx: TrContext, origin: Origin, p: Params): Promise<Data> {
+function destroy(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data> {
   const permanent = p.bool('permanent') ?? false;
   const room = findRoom(ctx, ctx.ids.require(p.body.room));
   checkSecret(room.settings.secret, p, 'secret');
@@ -133,8 +135,7 @@ async function destroy(ctx: TrContext, origin: Origin, p: Params): Promise<Data>
     handleOf(participant.session).rooms.delete(room.id);
   }
   room.participants.clear();
-  const saved = permanent ? await ctx.store.removeRoom(room.id) : false;
-  return { textroom: replyKind(origin, 'destroyed'), room: room.id, permanent: saved };
+  return changed(origin, 'destroyed', room.id, permanent ? () => ctx.store.removeRoom(room.id) : null);
 }
 
 function allowedRequest(ctx: TrContext, _origin: Origin, p: Params): Data {

@@ -3,7 +3,9 @@
  *
  * The core provides a DataChannelHost (text out) and calls the plugin's DataChannelPlugin
  * methods (text in). Everything here is synchronous: the plugin never awaits on the message
- * path, and the core must not await it either.
+ * path, and the core must not await it either. Both are subsets of the core's plugin media
+ * contract (PluginMediaHost.sendData, Plugin.incomingData in src/core/plugin.ts), so the
+ * Gateway's host is picked up as the DataChannelHost at init without any glue.
  */
 import type { PluginSession } from '../../core/plugin.js';
 

@@ -15,7 +15,7 @@ import { handleOf } from './session.js';
 
 export type DcHandler = (ctx: TrContext, session: PluginSession, p: Params) => Data | null;
 
-function membership(ctx: TrContext, session: PluginSession, room: Room): Participant {
+function membership(session: PluginSession, room: Room): Participant {
   const me = handleOf(session).rooms.get(room.id);
   if (me === undefined) throw new TrError(TrErrorCode.NOT_IN_ROOM, `Not in room ${room.id}`);
   return me;
@@ -60,7 +60,7 @@ export function removeParticipant(ctx: TrContext, me: Participant, toSelf: boole
 
 function leave(ctx: TrContext, session: PluginSession, p: Params): Data {
   const room = findRoom(ctx, ctx.ids.require(p.body.room));
-  removeParticipant(ctx, membership(ctx, session, room), true);
+  removeParticipant(ctx, membership(session, room), true);
   return { textroom: 'success' };
 }
 
@@ -70,7 +70,7 @@ function message(ctx: TrContext, session: PluginSession, p: Params): Data | null
   const tos = p.array('tos');
   const ack = p.bool('ack') ?? true;
   const room = findRoom(ctx, ctx.ids.require(p.body.room));
-  const me = membership(ctx, session, room);
+  const me = membership(session, room);
   if (to !== undefined && tos !== undefined) throw new TrError(TrErrorCode.INVALID_ELEMENT, 'Both to and tos array provided');
   const targets = to !== undefined ? [to] : tos !== undefined ? stringArray(tos, 'Invalid tos provided') : null;
   const event: Data = { textroom: 'message', room: room.id, from: me.username, date: janusDate(), text };
@@ -85,7 +85,8 @@ function message(ctx: TrContext, session: PluginSession, p: Params): Data | null
     }
     if (room.settings.post !== null) ctx.poster.post(room.settings.post, frame);
   } else {
-    const sent: Data = {};
+    // Null prototype: a username like "__proto__" must become a key, not touch the prototype.
+    const sent: Data = Object.create(null) as Data;
     for (const name of targets) {
       const target = room.participants.get(name);
       if (target !== undefined) ctx.out.sendText(target.session, frame);
