@@ -10,6 +10,7 @@ import { Jcfg } from './config/jcfg.js';
 import { ConfigError, ConfigSyntaxError, loadGatewayConfig, type GatewayConfig } from './config/schema.js';
 import { Gateway } from './core/gateway.js';
 import { log, setLogLevel } from './log.js';
+import { WebRtcMediaPlane } from './media/plane.js';
 import { builtinPlugins, isDisabled } from './plugins/index.js';
 import { HttpTransport } from './transports/http.js';
 import { WebSocketTransport } from './transports/websocket.js';
@@ -63,11 +64,31 @@ async function main(argv: string[]): Promise<void> {
 
   const disabledPlugins = cfg.janus.plugins.disable;
   const plugins = builtinPlugins().filter((p) => !isDisabled(p.package, disabledPlugins));
+  // The WebRTC media plane: certificate, local candidates (STUN probe: a warning when unusable), port range.
+  let gatewayRef: Gateway | null = null;
+  let mediaPlane: WebRtcMediaPlane;
+  try {
+    mediaPlane = await WebRtcMediaPlane.create({
+      config: cfg.janus,
+      settings: () => {
+        const s = gatewayRef?.settings;
+        const m = cfg.janus.media;
+        return s
+          ? { noMediaTimer: s.noMediaTimer, slowlinkThreshold: s.slowlinkThreshold, minNackQueue: s.minNackQueue, nackOptimizations: s.nackOptimizations }
+          : { noMediaTimer: m.no_media_timer, slowlinkThreshold: m.slowlink_threshold, minNackQueue: m.min_nack_queue, nackOptimizations: m.nack_optimizations };
+      },
+    });
+  } catch (err) {
+    log.fatal('could not start the media plane', { err: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  }
   const gateway = new Gateway({
     config: cfg.janus,
     plugins,
+    mediaPlane,
     pluginConfig: (pkg) => Jcfg.load(cfg.pluginConfigPath(pkg)),
   });
+  gatewayRef = gateway;
   await gateway.start();
 
   const disabledTransports = cfg.janus.transports.disable.map((d) => d.trim());

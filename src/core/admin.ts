@@ -232,6 +232,8 @@ export class AdminApi {
     const sdps: Record<string, unknown> = {};
     if (handle.localSdp !== null) sdps.local = handle.localSdp;
     if (handle.remoteSdp !== null) sdps.remote = handle.remoteSdp;
+    // The media plane's part: ICE/DTLS state and per-stream statistics (Janus: agent-created, ice-mode, ice-role, streams).
+    const { flags: mediaFlags, streams, ...mediaHead } = gw.mediaInfo(handle) ?? {};
     return {
       ...base,
       'loop-running': true,
@@ -260,11 +262,14 @@ export class AdminApi {
         'rfc4588-rtx': false,
         cleaning: false,
         e2ee: false,
+        ...(typeof mediaFlags === 'object' && mediaFlags !== null ? (mediaFlags as Record<string, unknown>) : {}),
       },
+      ...mediaHead,
       sdps,
       'queued-packets': 0,
       // Like Janus: present only when there is something to report.
       ...(handle.pendingTrickles.length > 0 ? { 'pending-trickles': handle.pendingTrickles.length } : {}),
+      ...(streams !== undefined ? { streams } : {}),
     };
   }
 }

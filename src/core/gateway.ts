@@ -15,10 +15,10 @@ import { ErrorCode, JanusError } from './errors.js';
 import { freshId, randomTransaction } from './ids.js';
 import type { Jsep } from './jsep.js';
 import { validateJsep } from './jsep-validate.js';
-import { PassThroughMediaPlane, type MediaEvents, type MediaPlane, type TrickleCandidate } from './media-plane.js';
+import { PassThroughMediaPlane, type MediaEvents, type MediaPlane, type MediaSink, type TrickleCandidate } from './media-plane.js';
 import { errorMessage, field, idValue, isObject, message, readEnvelope, type JanusMessage } from './messages.js';
 import { emptyJcfgDocument } from './empty-jcfg.js';
-import type { JcfgDocument, Plugin, PluginHost, PluginSession } from './plugin.js';
+import type { JcfgDocument, Plugin, PluginHost, PluginMediaHost, PluginSession } from './plugin.js';
 import { buildServerInfo } from './server-info.js';
 import { Handle, Session } from './session.js';
 import type { SessionOverReason, TransportClient, TransportInfo } from './transport.js';
@@ -60,7 +60,7 @@ export class Gateway {
   readonly settings: GatewaySettings;
   readonly auth: Authenticator;
   readonly admin: AdminApi;
-  readonly host: PluginHost;
+  readonly host: PluginHost & PluginMediaHost;
   /** Handed to the media plane so it can report state changes. */
   readonly mediaEvents: MediaEvents;
   readonly plugins = new Map<string, Plugin>();
@@ -148,6 +148,21 @@ export class Gateway {
       } catch (err) {
         this.log.warn('plugin destroy failed', { plugin: pkg, err: String(err) });
       }
+    }
+    try {
+      await this.media.close?.();
+    } catch (err) {
+      this.log.warn('media plane close failed', { err: String(err) });
+    }
+  }
+
+  /** The media part of Admin handle_info (null without a PeerConnection or without a media plane). */
+  mediaInfo(handle: Handle): Record<string, unknown> | null {
+    try {
+      return this.media.handleInfo?.(handle) ?? null;
+    } catch (err) {
+      this.log.warn('media plane handleInfo failed', { handle: handle.handleId, err: String(err) });
+      return null;
     }
   }
 
@@ -368,7 +383,8 @@ export class Gateway {
       jsep = validateJsep(req.jsep);
       if (jsep.type === 'answer' && !handle.awaitingAnswer) throw new JanusError(ErrorCode.UNEXPECTED_ANSWER);
       const renegotiation = handle.remoteSdp !== null;
-      jsep = this.media.remoteJsep(handle, jsep);
+      jsep = await this.media.remoteJsep(handle, jsep);
+      if (!handle.alive) throw new JanusError(ErrorCode.HANDLE_NOT_FOUND, `No such handle ${handle.handleId} in session ${handle.session.id}`);
       if (renegotiation) jsep = { ...jsep, update: true };
       handle.remoteSdp = jsep.sdp;
       handle.pcActive = true;
@@ -391,7 +407,8 @@ export class Gateway {
     if (this.config.general.opaqueid_in_api && handle.opaqueId !== null) reply.opaque_id = handle.opaqueId;
     reply.plugindata = { plugin: handle.plugin.package, data: result.data };
     if (result.jsep) {
-      const local = this.localJsep(handle, result.jsep);
+      let local = this.localJsep(handle, result.jsep);
+      if (local instanceof Promise) local = await local;
       if (local) reply.jsep = local;
     }
     return reply;
@@ -430,18 +447,26 @@ export class Gateway {
     this.media.trickle(handle, list);
   }
 
-  private localJsep(handle: Handle, jsep: Jsep): Jsep | null {
-    let local: Jsep;
-    try {
-      local = this.media.localJsep(handle, jsep);
-    } catch (err) {
+  /** The plugin's JSEP through the media plane; a Promise when the plane is asynchronous (resolves null if refused). */
+  private localJsep(handle: Handle, jsep: Jsep): Jsep | null | Promise<Jsep | null> {
+    const refused = (err: unknown): null => {
       this.log.warn('media plane refused a plugin JSEP', { handle: handle.handleId, err: String(err) });
       return null;
+    };
+    const accept = (local: Jsep): Jsep | null => {
+      if (!handle.alive) return null;
+      handle.localSdp = local.sdp;
+      handle.pcActive = true;
+      handle.awaitingAnswer = local.type === 'offer';
+      return local;
+    };
+    let r: Jsep | Promise<Jsep>;
+    try {
+      r = this.media.localJsep(handle, jsep);
+    } catch (err) {
+      return refused(err);
     }
-    handle.localSdp = local.sdp;
-    handle.pcActive = true;
-    handle.awaitingAnswer = local.type === 'offer';
-    return local;
+    return r instanceof Promise ? r.then(accept, refused) : accept(r);
   }
 
   // ---------------------------------------------------------------- lifecycle (also used by the Admin API)
@@ -591,7 +616,8 @@ export class Gateway {
     return ps instanceof Handle && ps.alive && !ps.session.destroyed ? ps : null;
   }
 
-  private makeHost(): PluginHost {
+  private makeHost(): PluginHost & PluginMediaHost {
+    const media = this.media;
     return {
       pushEvent: (ps, transaction, data, jsep) => {
         const handle = this.asHandle(ps);
@@ -599,13 +625,28 @@ export class Gateway {
         const ev = this.handleEvent(handle, 'event');
         if (transaction !== null) ev.transaction = transaction;
         ev.plugindata = { plugin: handle.plugin.package, data };
+        const out = (e: JanusMessage): JanusMessage => (transaction !== null ? reorderTransaction(e) : e);
         if (jsep) {
           const local = this.localJsep(handle, jsep);
-          if (!local) return false;
+          if (local === null) return false;
+          if (local instanceof Promise) {
+            // Keep the handle's event order: the event takes its place in the session's held queue now
+            // and gets its JSEP (or is withdrawn) when the media plane is done.
+            const session = handle.session;
+            this.hold(session);
+            const placed = out(ev);
+            this.deliver(session, placed);
+            void local.then((l) => {
+              if (l) placed.jsep = l;
+              else session.held = session.held.filter((e) => e !== placed);
+              this.release(session);
+            });
+            return true;
+          }
           ev.jsep = local;
         }
         // Keep Janus's key order: transaction right after session_id.
-        this.deliver(handle.session, transaction !== null ? reorderTransaction(ev) : ev);
+        this.deliver(handle.session, out(ev));
         return true;
       },
       closePeerConnection: (ps, reason) => {
@@ -617,6 +658,14 @@ export class Gateway {
         if (handle) this.detachHandle(handle, true);
       },
       isTokenValidForPlugin: (token, pkg) => this.auth.tokenValidForPlugin(token, pkg),
+      // Media relay: straight to the plane (the PluginSession is the Handle, i.e. the MediaHandle).
+      relayRtp: (ps, mid, buf, len) => media.relayRtp?.(ps as Handle, mid, buf, len),
+      relayRtcp: (ps, mid, buf, len) => media.relayRtcp?.(ps as Handle, mid, buf, len),
+      relayData: (ps, label, data) => media.relayData?.(ps as Handle, label, data),
+      sendPli: (ps, mid) => media.sendPli?.(ps as Handle, mid),
+      sendRemb: (ps, bitrate) => media.sendRemb?.(ps as Handle, bitrate),
+      sendData: (ps, text) => media.relayData?.(ps as Handle, null, text),
+      sendRtp: (ps, mid, packet) => media.relayRtp?.(ps as Handle, mid, packet, packet.length),
     };
   }
 
@@ -642,7 +691,13 @@ export class Gateway {
       },
       slowLink: (id, info) => {
         const h = live(id);
-        if (h) this.deliver(h.session, this.handleEvent(h, 'slowlink', { ...info }));
+        if (!h) return;
+        this.deliver(h.session, this.handleEvent(h, 'slowlink', { ...info }));
+        try {
+          h.plugin.slowLink?.(h, info);
+        } catch (err) {
+          this.log.warn('plugin slowLink failed', { handle: id, err: String(err) });
+        }
       },
       iceFailed: (id) => {
         const h = live(id);
@@ -655,6 +710,56 @@ export class Gateway {
       localCandidate: (id, candidate) => {
         const h = live(id);
         if (h) this.deliver(h.session, this.handleEvent(h, 'trickle', { candidate }));
+      },
+      mediaSink: (id) => {
+        const h = live(id);
+        return h ? this.makeMediaSink(h) : null;
+      },
+    };
+  }
+
+  /** The plugin's media hooks bound to one handle; dropped once the handle is detached. Never throws. */
+  private makeMediaSink(h: Handle): MediaSink {
+    const p = h.plugin;
+    const log = this.log;
+    let warned = false;
+    const failed = (hook: string, err: unknown): void => {
+      if (warned) return; // once per PeerConnection: the packet path must not flood the log
+      warned = true;
+      log.warn(`plugin ${hook} threw`, { plugin: p.package, handle: h.handleId, err: err instanceof Error ? err.stack : String(err) });
+    };
+    return {
+      incomingRtp: (stream, buf, len) => {
+        if (!h.alive || !p.incomingRtp) return;
+        try {
+          p.incomingRtp(h, stream, buf, len);
+        } catch (err) {
+          failed('incomingRtp', err);
+        }
+      },
+      incomingRtcp: (stream, buf, len) => {
+        if (!h.alive || !p.incomingRtcp) return;
+        try {
+          p.incomingRtcp(h, stream, buf, len);
+        } catch (err) {
+          failed('incomingRtcp', err);
+        }
+      },
+      incomingData: (label, data, isBinary) => {
+        if (!h.alive || !p.incomingData) return;
+        try {
+          p.incomingData(h, label, data, isBinary);
+        } catch (err) {
+          failed('incomingData', err);
+        }
+      },
+      dataReady: (label) => {
+        if (!h.alive || !p.dataReady) return;
+        try {
+          p.dataReady(h, label);
+        } catch (err) {
+          failed('dataReady', err);
+        }
       },
     };
   }

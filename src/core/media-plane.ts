@@ -7,6 +7,7 @@
  * signalling can be built and tested end to end.
  */
 import type { Jsep } from './jsep.js';
+import type { RtpStreamInfo } from './plugin.js';
 
 /** The handle, as the media plane sees it (it never touches sessions or plugins). */
 export interface MediaHandle {
@@ -32,23 +33,51 @@ export interface MediaEvents {
   peerClosed(handleId: number, reason: string): void;
   /** A local candidate to trickle to the client (only with full_trickle). */
   localCandidate(handleId: number, candidate: TrickleCandidate): void;
+  /**
+   * The packet-path sink of a handle: the plugin's media hooks bound to it. The plane asks once per
+   * PeerConnection and calls the sink for every packet (no lookup per packet). Null if the handle is gone.
+   */
+  mediaSink?(handleId: number): MediaSink | null;
+}
+
+/** The plugin's media hooks for one handle (see Plugin.incomingRtp and friends). Never throws. */
+export interface MediaSink {
+  incomingRtp(stream: RtpStreamInfo, buf: Buffer, len: number): void;
+  incomingRtcp(stream: RtpStreamInfo | null, buf: Buffer, len: number): void;
+  incomingData(label: string, data: Buffer, isBinary: boolean): void;
+  dataReady(label: string): void;
 }
 
 export interface MediaPlane {
   attach(events: MediaEvents): void;
   /**
-   * The client's offer or answer. Returns the JSEP the plugin receives. Throw a JanusError
+   * The client's offer or answer. Returns the JSEP the plugin receives. Throw (or reject with) a JanusError
    * (465 Invalid SDP, 469 unexpected answer...) to refuse it; the whole request then fails.
+   * May be asynchronous (the first JSEP of a handle binds its UDP socket).
    */
-  remoteJsep(handle: MediaHandle, jsep: Jsep): Jsep;
-  /** The plugin's offer or answer. Returns what the client receives (ICE credentials, fingerprint, candidates merged). Throw to refuse. */
-  localJsep(handle: MediaHandle, jsep: Jsep): Jsep;
+  remoteJsep(handle: MediaHandle, jsep: Jsep): Jsep | Promise<Jsep>;
+  /**
+   * The plugin's offer or answer. Returns what the client receives (ICE credentials, fingerprint, candidates
+   * merged). Throw (or reject) to refuse. May be asynchronous; the core keeps the handle's events in order.
+   */
+  localJsep(handle: MediaHandle, jsep: Jsep): Jsep | Promise<Jsep>;
   /** Candidates the client trickled, once the handle has a remote description. */
   trickle(handle: MediaHandle, candidates: TrickleCandidate[]): void;
   /** Tear down the handle's PeerConnection (the handle itself survives). */
   hangup(handle: MediaHandle, reason: string): void;
   /** The handle is gone: release everything it held. */
   release(handle: MediaHandle): void;
+
+  // ---- the relay side of the plugin media contract (see PluginMediaHost); absent: media is dropped.
+  relayRtp?(handle: MediaHandle, mid: string, buf: Buffer, len: number): void;
+  relayRtcp?(handle: MediaHandle, mid: string | null, buf: Buffer, len: number): void;
+  relayData?(handle: MediaHandle, label: string | null, data: string | Buffer): void;
+  sendPli?(handle: MediaHandle, mid: string | null): void;
+  sendRemb?(handle: MediaHandle, bitrate: number): void;
+  /** The media part of Admin `handle_info` (ICE/DTLS state, `streams` statistics), or null without a PeerConnection. */
+  handleInfo?(handle: MediaHandle): Record<string, unknown> | null;
+  /** Shutdown: close every PeerConnection and socket. */
+  close?(): Promise<void>;
 }
 
 /** Signalling-only media plane: SDPs pass through unchanged, nothing is ever connected. */

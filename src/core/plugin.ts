@@ -22,6 +22,67 @@ export interface PluginSession {
   readonly alive: boolean;
 }
 
+/**
+ * One incoming RTP stream of a handle's PeerConnection (one remote SSRC), as the packet path hands it
+ * to the plugin. The object is created once per SSRC and reused for every packet: plugins may keep it
+ * as a key, but must not mutate it.
+ */
+export interface RtpStreamInfo {
+  /** The m-line's mid. */
+  readonly mid: string;
+  /** The m-line's index in the SDP. */
+  readonly mindex: number;
+  readonly kind: 'audio' | 'video';
+  /** The remote SSRC of this stream. */
+  readonly ssrc: number;
+  /** Simulcast layer (0 = first/lowest as signalled), 0 without simulcast. */
+  readonly substream: number;
+  /** The rid of this layer (rid-based simulcast), else undefined. */
+  readonly rid: string | undefined;
+}
+
+/** `slowlink` details as given to the plugin (same meaning as the Janus event). */
+export interface SlowLinkInfo {
+  mid: string;
+  media: 'audio' | 'video';
+  /** true: losses on media Janus sends (reported by the peer); false: losses on media Janus receives. */
+  uplink: boolean;
+  lost: number;
+}
+
+/**
+ * The media half of the host (the "relay" side of the plugin media contract). All methods are
+ * synchronous, never throw, and are no-ops for a handle without an established PeerConnection.
+ * The core copies what it needs before returning: the plugin may reuse or modify `buf` right after.
+ */
+export interface PluginMediaHost {
+  /**
+   * Send a plain RTP packet `buf[0, len)` on the m-line `mid`. The core rewrites the SSRC to the
+   * m-line's local SSRC (the one in our SDP), keeps a copy for NACK retransmissions, SRTP-protects
+   * and sends it. Sequence numbers and timestamps are the plugin's: keep them continuous per mid.
+   */
+  relayRtp(session: PluginSession, mid: string, buf: Buffer, len: number): void;
+  /**
+   * Send RTCP feedback (a compound of PLI / FIR / REMB packets) to the peer about the media it sends
+   * on `mid` (null: its first video m-line). SSRCs are fixed by the core (sender: ours, media: the
+   * peer's SSRC on that m-line); report packets (SR/RR/SDES/BYE) and NACKs are dropped, the core owns those.
+   */
+  relayRtcp(session: PluginSession, mid: string | null, buf: Buffer, len: number): void;
+  /**
+   * Send a data channel message: text for a string, binary for a Buffer. `label` null: the first open
+   * channel (one named "JanusDataChannel" is opened if there is none); a label with no channel opens one.
+   */
+  relayData(session: PluginSession, label: string | null, data: string | Buffer): void;
+  /** Ask the peer for a keyframe on `mid` (null: every video m-line). */
+  sendPli(session: PluginSession, mid: string | null): void;
+  /** Tell the peer how much it may send us (bits per second; 0 removes the cap). */
+  sendRemb(session: PluginSession, bitrate: number): void;
+  /** TextRoom's name for relayData(session, null, text). */
+  sendData(session: PluginSession, text: string): void;
+  /** AudioBridge's name for relayRtp(session, mid, packet, packet.length). */
+  sendRtp(session: PluginSession, mid: string, packet: Buffer): void;
+}
+
 /** What handleMessage answers. */
 export type PluginResult =
   /** Synchronous answer: the core replies `success` with `plugindata.data`. */
@@ -59,8 +120,12 @@ export interface PluginInitContext {
   log: Logger;
 }
 
-/** What the core offers a plugin. */
-export interface PluginHost {
+/**
+ * What the core offers a plugin. The Gateway's host always implements PluginMediaHost too
+ * (`isMediaRelayHost(host)`); the media methods are optional in the type only so that test doubles
+ * written for the signalling-only contract keep compiling.
+ */
+export interface PluginHost extends Partial<PluginMediaHost> {
   /**
    * Send an event to the handle's client: `{"janus":"event","sender":H,"transaction"?,"plugindata":{plugin,data}}`.
    * `transaction` null for unsolicited events. A JSEP is merged with the core's ICE/DTLS attributes first;
@@ -105,4 +170,27 @@ export interface Plugin {
   destroySession(session: PluginSession): void;
   /** Plugin-specific part of Admin `handle_info`. */
   querySession?(session: PluginSession): Record<string, unknown>;
+
+  // ---- media hooks: called synchronously from the packet path; they must not await or throw.
+  // `buf[0, len)` is the packet, already SRTP-decrypted; it is only valid during the call (copy what you keep).
+
+  /** An RTP packet from the peer. */
+  incomingRtp?(session: PluginSession, stream: RtpStreamInfo, buf: Buffer, len: number): void;
+  /**
+   * An RTCP compound from the peer, decrypted, after the core handled what is its own business (SR/RR
+   * statistics, NACK retransmissions). `stream`: the incoming stream the feedback's media SSRC maps to
+   * (our own SSRC on that m-line), null when unknown. Keyframe requests (PLI/FIR) and REMB arrive here.
+   */
+  incomingRtcp?(session: PluginSession, stream: RtpStreamInfo | null, buf: Buffer, len: number): void;
+  /** A data channel message from the peer (text: `isBinary` false, UTF-8 bytes). */
+  incomingData?(session: PluginSession, label: string, data: Buffer, isBinary: boolean): void;
+  /** A data channel opened (either side) and can carry messages. */
+  dataReady?(session: PluginSession, label: string): void;
+  /** The core detected losses above slowlink_threshold (also sent to the client as `slowlink`). */
+  slowLink?(session: PluginSession, info: SlowLinkInfo): void;
+}
+
+/** True when `host` carries the media relay methods (it does, when it comes from the Gateway). */
+export function isMediaRelayHost(host: PluginHost): host is PluginHost & PluginMediaHost {
+  return typeof host.relayRtp === 'function' && typeof host.relayData === 'function';
 }

@@ -3,10 +3,11 @@
  * like "libjanus_videoroom.so", or package names).
  */
 import type { Plugin } from '../core/plugin.js';
+import { EchoTestPlugin } from './echotest/plugin.js';
 import { VideoRoomPlugin } from './videoroom/plugin.js';
 
 export function builtinPlugins(): Plugin[] {
-  return [new VideoRoomPlugin()];
+  return [new EchoTestPlugin(), new VideoRoomPlugin()];
 }
 
 /** "janus.plugin.videoroom" is disabled by "libjanus_videoroom.so" or by its own name. */

@@ -1,0 +1,112 @@
+/**
+ * Local ICE candidates for every PeerConnection of this server: host candidates from the machine's
+ * interfaces (nat.ice_enforce_list / ice_ignore_list, media.ipv6), 1:1 NAT advertisement
+ * (nat.nat_1_1_mapping, keep_private_host) and server-reflexive candidates through nat.stun_server.
+ *
+ * Addresses are discovered once at startup, as Janus does. The STUN server is probed once at startup
+ * too: when it cannot be resolved or does not answer, that is a warning and srflx gathering is off
+ * (never fatal). When it works, each new media socket asks it for its own mapping (short timeout).
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { hostCandidate, localPreference, srflxCandidate, type IceCandidate } from './ice/candidate.js';
+import { discoverLocalAddresses, type LocalAddress } from './net/interfaces.js';
+import { applyNat11Mapping } from './net/nat.js';
+import { stunBinding } from './net/stun-client.js';
+import type { Logger } from '../log.js';
+
+export interface CandidateOptions {
+  enforceList?: readonly string[];
+  ignoreList?: readonly string[];
+  ipv6?: boolean;
+  ipv6LinkLocal?: boolean;
+  nat11Mapping?: readonly string[];
+  keepPrivateHost?: boolean;
+  stunServer?: string | null;
+  stunPort?: number;
+  /** Per-socket srflx discovery deadline (ms). Default 1500. */
+  stunTimeoutMs?: number;
+  /** Injected for tests (os.networkInterfaces() shape). */
+  interfaces?: NodeJS.Dict<import('node:os').NetworkInterfaceInfo[]>;
+  log?: Logger;
+}
+
+/** What one media socket advertises. `base` is the candidate the ICE agent pairs from (never NAT-mapped). */
+export interface SocketCandidates {
+  base: IceCandidate;
+  /** Everything to advertise (SDP / trickle), in priority order; may not include `base` (1:1 NAT). */
+  advertised: IceCandidate[];
+}
+
+export class LocalCandidates {
+  readonly addresses: LocalAddress[];
+  /** False when stun_server is unset, unresolvable or silent at startup. */
+  stunUsable = false;
+  /** The public address the startup probe saw (Admin/info use), or null. */
+  publicIp: string | null = null;
+
+  private constructor(private readonly opts: CandidateOptions) {
+    // Only IPv4 media sockets for now (udp4 bound to 0.0.0.0).
+    this.addresses = discoverLocalAddresses({
+      enforceList: opts.enforceList ?? [],
+      ignoreList: opts.ignoreList ?? [],
+      ipv6: false,
+      ipv6LinkLocal: opts.ipv6LinkLocal ?? false,
+      ...(opts.interfaces ? { interfaces: opts.interfaces } : {}),
+    }).filter((a) => a.family === 4);
+  }
+
+  /** Discovers the interfaces and probes the STUN server (never throws for STUN problems). */
+  static async create(opts: CandidateOptions = {}): Promise<LocalCandidates> {
+    const lc = new LocalCandidates(opts);
+    if (lc.addresses.length === 0) opts.log?.warn('no usable IPv4 address for ICE host candidates (check ice_enforce_list / ice_ignore_list)');
+    if (opts.stunServer) await lc.probeStun();
+    return lc;
+  }
+
+  private async probeStun(): Promise<void> {
+    const server = this.opts.stunServer!;
+    const port = this.opts.stunPort ?? 3478;
+    const socket = createSocket('udp4');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(0, () => resolve());
+      });
+      const r = await stunBinding(socket, server, port, { timeoutMs: 3000 });
+      if (r.ok) {
+        this.stunUsable = true;
+        this.publicIp = r.address;
+        this.opts.log?.info('STUN server reachable', { stun_server: `${server}:${port}`, public_ip: r.address });
+      } else {
+        this.opts.log?.warn('STUN server unusable, no server-reflexive candidates', { stun_server: `${server}:${port}`, err: r.error });
+      }
+    } catch (err) {
+      this.opts.log?.warn('STUN probe failed, no server-reflexive candidates', { err: String(err) });
+    } finally {
+      try {
+        socket.close();
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+
+  /** Host candidates (and their 1:1 NAT copies) for a socket bound on `port` on every address. */
+  hostCandidates(port: number): SocketCandidates | null {
+    if (this.addresses.length === 0) return null;
+    const hosts = this.addresses.map((a, i) => hostCandidate(a.address, port, { localPreference: localPreference(4, i) }));
+    const advertised = applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false);
+    return { base: hosts[0]!, advertised };
+  }
+
+  /** The srflx candidate of a bound socket, or null (STUN off, unanswered, or same as the host address). */
+  async srflxFor(socket: Socket, base: IceCandidate): Promise<IceCandidate | null> {
+    if (!this.stunUsable || !this.opts.stunServer) return null;
+    const server = this.opts.stunServer;
+    const port = this.opts.stunPort ?? 3478;
+    const r = await stunBinding(socket, server, port, { timeoutMs: this.opts.stunTimeoutMs ?? 1500 });
+    if (!r.ok || r.family !== 4) return null;
+    if (r.address === base.address && r.port === base.port) return null;
+    return srflxCandidate({ address: r.address, port: r.port }, { address: base.address, port: base.port }, `${server}:${port}`);
+  }
+}

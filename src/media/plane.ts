@@ -1,0 +1,294 @@
+/**
+ * The WebRTC media plane: the core's MediaPlane implemented with one Peer (server-side PeerConnection)
+ * per handle. It owns what is shared by every PeerConnection: the DTLS certificate, the local
+ * candidates, the UDP port allocator (media.rtp_port_range) and the ICE/DTLS settings from janus.jcfg.
+ *
+ * Control plane side (JSEP, trickles, hangups) goes through the MediaPlane methods; the packet path
+ * never crosses this class except for the plugin relay calls (one Map lookup by handle id).
+ */
+import { ErrorCode, JanusError } from '../core/errors.js';
+import type { Jsep } from '../core/jsep.js';
+import type { MediaEvents, MediaHandle, MediaPlane, TrickleCandidate } from '../core/media-plane.js';
+import type { JanusConfig } from '../config/types.js';
+import { log as rootLog, type Logger } from '../log.js';
+import { LocalCandidates } from './candidates.js';
+import { generateCertificate, loadCertificate, type DtlsCertificate } from './dtls/certificate.js';
+import { PortRangeExhaustedError, UdpPortAllocator } from './net/port-allocator.js';
+import { Peer, type MediaRuntimeSettings, type PeerConfig } from './peer.js';
+import { SdpError } from './sdp/errors.js';
+import { extractRemoteTransport } from './sdp/jsep.js';
+import { parseSdp } from './sdp/parse.js';
+
+export interface WebRtcMediaPlaneOptions {
+  config: JanusConfig;
+  /** Runtime settings (Admin API may change them); default: the values in `config`. */
+  settings?: () => MediaRuntimeSettings;
+  certificate?: DtlsCertificate;
+  /** Local candidates (default: discovered from `config.nat`). */
+  candidates?: LocalCandidates;
+  log?: Logger;
+}
+
+export class WebRtcMediaPlane implements MediaPlane {
+  private events: MediaEvents | null = null;
+  private readonly peers = new Map<number, Peer>();
+  private readonly creating = new Map<number, Promise<Peer>>();
+  /** Handles hung up while their peer was being created (the result is closed on arrival). */
+  private readonly generation = new Map<number, number>();
+  private readonly allocator: UdpPortAllocator;
+  private readonly peerConfig: PeerConfig;
+  private readonly log: Logger;
+  private closed = false;
+
+  private constructor(
+    private readonly config: JanusConfig,
+    readonly certificate: DtlsCertificate,
+    readonly candidates: LocalCandidates,
+    settings: () => MediaRuntimeSettings,
+    log: Logger,
+  ) {
+    this.log = log;
+    const range = config.media.rtp_port_range ?? { min: 0, max: 0 };
+    this.allocator = new UdpPortAllocator({ range, address: '0.0.0.0' });
+    const nat = config.nat;
+    this.peerConfig = {
+      certificate,
+      iceLite: nat.ice_lite,
+      fullTrickle: nat.full_trickle,
+      nomination: nat.ice_nomination,
+      consentFreshness: nat.ice_consent_freshness,
+      keepaliveConncheck: nat.ice_keepalive_conncheck,
+      dtlsMtu: config.media.dtls_mtu,
+      hangupOnFailed: nat.hangup_on_failed,
+      settings,
+      log,
+    };
+  }
+
+  /** Loads or generates the certificate, discovers addresses and probes the STUN server. */
+  static async create(opts: WebRtcMediaPlaneOptions): Promise<WebRtcMediaPlane> {
+    const { config } = opts;
+    const log = (opts.log ?? rootLog).child({ module: 'media' });
+    let certificate = opts.certificate;
+    if (!certificate) {
+      const c = config.certificates;
+      if (c.cert_pem && c.cert_key) certificate = loadCertificate(c.cert_pem, c.cert_key, c.cert_pwd ?? undefined);
+      else certificate = generateCertificate();
+    }
+    const candidates =
+      opts.candidates ??
+      (await LocalCandidates.create({
+        enforceList: config.nat.ice_enforce_list,
+        ignoreList: config.nat.ice_ignore_list,
+        ipv6: config.media.ipv6,
+        ipv6LinkLocal: config.media.ipv6_linklocal,
+        nat11Mapping: config.nat.nat_1_1_mapping,
+        keepPrivateHost: config.nat.keep_private_host,
+        stunServer: config.nat.stun_server,
+        stunPort: config.nat.stun_port,
+        log,
+      }));
+    const settings =
+      opts.settings ??
+      (() => ({
+        noMediaTimer: config.media.no_media_timer,
+        slowlinkThreshold: config.media.slowlink_threshold,
+        minNackQueue: config.media.min_nack_queue,
+        nackOptimizations: config.media.nack_optimizations,
+      }));
+    log.info('media plane ready', {
+      addresses: candidates.addresses.map((a) => a.address),
+      rtp_port_range: config.media.rtp_port_range ? `${config.media.rtp_port_range.min}-${config.media.rtp_port_range.max}` : 'any',
+      fingerprint: certificate.sdpFingerprint,
+      ice_lite: config.nat.ice_lite,
+      full_trickle: config.nat.full_trickle,
+    });
+    return new WebRtcMediaPlane(config, certificate, candidates, settings, log);
+  }
+
+  attach(events: MediaEvents): void {
+    this.events = events;
+  }
+
+  /** Live PeerConnections (for tests and leak checks). */
+  get peerCount(): number {
+    return this.peers.size;
+  }
+  get portsInUse(): number {
+    return this.allocator.inUse;
+  }
+  /** The handle's peer, if any (tests, diagnostics). */
+  peerOf(handleId: number): Peer | undefined {
+    return this.peers.get(handleId);
+  }
+
+  // ------------------------------------------------------------------ MediaPlane: signalling
+
+  remoteJsep(handle: MediaHandle, jsep: Jsep): Jsep | Promise<Jsep> {
+    const type = jsep.type === 'answer' ? 'answer' : 'offer';
+    let desc;
+    let transport;
+    const existing = this.peers.get(handle.handleId);
+    try {
+      desc = parseSdp(jsep.sdp);
+      const previous = existing?.previousRemote;
+      transport = extractRemoteTransport(desc, previous ? { type, previous } : { type });
+    } catch (err) {
+      throw invalidSdp(err);
+    }
+    const apply = (peer: Peer): Jsep => {
+      try {
+        peer.setRemoteDescription(desc, transport, type);
+      } catch (err) {
+        throw invalidSdp(err);
+      }
+      return jsep;
+    };
+    if (existing) return apply(existing);
+    return this.peerFor(handle).then(apply);
+  }
+
+  localJsep(handle: MediaHandle, jsep: Jsep): Jsep | Promise<Jsep> {
+    const type = jsep.type === 'answer' ? 'answer' : 'offer';
+    const apply = (peer: Peer): Jsep => {
+      try {
+        return { ...jsep, sdp: peer.setLocalDescription(jsep.sdp, type) };
+      } catch (err) {
+        throw invalidSdp(err);
+      }
+    };
+    const existing = this.peers.get(handle.handleId);
+    if (existing) return apply(existing);
+    if (type === 'answer') throw new JanusError(ErrorCode.JSEP_INVALID_SDP, 'Answer without a PeerConnection (no remote offer)');
+    return this.peerFor(handle).then(apply);
+  }
+
+  trickle(handle: MediaHandle, candidates: TrickleCandidate[]): void {
+    const peer = this.peers.get(handle.handleId);
+    if (peer) {
+      peer.addTrickle(candidates);
+      return;
+    }
+    // The peer is being created (the core saw the remote SDP first): apply once it exists.
+    void this.creating.get(handle.handleId)?.then((p) => p.addTrickle(candidates), () => undefined);
+  }
+
+  hangup(handle: MediaHandle, reason: string): void {
+    this.drop(handle.handleId, reason);
+  }
+
+  release(handle: MediaHandle): void {
+    this.drop(handle.handleId, 'Detach');
+  }
+
+  private drop(id: number, reason: string): void {
+    this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    this.peers.delete(id);
+    this.log.verb('closing PeerConnection', { handle: id, reason, port: peer.port });
+    peer.close();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of [...this.peers.keys()]) this.drop(id, 'Shutdown');
+    await Promise.allSettled([...this.creating.values()]);
+    for (const id of [...this.peers.keys()]) this.drop(id, 'Shutdown');
+  }
+
+  // ------------------------------------------------------------------ MediaPlane: relay (packet path)
+
+  relayRtp(handle: MediaHandle, mid: string, buf: Buffer, len: number): void {
+    const peer = this.peers.get(handle.handleId);
+    if (peer !== undefined) peer.sendRtp(mid, buf, len);
+  }
+
+  relayRtcp(handle: MediaHandle, mid: string | null, buf: Buffer, len: number): void {
+    const peer = this.peers.get(handle.handleId);
+    if (peer !== undefined) peer.sendRtcp(mid, buf, len);
+  }
+
+  relayData(handle: MediaHandle, label: string | null, data: string | Buffer): void {
+    this.peers.get(handle.handleId)?.sendData(label, data);
+  }
+
+  sendPli(handle: MediaHandle, mid: string | null): void {
+    this.peers.get(handle.handleId)?.sendPli(mid);
+  }
+
+  sendRemb(handle: MediaHandle, bitrate: number): void {
+    this.peers.get(handle.handleId)?.sendRemb(bitrate);
+  }
+
+  handleInfo(handle: MediaHandle): Record<string, unknown> | null {
+    const peer = this.peers.get(handle.handleId);
+    if (!peer) return null;
+    return { 'agent-created': Math.round(peer.createdAt * 1000), ...peer.info() };
+  }
+
+  // ------------------------------------------------------------------ peer creation
+
+  private peerFor(handle: MediaHandle): Promise<Peer> {
+    const id = handle.handleId;
+    const inFlight = this.creating.get(id);
+    if (inFlight) return inFlight;
+    const gen = this.generation.get(id) ?? 0;
+    const p = this.createPeer(handle)
+      .then((peer) => {
+        if (this.closed || (this.generation.get(id) ?? 0) !== gen) {
+          peer.close();
+          throw new JanusError(ErrorCode.WEBRTC_STATE, 'PeerConnection closed while being set up');
+        }
+        this.peers.set(id, peer);
+        return peer;
+      })
+      .finally(() => this.creating.delete(id));
+    this.creating.set(id, p);
+    return p;
+  }
+
+  private async createPeer(handle: MediaHandle): Promise<Peer> {
+    if (this.closed) throw new JanusError(ErrorCode.WEBRTC_STATE, 'Media plane is shutting down');
+    let allocated;
+    try {
+      allocated = await this.allocator.allocate();
+    } catch (err) {
+      if (err instanceof PortRangeExhaustedError) {
+        this.log.error('cannot create a PeerConnection', { handle: handle.handleId, err: err.message });
+        throw new JanusError(ErrorCode.UNKNOWN, `Error creating PeerConnection: ${err.message}`);
+      }
+      throw new JanusError(ErrorCode.UNKNOWN, `Error creating PeerConnection: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const cands = this.candidates.hostCandidates(allocated.port);
+    if (!cands) {
+      allocated.socket.close();
+      throw new JanusError(ErrorCode.UNKNOWN, 'Error creating PeerConnection: no usable local address (ice_enforce_list / ice_ignore_list)');
+    }
+    try {
+      const srflx = await this.candidates.srflxFor(allocated.socket, cands.base);
+      if (srflx) cands.advertised.push(srflx);
+    } catch {
+      /* srflx is optional */
+    }
+    const id = handle.handleId;
+    const events = this.events;
+    const peer = new Peer(id, allocated.socket, allocated.port, cands, this.peerConfig, {
+      webrtcUp: () => events?.webrtcUp(id),
+      mediaState: (info) => events?.mediaState(id, info),
+      slowLink: (info) => events?.slowLink(id, info),
+      iceFailed: () => events?.iceFailed(id),
+      closed: (reason) => events?.peerClosed(id, reason),
+      localCandidate: (c) => events?.localCandidate(id, c),
+    });
+    peer.setSink(events?.mediaSink?.(id) ?? null);
+    this.log.verb('PeerConnection created', { handle: id, port: allocated.port });
+    return peer;
+  }
+}
+
+function invalidSdp(err: unknown): JanusError {
+  if (err instanceof JanusError) return err;
+  const msg = err instanceof SdpError ? err.message : err instanceof Error ? err.message : String(err);
+  return new JanusError(ErrorCode.JSEP_INVALID_SDP, `Invalid SDP (${msg})`);
+}
