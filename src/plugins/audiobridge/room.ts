@@ -1,0 +1,369 @@
+/**
+ * Rooms, participants and the per-room media engine: every 20 ms (FrameClock) pull one frame per
+ * participant from its jitter buffer, decode (with FEC/PLC for losses), mix (AudioMixer), encode and
+ * send each listener its mix-minus as RTP.
+ *
+ * Shared encoder: a listener that contributed nothing to this frame hears exactly the full mix, so all
+ * such listeners whose encoder settings are equal share one Opus encoder (one encode per frame per
+ * settings group); each gets the same payload under its own SSRC/sequence/timestamp. A listener that
+ * talks (contributed) gets its own encoder for its mix-minus, and keeps it for a 500 ms hangover so a
+ * speaker's stream does not flip between encoders at every pause; the own encoder is reset when a
+ * listener switches to it, so the decoder at the far end sees a clean start rather than stale state.
+ * `sharedEncoder: false` gives every listener its own encoder every frame (Janus's behaviour).
+ */
+import { createOpusDecoder, createOpusEncoder, type OpusDecoder, type OpusEncoder, type OpusSampleRate } from '../../codecs/opus.js';
+import { g711Decode, g711Encode, resampleFrame, type G711Law } from '../../codecs/g711.js';
+import type { PluginSession } from '../../core/plugin.js';
+import type { Logger } from '../../log.js';
+import { writeRtpHeader } from '../../media/rtp/header.js';
+import { AudioMixer, FrameClock, JitterBuffer, type MixSlot, type Scheduler } from './mixer.js';
+import type { MediaHost } from './media.js';
+
+export type AbId = string | number;
+export type AbCodec = 'opus' | 'pcmu' | 'pcma';
+
+export interface RoomSettings {
+  id: AbId;
+  description: string;
+  secret: string | null;
+  pin: string | null;
+  isPrivate: boolean;
+  samplingRate: number;
+  spatialAudio: boolean;
+  audiolevelExt: boolean;
+  audiolevelEvent: boolean;
+  audioActivePackets: number;
+  audioLevelAverage: number;
+  defaultExpectedLoss: number;
+  defaultBitrate: number;
+  denoise: boolean;
+  record: boolean;
+  recordFile: string | null;
+  recordDir: string | null;
+  mjrs: boolean;
+  mjrsDir: string | null;
+  allowRtpParticipants: boolean;
+  groups: string[];
+  /** Tokens allowed to join when `checkTokens`. */
+  allowed: Set<string>;
+  checkTokens: boolean;
+}
+
+export interface EngineOptions {
+  scheduler?: Scheduler;
+  sharedEncoder?: boolean;
+  silenceThreshold?: number;
+  /** Jitter buffer prebuffer in packets (2..50). */
+  jitterMinPackets?: number;
+}
+
+/** Per-handle plugin state (PluginSession.state). */
+export class AbSession {
+  participant: Participant | null = null;
+  /** PeerConnection up (setupMedia). */
+  started = false;
+  /** The plugin sent the offer (generate_offer): renegotiations must come from us too. */
+  pluginOffer = false;
+  sdpSessionId = String(Date.now());
+  sdpVersion = 1;
+  constructor(readonly handle: PluginSession) {}
+}
+
+const HANGOVER_FRAMES = 25;
+
+export class Participant {
+  room: Room | null = null;
+  id: AbId = 0;
+  display: string | null = null;
+  admin = false;
+  muted = false;
+  suspended = false;
+  pausedEvents = false;
+  volume = 100;
+  spatialPosition = 50;
+  bitrate = 0;
+  complexity = 4;
+  expectedLoss = 0;
+  fec = false;
+  group = 0;
+  codec: AbCodec = 'opus';
+  /** Negotiated payload type (-1 until negotiated). */
+  pt = -1;
+  mid = '0';
+  extmapId = 0;
+  dBovLevel = 0;
+  talking = false;
+  activePackets = 0;
+  dBovSum = 0;
+  userActivePackets = 0;
+  userLevelAverage = 0;
+  resetDecoder = false;
+  // media
+  jitter!: JitterBuffer;
+  decoder: OpusDecoder | null = null;
+  private encoder: OpusEncoder | null = null;
+  private encoderRate = 0;
+  private encoderChannels = 0;
+  decodedOnce = false;
+  slot!: MixSlot;
+  usingOwn = false;
+  hangover = 0;
+  readonly ssrc = (Math.random() * 0x100000000) >>> 0;
+  seq = Math.floor(Math.random() * 0x8000);
+  ts = (Math.random() * 0x100000000) >>> 0;
+  firstPacket = true;
+  /** Packets sent (diagnostics/tests). */
+  sent = 0;
+
+  constructor(readonly session: AbSession) {}
+
+  /** Fresh decoder/jitter state for (re)joining a room at `rate`. Throws OpusError. */
+  setupCodecs(room: Room): void {
+    const frameTs = this.codec === 'opus' ? 960 : 160;
+    this.jitter = new JitterBuffer({ frameTs, minPackets: room.engineOptions.jitterMinPackets ?? 2 });
+    this.slot = room.mixer.newSlot();
+    if (this.codec === 'opus') {
+      if (!this.decoder || this.decoder.sampleRate !== room.settings.samplingRate) {
+        this.decoder?.destroy();
+        this.decoder = createOpusDecoder(room.settings.samplingRate as OpusSampleRate, 1);
+      }
+    }
+    this.decodedOnce = false;
+    this.usingOwn = false;
+    this.hangover = 0;
+  }
+
+  /** The participant's own encoder (created on first use, recreated when the room format changed). */
+  ownEncoder(rate: number, channels: 1 | 2): OpusEncoder {
+    if (!this.encoder || this.encoderRate !== rate || this.encoderChannels !== channels) {
+      this.encoder?.destroy();
+      this.encoder = createOpusEncoder({
+        sampleRate: rate as OpusSampleRate,
+        channels,
+        complexity: this.complexity,
+        bitrate: this.bitrate,
+        fec: this.fec,
+        expectedLoss: this.expectedLoss,
+      });
+      this.encoderRate = rate;
+      this.encoderChannels = channels;
+    }
+    return this.encoder;
+  }
+
+  /** Apply changed encoder settings to an existing own encoder. */
+  updateEncoder(): void {
+    if (!this.encoder) return;
+    this.encoder.setComplexity(this.complexity);
+    this.encoder.setBitrate(this.bitrate);
+    this.encoder.setFec(this.fec);
+    this.encoder.setExpectedLoss(this.expectedLoss);
+  }
+
+  /** Key of the encoder settings; listeners with equal keys can share an encoder. */
+  encoderKey(): string {
+    return `${this.bitrate}|${this.complexity}|${this.fec && this.expectedLoss > 0 ? this.expectedLoss : 0}`;
+  }
+
+  clearQueues(): void {
+    this.jitter?.reset();
+  }
+
+  destroyCodecs(): void {
+    this.decoder?.destroy();
+    this.decoder = null;
+    this.encoder?.destroy();
+    this.encoder = null;
+  }
+}
+
+export class Room {
+  readonly participants = new Map<AbId, Participant>();
+  muted = false;
+  destroyed = false;
+  mixer: AudioMixer;
+  private readonly clock: FrameClock;
+  private readonly shared = new Map<string, OpusEncoder>();
+  /** Frames mixed (diagnostics). */
+  frames = 0;
+
+  constructor(
+    public settings: RoomSettings,
+    readonly engineOptions: EngineOptions,
+    private readonly mediaHost: () => MediaHost | null,
+    private readonly log: Logger,
+  ) {
+    this.mixer = new AudioMixer({
+      sampleRate: settings.samplingRate,
+      stereo: settings.spatialAudio,
+      ...(engineOptions.silenceThreshold !== undefined ? { silenceThreshold: engineOptions.silenceThreshold } : {}),
+    });
+    this.clock = new FrameClock(() => this.tick(), engineOptions.scheduler ? { scheduler: engineOptions.scheduler } : {});
+  }
+
+  get idString(): string {
+    return String(this.settings.id);
+  }
+
+  add(p: Participant): void {
+    this.participants.set(p.id, p);
+    p.room = this;
+    if (!this.clock.running && !this.destroyed) this.clock.start();
+  }
+
+  remove(p: Participant): boolean {
+    const had = this.participants.get(p.id) === p && this.participants.delete(p.id);
+    if (p.room === this) p.room = null;
+    p.talking = false;
+    p.activePackets = 0;
+    p.dBovSum = 0;
+    if (this.participants.size === 0) this.clock.stop();
+    return had;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    this.clock.stop();
+    for (const e of this.shared.values()) e.destroy();
+    this.shared.clear();
+  }
+
+  /** Whether `p` contributes to the mix right now. */
+  private contributes(p: Participant): boolean {
+    return p.session.started && !p.muted && !p.suspended && !(this.muted && !p.admin);
+  }
+
+  private receives(p: Participant, host: MediaHost | null): host is MediaHost {
+    return host !== null && p.session.started && !p.suspended && p.pt >= 0 && p.session.handle.alive;
+  }
+
+  private decode(p: Participant): Int16Array | null {
+    const r = p.jitter.pull();
+    const rate = this.settings.samplingRate;
+    try {
+      if (p.codec === 'opus') {
+        if (p.resetDecoder && p.decoder) {
+          p.decoder.destroy();
+          p.decoder = createOpusDecoder(rate as OpusSampleRate, 1);
+          p.resetDecoder = false;
+          p.decodedOnce = false;
+        }
+        const d = p.decoder;
+        if (!d) return null;
+        switch (r.kind) {
+          case 'packet':
+            p.decodedOnce = true;
+            return d.decode(r.payload);
+          case 'fec':
+            return p.decodedOnce ? d.decode(r.payload, true) : null;
+          case 'plc':
+            return p.decodedOnce ? d.decode(null) : null;
+          default:
+            return null;
+        }
+      }
+      if (r.kind !== 'packet') return null;
+      const pcm8 = g711Decode(p.codec as G711Law, r.payload);
+      return resampleFrame(pcm8, 8000, rate, this.mixer.samples);
+    } catch (err) {
+      this.log.huge('AudioBridge decode failed', { room: this.idString, id: p.id, err: String(err) });
+      return null;
+    }
+  }
+
+  /** One 20 ms frame. Public for tests and benchmarks (normally driven by the clock). */
+  tick(): void {
+    if (this.destroyed) return;
+    this.frames++;
+    const mixer = this.mixer;
+    mixer.begin();
+    for (const p of this.participants.values()) {
+      if (!p.jitter) continue;
+      if (!this.contributes(p)) {
+        mixer.skip(p.slot);
+        continue;
+      }
+      const pcm = this.decode(p);
+      if (pcm) mixer.add(p.slot, pcm, p.volume, p.spatialPosition);
+      else mixer.skip(p.slot);
+    }
+    const host = this.mediaHost();
+    const useShared = this.engineOptions.sharedEncoder !== false;
+    const channels = mixer.channels as 1 | 2;
+    const rate = this.settings.samplingRate;
+    let sharedPayloads: Map<string, Buffer> | null = null;
+    for (const p of this.participants.values()) {
+      if (!p.jitter || !this.receives(p, host)) continue;
+      if (p.slot.contributed) p.hangover = HANGOVER_FRAMES;
+      else if (p.hangover > 0) p.hangover--;
+      let payload: Buffer;
+      try {
+        if (p.codec === 'opus') {
+          const own = !useShared || p.slot.contributed || p.hangover > 0;
+          if (own) {
+            const enc = p.ownEncoder(rate, channels);
+            if (!p.usingOwn && useShared) enc.reset();
+            p.usingOwn = true;
+            payload = enc.encode(mixer.mixFor(p.slot));
+          } else {
+            p.usingOwn = false;
+            const key = p.encoderKey();
+            sharedPayloads ??= new Map();
+            let pl = sharedPayloads.get(key);
+            if (!pl) {
+              pl = this.sharedEncoder(p, key, channels).encode(mixer.fullMix());
+              sharedPayloads.set(key, pl);
+            }
+            payload = pl;
+          }
+        } else {
+          let mono = mixer.mixFor(p.slot);
+          if (channels === 2) {
+            const m = new Int16Array(mixer.samples);
+            for (let i = 0; i < m.length; i++) m[i] = (mono[2 * i]! + mono[2 * i + 1]!) >> 1;
+            mono = m;
+          }
+          payload = g711Encode(p.codec as G711Law, resampleFrame(mono, rate, 8000, 160));
+        }
+      } catch (err) {
+        this.log.warn('AudioBridge encode failed', { room: this.idString, id: p.id, err: String(err) });
+        continue;
+      }
+      const pkt = Buffer.allocUnsafe(12 + payload.length);
+      p.seq = (p.seq + 1) & 0xffff;
+      p.ts = (p.ts + (p.codec === 'opus' ? 960 : 160)) >>> 0;
+      writeRtpHeader(pkt, p.pt, p.seq, p.ts, p.ssrc, p.firstPacket);
+      p.firstPacket = false;
+      pkt.set(payload, 12);
+      p.sent++;
+      try {
+        host.sendRtp(p.session.handle, p.mid, pkt);
+      } catch (err) {
+        this.log.warn('AudioBridge sendRtp failed', { room: this.idString, id: p.id, err: String(err) });
+      }
+    }
+  }
+
+  private sharedEncoder(p: Participant, key: string, channels: 1 | 2): OpusEncoder {
+    let e = this.shared.get(key);
+    if (!e) {
+      e = createOpusEncoder({
+        sampleRate: this.settings.samplingRate as OpusSampleRate,
+        channels,
+        complexity: p.complexity,
+        bitrate: p.bitrate,
+        fec: p.fec,
+        expectedLoss: p.expectedLoss,
+      });
+      this.shared.set(key, e);
+    }
+    return e;
+  }
+
+  /** Encoders in use (diagnostics/bench): shared ones and participants currently on their own. */
+  encoderStats(): { shared: number; own: number } {
+    let own = 0;
+    for (const p of this.participants.values()) if (p.usingOwn) own++;
+    return { shared: this.shared.size, own };
+  }
+}
