@@ -3,11 +3,13 @@
  * like "libjanus_videoroom.so", or package names).
  */
 import type { Plugin } from '../core/plugin.js';
+import { AudioBridgePlugin } from './audiobridge/plugin.js';
 import { EchoTestPlugin } from './echotest/plugin.js';
+import { TextRoomPlugin } from './textroom/plugin.js';
 import { VideoRoomPlugin } from './videoroom/plugin.js';
 
 export function builtinPlugins(): Plugin[] {
-  return [new EchoTestPlugin(), new VideoRoomPlugin()];
+  return [new AudioBridgePlugin(), new EchoTestPlugin(), new TextRoomPlugin(), new VideoRoomPlugin()];
 }
 
 /** "janus.plugin.videoroom" is disabled by "libjanus_videoroom.so" or by its own name. */

@@ -1,0 +1,199 @@
+/**
+ * Gateways for browser (media) tests: a generated configs folder that the real Janus and Portunus
+ * both run unchanged, with what a browser on this machine needs:
+ *  - nat.ice_enforce_list = the machine's first non-internal IPv4 interface (Chromium gathers no
+ *    loopback candidates), no STUN server;
+ *  - media.rtp_port_range = "20000-20100";
+ *  - only the demo plugins a test asks for, each with Janus's stock demo room 1234 (numeric ids:
+ *    the demo pages parseInt ?room=), and only the HTTP and WebSockets transports.
+ * Reuses the colleague's server-conf.ts (transport files, ports) and janus-ref.ts / portunus.ts
+ * (process start and readiness).
+ */
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JANUS_LIB, freePorts, httpJcfg, uniqueServerName, websocketsJcfg, type Ports } from './server-conf.js';
+import { startJanusOnFolder } from './janus-ref.js';
+import { startPortunusOnFolder } from './portunus.js';
+import { withRetries, type RunningServer } from './server-process.js';
+
+export type DemoPlugin = 'echotest' | 'videoroom' | 'textroom' | 'audiobridge';
+export type GatewayKind = 'janus' | 'portunus';
+
+export const RTP_PORT_RANGE = '20000-20100';
+
+export interface MachineAddress {
+  iface: string;
+  address: string;
+}
+
+/** The first non-internal IPv4 address of this machine (what the gateway must advertise). */
+export function machineAddress(): MachineAddress {
+  for (const [iface, infos] of Object.entries(networkInterfaces())) {
+    for (const info of infos ?? []) {
+      const fam = info.family as string | number;
+      if ((fam === 'IPv4' || fam === 4) && !info.internal) return { iface, address: info.address };
+    }
+  }
+  throw new Error('browser tests need a non-loopback IPv4 address (Chromium gathers no loopback ICE candidates); os.networkInterfaces() has none');
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+/** Library file names in a Janus modules folder (libjanus_x.so only, not the versioned links). */
+function modules(kind: 'plugins' | 'transports' | 'events' | 'loggers'): string[] {
+  try {
+    return readdirSync(join(JANUS_LIB, kind)).filter((f) => /^libjanus_[a-z0-9_]+\.so$/.test(f));
+  } catch {
+    return [];
+  }
+}
+
+export function mediaJanusJcfg(serverName: string, adminSecret: string, plugins: DemoPlugin[], enforce: string): string {
+  const keepPlugins = new Set(plugins.map((p) => `libjanus_${p}.so`));
+  const keepTransports = new Set(['libjanus_http.so', 'libjanus_websockets.so']);
+  const disablePlugins = modules('plugins').filter((f) => !keepPlugins.has(f));
+  const disableTransports = modules('transports').filter((f) => !keepTransports.has(f));
+  return [
+    'general: {',
+    `  plugins_folder = ${q(`${JANUS_LIB}/plugins`)}`,
+    `  transports_folder = ${q(`${JANUS_LIB}/transports`)}`,
+    `  events_folder = ${q(`${JANUS_LIB}/events`)}`,
+    `  loggers_folder = ${q(`${JANUS_LIB}/loggers`)}`,
+    '  debug_level = 4',
+    `  server_name = ${q(serverName)}`,
+    `  admin_secret = ${q(adminSecret)}`,
+    '}',
+    '',
+    'certificates: {',
+    '}',
+    '',
+    'media: {',
+    `  rtp_port_range = ${q(RTP_PORT_RANGE)}`,
+    '  dtls_mtu = 1200',
+    '}',
+    '',
+    '# no STUN: the browser and the gateway are on this machine; advertise its non-loopback address',
+    'nat: {',
+    '  nice_debug = false',
+    `  ice_enforce_list = ${q(enforce)}`,
+    '}',
+    '',
+    'plugins: {',
+    `  disable = ${q(disablePlugins.join(','))}`,
+    '}',
+    '',
+    'transports: {',
+    `  disable = ${q(disableTransports.join(','))}`,
+    '}',
+    '',
+    'loggers: {',
+    `  disable = ${q(modules('loggers').join(','))}`,
+    '}',
+    '',
+    'events: {',
+    '  broadcast = false',
+    `  disable = ${q(modules('events').join(','))}`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Plugin config files: Janus's stock /etc/janus demo rooms (room-1234), numeric room ids. */
+export function pluginJcfg(p: DemoPlugin): string {
+  switch (p) {
+    case 'echotest':
+      return 'general: {\n}\n';
+    case 'videoroom':
+      return [
+        'general: {',
+        '  string_ids = false',
+        '}',
+        '',
+        'room-1234: {',
+        '  description = "Demo Room"',
+        '  secret = "adminpwd"',
+        '  publishers = 6',
+        '  bitrate = 256000',
+        '  fir_freq = 10',
+        '  audiocodec = "opus"',
+        '  videocodec = "vp8"',
+        '  record = false',
+        '}',
+        '',
+      ].join('\n');
+    case 'textroom':
+      return [
+        'general: {',
+        '  json = "indented"',
+        '}',
+        '',
+        'room-1234: {',
+        '  description = "Demo Room"',
+        '  secret = "adminpwd"',
+        '}',
+        '',
+      ].join('\n');
+    case 'audiobridge':
+      return [
+        'general: {',
+        '}',
+        '',
+        'room-1234: {',
+        '  description = "Demo Room"',
+        '  secret = "adminpwd"',
+        '  sampling_rate = 16000',
+        '  record = false',
+        '}',
+        '',
+      ].join('\n');
+  }
+}
+
+export interface MediaConfigsFolder {
+  dir: string;
+  ports: Ports;
+  serverName: string;
+  adminSecret: string;
+  address: MachineAddress;
+  remove(): void;
+}
+
+export async function makeMediaConfigsFolder(prefix: string, plugins: DemoPlugin[]): Promise<MediaConfigsFolder> {
+  const address = machineAddress();
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-conf-`));
+  const ports = await freePorts();
+  const serverName = uniqueServerName(prefix);
+  const adminSecret = 'browser_admin_secret';
+  writeFileSync(join(dir, 'janus.jcfg'), mediaJanusJcfg(serverName, adminSecret, plugins, address.iface));
+  writeFileSync(join(dir, 'janus.transport.http.jcfg'), httpJcfg(ports));
+  writeFileSync(join(dir, 'janus.transport.websockets.jcfg'), websocketsJcfg(ports, false));
+  for (const p of plugins) writeFileSync(join(dir, `janus.plugin.${p}.jcfg`), pluginJcfg(p));
+  return { dir, ports, serverName, adminSecret, address, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface MediaGateway extends RunningServer {
+  address: MachineAddress;
+}
+
+/** Start the real Janus or Portunus on a fresh media configs folder (removed on stop()). */
+export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[]): Promise<MediaGateway> {
+  return withRetries(4, async () => {
+    const conf = await makeMediaConfigsFolder(`${kind}-browser`, plugins);
+    try {
+      const srv =
+        kind === 'janus'
+          ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret)
+          : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
+      const stop = srv.stop;
+      srv.stop = async () => {
+        await stop();
+        conf.remove();
+      };
+      return Object.assign(srv, { address: conf.address });
+    } catch (e) {
+      conf.remove();
+      throw e;
+    }
+  });
+}
