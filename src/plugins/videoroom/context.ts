@@ -1,5 +1,5 @@
 /** Everything request handlers share: one object per plugin instance, no module-level state. */
-import type { PluginHost, PluginSession } from '../../core/plugin.js';
+import type { PluginHost, PluginMediaHost, PluginSession } from '../../core/plugin.js';
 import type { Logger } from '../../log.js';
 import type { VrGeneral } from './config.js';
 import type { IdCodec, VrId } from './ids.js';
@@ -12,8 +12,12 @@ export interface VrContext {
   readonly ids: IdCodec;
   readonly rooms: Map<VrId, Room>;
   readonly host: PluginHost;
+  /** The relay half of the host; null for a signalling-only host (media is then dropped). */
+  readonly media: PluginMediaHost | null;
   readonly log: Logger;
   readonly store: RoomStore;
+  /** Monotonic milliseconds (performance.now in production; tests drive it). */
+  now(): number;
 }
 
 /** Unsolicited event (no transaction) to each participant's handle; a gone handle is skipped by the host. */

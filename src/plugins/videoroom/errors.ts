@@ -39,11 +39,11 @@ export function errorData(err: VrError): Record<string, unknown> {
 }
 
 /**
- * Requests that need the media plane (publish, subscribe, JSEP...) answer this until it lands,
+ * Features not implemented yet (recording, RTP forwarders, remote publishers) answer this,
  * so a client sees an explicit refusal instead of a request that silently does nothing.
  */
-export function mediaPending(what: string): VrError {
-  return new VrError(VrErrorCode.UNKNOWN_ERROR, `${what} not supported yet: media plane pending`);
+export function notSupported(what: string): VrError {
+  return new VrError(VrErrorCode.UNKNOWN_ERROR, `${what} not supported yet`);
 }
 
 export function noSuchRoom(id: string | number): VrError {

@@ -5,9 +5,9 @@
  */
 import type { VrContext } from './context.js';
 import { notify } from './context.js';
-import { mediaPending, noSuchRoom, VrError, VrErrorCode } from './errors.js';
+import { notSupported, noSuchRoom, VrError, VrErrorCode } from './errors.js';
 import type { VrId } from './ids.js';
-import { removeParticipant } from './membership.js';
+import { dropSubscribers, removeParticipant } from './membership.js';
 import { Params, type Body } from './params.js';
 import { Room } from './room.js';
 import { defaultSettings, settingsFromRequest } from './room-settings.js';
@@ -98,6 +98,7 @@ async function destroy(ctx: VrContext, body: Body): Promise<Data> {
   room.destroyed = true;
   const members = [...room.participants.values()];
   for (const m of members) removeParticipant(ctx, m, 'destroy');
+  dropSubscribers(ctx, room);
   notify(ctx, members, { videoroom: 'destroyed', room: id });
   ctx.log.verb(`videoroom: destroyed room ${id}`, { room: id, participants: members.length });
   const saved = permanent ? await ctx.store.removeRoom(id) : false;
@@ -175,12 +176,15 @@ function moderate(ctx: VrContext, body: Body): Data {
   if (target === undefined) throw new VrError(VrErrorCode.NO_SUCH_FEED, `No such user ${userId} in room ${id}`);
   const stream = target.media.streams.find((s) => s.mid === mid);
   if (stream === undefined) throw new VrError(VrErrorCode.NO_SUCH_FEED, `No such stream ${mid}`);
+  const unmuted = stream.moderated && !mute;
   stream.moderated = mute;
+  // Subscribers of an unmuted video stream need a keyframe to start decoding again.
+  if (unmuted && stream.type === 'video') ctx.media?.sendPli(target.session, stream.mid);
   return { videoroom: 'success' };
 }
 
 /**
- * Recording needs the media plane. Turning it off is honest (nothing records) and succeeds;
+ * Recording is not implemented yet. Turning it off is honest (nothing records) and succeeds;
  * turning it on is refused rather than answered with a `record:true` that would be a lie.
  */
 function enableRecording(ctx: VrContext, body: Body): Data {
@@ -190,7 +194,7 @@ function enableRecording(ctx: VrContext, body: Body): Data {
   const record = p.requireBool('record');
   const room = findRoom(ctx, id);
   checkKey(p, 'secret', room.settings.secret);
-  if (record) throw mediaPending('Recording');
+  if (record) throw notSupported('Recording');
   room.settings = { ...room.settings, record: false };
   return { videoroom: 'success', record: false };
 }
@@ -198,15 +202,19 @@ function enableRecording(ctx: VrContext, body: Body): Data {
 function listParticipants(ctx: VrContext, body: Body): Data {
   const id = ctx.ids.require(body.room, 'room');
   const room = findRoom(ctx, id);
-  const participants = [...room.participants.values()].map((m) => ({ ...m.identity(), publisher: m.media.active }));
+  const participants = [...room.participants.values()].map((m) => {
+    const o: Data = { ...m.identity(), publisher: m.media.active };
+    if (m.media.active && m.media.streams.some((x) => x.type === 'audio' && x.audioLevelExt > 0)) o.talking = m.media.streams.some((x) => x.talking);
+    return o;
+  });
   return { videoroom: 'participants', room: id, participants };
 }
 
 const rtpForwardPending: Handler = () => {
-  throw mediaPending('RTP forwarding');
+  throw notSupported('RTP forwarding');
 };
 const remotePending: Handler = () => {
-  throw mediaPending('Remote publishers');
+  throw notSupported('Remote publishers');
 };
 
 /** The synchronous requests; the same table serves handle messages and Admin `message_plugin`. */

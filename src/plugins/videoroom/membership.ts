@@ -4,28 +4,48 @@
  */
 import { notify, type VrContext } from './context.js';
 import type { Participant } from './participant.js';
+import { stopPublishing } from './publishing.js';
+import type { Room } from './room.js';
+import { closeSubscriber } from './subscriber.js';
 
 export type RemovalReason = 'leave' | 'kick' | 'detach' | 'destroy';
 
 export function removeParticipant(ctx: VrContext, p: Participant, reason: RemovalReason): void {
   const room = p.room;
   if (room.participants.get(p.id) !== p) return;
+  const hadMedia = p.media.negotiated || p.media.active;
+  // Subscribers first lose this publisher's streams (autoupdate offers), then it leaves the room.
+  const wasPublishing = stopPublishing(ctx, p, false);
   room.participants.delete(p.id);
   if (reason !== 'detach') p.session.state = { kind: 'gone', room: room.id };
-  const wasPublishing = p.media.active;
-  if (wasPublishing) {
-    p.media.reset();
-    // Tearing down a PeerConnection the client never opened would only produce a spurious hangup.
-    if (reason !== 'detach' && reason !== 'leave') ctx.host.closePeerConnection(p.session, reason);
-  }
+  // Tearing down a PeerConnection the client never opened would only produce a spurious hangup;
+  // on detach the core tears it down itself.
+  if (hadMedia && reason !== 'detach') ctx.host.closePeerConnection(p.session, reason);
   if (reason === 'destroy') return; // everyone gets `destroyed` instead
   const others = [...room.participants.values()];
   if (wasPublishing) notify(ctx, others, { videoroom: 'event', room: room.id, unpublished: p.id });
   if (reason === 'kick') {
     ctx.host.pushEvent(p.session, null, { videoroom: 'event', room: room.id, leaving: 'ok', reason: 'kicked' });
     notify(ctx, others, { videoroom: 'event', room: room.id, kicked: p.id, ...identityExtras(p) });
+    // Subscriptions the kicked user opened (linked by private_id) go too.
+    for (const sub of [...room.subscribers]) {
+      if (sub.owner !== p) continue;
+      closeSubscriber(sub);
+      sub.session.state = { kind: 'gone', room: room.id };
+      ctx.host.closePeerConnection(sub.session, 'kick');
+    }
   } else {
     notify(ctx, others, { videoroom: 'event', room: room.id, leaving: p.id, ...identityExtras(p) });
+  }
+}
+
+/** The room is being destroyed: every subscriber handle is told and its PeerConnection closed. */
+export function dropSubscribers(ctx: VrContext, room: Room): void {
+  for (const sub of [...room.subscribers]) {
+    closeSubscriber(sub);
+    sub.session.state = { kind: 'gone', room: room.id };
+    ctx.host.pushEvent(sub.session, null, { videoroom: 'destroyed', room: room.id });
+    ctx.host.closePeerConnection(sub.session, 'destroy');
   }
 }
 

@@ -5,29 +5,32 @@
 import type { PluginSession } from '../../core/plugin.js';
 import type { VrId } from './ids.js';
 import type { Room } from './room.js';
+import type { PublishedStream } from './streams.js';
+import type { Subscriber } from './subscriber.js';
 
-/** One published m-line; filled in by the media plane (publish), empty until then. */
-export interface PublishedStream {
-  type: 'audio' | 'video' | 'data';
-  mindex: number;
-  mid: string;
-  codec?: string;
-  description?: string;
-  disabled?: boolean;
-  /** Set by `moderate`: the moderator muted this stream. */
-  moderated: boolean;
-}
-
-/** What the media plane will own for a publisher; kept apart so hangup can reset it alone. */
+/** A publisher's media: set by `publish` (negotiated), announced once its PeerConnection is up (active). */
 export class PublisherMedia {
+  /** An offer of this publisher was answered: it holds a publisher slot, its PeerConnection is coming up. */
+  negotiated = false;
   /** True once the PeerConnection is up and the publisher is announced to the room. */
   active = false;
   streams: PublishedStream[] = [];
   bitrate = 0;
+  audioCodec: string | undefined;
+  videoCodec: string | undefined;
+  /** Published streams by mid (the packet path looks streams up here). */
+  readonly byMid = new Map<string, PublishedStream>();
+  /** audio_active_packets / audio_level_average overrides from publish/configure (0: the room's). */
+  audioActivePackets = 0;
+  audioLevelAverage = 0;
 
   reset(): void {
+    this.negotiated = false;
     this.active = false;
     this.streams = [];
+    this.byMid.clear();
+    this.audioCodec = undefined;
+    this.videoCodec = undefined;
   }
 }
 
@@ -51,17 +54,18 @@ export class Participant {
     return o;
   }
 
-  /** Entry in a `publishers` list (only meaningful once media is active). */
-  publisherEntry(): Record<string, unknown> {
-    const streams = this.media.streams.map((s) => {
-      const o: Record<string, unknown> = { type: s.type, mindex: s.mindex, mid: s.mid };
-      if (s.disabled) o.disabled = true;
-      if (s.codec !== undefined) o.codec = s.codec;
-      if (s.description !== undefined) o.description = s.description;
-      if (s.moderated) o.moderated = true;
-      return o;
-    });
-    return { ...this.identity(), streams };
+  /**
+   * Entry in a `publishers` list (only meaningful once media is active). `withTalking`: the `joined`
+   * reply's list, where Janus adds the talking flags when audio levels are negotiated.
+   */
+  publisherEntry(withTalking = false): Record<string, unknown> {
+    const o: Record<string, unknown> = this.identity();
+    if (this.media.audioCodec !== undefined) o.audio_codec = this.media.audioCodec;
+    if (this.media.videoCodec !== undefined) o.video_codec = this.media.videoCodec;
+    o.streams = this.media.streams.map((s) => s.entry(withTalking));
+    const audio = this.media.streams.find((s) => s.type === 'audio' && s.audioLevelExt > 0);
+    if (withTalking && audio !== undefined) o.talking = this.media.streams.some((s) => s.talking);
+    return o;
   }
 }
 
@@ -72,6 +76,7 @@ export class Participant {
 export type HandleState =
   | { kind: 'idle' }
   | { kind: 'publisher'; participant: Participant }
+  | { kind: 'subscriber'; subscriber: Subscriber }
   | { kind: 'gone'; room: VrId };
 
 export function handleState(session: PluginSession): HandleState {

@@ -1,28 +1,38 @@
 /**
- * janus.plugin.videoroom entry point: routes requests to the sync table (management.ts) or the
- * async publisher flow (publisher.ts), and owns handle lifecycle. Media-plane requests answer an
- * explicit 499 "not supported yet" until the media plane lands.
+ * janus.plugin.videoroom entry point: routes requests to the sync table (management.ts), the
+ * publisher flow (publisher.ts, publishing.ts) or the subscriber flow (subscriber.ts), owns the
+ * handle lifecycle, and hands the packet path to the Forwarder (forward.ts).
  */
 import type { Jsep } from '../../core/jsep.js';
-import type { Plugin, PluginInitContext, PluginResult, PluginSession } from '../../core/plugin.js';
+import {
+  isMediaRelayHost,
+  type Plugin,
+  type PluginInitContext,
+  type PluginResult,
+  type PluginSession,
+  type RtpStreamInfo,
+} from '../../core/plugin.js';
 import { readGeneral, readRooms } from './config.js';
-import { notify, type VrContext } from './context.js';
-import { errorData, mediaPending, VrError, VrErrorCode } from './errors.js';
+import type { VrContext } from './context.js';
+import { errorData, VrError, VrErrorCode } from './errors.js';
+import { Forwarder } from './forward.js';
 import { IdCodec, type VrId } from './ids.js';
 import { SYNC_REQUESTS } from './management.js';
 import { removeParticipant } from './membership.js';
-import { requestName, type Body } from './params.js';
+import { Params, requestName, type Body } from './params.js';
 import { handleState, type HandleState } from './participant.js';
 import { RoomStore } from './persistence.js';
-import { configure, join, leave } from './publisher.js';
+import { configure, join, leave, unpublish, type AsyncReply } from './publisher.js';
+import { publisherUp, stopPublishing } from './publishing.js';
 import { Room } from './room.js';
+import { closeSubscriber, requestKeyframes, subscriberRequest } from './subscriber.js';
 
 type Data = Record<string, unknown>;
 
 const ASYNC_REQUESTS = new Set([
   'join', 'joinandconfigure', 'configure', 'publish', 'unpublish', 'start', 'pause', 'switch', 'leave', 'subscribe', 'unsubscribe', 'update',
 ]);
-const SUBSCRIBER_REQUESTS = new Set(['start', 'pause', 'switch', 'subscribe', 'unsubscribe', 'update']);
+const SUBSCRIBER_ONLY = new Set(['start', 'pause', 'switch', 'subscribe', 'unsubscribe', 'update']);
 
 function unknownRequest(name: string): VrError {
   return new VrError(VrErrorCode.INVALID_REQUEST, `Unknown request '${name}'`);
@@ -32,11 +42,13 @@ export class VideoRoomPlugin implements Plugin {
   readonly package = 'janus.plugin.videoroom';
   readonly name = 'JANUS VideoRoom plugin';
   readonly author = 'Portunus';
-  readonly description = 'A videoconferencing SFU (room management; media plane pending)';
-  readonly version = 1;
-  readonly versionString = '0.0.1';
+  readonly description = 'This is a plugin implementing a videoconferencing SFU (Selective Forwarding Unit) for Janus, that is an audio/video router.';
+  readonly version = 2;
+  readonly versionString = '0.0.2';
 
   private ctx: VrContext | null = null;
+  private forwarder: Forwarder | null = null;
+  private clock: () => number = () => performance.now();
   /** Async requests run one at a time, in arrival order, after the core has sent its ack. */
   private queue: Promise<void> = Promise.resolve();
 
@@ -53,7 +65,10 @@ export class VideoRoomPlugin implements Plugin {
       }
       rooms.set(r.id, room);
     }
-    this.ctx = { general, ids, rooms, host: init.host, log, store: new RoomStore(init.config, ids, log) };
+    const media = isMediaRelayHost(init.host) ? init.host : null;
+    if (media === null) log.warn('videoroom: the host has no media relay: media will not be forwarded');
+    this.ctx = { general, ids, rooms, host: init.host, media, log, store: new RoomStore(init.config, ids, log), now: () => this.clock() };
+    this.forwarder = media !== null ? new Forwarder(this.ctx, media) : null;
     log.info(`videoroom: ${rooms.size} room(s) from ${init.config.file}; ${ids.stringIds ? 'string' : 'numeric'} IDs`);
   }
 
@@ -61,6 +76,17 @@ export class VideoRoomPlugin implements Plugin {
     await this.queue;
     this.ctx?.rooms.clear();
     this.ctx = null;
+    this.forwarder = null;
+  }
+
+  /** Replace the clock (monotonic ms) the packet path and rate limits use: tests drive time. */
+  setClock(now: () => number): void {
+    this.clock = now;
+  }
+
+  /** Packets handed to relayRtp so far (benchmark, diagnostics). */
+  get forwardedPackets(): number {
+    return this.forwarder?.forwarded ?? 0;
   }
 
   /** The initialised context; every entry point after init goes through here. */
@@ -109,24 +135,57 @@ export class VideoRoomPlugin implements Plugin {
     return this.runSync(() => sync(this.c, body));
   }
 
-  /** The PeerConnection went away: the participant stays in the room, only its media state ends. */
-  hangupMedia(session: PluginSession): void {
+  /** The PeerConnection is up: a publisher is announced; a subscriber's sources are asked for keyframes. */
+  setupMedia(session: PluginSession): void {
+    const ctx = this.ctx;
+    if (ctx === null) return;
     const state = handleState(session);
-    if (state.kind !== 'publisher') return;
-    const me = state.participant;
-    if (!me.media.active) return;
-    me.media.reset();
-    notify(this.c, me.room.others(me), { videoroom: 'event', room: me.room.id, unpublished: me.id });
+    if (state.kind === 'publisher') publisherUp(ctx, state.participant);
+    else if (state.kind === 'subscriber') requestKeyframes(ctx, state.subscriber.streams, true);
+  }
+
+  /**
+   * The PeerConnection went away. A publisher stays in the room, only its media ends (others get
+   * `unpublished`, subscribers lose its streams); a subscription ends.
+   */
+  hangupMedia(session: PluginSession): void {
+    const ctx = this.ctx;
+    if (ctx === null) return;
+    const state = handleState(session);
+    if (state.kind === 'publisher') {
+      stopPublishing(ctx, state.participant, true);
+      this.forwarder?.invalidate();
+    } else if (state.kind === 'subscriber') {
+      const sub = state.subscriber;
+      closeSubscriber(sub);
+      session.state = { kind: 'gone', room: sub.room.id } satisfies HandleState;
+    }
   }
 
   destroySession(session: PluginSession): void {
     const state = handleState(session);
     if (state.kind === 'publisher' && this.ctx !== null) removeParticipant(this.ctx, state.participant, 'detach');
+    if (state.kind === 'subscriber') closeSubscriber(state.subscriber);
+    this.forwarder?.invalidate();
     session.state = { kind: 'idle' } satisfies HandleState;
   }
 
   querySession(session: PluginSession): Data {
     const state = handleState(session);
+    if (state.kind === 'subscriber') {
+      const sub = state.subscriber;
+      return {
+        type: 'subscriber',
+        room: sub.room.id,
+        ...(sub.owner !== undefined ? { private_id: sub.owner.privateId } : {}),
+        started: sub.started,
+        paused: sub.paused,
+        autoupdate: sub.autoupdate,
+        streams: sub.streamList(),
+        hangingup: 0,
+        destroyed: 0,
+      };
+    }
     // Janus reports only its teardown flags for a handle that is not (or no longer) in a room.
     if (state.kind !== 'publisher') return { hangingup: 0, destroyed: 0 };
     const me = state.participant;
@@ -134,9 +193,45 @@ export class VideoRoomPlugin implements Plugin {
     if (me.display !== null) info.display = me.display;
     info.publishing = me.media.active;
     if (me.media.bitrate > 0) info.bitrate = me.media.bitrate;
+    if (me.media.negotiated) info.streams = me.media.streams.map((s) => ({ ...s.entry(false), packets: s.packets, subscribers: s.subscribers.length }));
     info.hangingup = 0;
     info.destroyed = 0;
     return info;
+  }
+
+  // ---------------------------------------------------------------- packet path (synchronous, never throws)
+
+  incomingRtp(session: PluginSession, stream: RtpStreamInfo, buf: Buffer, len: number): void {
+    const f = this.forwarder;
+    const state = session.state as HandleState | undefined;
+    if (f === null || state === undefined || state.kind !== 'publisher') return;
+    try {
+      f.publisherRtp(state.participant, stream, buf, len);
+    } catch (err) {
+      this.ctx?.log.error(`videoroom: packet path failure: ${(err as Error)?.stack ?? String(err)}`);
+    }
+  }
+
+  incomingRtcp(session: PluginSession, stream: RtpStreamInfo | null, buf: Buffer, len: number): void {
+    const f = this.forwarder;
+    const state = session.state as HandleState | undefined;
+    if (f === null || state === undefined || state.kind !== 'subscriber') return;
+    try {
+      f.subscriberRtcp(state.subscriber, stream, buf, len);
+    } catch (err) {
+      this.ctx?.log.error(`videoroom: RTCP path failure: ${(err as Error)?.stack ?? String(err)}`);
+    }
+  }
+
+  incomingData(session: PluginSession, label: string, data: Buffer, isBinary: boolean): void {
+    const f = this.forwarder;
+    const state = session.state as HandleState | undefined;
+    if (f === null || state === undefined || state.kind !== 'publisher') return;
+    try {
+      f.publisherData(state.participant, label, data, isBinary);
+    } catch (err) {
+      this.ctx?.log.error(`videoroom: data path failure: ${(err as Error)?.stack ?? String(err)}`);
+    }
   }
 
   private async runSync(fn: () => Data | Promise<Data>): Promise<Data> {
@@ -167,32 +262,62 @@ export class VideoRoomPlugin implements Plugin {
   private processAsync(session: PluginSession, transaction: string, request: string, body: Body, jsep: Jsep | null): void {
     if (!session.alive || this.ctx === null) return;
     const ctx = this.ctx;
-    let data: Data;
+    let out: AsyncReply | null;
     try {
-      data = this.asyncRequest(ctx, session, request, body, jsep);
+      out = this.asyncRequest(ctx, session, transaction, request, body, jsep);
     } catch (err) {
-      data = this.errorOf(err);
+      out = { data: this.errorOf(err) };
     }
-    ctx.host.pushEvent(session, transaction, data);
+    this.forwarder?.invalidate();
+    if (out === null) return;
+    if (out.jsep !== undefined) {
+      const ok = ctx.host.pushEvent(session, transaction, out.data, out.jsep);
+      // The media plane refused our answer: the publisher is not negotiated after all.
+      if (!ok) {
+        const st = handleState(session);
+        if (st.kind === 'publisher' && !st.participant.media.active) stopPublishing(ctx, st.participant, false);
+      }
+    } else ctx.host.pushEvent(session, transaction, out.data);
   }
 
-  private asyncRequest(ctx: VrContext, session: PluginSession, request: string, body: Body, jsep: Jsep | null): Data {
-    if (jsep !== null) throw mediaPending(`'${request}' with a JSEP ${jsep.type}`);
-    if (request === 'publish' || request === 'joinandconfigure') throw mediaPending('Publishing');
+  private asyncRequest(ctx: VrContext, session: PluginSession, transaction: string, request: string, body: Body, jsep: Jsep | null): AsyncReply | null {
     const state = handleState(session);
-    // On a publisher handle these are simply wrong (423, as Janus); elsewhere they need a subscriber handle.
-    if (SUBSCRIBER_REQUESTS.has(request) && state.kind !== 'publisher') throw mediaPending('Subscriptions');
-    if (request === 'join') return join(ctx, session, state, body);
+    if (state.kind === 'subscriber') {
+      const data = subscriberRequest(ctx, state.subscriber, request, body, jsep, transaction);
+      return data === null ? null : { data };
+    }
+    if (request === 'join' || request === 'joinandconfigure') {
+      if (jsep !== null && request === 'join') throw new VrError(VrErrorCode.INVALID_ELEMENT, "Unexpected JSEP offer in 'join' (use 'joinandconfigure' or 'publish')");
+      if (request === 'joinandconfigure' && state.kind === 'idle') {
+        const ptype = new Params(body).string('ptype');
+        if (ptype !== undefined && ptype !== 'publisher') throw new VrError(VrErrorCode.INVALID_ELEMENT, 'Invalid element (ptype)');
+      }
+      const joined = join(ctx, session, state, body, transaction);
+      if (joined === null || request === 'join') return joined === null ? null : { data: joined };
+      const now = handleState(session);
+      if (now.kind !== 'publisher') return { data: joined };
+      try {
+        const r = configure(ctx, now.participant, body, jsep, 'publish');
+        return r.jsep !== undefined ? { data: joined, jsep: r.jsep } : { data: joined };
+      } catch (err) {
+        // The join half stands only if the publish half worked, so the client can retry on this handle.
+        removeParticipant(ctx, now.participant, 'detach');
+        session.state = { kind: 'idle' } satisfies HandleState;
+        throw err;
+      }
+    }
     if (state.kind === 'idle') throw new VrError(VrErrorCode.JOIN_FIRST, 'Invalid request on unconfigured participant');
     if (state.kind === 'gone') throw new VrError(VrErrorCode.NO_SUCH_ROOM, 'No such room');
     const me = state.participant;
+    if (SUBSCRIBER_ONLY.has(request)) throw new VrError(VrErrorCode.INVALID_REQUEST, `Unknown request '${request}'`);
     switch (request) {
       case 'configure':
-        return configure(ctx, me, body);
+      case 'publish':
+        return configure(ctx, me, body, jsep, request);
       case 'leave':
-        return leave(ctx, me);
+        return { data: leave(ctx, me) };
       case 'unpublish':
-        throw new VrError(VrErrorCode.NOT_PUBLISHED, "Can't unpublish, not published");
+        return { data: unpublish(ctx, me) };
       default:
         throw unknownRequest(request);
     }

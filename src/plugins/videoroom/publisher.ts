@@ -1,25 +1,30 @@
 /**
- * Asynchronous participant requests on a publisher-type handle that need no media:
- * `join` (ptype publisher), `configure` without JSEP, `leave`. Their answers are events
- * pushed with the request's transaction.
+ * Asynchronous participant requests on a publisher-type handle: `join` (either ptype: a subscriber
+ * join is handed to subscriber.ts), `joinandconfigure`, `configure`/`publish` (with or without an
+ * offer), `unpublish`, `leave`. Their answers are events pushed with the request's transaction.
  */
 import { randomInt } from 'node:crypto';
+import type { Jsep } from '../../core/jsep.js';
 import type { PluginSession } from '../../core/plugin.js';
 import { notify, type VrContext } from './context.js';
-import { mediaPending, VrError, VrErrorCode } from './errors.js';
+import { notSupported, VrError, VrErrorCode } from './errors.js';
 import { removeParticipant } from './membership.js';
 import { Params, type Body } from './params.js';
 import { Participant, type HandleState } from './participant.js';
+import { configuredReply, negotiatePublisher, publisherUpdated, sendRemb, stopPublishing } from './publishing.js';
 import { safeEqual } from './secrets.js';
 import { missing } from './params.js';
+import { joinSubscriber } from './subscriber.js';
 
 type Data = Record<string, unknown>;
 
 const PTYPES = new Set(['publisher', 'subscriber', 'listener']);
 
-export function join(ctx: VrContext, session: PluginSession, state: HandleState, body: Body): Data {
+/** `join`; null when the reply (a subscriber's `attached` + offer) was already pushed. */
+export function join(ctx: VrContext, session: PluginSession, state: HandleState, body: Body, transaction: string): Data | null {
   // A handle that already joined is refused before the request is validated at all, as Janus does.
   if (state.kind === 'publisher') throw new VrError(VrErrorCode.ALREADY_JOINED, 'Already in as a publisher on this handle');
+  if (state.kind === 'subscriber') throw new VrError(VrErrorCode.ALREADY_JOINED, 'Already in as a subscriber on this handle');
   if (state.kind === 'gone') throw new VrError(VrErrorCode.ALREADY_JOINED, 'Not in a room (create a new handle)');
   const p = new Params(body);
   const ptype = p.requireString('ptype');
@@ -33,7 +38,7 @@ export function join(ctx: VrContext, session: PluginSession, state: HandleState,
     if (!safeEqual(pin, room.settings.pin)) throw new VrError(VrErrorCode.UNAUTHORIZED, 'Unauthorized (wrong pin)');
   }
   if (!PTYPES.has(ptype)) throw new VrError(VrErrorCode.INVALID_ELEMENT, 'Invalid element (ptype)');
-  if (ptype !== 'publisher') throw mediaPending('Subscribers');
+  if (ptype !== 'publisher') return joinSubscriber(ctx, session, room, body, transaction);
 
   let id = ctx.ids.parse(body.id, 'id');
   const display = p.string('display');
@@ -66,28 +71,69 @@ export function join(ctx: VrContext, session: PluginSession, state: HandleState,
     description: room.settings.description,
     id,
     private_id: privateId,
-    publishers: room.activePublishers().map((x) => x.publisherEntry()),
+    publishers: room.activePublishers().map((x) => x.publisherEntry(true)),
   };
   if (room.settings.notify_joining) data.attendees = others.filter((x) => !x.media.active).map((x) => x.identity());
   return data;
 }
 
-export function configure(ctx: VrContext, me: Participant, body: Body): Data {
+export interface AsyncReply {
+  data: Data;
+  jsep?: Jsep;
+}
+
+/**
+ * `configure` (and `publish`) on a publisher handle: bitrate, keyframe, per-stream send and
+ * keyframe, display/metadata, and with a JSEP offer a (re)negotiation answered with the
+ * `configured` reply + answer.
+ */
+export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jsep | null, request: 'configure' | 'publish' = 'configure'): AsyncReply {
   const p = new Params(body);
-  // Validated for type even though most only matter once media flows, so a client's typo fails now.
   const bitrate = p.posInt('bitrate');
-  p.bool('keyframe');
-  p.bool('record');
+  const keyframe = p.bool('keyframe');
+  const record = p.bool('record');
   p.string('filename');
-  p.posInt('audio_active_packets');
-  p.posInt('audio_level_average');
-  p.array('streams');
+  const activePackets = p.posInt('audio_active_packets');
+  const levelAverage = p.posInt('audio_level_average');
+  const streams = p.array('streams');
   p.array('descriptions');
+  p.string('audiocodec');
+  p.string('videocodec');
   p.bool('update');
   p.bool('restart');
+  // Deprecated booleans janus.js still sends (`audio: true, video: true`): accepted, no effect.
+  p.bool('audio');
+  p.bool('video');
+  p.bool('data');
   const display = p.string('display');
   const metadata = p.any('metadata');
-  if (bitrate !== undefined) me.media.bitrate = bitrate;
+  const perStream: Array<{ mid: string; send: boolean | undefined; keyframe: boolean | undefined }> = [];
+  for (const item of streams ?? []) {
+    const sp = new Params((item ?? {}) as Body);
+    perStream.push({ mid: sp.requireString('mid'), send: sp.bool('send'), keyframe: sp.bool('keyframe') });
+    sp.any('min_delay');
+    sp.any('max_delay');
+  }
+  if (record === true) throw notSupported('Recording');
+  if (request === 'publish' && me.media.active && jsep !== null && jsep.update !== true) {
+    throw new VrError(VrErrorCode.ALREADY_PUBLISHED, 'Can\'t publish, already published');
+  }
+  let answer: Jsep | undefined;
+  const renegotiation = me.media.active;
+  if (jsep !== null) answer = negotiatePublisher(ctx, me, jsep, body);
+  if (activePackets !== undefined) me.media.audioActivePackets = activePackets;
+  if (levelAverage !== undefined) me.media.audioLevelAverage = levelAverage;
+  if (bitrate !== undefined) {
+    me.media.bitrate = bitrate;
+    sendRemb(ctx, me);
+  }
+  for (const ps of perStream) {
+    const stream = me.media.byMid.get(ps.mid);
+    if (stream === undefined) continue;
+    if (ps.send !== undefined) stream.send = ps.send;
+    if (ps.keyframe === true) ctx.media?.sendPli(me.session, ps.mid);
+  }
+  if (keyframe === true) ctx.media?.sendPli(me.session, null);
   const changed = (display !== undefined && display !== me.display) || metadata !== undefined;
   if (display !== undefined) me.display = display;
   if (metadata !== undefined) me.metadata = metadata;
@@ -97,7 +143,18 @@ export function configure(ctx: VrContext, me: Participant, body: Body): Data {
     if (me.metadata !== undefined) ev.metadata = me.metadata;
     notify(ctx, room.others(me), ev);
   }
-  return { videoroom: 'event', room: room.id, configured: 'ok' };
+  if (answer !== undefined) {
+    if (renegotiation) publisherUpdated(ctx, me);
+    return { data: configuredReply(me), jsep: answer };
+  }
+  return { data: { videoroom: 'event', room: room.id, configured: 'ok' } };
+}
+
+export function unpublish(ctx: VrContext, me: Participant): Data {
+  if (!me.media.active) throw new VrError(VrErrorCode.NOT_PUBLISHED, "Can't unpublish, not published");
+  stopPublishing(ctx, me, true);
+  ctx.host.closePeerConnection(me.session, 'unpublish');
+  return { videoroom: 'event', room: me.room.id, unpublished: 'ok' };
 }
 
 export function leave(ctx: VrContext, me: Participant): Data {

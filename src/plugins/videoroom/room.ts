@@ -1,13 +1,16 @@
 /**
- * A room: its settings, ACL and participants. Pure state; requests and events live elsewhere.
- * Subscribers (media plane) will hang off publishers, not the room, so only publishers are here.
+ * A room: its settings, ACL, participants (publisher-type handles) and subscriber handles.
+ * Pure state; requests and events live elsewhere.
  */
 import type { VrId } from './ids.js';
 import type { Participant } from './participant.js';
 import type { RoomSettings } from './room-settings.js';
+import type { Subscriber } from './subscriber.js';
 
 export class Room {
   readonly participants = new Map<VrId, Participant>();
+  /** Subscriber handles (anonymous: they are not participants and appear in no list). */
+  readonly subscribers = new Set<Subscriber>();
   /** Whether `join` must carry a listed token. Tokens survive `disable` so `enable` restores them, as in Janus. */
   aclEnabled = false;
   private readonly aclTokens = new Set<string>();
@@ -42,6 +45,18 @@ export class Room {
   privateIdTaken(pid: number): boolean {
     for (const p of this.participants.values()) if (p.privateId === pid) return true;
     return false;
+  }
+
+  /** Participants holding a publisher slot (negotiated or active), for the `publishers` limit. */
+  publisherCount(): number {
+    let n = 0;
+    for (const p of this.participants.values()) if (p.media.negotiated || p.media.active) n++;
+    return n;
+  }
+
+  privateIdOwner(pid: number): Participant | undefined {
+    for (const p of this.participants.values()) if (p.privateId === pid) return p;
+    return undefined;
   }
 
   /** Participants with active media (announced publishers). */

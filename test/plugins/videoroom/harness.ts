@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Jcfg } from '../../../src/config/jcfg.js';
 import { defaultJanusConfig } from '../../../src/config/defaults.js';
 import type { Jsep } from '../../../src/core/jsep.js';
-import type { JcfgDocument, PluginHost, PluginSession } from '../../../src/core/plugin.js';
+import type { JcfgDocument, PluginHost, PluginMediaHost, PluginSession, RtpStreamInfo } from '../../../src/core/plugin.js';
 import type { Fields, Logger } from '../../../src/log.js';
 import { VideoRoomPlugin } from '../../../src/plugins/videoroom/plugin.js';
 
@@ -30,13 +30,59 @@ export class TestSession implements PluginSession {
   constructor(readonly handleId: number) {}
 }
 
-export class RecordingHost implements PluginHost {
+export interface RelayedRtp {
+  handleId: number;
+  mid: string;
+  packet: Buffer;
+}
+
+/** A real PluginHost (signalling and media relay halves) that records everything the plugin does. */
+export class RecordingHost implements PluginHost, PluginMediaHost {
   readonly events: Pushed[] = [];
   readonly closed: Array<{ handleId: number; reason?: string }> = [];
   readonly ended: number[] = [];
+  readonly rtp: RelayedRtp[] = [];
+  readonly rtcp: Array<{ handleId: number; mid: string | null; packet: Buffer }> = [];
+  readonly data: Array<{ handleId: number; label: string | null; data: string | Buffer }> = [];
+  readonly plis: Array<{ handleId: number; mid: string | null }> = [];
+  readonly rembs: Array<{ handleId: number; bitrate: number }> = [];
+  /** Make pushEvent with a JSEP fail (the media plane refusing it). */
+  refuseJsep = false;
+
+  relayRtp(session: PluginSession, mid: string, buf: Buffer, len: number): void {
+    // Copy, as the core does: the plugin reuses its buffer right after.
+    this.rtp.push({ handleId: session.handleId, mid, packet: Buffer.from(buf.subarray(0, len)) });
+  }
+  relayRtcp(session: PluginSession, mid: string | null, buf: Buffer, len: number): void {
+    this.rtcp.push({ handleId: session.handleId, mid, packet: Buffer.from(buf.subarray(0, len)) });
+  }
+  relayData(session: PluginSession, label: string | null, data: string | Buffer): void {
+    this.data.push({ handleId: session.handleId, label, data });
+  }
+  sendPli(session: PluginSession, mid: string | null): void {
+    this.plis.push({ handleId: session.handleId, mid });
+  }
+  sendRemb(session: PluginSession, bitrate: number): void {
+    this.rembs.push({ handleId: session.handleId, bitrate });
+  }
+  sendData(session: PluginSession, text: string): void {
+    this.relayData(session, null, text);
+  }
+  sendRtp(session: PluginSession, mid: string, packet: Buffer): void {
+    this.relayRtp(session, mid, packet, packet.length);
+  }
+
+  /** RTP relayed to one handle (optionally one mid). */
+  rtpTo(s: PluginSession, mid?: string): Buffer[] {
+    return this.rtp.filter((r) => r.handleId === s.handleId && (mid === undefined || r.mid === mid)).map((r) => r.packet);
+  }
+  plisTo(s: PluginSession): Array<string | null> {
+    return this.plis.filter((p) => p.handleId === s.handleId).map((p) => p.mid);
+  }
 
   pushEvent(session: PluginSession, transaction: string | null, data: Data, jsep?: Jsep): boolean {
     if (!session.alive) return false;
+    if (jsep && this.refuseJsep) return false;
     this.events.push({ handleId: session.handleId, transaction, data, ...(jsep ? { jsep } : {}) });
     return true;
   }
@@ -54,8 +100,17 @@ export class RecordingHost implements PluginHost {
   unsolicited(s: PluginSession): Data[] {
     return this.events.filter((e) => e.handleId === s.handleId && e.transaction === null).map((e) => e.data);
   }
+  /** The last event a handle got that carried a JSEP. */
+  lastJsep(s: PluginSession): Pushed | undefined {
+    return this.events.filter((e) => e.handleId === s.handleId && e.jsep !== undefined).at(-1);
+  }
   clear(): void {
     this.events.length = 0;
+    this.rtp.length = 0;
+    this.rtcp.length = 0;
+    this.data.length = 0;
+    this.plis.length = 0;
+    this.rembs.length = 0;
   }
 }
 
@@ -119,13 +174,32 @@ export class Harness {
   readonly host = new RecordingHost();
   readonly log = captureLogger();
   readonly plugin = new VideoRoomPlugin();
+  /** The plugin's clock (ms); tests move it. */
+  time = 1_000_000;
   private tx = 0;
 
   static async start(config: string | JcfgDocument): Promise<Harness> {
     const h = new Harness();
     const doc = typeof config === 'string' ? docFromText(config) : config;
     await h.plugin.init({ config: doc, configsFolder: '/tmp', gateway: defaultJanusConfig(), host: h.host, log: h.log });
+    h.plugin.setClock(() => h.time);
     return h;
+  }
+
+  /** An asynchronous request; returns the event pushed with its transaction, JSEP included. */
+  async asyncFull(s: TestSession, body: Data, jsep: Jsep | null = null): Promise<Pushed> {
+    const tx = `tx${++this.tx}`;
+    const r = await this.plugin.handleMessage(s, tx, body, jsep);
+    if (r.kind !== 'wait') throw new Error(`expected an ack for ${JSON.stringify(body)}, got ${JSON.stringify(r)}`);
+    await this.plugin.whenIdle();
+    const ev = this.host.events.filter((e) => e.transaction === tx);
+    if (ev.length !== 1) throw new Error(`expected one event for ${tx}, got ${ev.length}: ${JSON.stringify(ev)}`);
+    return ev[0]!;
+  }
+
+  /** Feed an RTP packet to a handle as the core's packet path would. */
+  rtp(s: TestSession, info: RtpStreamInfo, packet: Buffer): void {
+    this.plugin.incomingRtp(s, info, packet, packet.length);
   }
 
   attach(): TestSession {

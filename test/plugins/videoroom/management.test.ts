@@ -201,16 +201,16 @@ test('enable_recording: off is honoured, on is refused as not supported yet', as
   assert.deepEqual(await h.sync(s, base), vrError(429, 'Missing mandatory element (record)'));
   assert.deepEqual(await h.sync(s, { ...base, secret: 'no', record: false }), vrError(433, 'Unauthorized (wrong secret)'));
   assert.deepEqual(await h.sync(s, { ...base, record: false }), { videoroom: 'success', record: false });
-  assert.deepEqual(await h.sync(s, { ...base, record: true }), vrError(499, 'Recording not supported yet: media plane pending'));
+  assert.deepEqual(await h.sync(s, { ...base, record: true }), vrError(499, 'Recording not supported yet'));
 });
 
 test('rtp forwarding and remote publishers answer a clear not-supported error', async () => {
   const h = await Harness.start(SEED_VIDEOROOM_JCFG);
   const s = h.attach();
   for (const request of ['listforwarders', 'rtp_forward', 'stop_rtp_forward']) {
-    assert.deepEqual(await h.sync(s, { request, room: '9999', secret: 'secret' }), vrError(499, 'RTP forwarding not supported yet: media plane pending'));
+    assert.deepEqual(await h.sync(s, { request, room: '9999', secret: 'secret' }), vrError(499, 'RTP forwarding not supported yet'));
   }
-  assert.deepEqual(await h.sync(s, { request: 'add_remote_publisher', room: '9999' }), vrError(499, 'Remote publishers not supported yet: media plane pending'));
+  assert.deepEqual(await h.sync(s, { request: 'add_remote_publisher', room: '9999' }), vrError(499, 'Remote publishers not supported yet'));
 });
 
 test('request name: missing, wrong type, unknown', async () => {

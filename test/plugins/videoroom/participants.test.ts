@@ -174,17 +174,18 @@ test('detach removes the participant and tells the others it left', async () => 
   assert.equal(h.plugin.room('quiet' as never)!.participants.size, 1, 'hangup keeps the participant');
 });
 
-test('media-plane requests and JSEPs answer 499 after an ack', async () => {
+test('requests before joining answer like Janus 1.1.2 (424, 429 feed, 428)', async () => {
   const h = await Harness.start(ROOMS);
   const s = h.attach();
-  assert.deepEqual(await h.async(s, { request: 'publish' }), vrError(499, 'Publishing not supported yet: media plane pending'));
-  assert.deepEqual(await h.async(s, { request: 'joinandconfigure', ptype: 'publisher', room: 'quiet' }), vrError(499, 'Publishing not supported yet: media plane pending'));
-  assert.deepEqual(await h.async(s, { request: 'join', ptype: 'subscriber', room: 'quiet', streams: [] }), vrError(499, 'Subscribers not supported yet: media plane pending'));
-  for (const request of ['start', 'pause', 'switch', 'subscribe', 'unsubscribe', 'update']) {
-    assert.deepEqual(await h.async(s, { request }), vrError(499, 'Subscriptions not supported yet: media plane pending'));
+  assert.deepEqual(await h.async(s, { request: 'publish' }), vrError(424, 'Invalid request on unconfigured participant'));
+  assert.deepEqual(await h.async(s, { request: 'join', ptype: 'subscriber', room: 'quiet', streams: [] }), vrError(429, 'Missing mandatory element (feed)'));
+  assert.deepEqual(await h.async(s, { request: 'join', ptype: 'subscriber', room: 'quiet' }), vrError(429, 'Missing mandatory element (feed)'));
+  assert.deepEqual(await h.async(s, { request: 'join', ptype: 'subscriber', room: 'quiet', streams: [{ feed: 'nobody' }] }), vrError(428, 'No such feed (nobody)'));
+  for (const request of ['start', 'pause', 'switch', 'subscribe', 'unsubscribe', 'update', 'unpublish']) {
+    assert.deepEqual(await h.async(s, { request }), vrError(424, 'Invalid request on unconfigured participant'));
   }
   const offer = { type: 'offer' as const, sdp: 'v=0\r\n' };
-  assert.deepEqual(await h.async(s, pub('quiet'), offer), vrError(499, "'join' with a JSEP offer not supported yet: media plane pending"));
+  assert.deepEqual(await h.async(s, pub('quiet'), offer), vrError(430, "Unexpected JSEP offer in 'join' (use 'joinandconfigure' or 'publish')"));
   assert.equal(h.plugin.room('quiet' as never)!.participants.size, 0, 'a refused join with JSEP does not join');
 });
 
