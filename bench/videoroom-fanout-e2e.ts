@@ -1,0 +1,480 @@
+/**
+ * VideoRoom fan-out benchmark through the WHOLE server (run on demand, never in tests):
+ * P publishers × S subscribers over real UDP with ICE, DTLS-SRTP, against Portunus AND the real
+ * Janus 1.1.2, one after the other in the same run, with the same load clients and the same
+ * generated configs folder content (VideoRoom only, one room, WebSocket signalling).
+ *
+ *   npx tsc -p tsconfig.json --outDir dist-vr2 --tsBuildInfoFile dist-vr2/.tsbuildinfo
+ *   node dist-vr2/bench/videoroom-fanout-e2e.js [--publishers 10] [--subscribers 20] [--rate 100]
+ *        [--seconds 10] [--warmup 3] [--size 1100] [--only portunus|janus] [--rounds 1] [--json]
+ *
+ * --rounds N runs the pair N times, alternating which gateway goes first, and reports per-gateway
+ * medians (CPU per forwarded packet is noisy on a shared machine).
+ *
+ * Load (this process, Node WebRTC clients built from Portunus's media modules):
+ *  - each publisher sends one sendonly VP8 m-line: pre-made VP8-like RTP packets (`--size` bytes,
+ *    one packet per frame with the marker bit, a key frame every second) at `--rate` packets/s,
+ *    paced on the clock (a 5 ms timer sends whatever is due), SRTP-protected;
+ *  - each subscriber joins once with `streams` = every publisher (one multistream PeerConnection,
+ *    P recvonly video m-lines, answered with VP8, nack/pli/fir/remb feedback, only the mid extension,
+ *    the same for both servers). Its socket counts the RTP datagrams that arrive and drops them before
+ *    SRTP (STUN, DTLS and RTCP go to the client's PeerConnection): the load side stays cheap, and what
+ *    is counted is exactly what the server sent.
+ * Measured over `--seconds` after `--warmup` (server process from /proc/<pid>/stat, all threads):
+ *  - server CPU µs per forwarded packet = (utime + stime) / packets received by all subscribers;
+ *  - loss per subscriber = 1 - received / (P × packets sent per publisher) in the window;
+ *  - RSS per subscriber = (VmRSS with subscribers flowing - VmRSS with publishers only) / S;
+ *  - the machine's UDP receive-buffer drops in the window (/proc/net/snmp RcvbufErrors, every socket
+ *    of the machine): non-zero means loss may be the load side's or another process's, not the server's.
+ * Client sockets get 4 MB receive buffers so a briefly descheduled load process does not drop.
+ * The ratio printed at the end is Portunus / Janus CPU per forwarded packet (<= 1: target met).
+ */
+import { parseArgs } from 'node:util';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { LocalCandidates } from '../src/media/candidates.js';
+import { generateCertificate } from '../src/media/dtls/certificate.js';
+import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
+import { Peer, type PeerConfig } from '../src/media/peer.js';
+import { buildAnswer, buildOffer, EXT, extmapsFor, type AnswerOptions } from '../src/media/sdp/negotiate.js';
+import { extractRemoteTransport } from '../src/media/sdp/jsep.js';
+import { parseSdp } from '../src/media/sdp/parse.js';
+import { writeSdp } from '../src/media/sdp/write.js';
+import type { Logger } from '../src/log.js';
+import { WsClient, type JsonObject } from '../test/helpers/janus-client.js';
+import { makeMediaConfigsFolder, RTP_PORT_RANGE, type GatewayKind } from '../test/helpers/media-server.js';
+import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
+import { startPortunusOnFolder } from '../test/helpers/portunus.js';
+import type { RunningServer } from '../test/helpers/server-process.js';
+
+const { values } = parseArgs({
+  options: {
+    publishers: { type: 'string', default: '10' },
+    subscribers: { type: 'string', default: '20' },
+    rate: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    size: { type: 'string', default: '1100' },
+    only: { type: 'string' },
+    rounds: { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const P = Number(values.publishers);
+const S = Number(values.subscribers);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
+const SIZE = Number(values.size);
+const ROOM = 4000;
+const CLK_TCK = 100; // Linux USER_HZ
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const quiet: Logger = { fatal() {}, error() {}, warn() {}, info() {}, verb() {}, huge() {}, debug() {}, enabled: () => false, child: () => quiet };
+
+// ---------------------------------------------------------------------------------------------
+// Load clients
+
+const cert = generateCertificate();
+const allocator = new UdpPortAllocator({ range: { min: 47000, max: 47999 } });
+
+/** A dgram socket stand-in: counts (and optionally swallows) incoming RTP before the Peer sees it. */
+class CountingSocket extends EventEmitter {
+  rtp = 0;
+  swallowRtp = false;
+  readonly bySsrc = new Map<number, number>();
+  readonly seen = new Set<number>();
+  readonly pts = new Map<number, number>();
+  dups = 0;
+  constructor(readonly real: Socket) {
+    super();
+    real.on('message', (m: Buffer, r: RemoteInfo) => {
+      const b0 = m[0]!;
+      if (b0 >= 128 && b0 < 192 && m.length >= 12) {
+        const pt = m[1]! & 0x7f;
+        if (pt < 64 || pt > 95) {
+          this.rtp++;
+          if (process.env.BENCH_DEBUG) {
+            const ssrc = m.readUInt32BE(8);
+            this.bySsrc.set(ssrc, (this.bySsrc.get(ssrc) ?? 0) + 1);
+            const key = ssrc * 65536 + m.readUInt16BE(2);
+            if (this.seen.has(key)) this.dups++;
+            this.seen.add(key);
+            this.pts.set(m[1]! & 0x7f, (this.pts.get(m[1]! & 0x7f) ?? 0) + 1);
+          }
+          if (this.swallowRtp) return;
+        }
+      }
+      this.emit('message', m, r);
+    });
+  }
+  send(...args: unknown[]): void {
+    (this.real.send as (...a: unknown[]) => void)(...args);
+  }
+  close(): void {
+    this.real.close();
+  }
+}
+
+interface Client {
+  peer: Peer;
+  socket: CountingSocket;
+  up: boolean;
+  closed: string | null;
+}
+
+async function makeClient(address: string): Promise<Client> {
+  const sock = await allocator.allocate(address);
+  // 4 MB receive buffers (net.core.rmem_max permitting): a load process descheduled for a moment
+  // on a busy machine must not turn into kernel drops that would be counted as server loss.
+  try {
+    sock.socket.setRecvBufferSize(4 << 20);
+  } catch {
+    /* keep the default */
+  }
+  const socket = new CountingSocket(sock.socket);
+  const candidates = await LocalCandidates.create({ enforceList: [address] });
+  const cfg: PeerConfig = {
+    certificate: cert,
+    iceLite: false,
+    fullTrickle: false,
+    nomination: 'aggressive',
+    consentFreshness: true,
+    keepaliveConncheck: false,
+    dtlsMtu: 1200,
+    hangupOnFailed: false,
+    settings: () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false }),
+    log: quiet,
+  };
+  const c: Client = { peer: undefined as unknown as Peer, socket, up: false, closed: null };
+  const hc = candidates.hostCandidates(sock.port);
+  if (!hc) throw new Error(`no host candidate for ${address}`);
+  c.peer = new Peer(0, socket as unknown as Socket, sock.port, hc, cfg, {
+    webrtcUp: () => (c.up = true),
+    mediaState: () => {},
+    slowLink: () => {},
+    iceFailed: () => {},
+    closed: (r) => (c.closed = r),
+    localCandidate: () => {},
+  });
+  c.peer.setSink({ incomingRtp: () => {}, incomingRtcp: () => {}, incomingData: () => {}, dataReady: () => {} });
+  return c;
+}
+
+const FB = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
+
+function publisherOffer(c: Client): string {
+  const d = buildOffer([{ kind: 'video', mid: '0', direction: 'sendonly', codec: { name: 'vp8', pt: 96, rtcpFb: FB }, extensions: extmapsFor([EXT.mid]) }]);
+  return c.peer.setLocalDescription(writeSdp(d), 'offer');
+}
+
+function subscriberAnswer(c: Client, offerSdp: string): string {
+  const offer = parseSdp(offerSdp);
+  c.peer.setRemoteDescription(offer, extractRemoteTransport(offer, { type: 'offer' }), 'offer');
+  const { description } = buildAnswer(offer, (m): AnswerOptions =>
+    m.kind === 'video' ? { codecs: ['vp8'], direction: 'recvonly', extensions: [EXT.mid], rtcpFb: FB, rtx: false, simulcast: false } : { accept: false },
+  );
+  return c.peer.setLocalDescription(writeSdp(description), 'answer');
+}
+
+function applyAnswer(c: Client, sdp: string): void {
+  const d = parseSdp(sdp);
+  c.peer.setRemoteDescription(d, extractRemoteTransport(d, { type: 'answer' }), 'answer');
+}
+
+/** Pre-made VP8-like packets: descriptor (S=1, picture id), frame tag, payload filler. */
+function vp8Packet(size: number): Buffer {
+  const b = Buffer.alloc(size, 0x5a);
+  b[0] = 0x80;
+  b[1] = 0x80 | 96; // marker: one packet per frame
+  b.set([0x90, 0x80, 0x80, 0x00, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00], 12);
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signalling over WebSocket
+
+class Signalling {
+  private constructor(
+    readonly ws: WsClient,
+    readonly session: number,
+    private readonly ka: NodeJS.Timeout,
+  ) {}
+  static async open(url: string): Promise<Signalling> {
+    const ws = await WsClient.connect(url);
+    const r = await ws.request({ janus: 'create' });
+    const session = (r.data as { id: number }).id;
+    const ka = setInterval(() => ws.sendRaw({ janus: 'keepalive', session_id: session, transaction: `ka${Date.now()}` }), 15_000);
+    return new Signalling(ws, session, ka);
+  }
+  async attach(): Promise<number> {
+    const r = await this.ws.request({ janus: 'attach', session_id: this.session, plugin: 'janus.plugin.videoroom' });
+    return (r.data as { id: number }).id;
+  }
+  /** A plugin request; resolves with the plugin event (async requests: after the ack). */
+  async message(handle: number, body: Record<string, unknown>, jsep?: { type: string; sdp: string }, timeoutMs = 20_000): Promise<{ data: JsonObject; jsep?: { type: string; sdp: string } }> {
+    const transaction = `m${Math.random().toString(36).slice(2)}`;
+    const p = this.ws.waitFor((m) => m.transaction === transaction && m.janus !== 'ack', timeoutMs, `reply to ${JSON.stringify(body)}`);
+    this.ws.sendRaw({ janus: 'message', session_id: this.session, handle_id: handle, transaction, body, ...(jsep ? { jsep } : {}) });
+    const m = await p;
+    const data = ((m.plugindata as JsonObject | undefined)?.data ?? {}) as JsonObject;
+    if (m.janus === 'error' || data.error) throw new Error(`${JSON.stringify(body).slice(0, 120)}: ${JSON.stringify(m.error ?? data)}`);
+    return { data, ...(m.jsep ? { jsep: m.jsep as { type: string; sdp: string } } : {}) };
+  }
+  async close(): Promise<void> {
+    clearInterval(this.ka);
+    await this.ws.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server measurement
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+}
+
+function rssKb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function threads(pid: number): number {
+  const m = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+/** System-wide UDP receive-buffer drops (/proc/net/snmp RcvbufErrors): kernel drops at ANY socket of this machine. */
+function rcvbufErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const h = lines[0]!.split(/\s+/);
+  return Number(lines[1]!.split(/\s+/)[h.indexOf('RcvbufErrors')]);
+}
+
+function udpErrors(): string {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const [h, v] = [lines[0]!.split(/\s+/), lines[1]!.split(/\s+/)];
+  return h.map((k, i) => `${k}=${v[i]}`).filter((x) => /Errors|NoPorts/.test(x)).join(' ');
+}
+
+async function startGateway(kind: GatewayKind): Promise<{ srv: RunningServer; address: string; remove(): void }> {
+  const conf = await makeMediaConfigsFolder(`bench-${kind}`, ['videoroom']);
+  // Same content for both: quieter logging, our own RTP port range, one room without caps.
+  const jcfg = join(conf.dir, 'janus.jcfg');
+  writeFileSync(jcfg, readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, '21000-21999'));
+  writeFileSync(
+    join(conf.dir, 'janus.plugin.videoroom.jcfg'),
+    ['general: {', '  string_ids = false', '}', '', `room-${ROOM}: {`, '  description = "fan-out bench"', `  publishers = ${P}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', ''].join('\n'),
+  );
+  try {
+    const srv =
+      kind === 'janus'
+        ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret)
+        : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
+    return { srv, address: conf.address.address, remove: () => conf.remove() };
+  } catch (e) {
+    conf.remove();
+    throw e;
+  }
+}
+
+interface Result {
+  gateway: GatewayKind;
+  publishers: number;
+  subscribers: number;
+  window_s: number;
+  sent_per_publisher_per_s: number;
+  forwarded_per_s: number;
+  server_cpu_percent: number;
+  server_cpu_us_per_forward: number;
+  loss_mean_percent: number;
+  loss_max_percent: number;
+  rss_mb_publishers_only: number;
+  rss_kb_per_subscriber: number;
+  server_threads: number;
+  kernel_rcvbuf_drops: number;
+  load_cpu_percent: number;
+  setup_s: number;
+}
+
+async function waitUntil(what: string, ok: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(50);
+  }
+}
+
+async function runOne(kind: GatewayKind): Promise<Result> {
+  const t0 = Date.now();
+  const { srv, address, remove } = await startGateway(kind);
+  const pubs: Client[] = [];
+  const subs: Client[] = [];
+  let sig: Signalling | undefined;
+  let pacer: NodeJS.Timeout | undefined;
+  try {
+    sig = await Signalling.open(srv.wsUrl);
+    const feeds: number[] = [];
+    for (let i = 0; i < P; i++) {
+      const h = await sig.attach();
+      const joined = await sig.message(h, { request: 'join', ptype: 'publisher', room: ROOM, display: `pub${i}` });
+      feeds.push(joined.data.id as number);
+      const c = await makeClient(address);
+      const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: publisherOffer(c) });
+      if (!r.jsep) throw new Error(`${kind}: publish without an answer: ${JSON.stringify(r.data)}`);
+      applyAnswer(c, r.jsep.sdp);
+      pubs.push(c);
+    }
+    await waitUntil(`${kind}: publishers' PeerConnections up`, () => pubs.every((c) => c.up), 20_000);
+
+    // Paced sending: packets due since start, for every publisher, every 5 ms.
+    const packets = pubs.map(() => vp8Packet(SIZE));
+    const sent = pubs.map(() => 0);
+    const start = performance.now();
+    pacer = setInterval(() => {
+      const due = Math.floor(((performance.now() - start) / 1000) * RATE);
+      for (let i = 0; i < pubs.length; i++) {
+        const b = packets[i]!;
+        while (sent[i]! < due) {
+          const n = ++sent[i]!;
+          b.writeUInt16BE(n & 0xffff, 2);
+          b.writeUInt32BE((n * Math.round(90000 / RATE)) >>> 0, 4);
+          b[16] = n % RATE === 1 ? 0x10 : 0x11; // key frame once a second
+          pubs[i]!.peer.sendRtp('0', b, b.length);
+        }
+      }
+    }, 5);
+    await sleep(1000);
+    const rssPubs = rssKb(srv.pid);
+
+    for (let i = 0; i < S; i++) {
+      const h = await sig.attach();
+      const c = await makeClient(address);
+      c.socket.swallowRtp = true;
+      const r = await sig.message(h, { request: 'join', ptype: 'subscriber', room: ROOM, streams: feeds.map((feed) => ({ feed })) });
+      if (!r.jsep) throw new Error(`${kind}: subscriber join without an offer: ${JSON.stringify(r.data)}`);
+      await sig.message(h, { request: 'start', room: ROOM }, { type: 'answer', sdp: subscriberAnswer(c, r.jsep.sdp) });
+      subs.push(c);
+    }
+    await waitUntil(`${kind}: subscribers' PeerConnections up`, () => subs.every((c) => c.up), 30_000);
+    const setup = (Date.now() - t0) / 1000;
+    await sleep(WARMUP * 1000);
+
+    const recv0 = subs.map((c) => c.socket.rtp);
+    const sent0 = [...sent];
+    const drops0 = rcvbufErrors();
+    const cpu0 = cpuTicks(srv.pid);
+    const load0 = process.cpuUsage();
+    const w0 = performance.now();
+    await sleep(SECONDS * 1000);
+    const cpu1 = cpuTicks(srv.pid);
+    const load1 = process.cpuUsage(load0);
+    const sentW = sent.map((n, i) => n - sent0[i]!);
+    const window = (performance.now() - w0) / 1000;
+    const rss = rssKb(srv.pid);
+    const nThreads = threads(srv.pid);
+    // Let in-flight packets arrive before reading the receive counters.
+    clearInterval(pacer);
+    pacer = undefined;
+    await sleep(300);
+    const kernelDrops = rcvbufErrors() - drops0;
+    const sentTotal = sentW.reduce((a, b) => a + b, 0);
+    const recvW = subs.map((c, i) => c.socket.rtp - recv0[i]!);
+    // Packets sent after the window closed (pacer ran until clearInterval) are not expected: compare with sent at stop.
+    const sentAtStop = sent.map((n, i) => n - sent0[i]!).reduce((a, b) => a + b, 0);
+    const losses = recvW.map((r) => Math.max(0, 1 - r / sentAtStop));
+    const forwarded = recvW.reduce((a, b) => a + b, 0);
+    // CPU over the window vs packets forwarded in the window (receive counts stop ~0.3 s later: scale).
+    const forwardedInWindow = forwarded * (sentTotal / sentAtStop);
+    const cpuUs = ((cpu1 - cpu0) / CLK_TCK) * 1e6;
+    if (process.env.BENCH_DEBUG) console.error(kind, 'sub0 by ssrc', [...subs[0]!.socket.bySsrc.values()], 'dups', subs[0]!.socket.dups, 'pts', [...subs[0]!.socket.pts], 'sent', sent, 'udp', udpErrors());
+    for (const c of subs) if (c.closed) throw new Error(`${kind}: a subscriber PeerConnection closed: ${c.closed}`);
+    return {
+      gateway: kind,
+      publishers: P,
+      subscribers: S,
+      window_s: +window.toFixed(2),
+      sent_per_publisher_per_s: +(sentTotal / P / window).toFixed(1),
+      forwarded_per_s: Math.round(forwardedInWindow / window),
+      server_cpu_percent: +((cpuUs / 1e6 / window) * 100).toFixed(1),
+      server_cpu_us_per_forward: +(cpuUs / forwardedInWindow).toFixed(3),
+      loss_mean_percent: +((losses.reduce((a, b) => a + b, 0) / losses.length) * 100).toFixed(3),
+      loss_max_percent: +(Math.max(...losses) * 100).toFixed(3),
+      rss_mb_publishers_only: +(rssPubs / 1024).toFixed(1),
+      rss_kb_per_subscriber: Math.round((rss - rssPubs) / S),
+      server_threads: nThreads,
+      kernel_rcvbuf_drops: kernelDrops,
+      load_cpu_percent: +(((load1.user + load1.system) / 1e6 / window) * 100).toFixed(1),
+      setup_s: +setup.toFixed(1),
+    };
+  } finally {
+    if (pacer) clearInterval(pacer);
+    for (const c of [...pubs, ...subs]) c.peer.close();
+    await sig?.close().catch(() => undefined);
+    await srv.stop();
+    remove();
+    for (const c of [...pubs, ...subs]) {
+      try {
+        c.socket.close(); // normally already closed by peer.close()
+      } catch {
+        /* closed */
+      }
+    }
+  }
+}
+
+const median = (xs: number[]): number => {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const base: GatewayKind[] = values.only ? [values.only as GatewayKind] : ['portunus', 'janus'];
+  const results: Result[] = [];
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const k of round % 2 === 0 ? base : [...base].reverse()) {
+      const r = await runOne(k);
+      results.push(r);
+      if (!values.json) console.log(`${k}: ${JSON.stringify(r)}`);
+    }
+  }
+  /** Per gateway: the median of every numeric field over its runs. */
+  const summary = (kind: GatewayKind): Result | undefined => {
+    const rs = results.filter((r) => r.gateway === kind);
+    if (rs.length === 0) return undefined;
+    const out: Record<string, unknown> = { gateway: kind };
+    for (const key of Object.keys(rs[0]!)) if (key !== 'gateway') out[key] = +median(rs.map((r) => r[key as keyof Result] as number)).toFixed(3);
+    return out as unknown as Result;
+  };
+  const p = summary('portunus');
+  const j = summary('janus');
+  const ratio = p && j ? +(p.server_cpu_us_per_forward / j.server_cpu_us_per_forward).toFixed(3) : null;
+  if (values.json) console.log(JSON.stringify({ results, median: { portunus: p, janus: j }, ratio_portunus_over_janus: ratio }, null, 2));
+  else if (ratio !== null) {
+    console.log(`\n${P} publishers x ${S} subscribers, ${RATE} packets/s of ${SIZE} bytes per publisher, ${SECONDS} s windows, ${values.rounds} round(s): medians\n`);
+    console.log(`| | Portunus | Janus 1.1.2 |\n|---|---|---|`);
+    const row = (label: string, f: (r: Result) => string | number) => console.log(`| ${label} | ${f(p!)} | ${f(j!)} |`);
+    row('forwarded packets/s', (r) => r.forwarded_per_s);
+    row('server CPU (% of one core)', (r) => r.server_cpu_percent);
+    row('server CPU µs per forwarded packet', (r) => r.server_cpu_us_per_forward);
+    row('loss per subscriber, mean / max (%)', (r) => `${r.loss_mean_percent} / ${r.loss_max_percent}`);
+    row('RSS with publishers only (MB)', (r) => r.rss_mb_publishers_only);
+    row('RSS per subscriber (kB)', (r) => r.rss_kb_per_subscriber);
+    row('server threads', (r) => r.server_threads);
+    row('UDP receive-buffer drops, whole machine, in the window', (r) => r.kernel_rcvbuf_drops);
+    row('load generator CPU (%)', (r) => r.load_cpu_percent);
+    row('setup time for all PeerConnections (s)', (r) => r.setup_s);
+    console.log(`\nCPU per forwarded packet, Portunus / Janus = ${ratio} (${ratio <= 1 ? 'at or below Janus' : 'above Janus'})`);
+  }
+  process.exit(0);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
