@@ -3,7 +3,11 @@
  *
  * Output is one JSON object per line, or a short human line when stdout is a TTY
  * (or PORTUNUS_LOG_PRETTY=1). Fields that identify a session or handle go in
- * `fields` so every line about them can be found by id.
+ * `fields` so every line about them can be found by id: the canonical names are
+ * `session_id` and `handle_id`. A numeric `session` / `handle` field (older call sites,
+ * the media plane) is written as `session_id` / `handle_id`, and a line with a `handle_id`
+ * but no `session_id` gets it from the resolver main installs (setSessionResolver), so a
+ * `grep '"session_id":123'` finds every line about that session.
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -66,13 +70,50 @@ const root = pino(
   pretty ? prettyStream(process.stdout) : pino.destination({ fd: 1, sync: true }),
 );
 
+let sessionOf: ((handleId: number) => number | undefined) | null = null;
+
+/**
+ * Lets log lines that name only a handle carry its session too (main installs the gateway's
+ * lookup; null removes it). Called only for lines that are actually written.
+ */
+export function setSessionResolver(fn: ((handleId: number) => number | undefined) | null): void {
+  sessionOf = fn;
+}
+
+/** `session`/`handle` (numbers) -> `session_id`/`handle_id`, and the session of a lone handle. */
+function normalizeIds(f: Fields): Fields {
+  let out = f;
+  const rename = (from: string, to: string): void => {
+    const v = out[from];
+    if (typeof v !== 'number' || out[to] !== undefined) return;
+    if (out === f) out = { ...f };
+    delete out[from];
+    out[to] = v;
+  };
+  rename('session', 'session_id');
+  rename('handle', 'handle_id');
+  const h = out.handle_id;
+  if (typeof h === 'number' && out.session_id === undefined && sessionOf !== null) {
+    const s = sessionOf(h);
+    if (s !== undefined) {
+      if (out === f) out = { ...f };
+      out.session_id = s;
+    }
+  }
+  return out;
+}
+
 function wrap(p: pino.Logger<LevelName>, bindings?: Fields): Logger {
   // Children merge their bindings per call instead of using pino children, so that a
   // level change reaches every logger at once and per-session loggers cost nothing to drop.
-  const call = (name: LevelName) => (msg: string, fields?: Fields) => {
-    const merged = bindings ? (fields ? { ...bindings, ...fields } : bindings) : fields;
-    if (merged) p[name](merged, msg);
-    else p[name](msg);
+  const call = (name: LevelName) => {
+    const level = LogLevel[name];
+    return (msg: string, fields?: Fields) => {
+      if (level > currentLevel) return; // cheap early out: no merge for lines nobody reads
+      const merged = bindings ? (fields ? { ...bindings, ...fields } : bindings) : fields;
+      if (merged) p[name](normalizeIds(merged), msg);
+      else p[name](msg);
+    };
   };
   return {
     fatal: call('fatal'),

@@ -1,7 +1,14 @@
 #!/usr/bin/env node
 /**
- * Entry point: flags, configuration, plugins, transports, and an orderly shutdown on
- * SIGINT/SIGTERM. A configuration error prints `file:line[:col]: message` and exits 1.
+ * Entry point: flags, configuration, plugins, transports, the Prometheus endpoint, a startup summary,
+ * and an orderly shutdown on SIGINT/SIGTERM. A configuration error prints `file:line[:col]: message`
+ * and exits 1.
+ *
+ * Environment (for containers; flags and files stay the Janus way):
+ *   PORTUNUS_ADMIN_IP   bind the Admin API (HTTP and WebSocket) and /metrics to this address instead of
+ *                       what the conf/ files say (the image sets 0.0.0.0: a container's loopback cannot be
+ *                       published; compose then publishes those ports on the host's 127.0.0.1 only)
+ *   PORTUNUS_LOG_PRETTY 1: human-readable log lines, 0: JSON lines (default: pretty on a terminal)
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,15 +16,21 @@ import { applyCli, CliError, HELP, parseArgs } from './cli.js';
 import { Jcfg } from './config/jcfg.js';
 import { ConfigError, ConfigSyntaxError, loadGatewayConfig, type GatewayConfig } from './config/schema.js';
 import { Gateway } from './core/gateway.js';
-import { log, setLogLevel } from './log.js';
+import { log, setLogLevel, setSessionResolver } from './log.js';
 import { WebRtcMediaPlane } from './media/plane.js';
+import { createMetrics } from './metrics/registry.js';
+import { advertisedAddresses, inContainer, reachabilityWarning } from './metrics/startup.js';
 import { builtinPlugins, isDisabled } from './plugins/index.js';
+import { bindAddress } from './transports/bind.js';
 import { HttpTransport } from './transports/http.js';
+import { MetricsServer } from './transports/metrics.js';
 import { WebSocketTransport } from './transports/websocket.js';
 import { VERSION_STRING } from './version.js';
 
 /** Upper bound for a graceful shutdown; past it the process exits anyway (code 1). */
 const SHUTDOWN_BOUND_MS = 5000;
+/** After the sessions' last events are handed to the transports, time for them to leave before the sockets close. */
+const EVENT_DRAIN_MS = 100;
 
 function defaultConfigsFolder(): string {
   // dist/src/main.js -> <package>/conf
@@ -59,8 +72,21 @@ async function main(argv: string[]): Promise<void> {
   setLogLevel(cfg.janus.general.debug_level);
   for (const w of cfg.warnings) log.warn(`${w.file}${w.line !== undefined ? `:${w.line}` : ''}: ${w.key}: ${w.message}`);
 
-  // Portunus default: with no HTTP transport file at all, the Admin API is served on loopback.
-  if (cfg.http.file === null) cfg.http.admin.admin_http = true;
+  // Portunus default: with no HTTP transport file at all, the Admin API and /metrics are served on loopback.
+  if (cfg.http.file === null) {
+    cfg.http.admin.admin_http = true;
+    cfg.http.metrics.metrics = true;
+  }
+  const adminIp = process.env.PORTUNUS_ADMIN_IP?.trim();
+  if (adminIp) {
+    cfg.http.admin.admin_ip = adminIp;
+    cfg.ws.admin.admin_ws_ip = adminIp;
+    cfg.http.metrics.metrics_ip = adminIp;
+    const loopback = adminIp === '127.0.0.1' || adminIp === '::1' || adminIp === 'localhost';
+    const msg = `PORTUNUS_ADMIN_IP=${adminIp}: the Admin API and /metrics bind ${adminIp} whatever conf/ says`;
+    if (!loopback && cfg.janus.general.admin_secret === null) log.warn(`${msg}, and no admin_secret is set: anyone who reaches these ports controls the server`);
+    else log.info(msg);
+  }
 
   const disabledPlugins = cfg.janus.plugins.disable;
   const plugins = builtinPlugins().filter((p) => !isDisabled(p.package, disabledPlugins));
@@ -90,6 +116,7 @@ async function main(argv: string[]): Promise<void> {
   });
   gatewayRef = gateway;
   await gateway.start();
+  setSessionResolver((handleId) => gateway.handles.get(handleId)?.session.id);
 
   const disabledTransports = cfg.janus.transports.disable.map((d) => d.trim());
   const transports: Array<{ name: string; stop(): Promise<void>; addresses(): { api: unknown; admin: unknown } }> = [];
@@ -111,33 +138,85 @@ async function main(argv: string[]): Promise<void> {
     process.exit(1);
   }
 
+  // Prometheus, on its own listener (never the public API port).
+  let metricsServer: MetricsServer | null = null;
+  const mc = cfg.http.metrics;
+  if (mc.metrics) {
+    if (mc.metrics_secret && cfg.janus.general.admin_secret === null) {
+      log.warn('metrics_secret = true but general.admin_secret is not set: /metrics is served without a secret');
+    }
+    const range = cfg.janus.media.rtp_port_range;
+    const metrics = createMetrics({ gateway, media: mediaPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0 });
+    metricsServer = new MetricsServer({
+      metrics,
+      port: mc.metrics_port,
+      host: bindAddress(mc.metrics_ip, mc.metrics_interface, '127.0.0.1') ?? '127.0.0.1',
+      path: mc.metrics_base_path,
+      secret: mc.metrics_secret ? cfg.janus.general.admin_secret : null,
+    });
+    try {
+      await metricsServer.start();
+    } catch (err) {
+      log.fatal('could not start the metrics listener (janus.transport.http.jcfg [metrics])', { err: err instanceof Error ? err.message : String(err) });
+      for (const t of transports) await t.stop();
+      await gateway.stop();
+      process.exit(1);
+    }
+  }
+
+  // ---------------------------------------------------------------- startup summary
+  const transportInfo = transports.map((t) => ({ name: t.name, ...t.addresses() }));
   log.info(`Portunus ${VERSION_STRING} started`, {
+    pid: process.pid,
+    node: process.versions.node,
     configs_folder: configsFolder,
     config: cfg.janus.file,
+    debug_level: cfg.janus.general.debug_level,
     plugins: plugins.filter((p) => gateway.plugins.has(p.package)).map((p) => p.package),
+    transports: transports.map((t) => t.name),
   });
-  for (const t of transports) {
-    const a = t.addresses();
-    log.info(`transport ${t.name}`, { api: a.api, admin: a.admin });
-  }
+  for (const t of transportInfo) log.info(`transport ${t.name}`, { api: t.api, admin: t.admin });
+  if (metricsServer) log.info('metrics', { url: metricsServer.url(), secret: mc.metrics_secret && cfg.janus.general.admin_secret !== null });
   if (transports.length === 0) log.warn('no transport enabled: nobody can reach this server');
+  const range = cfg.janus.media.rtp_port_range;
+  const advertised = advertisedAddresses(mediaPlane.candidates, cfg.janus);
+  log.info('media', {
+    rtp_port_range: range ? `${range.min}-${range.max}` : 'any',
+    local_addresses: mediaPlane.candidates.addresses.map((a) => a.address),
+    advertised,
+    nat_1_1_mapping: cfg.janus.nat.nat_1_1_mapping,
+    stun: cfg.janus.nat.stun_server
+      ? `${cfg.janus.nat.stun_server}:${cfg.janus.nat.stun_port} ${mediaPlane.candidates.stunUsable ? `-> ${mediaPlane.candidates.publicIp}` : 'unreachable'}`
+      : 'off',
+    ice_lite: cfg.janus.nat.ice_lite,
+  });
+  const unreachable = reachabilityWarning(advertised, cfg.janus, inContainer());
+  if (unreachable) log.warn(unreachable);
 
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn(`${signal} received again, exiting now`);
+      process.exit(1);
+    }
     stopping = true;
-    log.info(`${signal} received, shutting down`);
+    const started = Date.now();
+    log.info(`${signal} received, shutting down`, { sessions: gateway.sessions.size, handles: gateway.handles.size, bound_ms: SHUTDOWN_BOUND_MS });
     const bound = setTimeout(() => {
       log.error(`shutdown took longer than ${SHUTDOWN_BOUND_MS} ms, exiting anyway`);
       process.exit(1);
     }, SHUTDOWN_BOUND_MS);
     bound.unref();
-    // Sessions first, while the transports can still deliver the `detached` events.
+    // Sessions first, while the transports can still deliver the events: new sessions are refused,
+    // PeerConnections hung up (`hangup`), handles detached (`detached`), sessions ended (`timeout`),
+    // plugins destroyed (they flush what they write), the media plane closed; then the sockets.
     void (async () => {
       try {
-        await gateway.stop();
+        await gateway.stop({ sessionEvent: 'timeout' });
+        await new Promise((r) => setTimeout(r, EVENT_DRAIN_MS));
         for (const t of transports) await t.stop();
-        log.info('bye');
+        await metricsServer?.stop();
+        log.info('bye', { ms: Date.now() - started });
         process.exit(0);
       } catch (err) {
         log.error('shutdown failed', { err: String(err) });

@@ -112,6 +112,15 @@ export function defaultHttpConfig(): HttpTransportConfig {
       admin_secure_port: 7889,
       admin_acl: [],
     },
+    metrics: {
+      metrics: false,
+      metrics_port: 7089,
+      // Like the Admin API: loopback unless configured.
+      metrics_ip: null,
+      metrics_interface: null,
+      metrics_base_path: '/metrics',
+      metrics_secret: false,
+    },
     cors: { allow_origin: null, enforce_cors: false },
     certificates: { cert_pem: null, cert_key: null, cert_pwd: null },
   };

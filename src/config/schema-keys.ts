@@ -218,6 +218,15 @@ export const HTTP_KEYS: FileSpec = {
     admin_acl: list,
     admin_acl_forwarded: null,
   },
+  // Portunus only: Prometheus /metrics on its own listener (Janus ignores this section).
+  metrics: {
+    metrics: bool,
+    metrics_port: port,
+    metrics_ip: str,
+    metrics_interface: str,
+    metrics_base_path: basePath,
+    metrics_secret: bool,
+  },
   cors,
   certificates,
 };

@@ -127,6 +127,20 @@ export interface HttpTransportConfig {
     admin_secure_port: number;
     admin_acl: string[];
   };
+  /**
+   * Portunus only (Janus has no such section and ignores it): the Prometheus endpoint, on its own
+   * listener. Off by default; the bundled conf/ turns it on at 127.0.0.1:7089/metrics, and so does
+   * Portunus when there is no janus.transport.http.jcfg at all (like the Admin API).
+   */
+  metrics: {
+    metrics: boolean; // false
+    metrics_port: number; // 7089
+    metrics_ip: string | null; // null: loopback
+    metrics_interface: string | null;
+    metrics_base_path: string; // "/metrics"
+    /** Require general.admin_secret (Authorization: Bearer, basic-auth password, or ?admin_secret=). */
+    metrics_secret: boolean; // false
+  };
   cors: { allow_origin: string | null; enforce_cors: boolean };
   certificates: { cert_pem: string | null; cert_key: string | null; cert_pwd: string | null };
 }

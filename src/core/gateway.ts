@@ -75,6 +75,16 @@ export class Gateway {
   private watchdog: NodeJS.Timeout | null = null;
   private pendingFlushes = 0;
   private stopped = false;
+  /**
+   * Lifetime counters for /metrics (monotonic since start). `sessionsOver` counts sessions that ended,
+   * by SessionOverReason (`destroyed`, `timeout`, `shutdown`); handles by plugin package.
+   */
+  readonly lifetime = {
+    sessionsCreated: 0,
+    sessionsOver: new Map<string, number>(),
+    handlesAttached: new Map<string, number>(),
+    handlesDetached: new Map<string, number>(),
+  };
   readonly now: () => number;
   private readonly log: Logger;
   private readonly localIp: string;
@@ -132,16 +142,26 @@ export class Gateway {
   }
 
   /**
-   * Shutdown: refuse new sessions, tell clients their handles are gone, destroy every session and
-   * the plugins. Transports should stop accepting requests first and close afterwards.
+   * Shutdown: refuse new sessions, hang up every PeerConnection (`hangup` event, reason "Shutdown"),
+   * tell clients their handles are gone (`detached`), destroy every session (with `sessionEvent:
+   * 'timeout'`, each session's client also gets the `timeout` event Janus sends for an expired
+   * session, so janus.js and janode drop it at once), then destroy the plugins (they flush what they
+   * write, e.g. recordings) and close the media plane. Transports should close afterwards, so the
+   * events can still leave.
    */
-  async stop(): Promise<void> {
+  async stop(opts: { sessionEvent?: 'timeout' } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.settings.acceptingNewSessions = false;
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
-    for (const s of [...this.sessions.values()]) this.destroySession(s, 'shutdown', { detachedEvents: true });
+    for (const h of [...this.handles.values()]) if (h.pcActive) this.hangupHandle(h, 'Shutdown');
+    for (const s of [...this.sessions.values()]) {
+      this.destroySession(s, 'shutdown', {
+        detachedEvents: true,
+        ...(opts.sessionEvent === 'timeout' ? { event: message('timeout', s.id, null) } : {}),
+      });
+    }
     for (const [pkg, p] of this.plugins) {
       try {
         await p.destroy();
@@ -161,7 +181,7 @@ export class Gateway {
     try {
       return this.media.handleInfo?.(handle) ?? null;
     } catch (err) {
-      this.log.warn('media plane handleInfo failed', { handle: handle.handleId, err: String(err) });
+      this.log.warn('media plane handleInfo failed', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
       return null;
     }
   }
@@ -287,7 +307,8 @@ export class Gateway {
     const session = new Session(id, client, auth.viaToken ? auth.token : null, this.now());
     this.sessions.set(id, session);
     this.link(client, session);
-    this.log.verb('session created', { session: id, transport: client.transport });
+    this.lifetime.sessionsCreated++;
+    this.log.verb('session created', { session_id: id, transport: client.transport });
     return message('success', 0, tx, { data: { id } });
   }
 
@@ -362,7 +383,8 @@ export class Gateway {
     }
     session.handles.set(id, handle);
     this.handles.set(id, handle);
-    this.log.verb('handle attached', { session: session.id, handle: id, plugin: pkg });
+    bump(this.lifetime.handlesAttached, pkg);
+    this.log.verb('handle attached', { session_id: session.id, handle_id: id, plugin: pkg });
     return message('success', session.id, tx, { data: { id } });
   }
 
@@ -396,7 +418,7 @@ export class Gateway {
     try {
       result = await handle.plugin.handleMessage(handle, tx, body, jsep);
     } catch (err) {
-      this.log.warn('plugin threw handling a message', { plugin: handle.plugin.package, handle: handle.handleId, err: String(err) });
+      this.log.warn('plugin threw handling a message', { plugin: handle.plugin.package, session_id: session.id, handle_id: handle.handleId, err: String(err) });
       throw new JanusError(ErrorCode.PLUGIN_MESSAGE, err instanceof Error ? err.message : String(err));
     }
     if (result.kind === 'error') throw new JanusError(ErrorCode.PLUGIN_MESSAGE, result.reason);
@@ -450,7 +472,7 @@ export class Gateway {
   /** The plugin's JSEP through the media plane; a Promise when the plane is asynchronous (resolves null if refused). */
   private localJsep(handle: Handle, jsep: Jsep): Jsep | null | Promise<Jsep | null> {
     const refused = (err: unknown): null => {
-      this.log.warn('media plane refused a plugin JSEP', { handle: handle.handleId, err: String(err) });
+      this.log.warn('media plane refused a plugin JSEP', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
       return null;
     };
     const accept = (local: Jsep): Jsep | null => {
@@ -514,7 +536,7 @@ export class Gateway {
     try {
       handle.plugin.hangupMedia?.(handle);
     } catch (err) {
-      this.log.warn('plugin hangupMedia failed', { handle: handle.handleId, err: String(err) });
+      this.log.warn('plugin hangupMedia failed', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
     }
     this.deliver(handle.session, this.handleEvent(handle, 'hangup', { reason }));
     return true;
@@ -537,8 +559,9 @@ export class Gateway {
     try {
       handle.plugin.destroySession(handle);
     } catch (err) {
-      this.log.warn('plugin destroySession failed', { handle: handle.handleId, err: String(err) });
+      this.log.warn('plugin destroySession failed', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
     }
+    bump(this.lifetime.handlesDetached, handle.plugin.package);
     this.media.release(handle);
     handle.pendingTrickles = [];
     handle.session.handles.delete(handle.handleId);
@@ -568,7 +591,8 @@ export class Gateway {
       this.unlink(client, session);
       client.sessionOver(session.id, reason);
     }
-    this.log.verb('session destroyed', { session: session.id, reason });
+    bump(this.lifetime.sessionsOver, reason);
+    this.log.verb('session destroyed', { session_id: session.id, reason });
   }
 
   private link(client: TransportClient, session: Session): void {
@@ -592,13 +616,13 @@ export class Gateway {
     const candidatesMs = this.settings.candidatesTimeout * 1000;
     for (const s of [...this.sessions.values()]) {
       if (s.goneAt !== null && now - s.goneAt >= reclaim * 1000) {
-        this.log.info('session not reclaimed in time, destroying', { session: s.id });
+        this.log.info('session not reclaimed in time, destroying', { session_id: s.id });
         this.destroySession(s, 'destroyed');
         continue;
       }
       const timeout = s.timeout >= 0 ? s.timeout : global;
       if (timeout > 0 && now - s.lastActivity >= timeout * 1000) {
-        this.log.info('session timed out', { session: s.id });
+        this.log.info('session timed out', { session_id: s.id });
         this.destroySession(s, 'timeout', { event: message('timeout', s.id, null) });
         continue;
       }
@@ -682,7 +706,7 @@ export class Gateway {
         try {
           h.plugin.setupMedia?.(h);
         } catch (err) {
-          this.log.warn('plugin setupMedia failed', { handle: id, err: String(err) });
+          this.log.warn('plugin setupMedia failed', { session_id: h.session.id, handle_id: id, err: String(err) });
         }
       },
       mediaState: (id, info) => {
@@ -696,7 +720,7 @@ export class Gateway {
         try {
           h.plugin.slowLink?.(h, info);
         } catch (err) {
-          this.log.warn('plugin slowLink failed', { handle: id, err: String(err) });
+          this.log.warn('plugin slowLink failed', { session_id: h.session.id, handle_id: id, err: String(err) });
         }
       },
       iceFailed: (id) => {
@@ -726,7 +750,7 @@ export class Gateway {
     const failed = (hook: string, err: unknown): void => {
       if (warned) return; // once per PeerConnection: the packet path must not flood the log
       warned = true;
-      log.warn(`plugin ${hook} threw`, { plugin: p.package, handle: h.handleId, err: err instanceof Error ? err.stack : String(err) });
+      log.warn(`plugin ${hook} threw`, { plugin: p.package, session_id: h.session.id, handle_id: h.handleId, err: err instanceof Error ? err.stack : String(err) });
     };
     return {
       incomingRtp: (stream, buf, len) => {
@@ -763,6 +787,10 @@ export class Gateway {
       },
     };
   }
+}
+
+function bump(m: Map<string, number>, key: string): void {
+  m.set(key, (m.get(key) ?? 0) + 1);
 }
 
 function reorderTransaction(ev: JanusMessage): JanusMessage {

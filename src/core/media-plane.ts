@@ -78,6 +78,46 @@ export interface MediaPlane {
   handleInfo?(handle: MediaHandle): Record<string, unknown> | null;
   /** Shutdown: close every PeerConnection and socket. */
   close?(): Promise<void>;
+  /**
+   * Counters and gauges for /metrics (see MediaPlaneMetrics). Optional: without it the metrics module
+   * reads each live Peer's statistics and keeps what closed ones had counted.
+   */
+  metrics?(): MediaPlaneMetrics;
+}
+
+/** Cumulative RTP/RTCP counters of one media kind, since the plane started (closed PeerConnections included). */
+export interface MediaKindCounters {
+  /** RTP packets and payload-inclusive bytes received from peers (after SRTP), RTX included. */
+  packetsIn: number;
+  bytesIn: number;
+  /** RTP packets and bytes sent to peers, retransmissions included. */
+  packetsOut: number;
+  bytesOut: number;
+  /** Packets we expected from peers and never received (sequence gaps, RFC 3550 cumulative lost). */
+  lostIn: number;
+  /** Packets the peers reported lost in their receiver reports (what we sent them). */
+  lostOut: number;
+  /** Packets we retransmitted after a NACK. */
+  retransmitted: number;
+  /** NACK feedback messages received from peers / sent to peers. */
+  nacksIn: number;
+  nacksOut: number;
+  /** PLI and FIR keyframe requests received from peers / sent to peers. */
+  plisIn: number;
+  plisOut: number;
+}
+
+/** What a media plane reports to /metrics, read at scrape time (may allocate; must not throw). */
+export interface MediaPlaneMetrics {
+  /** Live PeerConnections by state: "connecting" (ICE/DTLS in progress), "connected" (webrtcup), "failed". */
+  peerConnections: Record<string, number>;
+  /** UDP ports held by PeerConnections, and the size of rtp_port_range (0: any port). */
+  portsInUse: number;
+  portsTotal: number;
+  audio: MediaKindCounters;
+  video: MediaKindCounters;
+  /** Cumulative drop/error counters by kind (srtp, dropped, unknown_ssrc, malformed_rtp, malformed_rtcp, dtls). */
+  errors?: Record<string, number>;
 }
 
 /** Signalling-only media plane: SDPs pass through unchanged, nothing is ever connected. */

@@ -140,6 +140,23 @@ export interface PluginHost extends Partial<PluginMediaHost> {
   isTokenValidForPlugin(token: string | null, pluginPackage: string): boolean;
 }
 
+/**
+ * What a plugin reports to the Prometheus endpoint (read at scrape time, typically every 15 s:
+ * it may allocate, but must be synchronous and cheap, and must not throw).
+ */
+export interface PluginMetrics {
+  /** Rooms that exist now, private ones included. */
+  rooms: number;
+  /** Participants in those rooms now (VideoRoom: publishers and subscribers' owners in the room; AudioBridge/TextRoom: members). */
+  participants: number;
+  /** Mixing plugins (AudioBridge): how far behind schedule the mix clock is now, worst room, in seconds. */
+  mixerLagSeconds?: number;
+  /** Mixing plugins: mix frames skipped after stalls since the plugin started (cumulative, all rooms, destroyed ones too). */
+  mixerFramesSkipped?: number;
+  /** Mixing plugins: mix frames produced since the plugin started (cumulative, all rooms). */
+  mixerFramesProduced?: number;
+}
+
 export interface Plugin {
   readonly package: string; // "janus.plugin.videoroom"
   readonly name: string; // "JANUS VideoRoom plugin"
@@ -170,6 +187,11 @@ export interface Plugin {
   destroySession(session: PluginSession): void;
   /** Plugin-specific part of Admin `handle_info`. */
   querySession?(session: PluginSession): Record<string, unknown>;
+  /**
+   * Counts for /metrics (see PluginMetrics). Optional: without it the metrics module asks the plugin's
+   * Admin `list` request, which leaves private rooms out and knows nothing about mixer lag.
+   */
+  metrics?(): PluginMetrics;
 
   // ---- media hooks: called synchronously from the packet path; they must not await or throw.
   // `buf[0, len)` is the packet, already SRTP-decrypted; it is only valid during the call (copy what you keep).

@@ -1,0 +1,197 @@
+/**
+ * Media counters for /metrics.
+ *
+ * When the media plane implements `metrics()` (core/media-plane.ts) that is used as is. Until then this
+ * module reads the statistics every live PeerConnection already exposes (WebRtcMediaPlane.peerOf ->
+ * Peer.rtpStats / stats / info) at scrape time, and keeps what a PeerConnection had counted when it goes
+ * away (a small tap on the plane's hangup/release/close), so the totals stay monotonic as Prometheus
+ * counters must. Nothing here runs on the packet path.
+ */
+import type { MediaHandle, MediaKindCounters, MediaPlane, MediaPlaneMetrics } from '../core/media-plane.js';
+
+/** The read-only surface of a Peer this module uses (structural: media/peer.ts's Peer satisfies it). */
+export interface PeerView {
+  readonly isUp: boolean;
+  rtpStats(): {
+    inbound: ReadonlyArray<{ kind: string; packets: number; bytes: number; lost: number; nacksSent: number; plisSent: number; firsSent: number }>;
+    outbound: ReadonlyArray<{ kind: string; packets: number; bytes: number; retransmitted: number; remoteLost: number; nacksReceived: number; plisReceived: number; firsReceived: number }>;
+  };
+  readonly stats: { dropped: number; srtpErrors: number; unknownSsrc: number; malformedRtp: number; rtcpErrors: number; dtlsDropped: number };
+  info(): Record<string, unknown>;
+}
+
+/** The read-only surface of WebRtcMediaPlane this module uses. */
+export interface PeerSource {
+  peerOf(handleId: number): PeerView | undefined;
+  readonly portsInUse: number;
+}
+
+export function zeroCounters(): MediaKindCounters {
+  return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, lostIn: 0, lostOut: 0, retransmitted: 0, nacksIn: 0, nacksOut: 0, plisIn: 0, plisOut: 0 };
+}
+
+const ERROR_KINDS = ['dropped', 'srtp', 'unknown_ssrc', 'malformed_rtp', 'malformed_rtcp', 'dtls'] as const;
+
+interface Totals {
+  audio: MediaKindCounters;
+  video: MediaKindCounters;
+  errors: Record<string, number>;
+}
+
+function zeroTotals(): Totals {
+  return { audio: zeroCounters(), video: zeroCounters(), errors: Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) };
+}
+
+/** Adds one peer's cumulative counters into `t`. Never throws (a peer mid-teardown counts as nothing). */
+function addPeer(t: Totals, peer: PeerView): void {
+  try {
+    const st = peer.rtpStats();
+    for (const i of st.inbound) {
+      const c = i.kind === 'audio' ? t.audio : t.video;
+      c.packetsIn += i.packets;
+      c.bytesIn += i.bytes;
+      c.lostIn += Math.max(0, i.lost);
+      c.nacksOut += i.nacksSent;
+      c.plisOut += i.plisSent + i.firsSent;
+    }
+    for (const o of st.outbound) {
+      const c = o.kind === 'audio' ? t.audio : t.video;
+      c.packetsOut += o.packets;
+      c.bytesOut += o.bytes;
+      c.retransmitted += o.retransmitted;
+      c.lostOut += Math.max(0, o.remoteLost);
+      c.nacksIn += o.nacksReceived;
+      c.plisIn += o.plisReceived + o.firsReceived;
+    }
+    const e = peer.stats;
+    t.errors.dropped! += e.dropped;
+    t.errors.srtp! += e.srtpErrors;
+    t.errors.unknown_ssrc! += e.unknownSsrc;
+    t.errors.malformed_rtp! += e.malformedRtp;
+    t.errors.malformed_rtcp! += e.rtcpErrors;
+    t.errors.dtls! += e.dtlsDropped;
+  } catch {
+    /* best effort */
+  }
+}
+
+function addInto(dst: MediaKindCounters, src: MediaKindCounters): void {
+  for (const k of Object.keys(dst) as Array<keyof MediaKindCounters>) dst[k] += src[k];
+}
+
+/** ICE state of a peer from its Admin info (streams[0].components[0].state), or null. */
+function iceState(peer: PeerView): string | null {
+  try {
+    const streams = peer.info().streams as Array<{ components?: Array<{ state?: unknown }> }> | undefined;
+    const s = streams?.[0]?.components?.[0]?.state;
+    return typeof s === 'string' ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+export function peerState(peer: PeerView): 'connecting' | 'connected' | 'failed' {
+  if (peer.isUp) return 'connected';
+  return iceState(peer) === 'failed' ? 'failed' : 'connecting';
+}
+
+/**
+ * Reads media metrics: from `plane.metrics()` when the plane has it, else from its peers (needs
+ * `peerSource` and the live handle ids). Counters never go down between two reads.
+ */
+export class MediaMetricsReader {
+  private readonly retired = zeroTotals();
+  private readonly high = new Map<string, number>();
+  private tapped = false;
+
+  constructor(
+    private readonly plane: MediaPlane,
+    private readonly peers: PeerSource | null,
+    private readonly handleIds: () => Iterable<number>,
+    private readonly portsTotal: number,
+  ) {}
+
+  /** True when the plane reports its own metrics (the fallback and its tap are not used). */
+  get native(): boolean {
+    return typeof this.plane.metrics === 'function';
+  }
+
+  /**
+   * Keeps the counters of PeerConnections that go away (fallback mode only). Wraps the plane's
+   * hangup/release/close on this instance: the snapshot is taken just before the plane drops the peer.
+   */
+  installTap(): void {
+    if (this.tapped || this.native || this.peers === null) return;
+    this.tapped = true;
+    const plane = this.plane;
+    const peers = this.peers;
+    const retire = (id: number): void => {
+      const p = peers.peerOf(id);
+      if (p !== undefined) addPeer(this.retired, p);
+    };
+    const hangup = plane.hangup.bind(plane);
+    const release = plane.release.bind(plane);
+    plane.hangup = (h: MediaHandle, reason: string) => {
+      retire(h.handleId);
+      hangup(h, reason);
+    };
+    plane.release = (h: MediaHandle) => {
+      retire(h.handleId);
+      release(h);
+    };
+    if (plane.close) {
+      const close = plane.close.bind(plane);
+      plane.close = async () => {
+        for (const id of this.handleIds()) retire(id);
+        await close();
+      };
+    }
+  }
+
+  read(): MediaPlaneMetrics {
+    const m = this.native ? this.plane.metrics!() : this.fromPeers();
+    // Monotonic guard: a stream forgotten by a peer (renegotiation) must not make a counter go back.
+    for (const kind of ['audio', 'video'] as const) {
+      for (const k of Object.keys(m[kind]) as Array<keyof MediaKindCounters>) m[kind][k] = this.monotonic(`${kind}.${k}`, m[kind][k]);
+    }
+    if (m.errors) for (const k of Object.keys(m.errors)) m.errors[k] = this.monotonic(`errors.${k}`, m.errors[k]!);
+    return m;
+  }
+
+  private monotonic(key: string, v: number): number {
+    const prev = this.high.get(key) ?? 0;
+    if (v < prev) return prev;
+    this.high.set(key, v);
+    return v;
+  }
+
+  private fromPeers(): MediaPlaneMetrics {
+    const t = zeroTotals();
+    addInto(t.audio, this.retired.audio);
+    addInto(t.video, this.retired.video);
+    for (const k of ERROR_KINDS) t.errors[k] = this.retired.errors[k]!;
+    const states: Record<string, number> = { connecting: 0, connected: 0, failed: 0 };
+    if (this.peers !== null) {
+      for (const id of this.handleIds()) {
+        const p = this.peers.peerOf(id);
+        if (p === undefined) continue;
+        states[peerState(p)]!++;
+        addPeer(t, p);
+      }
+    }
+    return {
+      peerConnections: states,
+      portsInUse: this.peers?.portsInUse ?? 0,
+      portsTotal: this.portsTotal,
+      audio: t.audio,
+      video: t.video,
+      errors: t.errors,
+    };
+  }
+}
+
+/** `peerOf` and `portsInUse` present: the plane can be read peer by peer. */
+export function asPeerSource(plane: unknown): PeerSource | null {
+  const p = plane as Partial<PeerSource> | null;
+  return p !== null && typeof p === 'object' && typeof p.peerOf === 'function' ? (p as PeerSource) : null;
+}

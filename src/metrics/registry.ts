@@ -1,0 +1,279 @@
+/**
+ * The Prometheus registry: every Portunus metric is computed at scrape time from read-only state
+ * (the gateway's maps and lifetime counters, the media plane, the plugins), so nothing here touches
+ * the signalling or packet paths. Process and Node.js metrics (CPU, memory, file descriptors, GC,
+ * event-loop lag) come from prom-client's default collectors.
+ *
+ * Naming: `portunus_` prefix, base units in the name (`_seconds`, `_bytes`), `_total` on counters,
+ * `direction="in|out"` from the server's point of view, `kind="audio|video"`. See docs/operations.md.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Gateway } from '../core/gateway.js';
+import type { MediaPlane, MediaPlaneMetrics, MediaKindCounters } from '../core/media-plane.js';
+import { VERSION_STRING } from '../version.js';
+import { asPeerSource, MediaMetricsReader } from './media.js';
+import { readPlugin, type PluginReading } from './plugins.js';
+
+export interface MetricsOptions {
+  gateway: Gateway;
+  /** The media plane the gateway was built with (null: signalling only, no media metrics). */
+  media?: MediaPlane | null;
+  /** Size of media.rtp_port_range (0: any port). */
+  rtpPortsTotal?: number;
+  /** Process/Node.js default metrics (default true; tests that build many registries may turn them off). */
+  defaultMetrics?: boolean;
+}
+
+interface Snapshot {
+  plugins: PluginReading[];
+  media: MediaPlaneMetrics | null;
+}
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly contentType: string;
+  /** The exposition text (computes a fresh snapshot first). */
+  scrape(): Promise<string>;
+}
+
+const KINDS = ['audio', 'video'] as const;
+
+export function createMetrics(opts: MetricsOptions): Metrics {
+  const gw = opts.gateway;
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const media = opts.media
+    ? new MediaMetricsReader(opts.media, asPeerSource(opts.media), () => gw.handles.keys(), opts.rtpPortsTotal ?? 0)
+    : null;
+  media?.installTap();
+  let snap: Snapshot = { plugins: [], media: null };
+  const registers = [registry];
+
+  new Gauge({
+    name: 'portunus_build_info',
+    help: 'Portunus version and Node.js runtime (always 1).',
+    labelNames: ['version', 'nodejs'],
+    registers,
+    collect() {
+      this.set({ version: VERSION_STRING, nodejs: process.versions.node }, 1);
+    },
+  });
+  new Gauge({
+    name: 'portunus_accepting_new_sessions',
+    help: '1 while new sessions are accepted (Admin accept_new_sessions, 0 during shutdown).',
+    registers,
+    collect() {
+      this.set(gw.settings.acceptingNewSessions ? 1 : 0);
+    },
+  });
+
+  // ---------------------------------------------------------------- sessions and handles
+  new Gauge({
+    name: 'portunus_sessions',
+    help: 'Janus API sessions alive now.',
+    registers,
+    collect() {
+      this.set(gw.sessions.size);
+    },
+  });
+  new Counter({
+    name: 'portunus_sessions_created_total',
+    help: 'Janus API sessions created since start.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(gw.lifetime.sessionsCreated);
+    },
+  });
+  new Counter({
+    name: 'portunus_sessions_ended_total',
+    help: 'Sessions that ended since start, by reason (destroyed: by the client or its transport going away; timeout; shutdown).',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      this.reset();
+      for (const reason of ['destroyed', 'timeout', 'shutdown']) this.inc({ reason }, gw.lifetime.sessionsOver.get(reason) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'portunus_handles',
+    help: 'Plugin handles attached now, by plugin.',
+    labelNames: ['plugin'],
+    registers,
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>([...gw.plugins.keys()].map((p) => [p, 0]));
+      for (const h of gw.handles.values()) counts.set(h.plugin.package, (counts.get(h.plugin.package) ?? 0) + 1);
+      for (const [plugin, n] of counts) this.set({ plugin }, n);
+    },
+  });
+  const lifetimeByPlugin = (name: string, help: string, map: Map<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['plugin'],
+      registers,
+      collect() {
+        this.reset();
+        for (const plugin of gw.plugins.keys()) this.inc({ plugin }, map.get(plugin) ?? 0);
+      },
+    });
+  lifetimeByPlugin('portunus_handles_attached_total', 'Handles attached since start, by plugin.', gw.lifetime.handlesAttached);
+  lifetimeByPlugin('portunus_handles_detached_total', 'Handles detached since start, by plugin.', gw.lifetime.handlesDetached);
+  new Gauge({
+    name: 'portunus_transport_clients',
+    help: 'Transport connections (WebSocket or HTTP long-poll owners) that own at least one session.',
+    registers,
+    collect() {
+      this.set(gw.stats().clients);
+    },
+  });
+
+  // ---------------------------------------------------------------- plugins
+  const withRooms = () => snap.plugins.filter((p) => p.source !== 'none');
+  new Gauge({
+    name: 'portunus_plugin_rooms',
+    help: 'Rooms that exist now, by plugin (VideoRoom, AudioBridge, TextRoom).',
+    labelNames: ['plugin'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of withRooms()) this.set({ plugin: p.plugin }, p.rooms);
+    },
+  });
+  new Gauge({
+    name: 'portunus_plugin_participants',
+    help: 'Participants in those rooms now, by plugin.',
+    labelNames: ['plugin'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of withRooms()) this.set({ plugin: p.plugin }, p.participants);
+    },
+  });
+  new Gauge({
+    name: 'portunus_plugin_metrics_source',
+    help: 'Where a plugin\'s room figures come from: "metrics" (exact) or "admin_list" (public rooms only). Always 1.',
+    labelNames: ['plugin', 'source'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of withRooms()) this.set({ plugin: p.plugin, source: p.source }, 1);
+    },
+  });
+  new Gauge({
+    name: 'portunus_mixer_lag_seconds',
+    help: 'How far behind schedule a mixing plugin\'s frame clock is now (worst room), by plugin.',
+    labelNames: ['plugin'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of snap.plugins) if (p.mixerLagSeconds !== undefined) this.set({ plugin: p.plugin }, p.mixerLagSeconds);
+    },
+  });
+  new Counter({
+    name: 'portunus_mixer_frames_total',
+    help: 'Mix frames produced since start (all rooms), by plugin.',
+    labelNames: ['plugin'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of snap.plugins) if (p.mixerFramesProduced !== undefined) this.inc({ plugin: p.plugin }, p.mixerFramesProduced);
+    },
+  });
+  new Counter({
+    name: 'portunus_mixer_frames_skipped_total',
+    help: 'Mix frames skipped after event-loop stalls since start (all rooms), by plugin.',
+    labelNames: ['plugin'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of snap.plugins) if (p.mixerFramesSkipped !== undefined) this.inc({ plugin: p.plugin }, p.mixerFramesSkipped);
+    },
+  });
+
+  // ---------------------------------------------------------------- media
+  if (media !== null) {
+    new Gauge({
+      name: 'portunus_peerconnections',
+      help: 'PeerConnections now, by state: connecting (ICE/DTLS in progress), connected (webrtcup), failed (ICE failed, not hung up yet).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [state, n] of Object.entries(snap.media?.peerConnections ?? {})) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'portunus_rtp_ports_in_use',
+      help: 'UDP ports of media.rtp_port_range held by PeerConnections.',
+      registers,
+      collect() {
+        this.set(snap.media?.portsInUse ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'portunus_rtp_ports',
+      help: 'Size of media.rtp_port_range (0: any port).',
+      registers,
+      collect() {
+        this.set(snap.media?.portsTotal ?? 0);
+      },
+    });
+    const perKind = (name: string, help: string, pick: Array<[string, keyof MediaKindCounters]>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: pick[0]![0] === '' ? ['kind'] : ['direction', 'kind'],
+        registers,
+        collect() {
+          this.reset();
+          const m = snap.media;
+          if (!m) return;
+          for (const kind of KINDS) {
+            for (const [direction, key] of pick) this.inc(direction === '' ? { kind } : { direction, kind }, m[kind][key]);
+          }
+        },
+      });
+    perKind('portunus_rtp_packets_total', 'RTP packets received from (in) and sent to (out) peers.', [['in', 'packetsIn'], ['out', 'packetsOut']]);
+    perKind('portunus_rtp_bytes_total', 'RTP bytes received from (in) and sent to (out) peers.', [['in', 'bytesIn'], ['out', 'bytesOut']]);
+    perKind(
+      'portunus_rtp_lost_packets_total',
+      'RTP packets lost: in = expected from peers and never received; out = reported lost by peers (RTCP receiver reports).',
+      [['in', 'lostIn'], ['out', 'lostOut']],
+    );
+    perKind('portunus_rtp_retransmitted_packets_total', 'RTP packets retransmitted to peers after a NACK.', [['', 'retransmitted']]);
+    perKind('portunus_rtcp_nacks_total', 'RTCP NACK messages received from (in) and sent to (out) peers.', [['in', 'nacksIn'], ['out', 'nacksOut']]);
+    perKind('portunus_rtcp_plis_total', 'Keyframe requests (RTCP PLI and FIR) received from (in) and sent to (out) peers.', [['in', 'plisIn'], ['out', 'plisOut']]);
+    new Counter({
+      name: 'portunus_media_errors_total',
+      help: 'Media datagrams dropped, by cause (dropped, srtp, unknown_ssrc, malformed_rtp, malformed_rtcp, dtls).',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [type, n] of Object.entries(snap.media?.errors ?? {})) this.inc({ type }, n);
+      },
+    });
+  }
+
+  const snapshot = async (): Promise<Snapshot> => {
+    const plugins = await Promise.all([...gw.plugins.values()].map((p) => readPlugin(p)));
+    let m: MediaPlaneMetrics | null = null;
+    try {
+      m = media?.read() ?? null;
+    } catch {
+      m = null;
+    }
+    return { plugins, media: m };
+  };
+
+  return {
+    registry,
+    contentType: registry.contentType,
+    async scrape() {
+      snap = await snapshot();
+      return registry.metrics();
+    },
+  };
+}
