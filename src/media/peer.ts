@@ -1,16 +1,20 @@
 /**
  * Peer: one handle's server-side PeerConnection. One UDP socket (BUNDLE + rtcp-mux), one ICE agent,
- * one DTLS association, SRTP in both directions, SCTP data channels when negotiated, and the
- * per-m-line stream state (SSRC <-> mid, receive/send statistics, NACK buffers).
+ * one DTLS association, SRTP in both directions, SCTP data channels when negotiated, and one
+ * RtpSession (session/) for everything RTP/RTCP: receive statistics, NACK in both directions,
+ * SR/RR/SDES, REMB, PLI/FIR, `media` and `slowlink` events, per-stream statistics.
  *
- * The protocol logic lives in the sans-IO modules (ice/, dtls/, srtp/, rtp/, rtcp/, sctp/); this class
- * is their glue to a socket and a timer. The packet path is synchronous and allocation-conscious:
+ * The protocol logic lives in the sans-IO modules (ice/, dtls/, srtp/, session/, sctp/); this class
+ * is their glue to a socket and a timer. The packet path is synchronous and allocation-free in
+ * steady state:
  *
  *   socket 'message' -> onMessage (first-byte demux, RFC 7983)
  *     STUN -> IceAgent.handlePacket              DTLS -> DtlsEndpoint.handleDatagram (-> SCTP)
- *     RTP  -> SrtpContext.unprotectRtp -> stream lookup (SSRC) -> RtpReceiveStats -> sink.incomingRtp
- *     RTCP -> SrtpContext.unprotectRtcp -> SR/RR stats, NACK retransmissions -> sink.incomingRtcp
- *   sendRtp (plugin relay) -> copy into a pooled buffer -> SSRC rewrite -> send buffer -> protect -> send
+ *     RTP  -> SrtpContext.unprotectRtp -> RtpSession.onRtp (SSRC -> stream, stats, NACK) -> sink.incomingRtp
+ *     RTCP -> SrtpContext.unprotectRtcp -> RtpSession.onRtcp (reports, NACK -> retransmissions) -> sink.incomingRtcp
+ *   sendRtp (plugin relay) -> copy into a pooled buffer -> SSRC rewrite -> RtpSession.onOutgoingRtp
+ *     (SR counters, retransmission ring) -> SRTP protect -> send
+ *   timer / due feedback -> RtpSession.pollRtcpInto -> SRTCP protect -> send; pollEvent -> PeerEvents
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
@@ -18,26 +22,23 @@ import { performance } from 'node:perf_hooks';
 import type { MediaSink, TrickleCandidate } from '../core/media-plane.js';
 import type { RtpStreamInfo, SlowLinkInfo } from '../core/plugin.js';
 import type { Logger } from '../log.js';
+import { isH264Keyframe } from '../codecs/h264.js';
+import { isVp8Keyframe } from '../codecs/vp8.js';
+import { isVp9Keyframe } from '../codecs/vp9.js';
 import type { DtlsCertificate, Fingerprint as DtlsFingerprint } from './dtls/certificate.js';
 import { DtlsEndpoint, type DtlsCloseReason, type DtlsConnectedInfo } from './dtls/endpoint.js';
-import { IceAgent, type IceEvent, type SocketAddress } from './ice/agent.js';
+import { IceAgent, type IceEvent, type IceTiming, type SocketAddress } from './ice/agent.js';
 import { serializeCandidate, tryParseCandidate, type IceCandidate } from './ice/candidate.js';
-import { RtcpReader, RtcpType, PsfbFmt, RtpfbFmt } from './rtcp/header.js';
-import { buildNack, buildPli, buildRemb, fbMediaSsrc, isNack, parseNack, setFbMediaSsrc, setFbSenderSsrc } from './rtcp/feedback.js';
-import { ntpFraction, ntpMiddle32FromMs, ntpSeconds, rttFromReport } from './rtcp/ntp.js';
-import { newReportBlock, newSenderInfo, readReportBlock, readSenderInfo, reportBlockCount, writeReceiverReport, writeSenderReport, type ReportBlock } from './rtcp/report.js';
-import { buildSdesCname } from './rtcp/sdes.js';
-import { readExtensionString } from './rtp/extensions.js';
-import { rtpHeaderLength, rtpPayloadType, rtpSeq, rtpSsrc, rtpTimestamp, setRtpSsrc } from './rtp/header.js';
-import { RtpReceiveEvent, RtpReceiveStats } from './rtp/receive-stats.js';
-import { RtpSendBuffer } from './rtp/send-buffer.js';
-import { RtpSendStats } from './rtp/send-stats.js';
+import { RtcpReader, RtcpType, PsfbFmt } from './rtcp/header.js';
+import { fbMediaSsrc, setFbSenderSsrc } from './rtcp/feedback.js';
+import { rtpHeaderLength, setRtpSsrc } from './rtp/header.js';
 import { createSctpOverDtls, type DataChannel, type SctpOverDtls } from './sctp/datachannel.js';
 import { describeMediaSection, EXT, type MediaInfo } from './sdp/negotiate.js';
 import { mergeTransport, type RemoteTransport } from './sdp/jsep.js';
 import { parseSdp } from './sdp/parse.js';
-import type { SessionDescription } from './sdp/types.js';
+import type { MediaSection, SessionDescription } from './sdp/types.js';
 import { writeSdp } from './sdp/write.js';
+import { RtpSession, type RtpSessionEvent, type RtpSessionStats } from './session/index.js';
 import { SrtpContext, createSrtpSessionsFromDtls, srtpProfileByDtlsId } from './srtp/index.js';
 
 /** Gateway settings the packet path reads (Admin API can change them at runtime). */
@@ -59,12 +60,14 @@ export interface PeerConfig {
   hangupOnFailed: boolean;
   settings: () => MediaRuntimeSettings;
   log: Logger;
+  /** ICE timing overrides (tests: fast consent loss). */
+  iceTiming?: Partial<IceTiming>;
 }
 
 /** What a Peer reports (the plane turns these into MediaEvents for its handle). */
 export interface PeerEvents {
   webrtcUp(): void;
-  mediaState(info: { mid: string; type: 'audio' | 'video'; receiving: boolean; seconds?: number }): void;
+  mediaState(info: { mid: string; type: 'audio' | 'video'; receiving: boolean; substream?: number; seconds?: number }): void;
   slowLink(info: SlowLinkInfo): void;
   iceFailed(): void;
   /** The PeerConnection died on its own; the plane hangs it up. */
@@ -73,11 +76,18 @@ export interface PeerEvents {
 }
 
 export interface PeerStats {
-  /** Datagrams that were not STUN/DTLS/RTP/RTCP, failed SRTP, or had an unknown SSRC. */
+  /** Datagrams dropped before reaching a protocol handler: not STUN/DTLS/RTP/RTCP, rejected STUN, no SRTP yet, handler errors. */
   dropped: number;
+  /** RTP/RTCP that failed SRTP/SRTCP authentication, decryption or replay checks. */
   srtpErrors: number;
+  /** Decrypted RTP with an SSRC we could not bind to an m-line. */
   unknownSsrc: number;
+  /** Decrypted RTP with a malformed header. */
+  malformedRtp: number;
+  /** Malformed (compound) RTCP. */
   rtcpErrors: number;
+  /** DTLS datagrams the DTLS endpoint dropped (garbage, bad records). */
+  dtlsDropped: number;
   nacksReceived: number;
   retransmitted: number;
   nacksSent: number;
@@ -87,69 +97,44 @@ export interface PeerStats {
 /** Outgoing datagram buffers: reused once their send completed (dgram.send does not copy). */
 const OUT_BUFFER_SIZE = 1600;
 const MAX_FREE_BUFFERS = 64;
+/** RTCP compounds written by the session before SRTCP (leaves room for the trailer in OUT_BUFFER_SIZE). */
+const MAX_RTCP_SIZE = 1200;
 
-/** One m-line of the negotiated session. */
+type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/** One m-line of the negotiated session (what the session's streams are derived from). */
 class MLine {
-  kind: 'audio' | 'video' | 'application';
+  kind: 'audio' | 'video';
   send = false;
   recv = false;
   localSsrc = 0;
+  /** Our RTX SSRC on this m-line (0: none in our SDP). */
+  localRtxSsrc = 0;
   clockRate = 90000;
   pt = -1;
   codec: string | undefined;
+  /** Video and rtcp-fb nack negotiated. */
   nack = false;
-  /** Remote SSRCs signalled for this m-line (a=ssrc, FID/SIM groups), media ones first. */
-  remoteSsrcs: number[] = [];
-  rtxSsrcs: number[] = [];
-  rids: string[] = [];
-  midExtId = 0;
-  ridExtId = 0;
-  readonly sendStats: RtpSendStats;
-  sendBuffer: RtpSendBuffer | null = null;
-  /** The stream info handed to plugins for RTCP about this m-line (and RTP when there is one SSRC). */
-  info: RtpStreamInfo;
-  receiving = false;
-  lastRecvMs = 0;
-  /** Remote report about what we send: RTT (ms), cumulative lost, jitter, fraction lost. */
-  rttMs = -1;
-  remoteLost = 0;
-  remoteJitter = 0;
-  remoteFractionLost = 0;
-  lastRemoteLost = 0;
-  sendBytes = 0;
+  /** Negotiated RTX payload type for `pt` (both SDPs), -1 when none. */
+  rtxPt = -1;
   removed = false;
+  /** Signature of what was declared to the session (re-declared when it changes). */
+  localKey = '';
+  remoteKey = '';
+  /**
+   * The stream info handed to plugins with RTCP about this m-line: the first incoming stream of the
+   * m-line once there is one, else a placeholder with SSRC 0.
+   */
+  info: RtpStreamInfo;
 
   constructor(
     readonly mid: string,
     public mindex: number,
-    kind: 'audio' | 'video' | 'application',
+    kind: 'audio' | 'video',
   ) {
     this.kind = kind;
     this.localSsrc = randomSsrc();
-    this.sendStats = new RtpSendStats(this.localSsrc, 90000);
-    this.info = { mid, mindex, kind: kind === 'audio' ? 'audio' : 'video', ssrc: 0, substream: 0, rid: undefined };
-  }
-}
-
-/** One incoming SSRC. */
-class RecvStream {
-  readonly info: RtpStreamInfo;
-  readonly stats: RtpReceiveStats;
-  packets = 0;
-  bytes = 0;
-  /** For slowlink: lost count at the last tick. */
-  lastLost = 0;
-  lastPliMs = -Infinity;
-
-  constructor(
-    readonly ssrc: number,
-    readonly line: MLine,
-    substream: number,
-    rid: string | undefined,
-    maxAgeMs: number,
-  ) {
-    this.info = { mid: line.mid, mindex: line.mindex, kind: line.kind === 'audio' ? 'audio' : 'video', ssrc, substream, rid };
-    this.stats = new RtpReceiveStats(ssrc, line.clockRate, { maxAgeMs: Math.max(200, maxAgeMs) });
+    this.info = { mid, mindex, kind, ssrc: 0, substream: 0, rid: undefined };
   }
 }
 
@@ -165,10 +150,51 @@ function iceString(n: number): string {
   return s;
 }
 
+/** Primary payload types of an m-section (no RTX/RED/FEC/DTMF/CN). */
+function primaryPayloadTypes(m: MediaSection): number[] {
+  const out: number[] = [];
+  for (const f of m.formats) {
+    if (!/^\d+$/.test(f)) continue;
+    const pt = Number(f);
+    const map = m.rtpmaps.find((r) => r.pt === pt);
+    const name = map?.codec.toLowerCase();
+    if (name === 'rtx' || name === 'red' || name === 'ulpfec' || name === 'flexfec-03' || name === 'telephone-event' || name === 'cn') continue;
+    out.push(pt);
+  }
+  return out;
+}
+
+function hasFb(m: MediaSection, pt: number, type: string, subtype?: string): boolean {
+  return m.rtcpFbs.some((f) => (f.pt === '*' || f.pt === pt) && f.type === type && f.subtype === subtype);
+}
+
+/** The RTX payload type whose apt is `pt` in an m-section, or -1. */
+function rtxPtFor(m: MediaSection, pt: number): number {
+  for (const r of m.rtpmaps) {
+    if (r.codec.toLowerCase() !== 'rtx') continue;
+    const f = m.fmtps.find((x) => x.pt === r.pt);
+    if (f && Number(f.params.apt) === pt) return r.pt;
+  }
+  return -1;
+}
+
+function isKeyframe(codec: string | undefined, buf: Buffer, hdr: number, len: number): boolean {
+  switch (codec) {
+    case 'vp8':
+      return isVp8Keyframe(buf, hdr, len - hdr);
+    case 'vp9':
+      return isVp9Keyframe(buf, hdr, len - hdr);
+    case 'h264':
+      return isH264Keyframe(buf, hdr, len - hdr);
+    default:
+      return false;
+  }
+}
+
 export class Peer {
-  readonly stats: PeerStats = { dropped: 0, srtpErrors: 0, unknownSsrc: 0, rtcpErrors: 0, nacksReceived: 0, retransmitted: 0, nacksSent: 0, plisSent: 0 };
   readonly createdAt = performance.now();
   private closed = false;
+  private readonly counters = { dropped: 0, srtpErrors: 0 };
 
   // ICE
   private agent: IceAgent | null = null;
@@ -193,33 +219,32 @@ export class Peer {
   private wantData = false;
   private up = false;
 
-  // streams
+  // RTP/RTCP
+  private readonly session: RtpSession;
   private readonly lines: MLine[] = [];
   private readonly byMid = new Map<string, MLine>();
-  private readonly byLocalSsrc = new Map<number, MLine>();
-  private readonly bySsrc = new Map<number, RecvStream>();
-  private lastRecv: RecvStream | null = null;
+  /** Inbound stream index (RtpSession) -> what plugins see, and the m-line it belongs to. */
+  private readonly inInfo: Array<RtpStreamInfo | undefined> = [];
+  private readonly inLine: Array<MLine | undefined> = [];
+  /** One RtpStreamInfo per remote SSRC for the PeerConnection's life (reused when an SSRC is re-bound). */
+  private readonly infoBySsrc = new Map<number, RtpStreamInfo>();
   private lastSendLine: MLine | null = null;
   private remoteDesc: SessionDescription | null = null;
   private localDesc: SessionDescription | null = null;
   private localSetup: 'actpass' | 'active' | 'passive' = 'actpass';
-  private remembBitrate = 0;
+  private settingsKey = '';
+  private nackOptimizations = false;
 
   // outgoing buffers
   private readonly free: Buffer[] = [];
   private readonly inflight: Buffer[] = [];
   private readonly onSent: () => void;
   private readonly rtcpOut = Buffer.allocUnsafe(OUT_BUFFER_SIZE);
-  private readonly nackScratch: number[] = [];
-  private readonly block = newReportBlock();
-  private readonly blocks: ReportBlock[] = [];
-  private readonly senderInfo = newSenderInfo();
+  private readonly rtcpReader = new RtcpReader();
 
   // timers
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
-  private nextTickAt = 0;
-  private nextNackAt = Infinity;
 
   private sink: MediaSink | null = null;
 
@@ -235,6 +260,16 @@ export class Peer {
       const b = this.inflight.shift();
       if (b !== undefined && this.free.length < MAX_FREE_BUFFERS) this.free.push(b);
     };
+    const s = cfg.settings();
+    this.session = new RtpSession({
+      cname: 'janus',
+      minNackQueueMs: s.minNackQueue,
+      noMediaTimerS: s.noMediaTimer,
+      slowlinkThreshold: s.slowlinkThreshold,
+      nackOptimizations: s.nackOptimizations,
+      maxRtcpSize: MAX_RTCP_SIZE,
+    });
+    this.applySettings(s);
     socket.on('message', this.onMessage);
     socket.on('error', (err) => this.cfg.log.warn('media socket error', { handle: handleId, err: String(err) }));
   }
@@ -245,6 +280,52 @@ export class Peer {
 
   get isUp(): boolean {
     return this.up;
+  }
+
+  /** Drop and error counters (tests, Admin). Allocates: not for the packet path. */
+  get stats(): PeerStats {
+    const st = this.session.getStats();
+    let nacksReceived = 0;
+    let retransmitted = 0;
+    let nacksSent = 0;
+    let plisSent = 0;
+    for (const o of st.outbound) {
+      nacksReceived += o.nacksReceived;
+      retransmitted += o.retransmitted;
+    }
+    for (const i of st.inbound) {
+      nacksSent += i.nacksSent;
+      plisSent += i.plisSent + i.firsSent;
+    }
+    return {
+      dropped: this.counters.dropped,
+      srtpErrors: this.counters.srtpErrors,
+      unknownSsrc: st.unknownSsrcPackets,
+      malformedRtp: st.malformedRtp,
+      rtcpErrors: st.malformedRtcp,
+      dtlsDropped: this.dtls?.stats.dropped ?? 0,
+      nacksReceived,
+      retransmitted,
+      nacksSent,
+      plisSent,
+    };
+  }
+
+  /** The RTP session's statistics snapshot (tests, Admin). */
+  rtpStats(): RtpSessionStats {
+    return this.session.getStats();
+  }
+
+  /** Janus settings that may change at run time (Admin API): pushed into the session when they do. */
+  private applySettings(s: MediaRuntimeSettings): void {
+    const key = `${s.noMediaTimer}/${s.slowlinkThreshold}/${s.minNackQueue}/${s.nackOptimizations}`;
+    if (key === this.settingsKey) return;
+    this.settingsKey = key;
+    this.session.setNoMediaTimer(s.noMediaTimer);
+    this.session.setSlowlinkThreshold(s.slowlinkThreshold);
+    this.session.setMinNackQueue(s.minNackQueue);
+    this.session.setNackOptimizations(s.nackOptimizations);
+    this.nackOptimizations = s.nackOptimizations;
   }
 
   // ============================================================ signalling
@@ -265,6 +346,7 @@ export class Peer {
       consentFreshness: this.cfg.consentFreshness,
       keepaliveConncheck: this.cfg.keepaliveConncheck,
       software: 'Portunus',
+      ...(this.cfg.iceTiming ? { timing: this.cfg.iceTiming } : {}),
     });
     a.addLocalCandidate(this.candidates.base, 0);
     for (const c of this.candidates.advertised) if (c !== this.candidates.base) a.addLocalCandidate(c, 0);
@@ -354,6 +436,28 @@ export class Peer {
     return writeSdp(merged);
   }
 
+  /**
+   * Restart ICE from our side (we are about to offer): new local credentials, used by the next
+   * setLocalDescription(offer); the current pair keeps carrying media until a new one is selected.
+   */
+  restartIce(): void {
+    if (this.closed) return;
+    this.localUfrag = iceString(4);
+    this.localPwd = iceString(22);
+    this.agent?.restart(this.localUfrag, this.localPwd);
+    this.flush();
+  }
+
+  /** The ICE agent (tests, diagnostics: checklist, selected pair). */
+  get iceAgent(): IceAgent | null {
+    return this.agent;
+  }
+
+  /** Our current ICE credentials (tests, diagnostics). */
+  get localCredentials(): { ufrag: string; pwd: string } {
+    return { ufrag: this.localUfrag, pwd: this.localPwd };
+  }
+
   /** Did the last remote description restart ICE? */
   get iceRestarted(): boolean {
     return this.lastRestart;
@@ -378,7 +482,10 @@ export class Peer {
     this.flush();
   }
 
-  /** Our SSRC (a=ssrc cname:janus, a=msid janus janus<mindex>) on every m-line we send on that has none. */
+  /**
+   * Our SSRC (a=ssrc cname:janus, a=msid janus janus<mindex>) on every m-line we send on that has
+   * none; plus an RTX SSRC and its FID group when the plugin's m-line carries an RTX payload type.
+   */
   private addLocalSsrcs(desc: SessionDescription): void {
     desc.media.forEach((m, i) => {
       if (m.kind !== 'audio' && m.kind !== 'video') return;
@@ -388,22 +495,31 @@ export class Peer {
       if (m.ssrcs.length > 0) return; // the plugin chose its own
       const mid = m.mid ?? String(i);
       const line = this.byMid.get(mid);
-      const ssrc = line && !line.removed ? line.localSsrc : randomSsrc();
-      if (line) line.localSsrc = ssrc;
-      else this.pendingLocalSsrc.set(mid, ssrc);
+      const live = line !== undefined && !line.removed;
+      const ssrc = live ? line.localSsrc : randomSsrc();
+      const pts = primaryPayloadTypes(m);
+      const wantRtx = m.kind === 'video' && pts.length > 0 && rtxPtFor(m, pts[0]!) >= 0;
+      let rtx = 0;
+      if (wantRtx) rtx = live && line.localRtxSsrc !== 0 ? line.localRtxSsrc : randomSsrc();
+      if (line) {
+        line.localSsrc = ssrc;
+        line.localRtxSsrc = rtx;
+      } else this.pendingLocalSsrc.set(mid, { ssrc, rtx });
       if (m.msids.length === 0) m.msids.push({ stream: 'janus', track: `janus${i}` });
+      if (rtx !== 0) m.ssrcGroups.push({ semantics: 'FID', ssrcs: [ssrc, rtx] });
       m.ssrcs.push({ ssrc, attribute: 'cname', value: 'janus' });
+      if (rtx !== 0) m.ssrcs.push({ ssrc: rtx, attribute: 'cname', value: 'janus' });
     });
   }
-  private readonly pendingLocalSsrc = new Map<string, number>();
+  private readonly pendingLocalSsrc = new Map<string, { ssrc: number; rtx: number }>();
 
-  /** (Re)derive the m-line table from the current local and remote descriptions. */
+  /** (Re)derive the m-line table from the current local and remote descriptions, and declare it to the RTP session. */
   private rebuildStreams(): void {
     const local = this.localDesc;
     const remote = this.remoteDesc;
     const n = Math.max(local?.media.length ?? 0, remote?.media.length ?? 0);
-    const seen = new Set<string>();
     let data = false;
+    const ext = { mid: 0, rid: 0, repairedRid: 0 };
     for (let i = 0; i < n; i++) {
       const lm = local?.media[i];
       const rm = remote?.media[i];
@@ -414,36 +530,40 @@ export class Peer {
         if (!rejected && lm !== undefined && rm !== undefined) {
           data = true;
           this.sctpRemotePort = rm.sctpPort ?? 5000;
-        } else if (!rejected && (lm ?? rm)) data = data || lm !== undefined || rm !== undefined;
+        } else if (!rejected) data = true;
         continue;
       }
       if (any.kind !== 'audio' && any.kind !== 'video') continue;
       if (rejected) {
         const old = this.byMid.get(mid);
-        if (old) old.removed = true;
+        if (old) this.retireLine(old);
         continue;
       }
-      seen.add(mid);
       let line = this.byMid.get(mid);
       if (!line) {
-        line = new MLine(mid, i, any.kind === "audio" ? "audio" : "video");
+        line = new MLine(mid, i, any.kind === 'audio' ? 'audio' : 'video');
         const chosen = this.pendingLocalSsrc.get(mid);
         if (chosen !== undefined) {
-          line.localSsrc = chosen;
+          line.localSsrc = chosen.ssrc;
+          line.localRtxSsrc = chosen.rtx;
           this.pendingLocalSsrc.delete(mid);
         }
         this.byMid.set(mid, line);
         this.lines.push(line);
       }
       line.removed = false;
-      line.mindex = i;
+      if (line.mindex !== i) {
+        line.mindex = i;
+        line.info = { ...line.info, mindex: i };
+      }
       const linfo: MediaInfo | undefined = lm ? describeMediaSection(lm, i, local!.direction) : undefined;
       const rinfo: MediaInfo | undefined = rm ? describeMediaSection(rm, i, remote!.direction) : undefined;
       // Our view of directions comes from our own SDP when we have it.
-      const dir = linfo?.direction ?? (rinfo ? flip(rinfo.direction) : 'sendrecv');
+      const dir: Direction = linfo?.direction ?? (rinfo ? flip(rinfo.direction) : 'sendrecv');
       line.send = dir === 'sendrecv' || dir === 'sendonly';
       line.recv = dir === 'sendrecv' || dir === 'recvonly';
       const neg = linfo ?? rinfo;
+      const negSection = lm ?? rm!;
       if (neg?.rtpmap) {
         line.clockRate = neg.rtpmap.clock;
         line.pt = neg.pt ?? -1;
@@ -452,32 +572,85 @@ export class Peer {
         line.pt = neg.pt;
         line.clockRate = line.kind === 'audio' ? 8000 : 90000;
       }
-      if (linfo && linfo.mediaSsrcs.length > 0) line.localSsrc = linfo.mediaSsrcs[0]!;
-      const fbSection = lm ?? rm!;
-      line.nack = line.kind === 'video' && fbSection.rtcpFbs.some((f) => f.type === 'nack' && f.subtype === undefined);
-      if (line.send && line.kind === 'video' && line.nack && line.sendBuffer === null) {
-        line.sendBuffer = new RtpSendBuffer({ capacity: 1024, maxAgeMs: Math.max(200, this.cfg.settings().minNackQueue) });
+      if (linfo && linfo.mediaSsrcs.length > 0) {
+        line.localSsrc = linfo.mediaSsrcs[0]!;
+        line.localRtxSsrc = linfo.fid.find((f) => f[0] === line!.localSsrc)?.[1] ?? 0;
       }
-      if (rinfo) {
-        line.remoteSsrcs = rinfo.mediaSsrcs;
-        line.rtxSsrcs = rinfo.fid.map((f) => f[1]);
-        line.rids = rinfo.rids.filter((r) => r.direction === 'send').map((r) => r.id);
-        const ids = linfo?.extmapIds ?? rinfo.extmapIds;
-        line.midExtId = ids[EXT.mid] ?? 0;
-        line.ridExtId = ids[EXT.rid] ?? 0;
-        const first = rinfo.sim?.[0] ?? line.remoteSsrcs[0] ?? 0;
-        line.info = { mid, mindex: i, kind: line.kind === 'audio' ? 'audio' : 'video', ssrc: first, substream: 0, rid: undefined };
+      line.nack = line.kind === 'video' && line.pt >= 0 && hasFb(negSection, line.pt, 'nack');
+      // RTX only when both descriptions carry it for the negotiated payload type.
+      line.rtxPt = -1;
+      if (line.kind === 'video' && line.pt >= 0 && lm && rm) {
+        const a = rtxPtFor(lm, line.pt);
+        if (a >= 0 && rtxPtFor(rm, line.pt) === a) line.rtxPt = a;
       }
-      (line.sendStats as { clockRate: number }).clockRate = line.clockRate;
-      (line.sendStats as { ssrc: number }).ssrc = line.localSsrc;
+      const ids = negSection.extmaps;
+      for (const e of ids) {
+        if (e.uri === EXT.mid && ext.mid === 0) ext.mid = e.id;
+        else if (e.uri === EXT.rid && ext.rid === 0) ext.rid = e.id;
+        else if (e.uri === EXT.repairedRid && ext.repairedRid === 0) ext.repairedRid = e.id;
+      }
+      this.declareLocal(line, local !== null && remote !== null);
+      this.declareRemote(line, rinfo, primaryPayloadTypes(negSection), hasFb(negSection, line.pt, 'nack', 'pli') || !hasFb(negSection, line.pt, 'ccm', 'fir') ? 'pli' : 'fir');
     }
-    this.byLocalSsrc.clear();
-    for (const l of this.lines) if (!l.removed) this.byLocalSsrc.set(l.localSsrc, l);
-    // Streams whose m-line went away are forgotten.
-    for (const [ssrc, rs] of this.bySsrc) if (rs.line.removed) this.bySsrc.delete(ssrc);
-    this.lastRecv = null;
+    this.session.setExtensions(ext);
     this.lastSendLine = null;
     this.wantData = data;
+  }
+
+  /** Our outgoing stream on `line` (SR, retransmission ring), declared once both SDPs are known. */
+  private declareLocal(line: MLine, negotiated: boolean): void {
+    const rtx = line.rtxPt >= 0 && line.localRtxSsrc !== 0;
+    const key = !negotiated || !line.send ? '' : `${line.localSsrc}/${rtx ? line.localRtxSsrc : 0}/${line.rtxPt}/${line.nack}/${line.clockRate}`;
+    if (key === line.localKey) return;
+    if (line.localKey !== '') this.session.removeLocalStream(line.mid);
+    line.localKey = key;
+    if (key === '') return;
+    this.session.addLocalStream({
+      mid: line.mid,
+      kind: line.kind,
+      ssrc: line.localSsrc,
+      clockRate: line.clockRate,
+      nack: line.nack,
+      ...(rtx ? { rtxSsrc: line.localRtxSsrc, rtxPt: line.rtxPt } : {}),
+    });
+  }
+
+  /** The m-line as we receive it (payload types, RTX, rids, signalled SSRCs). */
+  private declareRemote(line: MLine, rinfo: MediaInfo | undefined, pts: number[], keyframe: 'pli' | 'fir'): void {
+    if (!line.recv) {
+      if (line.remoteKey !== '') this.session.removeRemoteMid(line.mid);
+      line.remoteKey = '';
+      return;
+    }
+    const rids = rinfo ? rinfo.rids.filter((r) => r.direction === 'send').map((r) => r.id) : [];
+    const rtx = line.rtxPt >= 0 && line.pt >= 0 ? [{ pt: line.rtxPt, apt: line.pt }] : [];
+    const key = JSON.stringify([line.kind, line.clockRate, line.nack, keyframe, rtx, rids, pts]);
+    if (key !== line.remoteKey) {
+      line.remoteKey = key;
+      this.session.addRemoteMid({ mid: line.mid, kind: line.kind, clockRate: line.clockRate, nack: line.nack, keyframe, rtx, rids, payloadTypes: pts });
+    }
+    if (!rinfo) return;
+    const sim = rinfo.sim;
+    const fidOf = (s: number): number | undefined => (line.rtxPt >= 0 ? rinfo.fid.find((f) => f[0] === s)?.[1] : undefined);
+    if (sim && sim.length > 1) {
+      sim.forEach((ssrc, k) => {
+        const r = fidOf(ssrc);
+        this.session.addRemoteSsrc(line.mid, ssrc, { substream: k, ...(r !== undefined ? { rtxSsrc: r } : {}) });
+      });
+    } else if (rinfo.mediaSsrcs.length > 0 && rids.length <= 1) {
+      const ssrc = rinfo.mediaSsrcs[0]!;
+      const r = fidOf(ssrc);
+      this.session.addRemoteSsrc(line.mid, ssrc, r !== undefined ? { rtxSsrc: r } : {});
+    }
+  }
+
+  private retireLine(line: MLine): void {
+    if (line.removed) return;
+    line.removed = true;
+    line.send = line.recv = false;
+    if (line.localKey !== '') this.session.removeLocalStream(line.mid);
+    if (line.remoteKey !== '') this.session.removeRemoteMid(line.mid);
+    line.localKey = line.remoteKey = '';
   }
 
   private createDtls(transport: RemoteTransport): void {
@@ -508,7 +681,7 @@ export class Peer {
         return;
       }
       if (b0 <= 3) {
-        if (this.agent === null || !this.agent.handlePacket(msg, rinfo, 0, performance.now())) this.stats.dropped++;
+        if (this.agent === null || !this.agent.handlePacket(msg, rinfo, 0, performance.now())) this.counters.dropped++;
         this.flush();
         return;
       }
@@ -516,13 +689,14 @@ export class Peer {
         if (this.remoteAddress === null) this.remoteAddress = { address: rinfo.address, port: rinfo.port };
         if (this.dtls) this.dtls.handleDatagram(msg, performance.now());
         else if (this.earlyDtls.length < 16) this.earlyDtls.push(msg);
+        else this.counters.dropped++;
         this.flush();
         return;
       }
-      this.stats.dropped++;
+      this.counters.dropped++;
     } catch (err) {
       // Garbage must never escape the receive loop.
-      this.stats.dropped++;
+      this.counters.dropped++;
       this.cfg.log.debug('media packet handling failed', { handle: this.handleId, err: String(err) });
     }
   };
@@ -530,178 +704,87 @@ export class Peer {
   private onRtp(buf: Buffer): void {
     const srtp = this.srtpIn;
     if (srtp === null) {
-      this.stats.dropped++;
+      this.counters.dropped++;
       return;
     }
     const len = srtp.unprotectRtp(buf, buf.length);
     if (len < 0) {
-      this.stats.srtpErrors++;
+      this.counters.srtpErrors++;
       return;
     }
-    const ssrc = rtpSsrc(buf);
-    let rs = this.lastRecv;
-    if (rs === null || rs.ssrc !== ssrc) {
-      rs = this.bySsrc.get(ssrc) ?? this.learnSsrc(buf, len, ssrc);
-      if (rs === null) {
-        this.stats.unknownSsrc++;
-        return;
-      }
-      this.lastRecv = rs;
-    }
     const now = performance.now();
-    rs.packets++;
-    rs.bytes += len;
-    const ev = rs.stats.onPacket(rtpSeq(buf), rtpTimestamp(buf), now);
-    const line = rs.line;
-    if (ev === RtpReceiveEvent.GapTooLarge && line.kind === 'video') this.requestKeyframe(rs, now);
-    else if (line.nack && rs.stats.missingCount > 0 && this.nextNackAt === Infinity) {
-      this.nextNackAt = now + 5;
-      this.armTimer(this.nextNackAt);
+    const s = this.session;
+    const i = s.onRtp(buf, len, now);
+    if (i >= 0) {
+      const info = this.inInfo[i] ?? this.bindInbound(i);
+      const line = this.inLine[i]!;
+      const sink = this.sink;
+      if (sink !== null && line.recv) sink.incomingRtp(info, buf, s.rtpLength);
     }
-    line.lastRecvMs = now;
-    if (!line.receiving) {
-      line.receiving = true;
-      this.events.mediaState({ mid: line.mid, type: line.kind === 'audio' ? 'audio' : 'video', receiving: true });
-    }
-    const sink = this.sink;
-    if (sink !== null && line.recv) sink.incomingRtp(rs.info, buf, len);
+    if (s.hasPendingRtcp || s.hasPendingEvents) this.service(now);
   }
 
-  /** First packet of an SSRC: find its m-line (SDP ssrc lines, mid/rid header extensions, payload type). */
-  private learnSsrc(buf: Buffer, len: number, ssrc: number): RecvStream | null {
-    if (rtpHeaderLength(buf, len) < 0) return null;
-    let line: MLine | undefined;
-    let substream = 0;
-    let rid: string | undefined;
-    for (const l of this.lines) {
-      if (l.removed) continue;
-      const i = l.remoteSsrcs.indexOf(ssrc);
-      if (i >= 0) {
-        line = l;
-        substream = l.remoteSsrcs.length > 1 && l.rids.length === 0 ? i : 0;
-        break;
-      }
-      if (l.rtxSsrcs.includes(ssrc)) return null; // RTX is not negotiated by us: ignore
+  /** First packet of an inbound stream: its RtpStreamInfo (one object per SSRC) and m-line. */
+  private bindInbound(i: number): RtpStreamInfo {
+    const st = this.session.inboundStream(i)!;
+    const line = this.byMid.get(st.mid)!;
+    const substream = st.substream < 0 ? 0 : st.substream;
+    let info = this.infoBySsrc.get(st.ssrc);
+    if (info === undefined || info.mid !== st.mid || info.mindex !== line.mindex || info.substream !== substream || info.rid !== st.rid) {
+      info = { mid: st.mid, mindex: line.mindex, kind: st.kind, ssrc: st.ssrc, substream, rid: st.rid };
+      this.infoBySsrc.set(st.ssrc, info);
     }
-    if (!line) {
-      for (const l of this.lines) {
-        if (l.removed || l.midExtId === 0) continue;
-        const mid = readExtensionString(buf, len, l.midExtId);
-        if (mid !== undefined) {
-          line = this.byMid.get(mid);
-          break;
-        }
-      }
-    }
-    if (!line) {
-      const pt = rtpPayloadType(buf);
-      const candidates = this.lines.filter((l) => !l.removed && l.pt === pt);
-      if (candidates.length === 1) line = candidates[0];
-    }
-    if (!line || line.removed) return null;
-    if (line.ridExtId !== 0) {
-      rid = readExtensionString(buf, len, line.ridExtId);
-      if (rid !== undefined) {
-        const i = line.rids.indexOf(rid);
-        substream = i >= 0 ? i : 0;
-      }
-    }
-    const rs = new RecvStream(ssrc, line, substream, rid, this.cfg.settings().minNackQueue);
-    this.bySsrc.set(ssrc, rs);
-    if (line.info.ssrc === 0 || line.remoteSsrcs.length === 0) line.info = rs.info;
-    return rs;
+    this.inInfo[i] = info;
+    this.inLine[i] = line;
+    if (line.info.ssrc === 0 || substream === 0) line.info = info;
+    return info;
   }
-
-  private readonly rtcpReader = new RtcpReader();
-  private readonly srInfo = newSenderInfo();
 
   private onRtcp(buf: Buffer): void {
     const srtp = this.srtpIn;
     if (srtp === null) {
-      this.stats.dropped++;
+      this.counters.dropped++;
       return;
     }
     const len = srtp.unprotectRtcp(buf, buf.length);
     if (len < 0) {
-      this.stats.srtpErrors++;
+      this.counters.srtpErrors++;
       return;
     }
     const now = performance.now();
-    const r = this.rtcpReader.reset(buf, len);
-    let about: MLine | null = null;
-    while (r.next()) {
-      const off = r.offset;
-      switch (r.type) {
-        case RtcpType.SR: {
-          if (r.length < 28) break;
-          const sender = buf.readUInt32BE(off + 4);
-          const rs = this.bySsrc.get(sender);
-          if (rs) {
-            readSenderInfo(buf, off, this.srInfo);
-            rs.stats.onSenderReport(this.srInfo.ntpSec, this.srInfo.ntpFrac, now);
-          }
-          this.readBlocks(buf, off, r.length);
-          break;
+    const r = this.session.onRtcp(buf, len, now);
+    const out = this.srtpOut;
+    if (r.retransmitCount > 0 && out !== null) {
+      for (let k = 0; k < r.retransmitCount; k++) {
+        const n = r.retransmitLengths[k]!;
+        if (n + out.rtpOverhead > OUT_BUFFER_SIZE) continue;
+        const b = this.acquire();
+        r.retransmitBuffers[k]!.copy(b, 0, 0, n);
+        const p = out.protectRtp(b, n);
+        if (p < 0) {
+          this.releaseUnused(b);
+          continue;
         }
-        case RtcpType.RR:
-          this.readBlocks(buf, off, r.length);
-          break;
-        case RtcpType.RTPFB:
-          if (r.count === RtpfbFmt.NACK && r.length >= 16) this.onNack(buf, off, r.length, now);
-          break;
-        case RtcpType.PSFB:
-          if (r.length >= 12 && about === null) about = this.byLocalSsrc.get(fbMediaSsrc(buf, off)) ?? null;
-          break;
-        default:
-          break;
+        this.sendPooled(b, p);
       }
     }
-    if (r.error) this.stats.rtcpErrors++;
+    let about: MLine | null = null;
+    if (r.keyframeCount > 0) about = this.byMid.get(r.keyframeMids[0]!) ?? null;
+    else if (r.pliCount + r.firCount > 0) about = this.psfbLine(buf, len);
     const sink = this.sink;
-    if (sink !== null) sink.incomingRtcp(about ? about.info : null, buf, len);
+    if (sink !== null) sink.incomingRtcp(about !== null ? about.info : null, buf, len);
+    if (this.session.hasPendingEvents) this.service(now);
   }
 
-  private readBlocks(buf: Buffer, off: number, plen: number): void {
-    const n = reportBlockCount(buf, off, plen);
-    const b = this.block;
-    for (let i = 0; i < n; i++) {
-      readReportBlock(buf, off, i, b);
-      const line = this.byLocalSsrc.get(b.ssrc);
-      if (!line) continue;
-      line.remoteLost = b.cumulativeLost;
-      line.remoteJitter = b.jitter;
-      line.remoteFractionLost = b.fractionLost;
-      const rtt = rttFromReport(ntpMiddle32FromMs(Date.now()), b.lsr, b.dlsr);
-      if (rtt >= 0) {
-        line.rttMs = rtt;
-        for (const rs of this.bySsrc.values()) if (rs.line === line) rs.stats.rttMs = rtt;
-      }
+  /** The m-line whose local SSRC the first PLI/FIR of a compound is about. */
+  private psfbLine(buf: Buffer, len: number): MLine | null {
+    const r = this.rtcpReader.reset(buf, len);
+    while (r.next()) {
+      if (r.type !== RtcpType.PSFB || r.length < 12 || r.count === PsfbFmt.AFB) continue;
+      const ssrc = r.count === PsfbFmt.FIR && r.length >= 20 ? buf.readUInt32BE(r.offset + 12) : fbMediaSsrc(buf, r.offset);
+      for (const l of this.lines) if (!l.removed && l.localSsrc === ssrc) return l;
     }
-  }
-
-  private onNack(buf: Buffer, off: number, plen: number, now: number): void {
-    this.stats.nacksReceived++;
-    const line = this.byLocalSsrc.get(fbMediaSsrc(buf, off));
-    const sb = line?.sendBuffer;
-    if (!line || !sb || this.srtpOut === null) return;
-    const seqs = this.nackScratch;
-    seqs.length = 0;
-    parseNack(buf, off, plen, seqs);
-    for (const seq of seqs) {
-      const out = this.acquire();
-      const n = sb.copyTo(seq, now, out);
-      if (n < 0) {
-        this.releaseUnused(out);
-        continue;
-      }
-      const p = this.srtpOut.protectRtp(out, n);
-      if (p < 0) {
-        this.releaseUnused(out);
-        continue;
-      }
-      this.stats.retransmitted++;
-      this.sendPooled(out, p);
-    }
+    return null;
   }
 
   // ============================================================ send path
@@ -745,14 +828,15 @@ export class Peer {
     buf.copy(out, 0, 0, len);
     setRtpSsrc(out, line.localSsrc);
     const now = performance.now();
-    const hdr = rtpHeaderLength(out, len);
-    if (hdr < 0) {
+    let kf = false;
+    if (this.nackOptimizations && line.kind === 'video') {
+      const hdr = rtpHeaderLength(out, len);
+      kf = hdr > 0 && isKeyframe(line.codec, out, hdr, len);
+    }
+    if (this.session.onOutgoingRtp(out, len, now, kf) < 0) {
       this.releaseUnused(out);
       return;
     }
-    line.sendStats.onPacketSent(len - hdr, rtpTimestamp(out), now);
-    line.sendBytes += len;
-    if (line.sendBuffer !== null) line.sendBuffer.store(out, len, now);
     const n = srtp.protectRtp(out, len);
     if (n < 0) {
       this.releaseUnused(out);
@@ -761,53 +845,45 @@ export class Peer {
     this.sendPooled(out, n);
   }
 
-  /** Plugin relay: RTCP feedback about what the peer sends on `mid`. Keeps PLI/FIR/REMB, fixes SSRCs. */
+  /**
+   * Plugin relay: RTCP feedback about what the peer sends on `mid`. PLI/FIR become the session's
+   * keyframe requests (its own FIR sequence numbers, coalesced); REMB goes out with our SSRCs.
+   */
   sendRtcp(mid: string | null, buf: Buffer, len: number): void {
     const srtp = this.srtpOut;
     if (srtp === null || this.remoteAddress === null) return;
-    const line = mid !== null ? this.byMid.get(mid) : this.lines.find((l) => !l.removed && l.kind === 'video');
-    if (!line) return;
-    const mediaSsrc = this.remoteSsrcOf(line);
+    const line = mid !== null ? this.byMid.get(mid) : this.lines.find((l) => !l.removed && l.recv && l.kind === 'video');
+    if (!line || line.removed) return;
     const out = this.rtcpOut;
     let w = 0;
+    let keyframe = false;
     const r = this.rtcpReader.reset(buf, len);
     while (r.next()) {
       if (r.type !== RtcpType.PSFB || r.length < 12) continue;
-      if (w + r.length + srtp.rtcpOverhead > out.length) break;
-      buf.copy(out, w, r.offset, r.offset + r.length);
-      setFbSenderSsrc(out, w, line.localSsrc);
-      if (r.count === PsfbFmt.AFB) {
+      if (r.count === PsfbFmt.PLI) {
+        keyframe = this.session.requestKeyframe(line.mid, 'pli') || keyframe;
+      } else if (r.count === PsfbFmt.FIR) {
+        keyframe = this.session.requestKeyframe(line.mid, 'fir') || keyframe;
+      } else if (r.count === PsfbFmt.AFB && r.length >= 24 && buf[r.offset + 12] === 0x52 && w + r.length <= MAX_RTCP_SIZE) {
         // REMB: media SSRC field is 0; the SSRC list names the streams it applies to.
-        if (r.length >= 24 && out[w + 12] === 0x52) {
-          const n = out[w + 16]!;
-          for (let i = 0; i < n && w + 24 + 4 * i <= w + r.length; i++) out.writeUInt32BE(mediaSsrc, w + 20 + 4 * i);
-        }
-      } else {
-        setFbMediaSsrc(out, w, mediaSsrc);
-        if (r.count === PsfbFmt.FIR && r.length >= 20) out.writeUInt32BE(mediaSsrc, w + 12);
+        buf.copy(out, w, r.offset, r.offset + r.length);
+        setFbSenderSsrc(out, w, line.localSsrc);
+        const n = out[w + 16]!;
+        const remote = line.info.ssrc;
+        for (let i = 0; i < n && 24 + 4 * i <= r.length; i++) out.writeUInt32BE(remote, w + 20 + 4 * i);
+        w += r.length;
       }
-      w += r.length;
     }
-    if (w === 0) return;
-    this.sendRtcpCompound(out, w);
-  }
-
-  private remoteSsrcOf(line: MLine): number {
-    if (line.info.ssrc !== 0) return line.info.ssrc;
-    if (line.remoteSsrcs.length > 0) return line.remoteSsrcs[0]!;
-    for (const rs of this.bySsrc.values()) if (rs.line === line) return rs.ssrc;
-    return 0;
+    if (w > 0) this.sendRtcpCompound(out, w);
+    if (keyframe || this.session.hasPendingRtcp) this.service(performance.now());
   }
 
   /** Protect and send an RTCP compound that sits in `src` (copied into a pooled buffer). */
   private sendRtcpCompound(src: Buffer, len: number): void {
     const srtp = this.srtpOut;
     if (srtp === null || this.remoteAddress === null) return;
+    if (len + srtp.rtcpOverhead > OUT_BUFFER_SIZE) return;
     const out = this.acquire();
-    if (len + srtp.rtcpOverhead > out.length) {
-      this.releaseUnused(out);
-      return;
-    }
     src.copy(out, 0, 0, len);
     const n = srtp.protectRtcp(out, len);
     if (n < 0) {
@@ -817,63 +893,89 @@ export class Peer {
     this.sendPooled(out, n);
   }
 
+  /** Ask the peer for a keyframe on `mid` (null: every video m-line we receive). */
   sendPli(mid: string | null): void {
     for (const line of this.lines) {
-      if (line.removed || line.kind !== 'video' || (mid !== null && line.mid !== mid)) continue;
-      const ssrcs = new Set<number>();
-      for (const rs of this.bySsrc.values()) if (rs.line === line) ssrcs.add(rs.ssrc);
-      if (ssrcs.size === 0) {
-        const s = this.remoteSsrcOf(line);
-        if (s !== 0) ssrcs.add(s);
-      }
-      for (const s of ssrcs) {
-        const p = buildPli(line.localSsrc, s);
-        this.stats.plisSent++;
-        this.sendRtcpCompound(p, p.length);
-      }
+      if (line.removed || !line.recv || line.kind !== 'video' || (mid !== null && line.mid !== mid)) continue;
+      this.session.requestKeyframe(line.mid);
     }
+    if (this.up) this.service(performance.now());
   }
 
+  /** REMB towards the peer (bps; 0 stops it): sent at once, then every second while set. */
   sendRemb(bitrate: number): void {
-    this.remembBitrate = bitrate;
-    if (bitrate <= 0) return;
-    const ssrcs: number[] = [];
-    let sender = 0;
-    for (const line of this.lines) {
-      if (line.removed || line.kind !== 'video') continue;
-      sender = sender || line.localSsrc;
-      const s = this.remoteSsrcOf(line);
-      if (s !== 0) ssrcs.push(s);
-    }
-    if (ssrcs.length === 0) return;
-    const p = buildRemb(sender, bitrate, ssrcs);
-    this.sendRtcpCompound(p, p.length);
+    this.session.setRemb(bitrate);
+    if (this.up) this.service(performance.now());
   }
 
-  private requestKeyframe(rs: RecvStream, now: number): void {
-    if (now - rs.lastPliMs < 300) return;
-    rs.lastPliMs = now;
-    const p = buildPli(rs.line.localSsrc, rs.ssrc);
-    this.stats.plisSent++;
-    this.sendRtcpCompound(p, p.length);
+  /**
+   * Drive the RTP session: timers, due RTCP (reports, NACK, PLI/FIR, REMB) protected and sent,
+   * events turned into PeerEvents; then re-arm the timer. Not per packet: only when something is due.
+   */
+  private service(now: number): void {
+    if (this.closed) return;
+    const s = this.session;
+    s.handleTimeout(now);
+    if (this.srtpOut !== null && this.remoteAddress !== null) {
+      let n: number;
+      for (let guard = 0; guard < 16 && (n = s.pollRtcpInto(this.rtcpOut, now)) > 0; guard++) this.sendRtcpCompound(this.rtcpOut, n);
+    }
+    for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) this.onSessionEvent(e);
+    const at = s.pollTimeout();
+    if (at !== undefined && this.up) this.armTimer(at);
+  }
+
+  private onSessionEvent(e: RtpSessionEvent): void {
+    switch (e.type) {
+      case 'media': {
+        const info: { mid: string; type: 'audio' | 'video'; receiving: boolean; substream?: number; seconds?: number } = { mid: e.mid, type: e.kind, receiving: e.receiving };
+        if (e.substream !== undefined) info.substream = e.substream;
+        if (e.seconds !== undefined) info.seconds = e.seconds;
+        this.events.mediaState(info);
+        break;
+      }
+      case 'slowlink':
+        this.events.slowLink({ mid: e.mid, media: e.kind, uplink: e.uplink, lost: e.lost });
+        break;
+      case 'bye':
+        this.cfg.log.verb('RTCP BYE', { handle: this.handleId, mid: e.mid, ssrc: e.ssrc });
+        break;
+    }
   }
 
   // ============================================================ data channels
 
   private channelOpen = new Map<string, DataChannel>();
+  /** Messages the plugin sent before their channel (or the association) was open, by label. */
+  private pendingData = new Map<string, Array<string | Buffer>>();
+  private pendingDataBytes = 0;
 
   sendData(label: string | null, data: string | Buffer): void {
+    if (typeof data !== 'string') data = Buffer.from(data); // the caller may reuse its buffer (SCTP sends later)
     const sctp = this.sctp;
-    if (sctp === null) return;
     let ch: DataChannel | undefined;
     if (label === null) ch = this.channelOpen.values().next().value;
     else ch = this.channelOpen.get(label);
-    if (!ch) {
-      const wanted = label ?? 'JanusDataChannel';
-      ch = sctp.channels.channelList.find((c) => c.label === wanted) ?? sctp.channels.createChannel(wanted);
-      if (!ch) return;
+    if (ch !== undefined && sctp !== null && sctp.channels.send(ch, data)) return;
+    // Not open yet: open it if needed (SCTP queues the DCEP OPEN until the association is up) and queue.
+    const wanted = ch?.label ?? label ?? 'JanusDataChannel';
+    if (sctp !== null && !sctp.channels.channelList.some((c) => c.label === wanted)) sctp.channels.createChannel(wanted);
+    if (!this.wantData || this.pendingDataBytes > 4 * 1024 * 1024) return;
+    let q = this.pendingData.get(wanted);
+    if (q === undefined) this.pendingData.set(wanted, (q = []));
+    q.push(data);
+    this.pendingDataBytes += typeof data === 'string' ? data.length : data.length;
+  }
+
+  private flushPendingData(label: string): void {
+    const q = this.pendingData.get(label);
+    const ch = this.channelOpen.get(label);
+    if (q === undefined || ch === undefined || this.sctp === null) return;
+    this.pendingData.delete(label);
+    for (const d of q) {
+      this.pendingDataBytes -= d.length;
+      this.sctp.channels.send(ch, d);
     }
-    sctp.channels.send(ch, data);
   }
 
   // ============================================================ DTLS / ICE state
@@ -895,6 +997,7 @@ export class Peer {
         events: {
           channelOpen: (ch) => {
             this.channelOpen.set(ch.label, ch);
+            this.flushPendingData(ch.label);
             this.sink?.dataReady(ch.label);
           },
           message: (ch, data, isBinary) => this.sink?.incomingData(ch.label, data, isBinary),
@@ -904,12 +1007,13 @@ export class Peer {
         },
       });
       this.sctp = s;
+      // Messages queued before the association existed: their channels open now.
+      for (const label of this.pendingData.keys()) if (!s.channels.channelList.some((c) => c.label === label)) s.channels.createChannel(label);
       s.start();
     }
     this.up = true;
-    this.nextTickAt = performance.now() + 1000;
-    this.armTimer(this.nextTickAt);
     this.events.webrtcUp();
+    this.service(performance.now());
   }
 
   private onDtlsClosed(reason: DtlsCloseReason, detail: string): void {
@@ -952,12 +1056,15 @@ export class Peer {
       for (let t = a.pollTransmit(); t; t = a.pollTransmit()) this.sendRaw(t.bytes, t.to);
       for (let e = a.pollEvent(); e; e = a.pollEvent()) this.onIceEvent(e);
     }
-    let at = this.nextTickAt > 0 && this.up ? this.nextTickAt : Infinity;
+    let at = Infinity;
     const ia = a?.pollTimeout();
     if (ia !== undefined && ia < at) at = ia;
     const da = this.dtls?.pollTimeout();
     if (da !== undefined && da < at) at = da;
-    if (this.nextNackAt < at) at = this.nextNackAt;
+    if (this.up) {
+      const sa = this.session.pollTimeout();
+      if (sa !== undefined && sa < at) at = sa;
+    }
     this.armTimer(at);
   }
 
@@ -977,13 +1084,9 @@ export class Peer {
     try {
       this.agent?.handleTimeout(now);
       this.dtls?.handleTimeout(now);
-      if (now >= this.nextNackAt) {
-        this.nextNackAt = Infinity;
-        this.sendNacks(now);
-      }
-      if (this.up && now >= this.nextTickAt) {
-        this.nextTickAt = now + 1000;
-        this.tick(now);
+      if (this.up) {
+        this.applySettings(this.cfg.settings());
+        this.service(now);
       }
     } catch (err) {
       this.cfg.log.warn('media timer failed', { handle: this.handleId, err: err instanceof Error ? err.stack : String(err) });
@@ -991,127 +1094,56 @@ export class Peer {
     this.flush();
   };
 
-  private sendNacks(now: number): void {
-    let pending = false;
-    for (const rs of this.bySsrc.values()) {
-      if (!rs.line.nack || rs.stats.missingCount === 0) continue;
-      const n = rs.stats.collectNacks(now, this.nackScratch);
-      if (n > 0) {
-        const p = buildNack(rs.line.localSsrc, rs.ssrc, this.nackScratch);
-        this.stats.nacksSent++;
-        this.sendRtcpCompound(p, p.length);
-      }
-      if (rs.stats.missingCount > 0) pending = true;
-    }
-    if (pending) this.nextNackAt = now + 20;
-  }
-
-  /** Once a second: media/no-media events, slow links, SR/RR. */
-  private tick(now: number): void {
-    const s = this.cfg.settings();
-    const noMediaMs = s.noMediaTimer * 1000;
-    for (const line of this.lines) {
-      if (line.removed) continue;
-      if (line.receiving && noMediaMs > 0 && now - line.lastRecvMs >= noMediaMs) {
-        line.receiving = false;
-        this.events.mediaState({ mid: line.mid, type: line.kind === 'audio' ? 'audio' : 'video', receiving: false, seconds: s.noMediaTimer });
-      }
-      if (s.slowlinkThreshold > 0 && line.send) {
-        const lost = line.remoteLost - line.lastRemoteLost;
-        line.lastRemoteLost = line.remoteLost;
-        if (lost >= s.slowlinkThreshold) this.events.slowLink({ mid: line.mid, media: line.kind === 'audio' ? 'audio' : 'video', uplink: true, lost });
-      }
-    }
-    if (s.slowlinkThreshold > 0) {
-      for (const rs of this.bySsrc.values()) {
-        const lost = rs.stats.packetsLost;
-        const d = lost - rs.lastLost;
-        rs.lastLost = lost;
-        if (d >= s.slowlinkThreshold) this.events.slowLink({ mid: rs.line.mid, media: rs.info.kind, uplink: false, lost: d });
-      }
-    }
-    this.sendReports(now);
-    if (this.remembBitrate > 0) this.sendRemb(this.remembBitrate);
-  }
-
-  private sendReports(now: number): void {
-    if (this.srtpOut === null) return;
-    const blocks = this.blocks;
-    blocks.length = 0;
-    let bi = 0;
-    for (const rs of this.bySsrc.values()) {
-      if (bi >= 31) break;
-      const b = (this.reportPool[bi] ??= newReportBlock());
-      rs.stats.fillReportBlock(now, b);
-      blocks.push(b);
-      bi++;
-    }
-    const out = this.rtcpOut;
-    let w = 0;
-    const wall = Date.now();
-    const cnames: Array<{ ssrc: number; cname: string }> = [];
-    let first = true;
-    for (const line of this.lines) {
-      if (line.removed || !line.send || !line.sendStats.hasSent) continue;
-      const si = this.senderInfo;
-      si.ntpSec = ntpSeconds(wall);
-      si.ntpFrac = ntpFraction(wall);
-      si.rtpTimestamp = line.sendStats.rtpTimestampAt(now);
-      si.packetCount = line.sendStats.packets;
-      si.octetCount = line.sendStats.octets;
-      w += writeSenderReport(out, w, line.localSsrc, si, first ? blocks : []);
-      cnames.push({ ssrc: line.localSsrc, cname: 'janus' });
-      first = false;
-      if (w > 900) break;
-    }
-    if (first) {
-      if (blocks.length === 0) return;
-      const ssrc = this.lines.find((l) => !l.removed)?.localSsrc ?? 1;
-      w += writeReceiverReport(out, w, ssrc, blocks);
-      cnames.push({ ssrc, cname: 'janus' });
-    }
-    const sdes = buildSdesCname(cnames.slice(0, 8));
-    if (w + sdes.length < out.length - 64) {
-      sdes.copy(out, w);
-      w += sdes.length;
-    }
-    this.sendRtcpCompound(out, w);
-  }
-  private readonly reportPool: ReportBlock[] = [];
-
   // ============================================================ admin / teardown
 
   info(): Record<string, unknown> {
     const a = this.agent;
     const pair = a?.getSelectedPair();
+    const st = this.session.getStats();
     const media = this.lines.filter((l) => !l.removed).map((l) => {
-      const inbound = [...this.bySsrc.values()].filter((rs) => rs.line === l).map((rs) => ({
-        ssrc: rs.ssrc,
-        ...(rs.info.rid !== undefined ? { rid: rs.info.rid } : {}),
-        substream: rs.info.substream,
-        packets: rs.packets,
-        bytes: rs.bytes,
-        lost: rs.stats.packetsLost,
-        jitter: Math.round(rs.stats.jitterMs * 100) / 100,
+      const inbound = st.inbound.filter((s) => s.mid === l.mid).map((s) => ({
+        ssrc: s.ssrc,
+        ...(s.rtxSsrc !== undefined ? { 'ssrc-rtx': s.rtxSsrc } : {}),
+        ...(s.rid !== undefined ? { rid: s.rid } : {}),
+        substream: s.substream ?? 0,
+        receiving: s.receiving,
+        packets: s.packets,
+        bytes: s.bytes,
+        bytes_lastsec: s.bytesLastSec,
+        lost: s.lost,
+        'fraction-lost': s.fractionLost,
+        jitter: Math.round(s.jitterMs * 100) / 100,
+        'rtx-packets': s.rtxPackets,
+        nacks: s.nacksSent,
+        'nacked-packets': s.nackedPackets,
+        plis: s.plisSent,
+        firs: s.firsSent,
       }));
+      const out = st.outbound.find((s) => s.mid === l.mid);
       return {
         mid: l.mid,
         mindex: l.mindex,
         type: l.kind,
         codec: l.codec ?? null,
         direction: l.send && l.recv ? 'sendrecv' : l.send ? 'sendonly' : l.recv ? 'recvonly' : 'inactive',
-        receiving: l.receiving,
+        receiving: inbound.some((s) => s.receiving),
         'ssrc-local': l.localSsrc,
-        'ssrc-remote': this.remoteSsrcOf(l) || null,
+        ...(l.rtxPt >= 0 && l.localRtxSsrc !== 0 ? { 'ssrc-local-rtx': l.localRtxSsrc, 'rtx-pt': l.rtxPt } : {}),
+        'ssrc-remote': inbound[0]?.ssrc ?? (l.info.ssrc || null),
         in_stats: inbound,
         out_stats: {
-          packets: l.sendStats.packets,
-          bytes: l.sendBytes,
-          'lost-by-remote': l.remoteLost,
-          'jitter-remote': l.remoteJitter,
-          'fraction-lost-remote': l.remoteFractionLost,
+          packets: out?.packets ?? 0,
+          bytes: out?.bytes ?? 0,
+          bytes_lastsec: out?.bytesLastSec ?? 0,
+          retransmitted: out?.retransmitted ?? 0,
+          nacks: out?.nacksReceived ?? 0,
+          plis: out?.plisReceived ?? 0,
+          firs: out?.firsReceived ?? 0,
+          'lost-by-remote': out?.remoteLost ?? 0,
+          'jitter-remote': out ? Math.round(out.remoteJitterMs * 100) / 100 : 0,
+          'fraction-lost-remote': out?.remoteFractionLost ?? 0,
         },
-        rtt: l.rttMs >= 0 ? Math.round(l.rttMs) : null,
+        rtt: out && out.rttMs > 0 ? Math.round(out.rttMs) : null,
       };
     });
     const d = this.dtls;
@@ -1129,6 +1161,9 @@ export class Peer {
         {
           id: 1,
           ready: this.up ? 1 : -1,
+          rtt: st.rttMs > 0 ? Math.round(st.rttMs) : null,
+          'remb-sent': st.rembSent,
+          'remb-received': st.rembReceived,
           components: [
             {
               id: 1,
@@ -1158,12 +1193,21 @@ export class Peer {
   close(): void {
     if (this.closed) return;
     try {
+      // RTCP BYE for our streams, like a browser's pc.close().
+      if (this.up && this.srtpOut !== null && this.remoteAddress !== null) {
+        const n = this.session.writeBye(this.rtcpOut, performance.now());
+        if (n > 0) this.sendRtcpCompound(this.rtcpOut, n);
+      }
+    } catch {
+      /* best effort */
+    }
+    try {
       this.sctp?.sctp.close();
     } catch {
       /* best effort */
     }
     try {
-      this.dtls?.close(); // close_notify, like a browser's pc.close()
+      this.dtls?.close(); // close_notify
     } catch {
       /* best effort */
     }
@@ -1172,6 +1216,7 @@ export class Peer {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.sink = null;
+    this.pendingData.clear();
     this.socket.off('message', this.onMessage);
     // Let queued sends (close_notify) leave before the handle goes.
     setImmediate(() => {
@@ -1184,6 +1229,6 @@ export class Peer {
   }
 }
 
-function flip(d: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive'): 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive' {
+function flip(d: Direction): Direction {
   return d === 'sendonly' ? 'recvonly' : d === 'recvonly' ? 'sendonly' : d;
 }

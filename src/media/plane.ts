@@ -14,10 +14,14 @@ import { log as rootLog, type Logger } from '../log.js';
 import { LocalCandidates } from './candidates.js';
 import { generateCertificate, loadCertificate, type DtlsCertificate } from './dtls/certificate.js';
 import { PortRangeExhaustedError, UdpPortAllocator } from './net/port-allocator.js';
+import type { IceTiming } from './ice/agent.js';
 import { Peer, type MediaRuntimeSettings, type PeerConfig } from './peer.js';
 import { SdpError } from './sdp/errors.js';
 import { extractRemoteTransport } from './sdp/jsep.js';
 import { parseSdp } from './sdp/parse.js';
+
+/** Requested SO_RCVBUF / SO_SNDBUF of each media socket. */
+const SOCKET_BUFFER_BYTES = 2 * 1024 * 1024;
 
 export interface WebRtcMediaPlaneOptions {
   config: JanusConfig;
@@ -27,6 +31,8 @@ export interface WebRtcMediaPlaneOptions {
   /** Local candidates (default: discovered from `config.nat`). */
   candidates?: LocalCandidates;
   log?: Logger;
+  /** ICE timing overrides (tests: fast consent loss / check failure); Janus has no such settings. */
+  iceTiming?: Partial<IceTiming>;
 }
 
 export class WebRtcMediaPlane implements MediaPlane {
@@ -46,6 +52,7 @@ export class WebRtcMediaPlane implements MediaPlane {
     readonly candidates: LocalCandidates,
     settings: () => MediaRuntimeSettings,
     log: Logger,
+    iceTiming: Partial<IceTiming> | undefined,
   ) {
     this.log = log;
     const range = config.media.rtp_port_range ?? { min: 0, max: 0 };
@@ -62,6 +69,7 @@ export class WebRtcMediaPlane implements MediaPlane {
       hangupOnFailed: nat.hangup_on_failed,
       settings,
       log,
+      ...(iceTiming ? { iceTiming } : {}),
     };
   }
 
@@ -103,7 +111,7 @@ export class WebRtcMediaPlane implements MediaPlane {
       ice_lite: config.nat.ice_lite,
       full_trickle: config.nat.full_trickle,
     });
-    return new WebRtcMediaPlane(config, certificate, candidates, settings, log);
+    return new WebRtcMediaPlane(config, certificate, candidates, settings, log, opts.iceTiming);
   }
 
   attach(events: MediaEvents): void {
@@ -259,6 +267,14 @@ export class WebRtcMediaPlane implements MediaPlane {
         throw new JanusError(ErrorCode.UNKNOWN, `Error creating PeerConnection: ${err.message}`);
       }
       throw new JanusError(ErrorCode.UNKNOWN, `Error creating PeerConnection: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // A single-threaded receiver needs slack for GC pauses and scheduling hiccups: ask for 2 MiB
+    // socket buffers (the kernel caps them at net.core.rmem_max / wmem_max) instead of ~200 KiB.
+    try {
+      allocated.socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+      allocated.socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+    } catch {
+      /* keep the defaults */
     }
     const cands = this.candidates.hostCandidates(allocated.port);
     if (!cands) {

@@ -5,6 +5,7 @@
  * Not sans-IO: werift-sctp runs its own wall-clock timers (T1/T3/SACK/heartbeat) and async sends.
  */
 import { SCTP } from 'werift-sctp';
+import { DataChunk } from 'werift-sctp/lib/sctp/src/chunk.js';
 
 export interface SctpSendOptions {
   ordered: boolean;
@@ -46,7 +47,18 @@ export interface SctpAssociationOptions {
   /** From the remote SDP a=sctp-port (default 5000). */
   remotePort?: number;
   maxMessageSize?: number;
+  /**
+   * Largest user-data fragment per DATA chunk (bytes). werift-sctp always cuts messages into
+   * 1200-byte fragments, which makes 1265-byte DTLS datagrams with AES-GCM: above a dtls_mtu of 1200.
+   * When smaller than 1200, messages are fragmented by this adapter instead (RFC 4960 §6.9).
+   */
+  maxFragmentSize?: number;
 }
+
+/** werift-sctp's fixed fragment size. */
+const WERIFT_FRAGMENT_SIZE = 1200;
+/** Per-datagram overhead around one DATA chunk: DTLS record (13) + AES-GCM nonce and tag (24) + SCTP common header (12) + DATA chunk header (16). */
+export const SCTP_DTLS_OVERHEAD = 13 + 24 + 12 + 16;
 
 /** Default a=max-message-size we accept and advertise. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 262_144;
@@ -55,6 +67,43 @@ interface WeriftSctpInternals {
   handleData(buf: Buffer): Promise<void>;
   reconfigQueue: number[];
   transmitReconfigRequest(): Promise<void>;
+  send(streamId: number, ppid: number, data: Buffer, opts?: { ordered?: boolean; maxRetransmits?: number; expiry?: number }): Promise<void>;
+  localTsn: number;
+  outboundQueue: DataChunk[];
+  outboundStreamSeq: Record<number, number>;
+  transmit(): Promise<void>;
+}
+
+const DATA_UNORDERED = 0x04;
+const DATA_FIRST_FRAG = 0x02;
+const DATA_LAST_FRAG = 0x01;
+
+/**
+ * Replace werift's send() with one that cuts user messages into `size`-byte DATA chunks: same
+ * bookkeeping (TSN, stream sequence number, outbound queue), our own fragment size.
+ */
+function installFragmentingSend(sctp: WeriftSctpInternals, size: number): void {
+  sctp.send = (streamId, ppid, data, opts = {}) => {
+    const ordered = opts.ordered ?? true;
+    const ssn = ordered ? (sctp.outboundStreamSeq[streamId] ?? 0) : 0;
+    const count = Math.max(1, Math.ceil(data.length / size));
+    for (let i = 0; i < count; i++) {
+      const chunk = new DataChunk(0, undefined);
+      chunk.flags = (ordered ? 0 : DATA_UNORDERED) | (i === 0 ? DATA_FIRST_FRAG : 0) | (i === count - 1 ? DATA_LAST_FRAG : 0);
+      chunk.tsn = sctp.localTsn;
+      chunk.streamId = streamId;
+      chunk.streamSeqNum = ssn;
+      chunk.protocol = ppid;
+      chunk.userData = data.subarray(i * size, (i + 1) * size);
+      chunk.bookSize = chunk.userData.length;
+      chunk.expiry = opts.expiry;
+      chunk.maxRetransmits = opts.maxRetransmits;
+      sctp.localTsn = (sctp.localTsn + 1) >>> 0;
+      sctp.outboundQueue.push(chunk);
+    }
+    if (ordered) sctp.outboundStreamSeq[streamId] = (ssn + 1) & 0xffff;
+    return sctp.transmit();
+  };
 }
 
 export class WeriftSctpAssociation implements SctpAssociation {
@@ -79,6 +128,8 @@ export class WeriftSctpAssociation implements SctpAssociation {
     };
     const port = opts.localPort ?? 5000;
     this.sctp = opts.isClient ? SCTP.client(transport, port) : SCTP.server(transport, port);
+    const frag = Math.floor(opts.maxFragmentSize ?? WERIFT_FRAGMENT_SIZE);
+    if (frag < WERIFT_FRAGMENT_SIZE) installFragmentingSend(this.sctp as unknown as WeriftSctpInternals, Math.max(256, frag) & ~3); // chunks are padded to 4 bytes
     // werift installs transport.onData -> handleData without catching its rejection; we never call it.
     transport.onData = undefined;
     this.sctp.onReceive.subscribe((streamId: number, ppid: number, data: Buffer) => {

@@ -2,7 +2,7 @@
  * DataChannelManager: WebRTC data channels (RFC 8831) with in-band DCEP negotiation (RFC 8832) over an
  * SctpAssociation. Plus `connectSctpOverDtls` to wire an association onto a DtlsEndpoint (RFC 8261).
  */
-import { DEFAULT_MAX_MESSAGE_SIZE, WeriftSctpAssociation, type SctpAssociation, type SctpState } from './association.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, SCTP_DTLS_OVERHEAD, WeriftSctpAssociation, type SctpAssociation, type SctpState } from './association.js';
 import {
   PPID_BINARY, PPID_BINARY_EMPTY, PPID_BINARY_PARTIAL, PPID_DCEP, PPID_STRING, PPID_STRING_EMPTY, PPID_STRING_PARTIAL,
   buildDataChannelAck, buildDataChannelOpen, channelTypeOf, isLocalStreamId, parseDcep, reliabilityOf, streamIdParity,
@@ -257,6 +257,8 @@ export function createSctpOverDtls(dtls: DtlsEndpoint, opts: SctpOverDtlsOptions
     localPort: opts.localPort ?? 5000,
     remotePort: opts.remotePort ?? 5000,
     maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+    // Every DATA chunk fits in one DTLS datagram of at most dtls_mtu bytes.
+    maxFragmentSize: dtls.mtu - SCTP_DTLS_OVERHEAD,
   }, {
     transmit: (p) => { dtls.send(p); },
     message: (sid, ppid, data) => channels?.onSctpMessage(sid, ppid, data),

@@ -154,9 +154,9 @@ export class RtpSession {
   private readonly rtcpSsrc: number;
   private readonly unixOffsetMs: number;
   private readonly random: () => number;
-  private readonly extMid: number;
-  private readonly extRid: number;
-  private readonly extRrid: number;
+  private extMid: number;
+  private extRid: number;
+  private extRrid: number;
   private readonly maxRemoteSsrcs: number;
 
   private readonly local: LocalStream[] = [];
@@ -232,6 +232,18 @@ export class RtpSession {
   }
   setNackOptimizations(on: boolean): void {
     this.nackOptimizations = on;
+  }
+
+  /** Header extension ids after a (re)negotiation (mid / rid / repaired-rid; 0 or absent = not negotiated). */
+  setExtensions(ext: { mid?: number; rid?: number; repairedRid?: number }): void {
+    this.extMid = ext.mid ?? 0;
+    this.extRid = ext.rid ?? 0;
+    this.extRrid = ext.repairedRid ?? 0;
+  }
+
+  /** Events are waiting in pollEvent() (e.g. `media` receiving:true after the first packet of a stream). */
+  get hasPendingEvents(): boolean {
+    return this.eventHead < this.events.length;
   }
 
   /** Declare a stream we send; returns its local index (stable for the session's life). */

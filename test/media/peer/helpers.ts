@@ -9,14 +9,14 @@ import type { JanusConfig } from '../../../src/config/types.js';
 import { Gateway } from '../../../src/core/gateway.js';
 import type { JanusMessage } from '../../../src/core/messages.js';
 import type { MediaSink, TrickleCandidate } from '../../../src/core/media-plane.js';
-import type { RtpStreamInfo } from '../../../src/core/plugin.js';
+import type { Plugin, RtpStreamInfo } from '../../../src/core/plugin.js';
 import type { SessionOverReason, TransportClient } from '../../../src/core/transport.js';
 import type { Logger } from '../../../src/log.js';
 import { LocalCandidates } from '../../../src/media/candidates.js';
 import { generateCertificate } from '../../../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../../../src/media/net/port-allocator.js';
 import { Peer, type PeerConfig } from '../../../src/media/peer.js';
-import { WebRtcMediaPlane } from '../../../src/media/plane.js';
+import { WebRtcMediaPlane, type WebRtcMediaPlaneOptions } from '../../../src/media/plane.js';
 import { buildOffer, EXT, extmapsFor } from '../../../src/media/sdp/negotiate.js';
 import { extractRemoteTransport } from '../../../src/media/sdp/jsep.js';
 import { parseSdp } from '../../../src/media/sdp/parse.js';
@@ -69,7 +69,16 @@ export interface World {
   stop(): Promise<void>;
 }
 
-export async function makeWorld(tune?: (c: JanusConfig) => void): Promise<World> {
+export interface WorldOptions {
+  /** Extra plane options (iceTiming...). */
+  plane?: Partial<WebRtcMediaPlaneOptions>;
+  /** Plugins (default: the EchoTest). */
+  plugins?: Plugin[];
+  /** Let the plane discover its candidates from `config.nat` (STUN probe, 1:1 NAT) instead of host-only ones. */
+  discover?: boolean;
+}
+
+export async function makeWorld(tune?: (c: JanusConfig) => void, opts: WorldOptions = {}): Promise<World> {
   const config = defaultJanusConfig('/nonexistent');
   const base = nextRange;
   nextRange += 20;
@@ -77,9 +86,11 @@ export async function makeWorld(tune?: (c: JanusConfig) => void): Promise<World>
   config.nat.ice_enforce_list = ['127.0.0.1'];
   config.general.admin_secret = 'adm';
   tune?.(config);
-  const candidates = await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list, ...(config.nat.nat_1_1_mapping.length ? { nat11Mapping: config.nat.nat_1_1_mapping } : {}) });
-  const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
-  const gw = new Gateway({ config, plugins: [new EchoTestPlugin()], mediaPlane: plane, watchdogIntervalMs: 60_000, log: quietLog });
+  const candidates = opts.discover
+    ? undefined
+    : await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list, ...(config.nat.nat_1_1_mapping.length ? { nat11Mapping: config.nat.nat_1_1_mapping } : {}) });
+  const plane = await WebRtcMediaPlane.create({ config, ...(candidates ? { candidates } : {}), log: quietLog, ...(opts.plane ?? {}) });
+  const gw = new Gateway({ config, plugins: opts.plugins ?? [new EchoTestPlugin()], mediaPlane: plane, watchdogIntervalMs: 60_000, log: quietLog });
   await gw.start();
   const client = new RecordingClient();
   let n = 0;
@@ -132,10 +143,16 @@ export interface ClientPeer {
 }
 
 const clientCert = generateCertificate();
-const clientAllocator = new UdpPortAllocator({ range: { min: 43900, max: 43999 } });
+/** Client sockets on ephemeral ports (never inside a server's rtp_port_range). */
+const clientAllocator = new UdpPortAllocator({ range: { min: 0, max: 0 } });
 
-/** An offering client: audio (opus) + video (vp8, nack) + data channel. */
-export async function makeClient(): Promise<ClientPeer> {
+export interface ClientOptions {
+  iceTiming?: PeerConfig['iceTiming'];
+  settings?: Partial<ReturnType<PeerConfig['settings']>>;
+}
+
+/** A client PeerConnection (our own Peer): offers audio (opus) + video (vp8, nack) + data channel with clientOffer(). */
+export async function makeClient(opts: ClientOptions = {}): Promise<ClientPeer> {
   const sock = await clientAllocator.allocate();
   const lossy = new LossySocket(sock.socket);
   const candidates = await LocalCandidates.create({ enforceList: ['127.0.0.1'] });
@@ -148,8 +165,9 @@ export async function makeClient(): Promise<ClientPeer> {
     keepaliveConncheck: false,
     dtlsMtu: 1200,
     hangupOnFailed: false,
-    settings: () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false }),
+    settings: () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false, ...(opts.settings ?? {}) }),
     log: quietLog,
+    ...(opts.iceTiming ? { iceTiming: opts.iceTiming } : {}),
   };
   const c: ClientPeer = {
     peer: undefined as unknown as Peer,

@@ -1,0 +1,312 @@
+/**
+ * EchoTest benchmark, end to end: server CPU microseconds per echoed RTP packet for Portunus and for
+ * the real Janus 1.1.2 (/usr/bin/janus), measured in the same run with the same load client.
+ *
+ *   node dist/bench/echo.js [--peers 4] [--rate 500] [--seconds 10] [--warmup 3] [--size 1000] [--rounds 1] [--only portunus|janus] [--info]
+ *
+ * Each server runs in its own process on a fresh configs folder (EchoTest only, rtp_port_range
+ * 20000-20100, ICE on this machine's non-loopback address), one after the other. The load client is
+ * this process: `peers` PeerConnections made of our own media modules (the Peer class as an offering
+ * client: audio + video, SRTP as negotiated) over the Janus API on WebSockets; it counts the echoed
+ * packets without decrypting them, so that it stays cheaper than the servers it loads. Each
+ * peer sends `rate` video packets per second of `size` bytes payload; the server decrypts, hands them
+ * to its EchoTest, re-encrypts and sends them back. Over a fixed window after a warm-up we read the
+ * server process's CPU time (/proc/<pid>/stat utime + stime) and count the echoed packets the
+ * clients received: µs/packet = server CPU µs / echoed packets. Not a test: run on demand.
+ */
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import type { Socket } from 'node:dgram';
+import WebSocket from 'ws';
+import type { MediaSink } from '../src/core/media-plane.js';
+import type { Logger } from '../src/log.js';
+import { LocalCandidates } from '../src/media/candidates.js';
+import { generateCertificate } from '../src/media/dtls/certificate.js';
+import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
+import { Peer, type PeerConfig } from '../src/media/peer.js';
+import { buildOffer, EXT, extmapsFor } from '../src/media/sdp/negotiate.js';
+import { extractRemoteTransport } from '../src/media/sdp/jsep.js';
+import { parseSdp } from '../src/media/sdp/parse.js';
+import { writeSdp } from '../src/media/sdp/write.js';
+import { startMediaGateway, type GatewayKind, type MediaGateway } from '../test/helpers/media-server.js';
+
+const { values } = parseArgs({
+  options: {
+    peers: { type: 'string', default: '4' },
+    rate: { type: 'string', default: '500' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    size: { type: 'string', default: '1000' },
+    only: { type: 'string' },
+    info: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '1' },
+  },
+});
+const PEERS = Number(values.peers);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
+const SIZE = Number(values.size);
+const KINDS: GatewayKind[] = values.only === 'janus' ? ['janus'] : values.only === 'portunus' ? ['portunus'] : ['portunus', 'janus'];
+
+const quiet: Logger = { fatal() {}, error() {}, warn() {}, info() {}, verb() {}, huge() {}, debug() {}, enabled: () => false, child: () => quiet };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const CLK_TCK = 100; // Linux USER_HZ
+
+/** utime + stime of a process, in µs. */
+function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+}
+
+/** A minimal Janus API client over WebSocket (janus-protocol). */
+class JanusWs {
+  private n = 0;
+  private readonly waiting = new Map<string, (m: Record<string, unknown>) => void>();
+  private readonly events: Array<Record<string, unknown>> = [];
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('message', (d) => {
+      const m = JSON.parse(String(d)) as Record<string, unknown>;
+      const tx = m.transaction as string | undefined;
+      if (m.janus === 'ack') return;
+      if (tx !== undefined && this.waiting.has(tx)) {
+        const f = this.waiting.get(tx)!;
+        this.waiting.delete(tx);
+        f(m);
+      } else this.events.push(m);
+    });
+  }
+  static open(url: string): Promise<JanusWs> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, 'janus-protocol');
+      ws.once('open', () => resolve(new JanusWs(ws)));
+      ws.once('error', reject);
+    });
+  }
+  request(body: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    const transaction = `b${++this.n}`;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no answer to ${String(body.janus)}`)), timeoutMs);
+      this.waiting.set(transaction, (m) => {
+        clearTimeout(t);
+        resolve(m);
+      });
+      this.ws.send(JSON.stringify({ ...body, transaction }));
+    });
+  }
+  send(body: Record<string, unknown>): void {
+    this.ws.send(JSON.stringify({ ...body, transaction: `k${++this.n}` }));
+  }
+  close(): void {
+    this.ws.close();
+  }
+}
+
+interface LoadPeer {
+  peer: Peer;
+  handle: number;
+  received: number;
+  up: boolean;
+  ssrc: number;
+}
+
+const cert = generateCertificate();
+
+async function connectPeer(api: JanusWs, session: number, address: string): Promise<LoadPeer> {
+  const handle = ((await api.request({ janus: 'attach', session_id: session, plugin: 'janus.plugin.echotest' })).data as { id: number }).id;
+  const alloc = await new UdpPortAllocator({ range: { min: 0, max: 0 }, address }).allocate();
+  const candidates = await LocalCandidates.create({ enforceList: [address] });
+  const cfg: PeerConfig = {
+    certificate: cert,
+    iceLite: false,
+    fullTrickle: false,
+    nomination: 'aggressive',
+    consentFreshness: true,
+    keepaliveConncheck: false,
+    dtlsMtu: 1200,
+    hangupOnFailed: false,
+    settings: () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false }),
+    log: quiet,
+  };
+  const lp: LoadPeer = { peer: undefined as unknown as Peer, handle, received: 0, up: false, ssrc: 0x1000 + handle % 0xffff };
+  lp.peer = new Peer(handle, alloc.socket as Socket, alloc.port, candidates.hostCandidates(alloc.port)!, cfg, {
+    webrtcUp: () => (lp.up = true),
+    mediaState: () => {},
+    slowLink: () => {},
+    iceFailed: () => {},
+    closed: () => {},
+    localCandidate: () => {},
+  });
+  const sink: MediaSink = {
+    incomingRtp: () => void lp.received++,
+    incomingRtcp: () => {},
+    incomingData: () => {},
+    dataReady: () => {},
+  };
+  lp.peer.setSink(sink);
+  // The load client only counts the echoed RTP (no SRTP unprotect, no receive statistics, no NACKs):
+  // its own cost stays low so the servers, not the client, are the bottleneck. STUN, DTLS and RTCP
+  // still go to the Peer.
+  const sock = alloc.socket as Socket;
+  sock.setRecvBufferSize(2 * 1024 * 1024);
+  sock.setSendBufferSize(2 * 1024 * 1024);
+  const handler = sock.listeners('message')[0] as (m: Buffer, r: unknown) => void;
+  sock.removeListener('message', handler);
+  sock.on('message', (m: Buffer, r: unknown) => {
+    if (m.length > 12 && m[0]! >> 6 === 2 && (m[1]! < 192 || m[1]! > 223)) lp.received++;
+    else handler(m, r);
+  });
+  const offer = lp.peer.setLocalDescription(
+    writeSdp(
+      buildOffer([
+        { kind: 'audio', mid: '0', direction: 'sendrecv', codec: { name: 'opus', pt: 111 }, extensions: extmapsFor([EXT.mid]) },
+        { kind: 'video', mid: '1', direction: 'sendrecv', codec: { name: 'vp8', pt: 96 }, extensions: extmapsFor([EXT.mid]) },
+      ]),
+    ),
+    'offer',
+  );
+  const res = await api.request({ janus: 'message', session_id: session, handle_id: handle, body: { audio: true, video: true }, jsep: { type: 'offer', sdp: offer } });
+  let jsep = res.jsep as { type: string; sdp: string } | undefined;
+  if (!jsep) throw new Error(`no answer: ${JSON.stringify(res)}`);
+  const d = parseSdp(jsep.sdp);
+  lp.peer.setRemoteDescription(d, extractRemoteTransport(d, { type: 'answer' }), 'answer');
+  jsep = undefined;
+  const end = Date.now() + 10_000;
+  while (!lp.up) {
+    if (Date.now() > end) throw new Error('PeerConnection did not come up');
+    await sleep(20);
+  }
+  return lp;
+}
+
+/** VP8-looking payload (non-key frame descriptor), `size` bytes. */
+function makePacket(ssrc: number, size: number): Buffer {
+  const b = Buffer.alloc(12 + size, 0x5a);
+  b[0] = 0x80;
+  b[1] = 96;
+  b.writeUInt32BE(ssrc, 8);
+  b[12] = 0x90;
+  b[13] = 0x80;
+  b[14] = 0x00;
+  b[15] = 0x01;
+  return b;
+}
+
+interface Result {
+  kind: GatewayKind;
+  sent: number;
+  echoed: number;
+  windowS: number;
+  serverCpuUs: number;
+  usPerPacket: number;
+  clientCpuUsPerPacket: number;
+  lossPct: number;
+}
+
+async function run(kind: GatewayKind): Promise<Result> {
+  const gw: MediaGateway = await startMediaGateway(kind, ['echotest']);
+  const api = await JanusWs.open(gw.wsUrl);
+  const peers: LoadPeer[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  const keepalive = setInterval(() => api.send({ janus: 'keepalive', session_id: session }), 15_000);
+  let session = 0;
+  try {
+    session = ((await api.request({ janus: 'create' })).data as { id: number }).id;
+    for (let i = 0; i < PEERS; i++) peers.push(await connectPeer(api, session, gw.address.address));
+    const packets = peers.map((p) => makePacket(p.ssrc, SIZE));
+    let seq = 0;
+    let ts = 0;
+    let sent = 0;
+    // Paced sender: every 10 ms, rate/100 packets per peer (carry the remainder).
+    const perTick = RATE / 100;
+    let credit = 0;
+    let last = performance.now();
+    timer = setInterval(() => {
+      const now = performance.now();
+      credit += (perTick * (now - last)) / 10;
+      last = now;
+      const n = Math.floor(credit);
+      credit -= n;
+      for (let k = 0; k < n; k++) {
+        seq = (seq + 1) & 0xffff;
+        ts = (ts + 3000) >>> 0;
+        for (let i = 0; i < peers.length; i++) {
+          const b = packets[i]!;
+          b.writeUInt16BE(seq, 2);
+          b.writeUInt32BE(ts, 4);
+          peers[i]!.peer.sendRtp('1', b, b.length);
+          sent++;
+        }
+      }
+    }, 10);
+    await sleep(WARMUP * 1000);
+    const echoed0 = peers.reduce((a, p) => a + p.received, 0);
+    const sent0 = sent;
+    const cpu0 = processCpuUs(gw.pid);
+    const client0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < SECONDS; i++) {
+      await sleep(1000);
+      if (process.env.BENCH_DEBUG) console.log(kind, `t+${i + 1}s sent ${sent - sent0} echoed ${peers.reduce((a, p) => a + p.received, 0) - echoed0}`);
+    }
+    const cpu1 = processCpuUs(gw.pid);
+    const client1 = process.cpuUsage(client0);
+    const t1 = performance.now();
+    if (values.info) {
+      const r = await fetch(`${gw.adminUrl}/${session}/${peers[0]!.handle}`, { method: 'POST', body: JSON.stringify({ janus: 'handle_info', transaction: 'i', admin_secret: gw.adminSecret }) });
+      console.log(kind, 'server handle_info', JSON.stringify(((await r.json()) as { info?: { streams?: unknown } }).info?.streams, null, 1));
+      console.log(kind, 'client stats', JSON.stringify(peers[0]!.peer.stats), JSON.stringify(peers[0]!.peer.rtpStats().inbound));
+    }
+    const echoed = peers.reduce((a, p) => a + p.received, 0) - echoed0;
+    const sentW = sent - sent0;
+    const serverCpuUs = cpu1 - cpu0;
+    return {
+      kind,
+      sent: sentW,
+      echoed,
+      windowS: (t1 - t0) / 1000,
+      serverCpuUs,
+      usPerPacket: echoed > 0 ? serverCpuUs / echoed : NaN,
+      clientCpuUsPerPacket: echoed > 0 ? (client1.user + client1.system) / echoed : NaN,
+      lossPct: sentW > 0 ? (100 * (sentW - echoed)) / sentW : 0,
+    };
+  } finally {
+    if (timer) clearInterval(timer);
+    clearInterval(keepalive);
+    for (const p of peers) p.peer.close();
+    api.close();
+    await gw.stop();
+  }
+}
+
+const ROUNDS = Number(values.rounds);
+const results: Result[] = [];
+console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${PEERS} peers x ${RATE} pps, ${SIZE} B payload, ${SECONDS} s window after ${WARMUP} s warm-up, ${ROUNDS} round(s))`);
+for (let round = 0; round < ROUNDS; round++) {
+  for (const kind of KINDS) {
+    const r = await run(kind);
+    results.push(r);
+    console.log(
+      `${kind.padEnd(8)} echoed ${r.echoed} in ${r.windowS.toFixed(1)} s (${(r.echoed / r.windowS).toFixed(0)}/s, loss ${r.lossPct.toFixed(2)}%), ` +
+        `server CPU ${(r.serverCpuUs / 1000).toFixed(0)} ms = ${r.usPerPacket.toFixed(2)} µs/packet (client ${r.clientCpuUsPerPacket.toFixed(2)} µs/packet)`,
+    );
+  }
+}
+console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const p = results.filter((r) => r.kind === 'portunus').map((r) => r.usPerPacket);
+const j = results.filter((r) => r.kind === 'janus').map((r) => r.usPerPacket);
+if (p.length > 0 && j.length > 0) {
+  const pm = median(p);
+  const jm = median(j);
+  console.log(`Portunus ${pm.toFixed(2)} µs vs Janus ${jm.toFixed(2)} µs of server CPU per echoed packet (median of ${ROUNDS}): ratio ${(pm / jm).toFixed(2)}x`);
+}
+console.log(JSON.stringify({ peers: PEERS, rate: RATE, size: SIZE, seconds: SECONDS, results }));
+process.exit(0);
