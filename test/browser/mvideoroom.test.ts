@@ -53,7 +53,7 @@ async function waitForStreams(dp: DemoPage, n: number, timeoutMs: number): Promi
 }
 
 forEachGateway('mvideoroomtest.html (multistream)', ['videoroom'], (env) => {
-  test('three participants in room 1234, each receiving the two others on one multistream PeerConnection', { timeout: 60_000 }, async () => {
+  test('three participants in room 1234, each receiving the two others on one multistream PeerConnection', { timeout: 90_000 }, async () => {
     const gw = env.gw();
     const { mark, timings } = stopwatch();
     const pages: DemoPage[] = [];

@@ -100,11 +100,11 @@ async function threeParticipants(env: SuiteEnv, transport: 'ws' | 'http', names:
 }
 
 forEachGateway('videoroomtest.html', ['videoroom'], (env) => {
-  test('WebSocket: three participants in room 1234 each receive the two others\' video and audio', { timeout: 60_000 }, async () => {
+  test('WebSocket: three participants in room 1234 each receive the two others\' video and audio', { timeout: 90_000 }, async () => {
     await threeParticipants(env, 'ws', ['alice', 'bob', 'carol']);
   });
 
-  test('HTTP long poll: three participants in room 1234 each receive the two others\' video and audio', { timeout: 60_000 }, async () => {
+  test('HTTP long poll: three participants in room 1234 each receive the two others\' video and audio', { timeout: 90_000 }, async () => {
     // The WebSocket pages are closed: their sessions ended with the connection, so the room is empty.
     const deadline = Date.now() + 5000;
     let left = await participantsIn(env.gw(), 1234);
