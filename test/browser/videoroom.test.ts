@@ -1,19 +1,26 @@
 /**
- * Janus's own videoroomtest.html in real Chromium: three participants join room 1234 (numeric ids,
- * string_ids = false: the page parseInt()s ?room=), first over WebSockets, then over HTTP long poll
- * (settings.js `server` = http://.../janus). Each publishes its fake camera/microphone and must see
+ * Janus's own videoroomtest.html in real Chromium: three participants join a room, first over
+ * WebSockets, then over HTTP long poll (settings.js `server` = http://.../janus). The real Janus
+ * (harness self-check) runs its stock demo room 1234 with numeric ids. Portunus runs the user's own
+ * conf/janus.plugin.videoroom.jcfg verbatim: room 9999 with string_ids = true, which the demo page
+ * joins with the number it parseInt()s from ?room= (Janus would answer 430; Portunus accepts it). Each publishes its fake camera/microphone and must see
  * and hear the two others: two subscriber PeerConnections per page with video frames decoded and
  * audio energy growing, and the others' names in the remote slots.
  *
  * Between the two tests the room must be empty again: closing the WebSocket pages ends their
  * sessions (transport gone), so the HTTP participants do not see ghosts.
  */
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AUDIBLE_POWER, audioPowerBetween, inboundTotal, openDemo, waitForMedia, type DemoPage, type GatewayAddress, type PcReport } from '../helpers/browser.js';
 import { forEachGateway, sleep, startAndRegister, stopwatch, withPages, type SuiteEnv } from '../helpers/demo-flows.js';
 import { postJson } from '../helpers/janus-client.js';
-import type { MediaGateway } from '../helpers/media-server.js';
+import type { GatewayKind, MediaGateway } from '../helpers/media-server.js';
+
+/** The room each gateway runs (see above). */
+const roomOf = (kind: GatewayKind): number => (kind === 'janus' ? 1234 : 9999);
+const seedVideoRoomJcfg = readFileSync(new URL('../../../conf/janus.plugin.videoroom.jcfg', import.meta.url), 'utf8');
 
 const isPublisher = (pc: PcReport) => pc.local === 'offer' && pc.connectionState !== 'closed';
 const isSubscriber = (pc: PcReport) => pc.local === 'answer' && pc.connectionState !== 'closed';
@@ -45,7 +52,7 @@ async function threeParticipants(env: SuiteEnv, transport: 'ws' | 'http', names:
   const { mark, timings } = stopwatch();
   const pages: DemoPage[] = [];
   await withPages(gw, pages, async () => {
-    for (const name of names) pages.push(await openDemo(env.handle(), address, 'videoroomtest.html', { room: '1234' }, `videoroom/${env.kind}/${transport}/${name}`));
+    for (const name of names) pages.push(await openDemo(env.handle(), address, 'videoroomtest.html', { room: String(roomOf(env.kind)) }, `videoroom/${env.kind}/${transport}/${name}`));
     mark('pages loaded');
     for (let i = 0; i < pages.length; i++) {
       const dp = pages[i]!;
@@ -100,19 +107,20 @@ async function threeParticipants(env: SuiteEnv, transport: 'ws' | 'http', names:
 }
 
 forEachGateway('videoroomtest.html', ['videoroom'], (env) => {
-  test('WebSocket: three participants in room 1234 each receive the two others\' video and audio', { timeout: 90_000 }, async () => {
+  test('WebSocket: three participants in the room each receive the two others\' video and audio', { timeout: 90_000 }, async () => {
     await threeParticipants(env, 'ws', ['alice', 'bob', 'carol']);
   });
 
-  test('HTTP long poll: three participants in room 1234 each receive the two others\' video and audio', { timeout: 90_000 }, async () => {
+  test('HTTP long poll: three participants in the room each receive the two others\' video and audio', { timeout: 90_000 }, async () => {
     // The WebSocket pages are closed: their sessions ended with the connection, so the room is empty.
     const deadline = Date.now() + 5000;
-    let left = await participantsIn(env.gw(), 1234);
+    const room = roomOf(env.kind);
+    let left = await participantsIn(env.gw(), room);
     while (left.length > 0 && Date.now() < deadline) {
       await sleep(250);
-      left = await participantsIn(env.gw(), 1234);
+      left = await participantsIn(env.gw(), room);
     }
-    assert.deepEqual(left, [], 'room 1234 must be empty once the WebSocket participants closed their pages');
+    assert.deepEqual(left, [], `room ${room} must be empty once the WebSocket participants closed their pages`);
     await threeParticipants(env, 'http', ['dave', 'erin', 'frank']);
   });
-});
+}, (kind) => (kind === 'portunus' ? { videoroom: seedVideoRoomJcfg } : {}));

@@ -5,7 +5,7 @@
  */
 import { after, before, describe } from 'node:test';
 import { closeAll, launchBrowser, type BrowserHandle, type DemoPage } from './browser.js';
-import { startMediaGateway, type DemoPlugin, type GatewayKind, type MediaGateway } from './media-server.js';
+import { startMediaGateway, type DemoPlugin, type GatewayKind, type MediaGateway, type PluginConfigOverrides } from './media-server.js';
 
 export const GATEWAYS: GatewayKind[] = ['janus', 'portunus'];
 
@@ -20,14 +20,19 @@ export function gatewayTitle(kind: GatewayKind): string {
 }
 
 /** describe() once per gateway; `body` declares the tests (use env.handle()/env.gw() inside them). */
-export function forEachGateway(title: string, plugins: DemoPlugin[], body: (env: SuiteEnv) => void): void {
+export function forEachGateway(
+  title: string,
+  plugins: DemoPlugin[],
+  body: (env: SuiteEnv) => void,
+  overrides: (kind: GatewayKind) => PluginConfigOverrides = () => ({}),
+): void {
   for (const kind of GATEWAYS) {
     describe(`${title} against ${gatewayTitle(kind)}`, () => {
       let handle: BrowserHandle | undefined;
       let gw: MediaGateway | undefined;
       before(async () => {
         handle = await launchBrowser();
-        gw = await startMediaGateway(kind, plugins);
+        gw = await startMediaGateway(kind, plugins, overrides(kind));
       });
       after(async () => {
         await closeAll([handle, gw]);

@@ -159,7 +159,10 @@ export interface MediaConfigsFolder {
   remove(): void;
 }
 
-export async function makeMediaConfigsFolder(prefix: string, plugins: DemoPlugin[]): Promise<MediaConfigsFolder> {
+/** Plugin jcfg texts that replace the stock demo ones (e.g. the seed's own janus.plugin.videoroom.jcfg). */
+export type PluginConfigOverrides = Partial<Record<DemoPlugin, string>>;
+
+export async function makeMediaConfigsFolder(prefix: string, plugins: DemoPlugin[], overrides: PluginConfigOverrides = {}): Promise<MediaConfigsFolder> {
   const address = machineAddress();
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-conf-`));
   const ports = await freePorts();
@@ -168,7 +171,7 @@ export async function makeMediaConfigsFolder(prefix: string, plugins: DemoPlugin
   writeFileSync(join(dir, 'janus.jcfg'), mediaJanusJcfg(serverName, adminSecret, plugins, address.iface));
   writeFileSync(join(dir, 'janus.transport.http.jcfg'), httpJcfg(ports));
   writeFileSync(join(dir, 'janus.transport.websockets.jcfg'), websocketsJcfg(ports, false));
-  for (const p of plugins) writeFileSync(join(dir, `janus.plugin.${p}.jcfg`), pluginJcfg(p));
+  for (const p of plugins) writeFileSync(join(dir, `janus.plugin.${p}.jcfg`), overrides[p] ?? pluginJcfg(p));
   return { dir, ports, serverName, adminSecret, address, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -177,9 +180,9 @@ export interface MediaGateway extends RunningServer {
 }
 
 /** Start the real Janus or Portunus on a fresh media configs folder (removed on stop()). */
-export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[]): Promise<MediaGateway> {
+export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[], overrides: PluginConfigOverrides = {}): Promise<MediaGateway> {
   return withRetries(4, async () => {
-    const conf = await makeMediaConfigsFolder(`${kind}-browser`, plugins);
+    const conf = await makeMediaConfigsFolder(`${kind}-browser`, plugins, overrides);
     try {
       const srv =
         kind === 'janus'
