@@ -1,7 +1,9 @@
 /**
- * One incoming data-channel frame: size limit, JSON parsing, envelope (`textroom` +
+ * One incoming data-channel frame: frame type, size limit, JSON parsing, envelope (`textroom` +
  * `transaction`), dispatch, reply. Whatever the frame holds, the sender gets at most one reply
- * and nothing escapes to the caller (the core's SCTP receive path).
+ * (an error reply for binary, oversized, unparsable or incomplete frames, carrying the transaction
+ * whenever one can be read) and nothing escapes to the caller (the core's SCTP receive path).
+ * Only empty frames get no answer.
  */
 import type { PluginSession } from '../../core/plugin.js';
 import type { TrContext } from './context.js';
@@ -10,8 +12,12 @@ import { MAX_MESSAGE_BYTES } from './media.js';
 import { Params } from './params.js';
 import { runDataChannel, type Outcome } from './requests.js';
 
-/** Past this size a frame is not even parsed to find its transaction (bounds the CPU spent on it). */
-const PARSE_CEILING = 4 * MAX_MESSAGE_BYTES;
+/**
+ * Refused frames (too large, binary) up to this size are still parsed, only to echo their
+ * transaction in the error; past it they are not parsed at all (bounds the CPU spent on them:
+ * JSON.parse of 1 MiB is a few ms).
+ */
+export const PARSE_CEILING = 16 * MAX_MESSAGE_BYTES;
 
 function parseObject(text: string): { value?: Data; error?: string } {
   let v: unknown;
@@ -34,13 +40,17 @@ function replyTo(ctx: TrContext, session: PluginSession, transaction: string | u
 }
 
 export function handleFrame(ctx: TrContext, session: PluginSession, data: Buffer | string, binary: boolean): void {
+  const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+  if (size === 0) return; // nothing to answer to (Janus drops these too)
+  const text = size <= PARSE_CEILING ? (typeof data === 'string' ? data : data.toString('utf8')) : '';
   if (binary) {
-    ctx.log.verb(`textroom: binary data-channel message from handle ${session.handleId} dropped (text only)`);
+    // Janus drops binary frames silently; the sender gets told here (with its transaction if the
+    // payload happens to be a JSON request), so a client using the wrong frame type is not left waiting.
+    ctx.log.verb(`textroom: binary data-channel message (${size} bytes) from handle ${session.handleId} refused (text only)`);
+    const tx = size <= PARSE_CEILING ? transactionOf(parseObject(text).value) : undefined;
+    replyTo(ctx, session, tx, errorPayload('error', new TrError(TrErrorCode.INVALID_REQUEST, 'Binary messages are not supported (send text)')));
     return;
   }
-  const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-  if (size === 0) return;
-  const text = typeof data === 'string' ? data : data.toString('utf8');
   if (size > MAX_MESSAGE_BYTES) {
     const tx = size <= PARSE_CEILING ? transactionOf(parseObject(text).value) : undefined;
     const err = new TrError(TrErrorCode.INVALID_JSON, `Message too large (${size} bytes, limit ${MAX_MESSAGE_BYTES})`);

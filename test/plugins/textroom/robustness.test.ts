@@ -50,7 +50,11 @@ test('huge messages are refused (64 KiB limit) without disturbing the room', asy
   a.sendRaw(Buffer.from(JSON.stringify({ textroom: 'message', transaction: 'bigger', room: 1234, text: 'y'.repeat(300 * 1024) })));
   const r2 = a.frames.at(-1)!;
   assert.equal(r2.error_code, 412);
-  assert.equal(r2.transaction, undefined, 'frames far past the limit are not parsed at all');
+  assert.equal(r2.transaction, 'bigger', 'a 300 KiB frame is still parsed for its transaction');
+  a.sendRaw(Buffer.from(JSON.stringify({ textroom: 'message', transaction: 'huge', room: 1234, text: 'w'.repeat(1100 * 1024) })));
+  const r3 = a.frames.at(-1)!;
+  assert.equal(r3.error_code, 412);
+  assert.equal(r3.transaction, undefined, 'frames past 1 MiB are not parsed at all');
   assert.deepEqual(b.drain(), [], 'nothing reached the others');
   // Just under the limit still works.
   a.request({ textroom: 'message', room: 1234, text: 'z'.repeat(60 * 1024) });
@@ -58,16 +62,21 @@ test('huge messages are refused (64 KiB limit) without disturbing the room', asy
   await h.stop();
 });
 
-test('binary frames and empty frames are dropped silently (as Janus does)', async () => {
+test('binary frames get a 415 error (with the transaction when the payload is a JSON request); empty frames are dropped', async () => {
   const h = await Harness.start();
   const a = h.client();
   a.sendRaw(Buffer.from(JSON.stringify({ textroom: 'list', transaction: 'bin' })), true);
+  a.sendRaw(Buffer.from([0xde, 0xad, 0xbe, 0xef]), true);
   a.sendRaw('');
-  assert.deepEqual(a.frames, []);
+  assert.deepEqual(a.frames, [
+    { textroom: 'error', error_code: 415, error: 'Binary messages are not supported (send text)', transaction: 'bin' },
+    { textroom: 'error', error_code: 415, error: 'Binary messages are not supported (send text)' },
+  ]);
   assert.ok(h.log.lines.some((l) => /binary/.test(l.msg)));
+  a.drain();
   // Text frames given as Buffers (the usual SCTP delivery) work.
   a.sendRaw(Buffer.from(JSON.stringify({ textroom: 'exists', transaction: 'buf', room: 1234 })));
-  assert.deepEqual(a.frames, [{ textroom: 'success', room: 1234, exists: true, transaction: 'buf' }]);
+  assert.deepEqual(a.drain(), [{ textroom: 'success', room: 1234, exists: true, transaction: 'buf' }]);
   await h.stop();
 });
 
