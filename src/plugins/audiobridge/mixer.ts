@@ -19,12 +19,18 @@ export interface Scheduler {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * Run `fn` after the pending I/O has been processed (Node: setImmediate, i.e. after the poll phase
+   * that follows the timers phase). Optional: without it frames are produced straight from the timer.
+   */
+  defer?(fn: () => void): void;
 }
 
 export const realScheduler: Scheduler = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  defer: (fn) => void setImmediate(fn),
 };
 
 export interface FrameClockOptions {
@@ -32,7 +38,8 @@ export interface FrameClockOptions {
   scheduler?: Scheduler;
   /**
    * After a stall (busy event loop), frames whose time has passed are produced back to back, at most
-   * this many; older ones are skipped (counted in `skipped`) so a long stall does not cause a burst. Default 10.
+   * this many; older ones are skipped (counted in `skipped`) so a very long stall does not cause an
+   * endless burst. Default 50 (one second at 20 ms).
    */
   maxCatchUp?: number;
 }
@@ -41,7 +48,14 @@ export interface FrameClockOptions {
  * A drift-free periodic clock. Frame k (1-based) is due at `start + k·period`: every wake-up computes
  * how many frames are due from the absolute time, produces them, and sleeps until the next absolute
  * target. Timer lateness therefore never accumulates (no drift), and a late wake-up catches up by
- * producing the missed frames immediately (bounded by `maxCatchUp`).
+ * producing the missed frames back to back (bounded by `maxCatchUp`).
+ *
+ * Busy event loop: when the loop was blocked (a long synchronous task elsewhere), the RTP that arrived
+ * meanwhile is still queued in the sockets when the timer finally fires (Node runs timers before it
+ * polls I/O). Producing the catch-up frames right there would find empty jitter buffers, conceal them,
+ * and then drop the queued packets as late. With a scheduler that has `defer` (the real one:
+ * setImmediate) the frames are produced after the I/O poll, so the queued packets are in the jitter
+ * buffers first and the catch-up frames carry the real audio: a stall delays frames, it loses none.
  */
 export class FrameClock {
   readonly periodMs: number;
@@ -50,6 +64,7 @@ export class FrameClock {
   private startMs = 0;
   private timer: unknown = null;
   private active = false;
+  private generation = 0;
   /** Frames produced so far. */
   produced = 0;
   /** Frames dropped after stalls longer than maxCatchUp periods. */
@@ -61,7 +76,7 @@ export class FrameClock {
   ) {
     this.periodMs = opts.periodMs ?? 20;
     this.sched = opts.scheduler ?? realScheduler;
-    this.maxCatchUp = opts.maxCatchUp ?? 10;
+    this.maxCatchUp = opts.maxCatchUp ?? 50;
   }
 
   get running(): boolean {
@@ -75,6 +90,7 @@ export class FrameClock {
 
   start(): void {
     if (this.active) return;
+    this.generation++;
     this.active = true;
     this.startMs = this.sched.now();
     this.produced = 0;
@@ -83,6 +99,7 @@ export class FrameClock {
   }
 
   stop(): void {
+    this.generation++;
     this.active = false;
     if (this.timer !== null) this.sched.clearTimeout(this.timer);
     this.timer = null;
@@ -91,7 +108,17 @@ export class FrameClock {
   private arm(): void {
     const target = this.startMs + (this.produced + 1) * this.periodMs;
     const delay = Math.max(0, Math.ceil(target - this.sched.now()));
-    this.timer = this.sched.setTimeout(() => this.run(), delay);
+    this.timer = this.sched.setTimeout(() => this.wake(), delay);
+  }
+
+  private wake(): void {
+    this.timer = null;
+    if (!this.sched.defer) return this.run();
+    // A stop() (and maybe a start()) in between makes this wake-up stale: the generation tells.
+    const gen = this.generation;
+    this.sched.defer(() => {
+      if (gen === this.generation) this.run();
+    });
   }
 
   private run(): void {

@@ -168,6 +168,7 @@ export class AudioBridgePlugin implements Plugin {
   private lockRtpForward = false;
   private lockPlayFile = false;
   private stringIds = false;
+  private recordTmpExt: string | null = null;
   /** Async requests run one at a time, in arrival order, like Janus's handler thread. */
   private queue: Promise<void> = Promise.resolve();
 
@@ -190,11 +191,15 @@ export class AudioBridgePlugin implements Plugin {
     this.lockRtpForward = this.adminKey !== null && (cfgBool(general['lock_rtp_forward'], false) ?? false);
     this.lockPlayFile = this.adminKey !== null && (cfgBool(general['lock_play_file'], false) ?? false);
     this.stringIds = cfgBool(general['string_ids'], false) ?? false;
+    this.recordTmpExt = cfgString(general['record_tmp_ext']) ?? null;
     for (const name of ctx.config.categoryNames()) {
       if (name.toLowerCase() === 'general') continue;
       try {
         const room = this.roomFromConfig(name, ctx.config.category(name) ?? {});
-        if (room) this.rooms.set(room.settings.id, room);
+        if (room) {
+          this.rooms.set(room.settings.id, room);
+          if (room.settings.record) this.startRecording(room);
+        }
       } catch (err) {
         this.log.error(`Can't add the AudioBridge room '${name}': ${(err as Error).message}`, { line: ctx.config.categoryLine(name) });
       }
@@ -499,8 +504,19 @@ export class AudioBridgePlugin implements Plugin {
         validate(body, RECORD_PARAMS);
         const room = this.roomOf(body);
         checkSecret(room.settings.secret, body, 'secret');
-        if (body['record'] === true) throw new AbError(AbErrorCode.UNKNOWN_ERROR, 'Recording the mix (enable_recording) is not supported yet');
-        return { audiobridge: 'success', record: false };
+        const record = body['record'] === true;
+        if (typeof body['record_file'] === 'string') room.settings.recordFile = body['record_file'];
+        if (typeof body['record_dir'] === 'string') room.settings.recordDir = body['record_dir'];
+        if (record !== room.settings.record) {
+          room.settings.record = record;
+          if (record) {
+            if (!this.startRecording(room)) {
+              room.settings.record = false;
+              throw new AbError(AbErrorCode.UNKNOWN_ERROR, 'Error starting the recording of the mix');
+            }
+          } else room.stopRecording();
+        }
+        return { audiobridge: 'success', record: room.settings.record };
       }
       case 'listforwarders': {
         const room = this.roomOf(body);
@@ -564,6 +580,7 @@ export class AudioBridgePlugin implements Plugin {
     };
     const room = this.newRoom(settings);
     this.rooms.set(id, room);
+    if (settings.record) this.startRecording(room);
     let permanent = false;
     if (body['permanent'] === true) permanent = await this.persist(room);
     return { audiobridge: 'created', room: id, permanent };
@@ -1057,6 +1074,27 @@ export class AudioBridgePlugin implements Plugin {
     const off = buildAudioOffer({ ...params, fec: p.fec || p.codec === 'opus' });
     p.mid = off.mid;
     return { type: 'offer', sdp: off.sdp };
+  }
+
+  // ------------------------------------------------------------------------------------------ recording
+
+  /** Where the mix of `room` is recorded: record_dir/record_file, or janus-audioroom-<room>-<µs>.wav. */
+  recordingPath(room: Room): string {
+    const st = room.settings;
+    const file = st.recordFile ?? `janus-audioroom-${room.idString}-${Date.now() * 1000}.wav`;
+    return st.recordDir ? `${st.recordDir.replace(/\/+$/, '')}/${file}` : file;
+  }
+
+  private startRecording(room: Room): boolean {
+    const path = this.recordingPath(room);
+    try {
+      room.startRecording(path, this.recordTmpExt);
+      this.log.info('AudioBridge: recording the mix', { room: room.idString, file: path });
+      return true;
+    } catch (err) {
+      this.log.error('AudioBridge: cannot record the mix', { room: room.idString, file: path, err: String(err) });
+      return false;
+    }
   }
 
   // ------------------------------------------------------------------------------------------ config

@@ -18,6 +18,7 @@ import type { Logger } from '../../log.js';
 import { writeRtpHeader } from '../../media/rtp/header.js';
 import { AudioMixer, FrameClock, JitterBuffer, type MixSlot, type Scheduler } from './mixer.js';
 import type { MediaHost } from './media.js';
+import { WavRecorder } from './recorder.js';
 
 export type AbId = string | number;
 export type AbCodec = 'opus' | 'pcmu' | 'pcma';
@@ -186,6 +187,8 @@ export class Room {
   private readonly shared = new Map<string, OpusEncoder>();
   /** Frames mixed (diagnostics). */
   frames = 0;
+  /** The WAV recording of the mix, when `record` is on. */
+  recorder: WavRecorder | null = null;
 
   constructor(
     public settings: RoomSettings,
@@ -205,6 +208,14 @@ export class Room {
     return String(this.settings.id);
   }
 
+  /**
+   * The mixer clock's counters (diagnostics/tests): frames produced and skipped since it (re)started, and
+   * the time (performance.now() ms) the last produced frame was due (during a tick: the current frame).
+   */
+  clockInfo(): { running: boolean; produced: number; skipped: number; dueMs: number } {
+    return { running: this.clock.running, produced: this.clock.produced, skipped: this.clock.skipped, dueMs: this.clock.dueTime(this.clock.produced) };
+  }
+
   add(p: Participant): void {
     this.participants.set(p.id, p);
     p.room = this;
@@ -217,12 +228,38 @@ export class Room {
     p.talking = false;
     p.activePackets = 0;
     p.dBovSum = 0;
-    if (this.participants.size === 0) this.clock.stop();
+    if (this.participants.size === 0) {
+      this.clock.stop();
+      // The mix pauses with the clock: make the recording's header count everything written so far.
+      try {
+        this.recorder?.fixup();
+      } catch {
+        /* reported by the next write */
+      }
+    }
     return had;
+  }
+
+  /** Start recording the mix to `path` (closing a previous recording). Throws on I/O errors. */
+  startRecording(path: string, tmpExt: string | null = null): WavRecorder {
+    this.stopRecording();
+    this.recorder = new WavRecorder({ path, sampleRate: this.settings.samplingRate, channels: this.mixer.channels as 1 | 2, tmpExt });
+    return this.recorder;
+  }
+
+  stopRecording(): void {
+    const r = this.recorder;
+    this.recorder = null;
+    try {
+      r?.close();
+    } catch (err) {
+      this.log.error('AudioBridge: closing the recording failed', { room: this.idString, err: String(err) });
+    }
   }
 
   destroy(): void {
     this.destroyed = true;
+    this.stopRecording();
     this.clock.stop();
     for (const e of this.shared.values()) e.destroy();
     this.shared.clear();
@@ -286,6 +323,14 @@ export class Room {
       const pcm = this.decode(p);
       if (pcm) mixer.add(p.slot, pcm, p.volume, p.spatialPosition);
       else mixer.skip(p.slot);
+    }
+    if (this.recorder) {
+      try {
+        this.recorder.write(mixer.fullMix());
+      } catch (err) {
+        this.log.error('AudioBridge: writing the recording failed, recording stopped', { room: this.idString, err: String(err) });
+        this.stopRecording();
+      }
     }
     const host = this.mediaHost();
     const useShared = this.engineOptions.sharedEncoder !== false;

@@ -31,7 +31,8 @@ test('envelope errors: missing/invalid request, unknown request, not-supported f
     assert.equal(d['error_code'], 499, r);
     assert.match(d['error'] as string, /not supported yet/);
   }
-  const rec = (await h.send(s, { request: 'enable_recording', room: 1234, secret: 'adminpwd', record: true })).data;
+  // Recording works (record.test.ts); a directory that cannot be written gives 499.
+  const rec = (await h.send(s, { request: 'enable_recording', room: 1234, secret: 'adminpwd', record: true, record_dir: '/nonexistent/ab-rec' })).data;
   assert.equal(rec['error_code'], 499);
   assert.deepEqual((await h.send(s, { request: 'enable_recording', room: 1234, secret: 'adminpwd' })).data, err(483, 'Missing mandatory element (record)'));
   assert.deepEqual((await h.send(s, { request: 'listforwarders', room: 1234, secret: 'adminpwd' })).data, {
