@@ -2,14 +2,11 @@
  * Core API authentication: the shared api_secret and the stored tokens of `token_auth`.
  * When both are enabled, either one passing authorizes the request (janus.c behaviour).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { safeEqual } from './secrets.js';
 
 /** Constant-time string comparison; hashing first makes the lengths equal and hides the secret's length. */
 export function secretEquals(given: unknown, expected: string): boolean {
-  if (typeof given !== 'string') return false;
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+  return typeof given === 'string' && safeEqual(given, expected);
 }
 
 export type AuthOutcome =

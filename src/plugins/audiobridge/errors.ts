@@ -4,7 +4,7 @@
  * 484 "Invalid element type (x should be ...)". Errors travel as
  * `{"audiobridge":"event","error_code":n,"error":"..."}`.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { safeEqual } from '../../core/secrets.js';
 
 export const AbErrorCode = {
   UNKNOWN_ERROR: 499,
@@ -84,14 +84,7 @@ export function validate(body: Record<string, unknown>, specs: readonly ParamSpe
   }
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-/** Constant-time string comparison (equal-length digests, so neither content nor length leaks). */
-export function safeEqual(a: string, b: string): boolean {
-  return timingSafeEqual(digest(a), digest(b));
-}
+export { safeEqual };
 
 /** JANUS_CHECK_SECRET: when `expected` is set the member is required, must be a string and must match. */
 export function checkSecret(expected: string | null | undefined, body: Record<string, unknown>, member: string): void {

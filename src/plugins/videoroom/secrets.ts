@@ -1,13 +1,2 @@
-/**
- * Secret/pin/admin_key checks. Comparing SHA-256 digests makes both inputs the same length,
- * so timingSafeEqual can be used and neither content nor length leaks through timing.
- */
-import { createHash, timingSafeEqual } from 'node:crypto';
-
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-export function safeEqual(a: string, b: string): boolean {
-  return timingSafeEqual(digest(a), digest(b));
-}
+/** Secret/pin/admin_key checks use the core's constant-time comparison. */
+export { safeEqual } from '../../core/secrets.js';
