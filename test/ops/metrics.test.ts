@@ -88,14 +88,18 @@ test('metrics move with sessions, handles, rooms and a PeerConnection; media cou
     assert.equal(v('portunus_handles_attached_total{plugin="janus.plugin.echotest"}'), 1);
     assert.equal(v('portunus_transport_clients'), 1);
 
-    // a room (VideoRoom, read through its Admin `list`) and a participant in it
+    // a room (VideoRoom, through its metrics(): private rooms count too) and a participant in it
     const vr = ((await w.req({ janus: 'attach', session_id: s, plugin: 'janus.plugin.videoroom' })).data as { id: number }).id;
     const created = (await w.req({ janus: 'message', session_id: s, handle_id: vr, body: { request: 'create', room: 4242, publishers: 3 } })) as Ev;
     assert.equal(created.plugindata?.data.videoroom, 'created', JSON.stringify(created));
     v = await read(m);
     assert.equal(v('portunus_handles{plugin="janus.plugin.videoroom"}'), 1);
     assert.equal(v('portunus_plugin_rooms{plugin="janus.plugin.videoroom"}'), 1);
-    assert.equal(v('portunus_plugin_metrics_source{plugin="janus.plugin.videoroom",source="admin_list"}'), 1);
+    assert.equal(v('portunus_plugin_metrics_source{plugin="janus.plugin.videoroom",source="metrics"}'), 1);
+    const hidden = (await w.req({ janus: 'message', session_id: s, handle_id: vr, body: { request: 'create', room: 4343, is_private: true } })) as Ev;
+    assert.equal(hidden.plugindata?.data.videoroom, 'created', JSON.stringify(hidden));
+    v = await read(m);
+    assert.equal(v('portunus_plugin_rooms{plugin="janus.plugin.videoroom"}'), 2, 'a private room is counted');
     await w.req({ janus: 'message', session_id: s, handle_id: vr, transaction: 'join', body: { request: 'join', ptype: 'publisher', room: 4242, display: 'alice' } });
     await waitFor('joined', () => (w.client.events as Ev[]).find((e) => e.transaction === 'join' && e.plugindata?.data.videoroom === 'joined'));
     v = await read(m);

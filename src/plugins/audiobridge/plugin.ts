@@ -11,7 +11,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { CfgValue, JanusConfig } from '../../config/types.js';
 import { cfgBool, cfgInt, cfgString, cfgStringList } from '../../config/values.js';
 import type { Jsep } from '../../core/jsep.js';
-import type { JcfgDocument, Plugin, PluginHost, PluginInitContext, PluginResult, PluginSession } from '../../core/plugin.js';
+import type { JcfgDocument, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession } from '../../core/plugin.js';
+import { performance } from 'node:perf_hooks';
 import { log as rootLog, type Logger } from '../../log.js';
 import { readAudioLevel } from '../../media/rtp/extensions.js';
 import { rtpHeaderLength, rtpPayloadType, rtpSeq, rtpTimestamp, rtpPaddingLength } from '../../media/rtp/header.js';
@@ -238,6 +239,19 @@ export class AudioBridgePlugin implements Plugin {
     s.participant = null;
     this.sessions.delete(s);
     session.state = undefined;
+  }
+
+  /** Counts for /metrics, private rooms included; mixer lag = how far the worst running room's clock is behind now. */
+  metrics(): PluginMetrics {
+    let participants = 0;
+    let lagMs = 0;
+    const now = performance.now();
+    for (const r of this.rooms.values()) {
+      participants += r.participants.size;
+      const c = r.clockInfo();
+      if (c.running) lagMs = Math.max(lagMs, now - c.dueMs);
+    }
+    return { rooms: this.rooms.size, participants, mixerLagSeconds: lagMs / 1000 };
   }
 
   querySession(session: PluginSession): Record<string, unknown> {

@@ -5,7 +5,7 @@
  * by anything on the message path.
  */
 import type { Jsep } from '../../core/jsep.js';
-import type { Plugin, PluginHost, PluginInitContext, PluginResult, PluginSession } from '../../core/plugin.js';
+import type { Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession } from '../../core/plugin.js';
 import { readGeneral, readRooms } from './config.js';
 import type { TrContext } from './context.js';
 import { handleFrame } from './datachannel.js';
@@ -156,6 +156,13 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
     const handle = handleOf(session);
     if (this.ctx !== null) leaveAll(this.ctx, session);
     handle.destroyed = true;
+  }
+
+  /** Counts for /metrics, private rooms included. */
+  metrics(): PluginMetrics {
+    let participants = 0;
+    for (const r of this.ctx?.rooms.values() ?? []) participants += r.participants.size;
+    return { rooms: this.ctx?.rooms.size ?? 0, participants };
   }
 
   querySession(session: PluginSession): Data {

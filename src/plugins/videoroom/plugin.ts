@@ -8,6 +8,7 @@ import {
   isMediaRelayHost,
   type Plugin,
   type PluginInitContext,
+  type PluginMetrics,
   type PluginResult,
   type PluginSession,
   type RtpStreamInfo,
@@ -168,6 +169,13 @@ export class VideoRoomPlugin implements Plugin {
     if (state.kind === 'subscriber') closeSubscriber(state.subscriber);
     this.forwarder?.invalidate();
     session.state = { kind: 'idle' } satisfies HandleState;
+  }
+
+  /** Counts for /metrics, private rooms included. */
+  metrics(): PluginMetrics {
+    let participants = 0;
+    for (const r of this.ctx?.rooms.values() ?? []) participants += r.participants.size;
+    return { rooms: this.ctx?.rooms.size ?? 0, participants };
   }
 
   querySession(session: PluginSession): Data {
