@@ -6,7 +6,10 @@ export interface Jsep {
   trickle?: boolean;
   /** Set by the core on a renegotiation before handing the JSEP to a plugin. */
   update?: boolean;
-  /** ICE restart requested by the offer (set by the core when the ufrag changed). */
+  /**
+   * ICE restart. On a client offer: set by the core when the ufrag changed. On a plugin offer: the
+   * plugin asks the media plane for new ICE credentials (not sent to the client).
+   */
   restart?: boolean;
   e2ee?: boolean;
   rid_order?: 'hml' | 'lmh';

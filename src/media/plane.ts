@@ -160,7 +160,11 @@ export class WebRtcMediaPlane implements MediaPlane {
     const type = jsep.type === 'answer' ? 'answer' : 'offer';
     const apply = (peer: Peer): Jsep => {
       try {
-        return { ...jsep, sdp: peer.setLocalDescription(jsep.sdp, type) };
+        // A plugin offer flagged `restart` (VideoRoom subscriber configure with restart) gets new ICE
+        // credentials; the flag itself is not part of what the client receives.
+        if (type === 'offer' && jsep.restart === true) peer.restartIce();
+        const { restart: _restart, ...rest } = jsep;
+        return { ...rest, sdp: peer.setLocalDescription(jsep.sdp, type) };
       } catch (err) {
         throw invalidSdp(err);
       }

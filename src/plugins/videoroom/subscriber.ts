@@ -364,8 +364,16 @@ export function subscriberRequest(ctx: VrContext, sub: Subscriber, request: stri
     case 'pause':
       sub.paused = true;
       return { videoroom: 'event', room: room.id, paused: 'ok' };
-    case 'configure':
-      return configureSubscriber(ctx, sub, body);
+    case 'configure': {
+      const reply = configureSubscriber(ctx, sub, body);
+      if (body.restart !== true) return reply;
+      // ICE restart: the same m-lines in a new offer with new ICE credentials; the answer comes with `start`.
+      const offer: Jsep = { ...subscriberOffer(sub.streams, sub.room.settings, sub.room.id as string | number, sub.useMsid), restart: true };
+      sub.dirty = false;
+      sub.offerPending = true;
+      if (!ctx.host.pushEvent(sub.session, transaction, reply, offer)) sub.offerPending = false;
+      return null;
+    }
     case 'subscribe':
     case 'unsubscribe':
     case 'update': {

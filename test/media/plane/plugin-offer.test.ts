@@ -45,6 +45,14 @@ class OfferingPlugin implements Plugin {
       });
       return { kind: 'wait' };
     }
+    if (body.request === 'restart') {
+      // The same offer again, asking the media plane for an ICE restart (new credentials).
+      setImmediate(() => {
+        const offer = buildOffer([{ kind: 'application', mid: 'd' }]);
+        this.host!.pushEvent(session, transaction, { offertest: 'event', result: 'restart' }, { type: 'offer', sdp: writeSdp(offer), restart: true });
+      });
+      return { kind: 'wait' };
+    }
     if (body.request === 'ack' && jsep?.type === 'answer') {
       this.answers.push(jsep);
       return { kind: 'ok', data: { offertest: 'event', result: 'ok' } };
@@ -112,6 +120,27 @@ test('plugin offers first: a data-channel-only offer, the client answers, data f
     assert.deepEqual(plugin.received.filter((x) => x.label === 'chat').map((x) => x.text), ['one', 'two', 'three']);
     assert.deepEqual(c.data.filter((d) => d.label === 'chat').map((d) => d.text), ['pong:one', 'pong:two', 'pong:three']);
     assert.ok(plugin.ready.includes('JanusDataChannel') && plugin.ready.includes('chat'), plugin.ready.join(','));
+
+    // The plugin asks for an ICE restart: new credentials in its offer, none of the flag on the wire,
+    // the client answers, and the same PeerConnection keeps carrying data.
+    await w.req({ janus: 'message', session_id: s, handle_id: h, transaction: 'restart', body: { request: 'restart' } });
+    const rev = await waitFor('the restart offer', () => (w.client.events as Ev[]).find((e) => e.transaction === 'restart' && e.jsep));
+    assert.equal(rev.jsep!.type, 'offer');
+    assert.equal((rev.jsep as unknown as Record<string, unknown>).restart, undefined, 'the restart flag is not sent to the client');
+    const offer2 = parseSdp(rev.jsep!.sdp);
+    const m2 = offer2.media[0]!;
+    assert.notEqual(m2.iceUfrag, m.iceUfrag, 'new ICE ufrag');
+    assert.notEqual(m2.icePwd, m.icePwd, 'new ICE pwd');
+    assert.equal(m2.port, m.port, 'same socket');
+    c.peer.setRemoteDescription(offer2, extractRemoteTransport(offer2, { type: 'offer', previous: extractRemoteTransport(offer, { type: 'offer' }) }), 'offer');
+    const answer2 = c.peer.setLocalDescription(writeSdp(buildAnswer(offer2, () => ({})).description), 'answer');
+    assert.notEqual(parseSdp(answer2).media[0]!.iceUfrag, parseSdp(answer).media[0]!.iceUfrag, 'the client restarted too');
+    const ack2 = await w.req({ janus: 'message', session_id: s, handle_id: h, transaction: 'ack2', body: { request: 'ack' }, jsep: { type: 'answer', sdp: answer2 } });
+    assert.equal(ack2.janus, 'success', JSON.stringify(ack2));
+    await waitFor('restarted ICE checks succeed on the new credentials', () => (server.iceAgent?.getSelectedPair() && server.iceAgent.state !== 'failed' ? true : undefined), 10_000);
+    c.peer.sendData('chat', 'after-restart');
+    await waitFor('pong after the restart', () => c.data.find((d) => d.text === 'pong:after-restart'), 10_000);
+    assert.equal(w.client.events.filter((e) => e.janus === 'webrtcup' && e.sender === h).length, 1, 'no second webrtcup');
   } finally {
     c.close();
     await w.stop();

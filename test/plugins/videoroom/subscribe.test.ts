@@ -436,3 +436,18 @@ test('audio levels: talking / stopped-talking to every participant after audio_a
   for (let i = 0; i < 10; i++) h.rtp(pub, A, audio(20 + i, i * 960, 90));
   assert.deepEqual(h.host.unsolicited(other).at(-1), { ...talking, videoroom: 'stopped-talking', 'audio-level-dBov-avg': 90 });
 });
+
+test('subscriber configure with restart: configured plus a new offer flagged for an ICE restart, the same m-lines', async () => {
+  const { h, sub } = await room();
+  const before = h.host.lastJsep(sub);
+  const ev = await h.asyncFull(sub, { request: 'configure', restart: true });
+  assert.deepEqual(ev.data, { videoroom: 'event', room: '9999', configured: 'ok' });
+  assert.equal(ev.jsep?.type, 'offer');
+  assert.equal(ev.jsep?.restart, true, 'the media plane is asked for new ICE credentials');
+  const mids = describeMedia(parseSdp(ev.jsep!.sdp)).map((m) => `${m.mid}:${m.kind}:${m.direction}`);
+  assert.deepEqual(mids, ['0:audio:sendonly', '1:video:sendonly']);
+  assert.equal(before, undefined, 'the harness was cleared after the first negotiation');
+  // A plain configure answers without an offer.
+  const plain = await h.asyncFull(sub, { request: 'configure', streams: [{ mid: '1', substream: 0 }] });
+  assert.equal(plain.jsep, undefined);
+});
