@@ -5,6 +5,7 @@
  */
 import { SdpParseError } from './errors.js';
 import {
+  emptySession,
   type Attribute,
   type Bandwidth,
   type Connection,
@@ -365,22 +366,8 @@ export function parseSdp(text: string, options: ParseOptions = {}): SessionDescr
       if (session === undefined) {
         if (type !== 'v') fail('SDP must start with v=');
         if (value.trim() !== '0') fail('unsupported SDP version');
-        session = {
-          version: 0,
-          origin: { username: '', sessionId: '', sessionVersion: '', netType: '', addrType: '', address: '' },
-          name: '',
-          bandwidths: [],
-          timing: { start: 0, stop: 0 },
-          groups: [],
-          iceLite: false,
-          fingerprints: [],
-          extmapAllowMixed: false,
-          extmaps: [],
-          endOfCandidates: false,
-          attributes: [],
-          extraLines: [],
-          media: [],
-        };
+        // Blank origin and name until the o= and s= lines fill them.
+        session = { ...emptySession(), origin: { username: '', sessionId: '', sessionVersion: '', netType: '', addrType: '', address: '' }, name: '' };
         continue;
       }
       if (type === 'm') {
