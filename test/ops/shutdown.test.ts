@@ -43,7 +43,10 @@ test('SIGTERM: hangup, detached and timeout reach the WebSocket client, the Peer
 
     const before = got.length;
     s.kill('SIGTERM');
-    // A session asked for while shutting down is refused (or finds the listener gone).
+    // A session asked for while shutting down is refused (or finds the listener gone). The signal is
+    // handled asynchronously: ask once the shutdown has visibly begun (the core stops accepting
+    // sessions before it sends the first hangup), not in the instant after kill().
+    await waitFor('shutdown begun (hangup)', () => got.slice(before).find((m) => m.janus === 'hangup'), 3000);
     const late = await fetch(`${s.api}`, { method: 'POST', body: '{"janus":"create","transaction":"late"}' })
       .then((r) => r.json() as Promise<Msg>)
       .catch(() => null);
