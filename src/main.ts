@@ -18,9 +18,14 @@ import { ConfigError, ConfigSyntaxError, loadGatewayConfig, type GatewayConfig }
 import { Gateway } from './core/gateway.js';
 import { log, setLogLevel, setSessionResolver } from './log.js';
 import { WebRtcMediaPlane } from './media/plane.js';
+import { RoutingMediaPlane } from './media/routing-plane.js';
+import { WorkerPlugin } from './workers/worker-plugin.js';
+import type { MediaRuntimeSettings } from './media/peer.js';
+import type { Plugin } from './core/plugin.js';
+import { cfgBool } from './config/values.js';
 import { createMetrics } from './metrics/registry.js';
 import { advertisedAddresses, inContainer, reachabilityWarning } from './metrics/startup.js';
-import { builtinPlugins, isDisabled } from './plugins/index.js';
+import { builtinPlugins, isDisabled, WORKER_CAPABLE } from './plugins/index.js';
 import { bindAddress } from './transports/bind.js';
 import { HttpTransport } from './transports/http.js';
 import { MetricsServer } from './transports/metrics.js';
@@ -89,29 +94,54 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const disabledPlugins = cfg.janus.plugins.disable;
-  const plugins = builtinPlugins().filter((p) => !isDisabled(p.package, disabledPlugins));
+  let plugins = builtinPlugins().filter((p) => !isDisabled(p.package, disabledPlugins));
   // The WebRTC media plane: certificate, local candidates (STUN probe: a warning when unusable), port range.
   let gatewayRef: Gateway | null = null;
+  const mediaSettings = (): MediaRuntimeSettings => {
+    const s = gatewayRef?.settings;
+    const m = cfg.janus.media;
+    return s
+      ? { noMediaTimer: s.noMediaTimer, slowlinkThreshold: s.slowlinkThreshold, minNackQueue: s.minNackQueue, nackOptimizations: s.nackOptimizations }
+      : { noMediaTimer: m.no_media_timer, slowlinkThreshold: m.slowlink_threshold, minNackQueue: m.min_nack_queue, nackOptimizations: m.nack_optimizations };
+  };
   let mediaPlane: WebRtcMediaPlane;
   try {
-    mediaPlane = await WebRtcMediaPlane.create({
-      config: cfg.janus,
-      settings: () => {
-        const s = gatewayRef?.settings;
-        const m = cfg.janus.media;
-        return s
-          ? { noMediaTimer: s.noMediaTimer, slowlinkThreshold: s.slowlinkThreshold, minNackQueue: s.minNackQueue, nackOptimizations: s.nackOptimizations }
-          : { noMediaTimer: m.no_media_timer, slowlinkThreshold: m.slowlink_threshold, minNackQueue: m.min_nack_queue, nackOptimizations: m.nack_optimizations };
-      },
-    });
+    mediaPlane = await WebRtcMediaPlane.create({ config: cfg.janus, settings: mediaSettings });
   } catch (err) {
     log.fatal('could not start the media plane', { err: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
+  // Plugins that run in a media worker thread of their own (default for AudioBridge; `media_worker = false`
+  // in the plugin's jcfg general section keeps it on the main thread): their handles' PeerConnections
+  // live in that worker, the routing plane sends them there.
+  const routedPlane = new RoutingMediaPlane(mediaPlane);
+  const pluginsInWorkers: Plugin[] = [];
+  for (const p of plugins) {
+    const spec = WORKER_CAPABLE[p.package];
+    if (!spec) {
+      pluginsInWorkers.push(p);
+      continue;
+    }
+    let wanted = true;
+    try {
+      const doc = await Jcfg.load(cfg.pluginConfigPath(p.package));
+      wanted = cfgBool(doc.category('general')?.['media_worker'], true) ?? true;
+    } catch {
+      /* the plugin reports its own config errors at init */
+    }
+    if (!wanted) {
+      pluginsInWorkers.push(p);
+      continue;
+    }
+    const wp = new WorkerPlugin({ describe: p, module: spec.module, exportName: spec.exportName, plane: mediaPlane, config: cfg.janus, settings: mediaSettings });
+    routedPlane.route(p.package, wp.media);
+    pluginsInWorkers.push(wp);
+  }
+  plugins = pluginsInWorkers;
   const gateway = new Gateway({
     config: cfg.janus,
     plugins,
-    mediaPlane,
+    mediaPlane: routedPlane,
     pluginConfig: (pkg) => Jcfg.load(cfg.pluginConfigPath(pkg)),
   });
   gatewayRef = gateway;
@@ -146,7 +176,7 @@ async function main(argv: string[]): Promise<void> {
       log.warn('metrics_secret = true but general.admin_secret is not set: /metrics is served without a secret');
     }
     const range = cfg.janus.media.rtp_port_range;
-    const metrics = createMetrics({ gateway, media: mediaPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0 });
+    const metrics = createMetrics({ gateway, media: routedPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0 });
     metricsServer = new MetricsServer({
       metrics,
       port: mc.metrics_port,

@@ -33,7 +33,7 @@ export class AdminApi {
       if (handleId === 0) return this.sessionLevel(janus, tx, session, req);
       const handle = session.handles.get(handleId);
       if (!handle) throw new JanusError(ErrorCode.HANDLE_NOT_FOUND, `No such handle ${handleId} in session ${sessionId}`);
-      return this.handleLevel(janus, tx, handle, req);
+      return await this.handleLevel(janus, tx, handle, req);
     } catch (err) {
       if (err instanceof JanusError) return errorMessage(sessionId, tx, err.code, err.message);
       return errorMessage(sessionId, tx, ErrorCode.UNKNOWN, err instanceof Error ? err.message : String(err));
@@ -194,11 +194,11 @@ export class AdminApi {
     }
   }
 
-  private handleLevel(janus: string, tx: string, handle: Handle, req: Record<string, unknown>): JanusMessage {
+  private async handleLevel(janus: string, tx: string, handle: Handle, req: Record<string, unknown>): Promise<JanusMessage> {
     const sessionId = handle.session.id;
     switch (janus) {
       case 'handle_info':
-        return message('success', sessionId, tx, { handle_id: handle.handleId, info: this.handleInfo(handle, req.plugin_only === true) });
+        return message('success', sessionId, tx, { handle_id: handle.handleId, info: await this.handleInfo(handle, req.plugin_only === true) });
       case 'hangup_webrtc':
         this.gw.hangupHandle(handle, 'Admin API');
         return message('success', sessionId, tx);
@@ -210,13 +210,13 @@ export class AdminApi {
     }
   }
 
-  private handleInfo(handle: Handle, pluginOnly: boolean): JanusMessage {
+  private async handleInfo(handle: Handle, pluginOnly: boolean): Promise<JanusMessage> {
     const session = handle.session;
     const gw = this.gw;
     const us = (ms: number) => Math.round(ms * 1000);
     let pluginSpecific: Record<string, unknown> = {};
     try {
-      pluginSpecific = handle.plugin.querySession?.(handle) ?? {};
+      pluginSpecific = (await handle.plugin.querySession?.(handle)) ?? {};
     } catch (err) {
       pluginSpecific = { error: err instanceof Error ? err.message : String(err) };
     }
@@ -233,7 +233,7 @@ export class AdminApi {
     if (handle.localSdp !== null) sdps.local = handle.localSdp;
     if (handle.remoteSdp !== null) sdps.remote = handle.remoteSdp;
     // The media plane's part: ICE/DTLS state and per-stream statistics (Janus: agent-created, ice-mode, ice-role, streams).
-    const { flags: mediaFlags, streams, ...mediaHead } = gw.mediaInfo(handle) ?? {};
+    const { flags: mediaFlags, streams, ...mediaHead } = (await gw.mediaInfo(handle)) ?? {};
     return {
       ...base,
       'loop-running': true,

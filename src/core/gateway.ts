@@ -177,9 +177,9 @@ export class Gateway {
   }
 
   /** The media part of Admin handle_info (null without a PeerConnection or without a media plane). */
-  mediaInfo(handle: Handle): Record<string, unknown> | null {
+  async mediaInfo(handle: Handle): Promise<Record<string, unknown> | null> {
     try {
-      return this.media.handleInfo?.(handle) ?? null;
+      return (await this.media.handleInfo?.(handle)) ?? null;
     } catch (err) {
       this.log.warn('media plane handleInfo failed', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
       return null;

@@ -74,8 +74,11 @@ export interface MediaPlane {
   relayData?(handle: MediaHandle, label: string | null, data: string | Buffer): void;
   sendPli?(handle: MediaHandle, mid: string | null): void;
   sendRemb?(handle: MediaHandle, bitrate: number): void;
-  /** The media part of Admin `handle_info` (ICE/DTLS state, `streams` statistics), or null without a PeerConnection. */
-  handleInfo?(handle: MediaHandle): Record<string, unknown> | null;
+  /**
+   * The media part of Admin `handle_info` (ICE/DTLS state, `streams` statistics), or null without a PeerConnection.
+   * May be asynchronous (a PeerConnection that lives in a media worker).
+   */
+  handleInfo?(handle: MediaHandle): Record<string, unknown> | null | Promise<Record<string, unknown> | null>;
   /** Shutdown: close every PeerConnection and socket. */
   close?(): Promise<void>;
   /**

@@ -185,8 +185,8 @@ export interface Plugin {
   hangupMedia?(session: PluginSession): void;
   /** The handle is being detached. After this the plugin must not use the session. */
   destroySession(session: PluginSession): void;
-  /** Plugin-specific part of Admin `handle_info`. */
-  querySession?(session: PluginSession): Record<string, unknown>;
+  /** Plugin-specific part of Admin `handle_info` (may be asynchronous: a plugin in a media worker). */
+  querySession?(session: PluginSession): Record<string, unknown> | Promise<Record<string, unknown>>;
   /**
    * Counts for /metrics (see PluginMetrics). Optional: without it the metrics module asks the plugin's
    * Admin `list` request, which leaves private rooms out and knows nothing about mixer lag.

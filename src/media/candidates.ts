@@ -37,6 +37,17 @@ export interface SocketCandidates {
   advertised: IceCandidate[];
 }
 
+/**
+ * What another thread needs to advertise the same candidates (a media worker): the discovered addresses
+ * and the startup STUN verdict, so the worker neither rediscovers nor probes again.
+ */
+export interface CandidatesSnapshot {
+  opts: Omit<CandidateOptions, 'interfaces' | 'log'>;
+  addresses: LocalAddress[];
+  stunUsable: boolean;
+  publicIp: string | null;
+}
+
 export class LocalCandidates {
   readonly addresses: LocalAddress[];
   /** False when stun_server is unset, unresolvable or silent at startup. */
@@ -44,9 +55,12 @@ export class LocalCandidates {
   /** The public address the startup probe saw (Admin/info use), or null. */
   publicIp: string | null = null;
 
-  private constructor(private readonly opts: CandidateOptions) {
+  private constructor(
+    private readonly opts: CandidateOptions,
+    addresses?: LocalAddress[],
+  ) {
     // Only IPv4 media sockets for now (udp4 bound to 0.0.0.0).
-    this.addresses = discoverLocalAddresses({
+    this.addresses = addresses ?? discoverLocalAddresses({
       enforceList: opts.enforceList ?? [],
       ignoreList: opts.ignoreList ?? [],
       ipv6: false,
@@ -60,6 +74,18 @@ export class LocalCandidates {
     const lc = new LocalCandidates(opts);
     if (lc.addresses.length === 0) opts.log?.warn('no usable IPv4 address for ICE host candidates (check ice_enforce_list / ice_ignore_list)');
     if (opts.stunServer) await lc.probeStun();
+    return lc;
+  }
+
+  snapshot(): CandidatesSnapshot {
+    const { interfaces: _i, log: _l, ...opts } = this.opts;
+    return { opts, addresses: this.addresses.map((a) => ({ ...a })), stunUsable: this.stunUsable, publicIp: this.publicIp };
+  }
+
+  static restore(snap: CandidatesSnapshot, log?: Logger): LocalCandidates {
+    const lc = new LocalCandidates({ ...snap.opts, ...(log ? { log } : {}) }, snap.addresses);
+    lc.stunUsable = snap.stunUsable;
+    lc.publicIp = snap.publicIp;
     return lc;
   }
 

@@ -8,7 +8,8 @@
  */
 import { ErrorCode, JanusError } from '../core/errors.js';
 import type { Jsep } from '../core/jsep.js';
-import type { MediaEvents, MediaHandle, MediaPlane, TrickleCandidate } from '../core/media-plane.js';
+import type { MediaEvents, MediaHandle, MediaPlane, MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js';
+import { addInto, addPeer, ERROR_KINDS, peerState, zeroTotals } from '../metrics/media.js';
 import type { JanusConfig } from '../config/types.js';
 import { log as rootLog, type Logger } from '../log.js';
 import { LocalCandidates } from './candidates.js';
@@ -45,6 +46,8 @@ export class WebRtcMediaPlane implements MediaPlane {
   private readonly peerConfig: PeerConfig;
   private readonly log: Logger;
   private closed = false;
+  /** What closed PeerConnections had counted, so /metrics counters never go back. */
+  private readonly retired = zeroTotals();
 
   private constructor(
     private readonly config: JanusConfig,
@@ -198,6 +201,7 @@ export class WebRtcMediaPlane implements MediaPlane {
     const peer = this.peers.get(id);
     if (!peer) return;
     this.peers.delete(id);
+    addPeer(this.retired, peer);
     this.log.verb('closing PeerConnection', { handle: id, reason, port: peer.port });
     peer.close();
   }
@@ -207,6 +211,28 @@ export class WebRtcMediaPlane implements MediaPlane {
     for (const id of [...this.peers.keys()]) this.drop(id, 'Shutdown');
     await Promise.allSettled([...this.creating.values()]);
     for (const id of [...this.peers.keys()]) this.drop(id, 'Shutdown');
+  }
+
+  /** /metrics: live PeerConnections by state and the cumulative counters of every PeerConnection so far. */
+  metrics(): MediaPlaneMetrics {
+    const t = zeroTotals();
+    addInto(t.audio, this.retired.audio);
+    addInto(t.video, this.retired.video);
+    for (const k of ERROR_KINDS) t.errors[k] = this.retired.errors[k]!;
+    const states: Record<string, number> = { connecting: 0, connected: 0, failed: 0 };
+    for (const peer of this.peers.values()) {
+      states[peerState(peer)]!++;
+      addPeer(t, peer);
+    }
+    const range = this.config.media.rtp_port_range;
+    return {
+      peerConnections: states,
+      portsInUse: this.allocator.inUse,
+      portsTotal: range && range.min > 0 ? range.max - range.min + 1 : 0,
+      audio: t.audio,
+      video: t.video,
+      errors: t.errors,
+    };
   }
 
   // ------------------------------------------------------------------ MediaPlane: relay (packet path)

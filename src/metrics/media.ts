@@ -30,20 +30,20 @@ export function zeroCounters(): MediaKindCounters {
   return { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, lostIn: 0, lostOut: 0, retransmitted: 0, nacksIn: 0, nacksOut: 0, plisIn: 0, plisOut: 0 };
 }
 
-const ERROR_KINDS = ['dropped', 'srtp', 'unknown_ssrc', 'malformed_rtp', 'malformed_rtcp', 'dtls'] as const;
+export const ERROR_KINDS = ['dropped', 'srtp', 'unknown_ssrc', 'malformed_rtp', 'malformed_rtcp', 'dtls'] as const;
 
-interface Totals {
+export interface Totals {
   audio: MediaKindCounters;
   video: MediaKindCounters;
   errors: Record<string, number>;
 }
 
-function zeroTotals(): Totals {
+export function zeroTotals(): Totals {
   return { audio: zeroCounters(), video: zeroCounters(), errors: Object.fromEntries(ERROR_KINDS.map((k) => [k, 0])) };
 }
 
 /** Adds one peer's cumulative counters into `t`. Never throws (a peer mid-teardown counts as nothing). */
-function addPeer(t: Totals, peer: PeerView): void {
+export function addPeer(t: Totals, peer: PeerView): void {
   try {
     const st = peer.rtpStats();
     for (const i of st.inbound) {
@@ -75,7 +75,7 @@ function addPeer(t: Totals, peer: PeerView): void {
   }
 }
 
-function addInto(dst: MediaKindCounters, src: MediaKindCounters): void {
+export function addInto(dst: MediaKindCounters, src: MediaKindCounters): void {
   for (const k of Object.keys(dst) as Array<keyof MediaKindCounters>) dst[k] += src[k];
 }
 

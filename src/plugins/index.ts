@@ -12,6 +12,14 @@ export function builtinPlugins(): Plugin[] {
   return [new AudioBridgePlugin(), new EchoTestPlugin(), new TextRoomPlugin(), new VideoRoomPlugin()];
 }
 
+/**
+ * Plugins that can run in a media worker thread (src/workers): the module and export the worker loads.
+ * AudioBridge is one: its 20 ms mixer must keep its pace whatever the main event loop is doing.
+ */
+export const WORKER_CAPABLE: Readonly<Record<string, { module: string; exportName: string }>> = {
+  'janus.plugin.audiobridge': { module: new URL('./audiobridge/plugin.js', import.meta.url).href, exportName: 'AudioBridgePlugin' },
+};
+
 /** "janus.plugin.videoroom" is disabled by "libjanus_videoroom.so" or by its own name. */
 export function isDisabled(pkg: string, disable: readonly string[]): boolean {
   const short = pkg.split('.').pop() ?? pkg;

@@ -1,0 +1,285 @@
+/**
+ * A media worker: one plugin and the PeerConnections of its handles, on a thread of their own.
+ *
+ * Why: a plugin with a clock of its own (AudioBridge mixes every 20 ms) must keep sending when the main
+ * event loop is busy with something else (a burst of requests, VideoRoom forwarding, a GC pause). The
+ * whole packet path of its handles lives here (UDP socket, ICE, DTLS, SRTP, RTCP, the plugin's media
+ * hooks, its timers), so nothing on the main thread stands between a due frame and the wire.
+ *
+ * The main thread keeps sessions, handles and transports; it talks to this thread through
+ * worker-plugin.ts (protocol.ts). The plugin code is the same class that would run in-process: it gets
+ * a PluginHost whose signalling half posts to main and whose media half calls the local plane directly.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Jcfg } from '../config/jcfg.js';
+import { JanusError } from '../core/errors.js';
+import type { Jsep } from '../core/jsep.js';
+import type { MediaEvents, MediaHandle, MediaSink } from '../core/media-plane.js';
+import type { Plugin, PluginHost, PluginMediaHost, PluginSession } from '../core/plugin.js';
+import { log as rootLog, setLogLevel } from '../log.js';
+import { LocalCandidates } from '../media/candidates.js';
+import { certificateFromPem } from '../media/dtls/certificate.js';
+import type { MediaRuntimeSettings } from '../media/peer.js';
+import { WebRtcMediaPlane } from '../media/plane.js';
+import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerNotice } from './protocol.js';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+setLogLevel(init.logLevel);
+
+/** The worker's mirror of a handle; it is the plugin's PluginSession and the plane's MediaHandle. */
+class WorkerSession implements PluginSession, MediaHandle {
+  state: unknown = undefined;
+  alive = true;
+  readonly handleId: number;
+  readonly sessionId: number;
+  readonly opaqueId: string | null;
+  readonly token: string | null;
+  constructor(
+    info: SessionInfo,
+    readonly pluginPackage: string,
+  ) {
+    this.handleId = info.handleId;
+    this.sessionId = info.sessionId;
+    this.opaqueId = info.opaqueId;
+    this.token = info.token;
+  }
+}
+
+const sessions = new Map<number, WorkerSession>();
+let settings: MediaRuntimeSettings = init.settings;
+let plugin!: Plugin;
+let plane!: WebRtcMediaPlane;
+const log = rootLog.child({ worker: 'media' });
+
+function notice(n: WorkerNotice): void {
+  port.postMessage({ t: 'notice', ...n } satisfies FromWorker);
+}
+
+function serializeError(err: unknown): SerializedError {
+  if (err instanceof JanusError) return { name: 'JanusError', message: err.message, code: err.code };
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { name: 'Error', message: String(err) };
+}
+
+function sinkFor(s: WorkerSession): MediaSink {
+  // The same guarantees as the gateway's sink (core/gateway.ts): dropped once the handle is gone, never throws.
+  let warned = false;
+  const failed = (hook: string, err: unknown): void => {
+    if (warned) return;
+    warned = true;
+    log.warn(`plugin ${hook} threw`, { plugin: plugin.package, handle_id: s.handleId, err: err instanceof Error ? err.stack : String(err) });
+  };
+  return {
+    incomingRtp: (stream, buf, len) => {
+      if (!s.alive || !plugin.incomingRtp) return;
+      try {
+        plugin.incomingRtp(s, stream, buf, len);
+      } catch (err) {
+        failed('incomingRtp', err);
+      }
+    },
+    incomingRtcp: (stream, buf, len) => {
+      if (!s.alive || !plugin.incomingRtcp) return;
+      try {
+        plugin.incomingRtcp(s, stream, buf, len);
+      } catch (err) {
+        failed('incomingRtcp', err);
+      }
+    },
+    incomingData: (label, data, isBinary) => {
+      if (!s.alive || !plugin.incomingData) return;
+      try {
+        plugin.incomingData(s, label, data, isBinary);
+      } catch (err) {
+        failed('incomingData', err);
+      }
+    },
+    dataReady: (label) => {
+      if (!s.alive || !plugin.dataReady) return;
+      try {
+        plugin.dataReady(s, label);
+      } catch (err) {
+        failed('dataReady', err);
+      }
+    },
+  };
+}
+
+const mediaEvents: MediaEvents = {
+  webrtcUp: (handleId) => notice({ n: 'webrtcUp', handleId }),
+  mediaState: (handleId, info) => notice({ n: 'mediaState', handleId, info }),
+  slowLink: (handleId, info) => notice({ n: 'slowLinkEvent', handleId, info }),
+  iceFailed: (handleId) => notice({ n: 'iceFailed', handleId }),
+  peerClosed: (handleId, reason) => notice({ n: 'peerClosed', handleId, reason }),
+  localCandidate: (handleId, candidate) => notice({ n: 'localCandidate', handleId, candidate }),
+  mediaSink: (handleId) => {
+    const s = sessions.get(handleId);
+    return s && s.alive ? sinkFor(s) : null;
+  },
+};
+
+function makeHost(): PluginHost & PluginMediaHost {
+  const live = (ps: PluginSession): WorkerSession | null => {
+    const s = ps as WorkerSession;
+    return s.alive && sessions.get(s.handleId) === s ? s : null;
+  };
+  return {
+    pushEvent: (ps, transaction, data, jsep?: Jsep) => {
+      const s = live(ps);
+      if (!s) return false;
+      notice({ n: 'pushEvent', handleId: s.handleId, transaction, data, ...(jsep ? { jsep } : {}) });
+      return true;
+    },
+    closePeerConnection: (ps, reason) => {
+      const s = live(ps);
+      if (s) notice({ n: 'closePeerConnection', handleId: s.handleId, ...(reason !== undefined ? { reason } : {}) });
+    },
+    endSession: (ps) => {
+      const s = live(ps);
+      if (s) notice({ n: 'endSession', handleId: s.handleId });
+    },
+    // Core token auth is checked by the core before a message reaches the plugin; a worker plugin that
+    // needs it per plugin would have to get the answer with the message (none of ours does).
+    isTokenValidForPlugin: () => true,
+    relayRtp: (ps, mid, buf, len) => plane.relayRtp(ps as WorkerSession, mid, buf, len),
+    relayRtcp: (ps, mid, buf, len) => plane.relayRtcp(ps as WorkerSession, mid, buf, len),
+    relayData: (ps, label, data) => plane.relayData(ps as WorkerSession, label, data),
+    sendPli: (ps, mid) => plane.sendPli(ps as WorkerSession, mid),
+    sendRemb: (ps, bitrate) => plane.sendRemb(ps as WorkerSession, bitrate),
+    sendData: (ps, text) => plane.relayData(ps as WorkerSession, null, text),
+    sendRtp: (ps, mid, packet) => plane.relayRtp(ps as WorkerSession, mid, packet, packet.length),
+  };
+}
+
+function sessionOf(handleId: number): WorkerSession {
+  const s = sessions.get(handleId);
+  if (!s) throw new JanusError(458, `No such handle ${handleId} in the media worker`);
+  return s;
+}
+
+async function call(c: MainCall): Promise<unknown> {
+  switch (c.m) {
+    case 'init': {
+      const certificate = certificateFromPem(init.certPem, init.keyPem);
+      const candidates = LocalCandidates.restore(init.candidates, log);
+      plane = await WebRtcMediaPlane.create({ config: init.config, certificate, candidates, settings: () => settings, log });
+      plane.attach(mediaEvents);
+      const mod = (await import(init.module)) as Record<string, new (opts?: Record<string, unknown>) => Plugin>;
+      const Ctor = mod[init.exportName];
+      if (typeof Ctor !== 'function') throw new Error(`${init.module} has no export ${init.exportName}`);
+      plugin = new Ctor(init.pluginOptions);
+      const config = await Jcfg.load(init.configFile);
+      await plugin.init({ config, configsFolder: init.configsFolder, gateway: init.config, host: makeHost(), log: rootLog.child({ plugin: plugin.package }) });
+      return { package: plugin.package };
+    }
+    case 'destroy':
+      await plugin?.destroy();
+      return null;
+    case 'handleMessage':
+      return await plugin.handleMessage(sessionOf(c.handleId), c.transaction, c.body, c.jsep);
+    case 'handleAdminMessage':
+      if (!plugin.handleAdminMessage) throw new JanusError(498, 'Plugin has no Admin API messages');
+      return await plugin.handleAdminMessage(c.body);
+    case 'querySession':
+      return (await plugin.querySession?.(sessionOf(c.handleId))) ?? {};
+    case 'remoteJsep':
+      return await plane.remoteJsep(sessionOf(c.handleId), c.jsep);
+    case 'localJsep':
+      return await plane.localJsep(sessionOf(c.handleId), c.jsep);
+    case 'handleInfo': {
+      const s = sessions.get(c.handleId);
+      return s ? plane.handleInfo(s) : null;
+    }
+    case 'closeMedia':
+      await plane?.close();
+      return null;
+  }
+}
+
+function onNotice(n: MainNotice): void {
+  switch (n.n) {
+    case 'createSession': {
+      const s = new WorkerSession(n.session, plugin.package);
+      sessions.set(s.handleId, s);
+      plugin.createSession(s);
+      return;
+    }
+    case 'destroySession': {
+      const s = sessions.get(n.handleId);
+      if (!s) return;
+      sessions.delete(n.handleId);
+      try {
+        plugin.destroySession(s);
+      } finally {
+        s.alive = false;
+      }
+      return;
+    }
+    case 'setupMedia': {
+      const s = sessions.get(n.handleId);
+      if (s) plugin.setupMedia?.(s);
+      return;
+    }
+    case 'hangupMedia': {
+      const s = sessions.get(n.handleId);
+      if (s) plugin.hangupMedia?.(s);
+      return;
+    }
+    case 'slowLink': {
+      const s = sessions.get(n.handleId);
+      if (s) plugin.slowLink?.(s, n.info);
+      return;
+    }
+    case 'trickle': {
+      const s = sessions.get(n.handleId);
+      if (s) plane.trickle(s, n.candidates);
+      return;
+    }
+    case 'hangup': {
+      const s = sessions.get(n.handleId);
+      if (s) plane.hangup(s, n.reason);
+      return;
+    }
+    case 'release': {
+      const s = sessions.get(n.handleId);
+      // The plane only needs the id; the session may already be gone (destroySession came first).
+      plane.release(s ?? { handleId: n.handleId, sessionId: 0, pluginPackage: plugin.package });
+      return;
+    }
+    case 'settings':
+      settings = n.settings;
+      setLogLevel(n.logLevel);
+      return;
+  }
+}
+
+function reportMetrics(): void {
+  if (!plane) return;
+  try {
+    notice({ n: 'metrics', plugin: plugin?.metrics?.() ?? null, media: plane.metrics(), peers: plane.peerCount });
+  } catch (err) {
+    log.warn('media worker metrics failed', { err: String(err) });
+  }
+}
+setInterval(reportMetrics, 1000).unref();
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.t === 'notice') {
+    try {
+      onNotice(msg);
+    } catch (err) {
+      log.warn('media worker notice failed', { notice: msg.n, err: err instanceof Error ? err.stack : String(err) });
+    }
+    return;
+  }
+  const { id } = msg;
+  call(msg).then(
+    (value) => {
+      port.postMessage({ t: 'reply', id, ok: true, value } satisfies FromWorker);
+      // A call that changed what /metrics shows (rooms, PeerConnections) is reported at once.
+      if (msg.m !== 'querySession' && msg.m !== 'handleInfo') reportMetrics();
+    },
+    (err: unknown) => port.postMessage({ t: 'reply', id, ok: false, error: serializeError(err) } satisfies FromWorker),
+  );
+});
