@@ -18,6 +18,7 @@ import { validateJsep } from './jsep-validate.js';
 import { PassThroughMediaPlane, type MediaEvents, type MediaPlane, type MediaSink, type TrickleCandidate } from './media-plane.js';
 import { errorMessage, field, idValue, isObject, message, readEnvelope, type JanusMessage } from './messages.js';
 import { emptyJcfgDocument } from './empty-jcfg.js';
+import { pluginMediaSink } from './plugin-sink.js';
 import type { JcfgDocument, Plugin, PluginHost, PluginMediaHost, PluginSession } from './plugin.js';
 import { buildServerInfo } from './server-info.js';
 import { Handle, Session } from './session.js';
@@ -744,48 +745,7 @@ export class Gateway {
 
   /** The plugin's media hooks bound to one handle; dropped once the handle is detached. Never throws. */
   private makeMediaSink(h: Handle): MediaSink {
-    const p = h.plugin;
-    const log = this.log;
-    let warned = false;
-    const failed = (hook: string, err: unknown): void => {
-      if (warned) return; // once per PeerConnection: the packet path must not flood the log
-      warned = true;
-      log.warn(`plugin ${hook} threw`, { plugin: p.package, session_id: h.session.id, handle_id: h.handleId, err: err instanceof Error ? err.stack : String(err) });
-    };
-    return {
-      incomingRtp: (stream, buf, len) => {
-        if (!h.alive || !p.incomingRtp) return;
-        try {
-          p.incomingRtp(h, stream, buf, len);
-        } catch (err) {
-          failed('incomingRtp', err);
-        }
-      },
-      incomingRtcp: (stream, buf, len) => {
-        if (!h.alive || !p.incomingRtcp) return;
-        try {
-          p.incomingRtcp(h, stream, buf, len);
-        } catch (err) {
-          failed('incomingRtcp', err);
-        }
-      },
-      incomingData: (label, data, isBinary) => {
-        if (!h.alive || !p.incomingData) return;
-        try {
-          p.incomingData(h, label, data, isBinary);
-        } catch (err) {
-          failed('incomingData', err);
-        }
-      },
-      dataReady: (label) => {
-        if (!h.alive || !p.dataReady) return;
-        try {
-          p.dataReady(h, label);
-        } catch (err) {
-          failed('dataReady', err);
-        }
-      },
-    };
+    return pluginMediaSink(h.plugin, h, this.log, h.session.id);
   }
 }
 

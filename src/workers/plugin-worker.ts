@@ -14,7 +14,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Jcfg } from '../config/jcfg.js';
 import { JanusError } from '../core/errors.js';
 import type { Jsep } from '../core/jsep.js';
-import type { MediaEvents, MediaHandle, MediaSink } from '../core/media-plane.js';
+import type { MediaEvents, MediaHandle } from '../core/media-plane.js';
+import { pluginMediaSink } from '../core/plugin-sink.js';
 import type { Plugin, PluginHost, PluginMediaHost, PluginSession } from '../core/plugin.js';
 import { log as rootLog, setLogLevel } from '../log.js';
 import { LocalCandidates } from '../media/candidates.js';
@@ -62,50 +63,6 @@ function serializeError(err: unknown): SerializedError {
   return { name: 'Error', message: String(err) };
 }
 
-function sinkFor(s: WorkerSession): MediaSink {
-  // The same guarantees as the gateway's sink (core/gateway.ts): dropped once the handle is gone, never throws.
-  let warned = false;
-  const failed = (hook: string, err: unknown): void => {
-    if (warned) return;
-    warned = true;
-    log.warn(`plugin ${hook} threw`, { plugin: plugin.package, handle_id: s.handleId, err: err instanceof Error ? err.stack : String(err) });
-  };
-  return {
-    incomingRtp: (stream, buf, len) => {
-      if (!s.alive || !plugin.incomingRtp) return;
-      try {
-        plugin.incomingRtp(s, stream, buf, len);
-      } catch (err) {
-        failed('incomingRtp', err);
-      }
-    },
-    incomingRtcp: (stream, buf, len) => {
-      if (!s.alive || !plugin.incomingRtcp) return;
-      try {
-        plugin.incomingRtcp(s, stream, buf, len);
-      } catch (err) {
-        failed('incomingRtcp', err);
-      }
-    },
-    incomingData: (label, data, isBinary) => {
-      if (!s.alive || !plugin.incomingData) return;
-      try {
-        plugin.incomingData(s, label, data, isBinary);
-      } catch (err) {
-        failed('incomingData', err);
-      }
-    },
-    dataReady: (label) => {
-      if (!s.alive || !plugin.dataReady) return;
-      try {
-        plugin.dataReady(s, label);
-      } catch (err) {
-        failed('dataReady', err);
-      }
-    },
-  };
-}
-
 const mediaEvents: MediaEvents = {
   webrtcUp: (handleId) => notice({ n: 'webrtcUp', handleId }),
   mediaState: (handleId, info) => notice({ n: 'mediaState', handleId, info }),
@@ -115,7 +72,7 @@ const mediaEvents: MediaEvents = {
   localCandidate: (handleId, candidate) => notice({ n: 'localCandidate', handleId, candidate }),
   mediaSink: (handleId) => {
     const s = sessions.get(handleId);
-    return s && s.alive ? sinkFor(s) : null;
+    return s && s.alive ? pluginMediaSink(plugin, s, log, s.sessionId) : null;
   },
 };
 
@@ -264,17 +221,36 @@ function reportMetrics(): void {
 }
 setInterval(reportMetrics, 1000).unref();
 
+/** Everything but `init` waits for it: messages can arrive while the plane and plugin are being built. */
+let ready: Promise<void> | null = null;
+
 port.on('message', (msg: ToWorker) => {
+  if (msg.t === 'call' && msg.m === 'init') {
+    const p = dispatch(msg);
+    ready = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return;
+  }
+  if (!plugin || !plane) {
+    void (ready ?? Promise.resolve()).then(() => dispatch(msg));
+    return;
+  }
+  void dispatch(msg);
+});
+
+function dispatch(msg: ToWorker): Promise<void> {
   if (msg.t === 'notice') {
     try {
-      onNotice(msg);
+      if (plugin) onNotice(msg);
     } catch (err) {
       log.warn('media worker notice failed', { notice: msg.n, err: err instanceof Error ? err.stack : String(err) });
     }
-    return;
+    return Promise.resolve();
   }
   const { id } = msg;
-  call(msg).then(
+  return call(msg).then(
     (value) => {
       port.postMessage({ t: 'reply', id, ok: true, value } satisfies FromWorker);
       // A call that changed what /metrics shows (rooms, PeerConnections) is reported at once.
@@ -282,4 +258,4 @@ port.on('message', (msg: ToWorker) => {
     },
     (err: unknown) => port.postMessage({ t: 'reply', id, ok: false, error: serializeError(err) } satisfies FromWorker),
   );
-});
+}

@@ -31,6 +31,8 @@ export interface WorkerPluginOptions {
   config: JanusConfig;
   settings: () => MediaRuntimeSettings;
   log?: Logger;
+  /** The worker's Janus debug level, re-read every second (default: the process's, set_log_level included). */
+  logLevel?: () => number;
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -62,6 +64,8 @@ export class WorkerPlugin implements Plugin {
   private mediaMetrics: MediaPlaneMetrics | null = null;
   private settingsTimer: NodeJS.Timeout | null = null;
   private exited = false;
+  private destroying = false;
+  private initData: WorkerInit | null = null;
   private readonly log: Logger;
   /** PeerConnections alive in the worker, as last reported (tests, leak checks). */
   peerCount = 0;
@@ -155,7 +159,7 @@ export class WorkerPlugin implements Plugin {
     this.host = ctx.host;
     const plane = this.opts.plane;
     const cert = plane.certificate;
-    const data: WorkerInit = {
+    this.initData = {
       module: this.opts.module,
       exportName: this.opts.exportName,
       ...(this.opts.pluginOptions ? { pluginOptions: this.opts.pluginOptions } : {}),
@@ -166,30 +170,74 @@ export class WorkerPlugin implements Plugin {
       keyPem: cert.keyPem,
       candidates: plane.candidates.snapshot(),
       settings: this.opts.settings(),
-      logLevel: getLogLevel(),
+      logLevel: this.logLevel(),
     };
+    await this.spawn();
+    // Admin API changes (set_log_level, set_no_media_timer, ...) reach the worker within a second.
+    this.settingsTimer = setInterval(() => this.notice({ n: 'settings', settings: this.opts.settings(), logLevel: this.logLevel() }), 1000);
+    this.settingsTimer.unref();
+  }
+
+  /** Starts a worker and initializes its plugin (rooms from the jcfg, as at startup). */
+  private async spawn(): Promise<void> {
+    const data: WorkerInit = { ...this.initData!, settings: this.opts.settings(), logLevel: this.logLevel() };
     const worker = new Worker(new URL('./plugin-worker.js', import.meta.url), { workerData: data, name: `${this.package} media` });
     this.worker = worker;
+    this.exited = false;
     worker.on('message', (m: FromWorker) => this.onMessage(m));
     worker.on('error', (err) => {
       // An uncaught exception in the worker ends it: its PeerConnections are gone with it.
       this.log.error('media worker crashed', { err: err instanceof Error ? err.stack : String(err) });
     });
-    worker.on('exit', (code) => {
-      this.exited = true;
-      this.failAll(`${this.package} media worker exited (${code})`);
-      if (this.settingsTimer) clearInterval(this.settingsTimer);
-      // Handles whose PeerConnection was in the worker learn it is gone.
-      for (const id of this.sessions.keys()) this.events?.peerClosed(id, 'Media worker exited');
-    });
-    await this.call({ m: 'init' });
-    // Admin API changes (set_log_level, set_no_media_timer, ...) reach the worker within a second.
-    this.settingsTimer = setInterval(() => this.notice({ n: 'settings', settings: this.opts.settings(), logLevel: getLogLevel() }), 1000);
-    this.settingsTimer.unref();
+    worker.on('exit', (code) => this.onExit(worker, code));
+    try {
+      const init = this.call({ m: 'init' });
+      // After a crash: the handles still attached are known to the new worker before anything else
+      // reaches it (the worker holds every message until its init is done, in order).
+      for (const s of this.sessions.values()) this.announce(s);
+      await init;
+    } catch (err) {
+      // A plugin that cannot start is left out (the core logs it); its thread must not linger.
+      this.destroying = true;
+      await worker.terminate();
+      throw err;
+    }
     this.log.info('plugin runs in its own media worker thread', { thread: worker.threadId });
   }
 
+  /**
+   * The worker ended. On shutdown that is expected; otherwise (a crash) its PeerConnections are gone:
+   * their handles get `hangup`, and a new worker is started (rooms from the jcfg again; rooms created
+   * at run time without `permanent` are lost, as they would be with a restart of Janus). Handles stay
+   * attached and can join again.
+   */
+  private onExit(worker: Worker, code: number): void {
+    if (worker !== this.worker) return;
+    this.exited = true;
+    this.mediaMetrics = null;
+    this.pluginMetrics = null;
+    this.peerCount = 0;
+    this.failAll(`${this.package} media worker exited (${code})`);
+    for (const id of this.sessions.keys()) this.events?.peerClosed(id, 'Media worker exited');
+    if (this.destroying) return;
+    this.restarts++;
+    this.log.error('media worker exited, starting a new one', { code, restarts: this.restarts });
+    const delay = Math.min(10_000, 250 * 2 ** Math.min(this.restarts - 1, 6));
+    const timer = setTimeout(() => {
+      if (this.destroying) return;
+      this.spawn().catch(
+        (err: unknown) => this.log.error('media worker restart failed', { err: err instanceof Error ? err.message : String(err) }),
+      );
+    }, delay);
+    timer.unref();
+  }
+
+  /** Restarts since startup (tests, diagnostics). */
+  restarts = 0;
+
   async destroy(): Promise<void> {
+    this.destroying = true;
+    if (this.settingsTimer) clearInterval(this.settingsTimer);
     if (!this.worker) return;
     try {
       await this.call({ m: 'destroy' });
@@ -197,13 +245,20 @@ export class WorkerPlugin implements Plugin {
     } catch {
       /* the worker is gone already */
     }
-    if (this.settingsTimer) clearInterval(this.settingsTimer);
     await this.worker.terminate();
+  }
+
+  private logLevel(): number {
+    return this.opts.logLevel ? this.opts.logLevel() : getLogLevel();
+  }
+
+  private announce(session: PluginSession): void {
+    this.notice({ n: 'createSession', session: { handleId: session.handleId, sessionId: session.sessionId, opaqueId: session.opaqueId, token: session.token } });
   }
 
   createSession(session: PluginSession): void {
     this.sessions.set(session.handleId, session);
-    this.notice({ n: 'createSession', session: { handleId: session.handleId, sessionId: session.sessionId, opaqueId: session.opaqueId, token: session.token } });
+    this.announce(session);
   }
 
   destroySession(session: PluginSession): void {
