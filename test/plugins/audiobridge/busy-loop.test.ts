@@ -1,6 +1,8 @@
 /**
- * The mixer clock when the event loop is busy elsewhere: a 200 ms synchronous task blocks the main
- * loop in the middle of a call (real SRTP/UDP, in-process Gateway). What must hold:
+ * The mixer clock when it shares its event loop: AudioBridge on the main thread (`media_worker = false`,
+ * or in-process like here) and a 200 ms synchronous task blocks that loop in the middle of a call (real
+ * SRTP/UDP, in-process Gateway). By default the plugin runs in a media worker and a blocked main thread
+ * does not touch the mix at all (worker-stall.test.ts); this is the fallback's guarantee. What must hold:
  *  - no frame is lost: the listener receives one packet per 20 ms of wall time, with consecutive
  *    sequence numbers and RTP timestamps, and every decoded 20 ms frame carries the talker's tone;
  *  - no input is lost: the RTP queued in the sockets during the stall reaches the jitter buffers before
