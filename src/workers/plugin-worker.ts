@@ -17,7 +17,7 @@ import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle } from '../core/media-plane.js';
 import { pluginMediaSink } from '../core/plugin-sink.js';
 import type { Plugin, PluginHost, PluginMediaHost, PluginSession } from '../core/plugin.js';
-import { log as rootLog, setLogLevel } from '../log.js';
+import { log as rootLog, setLogLevel, setSessionResolver } from '../log.js';
 import { LocalCandidates } from '../media/candidates.js';
 import { certificateFromPem } from '../media/dtls/certificate.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
@@ -48,6 +48,8 @@ class WorkerSession implements PluginSession, MediaHandle {
 }
 
 const sessions = new Map<number, WorkerSession>();
+// Log lines that name only a handle get its session too, as on the main thread.
+setSessionResolver((handleId) => sessions.get(handleId)?.sessionId);
 let settings: MediaRuntimeSettings = init.settings;
 let plugin!: Plugin;
 let plane!: WebRtcMediaPlane;
