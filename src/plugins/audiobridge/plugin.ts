@@ -19,6 +19,7 @@ import { rtpHeaderLength, rtpPayloadType, rtpSeq, rtpTimestamp, rtpPaddingLength
 import { AbError, AbErrorCode, checkSecret, errorData, validate, type ParamSpec } from './errors.js';
 import { isMediaHost, type MediaHost, type RtpStreamInfo } from './media.js';
 import { AbSession, Participant, Room, type AbCodec, type AbId, type EngineOptions, type RoomSettings } from './room.js';
+import { PlainRtpPorts, type PlainRtpEndpoint, type PlainRtpRemote } from './plain-rtp.js';
 import { buildAudioAnswer, buildAudioOffer, parseOffer, readAnswer } from './sdp.js';
 
 export const AUDIOBRIDGE_PACKAGE = 'janus.plugin.audiobridge';
@@ -172,6 +173,8 @@ export class AudioBridgePlugin implements Plugin {
   private recordTmpExt: string | null = null;
   /** Async requests run one at a time, in arrival order, like Janus's handler thread. */
   private queue: Promise<void> = Promise.resolve();
+  /** Sockets of plain-RTP participants (set up in init). */
+  private plainPorts: PlainRtpPorts | null = null;
 
   constructor(opts: AudioBridgeOptions = {}) {
     this.log = opts.log ?? rootLog.child({ plugin: AUDIOBRIDGE_PACKAGE });
@@ -186,8 +189,17 @@ export class AudioBridgePlugin implements Plugin {
     this.config = ctx.config;
     if (ctx.log) this.log = ctx.log;
     if (isMediaHost(ctx.host)) this.media = ctx.host;
-    void (ctx.gateway as JanusConfig | undefined);
     const general = ctx.config.category('general') ?? {};
+    this.plainPorts = PlainRtpPorts.fromConfig(
+      ctx.gateway as JanusConfig | undefined,
+      cfgString(general['local_ip']) ?? null,
+      cfgString(general['rtp_port_range']) ?? null,
+      this.log,
+    );
+    // Portunus-only: `shared_encoder = false` gives every listener its own encoder (Janus's way), for
+    // like-for-like benchmarks.
+    const shared = cfgBool(general['shared_encoder'], true);
+    if (shared === false) this.engine.sharedEncoder = false;
     this.adminKey = cfgString(general['admin_key']) ?? null;
     this.lockRtpForward = this.adminKey !== null && (cfgBool(general['lock_rtp_forward'], false) ?? false);
     this.lockPlayFile = this.adminKey !== null && (cfgBool(general['lock_play_file'], false) ?? false);
@@ -211,9 +223,14 @@ export class AudioBridgePlugin implements Plugin {
   destroy(): void {
     for (const r of this.rooms.values()) {
       r.destroy();
-      for (const p of r.participants.values()) p.destroyCodecs();
+      for (const p of r.participants.values()) {
+        p.closePlainRtp();
+        p.destroyCodecs();
+      }
     }
     this.rooms.clear();
+    // Participants that left their room keep no socket, but a join still waiting for its port may.
+    for (const s of this.sessions) s.participant?.closePlainRtp();
   }
 
   setMediaHost(host: MediaHost): void {
@@ -284,7 +301,12 @@ export class AudioBridgePlugin implements Plugin {
 
   setupMedia(session: PluginSession): void {
     const s = this.stateOf(session);
-    if (!s?.participant) return;
+    if (s) this.mediaUp(s);
+  }
+
+  /** Media flows (PeerConnection up, or a plain-RTP participant's first packet): others see `setup`. */
+  private mediaUp(s: AbSession): void {
+    if (!s.participant) return;
     s.started = true;
     const p = s.participant;
     const room = p.room;
@@ -304,6 +326,7 @@ export class AudioBridgePlugin implements Plugin {
     s.pluginOffer = false;
     const p = s.participant;
     if (!p) return;
+    p.closePlainRtp();
     const room = p.room;
     if (room) {
       this.notify(room, { audiobridge: 'event', room: room.settings.id, leaving: p.id }, p);
@@ -316,8 +339,27 @@ export class AudioBridgePlugin implements Plugin {
 
   incomingRtp(session: PluginSession, stream: RtpStreamInfo, packet: Buffer, len: number = packet.length): void {
     const s = session.state as AbSession | undefined;
-    const p = s?.participant;
-    if (!s || !p || !s.started || !p.room || !p.jitter || stream.kind !== 'audio') return;
+    if (!s || stream.kind !== 'audio' || s.participant?.plain) return;
+    // The core may reuse `packet`: keep a copy of the payload.
+    this.receiveRtp(s, packet, len, false);
+  }
+
+  /** A datagram on a plain-RTP participant's socket (already checked to look like RTP). */
+  private plainRtpIn(s: AbSession, packet: Buffer, len: number): void {
+    const p = s.participant;
+    if (!p?.plain || !p.room) return;
+    if (!s.started) this.mediaUp(s);
+    // dgram gives every datagram a Buffer of its own: the payload can be kept without a copy.
+    this.receiveRtp(s, packet, len, true);
+  }
+
+  /**
+   * The one RTP input path, WebRTC and plain RTP alike: payload-type and header checks, audio level,
+   * then the payload into the jitter buffer (`owned`: `packet` is ours to keep, else it is copied).
+   */
+  private receiveRtp(s: AbSession, packet: Buffer, len: number, owned: boolean): void {
+    const p = s.participant;
+    if (!p || !s.started || !p.room || !p.jitter) return;
     const room = p.room;
     if (p.muted || p.suspended || (room.muted && !p.admin)) return;
     if (len > packet.length) return;
@@ -329,8 +371,8 @@ export class AudioBridgePlugin implements Plugin {
     const end = len - rtpPaddingLength(packet, len);
     if (end <= hl) return;
     if (p.extmapId > 0) this.audioLevel(p, room, readAudioLevel(packet, len, p.extmapId));
-    // The core may reuse `packet`: keep a copy of the payload only.
-    p.jitter.put(rtpSeq(packet), rtpTimestamp(packet), Buffer.from(packet.subarray(hl, end)));
+    const payload = owned ? packet.subarray(hl, end) : Buffer.from(packet.subarray(hl, end));
+    p.jitter.put(rtpSeq(packet), rtpTimestamp(packet), payload);
   }
 
   incomingRtcp(): void {
@@ -629,6 +671,10 @@ export class AudioBridgePlugin implements Plugin {
       this.host.pushEvent(p.session.handle, null, { audiobridge: 'destroyed', room: id });
       room.remove(p);
       p.clearQueues();
+      if (p.plain) {
+        p.closePlainRtp();
+        p.session.started = false;
+      }
       this.host.closePeerConnection(p.session.handle, 'Room destroyed');
     }
     room.destroy();
@@ -743,6 +789,7 @@ export class AudioBridgePlugin implements Plugin {
       p.session.started = false;
       p.session.pluginOffer = false;
       p.clearQueues();
+      p.closePlainRtp();
     }
     return { audiobridge: 'success' };
   }
@@ -800,16 +847,18 @@ export class AudioBridgePlugin implements Plugin {
       let generateOffer = false;
       switch (request) {
         case 'join':
-          ({ event, generateOffer } = this.join(s, body, jsep));
+          ({ event, generateOffer } = await this.join(s, body, jsep));
           break;
         case 'configure':
-          ({ event, generateOffer } = this.configure(s, body, jsep));
+          ({ event, generateOffer } = await this.configure(s, body, jsep));
           break;
         case 'changeroom':
           event = this.changeRoom(s, body);
           break;
         case 'hangup':
           this.host.closePeerConnection(s.handle, 'Janus API');
+          // No PeerConnection means no hangupMedia from the core: a plain-RTP participant leaves here.
+          if (s.participant?.plain) this.hangupInternal(s);
           event = { audiobridge: 'hangingup' };
           break;
         default:
@@ -826,14 +875,11 @@ export class AudioBridgePlugin implements Plugin {
     }
   }
 
-  private join(s: AbSession, body: Body, jsep: Jsep | null): { event: Data; generateOffer: boolean } {
+  private async join(s: AbSession, body: Body, jsep: Jsep | null): Promise<{ event: Data; generateOffer: boolean }> {
     if (s.participant?.room) throw new AbError(AbErrorCode.ALREADY_JOINED, 'Already in a room (use changeroom to join another one)');
     validate(body, JOIN_PARAMS);
-    let rtp = body['rtp'] as Body | undefined;
-    if (rtp) {
-      validate(rtp, RTP_PARAMS);
-      if (jsep) rtp = undefined;
-    }
+    // With an SDP the participant negotiates a PeerConnection and the plain-RTP details are ignored (as Janus).
+    const rtp = body['rtp'] !== undefined && body['rtp'] !== null && !jsep ? this.rtpRequest(body['rtp'] as Body) : null;
     const roomId = this.parseId(body, 'room', true)!;
     this.parseId(body, 'id', false);
     const room = this.findRoom(roomId);
@@ -843,21 +889,47 @@ export class AudioBridgePlugin implements Plugin {
     if (codecName !== 'opus' && codecName !== 'pcmu' && codecName !== 'pcma') {
       throw new AbError(AbErrorCode.INVALID_ELEMENT, 'Invalid element (codec must opus, pcmu or pcma)');
     }
-    const id = this.pickUserId(room, body);
-    if (rtp) throw new AbError(AbErrorCode.UNKNOWN_ERROR, 'Plain RTP participants are not supported yet');
+    let id = this.pickUserId(room, body);
+    const plain = rtp ? await this.openPlainRtp(s, rtp.remote) : null;
+    if (plain) {
+      // The socket was set up asynchronously: the room, the handle or the id may have changed meanwhile.
+      try {
+        if (!s.handle.alive || s.participant?.room || this.rooms.get(room.settings.id) !== room || room.destroyed) {
+          throw new AbError(AbErrorCode.NO_SUCH_ROOM, `No such room (${String(roomId)})`);
+        }
+        if (room.participants.has(id)) id = this.pickUserId(room, body);
+      } catch (err) {
+        plain.close();
+        throw err;
+      }
+    }
     const p = s.participant ?? new Participant(s);
+    p.closePlainRtp();
+    p.plain = plain;
     p.codec = codecName as AbCodec;
     p.id = id;
     this.applyJoin(p, room, body, common);
     try {
       p.setupCodecs(room);
     } catch (err) {
+      p.closePlainRtp();
       throw new AbError(AbErrorCode.LIBOPUS_ERROR, `Error creating Opus decoder (${(err as Error).message})`);
     }
-    if (!s.started) {
+    if (!s.started || plain) {
       p.pt = -1;
       p.extmapId = 0;
       p.dBovLevel = 0;
+    }
+    if (plain && rtp) {
+      // Media is "up" with the first packet from the client (see plainRtpIn), not before.
+      s.started = false;
+      p.pt = p.codec === 'pcmu' ? 0 : p.codec === 'pcma' ? 8 : rtp.payloadType > 0 ? rtp.payloadType : 100;
+      // The client says which extension id carries the level (no SDP to negotiate it).
+      p.extmapId = rtp.audiolevelExt;
+      if (rtp.fec && p.codec === 'opus') {
+        p.fec = true;
+        p.updateEncoder();
+      }
     }
     s.participant = p;
     room.add(p);
@@ -865,9 +937,43 @@ export class AudioBridgePlugin implements Plugin {
     const event: Data = { audiobridge: 'joined', room: room.settings.id, id: p.id };
     if (p.display !== null) event['display'] = p.display;
     event['participants'] = this.othersJson(room, p);
-    const generateOffer = body['generate_offer'] === true;
+    if (plain) event['rtp'] = { ip: plain.localIp, port: plain.port, payload_type: p.pt };
+    const generateOffer = !plain && body['generate_offer'] === true;
     if (generateOffer) s.pluginOffer = true;
     return { event, generateOffer };
+  }
+
+  /** The `rtp` object of join/configure: must be an object; its members are type-checked (Janus 1.1.2 does not). */
+  private rtpRequest(v: unknown): { remote: PlainRtpRemote | null; payloadType: number; audiolevelExt: number; fec: boolean } {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AbError(AbErrorCode.INVALID_ELEMENT, 'Invalid element type (rtp should be an object)');
+    const rtp = v as Body;
+    validate(rtp, RTP_PARAMS);
+    const ip = rtp['ip'] as string | undefined;
+    const port = rtp['port'] as number | undefined;
+    if (port !== undefined && port > 65535) throw new AbError(AbErrorCode.INVALID_ELEMENT, 'Invalid element (port should be a valid UDP port)');
+    const pt = (rtp['payload_type'] as number | undefined) ?? 0;
+    if (pt > 127) throw new AbError(AbErrorCode.INVALID_ELEMENT, 'Invalid element (payload_type should be between 0 and 127)');
+    const ext = (rtp['audiolevel_ext'] as number | undefined) ?? 0;
+    return {
+      // Without an address (or with port 0) the participant only sends; it gets no mix.
+      remote: ip !== undefined && ip !== '' && port !== undefined && port > 0 ? { ip, port } : null,
+      payloadType: pt,
+      audiolevelExt: ext > 0 && ext < 15 ? ext : 0,
+      fec: rtp['fec'] === true,
+    };
+  }
+
+  /** A socket for a plain-RTP participant, connected to where the mix goes. */
+  private async openPlainRtp(s: AbSession, remote: PlainRtpRemote | null): Promise<PlainRtpEndpoint> {
+    if (!this.plainPorts) throw new AbError(AbErrorCode.UNKNOWN_ERROR, 'Plain RTP participants are not available (plugin not initialized)');
+    let ep;
+    try {
+      ep = await this.plainPorts.open((buf, len) => this.plainRtpIn(s, buf, len));
+    } catch (err) {
+      throw new AbError(AbErrorCode.UNKNOWN_ERROR, `Couldn't bind a local port for plain RTP (${(err as Error).message})`);
+    }
+    await ep.connect(remote);
+    return ep;
   }
 
   /** Pin, token, admin secret, group, quality and expected_loss checks shared by join and changeroom. */
@@ -935,11 +1041,18 @@ export class AudioBridgePlugin implements Plugin {
     void room;
   }
 
-  private configure(s: AbSession, body: Body, jsep: Jsep | null): { event: Data; generateOffer: boolean } {
+  private async configure(s: AbSession, body: Body, jsep: Jsep | null): Promise<{ event: Data; generateOffer: boolean }> {
     const p = s.participant;
     if (!p || !p.room) throw new AbError(AbErrorCode.NOT_JOINED, "Can't configure (not in a room)");
     validate(body, CONFIGURE_PARAMS);
     const room = p.room;
+    // A plain-RTP participant may point its mix somewhere else (the local port stays).
+    const rtp = body['rtp'] !== undefined && body['rtp'] !== null && !jsep ? this.rtpRequest(body['rtp']) : null;
+    if (rtp && !room.settings.allowRtpParticipants) throw new AbError(AbErrorCode.UNAUTHORIZED, 'Plain RTP participants not allowed in this room');
+    if (rtp && p.plain) {
+      await p.plain.connect(rtp.remote);
+      if (rtp.audiolevelExt > 0) p.extmapId = rtp.audiolevelExt;
+    }
     if (typeof body['volume'] === 'number') p.volume = body['volume'];
     let encoderChanged = false;
     if (typeof body['bitrate'] === 'number') {
@@ -1024,6 +1137,11 @@ export class AudioBridgePlugin implements Plugin {
     this.notify(room, { audiobridge: 'event', room: room.settings.id, leaving: p.id }, p);
     room.remove(p);
     p.clearQueues();
+    if (p.plain) {
+      // Its socket was its media: gone with the room (a WebRTC participant keeps its PeerConnection).
+      p.closePlainRtp();
+      s.started = false;
+    }
     return { audiobridge: 'left', room: room.settings.id, id: p.id };
   }
 

@@ -18,6 +18,7 @@ import type { Logger } from '../../log.js';
 import { writeRtpHeader } from '../../media/rtp/header.js';
 import { AudioMixer, FrameClock, JitterBuffer, type MixSlot, type Scheduler } from './mixer.js';
 import type { MediaHost } from './media.js';
+import type { PlainRtpEndpoint } from './plain-rtp.js';
 import { WavRecorder } from './recorder.js';
 
 export type AbId = string | number;
@@ -115,8 +116,15 @@ export class Participant {
   firstPacket = true;
   /** Packets sent (diagnostics/tests). */
   sent = 0;
+  /** Plain-RTP participant (joined with `rtp`): its socket, in place of a PeerConnection. */
+  plain: PlainRtpEndpoint | null = null;
 
   constructor(readonly session: AbSession) {}
+
+  closePlainRtp(): void {
+    this.plain?.close();
+    this.plain = null;
+  }
 
   /** Fresh decoder/jitter state for (re)joining a room at `rate`. Throws OpusError. */
   setupCodecs(room: Room): void {
@@ -270,8 +278,10 @@ export class Room {
     return p.session.started && !p.muted && !p.suspended && !(this.muted && !p.admin);
   }
 
-  private receives(p: Participant, host: MediaHost | null): host is MediaHost {
-    return host !== null && p.session.started && !p.suspended && p.pt >= 0 && p.session.handle.alive;
+  /** Whether `p` gets a mix this frame: over its PeerConnection (needs the host) or its plain-RTP socket. */
+  private receives(p: Participant, host: MediaHost | null): boolean {
+    if (!p.session.started || p.suspended || p.pt < 0 || !p.session.handle.alive) return false;
+    return p.plain ? p.plain.canSend : host !== null;
   }
 
   private decode(p: Participant): Int16Array | null {
@@ -382,7 +392,8 @@ export class Room {
       pkt.set(payload, 12);
       p.sent++;
       try {
-        host.sendRtp(p.session.handle, p.mid, pkt);
+        if (p.plain) p.plain.send(pkt);
+        else host!.sendRtp(p.session.handle, p.mid, pkt);
       } catch (err) {
         this.log.warn('AudioBridge sendRtp failed', { room: this.idString, id: p.id, err: String(err) });
       }

@@ -82,6 +82,7 @@ async function run(gw: MediaGateway): Promise<Step[]> {
   const alice = await AbHttp.open(gw.httpUrl);
   const bob = await AbHttp.open(gw.httpUrl);
   const R = 4321;
+  const extra: AbHttp[] = [];
   try {
     const q = async (name: string, who: AbHttp, body: Record<string, unknown>): Promise<JsonObject> => {
       const r = await who.req(body);
@@ -165,14 +166,32 @@ async function run(gw: MediaGateway): Promise<Step[]> {
     await q('kick-all', admin, { request: 'kick_all', room: 1234, secret: 'adminpwd' });
     await q('hangup', alice, { request: 'hangup' });
     await q('destroy-2', admin, { request: 'destroy', room: R, secret: 'sec' });
+    // Plain-RTP participants (no packets are sent: only the signalling), on fresh handles.
+    const carol = await AbHttp.open(gw.httpUrl);
+    const dave = await AbHttp.open(gw.httpUrl);
+    extra.push(carol, dave);
+    await q('create-rtp', admin, { request: 'create', room: R, secret: 'sec', allow_rtp_participants: true });
+    await q('join-rtp-not-allowed', carol, { request: 'join', room: 1234, rtp: { ip: '127.0.0.1', port: 5004 } });
+    await q('join-rtp-not-object', carol, { request: 'join', room: R, rtp: [5004] });
+    await q('join-rtp', carol, { request: 'join', room: R, id: 2002, rtp: { ip: '127.0.0.1', port: 5004, payload_type: 111, audiolevel_ext: 1, fec: true } });
+    await q('join-rtp-pcma', dave, { request: 'join', room: R, id: 2003, codec: 'pcma', rtp: { ip: '127.0.0.1', port: 5006 } });
+    await q('listparticipants-rtp', admin, { request: 'listparticipants', room: R });
+    await q('destroy-rtp', admin, { request: 'destroy', room: R, secret: 'sec' });
   } finally {
-    await Promise.all([admin.close(), alice.close(), bob.close()]);
+    await Promise.all([admin.close(), alice.close(), bob.close(), ...extra.map((x) => x.close())]);
   }
   return steps;
 }
 
 /** Values that differ legitimately. */
-const RULES: Rule[] = [];
+const RULES: Rule[] = [
+  {
+    step: /^join-rtp(-pcma)?$/,
+    path: 'rtp.port',
+    mode: 'type',
+    why: 'a port the server picks: Janus from the plugin rtp_port_range (default 10000-60000), Portunus from media.rtp_port_range unless the plugin sets its own',
+  },
+];
 
 /**
  * Where Portunus knowingly differs from Janus 1.1.2 (each with the reason). Keep it short.
@@ -238,6 +257,8 @@ describe('AudioBridge reply shapes: Janus 1.1.2 vs Portunus over HTTP', { skip: 
     assert.equal(v('join-wrong-pin')['error_code'], 489);
     assert.equal(v('join-alice')['audiobridge'], 'joined');
     assert.equal(v('destroy')['audiobridge'], 'destroyed');
+    assert.equal(v('join-rtp-not-allowed')['error_code'], 489);
+    assert.deepEqual(Object.keys(v('join-rtp')['rtp'] as object).sort(), ['ip', 'payload_type', 'port']);
   });
 
   test('portunus: same transcript as Janus (modulo the documented differences)', { timeout: 60_000 }, async () => {
@@ -256,5 +277,8 @@ describe('AudioBridge reply shapes: Janus 1.1.2 vs Portunus over HTTP', { skip: 
     assert.equal(v('suspend')['audiobridge'], 'success');
     assert.deepEqual(v('listparticipants-suspended')['participants'], [{ id: '<user1>', display: 'Alice3', setup: false, muted: false, suspended: true }]);
     assert.equal(v('resume')['audiobridge'], 'success');
+    const rtp = v('join-rtp')['rtp'] as Record<string, unknown>;
+    assert.equal(rtp['payload_type'], 111);
+    assert.ok((rtp['port'] as number) >= 20000 && (rtp['port'] as number) <= 20100, 'inside media.rtp_port_range');
   });
 });
