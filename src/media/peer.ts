@@ -239,7 +239,8 @@ export class Peer {
   private readonly free: Buffer[] = [];
   private readonly inflight: Buffer[] = [];
   private readonly onSent: () => void;
-  private readonly rtcpOut = Buffer.allocUnsafe(OUT_BUFFER_SIZE);
+  // Not from Node's shared pool: a long-lived slice would pin an 8 KiB slab of packet garbage.
+  private readonly rtcpOut = Buffer.allocUnsafeSlow(OUT_BUFFER_SIZE);
   private readonly rtcpReader = new RtcpReader();
 
   // timers
@@ -790,7 +791,8 @@ export class Peer {
   // ============================================================ send path
 
   private acquire(): Buffer {
-    return this.free.pop() ?? Buffer.allocUnsafe(OUT_BUFFER_SIZE);
+    // allocUnsafeSlow: pooled buffers live as long as the peer (see rtcpOut).
+    return this.free.pop() ?? Buffer.allocUnsafeSlow(OUT_BUFFER_SIZE);
   }
 
   private releaseUnused(b: Buffer): void {

@@ -30,6 +30,7 @@ import { finishedVerifyData, helloRandom, parseCertificateList, publicKeyOf, ver
   verifyServerKeyExchange } from './handshake-auth.js';
 import { createWeriftEngine, type HandshakeEngine } from './werift-engine.js';
 import type { KeyObject } from 'node:crypto';
+import { ownedCopy } from '../owned-buffer.js';
 
 export const SRTP_AES128_CM_HMAC_SHA1_80 = 0x0001;
 export const SRTP_AEAD_AES_128_GCM = 0x0007;
@@ -281,7 +282,7 @@ export class DtlsEndpoint {
       } else if (rec.contentType === CT_HANDSHAKE && rec.epoch === 1) {
         this.epoch1Seq = Math.max(this.epoch1Seq, rec.seq);
         this.sentEpoch1 = true;
-        this.collect({ kind: 'raw', record: Buffer.from(rec.raw) });
+        this.collect({ kind: 'raw', record: ownedCopy(rec.raw) });
       }
       // Engine application data / alerts are never produced (we bypass werift's send path).
     }
@@ -297,7 +298,8 @@ export class DtlsEndpoint {
     this.outgoingMsgSeqs.add(seq);
     if (!asm.complete) return;
     this.pendingOutgoing.delete(seq);
-    const msg: HandshakeMessage = { msgType, messageSeq: seq, body: Buffer.from(asm.body) };
+    // Own copies: a server keeps its last flight for the association's life (see ownedCopy).
+    const msg: HandshakeMessage = { msgType, messageSeq: seq, body: ownedCopy(asm.body) };
     this.lastOutgoingSeq = Math.max(this.lastOutgoingSeq, seq);
     this.onTranscriptOut(msg);
     this.collect({ kind: 'handshake', msg });
@@ -482,7 +484,7 @@ export class DtlsEndpoint {
         }
         this.peerKey = publicKeyOf(leaf);
         if (!this.peerKey) return this.fail('handshake-failure', 'unparseable peer certificate', ALERT_BAD_CERTIFICATE);
-        this.peerCert = Buffer.from(leaf);
+        this.peerCert = ownedCopy(leaf);
         break;
       }
       case HS_SERVER_KEY_EXCHANGE:
@@ -543,6 +545,32 @@ export class DtlsEndpoint {
     const early = this.earlyAppData;
     this.earlyAppData = [];
     for (const d of early) if (this._state === 'connected') this.deliver(d);
+    if (this._state === 'connected') this.releaseHandshake();
+  }
+
+  /**
+   * Connected: the transcript, reassembly buffers and the peer's key were only needed to verify the
+   * handshake (duplicates after this point are answered from lastFlight without touching them), so
+   * a long-lived PeerConnection does not keep a copy of every handshake message, twice (ours and
+   * werift's). A client never retransmits once connected, so its last flight goes too.
+   */
+  private releaseHandshake(): void {
+    this.transcript = [];
+    this.assemblers.clear();
+    this.pendingOutgoing.clear();
+    this.peerKey = undefined;
+    this.clientRandom = undefined;
+    this.serverRandom = undefined;
+    if (this.role === 'client') this.lastFlight = undefined;
+    this.engine.releaseHandshake();
+  }
+
+  /** Handshake state still held (tests: released once connected). */
+  get handshakeStateBytes(): number {
+    let n = 0;
+    for (const b of this.transcript) n += b.length;
+    for (const a of this.assemblers.values()) n += a.length;
+    return n;
   }
 
   private onEngineError(e: unknown): void {

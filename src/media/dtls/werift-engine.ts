@@ -7,6 +7,7 @@
 import { DtlsClient, DtlsServer, type DtlsSocket } from 'werift-dtls/lib/dtls/src/index.js';
 import { Flight } from 'werift-dtls/lib/dtls/src/flight/flight.js';
 import { DtlsPlaintext } from 'werift-dtls/lib/dtls/src/record/message/plaintext.js';
+import { ownedCopy } from '../owned-buffer.js';
 
 // werift retransmits flights on its own wall-clock timers (0.5 s, 1 s, ... x10). We run our own
 // RFC 6347 timers driven by handleTimeout(); with RetransmitCount = 0 werift sends each flight once and
@@ -31,6 +32,11 @@ export interface HandshakeEngine {
   decrypt(record: Buffer): Buffer;
   /** Stops the engine's internal timers from doing anything further. */
   stop(): void;
+  /**
+   * The handshake is over and no handshake message will be fed again: drop the handshake messages
+   * the engine keeps (its cache, last flight, fragment buffer). Only the record cipher is still used.
+   */
+  releaseHandshake(): void;
 }
 
 export interface EngineCallbacks {
@@ -116,6 +122,31 @@ export function createWeriftEngine(opts: EngineOptions, cb: EngineCallbacks): Ha
     decrypt(record: Buffer): Buffer {
       const pkt = DtlsPlaintext.deSerialize(record);
       return Buffer.from(sock.cipher.decryptPacket(pkt));
+    },
+    releaseHandshake(): void {
+      // werift's own fields (not in its typings); a version without them simply keeps its state.
+      const ctx = sock.dtls as unknown as { handshakeCache?: unknown; lastFlight?: unknown; lastMessage?: unknown };
+      if (ctx.handshakeCache !== undefined) ctx.handshakeCache = Array.isArray(ctx.handshakeCache) ? [] : {};
+      if (Array.isArray(ctx.lastFlight)) ctx.lastFlight = [];
+      if (Array.isArray(ctx.lastMessage)) ctx.lastMessage = [];
+      const s = sock as unknown as { bufferFragmentedHandshakes?: unknown; extensions?: unknown };
+      if (Array.isArray(s.bufferFragmentedHandshakes)) s.bufferFragmentedHandshakes = [];
+      // The ClientHello's extensions (a werift server keeps them, each a slice of a pool slab).
+      if (Array.isArray(s.extensions)) s.extensions = [];
+      // Key exchange state, our parsed certificate and private key (per association in werift), the
+      // master secret (the SRTP keys were exported at connect): the record cipher does not use them.
+      const c = sock.cipher as unknown as Record<string, unknown>;
+      for (const k of ['localRandom', 'remoteRandom', 'remoteCertificate', 'remoteKeyPair', 'localKeyPair', 'masterSecret', 'localCert', 'localPrivateKey']) {
+        if (k in c) c[k] = undefined;
+      }
+      // The record keys are slices of Node's shared buffer pool: own copies, so they pin no slab.
+      const rc = c.cipher as Record<string, unknown> | undefined;
+      if (rc) {
+        for (const k of ['clientWriteKey', 'serverWriteKey', 'clientNonce', 'serverNonce']) {
+          const v = rc[k];
+          if (Buffer.isBuffer(v)) rc[k] = ownedCopy(v);
+        }
+      }
     },
     stop(): void {
       stopped = true;

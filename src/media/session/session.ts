@@ -36,6 +36,7 @@ import {
   writeRtcpHeader,
   type ReportBlock,
 } from '../rtcp/index.js';
+import { ownedCopy } from '../owned-buffer.js';
 import { SsrcTable } from './ssrc-table.js';
 import { LocalStream, RecvStream, RemoteMid } from './streams.js';
 import type {
@@ -196,7 +197,7 @@ export class RtpSession {
 
   constructor(opts: RtpSessionOptions) {
     this.random = opts.random ?? Math.random;
-    this.cnameBytes = Buffer.from(opts.cname, 'utf8').subarray(0, 255);
+    this.cnameBytes = ownedCopy(Buffer.from(opts.cname, 'utf8').subarray(0, 255));
     this.minNackQueueMs = opts.minNackQueueMs ?? 200;
     this.nackOptimizations = opts.nackOptimizations ?? false;
     this.noMediaMs = (opts.noMediaTimerS ?? 1) * 1000;

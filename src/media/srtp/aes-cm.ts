@@ -14,13 +14,18 @@ import { createCipheriv, createSecretKey, type Cipher, type KeyObject } from 'no
 
 export type AesCmEngine = 'ecb' | 'ctr';
 
+/**
+ * Counter blocks, shared by every AesCmXor: xor() fills and consumes them synchronously, so one
+ * scratch serves all PeerConnections (four contexts per PeerConnection would otherwise hold 8 KiB).
+ */
+let counters = Buffer.alloc(2048);
+/** Cached views counters[0, 16 * blocks), indexed by block count. */
+const views: Buffer[] = [];
+
 export class AesCmXor {
   private readonly ecb: Cipher | null;
   private readonly keyObject: KeyObject;
   private readonly algo: string;
-  private counters: Buffer;
-  /** Cached views counters[0, 16 * blocks), indexed by block count. */
-  private readonly views: Buffer[] = [];
 
   constructor(key: Uint8Array, readonly engine: AesCmEngine = 'ecb') {
     const bits = key.length * 8;
@@ -33,7 +38,6 @@ export class AesCmXor {
     } else {
       this.ecb = null;
     }
-    this.counters = Buffer.alloc(2048);
   }
 
   /**
@@ -52,11 +56,11 @@ export class AesCmXor {
     }
     const blocks = (n + 15) >>> 4;
     const bytes = blocks << 4;
-    if (this.counters.length < bytes) {
-      this.counters = Buffer.alloc(bytes);
-      this.views.length = 0;
+    if (counters.length < bytes) {
+      counters = Buffer.alloc(bytes);
+      views.length = 0;
     }
-    const ctr = this.counters;
+    const ctr = counters;
     ctr.fill(iv, 0, bytes);
     const c14 = iv[14]!;
     const c15 = iv[15]!;
@@ -66,10 +70,10 @@ export class AesCmXor {
       ctr[o] = (v >>> 8) & 0xff;
       ctr[o + 1] = v & 0xff;
     }
-    let view = this.views[blocks];
+    let view = views[blocks];
     if (view === undefined) {
       view = ctr.subarray(0, bytes);
-      this.views[blocks] = view;
+      views[blocks] = view;
     }
     const ks = this.ecb.update(view);
     xorInto(buf, start, ks, n, this);

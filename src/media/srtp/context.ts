@@ -15,6 +15,7 @@ import {
   createSecretKey,
   type KeyObject,
 } from 'node:crypto';
+import { ownedCopy } from '../owned-buffer.js';
 import { AesCmXor, type AesCmEngine } from './aes-cm.js';
 import { deriveSrtpSessionKeys, type SrtpSessionKeys } from './kdf.js';
 import { srtpProfileByName, type SrtpProfile, type SrtpProfileName } from './profiles.js';
@@ -125,8 +126,8 @@ export class SrtpContext {
     this.rtcpOverhead = p.rtcpTagLength + 4;
     this.window = options.replayWindow ?? 1024;
     this.replayCheck = !options.disableReplayCheck;
-    this.rtpSalt = keys.rtpSalt;
-    this.rtcpSalt = keys.rtcpSalt;
+    this.rtpSalt = ownedCopy(keys.rtpSalt);
+    this.rtcpSalt = ownedCopy(keys.rtcpSalt);
     this.iv12 = this.iv.subarray(0, 12);
     if (p.aead) {
       this.rtpGcmKey = createSecretKey(keys.rtpKey);

@@ -154,6 +154,27 @@ test('application data round trip', async () => {
   assert.equal(p.server.received.length, 21);
 });
 
+test('once connected, neither side keeps the handshake messages; records and alerts still work', async () => {
+  const p = await connectPair();
+  for (const side of [p.client, p.server]) {
+    assert.equal(side.ep.state, 'connected');
+    assert.equal(side.ep.handshakeStateBytes, 0, `${side.ep.role}: transcript and reassembly released`);
+  }
+  assert.ok(p.client.ep.send(Buffer.from('after release')));
+  assert.ok(p.server.ep.send(Buffer.from('both ways')));
+  await p.flush();
+  assert.deepEqual(p.server.received.map(String), ['after release']);
+  assert.deepEqual(p.client.received.map(String), ['both ways']);
+  // A retransmitted client final flight (our Finished lost) is still answered from the last flight.
+  const before = p.server.sent.length;
+  for (const d of p.client.sent) p.server.ep.handleDatagram(d, p.now + 1000);
+  assert.ok(p.server.sent.length > before, 'server retransmits its final flight');
+  assert.equal(p.server.ep.state, 'connected');
+  p.server.ep.close();
+  await p.flush();
+  assert.equal(p.client.closed?.reason, 'alert', 'close_notify protected with the released engine still decrypts');
+});
+
 test('a close_notify from the peer ends it with reason alert', async () => {
   const p = await connectPair();
   p.client.ep.close();

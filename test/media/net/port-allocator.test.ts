@@ -79,3 +79,4 @@ test('non-busy bind errors surface as they are', async () => {
   await assert.rejects(alloc.allocate(), (e: NodeJS.ErrnoException) => e.code === 'EADDRNOTAVAIL');
   assert.equal(alloc.inUse, 0);
 });
+

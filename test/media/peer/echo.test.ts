@@ -5,7 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JanusMessage } from '../../../src/core/messages.js';
+import { buildOffer, EXT, extmapsFor } from '../../../src/media/sdp/negotiate.js';
 import { parseSdp } from '../../../src/media/sdp/parse.js';
+import { writeSdp } from '../../../src/media/sdp/write.js';
 import { applyAnswer, clientOffer, makeClient, makeWorld, rtpPacket, sleep, waitFor, type ClientPeer, type World } from './helpers.js';
 
 type Ev = JanusMessage & { jsep?: { type: string; sdp: string }; plugindata?: { data: Record<string, unknown> } };
@@ -241,6 +243,32 @@ test('rtp_port_range exhausted: the JSEP request fails with a clear error, nothi
   } finally {
     c1.close();
     c2.close();
+    await w.stop();
+  }
+});
+
+test('a PeerConnection without m=application has no SCTP association and keeps no DTLS handshake state once up', { timeout: 20_000 }, async () => {
+  const w = await makeWorld();
+  const c = await makeClient();
+  try {
+    const [s, h] = await w.attachEcho();
+    const d = buildOffer([{ kind: 'video', mid: '0', direction: 'sendrecv', codec: { name: 'vp8', pt: 96 }, extensions: extmapsFor([EXT.mid]) }]);
+    const offer = c.peer.setLocalDescription(writeSdp(d), 'offer');
+    await w.req({ janus: 'message', session_id: s, handle_id: h, transaction: 'media-only', body: { video: true }, jsep: { type: 'offer', sdp: offer } });
+    const ev = await waitFor('the answer event', () => answerOf(w, 'media-only'));
+    applyAnswer(c, ev.jsep!.sdp);
+    await waitFor('webrtcup', () => w.client.events.find((e) => e.janus === 'webrtcup' && e.sender === h));
+    c.peer.sendRtp('0', rtpPacket(96, 1, 0, 0x1234, Buffer.from('frame')), 17);
+    await waitFor('echoed video', () => c.rtp.find((p) => p.stream.mid === '0'));
+    const peer = w.plane.peerOf(h)!;
+    const info = peer.info() as { flags: Record<string, unknown>; streams: Array<{ components: Array<{ dtls: Record<string, unknown> }> }> };
+    assert.equal(info.flags['data-channels'], false);
+    assert.equal(info.streams[0]!.components[0]!.dtls['sctp-association'], false);
+    assert.equal(info.streams[0]!.components[0]!.dtls['dtls-state'], 'connected');
+    const dtls = (peer as unknown as { dtls: { handshakeStateBytes: number } }).dtls;
+    assert.equal(dtls.handshakeStateBytes, 0);
+  } finally {
+    c.close();
     await w.stop();
   }
 });

@@ -40,3 +40,39 @@ test('send buffer grows with a burst and keeps every packet within maxAge', () =
   assert.ok(sb.allocatedSlots <= 1024);
   assert.equal(sb.get(2999, 124)?.readUInt32BE(12), 2999);
 });
+
+test('a new send buffer holds only its 2-byte index; slots follow the packets, not maxPacketSize', () => {
+  const sb = new RtpSendBuffer({ capacity: 512, maxAgeMs: 200 });
+  assert.equal(sb.allocatedSlots, 0);
+  assert.ok(sb.footprintBytes <= 512 * 2, `empty buffer holds ${sb.footprintBytes} bytes`);
+  // 100 packets/s of 1000 bytes for 2 s: ~21 slots of 1024 bytes (rounded), not of 1500.
+  for (let n = 0; n < 200; n++) sb.store(packet(n), 1000, n * 10);
+  const slots = sb.allocatedSlots;
+  assert.ok(slots <= 25, `${slots} slots`);
+  assert.equal(sb.footprintBytes, 512 * 2 + slots * 1024);
+});
+
+test('a packet larger than the slots seen so far is stored whole, in a larger slot', () => {
+  const sb = new RtpSendBuffer({ capacity: 64, maxAgeMs: 100 });
+  for (let n = 0; n < 40; n++) sb.store(packet(n), 200, n * 10); // small packets: 256-byte slots
+  const big = Buffer.alloc(1400, 0xab);
+  big.set(packet(40).subarray(0, 16));
+  sb.store(big, 1400, 400); // reuses the oldest (small) slot
+  const got = sb.get(40, 400);
+  assert.ok(got);
+  assert.equal(got.length, 1400);
+  assert.equal(got.readUInt32BE(12), 40);
+  assert.equal(got[1399], 0xab);
+  // The other packets are untouched.
+  assert.equal(sb.get(39, 400)?.readUInt32BE(12), 39);
+  assert.equal(sb.get(39, 400)?.length, 200);
+});
+
+test('packets above maxPacketSize are not stored and do not grow the slots', () => {
+  const sb = new RtpSendBuffer({ capacity: 64, maxAgeMs: 100, maxPacketSize: 1200 });
+  sb.store(Buffer.concat([packet(1).subarray(0, 16), Buffer.alloc(1300)]), 1316, 0);
+  assert.equal(sb.has(1), false);
+  assert.equal(sb.allocatedSlots, 0);
+  sb.store(packet(2), 1000, 0);
+  assert.equal(sb.get(2, 0)?.length, 1000);
+});

@@ -369,3 +369,22 @@ test('DTLS-SRTP keying material split by role (RFC 5764 §4.2), both profiles', 
     assert.equal(server.inbound.unprotectRtp(copy, k), SrtpError.AuthFailed, 'directions use different keys');
   }
 });
+
+test('AES-CM contexts share one counter scratch: interleaved packets of different keys and sizes stay correct', () => {
+  // Two independent pairs; packets of different sizes alternate between them, so each protect and
+  // unprotect runs right after the other context overwrote the shared counter blocks.
+  const a = pair(AES_CM_128_HMAC_SHA1_80);
+  const b = pair(AES_CM_128_HMAC_SHA1_80);
+  for (let i = 0; i < 20; i++) {
+    const size = i % 2 === 0 ? 1200 : 100 + i;
+    for (const [ctx, fill] of [[a, 0x11], [b, 0x22]] as const) {
+      const { buf, len } = rtp(i, 0x1000 + fill, size, fill);
+      const clear = Buffer.from(buf.subarray(0, len));
+      const n = ctx.tx.protectRtp(buf, len);
+      assert.ok(n > len);
+      assert.notDeepEqual(buf.subarray(12, len), clear.subarray(12), 'payload encrypted');
+      assert.equal(ctx.rx.unprotectRtp(buf, n), len);
+      assert.deepEqual(buf.subarray(0, len), clear, `pair ${fill.toString(16)} packet ${i}`);
+    }
+  }
+});
