@@ -37,4 +37,4 @@ EXPOSE 8088/tcp 8188/tcp 7088/tcp 7188/tcp 7089/tcp 10000-10500/udp
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8088/janus/info').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "dist/src/main.js", "--configs-folder", "/opt/janus/etc/janus"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/src/main.js", "--configs-folder", "/opt/janus/etc/janus"]

@@ -33,13 +33,19 @@ function checkBuilt(): string {
   return main;
 }
 
+/**
+ * The node flags Portunus is started with in production (package.json `start`, the Dockerfile): tests
+ * and benchmarks run the server the same way. docs/operations.md ("Memory") says why.
+ */
+export const SERVER_NODE_ARGS = ['--max-semi-space-size=4'];
+
 /** Start Portunus on an existing configs folder. */
 export async function startPortunusOnFolder(dir: string, ports: Ports, serverName: string, adminSecret: string, opts: PortunusStartOptions = {}): Promise<RunningServer> {
   const main = checkBuilt();
   return spawnServer({
     kind: 'portunus',
     command: process.execPath,
-    args: [...(opts.nodeArgs ?? []), main, '-F', dir],
+    args: [...SERVER_NODE_ARGS, ...(opts.nodeArgs ?? []), main, '-F', dir],
     env: { ...process.env, ...(opts.env ?? {}) },
     ports,
     adminSecret,
