@@ -92,16 +92,16 @@ async function startPageServer(): Promise<{ origin: string; close(): Promise<voi
   };
 }
 
-async function createRoom(gw: MediaGateway): Promise<void> {
+async function createRoom(gw: MediaGateway, room: number): Promise<void> {
   const r = await postJson(gw.adminUrl, {
     janus: 'message_plugin',
     transaction: 'create-sim',
     admin_secret: gw.adminSecret,
     plugin: 'janus.plugin.videoroom',
-    request: { request: 'create', room: ROOM, description: 'simulcast', publishers: 2, bitrate: 2_000_000, videocodec: 'vp8', audiocodec: 'opus', fir_freq: 0 },
+    request: { request: 'create', room, description: 'simulcast', publishers: 2, bitrate: 2_000_000, videocodec: 'vp8', audiocodec: 'opus', fir_freq: 0 },
   });
   const resp = r.response as { videoroom?: string } | undefined;
-  assert.equal(resp?.videoroom, 'created', `create room ${ROOM}: ${JSON.stringify(r)}`);
+  assert.equal(resp?.videoroom, 'created', `create room ${room}: ${JSON.stringify(r)}`);
 }
 
 for (const kind of GATEWAYS) {
@@ -123,9 +123,25 @@ for (const kind of GATEWAYS) {
       await closeAll([{ close: async () => void (await browser?.close()) }, gw, pages]);
     });
 
-    test('three layers sent; substream 0 -> 2 -> 1 keeps playing and the received resolution follows', { timeout: 60_000 }, async () => {
+    test('three layers sent; substream 0 -> 2 -> 1 keeps playing and the received resolution follows', { timeout: 120_000 }, async () => {
+      // The real Janus is the harness's self-check: on a loaded machine it sometimes does not switch
+      // layers within the deadline, which says nothing about Portunus. It gets a second attempt (in a
+      // new room); Portunus gets one.
+      const attempts = kind === 'janus' ? 2 : 1;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await scenario(ROOM + attempt - 1);
+          return;
+        } catch (e) {
+          if (attempt >= attempts) throw e;
+          console.log(`# simulcast ${kind}: attempt ${attempt} failed: ${String((e as Error).message).split('\n')[0]}`);
+        }
+      }
+    });
+
+    async function scenario(room: number): Promise<void> {
       const { mark, timings } = stopwatch();
-      await createRoom(gw!);
+      await createRoom(gw!, room);
       const context = await browser!.newContext({ permissions: ['camera', 'microphone'] });
       const log: string[] = [];
       let page: Page | undefined;
@@ -141,7 +157,7 @@ for (const kind of GATEWAYS) {
         await page.goto(`${pages!.origin}/pages/simulcast.html?${new URLSearchParams({ server: gw!.wsUrl, startBitrate: '1000' })}`, { waitUntil: 'load' });
         const stats = () => page!.evaluate('harness.stats()') as Promise<Stats>;
 
-        const feed = (await page.evaluate(`harness.publish(${ROOM}, ${JSON.stringify({ ...LAYERS, encodings: ENCODINGS })})`)) as number | string;
+        const feed = (await page.evaluate(`harness.publish(${room}, ${JSON.stringify({ ...LAYERS, encodings: ENCODINGS })})`)) as number | string;
         mark('publishing');
 
         // What Chrome actually sends: three rids, each with packets and its own resolution.
@@ -155,7 +171,7 @@ for (const kind of GATEWAYS) {
         assert.deepEqual(layers.map((l) => l.rid), ['l', 'm', 'h'], `layer sizes by rid: ${JSON.stringify(layers)}`);
         mark('three layers sent');
 
-        const mid = (await page.evaluate(`harness.subscribe(${ROOM}, ${JSON.stringify(feed)})`)) as string;
+        const mid = (await page.evaluate(`harness.subscribe(${room}, ${JSON.stringify(feed)})`)) as string;
         assert.equal(typeof mid, 'string', 'the subscriber got a video m-line');
         mark('subscribed');
 
@@ -194,6 +210,6 @@ for (const kind of GATEWAYS) {
         await context.close().catch(() => undefined);
       }
       console.log(`# simulcast ${kind} timings (ms): ${JSON.stringify(timings)}`);
-    });
+    }
   });
 }
