@@ -25,7 +25,8 @@ import type { Logger } from '../src/log.js';
 import { LocalCandidates } from '../src/media/candidates.js';
 import { generateCertificate } from '../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
-import { Peer, type PeerConfig } from '../src/media/peer.js';
+import { Peer } from '../src/media/peer.js';
+import { clientPeerConfig } from '../test/helpers/client-peer-config.js';
 import { buildOffer, EXT, extmapsFor } from '../src/media/sdp/negotiate.js';
 import { extractRemoteTransport } from '../src/media/sdp/jsep.js';
 import { parseSdp } from '../src/media/sdp/parse.js';
@@ -120,18 +121,7 @@ async function connectPeer(api: JanusWs, session: number, address: string): Prom
   const handle = ((await api.request({ janus: 'attach', session_id: session, plugin: 'janus.plugin.echotest' })).data as { id: number }).id;
   const alloc = await new UdpPortAllocator({ range: { min: 0, max: 0 }, address }).allocate();
   const candidates = await LocalCandidates.create({ enforceList: [address] });
-  const cfg: PeerConfig = {
-    certificate: cert,
-    iceLite: false,
-    fullTrickle: false,
-    nomination: 'aggressive',
-    consentFreshness: true,
-    keepaliveConncheck: false,
-    dtlsMtu: 1200,
-    hangupOnFailed: false,
-    settings: () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false }),
-    log: quiet,
-  };
+  const cfg = clientPeerConfig(cert);
   const lp: LoadPeer = { peer: undefined as unknown as Peer, handle, received: 0, up: false, ssrc: 0x1000 + handle % 0xffff };
   lp.peer = new Peer(handle, alloc.socket as Socket, alloc.port, candidates.hostCandidates(alloc.port)!, cfg, {
     webrtcUp: () => (lp.up = true),

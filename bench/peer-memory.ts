@@ -40,7 +40,8 @@ import type { Logger } from '../src/log.js';
 import { LocalCandidates } from '../src/media/candidates.js';
 import { generateCertificate } from '../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
-import { Peer, type PeerConfig } from '../src/media/peer.js';
+import { Peer } from '../src/media/peer.js';
+import { clientPeerConfig } from '../test/helpers/client-peer-config.js';
 import { buildAnswer, buildOffer, EXT, extmapsFor, type AnswerOptions } from '../src/media/sdp/negotiate.js';
 import { extractRemoteTransport } from '../src/media/sdp/jsep.js';
 import { parseSdp } from '../src/media/sdp/parse.js';
@@ -111,18 +112,7 @@ async function clientMain(): Promise<void> {
     const sock = await allocator.allocate('127.0.0.1');
     const socket = new CountingSocket(sock.socket);
     socket.swallowRtp = swallow;
-    const cfg: PeerConfig = {
-      certificate: cert,
-      iceLite: false,
-      fullTrickle: false,
-      nomination: 'aggressive',
-      consentFreshness: true,
-      keepaliveConncheck: false,
-      dtlsMtu: 1200,
-      hangupOnFailed: false,
-      settings: () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false }),
-      log: quiet,
-    };
+    const cfg = clientPeerConfig(cert);
     const c = { peer: undefined as unknown as Peer, socket, up: false, closed: null as string | null };
     c.peer = new Peer(0, socket as unknown as Socket, sock.port, candidates.hostCandidates(sock.port)!, cfg, {
       webrtcUp: () => (c.up = true),

@@ -37,7 +37,8 @@ import { EventEmitter } from 'node:events';
 import { LocalCandidates } from '../src/media/candidates.js';
 import { generateCertificate } from '../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
-import { Peer, type PeerConfig } from '../src/media/peer.js';
+import { Peer } from '../src/media/peer.js';
+import { clientPeerConfig } from '../test/helpers/client-peer-config.js';
 import { buildAnswer, buildOffer, EXT, extmapsFor, type AnswerOptions } from '../src/media/sdp/negotiate.js';
 import { extractRemoteTransport } from '../src/media/sdp/jsep.js';
 import { parseSdp } from '../src/media/sdp/parse.js';
@@ -136,18 +137,7 @@ async function makeClient(address: string): Promise<Client> {
   }
   const socket = new CountingSocket(sock.socket);
   const candidates = await LocalCandidates.create({ enforceList: [address] });
-  const cfg: PeerConfig = {
-    certificate: cert,
-    iceLite: false,
-    fullTrickle: false,
-    nomination: 'aggressive',
-    consentFreshness: true,
-    keepaliveConncheck: false,
-    dtlsMtu: 1200,
-    hangupOnFailed: false,
-    settings: () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false }),
-    log: quiet,
-  };
+  const cfg = clientPeerConfig(cert);
   const c: Client = { peer: undefined as unknown as Peer, socket, up: false, closed: null };
   const hc = candidates.hostCandidates(sock.port);
   if (!hc) throw new Error(`no host candidate for ${address}`);

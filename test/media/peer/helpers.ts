@@ -22,6 +22,7 @@ import { extractRemoteTransport } from '../../../src/media/sdp/jsep.js';
 import { parseSdp } from '../../../src/media/sdp/parse.js';
 import { writeSdp } from '../../../src/media/sdp/write.js';
 import { EchoTestPlugin } from '../../../src/plugins/echotest/plugin.js';
+import { clientPeerConfig } from '../../helpers/client-peer-config.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -156,19 +157,11 @@ export async function makeClient(opts: ClientOptions = {}): Promise<ClientPeer> 
   const sock = await clientAllocator.allocate();
   const lossy = new LossySocket(sock.socket);
   const candidates = await LocalCandidates.create({ enforceList: ['127.0.0.1'] });
-  const cfg: PeerConfig = {
-    certificate: clientCert,
-    iceLite: false,
-    fullTrickle: false,
-    nomination: 'aggressive',
-    consentFreshness: true,
-    keepaliveConncheck: false,
-    dtlsMtu: 1200,
-    hangupOnFailed: false,
+  const cfg = clientPeerConfig(clientCert, {
     settings: () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false, ...(opts.settings ?? {}) }),
     log: quietLog,
     ...(opts.iceTiming ? { iceTiming: opts.iceTiming } : {}),
-  };
+  });
   const c: ClientPeer = {
     peer: undefined as unknown as Peer,
     socket: lossy,
