@@ -5,6 +5,7 @@ import type { VrGeneral } from './config.js';
 import type { IdCodec, VrId } from './ids.js';
 import type { Participant } from './participant.js';
 import type { RoomStore } from './persistence.js';
+import type { Recordings } from './recording.js';
 import type { Room } from './room.js';
 
 export interface VrContext {
@@ -16,6 +17,8 @@ export interface VrContext {
   readonly media: PluginMediaHost | null;
   readonly log: Logger;
   readonly store: RoomStore;
+  /** Open .mjr files, closed on shutdown. */
+  readonly recordings: Recordings;
   /** Monotonic milliseconds (performance.now in production; tests drive it). */
   now(): number;
 }

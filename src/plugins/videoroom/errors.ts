@@ -39,7 +39,7 @@ export function errorData(err: VrError): Record<string, unknown> {
 }
 
 /**
- * Features not implemented yet (recording, RTP forwarders, remote publishers) answer this,
+ * Features not implemented yet (RTP forwarders, remote publishers) answer this,
  * so a client sees an explicit refusal instead of a request that silently does nothing.
  */
 export function notSupported(what: string): VrError {

@@ -20,6 +20,7 @@ import { PsfbFmt, RtcpReader, RtcpType } from '../../media/rtcp/header.js';
 import { extLength, extOffset, findRtpExtension } from '../../media/rtp/extensions.js';
 import { rtpHeaderLength, rtpSeq, rtpSsrc, rtpTimestamp, setRtpPayloadType, setRtpSeq, setRtpSsrc, setRtpTimestamp } from '../../media/rtp/header.js';
 import { notify, type VrContext } from './context.js';
+import { recordRtp } from './recording.js';
 import type { Participant } from './participant.js';
 import { SUB_EXT } from './sdp.js';
 import { MAX_LAYERS, type PublishedStream, type SubStream } from './streams.js';
@@ -85,6 +86,8 @@ export class Forwarder {
       }
     }
     if (ps.moderated || !ps.send) return;
+    const rec = ps.recorder;
+    if (rec !== null) recordRtp(ps, rec, info, buf, len, now);
     const subs = ps.subscribers;
     if (subs.length === 0) return;
 
@@ -303,7 +306,9 @@ export class Forwarder {
 
   publisherData(me: Participant, label: string, data: Buffer, isBinary: boolean): void {
     const ps = me.media.streams.find((s) => s.type === 'data');
-    if (ps === undefined || ps.moderated || !ps.send || ps.subscribers.length === 0) return;
+    if (ps === undefined || ps.moderated || !ps.send) return;
+    ps.recorder?.file.writeData(data);
+    if (ps.subscribers.length === 0) return;
     const payload: string | Buffer = isBinary ? data : data.toString('utf8');
     for (const line of ps.subscribers) {
       const owner = line.owner;

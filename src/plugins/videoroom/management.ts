@@ -12,6 +12,7 @@ import { Params, type Body } from './params.js';
 import { Room } from './room.js';
 import { defaultSettings, settingsFromRequest } from './room-settings.js';
 import { checkKey } from './auth.js';
+import { setRecording } from './recording.js';
 
 type Data = Record<string, unknown>;
 type Handler = (ctx: VrContext, body: Body) => Data | Promise<Data>;
@@ -46,7 +47,6 @@ async function create(ctx: VrContext, body: Body): Promise<Data> {
     room.addAllowed(allowed);
     room.aclEnabled = true;
   }
-  if (settings.record) ctx.log.warn(`videoroom: room ${id} asks for recording, which is not implemented yet`);
   ctx.rooms.set(id, room);
   ctx.log.verb(`videoroom: created room ${id}`, { room: id, permanent });
   const saved = permanent ? await ctx.store.saveRoom(room) : false;
@@ -184,8 +184,8 @@ function moderate(ctx: VrContext, body: Body): Data {
 }
 
 /**
- * Recording is not implemented yet. Turning it off is honest (nothing records) and succeeds;
- * turning it on is refused rather than answered with a `record:true` that would be a lie.
+ * The room's recording switch: when it changes, every participant follows (files open now for those
+ * publishing, at publish time for the others). Always needs the room secret, lock_record or not.
  */
 function enableRecording(ctx: VrContext, body: Body): Data {
   const p = new Params(body);
@@ -194,9 +194,11 @@ function enableRecording(ctx: VrContext, body: Body): Data {
   const record = p.requireBool('record');
   const room = findRoom(ctx, id);
   checkKey(p, 'secret', room.settings.secret);
-  if (record) throw notSupported('Recording');
-  room.settings = { ...room.settings, record: false };
-  return { videoroom: 'success', record: false };
+  if (room.settings.record !== record) {
+    room.settings = { ...room.settings, record };
+    for (const m of room.participants.values()) setRecording(ctx, m, record);
+  }
+  return { videoroom: 'success', record };
 }
 
 function listParticipants(ctx: VrContext, body: Body): Data {

@@ -38,6 +38,10 @@ export class Participant {
   display: string | null = null;
   metadata: unknown = undefined;
   readonly media = new PublisherMedia();
+  /** Recording wanted (room `record` at publish time, configure `record`, enable_recording); survives republishing, as in Janus. */
+  recordingActive = false;
+  /** `filename` from configure: the recordings' name prefix until the media goes away. */
+  recordingBase: string | null = null;
 
   constructor(
     readonly id: VrId,

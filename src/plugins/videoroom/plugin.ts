@@ -23,6 +23,7 @@ import { removeParticipant } from './membership.js';
 import { Params, requestName, type Body } from './params.js';
 import { handleState, type HandleState } from './participant.js';
 import { RoomStore } from './persistence.js';
+import { Recordings } from './recording.js';
 import { configure, join, leave, unpublish, type AsyncReply } from './publisher.js';
 import { publisherUp, stopPublishing } from './publishing.js';
 import { Room } from './room.js';
@@ -68,13 +69,15 @@ export class VideoRoomPlugin implements Plugin {
     }
     const media = isMediaRelayHost(init.host) ? init.host : null;
     if (media === null) log.warn('videoroom: the host has no media relay: media will not be forwarded');
-    this.ctx = { general, ids, rooms, host: init.host, media, log, store: new RoomStore(init.config, ids, log), now: () => this.clock() };
+    this.ctx = { general, ids, rooms, host: init.host, media, log, store: new RoomStore(init.config, ids, log), recordings: new Recordings(), now: () => this.clock() };
     this.forwarder = media !== null ? new Forwarder(this.ctx, media) : null;
     log.info(`videoroom: ${rooms.size} room(s) from ${init.config.file}; ${ids.stringIds ? 'string' : 'numeric'} IDs`);
   }
 
   async destroy(): Promise<void> {
     await this.queue;
+    // Shutdown: every recording is flushed and closed before the plugin goes.
+    await this.ctx?.recordings.closeAll();
     this.ctx?.rooms.clear();
     this.ctx = null;
     this.forwarder = null;
@@ -99,6 +102,11 @@ export class VideoRoomPlugin implements Plugin {
   /** Resolves once every async request received so far has been answered. */
   whenIdle(): Promise<void> {
     return this.queue;
+  }
+
+  /** Open recordings and a way to wait for the ones being closed (tests, diagnostics). */
+  get recordings(): Recordings | undefined {
+    return this.ctx?.recordings;
   }
 
   /** Room lookup for tests and diagnostics (read-only use). */

@@ -7,11 +7,12 @@ import { randomInt } from 'node:crypto';
 import type { Jsep } from '../../core/jsep.js';
 import type { PluginSession } from '../../core/plugin.js';
 import { notify, type VrContext } from './context.js';
-import { notSupported, VrError, VrErrorCode } from './errors.js';
+import { VrError, VrErrorCode } from './errors.js';
 import { removeParticipant } from './membership.js';
 import { Params, type Body } from './params.js';
 import { Participant, type HandleState } from './participant.js';
 import { configuredReply, negotiatePublisher, publisherUpdated, sendRemb, stopPublishing } from './publishing.js';
+import { setRecording } from './recording.js';
 import { safeEqual } from './secrets.js';
 import { missing } from './params.js';
 import { joinSubscriber } from './subscriber.js';
@@ -92,7 +93,7 @@ export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jse
   const bitrate = p.posInt('bitrate');
   const keyframe = p.bool('keyframe');
   const record = p.bool('record');
-  p.string('filename');
+  const filename = p.string('filename');
   const activePackets = p.posInt('audio_active_packets');
   const levelAverage = p.posInt('audio_level_average');
   const streams = p.array('streams');
@@ -114,10 +115,11 @@ export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jse
     sp.any('min_delay');
     sp.any('max_delay');
   }
-  if (record === true) throw notSupported('Recording');
   if (request === 'publish' && me.media.active && jsep !== null && jsep.update !== true) {
     throw new VrError(VrErrorCode.ALREADY_PUBLISHED, 'Can\'t publish, already published');
   }
+  // Recording first: a `publish` with record:true records from its own negotiation on, as in Janus.
+  if (record !== undefined || filename !== undefined) configureRecording(ctx, me, body, record, filename);
   let answer: Jsep | undefined;
   const renegotiation = me.media.active;
   if (jsep !== null) answer = negotiatePublisher(ctx, me, jsep, body);
@@ -148,6 +150,23 @@ export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jse
     return { data: configuredReply(me), jsep: answer };
   }
   return { data: { videoroom: 'event', room: room.id, configured: 'ok' } };
+}
+
+/**
+ * `record` / `filename` of configure. With `lock_record` (and a room secret) they need the secret;
+ * like Janus, a missing or wrong one leaves the recording state alone and the request still succeeds.
+ */
+function configureRecording(ctx: VrContext, me: Participant, body: Body, record: boolean | undefined, filename: string | undefined): void {
+  const s = me.room.settings;
+  if (s.lock_record && s.secret !== null) {
+    const given = body.secret;
+    if (typeof given !== 'string' || !safeEqual(given, s.secret)) {
+      ctx.log.warn(`videoroom: recording of ${me.id} in room ${me.room.id} is locked (lock_record): record/filename ignored without the room secret`, { room: me.room.id, id: me.id });
+      return;
+    }
+  }
+  if (filename !== undefined) me.recordingBase = filename;
+  if (record !== undefined) setRecording(ctx, me, record);
 }
 
 export function unpublish(ctx: VrContext, me: Participant): Data {

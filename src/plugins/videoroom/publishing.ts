@@ -9,6 +9,7 @@ import { notify, type VrContext } from './context.js';
 import { VrError, VrErrorCode } from './errors.js';
 import { Params, type Body } from './params.js';
 import type { Participant } from './participant.js';
+import { startRecording, stopRecording } from './recording.js';
 import { answerPublisher, type PublishRequest } from './sdp.js';
 import type { PublishedStream } from './streams.js';
 import { dropPublisherStreams } from './subscriber.js';
@@ -70,6 +71,13 @@ export function negotiatePublisher(ctx: VrContext, me: Participant, jsep: Jsep, 
   me.media.videoCodec = firstVideo?.codec;
   // Disabled streams (rejected) and removed ones stop feeding their subscribers.
   dropPublisherStreams(ctx, [...gone, ...streams.filter((s) => s.disabled && s.subscribers.length > 0)]);
+  stopRecording(ctx, [...gone, ...streams.filter((s) => s.disabled)]);
+  // As Janus: a recorded room, or a publisher that asked to record, records from the negotiation on
+  // (streams added by a renegotiation get their own files; existing ones keep theirs).
+  if (me.room.settings.record || me.recordingActive) {
+    me.recordingActive = true;
+    startRecording(ctx, me);
+  }
   return answer;
 }
 
@@ -89,6 +97,9 @@ export function publisherUp(ctx: VrContext, me: Participant): void {
   me.media.active = true;
   if (first) notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, publishers: [me.publisherEntry()] });
   sendRemb(ctx, me);
+  // Recording switched on while this PeerConnection was still coming up (enable_recording) starts now;
+  // Janus would wait for the next renegotiation.
+  if (me.recordingActive) startRecording(ctx, me);
   ctx.media?.sendPli(me.session, null);
 }
 
@@ -106,6 +117,9 @@ export function stopPublishing(ctx: VrContext, me: Participant, tellOthers: bool
   const wasActive = me.media.active;
   if (!me.media.negotiated && !wasActive) return false;
   const streams: PublishedStream[] = me.media.streams;
+  stopRecording(ctx, streams);
+  // Janus forgets the filename with the media; recording itself stays wanted for a republish.
+  me.recordingBase = null;
   me.media.reset();
   dropPublisherStreams(ctx, streams);
   if (wasActive && tellOthers) notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, unpublished: me.id });

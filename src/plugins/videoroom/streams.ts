@@ -9,6 +9,7 @@ import { Vp8Rewriter } from '../../codecs/vp8.js';
 import { RtpRewriter } from '../../media/rtp/rewriter.js';
 import type { CodecName } from '../../media/sdp/negotiate.js';
 import type { Participant } from './participant.js';
+import type { StreamRecorder } from './recording.js';
 import type { Subscriber } from './subscriber.js';
 
 export type StreamType = 'audio' | 'video' | 'data';
@@ -57,6 +58,8 @@ export class PublishedStream {
   talking = false;
   /** Packets and bytes received, for querySession. */
   packets = 0;
+  /** The .mjr this stream is being recorded to (null: not recording). */
+  recorder: StreamRecorder | null = null;
 
   constructor(
     readonly owner: Participant,

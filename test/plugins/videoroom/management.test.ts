@@ -194,14 +194,17 @@ test('kick/moderate/listparticipants on an empty room: Janus errors', async () =
   );
 });
 
-test('enable_recording: off is honoured, on is refused as not supported yet', async () => {
+test('enable_recording: validation, secret, and the room record flag follows it (list shows it)', async () => {
   const h = await Harness.start(SEED_VIDEOROOM_JCFG);
   const s = h.attach();
   const base = { request: 'enable_recording', room: '9999', secret: 'secret' };
   assert.deepEqual(await h.sync(s, base), vrError(429, 'Missing mandatory element (record)'));
   assert.deepEqual(await h.sync(s, { ...base, secret: 'no', record: false }), vrError(433, 'Unauthorized (wrong secret)'));
   assert.deepEqual(await h.sync(s, { ...base, record: false }), { videoroom: 'success', record: false });
-  assert.deepEqual(await h.sync(s, { ...base, record: true }), vrError(499, 'Recording not supported yet'));
+  assert.deepEqual(await h.sync(s, { ...base, record: true }), { videoroom: 'success', record: true });
+  const listed = (await h.sync(s, { request: 'list' })).list as Array<Record<string, unknown>>;
+  assert.equal(listed.find((r) => r.room === '9999')?.record, true);
+  assert.deepEqual(await h.sync(s, { ...base, record: false }), { videoroom: 'success', record: false });
 });
 
 test('rtp forwarding and remote publishers answer a clear not-supported error', async () => {
