@@ -239,11 +239,18 @@ export class WorkerPlugin implements Plugin {
     this.destroying = true;
     if (this.settingsTimer) clearInterval(this.settingsTimer);
     if (!this.worker) return;
+    // A worker that does not answer (stuck in a loop) must not hold the shutdown: 2 s, then it is ended.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
     try {
-      await this.call({ m: 'destroy' });
-      await this.call({ m: 'closeMedia' });
+      await Promise.race([(async () => {
+        await this.call({ m: 'destroy' });
+        await this.call({ m: 'closeMedia' });
+      })(), deadline]);
     } catch {
       /* the worker is gone already */
+    } finally {
+      clearTimeout(timer);
     }
     await this.worker.terminate();
   }
