@@ -20,6 +20,7 @@ import { AbError, AbErrorCode, checkSecret, errorData, validate, type ParamSpec 
 import { isMediaHost, type MediaHost, type RtpStreamInfo } from './media.js';
 import { AbSession, Participant, Room, type AbCodec, type AbId, type EngineOptions, type RoomSettings } from './room.js';
 import { PlainRtpPorts, type PlainRtpEndpoint, type PlainRtpRemote } from './plain-rtp.js';
+import { forwarderSrtpContext, resolveForwardHost, type ForwardCodec, type ForwarderSpec, type ForwarderSrtp } from './forwarder.js';
 import { buildAudioAnswer, buildAudioOffer, parseOffer, readAnswer } from './sdp.js';
 
 export const AUDIOBRIDGE_PACKAGE = 'janus.plugin.audiobridge';
@@ -110,6 +111,20 @@ const RTP_PARAMS: ParamSpec[] = [
   { name: 'fec', type: 'boolean' },
 ];
 const SECRET_PARAMS: ParamSpec[] = [{ name: 'secret', type: 'string' }];
+const RTP_FORWARD_PARAMS: ParamSpec[] = [
+  { name: 'group', type: 'string' },
+  { name: 'ssrc', type: 'positive' },
+  { name: 'codec', type: 'string' },
+  { name: 'ptype', type: 'positive' },
+  { name: 'port', type: 'positive', required: true },
+  { name: 'host', type: 'string', required: true },
+  { name: 'host_family', type: 'string' },
+  { name: 'srtp_suite', type: 'positive' },
+  { name: 'srtp_crypto', type: 'string' },
+  { name: 'always_on', type: 'boolean' },
+];
+const STOP_RTP_FORWARD_PARAMS: ParamSpec[] = [{ name: 'stream_id', type: 'positive', required: true }];
+const ADMIN_KEY_PARAMS: ParamSpec[] = [{ name: 'admin_key', type: 'string', required: true }];
 const ALLOWED_PARAMS: ParamSpec[] = [
   { name: 'secret', type: 'string' },
   { name: 'action', type: 'string', required: true },
@@ -131,8 +146,6 @@ const RECORD_PARAMS: ParamSpec[] = [
 
 /** Features of Janus's AudioBridge that Portunus does not implement yet: answered with a clear 499. */
 const NOT_SUPPORTED = new Set([
-  'rtp_forward',
-  'stop_rtp_forward',
   'play_file',
   'is_playing',
   'stop_file',
@@ -141,6 +154,11 @@ const NOT_SUPPORTED = new Set([
   'enable_mjrs',
 ]);
 const ASYNC = new Set(['join', 'configure', 'changeroom', 'leave', 'hangup']);
+
+/** A forwarder's payload type when the request names none. */
+function defaultPtype(codec: ForwardCodec): number {
+  return codec === 'pcmu' ? 0 : codec === 'pcma' ? 8 : 100;
+}
 
 function random53(): number {
   const n = Number(randomBytes(8).readBigUInt64BE() & 0x1fffffffffffffn);
@@ -175,6 +193,8 @@ export class AudioBridgePlugin implements Plugin {
   private queue: Promise<void> = Promise.resolve();
   /** Sockets of plain-RTP participants (set up in init). */
   private plainPorts: PlainRtpPorts | null = null;
+  /** Forwarder stream ids in use, over all rooms (Janus keeps them unique per plugin). */
+  private readonly streamIds = new Set<number>();
 
   constructor(opts: AudioBridgeOptions = {}) {
     this.log = opts.log ?? rootLog.child({ plugin: AUDIOBRIDGE_PACKAGE });
@@ -212,6 +232,9 @@ export class AudioBridgePlugin implements Plugin {
         if (room) {
           this.rooms.set(room.settings.id, room);
           if (room.settings.record) this.startRecording(room);
+          this.staticForwarder(room, name, ctx.config.category(name) ?? {}).catch((err: unknown) => {
+            this.log.error(`Can't add the static RTP forwarder of room '${name}': ${String(err)}`);
+          });
         }
       } catch (err) {
         this.log.error(`Can't add the AudioBridge room '${name}': ${(err as Error).message}`, { line: ctx.config.categoryLine(name) });
@@ -222,6 +245,7 @@ export class AudioBridgePlugin implements Plugin {
 
   destroy(): void {
     for (const r of this.rooms.values()) {
+      this.dropForwarders(r);
       r.destroy();
       for (const p of r.participants.values()) {
         p.closePlainRtp();
@@ -574,11 +598,12 @@ export class AudioBridgePlugin implements Plugin {
         }
         return { audiobridge: 'success', record: room.settings.record };
       }
-      case 'listforwarders': {
-        const room = this.roomOf(body);
-        checkSecret(room.settings.secret, body, 'secret');
-        return { audiobridge: 'forwarders', room: room.settings.id, rtp_forwarders: [] };
-      }
+      case 'rtp_forward':
+        return this.rtpForward(body);
+      case 'stop_rtp_forward':
+        return this.stopRtpForward(body);
+      case 'listforwarders':
+        return this.listForwarders(body);
       default:
         if (NOT_SUPPORTED.has(request)) throw new AbError(AbErrorCode.UNKNOWN_ERROR, `Request '${request}' is not supported yet`);
         throw new AbError(AbErrorCode.INVALID_REQUEST, `Unknown request '${String(body['request'])}'`);
@@ -677,6 +702,7 @@ export class AudioBridgePlugin implements Plugin {
       }
       this.host.closePeerConnection(p.session.handle, 'Room destroyed');
     }
+    this.dropForwarders(room);
     room.destroy();
     let permanent = false;
     if (body['permanent'] === true) {
@@ -1206,6 +1232,186 @@ export class AudioBridgePlugin implements Plugin {
     const off = buildAudioOffer({ ...params, fec: p.fec || p.codec === 'opus' });
     p.mid = off.mid;
     return { type: 'offer', sdp: off.sdp };
+  }
+
+  // ------------------------------------------------------------------------------------------ forwarders
+
+  /** `admin_key` when lock_rtp_forward is on (checked after the request's own parameters, as in Janus). */
+  private checkForwardLock(body: Body): void {
+    if (!this.lockRtpForward || this.adminKey === null) return;
+    validate(body, ADMIN_KEY_PARAMS);
+    checkSecret(this.adminKey, body, 'admin_key');
+  }
+
+  private async rtpForward(body: Body): Promise<Data> {
+    validate(body, RTP_FORWARD_PARAMS);
+    const roomId = this.parseId(body, 'room', true)!;
+    this.checkForwardLock(body);
+    const ssrc = body['ssrc'] as number | undefined;
+    if (ssrc !== undefined && ssrc > 0xffffffff) throw new AbError(AbErrorCode.INVALID_ELEMENT, `Invalid SSRC (${ssrc})`);
+    const codecName = body['codec'] as string | undefined;
+    let codec: ForwardCodec = 'opus';
+    if (codecName !== undefined) {
+      const c = codecName.toLowerCase();
+      if (c !== 'opus' && c !== 'pcmu' && c !== 'pcma') throw new AbError(AbErrorCode.INVALID_ELEMENT, `Unsupported codec (${codecName})`);
+      codec = c;
+    }
+    // Janus 1.1.2 defaults the payload type to the codec's static one (0 PCMU, 8 PCMA), else 100.
+    const ptype = (body['ptype'] as number | undefined) ?? defaultPtype(codec);
+    if (ptype > 127) throw new AbError(AbErrorCode.INVALID_ELEMENT, `Invalid payload type (${ptype})`);
+    const port = body['port'] as number;
+    if (port === 0 || port > 65535) throw new AbError(AbErrorCode.INVALID_ELEMENT, `Invalid port number (${port})`);
+    const host = body['host'] as string;
+    const family = this.hostFamily(body['host_family'] as string | undefined);
+    if (family === null) throw new AbError(AbErrorCode.INVALID_ELEMENT, `Unsupported protocol family (${body['host_family'] as string})`);
+    let address: string;
+    try {
+      address = await resolveForwardHost(host, family);
+    } catch {
+      throw new AbError(AbErrorCode.INVALID_ELEMENT, `Could not resolve address (${host})...`);
+    }
+    const alwaysOn = body['always_on'] === true;
+    let srtp: ForwarderSrtp | null = null;
+    // As in Janus, SRTP needs both the suite and the key; either one alone means plain RTP.
+    if (body['srtp_suite'] !== undefined && body['srtp_suite'] !== null && typeof body['srtp_crypto'] === 'string') {
+      const suite = body['srtp_suite'] as number;
+      if (suite !== 32 && suite !== 80) throw new AbError(AbErrorCode.INVALID_ELEMENT, `Invalid SRTP suite (${suite})`);
+      srtp = { suite, crypto: body['srtp_crypto'] };
+      try {
+        forwarderSrtpContext(srtp);
+      } catch {
+        throw new AbError(AbErrorCode.INVALID_ELEMENT, `Invalid SRTP crypto (${srtp.crypto})`);
+      }
+    }
+    // The address lookup may have taken a while: look the room up now.
+    const room = this.findRoom(roomId);
+    checkSecret(room.settings.secret, body, 'secret');
+    let group = 0;
+    const groupName = room.settings.groups.length > 0 && typeof body['group'] === 'string' ? body['group'] : null;
+    if (groupName !== null) {
+      group = room.settings.groups.indexOf(groupName) + 1;
+      if (group === 0) throw new AbError(AbErrorCode.NO_SUCH_GROUP, 'No such group');
+    }
+    const streamId = this.addForwarder(room, { host: address, port, ssrc: ssrc ?? null, codec, ptype, group, alwaysOn, srtp });
+    const out: Data = { audiobridge: 'success', room: room.settings.id };
+    if (groupName !== null) out['group'] = groupName;
+    out['stream_id'] = streamId;
+    out['host'] = address;
+    out['port'] = port;
+    return out;
+  }
+
+  /** `host_family` as a lookup family (0: any); null when unsupported. */
+  private hostFamily(v: string | undefined): 4 | 6 | 0 | null {
+    if (v === undefined) return 0;
+    const f = v.toLowerCase();
+    return f === 'ipv4' ? 4 : f === 'ipv6' ? 6 : null;
+  }
+
+  /** Add a forwarder to `room` with a fresh (or the wanted) stream id; returns the id. */
+  private addForwarder(room: Room, spec: Omit<ForwarderSpec, 'streamId'>, wanted = 0): number {
+    let streamId = wanted;
+    if (streamId === 0 || this.streamIds.has(streamId)) {
+      do streamId = randomBytes(4).readUInt32BE() || 1;
+      while (this.streamIds.has(streamId));
+    }
+    try {
+      room.forwarders.add({ ...spec, streamId });
+    } catch (err) {
+      throw new AbError(AbErrorCode.UNKNOWN_ERROR, `Could not create the RTP forwarder (${(err as Error).message})`);
+    }
+    this.streamIds.add(streamId);
+    room.refreshClock();
+    this.log.verb('AudioBridge: RTP forwarder added', { room: room.idString, stream_id: streamId, host: spec.host, port: spec.port, codec: spec.codec });
+    return streamId;
+  }
+
+  private stopRtpForward(body: Body): Data {
+    validate(body, STOP_RTP_FORWARD_PARAMS);
+    const roomId = this.parseId(body, 'room', true)!;
+    this.checkForwardLock(body);
+    const streamId = body['stream_id'] as number;
+    const room = this.findRoom(roomId);
+    checkSecret(room.settings.secret, body, 'secret');
+    // As in Janus, an unknown stream_id is not an error: the forwarder is gone either way.
+    if (room.forwarders.remove(streamId)) {
+      this.streamIds.delete(streamId);
+      room.refreshClock();
+    }
+    return { audiobridge: 'success', room: room.settings.id, stream_id: streamId };
+  }
+
+  private listForwarders(body: Body): Data {
+    const room = this.roomOf(body);
+    checkSecret(room.settings.secret, body, 'secret');
+    const list: Data[] = [];
+    for (const f of room.forwarders.all()) {
+      const s = f.spec;
+      const o: Data = { stream_id: s.streamId };
+      const groupName = s.group > 0 ? room.settings.groups[s.group - 1] : undefined;
+      if (groupName !== undefined) o['group'] = groupName;
+      o['ip'] = s.host;
+      o['port'] = s.port;
+      o['ssrc'] = f.ssrc;
+      o['codec'] = s.codec;
+      o['ptype'] = s.ptype;
+      if (s.srtp) o['srtp'] = true;
+      o['always_on'] = s.alwaysOn;
+      list.push(o);
+    }
+    return { audiobridge: 'forwarders', room: room.settings.id, rtp_forwarders: list };
+  }
+
+  private dropForwarders(room: Room): void {
+    for (const f of room.forwarders.all()) this.streamIds.delete(f.spec.streamId);
+    room.forwarders.close();
+  }
+
+  /**
+   * The static forwarder of a `room-<id>` category (rtp_forward_host/_port/...): what Janus creates at
+   * startup. Invalid settings are logged and skip the forwarder, never the room.
+   */
+  private async staticForwarder(room: Room, name: string, c: Record<string, CfgValue>): Promise<void> {
+    const host = cfgString(c['rtp_forward_host']);
+    const port = cfgInt(c['rtp_forward_port'], 0) ?? 0;
+    if (host === undefined || host === '' || port === 0) return;
+    const fail = (why: string): void => this.log.error(`Can't add the static RTP forwarder of room '${name}': ${why}`);
+    if (port < 0 || port > 65535) return fail(`invalid port (${port})`);
+    const id = cfgInt(c['rtp_forward_id'], 0) ?? 0;
+    if (id < 0 || id > 0xffffffff) return fail(`invalid forwarder ID (${id})`);
+    const ssrc = cfgInt(c['rtp_forward_ssrc'], 0) ?? 0;
+    if (ssrc < 0 || ssrc > 0xffffffff) return fail(`invalid SSRC (${ssrc})`);
+    const codecName = (cfgString(c['rtp_forward_codec']) ?? 'opus').toLowerCase();
+    if (codecName !== 'opus' && codecName !== 'pcmu' && codecName !== 'pcma') return fail(`unsupported codec (${codecName})`);
+    const ptype = cfgInt(c['rtp_forward_ptype'], defaultPtype(codecName)) ?? defaultPtype(codecName);
+    if (ptype < 0 || ptype > 127) return fail(`invalid payload type (${ptype})`);
+    let group = 0;
+    const groupName = cfgString(c['rtp_forward_group']);
+    if (groupName !== undefined && room.settings.groups.length > 0) {
+      group = room.settings.groups.indexOf(groupName) + 1;
+      if (group === 0) return fail(`invalid group name (${groupName})`);
+    }
+    const family = this.hostFamily(cfgString(c['rtp_forward_host_family']));
+    if (family === null) return fail('unsupported protocol family');
+    let srtp: ForwarderSrtp | null = null;
+    const suite = cfgInt(c['rtp_forward_srtp_suite'], 0) ?? 0;
+    const crypto = cfgString(c['rtp_forward_srtp_crypto']);
+    if (suite !== 0) {
+      if (suite !== 32 && suite !== 80) return fail('invalid SRTP suite');
+      if (crypto !== undefined) srtp = { suite, crypto };
+    }
+    let address: string;
+    try {
+      address = await resolveForwardHost(host, family);
+    } catch {
+      return fail(`could not resolve address (${host})`);
+    }
+    if (room.destroyed || this.rooms.get(room.settings.id) !== room) return;
+    try {
+      this.addForwarder(room, { host: address, port, ssrc: ssrc > 0 ? ssrc : null, codec: codecName, ptype, group, alwaysOn: cfgBool(c['rtp_forward_always_on'], false) ?? false, srtp }, id);
+    } catch (err) {
+      fail((err as Error).message);
+    }
   }
 
   // ------------------------------------------------------------------------------------------ recording

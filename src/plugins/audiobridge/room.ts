@@ -10,6 +10,11 @@
  * speaker's stream does not flip between encoders at every pause; the own encoder is reset when a
  * listener switches to it, so the decoder at the far end sees a clean start rather than stale state.
  * `sharedEncoder: false` gives every listener its own encoder every frame (Janus's behaviour).
+ *
+ * RTP forwarders (forwarder.ts) get the same frame after the listeners: the full mix in Opus comes from
+ * the shared encoder with the room's default settings (so a non-talking default listener and every
+ * full-mix forwarder cost one encode together), group mixes are summed from the participants' slots only
+ * when a group forwarder asks for them.
  */
 import { createOpusDecoder, createOpusEncoder, type OpusDecoder, type OpusEncoder, type OpusSampleRate } from '../../codecs/opus.js';
 import { g711Decode, g711Encode, resampleFrame, type G711Law } from '../../codecs/g711.js';
@@ -17,6 +22,7 @@ import type { PluginSession } from '../../core/plugin.js';
 import type { Logger } from '../../log.js';
 import { writeRtpHeader } from '../../media/rtp/header.js';
 import { AudioMixer, FrameClock, JitterBuffer, type MixSlot, type Scheduler } from './mixer.js';
+import { MixForwarders, type MixSource } from './forwarder.js';
 import type { MediaHost } from './media.js';
 import type { PlainRtpEndpoint } from './plain-rtp.js';
 import { WavRecorder } from './recorder.js';
@@ -72,6 +78,8 @@ export class AbSession {
 }
 
 const HANGOVER_FRAMES = 25;
+/** Opus complexity of encoders the room owns for its forwarders (Janus's DEFAULT_COMPLEXITY). */
+const FORWARDER_COMPLEXITY = 4;
 
 export class Participant {
   room: Room | null = null;
@@ -186,13 +194,23 @@ export class Participant {
   }
 }
 
-export class Room {
+export class Room implements MixSource {
   readonly participants = new Map<AbId, Participant>();
   muted = false;
   destroyed = false;
   mixer: AudioMixer;
   private readonly clock: FrameClock;
   private readonly shared = new Map<string, OpusEncoder>();
+  /** This frame's payloads of the shared encoders, by encoder key (cleared every frame). */
+  private readonly sharedPayloads = new Map<string, Buffer>();
+  /** RTP forwarders of the mix (rtp_forward). */
+  readonly forwarders: MixForwarders;
+  /** Group mixes for group forwarders, by 1-based group: 32-bit sums and the clipped frame. */
+  private readonly groupSum: Int32Array[] = [];
+  private readonly groupMix: Int16Array[] = [];
+  private readonly groupMixFrame: number[] = [];
+  /** Shared-encoder key of the forwarders' full-mix Opus (the room defaults never change). */
+  private forwardKey: string | null = null;
   /** Frames mixed (diagnostics). */
   frames = 0;
   /** The WAV recording of the mix, when `record` is on. */
@@ -210,6 +228,29 @@ export class Room {
       ...(engineOptions.silenceThreshold !== undefined ? { silenceThreshold: engineOptions.silenceThreshold } : {}),
     });
     this.clock = new FrameClock(() => this.tick(), engineOptions.scheduler ? { scheduler: engineOptions.scheduler } : {});
+    this.forwarders = new MixForwarders(log);
+  }
+
+  get sampleRate(): number {
+    return this.settings.samplingRate;
+  }
+
+  get channels(): 1 | 2 {
+    return this.mixer.channels as 1 | 2;
+  }
+
+  get samples(): number {
+    return this.mixer.samples;
+  }
+
+  /**
+   * Run the mixer clock while there is someone to mix for: participants, or an always_on forwarder
+   * (which sends silence into an empty room, as in Janus). Call after participants or forwarders change.
+   */
+  refreshClock(): void {
+    const wanted = !this.destroyed && (this.participants.size > 0 || this.forwarders.anyAlwaysOn);
+    if (wanted && !this.clock.running) this.clock.start();
+    else if (!wanted && this.clock.running) this.clock.stop();
   }
 
   get idString(): string {
@@ -227,7 +268,7 @@ export class Room {
   add(p: Participant): void {
     this.participants.set(p.id, p);
     p.room = this;
-    if (!this.clock.running && !this.destroyed) this.clock.start();
+    this.refreshClock();
   }
 
   remove(p: Participant): boolean {
@@ -237,7 +278,7 @@ export class Room {
     p.activePackets = 0;
     p.dBovSum = 0;
     if (this.participants.size === 0) {
-      this.clock.stop();
+      this.refreshClock();
       // The mix pauses with the clock: make the recording's header count everything written so far.
       try {
         this.recorder?.fixup();
@@ -269,6 +310,7 @@ export class Room {
     this.destroyed = true;
     this.stopRecording();
     this.clock.stop();
+    this.forwarders.close();
     for (const e of this.shared.values()) e.destroy();
     this.shared.clear();
   }
@@ -334,7 +376,8 @@ export class Room {
       if (pcm) mixer.add(p.slot, pcm, p.volume, p.spatialPosition);
       else mixer.skip(p.slot);
     }
-    if (this.recorder) {
+    // An always_on forwarder keeps the clock going in an empty room; the recording pauses as in Janus.
+    if (this.recorder && this.participants.size > 0) {
       try {
         this.recorder.write(mixer.fullMix());
       } catch (err) {
@@ -346,7 +389,8 @@ export class Room {
     const useShared = this.engineOptions.sharedEncoder !== false;
     const channels = mixer.channels as 1 | 2;
     const rate = this.settings.samplingRate;
-    let sharedPayloads: Map<string, Buffer> | null = null;
+    const sharedPayloads = this.sharedPayloads;
+    sharedPayloads.clear();
     for (const p of this.participants.values()) {
       if (!p.jitter || !this.receives(p, host)) continue;
       if (p.slot.contributed) p.hangover = HANGOVER_FRAMES;
@@ -363,7 +407,6 @@ export class Room {
           } else {
             p.usingOwn = false;
             const key = p.encoderKey();
-            sharedPayloads ??= new Map();
             let pl = sharedPayloads.get(key);
             if (!pl) {
               pl = this.sharedEncoder(p, key, channels).encode(mixer.fullMix());
@@ -398,9 +441,10 @@ export class Room {
         this.log.warn('AudioBridge sendRtp failed', { room: this.idString, id: p.id, err: String(err) });
       }
     }
+    this.forwarders.forward(this, this.participants.size > 0);
   }
 
-  private sharedEncoder(p: Participant, key: string, channels: 1 | 2): OpusEncoder {
+  private sharedEncoder(p: { complexity: number; bitrate: number; fec: boolean; expectedLoss: number }, key: string, channels: 1 | 2): OpusEncoder {
     let e = this.shared.get(key);
     if (!e) {
       e = createOpusEncoder({
@@ -414,6 +458,57 @@ export class Room {
       this.shared.set(key, e);
     }
     return e;
+  }
+
+  /** Encoder settings of the forwarders: the room's defaults, as a listener who set nothing would have. */
+  opusSettings(): { bitrate: number; complexity: number; fec: boolean; expectedLoss: number } {
+    const loss = this.settings.defaultExpectedLoss;
+    return { bitrate: this.settings.defaultBitrate, complexity: FORWARDER_COMPLEXITY, fec: loss > 0, expectedLoss: loss };
+  }
+
+  /**
+   * This frame's full mix in Opus for the forwarders. It comes from the shared encoder with the room's
+   * default settings, the one non-talking listeners with default settings use too: one encode per frame
+   * serves them all, and the forwarders keep that encoder's stream continuous.
+   */
+  fullMixOpus(): Buffer {
+    let key = this.forwardKey;
+    if (key === null) {
+      const s = this.opusSettings();
+      key = this.forwardKey = `${s.bitrate}|${s.complexity}|${s.fec ? s.expectedLoss : 0}`;
+    }
+    let pl = this.sharedPayloads.get(key);
+    if (!pl) {
+      const enc = this.shared.get(key) ?? this.sharedEncoder(this.opusSettings(), key, this.channels);
+      pl = enc.encode(this.mixer.fullMix());
+      this.sharedPayloads.set(key, pl);
+    }
+    return pl;
+  }
+
+  /** This frame's mix of everyone (0), or of the participants of one group (as Janus's group forwarders). */
+  mixOf(group: number): Int16Array {
+    if (group <= 0) return this.mixer.fullMix();
+    if (this.groupMixFrame[group] === this.frames) return this.groupMix[group]!;
+    const len = this.mixer.samples * this.mixer.channels;
+    let sum = this.groupSum[group];
+    let mix = this.groupMix[group];
+    if (!sum || !mix) {
+      sum = this.groupSum[group] = new Int32Array(len);
+      mix = this.groupMix[group] = new Int16Array(len);
+    }
+    sum.fill(0);
+    for (const p of this.participants.values()) {
+      if (p.group !== group || !p.jitter || !p.slot.contributed) continue;
+      const c = p.slot.contribution;
+      for (let i = 0; i < len; i++) sum[i]! += c[i]!;
+    }
+    for (let i = 0; i < len; i++) {
+      const v = sum[i]!;
+      mix[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    }
+    this.groupMixFrame[group] = this.frames;
+    return mix;
   }
 
   /** Encoders in use (diagnostics/bench): shared ones and participants currently on their own. */

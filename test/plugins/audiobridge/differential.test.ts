@@ -5,12 +5,16 @@
  * plugindata (and the unsolicited events the script waits for) are compared after masking random ids.
  *
  * Participants here have no PeerConnection (signalling only): join, configure without JSEP, mute,
- * kick, leave and the room management requests with their errors.
+ * kick, leave and the room management requests with their errors. RTP forwarders: rtp_forward /
+ * stop_rtp_forward / listforwarders with their errors, and what the forwarded RTP looks like on a UDP sink
+ * (SSRC, payload type, sequence/timestamp steps); a second server pair runs with lock_rtp_forward and a
+ * static forwarder from the room category.
  * AB_DIFF_DUMP=1 prints both transcripts. Skipped when Janus is not installed.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { createSocket, type Socket } from 'node:dgram';
 import { longPoll, postJson, tx, type JsonObject } from '../../helpers/janus-client.js';
 import { startMediaGateway, type MediaGateway } from '../../helpers/media-server.js';
 import { diffTranscripts, Masker, type Rule, type Step } from '../../helpers/shape-diff.js';
@@ -87,7 +91,14 @@ async function run(gw: MediaGateway): Promise<Step[]> {
     const q = async (name: string, who: AbHttp, body: Record<string, unknown>): Promise<JsonObject> => {
       const r = await who.req(body);
       if (r.data['audiobridge'] === 'joined' || r.data['audiobridge'] === 'roomchanged') m.register('user', r.data['id']);
-      rec(name, { ...r.data, '(async)': r.async });
+      if (r.data['audiobridge'] === 'success' && typeof r.data['stream_id'] === 'number') m.register('stream', r.data['stream_id']);
+      const data = { ...r.data };
+      // Janus lists forwarders in hash-table order: compare them in a fixed one.
+      if (Array.isArray(data['rtp_forwarders'])) {
+        const key = (f: JsonObject): string => `${String(f['codec'])}|${String(f['ptype'])}|${String(f['group'] ?? '')}`;
+        data['rtp_forwarders'] = [...(data['rtp_forwarders'] as JsonObject[])].sort((a, b) => key(a).localeCompare(key(b)));
+      }
+      rec(name, { ...data, '(async)': r.async });
       return r.data;
     };
     await q('list', admin, { request: 'list' });
@@ -177,14 +188,120 @@ async function run(gw: MediaGateway): Promise<Step[]> {
     await q('join-rtp-pcma', dave, { request: 'join', room: R, id: 2003, codec: 'pcma', rtp: { ip: '127.0.0.1', port: 5006 } });
     await q('listparticipants-rtp', admin, { request: 'listparticipants', room: R });
     await q('destroy-rtp', admin, { request: 'destroy', room: R, secret: 'sec' });
+    await forwarders(q, admin, alice, rec);
   } finally {
     await Promise.all([admin.close(), alice.close(), bob.close(), ...extra.map((x) => x.close())]);
   }
   return steps;
 }
 
+/** UDP sinks on 127.0.0.1 that keep the first RTP packets a forwarder sends them. */
+class Sink {
+  readonly packets: Buffer[] = [];
+  private constructor(readonly sock: Socket) {
+    sock.on('message', (m) => {
+      if (this.packets.length < 200) this.packets.push(m);
+    });
+  }
+  static async open(): Promise<Sink> {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    return new Sink(sock);
+  }
+  get port(): number {
+    return this.sock.address().port;
+  }
+  /** What the stream looks like: SSRC, payload type, whether sequence numbers and timestamps advance by one frame. */
+  summary(frameTs: number): Record<string, unknown> {
+    const p = this.packets;
+    if (p.length === 0) return { packets: 0 };
+    const seqStep = p.slice(1).every((b, i) => ((b.readUInt16BE(2) - p[i]!.readUInt16BE(2)) & 0xffff) === 1);
+    const tsStep = p.slice(1).every((b, i) => ((b.readUInt32BE(4) - p[i]!.readUInt32BE(4)) >>> 0) === frameTs);
+    return { version: p[0]![0]! >> 6, ssrc: p[0]!.readUInt32BE(8), pt: p[0]![1]! & 0x7f, seqStep, tsStep, payload: p[0]!.length - 12 };
+  }
+  close(): void {
+    this.sock.close();
+  }
+}
+
+/** rtp_forward, stop_rtp_forward, listforwarders: replies, errors, and what the forwarded RTP looks like. */
+async function forwarders(
+  q: (name: string, who: AbHttp, body: Record<string, unknown>) => Promise<JsonObject>,
+  admin: AbHttp,
+  alice: AbHttp,
+  rec: (name: string, value: unknown) => void,
+): Promise<void> {
+  const R = 4322;
+  const sinks = await Promise.all([Sink.open(), Sink.open(), Sink.open()]);
+  const [s1, s2, s3] = sinks;
+  try {
+    const fw = { request: 'rtp_forward', room: R, secret: 'sec', host: '127.0.0.1' };
+    await q('fwd-create', admin, { request: 'create', room: R, secret: 'sec', groups: ['g1', 'g2'] });
+    await q('fwd-missing-host', admin, { request: 'rtp_forward', room: R, secret: 'sec', port: 5000 });
+    await q('fwd-missing-port', admin, { request: 'rtp_forward', room: R, secret: 'sec', host: '127.0.0.1' });
+    await q('fwd-port-string', admin, { ...fw, port: '5000' });
+    await q('fwd-port-negative', admin, { ...fw, port: -1 });
+    await q('fwd-port-0', admin, { ...fw, port: 0 });
+    await q('fwd-missing-room', admin, { request: 'rtp_forward', host: '127.0.0.1', port: 5000 });
+    await q('fwd-no-such-room', admin, { ...fw, room: 999, port: 5000 });
+    await q('fwd-no-secret', admin, { request: 'rtp_forward', room: R, host: '127.0.0.1', port: 5000 });
+    await q('fwd-wrong-secret', admin, { ...fw, secret: 'nope', port: 5000 });
+    await q('fwd-bad-codec', admin, { ...fw, port: 5000, codec: 'g722' });
+    await q('fwd-codec-type', admin, { ...fw, port: 5000, codec: 8 });
+    await q('fwd-bad-family', admin, { ...fw, port: 5000, host_family: 'ipx' });
+    await q('fwd-family-mismatch', admin, { ...fw, port: 5000, host_family: 'ipv6' });
+    await q('fwd-unresolvable', admin, { ...fw, host: 'no-such-host.invalid', port: 5000 });
+    await q('fwd-bad-suite', admin, { ...fw, port: 5000, srtp_suite: 40, srtp_crypto: 'AAAA' });
+    await q('fwd-ssrc-negative', admin, { ...fw, port: 5000, ssrc: -5 });
+    await q('fwd-always-on-type', admin, { ...fw, port: 5000, always_on: 'yes' });
+    await q('fwd-bad-group', admin, { ...fw, port: 5000, group: 'nope' });
+    await q('fwd-opus', admin, { ...fw, port: s1!.port, ssrc: 12345678, ptype: 111, always_on: true });
+    await q('fwd-pcmu-group', admin, { ...fw, port: s2!.port, codec: 'PCMU', group: 'g1', always_on: true });
+    await q('fwd-pcma', admin, { ...fw, port: 5004, codec: 'pcma' });
+    await q('fwd-srtp', admin, { ...fw, port: 5002, srtp_suite: 80, srtp_crypto: Buffer.alloc(30, 7).toString('base64') });
+    await q('fwd-no-group-in-groupless-room', admin, { request: 'rtp_forward', room: 1234, secret: 'adminpwd', host: '127.0.0.1', port: s3!.port, group: 'x', always_on: true });
+    await q('listforwarders-no-secret', admin, { request: 'listforwarders', room: R });
+    await q('listforwarders-fwd', admin, { request: 'listforwarders', room: R, secret: 'sec' });
+    await q('listforwarders-1234', admin, { request: 'listforwarders', room: 1234, secret: 'adminpwd' });
+    // Always-on forwarders stream into the empty rooms: look at the packets.
+    const deadline = Date.now() + 5000;
+    while (sinks.some((s) => s.packets.length < 10) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    rec('fwd-rtp-opus', s1!.summary(960));
+    rec('fwd-rtp-pcmu-group', s2!.summary(160));
+    rec('fwd-rtp-groupless', s3!.summary(960));
+    await q('stop-fwd-missing-id', admin, { request: 'stop_rtp_forward', room: R, secret: 'sec' });
+    await q('stop-fwd-unknown-id', admin, { request: 'stop_rtp_forward', room: R, secret: 'sec', stream_id: 4242 });
+    await q('stop-fwd-wrong-secret', admin, { request: 'stop_rtp_forward', room: R, secret: 'nope', stream_id: 4242 });
+    await q('stop-fwd-no-such-room', admin, { request: 'stop_rtp_forward', room: 999, secret: 'sec', stream_id: 4242 });
+    const list = (await admin.req({ request: 'listforwarders', room: R, secret: 'sec' })).data['rtp_forwarders'] as JsonObject[];
+    const opus = list.find((f) => f['codec'] === 'opus' && f['ssrc'] === 12345678);
+    await q('stop-fwd', admin, { request: 'stop_rtp_forward', room: R, secret: 'sec', stream_id: opus?.['stream_id'] ?? 1 });
+    await q('listforwarders-after-stop', admin, { request: 'listforwarders', room: R, secret: 'sec' });
+    await q('fwd-destroy', admin, { request: 'destroy', room: R, secret: 'sec' });
+    await q('listforwarders-destroyed', admin, { request: 'listforwarders', room: R, secret: 'sec' });
+    const l1234 = (await admin.req({ request: 'listforwarders', room: 1234, secret: 'adminpwd' })).data['rtp_forwarders'] as JsonObject[];
+    for (const f of l1234) await admin.req({ request: 'stop_rtp_forward', room: 1234, secret: 'adminpwd', stream_id: f['stream_id'] });
+    await q('listforwarders-1234-after-stop', admin, { request: 'listforwarders', room: 1234, secret: 'adminpwd' });
+    void alice;
+  } finally {
+    sinks.forEach((s) => s.close());
+  }
+}
+
 /** Values that differ legitimately. */
 const RULES: Rule[] = [
+  {
+    step: /^fwd-(opus|pcmu-group|no-group-in-groupless-room)$/,
+    path: 'port',
+    mode: 'type',
+    why: 'the UDP sinks of the test are on ephemeral ports, one set per server',
+  },
+  {
+    step: /^listforwarders/,
+    path: 'rtp_forwarders.*.port',
+    mode: 'type',
+    why: 'the UDP sinks of the test are on ephemeral ports, one set per server',
+  },
   {
     step: /^join-rtp(-pcma)?$/,
     path: 'rtp.port',
@@ -197,6 +314,12 @@ const RULES: Rule[] = [
  * Where Portunus knowingly differs from Janus 1.1.2 (each with the reason). Keep it short.
  */
 const DELIBERATE_DIFFERENCES: Rule[] = [
+  {
+    step: 'fwd-no-such-room',
+    path: 'error',
+    mode: 'ignore',
+    why: 'Janus 1.1.2 answers rtp_forward to a missing room with "No such room (999" (closing parenthesis missing); Portunus says "No such room (999)" as everywhere else; same code 485',
+  },
   {
     step: /^join-(alice|bob)$/,
     path: 'display',
@@ -280,5 +403,97 @@ describe('AudioBridge reply shapes: Janus 1.1.2 vs Portunus over HTTP', { skip: 
     const rtp = v('join-rtp')['rtp'] as Record<string, unknown>;
     assert.equal(rtp['payload_type'], 111);
     assert.ok((rtp['port'] as number) >= 20000 && (rtp['port'] as number) <= 20100, 'inside media.rtp_port_range');
+  });
+});
+
+/**
+ * lock_rtp_forward with an admin_key, and a static forwarder from a room category (rtp_forward_* keys):
+ * a second pair of servers on this plugin configuration.
+ */
+const LOCKED_JCFG = [
+  'general: {',
+  '  admin_key = "fwdkey"',
+  '  lock_rtp_forward = true',
+  '}',
+  '',
+  'room-1234: {',
+  '  description = "Demo Room"',
+  '  secret = "adminpwd"',
+  '  sampling_rate = 16000',
+  '}',
+  '',
+  'room-1235: {',
+  '  description = "Static forwarder"',
+  '  sampling_rate = 16000',
+  '  groups = ["a", "b"]',
+  '  rtp_forward_id = 777',
+  '  rtp_forward_host = "127.0.0.1"',
+  '  rtp_forward_port = 5010',
+  '  rtp_forward_codec = "pcma"',
+  '  rtp_forward_group = "b"',
+  '  rtp_forward_ssrc = 4242',
+  '}',
+  '',
+].join('\n');
+
+async function runLocked(gw: MediaGateway): Promise<Step[]> {
+  const steps: Step[] = [];
+  const m = new Masker();
+  const admin = await AbHttp.open(gw.httpUrl);
+  try {
+    const q = async (name: string, body: Record<string, unknown>): Promise<JsonObject> => {
+      const r = await admin.req(body);
+      if (r.data['audiobridge'] === 'success' && typeof r.data['stream_id'] === 'number') m.register('stream', r.data['stream_id']);
+      steps.push({ name, value: m.mask(r.data) });
+      return r.data;
+    };
+    const fw = { request: 'rtp_forward', room: 1234, secret: 'adminpwd', host: '127.0.0.1', port: 5020 };
+    await q('locked-missing-host', { request: 'rtp_forward', room: 1234, secret: 'adminpwd', port: 5020 });
+    await q('locked-no-key', fw);
+    await q('locked-key-type', { ...fw, admin_key: 5 });
+    await q('locked-wrong-key', { ...fw, admin_key: 'nope' });
+    await q('locked-key-no-secret', { request: 'rtp_forward', room: 1234, host: '127.0.0.1', port: 5020, admin_key: 'fwdkey' });
+    const ok = await q('locked-ok', { ...fw, admin_key: 'fwdkey' });
+    await q('locked-list', { request: 'listforwarders', room: 1234, secret: 'adminpwd' });
+    await q('locked-stop-no-key', { request: 'stop_rtp_forward', room: 1234, secret: 'adminpwd', stream_id: ok['stream_id'] });
+    await q('locked-stop-wrong-key', { request: 'stop_rtp_forward', room: 1234, secret: 'adminpwd', stream_id: ok['stream_id'], admin_key: 'x' });
+    await q('locked-stop', { request: 'stop_rtp_forward', room: 1234, secret: 'adminpwd', stream_id: ok['stream_id'], admin_key: 'fwdkey' });
+    await q('locked-list-after-stop', { request: 'listforwarders', room: 1234, secret: 'adminpwd' });
+    await q('static-list', { request: 'listforwarders', room: 1235 });
+  } finally {
+    await admin.close();
+  }
+  return steps;
+}
+
+describe('AudioBridge forwarders with lock_rtp_forward and a static forwarder: Janus 1.1.2 vs Portunus', { skip: haveJanus ? false : `${JANUS} not installed` }, () => {
+  let janus: MediaGateway | undefined;
+  let portunus: MediaGateway | undefined;
+  let ref: Step[] = [];
+  before(async () => {
+    const overrides = { audiobridge: LOCKED_JCFG };
+    [janus, portunus] = await Promise.all([startMediaGateway('janus', ['audiobridge'], overrides), startMediaGateway('portunus', ['audiobridge'], overrides)]);
+  });
+  after(async () => {
+    await Promise.all([janus?.stop(), portunus?.stop()]);
+  });
+
+  test('janus: admin_key is required for rtp_forward and stop_rtp_forward; the static forwarder is listed', { timeout: 60_000 }, async () => {
+    ref = await runLocked(janus!);
+    if (process.env['AB_DIFF_DUMP']) console.log(JSON.stringify(ref, null, 1));
+    const v = (n: string): Record<string, unknown> => ref.find((s) => s.name === n)!.value as Record<string, unknown>;
+    assert.equal(v('locked-no-key')['error_code'], 483);
+    assert.equal(v('locked-wrong-key')['error_code'], 489);
+    assert.equal(v('locked-ok')['audiobridge'], 'success');
+  });
+
+  test('portunus: same transcript as Janus', { timeout: 60_000 }, async () => {
+    assert.ok(ref.length > 0, 'the Janus transcript exists');
+    const got = await runLocked(portunus!);
+    if (process.env['AB_DIFF_DUMP']) console.log(JSON.stringify(got, null, 1));
+    const diffs = diffTranscripts(ref, got, []);
+    assert.deepEqual(diffs, [], `differences from Janus 1.1.2:\n${diffs.join('\n')}`);
+    const stat = got.find((s) => s.name === 'static-list')!.value as { rtp_forwarders: Array<Record<string, unknown>> };
+    assert.deepEqual(stat.rtp_forwarders, [{ stream_id: 777, group: 'b', ip: '127.0.0.1', port: 5010, ssrc: 4242, codec: 'pcma', ptype: 8, always_on: false }]);
   });
 });

@@ -26,11 +26,14 @@ test('envelope errors: missing/invalid request, unknown request, not-supported f
   assert.deepEqual((await h.send(s, {})).data, err(483, 'Missing mandatory element (request)'));
   assert.deepEqual((await h.send(s, { request: 5 })).data, err(484, 'Invalid element type (request should be a string)'));
   assert.deepEqual((await h.send(s, { request: 'nope' })).data, err(482, "Unknown request 'nope'"));
-  for (const r of ['rtp_forward', 'play_file', 'stop_rtp_forward', 'is_playing', 'stop_file']) {
+  for (const r of ['play_file', 'is_playing', 'stop_file']) {
     const d = (await h.send(s, { request: r, room: 1234 })).data;
     assert.equal(d['error_code'], 499, r);
     assert.match(d['error'] as string, /not supported yet/);
   }
+  // Forwarders are implemented (rtp-forward.test.ts): their own validation answers now.
+  assert.deepEqual((await h.send(s, { request: 'rtp_forward', room: 1234 })).data, err(483, 'Missing mandatory element (port)'));
+  assert.deepEqual((await h.send(s, { request: 'stop_rtp_forward', room: 1234 })).data, err(483, 'Missing mandatory element (stream_id)'));
   // Recording works (record.test.ts); a directory that cannot be written gives 499.
   const rec = (await h.send(s, { request: 'enable_recording', room: 1234, secret: 'adminpwd', record: true, record_dir: '/nonexistent/ab-rec' })).data;
   assert.equal(rec['error_code'], 499);
