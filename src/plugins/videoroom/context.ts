@@ -7,6 +7,7 @@ import type { Participant } from './participant.js';
 import type { RoomStore } from './persistence.js';
 import type { Recordings } from './recording.js';
 import type { Room } from './room.js';
+import type { VrRtpForwarders } from './rtp-forward.js';
 
 export interface VrContext {
   readonly general: VrGeneral;
@@ -19,6 +20,8 @@ export interface VrContext {
   readonly store: RoomStore;
   /** Open .mjr files, closed on shutdown. */
   readonly recordings: Recordings;
+  /** RTP forwarders: shared sockets and the forwarding path. */
+  readonly rtpfwd: VrRtpForwarders;
   /** Monotonic milliseconds (performance.now in production; tests drive it). */
   now(): number;
 }

@@ -86,6 +86,8 @@ export class Forwarder {
       }
     }
     if (ps.moderated || !ps.send) return;
+    // Forwarders get the packet as the publisher sent it (only their own SSRC/PT rewriting).
+    if (ps.forwarders.length > 0) this.ctx.rtpfwd.forwardRtp(ps, ps.type === 'video' ? ps.layerOf(info) : 0, buf, len, now);
     const rec = ps.recorder;
     if (rec !== null) recordRtp(ps, rec, info, buf, len, now);
     const subs = ps.subscribers;
@@ -308,6 +310,7 @@ export class Forwarder {
     const ps = me.media.streams.find((s) => s.type === 'data');
     if (ps === undefined || ps.moderated || !ps.send) return;
     ps.recorder?.file.writeData(data);
+    if (ps.forwarders.length > 0) this.ctx.rtpfwd.forwardData(ps, data);
     if (ps.subscribers.length === 0) return;
     const payload: string | Buffer = isBinary ? data : data.toString('utf8');
     for (const line of ps.subscribers) {

@@ -13,6 +13,7 @@ import { Room } from './room.js';
 import { defaultSettings, settingsFromRequest } from './room-settings.js';
 import { checkKey } from './auth.js';
 import { setRecording } from './recording.js';
+import { listForwarders, rtpForward, stopRtpForward } from './rtp-forward.js';
 
 type Data = Record<string, unknown>;
 type Handler = (ctx: VrContext, body: Body) => Data | Promise<Data>;
@@ -212,9 +213,6 @@ function listParticipants(ctx: VrContext, body: Body): Data {
   return { videoroom: 'participants', room: id, participants };
 }
 
-const rtpForwardPending: Handler = () => {
-  throw notSupported('RTP forwarding');
-};
 const remotePending: Handler = () => {
   throw notSupported('Remote publishers');
 };
@@ -231,9 +229,9 @@ export const SYNC_REQUESTS: ReadonlyMap<string, Handler> = new Map<string, Handl
   ['moderate', moderate],
   ['enable_recording', enableRecording],
   ['listparticipants', listParticipants],
-  ['listforwarders', rtpForwardPending],
-  ['rtp_forward', rtpForwardPending],
-  ['stop_rtp_forward', rtpForwardPending],
+  ['listforwarders', listForwarders],
+  ['rtp_forward', rtpForward],
+  ['stop_rtp_forward', stopRtpForward],
   ['add_remote_publisher', remotePending],
   ['update_remote_publisher', remotePending],
   ['remove_remote_publisher', remotePending],

@@ -4,6 +4,7 @@
  */
 import type { PluginSession } from '../../core/plugin.js';
 import type { VrId } from './ids.js';
+import type { RtpForwarder } from './rtp-forward.js';
 import type { Room } from './room.js';
 import type { PublishedStream } from './streams.js';
 import type { Subscriber } from './subscriber.js';
@@ -42,6 +43,8 @@ export class Participant {
   recordingActive = false;
   /** `filename` from configure: the recordings' name prefix until the media goes away. */
   recordingBase: string | null = null;
+  /** RTP forwarders of this publisher's streams by stream_id (stop_rtp_forward, listforwarders). */
+  readonly rtpForwarders = new Map<number, RtpForwarder>();
 
   constructor(
     readonly id: VrId,

@@ -27,6 +27,7 @@ import { Recordings } from './recording.js';
 import { configure, join, leave, unpublish, type AsyncReply } from './publisher.js';
 import { publisherUp, stopPublishing } from './publishing.js';
 import { Room } from './room.js';
+import { VrRtpForwarders } from './rtp-forward.js';
 import { closeSubscriber, requestKeyframes, subscriberRequest } from './subscriber.js';
 
 type Data = Record<string, unknown>;
@@ -69,7 +70,12 @@ export class VideoRoomPlugin implements Plugin {
     }
     const media = isMediaRelayHost(init.host) ? init.host : null;
     if (media === null) log.warn('videoroom: the host has no media relay: media will not be forwarded');
-    this.ctx = { general, ids, rooms, host: init.host, media, log, store: new RoomStore(init.config, ids, log), recordings: new Recordings(), now: () => this.clock() };
+    const now = (): number => this.clock();
+    const rtpfwd = new VrRtpForwarders(log, (ps) => {
+      ps.lastPliMs = now();
+      media?.sendPli(ps.owner.session, ps.mid);
+    }, now);
+    this.ctx = { general, ids, rooms, host: init.host, media, log, store: new RoomStore(init.config, ids, log), recordings: new Recordings(), rtpfwd, now };
     this.forwarder = media !== null ? new Forwarder(this.ctx, media) : null;
     log.info(`videoroom: ${rooms.size} room(s) from ${init.config.file}; ${ids.stringIds ? 'string' : 'numeric'} IDs`);
   }
@@ -78,6 +84,7 @@ export class VideoRoomPlugin implements Plugin {
     await this.queue;
     // Shutdown: every recording is flushed and closed before the plugin goes.
     await this.ctx?.recordings.closeAll();
+    this.ctx?.rtpfwd.close();
     this.ctx?.rooms.clear();
     this.ctx = null;
     this.forwarder = null;

@@ -72,6 +72,7 @@ export function negotiatePublisher(ctx: VrContext, me: Participant, jsep: Jsep, 
   // Disabled streams (rejected) and removed ones stop feeding their subscribers.
   dropPublisherStreams(ctx, [...gone, ...streams.filter((s) => s.disabled && s.subscribers.length > 0)]);
   stopRecording(ctx, [...gone, ...streams.filter((s) => s.disabled)]);
+  ctx.rtpfwd.removeStreams(gone);
   // As Janus: a recorded room, or a publisher that asked to record, records from the negotiation on
   // (streams added by a renegotiation get their own files; existing ones keep theirs).
   if (me.room.settings.record || me.recordingActive) {
@@ -118,6 +119,8 @@ export function stopPublishing(ctx: VrContext, me: Participant, tellOthers: bool
   if (!me.media.negotiated && !wasActive) return false;
   const streams: PublishedStream[] = me.media.streams;
   stopRecording(ctx, streams);
+  // Forwarders die with the publisher's media, as in Janus.
+  ctx.rtpfwd.removeStreams(streams);
   // Janus forgets the filename with the media; recording itself stays wanted for a republish.
   me.recordingBase = null;
   me.media.reset();

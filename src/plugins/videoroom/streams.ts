@@ -10,6 +10,7 @@ import { RtpRewriter } from '../../media/rtp/rewriter.js';
 import type { CodecName } from '../../media/sdp/negotiate.js';
 import type { Participant } from './participant.js';
 import type { StreamRecorder } from './recording.js';
+import type { RtpForwarder } from './rtp-forward.js';
 import type { Subscriber } from './subscriber.js';
 
 export type StreamType = 'audio' | 'video' | 'data';
@@ -60,6 +61,10 @@ export class PublishedStream {
   packets = 0;
   /** The .mjr this stream is being recorded to (null: not recording). */
   recorder: StreamRecorder | null = null;
+  /** RTP forwarders of this stream (copy-on-write, like `subscribers`). */
+  forwarders: RtpForwarder[] = [];
+  /** How many of them are simulcast "viewers" (they need keyframe detection on the raw packet). */
+  simForwarders = 0;
 
   constructor(
     readonly owner: Participant,
