@@ -85,7 +85,9 @@ async function main(argv: string[]): Promise<void> {
   const adminIp = process.env.PORTUNUS_ADMIN_IP?.trim();
   if (adminIp) {
     cfg.http.admin.admin_ip = adminIp;
+    cfg.http.admin.admin_secure_ip = adminIp;
     cfg.ws.admin.admin_ws_ip = adminIp;
+    cfg.ws.admin.admin_wss_ip = adminIp;
     cfg.http.metrics.metrics_ip = adminIp;
     const loopback = adminIp === '127.0.0.1' || adminIp === '::1' || adminIp === 'localhost';
     const msg = `PORTUNUS_ADMIN_IP=${adminIp}: the Admin API and /metrics bind ${adminIp} whatever conf/ says`;
@@ -111,9 +113,9 @@ async function main(argv: string[]): Promise<void> {
     log.fatal('could not start the media plane', { err: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
-  // Plugins that run in a media worker thread of their own (default for AudioBridge; `media_worker = false`
-  // in the plugin's jcfg general section keeps it on the main thread): their handles' PeerConnections
-  // live in that worker, the routing plane sends them there.
+  // Plugins that run in a media worker thread of their own (AudioBridge by default, VideoRoom when asked;
+  // `media_worker = true|false` in the plugin's jcfg general section decides): their handles'
+  // PeerConnections live in that worker, the routing plane sends them there.
   const routedPlane = new RoutingMediaPlane(mediaPlane);
   const pluginsInWorkers: Plugin[] = [];
   for (const p of plugins) {
@@ -122,10 +124,10 @@ async function main(argv: string[]): Promise<void> {
       pluginsInWorkers.push(p);
       continue;
     }
-    let wanted = true;
+    let wanted = spec.byDefault;
     try {
       const doc = await Jcfg.load(cfg.pluginConfigPath(p.package));
-      wanted = cfgBool(doc.category('general')?.['media_worker'], true) ?? true;
+      wanted = cfgBool(doc.category('general')?.['media_worker'], spec.byDefault) ?? spec.byDefault;
     } catch {
       /* the plugin reports its own config errors at init */
     }
@@ -149,7 +151,8 @@ async function main(argv: string[]): Promise<void> {
   setSessionResolver((handleId) => gateway.handles.get(handleId)?.session.id);
 
   const disabledTransports = cfg.janus.transports.disable.map((d) => d.trim());
-  const transports: Array<{ name: string; stop(): Promise<void>; addresses(): { api: unknown; admin: unknown } }> = [];
+  type Addr = { host: string; port: number } | null;
+  const transports: Array<{ name: string; stop(): Promise<void>; addresses(): { api: Addr; admin: Addr; secure_api: Addr; secure_admin: Addr } }> = [];
   try {
     if (!disabledTransports.some((d) => d === 'libjanus_http.so' || d === 'janus.transport.http')) {
       const http = new HttpTransport({ gateway, config: cfg.http });
@@ -205,7 +208,18 @@ async function main(argv: string[]): Promise<void> {
     plugins: plugins.filter((p) => gateway.plugins.has(p.package)).map((p) => p.package),
     transports: transports.map((t) => t.name),
   });
-  for (const t of transportInfo) log.info(`transport ${t.name}`, { api: t.api, admin: t.admin });
+  for (const t of transportInfo) {
+    // The secure (HTTPS/WSS) listeners only when on; certificate paths are named, never key material or cert_pwd.
+    const secure = t.name === 'janus.transport.http' ? { scheme: 'https', certs: cfg.http.certificates } : { scheme: 'wss', certs: cfg.ws.certificates };
+    const on = t.secure_api !== null || t.secure_admin !== null;
+    log.info(`transport ${t.name}`, {
+      api: t.api,
+      admin: t.admin,
+      ...(t.secure_api ? { [secure.scheme]: t.secure_api } : {}),
+      ...(t.secure_admin ? { [`admin_${secure.scheme}`]: t.secure_admin } : {}),
+      ...(on ? { cert_pem: secure.certs.cert_pem } : {}),
+    });
+  }
   if (metricsServer) log.info('metrics', { url: metricsServer.url(), secret: mc.metrics_secret && cfg.janus.general.admin_secret !== null });
   if (transports.length === 0) log.warn('no transport enabled: nobody can reach this server');
   const range = cfg.janus.media.rtp_port_range;

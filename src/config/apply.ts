@@ -24,14 +24,17 @@ interface Assignment {
   relocated: boolean;
 }
 
-/** Mutates `target` (prefilled with defaults); pushes warnings; throws ConfigError on unusable values. */
+/**
+ * Mutates `target` (prefilled with defaults); pushes warnings; throws ConfigError on unusable values.
+ * Returns where each key that took effect was written ("section.key" -> line).
+ */
 export function applyDocument(
   doc: LcDocument,
   spec: FileSpec,
   target: object,
   warnings: ConfigWarning[],
   others: OtherFile[] = [],
-): void {
+): Record<string, number> {
   const file = doc.file;
   const homes = sectionsByKey(spec);
   const warn = (line: number | undefined, key: string, message: string): void => {
@@ -93,6 +96,9 @@ export function applyDocument(
     const reader = spec[a.section]![a.key];
     if (reader) assign(target, a, reader, file, warn);
   }
+  const lines: Record<string, number> = {};
+  for (const [id, a] of set) lines[id] = a.line;
+  return lines;
 }
 
 function assign(

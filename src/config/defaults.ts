@@ -97,6 +97,8 @@ export function defaultHttpConfig(): HttpTransportConfig {
       ip: null,
       https: false,
       secure_port: 8089,
+      secure_interface: null,
+      secure_ip: null,
       acl: [],
       mhd_connection_limit: 1020,
       events: true,
@@ -110,6 +112,9 @@ export function defaultHttpConfig(): HttpTransportConfig {
       admin_ip: null,
       admin_https: false,
       admin_secure_port: 7889,
+      admin_secure_interface: null,
+      // Like admin_ip: null means loopback to the transport.
+      admin_secure_ip: null,
       admin_acl: [],
     },
     metrics: {
@@ -122,7 +127,8 @@ export function defaultHttpConfig(): HttpTransportConfig {
       metrics_secret: false,
     },
     cors: { allow_origin: null, enforce_cors: false },
-    certificates: { cert_pem: null, cert_key: null, cert_pwd: null },
+    certificates: { cert_pem: null, cert_key: null, cert_pwd: null, ciphers: null },
+    keyLines: {},
   };
 }
 
@@ -137,6 +143,8 @@ export function defaultWsConfig(): WsTransportConfig {
       ws_ip: null,
       wss: false,
       wss_port: 8989,
+      wss_interface: null,
+      wss_ip: null,
       ws_logging: null,
       ws_acl: [],
       pingpong_trigger: 0,
@@ -149,9 +157,13 @@ export function defaultWsConfig(): WsTransportConfig {
       admin_ws_ip: null,
       admin_wss: false,
       admin_wss_port: 7989,
+      admin_wss_interface: null,
+      // Like admin_ws_ip: null means loopback to the transport.
+      admin_wss_ip: null,
       admin_ws_acl: [],
     },
     cors: { allow_origin: null, enforce_cors: false },
-    certificates: { cert_pem: null, cert_key: null, cert_pwd: null },
+    certificates: { cert_pem: null, cert_key: null, cert_pwd: null, ciphers: null },
+    keyLines: {},
   };
 }

@@ -91,7 +91,7 @@ const positiveOrIgnored: Reader = (v, ctx) => {
   return ctx.def;
 };
 
-const certificates: SectionSpec = { cert_pem: str, cert_key: str, cert_pwd: str, ciphers: null };
+const certificates: SectionSpec = { cert_pem: str, cert_key: str, cert_pwd: str, ciphers: str };
 const cors: SectionSpec = { allow_origin: str, enforce_cors: bool };
 const json = oneOf('compact', 'indented', 'plain');
 
@@ -198,8 +198,8 @@ export const HTTP_KEYS: FileSpec = {
     ip: str,
     https: bool,
     secure_port: port,
-    secure_interface: null,
-    secure_ip: null,
+    secure_interface: str,
+    secure_ip: str,
     acl: list,
     acl_forwarded: null,
     mhd_connection_limit: int(1),
@@ -213,8 +213,8 @@ export const HTTP_KEYS: FileSpec = {
     admin_ip: str,
     admin_https: bool,
     admin_secure_port: port,
-    admin_secure_interface: null,
-    admin_secure_ip: null,
+    admin_secure_interface: str,
+    admin_secure_ip: str,
     admin_acl: list,
     admin_acl_forwarded: null,
   },
@@ -244,8 +244,8 @@ export const WS_KEYS: FileSpec = {
     ws_unix: null,
     wss: bool,
     wss_port: port,
-    wss_interface: null,
-    wss_ip: null,
+    wss_interface: str,
+    wss_ip: str,
     wss_unix: null,
     ws_logging: str,
     ws_acl: list,
@@ -259,8 +259,8 @@ export const WS_KEYS: FileSpec = {
     admin_ws_unix: null,
     admin_wss: bool,
     admin_wss_port: port,
-    admin_wss_interface: null,
-    admin_wss_ip: null,
+    admin_wss_interface: str,
+    admin_wss_ip: str,
     admin_wss_unix: null,
     admin_ws_acl: list,
   },

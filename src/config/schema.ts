@@ -9,6 +9,7 @@ import { applyDocument, type OtherFile } from './apply.js';
 import { defaultHttpConfig, defaultJanusConfig, defaultWsConfig } from './defaults.js';
 import { parseLibconfig, type LcDocument } from './libconfig.js';
 import { HTTP_KEYS, JANUS_KEYS, WS_KEYS, type FileSpec } from './schema-keys.js';
+import { httpTlsEnabledBy, loadTlsCredentials, wsTlsEnabledBy } from './tls.js';
 import type { ConfigWarning, HttpTransportConfig, JanusConfig, WsTransportConfig } from './types.js';
 
 export { defaultJanusConfig, defaultHttpConfig, defaultWsConfig, DEFAULT_CONFIGS_FOLDER } from './defaults.js';
@@ -61,7 +62,7 @@ export async function loadGatewayConfig(opts: { configsFolder: string; configFil
   const httpDoc = await readDoc(httpPath, warnings);
   if (httpDoc) {
     http.file = httpPath;
-    applyDocument(httpDoc, HTTP_KEYS, http, warnings, othersThan(HTTP_FILE));
+    http.keyLines = applyDocument(httpDoc, HTTP_KEYS, http, warnings, othersThan(HTTP_FILE));
   }
 
   const ws = defaultWsConfig();
@@ -69,7 +70,21 @@ export async function loadGatewayConfig(opts: { configsFolder: string; configFil
   const wsDoc = await readDoc(wsPath, warnings);
   if (wsDoc) {
     ws.file = wsPath;
-    applyDocument(wsDoc, WS_KEYS, ws, warnings, othersThan(WS_FILE));
+    ws.keyLines = applyDocument(wsDoc, WS_KEYS, ws, warnings, othersThan(WS_FILE));
+  }
+
+  // HTTPS/WSS: the certificate must be usable now, so a wrong path or passphrase stops the start
+  // with file:line of the key (Janus logs an error and runs without the secure listener).
+  const disabled = janus.transports.disable.map((d) => d.trim());
+  const tlsWarn = (file: string) => (key: string, line: number | undefined, message: string) =>
+    warnings.push({ file, ...(line !== undefined ? { line } : {}), key, message });
+  const httpTls = httpTlsEnabledBy(http);
+  if (httpTls.length > 0 && !disabled.includes('libjanus_http.so') && !disabled.includes('janus.transport.http')) {
+    loadTlsCredentials(http, { fileName: HTTP_FILE, enabledBy: httpTls, ciphers: 'gnutls', warn: tlsWarn(http.file ?? HTTP_FILE) });
+  }
+  const wsTls = wsTlsEnabledBy(ws);
+  if (wsTls.length > 0 && !disabled.includes('libjanus_websockets.so') && !disabled.includes('janus.transport.websockets')) {
+    loadTlsCredentials(ws, { fileName: WS_FILE, enabledBy: wsTls, ciphers: 'openssl', warn: tlsWarn(ws.file ?? WS_FILE) });
   }
 
   return { janus, http, ws, warnings, pluginConfigPath: (pkg) => join(folder, `${pkg}.jcfg`) };

@@ -111,8 +111,10 @@ export interface HttpTransportConfig {
     port: number; // 8088
     interface: string | null;
     ip: string | null;
-    https: boolean;
+    https: boolean; // false
     secure_port: number; // 8089
+    secure_interface: string | null;
+    secure_ip: string | null; // like ip/interface, for the HTTPS listener only
     acl: string[];
     mhd_connection_limit: number;
     events: boolean;
@@ -123,8 +125,10 @@ export interface HttpTransportConfig {
     admin_port: number; // 7088
     admin_interface: string | null;
     admin_ip: string | null; // Portunus: loopback unless configured
-    admin_https: boolean;
-    admin_secure_port: number;
+    admin_https: boolean; // false
+    admin_secure_port: number; // 7889
+    admin_secure_interface: string | null;
+    admin_secure_ip: string | null; // Portunus: loopback unless configured
     admin_acl: string[];
   };
   /**
@@ -142,7 +146,9 @@ export interface HttpTransportConfig {
     metrics_secret: boolean; // false
   };
   cors: { allow_origin: string | null; enforce_cors: boolean };
-  certificates: { cert_pem: string | null; cert_key: string | null; cert_pwd: string | null };
+  certificates: TransportCertificates;
+  /** Where each key was set in `file` ("section.key" -> line), for errors found after loading (e.g. a cert file). */
+  keyLines: Record<string, number>;
 }
 
 export interface WsTransportConfig {
@@ -153,8 +159,10 @@ export interface WsTransportConfig {
     ws_port: number; // 8188
     ws_interface: string | null;
     ws_ip: string | null;
-    wss: boolean;
+    wss: boolean; // false
     wss_port: number; // 8989
+    wss_interface: string | null;
+    wss_ip: string | null;
     ws_logging: string | null;
     ws_acl: string[];
     pingpong_trigger: number; // s, 0 = off
@@ -165,10 +173,26 @@ export interface WsTransportConfig {
     admin_ws_port: number; // 7188
     admin_ws_interface: string | null;
     admin_ws_ip: string | null;
-    admin_wss: boolean;
-    admin_wss_port: number;
+    admin_wss: boolean; // false
+    admin_wss_port: number; // 7989
+    admin_wss_interface: string | null;
+    admin_wss_ip: string | null; // Portunus: loopback unless configured
     admin_ws_acl: string[];
   };
   cors: { allow_origin: string | null; enforce_cors: boolean };
-  certificates: { cert_pem: string | null; cert_key: string | null; cert_pwd: string | null };
+  certificates: TransportCertificates;
+  /** Where each key was set in `file` ("section.key" -> line), for errors found after loading (e.g. a cert file). */
+  keyLines: Record<string, number>;
+}
+
+/**
+ * The `certificates` section of a transport file: the PEM certificate (chain) and key for the
+ * HTTPS/WSS listeners, the key's passphrase, and a cipher list (OpenSSL syntax; the HTTP file's
+ * GnuTLS priority strings are read as far as they map, see src/config/tls.ts).
+ */
+export interface TransportCertificates {
+  cert_pem: string | null;
+  cert_key: string | null;
+  cert_pwd: string | null;
+  ciphers: string | null;
 }

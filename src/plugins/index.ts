@@ -13,11 +13,14 @@ export function builtinPlugins(): Plugin[] {
 }
 
 /**
- * Plugins that can run in a media worker thread (src/workers): the module and export the worker loads.
- * AudioBridge is one: its 20 ms mixer must keep its pace whatever the main event loop is doing.
+ * Plugins that can run in a media worker thread (src/workers): the module and export the worker loads,
+ * and whether they do unless their jcfg says otherwise (`general: { media_worker = true|false }`).
+ * AudioBridge does by default: its 20 ms mixer must keep its pace whatever the main event loop is doing.
+ * VideoRoom can (opt-in): its forwarding then leaves the main thread to signalling.
  */
-export const WORKER_CAPABLE: Readonly<Record<string, { module: string; exportName: string }>> = {
-  'janus.plugin.audiobridge': { module: new URL('./audiobridge/plugin.js', import.meta.url).href, exportName: 'AudioBridgePlugin' },
+export const WORKER_CAPABLE: Readonly<Record<string, { module: string; exportName: string; byDefault: boolean }>> = {
+  'janus.plugin.audiobridge': { module: new URL('./audiobridge/plugin.js', import.meta.url).href, exportName: 'AudioBridgePlugin', byDefault: true },
+  'janus.plugin.videoroom': { module: new URL('./videoroom/plugin.js', import.meta.url).href, exportName: 'VideoRoomPlugin', byDefault: false },
 };
 
 /** "janus.plugin.videoroom" is disabled by "libjanus_videoroom.so" or by its own name. */

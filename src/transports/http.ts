@@ -1,9 +1,14 @@
 /**
  * The REST transport (janus.transport.http): the Janus API on base_path with long polling, and
  * the Admin API on its own loopback listener. JSON in, JSON out; every decision is the core's.
+ * As in Janus, each API can also (or only) be served over HTTPS on a port of its own (`https` /
+ * `secure_port`, `admin_https` / `admin_secure_port`), with the `certificates` section's PEM files:
+ * the secure listeners serve exactly what the plain ones do.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { httpTlsEnabledBy, loadTlsCredentials, type TlsCredentials } from '../config/tls.js';
 import type { HttpTransportConfig } from '../config/types.js';
 import { ErrorCode } from '../core/errors.js';
 import type { Gateway } from '../core/gateway.js';
@@ -47,6 +52,8 @@ export class HttpTransport {
   private readonly style: JsonStyle;
   private api: Server | null = null;
   private admin: Server | null = null;
+  private apiSecure: Server | null = null;
+  private adminSecure: Server | null = null;
   private readonly pollTimers = new Set<NodeJS.Timeout>();
 
   constructor(opts: HttpTransportOptions) {
@@ -57,22 +64,36 @@ export class HttpTransport {
     this.style = opts.config.general.json;
   }
 
-  /** Binds the enabled listeners. Rejects if a port cannot be bound. */
+  /**
+   * Binds the enabled listeners. Rejects if a port cannot be bound or the certificate cannot be used
+   * (a ConfigError naming the key); listeners already bound are closed again.
+   */
   async start(): Promise<void> {
     const g = this.cfg.general;
     const a = this.cfg.admin;
-    if (g.http) {
-      this.api = await listen((req, res) => this.serve('janus', req, res), g.port, bindAddress(g.ip, g.interface, undefined));
-    }
-    if (a.admin_http) {
+    try {
+      const tlsKeys = httpTlsEnabledBy(this.cfg);
+      const tls = tlsKeys.length > 0 ? loadTlsCredentials(this.cfg, { fileName: 'janus.transport.http.jcfg', enabledBy: tlsKeys, ciphers: 'gnutls' }) : null;
+      const janus = (req: IncomingMessage, res: ServerResponse) => this.serve('janus', req, res);
+      const admin = (req: IncomingMessage, res: ServerResponse) => this.serve('admin', req, res);
+      if (g.http) this.api = await listen(janus, g.port, bindAddress(g.ip, g.interface, undefined));
+      if (g.https && tls) this.apiSecure = await listen(janus, g.secure_port, bindAddress(g.secure_ip, g.secure_interface, undefined), tls);
       // Portunus binds the Admin API to loopback unless told otherwise (Janus binds every interface).
-      this.admin = await listen((req, res) => this.serve('admin', req, res), a.admin_port, bindAddress(a.admin_ip, a.admin_interface, '127.0.0.1'));
+      if (a.admin_http) this.admin = await listen(admin, a.admin_port, bindAddress(a.admin_ip, a.admin_interface, '127.0.0.1'));
+      if (a.admin_https && tls) {
+        this.adminSecure = await listen(admin, a.admin_secure_port, bindAddress(a.admin_secure_ip, a.admin_secure_interface, '127.0.0.1'), tls);
+      }
+    } catch (err) {
+      await Promise.all([close(this.api), close(this.apiSecure), close(this.admin), close(this.adminSecure)]);
+      this.api = this.apiSecure = this.admin = this.adminSecure = null;
+      throw err;
     }
-    if (this.api || this.admin) this.gw.registerTransport(HTTP_TRANSPORT_INFO);
+    if (this.api || this.apiSecure || this.admin || this.adminSecure) this.gw.registerTransport(HTTP_TRANSPORT_INFO);
   }
 
-  addresses(): { api: ListenAddress | null; admin: ListenAddress | null } {
-    return { api: addressOf(this.api), admin: addressOf(this.admin) };
+  /** Bound addresses (null: that listener is off); `secure_*` are the HTTPS ones. */
+  addresses(): { api: ListenAddress | null; admin: ListenAddress | null; secure_api: ListenAddress | null; secure_admin: ListenAddress | null } {
+    return { api: addressOf(this.api), admin: addressOf(this.admin), secure_api: addressOf(this.apiSecure), secure_admin: addressOf(this.adminSecure) };
   }
 
   async stop(): Promise<void> {
@@ -80,8 +101,8 @@ export class HttpTransport {
     for (const t of this.pollTimers) clearTimeout(t);
     this.pollTimers.clear();
     this.gw.unregisterTransport(HTTP_TRANSPORT_INFO.package);
-    await Promise.all([close(this.api), close(this.admin)]);
-    this.api = this.admin = null;
+    await Promise.all([close(this.api), close(this.admin), close(this.apiSecure), close(this.adminSecure)]);
+    this.api = this.admin = this.apiSecure = this.adminSecure = null;
   }
 
   private basePath(api: Api): string {
@@ -264,15 +285,24 @@ function end(res: ServerResponse, status: number): void {
   res.end();
 }
 
-function listen(handler: (req: IncomingMessage, res: ServerResponse) => void, port: number, host: string | undefined): Promise<Server> {
+function listen(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  port: number,
+  host: string | undefined,
+  tls: TlsCredentials | null = null,
+): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const srv = createServer(handler);
+    const srv: Server = tls ? createHttpsServer({ ...tls }, handler) : createServer(handler);
     // Long polls outlive the default request timeout; Janus answers them itself after 30 s.
     srv.requestTimeout = 0;
+    if (tls) {
+      // Failed handshakes (scanners, clients that distrust the certificate) are the client's business.
+      srv.on('tlsClientError', (err: Error) => log.verb('https handshake failed', { err: err.message }));
+    }
     srv.once('error', reject);
     srv.listen(port, host, () => {
       srv.off('error', reject);
-      srv.on('error', (err) => log.error('http listener error', { err: String(err) }));
+      srv.on('error', (err) => log.error(tls ? 'https listener error' : 'http listener error', { err: String(err) }));
       resolve(srv);
     });
   });

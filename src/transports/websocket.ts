@@ -2,10 +2,14 @@
  * The WebSocket transport (janus.transport.websockets): `janus-protocol` for the Janus API and
  * `janus-admin-protocol` for the Admin API, each on its own port. A socket owns the sessions it
  * created or claimed and receives their events; closing it ends them (see reclaim_session_timeout).
+ * As in Janus, both APIs can also (or only) be served as secure WebSockets (`wss` / `wss_port`,
+ * `admin_wss` / `admin_wss_port`) with the `certificates` section's PEM files, on ports of their own.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { loadTlsCredentials, wsTlsEnabledBy, type TlsCredentials } from '../config/tls.js';
 import type { WsTransportConfig } from '../config/types.js';
 import type { Gateway } from '../core/gateway.js';
 import type { JanusMessage } from '../core/messages.js';
@@ -60,7 +64,7 @@ export class WebSocketTransport {
   private readonly gw: Gateway;
   private readonly cfg: WsTransportConfig;
   private readonly maxPayload: number;
-  private readonly servers: Array<{ api: Api; http: Server; wss: WebSocketServer }> = [];
+  private readonly servers: Array<{ api: Api; secure: boolean; http: Server; wss: WebSocketServer }> = [];
   private readonly clients = new Set<WsClient>();
   private pingTimer: NodeJS.Timeout | null = null;
 
@@ -70,11 +74,25 @@ export class WebSocketTransport {
     this.maxPayload = opts.maxPayloadBytes ?? 1024 * 1024;
   }
 
+  /**
+   * Binds the enabled listeners. Rejects if a port cannot be bound or the certificate cannot be used
+   * (a ConfigError naming the key); listeners already bound are closed again.
+   */
   async start(): Promise<void> {
     const g = this.cfg.general;
     const a = this.cfg.admin;
-    if (g.ws) await this.listen('janus', g.ws_port, bindAddress(g.ws_ip, g.ws_interface, undefined));
-    if (a.admin_ws) await this.listen('admin', a.admin_ws_port, bindAddress(a.admin_ws_ip, a.admin_ws_interface, '127.0.0.1'));
+    try {
+      const tlsKeys = wsTlsEnabledBy(this.cfg);
+      const tls = tlsKeys.length > 0 ? loadTlsCredentials(this.cfg, { fileName: 'janus.transport.websockets.jcfg', enabledBy: tlsKeys, ciphers: 'openssl' }) : null;
+      if (g.ws) await this.listen('janus', g.ws_port, bindAddress(g.ws_ip, g.ws_interface, undefined));
+      if (g.wss && tls) await this.listen('janus', g.wss_port, bindAddress(g.wss_ip, g.wss_interface, undefined), tls);
+      if (a.admin_ws) await this.listen('admin', a.admin_ws_port, bindAddress(a.admin_ws_ip, a.admin_ws_interface, '127.0.0.1'));
+      // Like the plain Admin listener: loopback unless configured (Janus binds every interface).
+      if (a.admin_wss && tls) await this.listen('admin', a.admin_wss_port, bindAddress(a.admin_wss_ip, a.admin_wss_interface, '127.0.0.1'), tls);
+    } catch (err) {
+      await this.closeServers();
+      throw err;
+    }
     if (this.servers.length > 0) this.gw.registerTransport(WS_TRANSPORT_INFO);
     if (g.pingpong_trigger > 0) {
       const timeoutMs = Math.max(1, g.pingpong_timeout || g.pingpong_trigger) * 1000;
@@ -82,12 +100,13 @@ export class WebSocketTransport {
     }
   }
 
-  addresses(): { api: ListenAddress | null; admin: ListenAddress | null } {
-    const of = (api: Api) => {
-      const a = this.servers.find((s) => s.api === api)?.http.address() as AddressInfo | null | undefined;
+  /** Bound addresses (null: that listener is off); `secure_*` are the WSS ones. */
+  addresses(): { api: ListenAddress | null; admin: ListenAddress | null; secure_api: ListenAddress | null; secure_admin: ListenAddress | null } {
+    const of = (api: Api, secure: boolean) => {
+      const a = this.servers.find((s) => s.api === api && s.secure === secure)?.http.address() as AddressInfo | null | undefined;
       return a ? { host: a.address, port: a.port } : null;
     };
-    return { api: of('janus'), admin: of('admin') };
+    return { api: of('janus', false), admin: of('admin', false), secure_api: of('janus', true), secure_admin: of('admin', true) };
   }
 
   async stop(): Promise<void> {
@@ -98,6 +117,11 @@ export class WebSocketTransport {
       c.ws.close(1001, 'Server shutting down');
     }
     this.gw.unregisterTransport(WS_TRANSPORT_INFO.package);
+    await this.closeServers();
+    this.clients.clear();
+  }
+
+  private async closeServers(): Promise<void> {
     await Promise.all(
       this.servers.map(
         ({ http, wss }) =>
@@ -109,15 +133,16 @@ export class WebSocketTransport {
       ),
     );
     this.servers.length = 0;
-    this.clients.clear();
   }
 
-  private listen(api: Api, port: number, host: string | undefined): Promise<void> {
+  private listen(api: Api, port: number, host: string | undefined, tls: TlsCredentials | null = null): Promise<void> {
     const protocol = api === 'janus' ? JANUS_PROTOCOL : ADMIN_PROTOCOL;
-    const http = createServer((_req, res) => {
+    const onRequest = (_req: IncomingMessage, res: ServerResponse) => {
       res.writeHead(426, { 'Content-Type': 'text/plain' });
       res.end('WebSocket only\n');
-    });
+    };
+    const http: Server = tls ? createHttpsServer({ ...tls }, onRequest) : createServer(onRequest);
+    if (tls) http.on('tlsClientError', (err: Error) => log.verb('wss handshake failed', { err: err.message }));
     const wss = new WebSocketServer({
       server: http,
       maxPayload: this.maxPayload,
@@ -137,7 +162,7 @@ export class WebSocketTransport {
       http.once('error', reject);
       http.listen(port, host, () => {
         http.off('error', reject);
-        this.servers.push({ api, http, wss });
+        this.servers.push({ api, secure: tls !== null, http, wss });
         resolve();
       });
     });

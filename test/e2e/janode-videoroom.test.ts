@@ -20,7 +20,10 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Janode, { type JanodeHandle } from 'janode';
 import VideoRoomPlugin from 'janode/plugins/videoroom';
-import { startPortunus } from '../helpers/portunus.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startPortunus, startPortunusOnFolder } from '../helpers/portunus.js';
+import { makeConfigsFolder } from '../helpers/server-conf.js';
 import type { RunningServer } from '../helpers/server-process.js';
 import { applyAnswer, clientOffer, makeClient, rtpPacket, waitFor, type ClientPeer } from '../media/peer/helpers.js';
 import { parseSdp } from '../../src/media/sdp/parse.js';
@@ -108,6 +111,27 @@ function vp8Payload(key: boolean): Buffer {
 test('janode VideoRoom against Portunus: join, publish, subscribe/start/pause, display, unpublish, leave with real media', { timeout: 60_000 }, async () => {
   const srv = await startPortunus({ stringIds: false, videoroomAdminKey: 'videoroom_key' });
   servers.push(srv);
+  await scenario(srv);
+});
+
+test('the same with VideoRoom in its media worker thread (media_worker = true)', { timeout: 60_000 }, async () => {
+  const conf = await makeConfigsFolder('portunus', { stringIds: false, videoroomAdminKey: 'videoroom_key' });
+  const file = join(conf.dir, 'janus.plugin.videoroom.jcfg');
+  const text = readFileSync(file, 'utf8');
+  assert.match(text, /general: \{/);
+  writeFileSync(file, text.replace('general: {', 'general: {\n\tmedia_worker = true'));
+  const srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
+  const stop = srv.stop;
+  srv.stop = async () => {
+    await stop();
+    conf.remove();
+  };
+  servers.push(srv);
+  assert.match(srv.log(), /"plugin":"janus\.plugin\.videoroom"[^\n]*plugin runs in its own media worker thread/, 'VideoRoom must have started in a worker');
+  await scenario(srv);
+});
+
+async function scenario(srv: RunningServer): Promise<void> {
   const connection = await Janode.connect({ is_admin: false, address: { url: srv.wsUrl }, max_retries: 1, retry_time_secs: 1 });
   let sender: NodeJS.Timeout | undefined;
   try {
@@ -224,4 +248,4 @@ test('janode VideoRoom against Portunus: join, publish, subscribe/start/pause, d
     if (sender) clearInterval(sender);
     await connection.close().catch(() => undefined);
   }
-});
+}

@@ -14,6 +14,11 @@ export interface Server {
   admin: string;
   wsUrl: string;
   adminWsUrl: string;
+  /** HTTPS/WSS counterparts ('' when that listener is off). */
+  secureBase: string;
+  secureAdmin: string;
+  wssUrl: string;
+  adminWssUrl: string;
   stop(): Promise<void>;
 }
 
@@ -44,8 +49,15 @@ export async function startServer(opts: {
   await gw.start();
   const http = new HttpTransport({ gateway: gw, config: httpCfg, longPollTimeoutMs: opts.longPollTimeoutMs ?? 300, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 });
   const ws = new WebSocketTransport({ gateway: gw, config: wsCfg, maxPayloadBytes: opts.maxBodyBytes ?? 64 * 1024 });
-  await http.start();
-  await ws.start();
+  try {
+    await http.start();
+    await ws.start();
+  } catch (err) {
+    await ws.stop();
+    await http.stop();
+    await gw.stop();
+    throw err;
+  }
   const ha = http.addresses();
   const wa = ws.addresses();
   return {
@@ -56,6 +68,10 @@ export async function startServer(opts: {
     admin: ha.admin ? `http://127.0.0.1:${ha.admin.port}/admin` : '',
     wsUrl: wa.api ? `ws://127.0.0.1:${wa.api.port}` : '',
     adminWsUrl: wa.admin ? `ws://127.0.0.1:${wa.admin.port}` : '',
+    secureBase: ha.secure_api ? `https://127.0.0.1:${ha.secure_api.port}/janus` : '',
+    secureAdmin: ha.secure_admin ? `https://127.0.0.1:${ha.secure_admin.port}/admin` : '',
+    wssUrl: wa.secure_api ? `wss://127.0.0.1:${wa.secure_api.port}` : '',
+    adminWssUrl: wa.secure_admin ? `wss://127.0.0.1:${wa.secure_admin.port}` : '',
     async stop() {
       await ws.stop();
       await http.stop();
