@@ -16,6 +16,7 @@ import { applyCli, CliError, HELP, parseArgs } from './cli.js';
 import { Jcfg } from './config/jcfg.js';
 import { ConfigError, ConfigSyntaxError, loadGatewayConfig, type GatewayConfig } from './config/schema.js';
 import { Gateway } from './core/gateway.js';
+import { createEventBus } from './events/index.js';
 import { log, setLogLevel, setSessionResolver } from './log.js';
 import { WebRtcMediaPlane } from './media/plane.js';
 import { RoutingMediaPlane } from './media/routing-plane.js';
@@ -34,6 +35,8 @@ import { VERSION_STRING } from './version.js';
 
 /** Upper bound for a graceful shutdown; past it the process exits anyway (code 1). */
 const SHUTDOWN_BOUND_MS = 5000;
+/** Time the event handler backends get to take what is still queued at shutdown. */
+const EVENTS_FLUSH_MS = 1500;
 /** After the sessions' last events are handed to the transports, time for them to leave before the sockets close. */
 const EVENT_DRAIN_MS = 100;
 
@@ -140,11 +143,13 @@ async function main(argv: string[]): Promise<void> {
     pluginsInWorkers.push(wp);
   }
   plugins = pluginsInWorkers;
+  const events = createEventBus(cfg.janus, cfg.eventHandlers, log);
   const gateway = new Gateway({
     config: cfg.janus,
     plugins,
     mediaPlane: routedPlane,
     pluginConfig: (pkg) => Jcfg.load(cfg.pluginConfigPath(pkg)),
+    events,
   });
   gatewayRef = gateway;
   await gateway.start();
@@ -168,6 +173,7 @@ async function main(argv: string[]): Promise<void> {
     log.fatal('could not start a transport', { err: err instanceof Error ? err.message : String(err) });
     for (const t of transports) await t.stop();
     await gateway.stop();
+    await events?.close(0);
     process.exit(1);
   }
 
@@ -222,6 +228,8 @@ async function main(argv: string[]): Promise<void> {
   }
   if (metricsServer) log.info('metrics', { url: metricsServer.url(), secret: mc.metrics_secret && cfg.janus.general.admin_secret !== null });
   if (transports.length === 0) log.warn('no transport enabled: nobody can reach this server');
+  if (events) log.info('event handlers', { handlers: events.handlers.map((h) => h.package), stats_period: events.statsPeriod });
+  gateway.notifyStarted();
   const range = cfg.janus.media.rtp_port_range;
   const advertised = advertisedAddresses(mediaPlane.candidates, cfg.janus);
   log.info('media', {
@@ -256,7 +264,9 @@ async function main(argv: string[]): Promise<void> {
     // plugins destroyed (they flush what they write), the media plane closed; then the sockets.
     void (async () => {
       try {
-        await gateway.stop({ sessionEvent: 'timeout' });
+        await gateway.stop({ sessionEvent: 'timeout', signum: signal === 'SIGINT' ? 2 : 15 });
+        // The handlers get the sessions' last events and the shutdown event before the process goes.
+        await events?.close(EVENTS_FLUSH_MS);
         await new Promise((r) => setTimeout(r, EVENT_DRAIN_MS));
         for (const t of transports) await t.stop();
         await metricsServer?.stop();

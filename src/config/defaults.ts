@@ -3,7 +3,7 @@
  * janus.c / ice.c / the transports' C sources (and their sample jcfg comments), so an
  * operator who omits a key gets the behaviour they would get from Janus.
  */
-import type { HttpTransportConfig, JanusConfig, WsTransportConfig } from './types.js';
+import type { HttpTransportConfig, JanusConfig, SampleEvhConfig, WsEvhConfig, WsTransportConfig } from './types.js';
 
 /** Where the configs live when nothing says otherwise (Janus compiles in its CONFDIR; we ship ./conf). */
 export const DEFAULT_CONFIGS_FOLDER = 'conf';
@@ -166,4 +166,26 @@ export function defaultWsConfig(): WsTransportConfig {
     certificates: { cert_pem: null, cert_key: null, cert_pwd: null, ciphers: null },
     keyLines: {},
   };
+}
+
+export function defaultSampleEvhConfig(): SampleEvhConfig {
+  return {
+    file: null,
+    enabled: false,
+    events: ['all'],
+    grouping: true,
+    json: 'indented',
+    backend: null,
+    backend_user: null,
+    backend_pwd: null,
+    max_retransmissions: 5,
+    retransmissions_backoff: 100,
+    compress: false,
+    compression: 6,
+    keyLines: {},
+  };
+}
+
+export function defaultWsEvhConfig(): WsEvhConfig {
+  return { file: null, enabled: false, events: ['all'], grouping: true, json: 'indented', backend: null, subprotocol: null, ws_logging: null, keyLines: {} };
 }

@@ -91,6 +91,48 @@ const positiveOrIgnored: Reader = (v, ctx) => {
   return ctx.def;
 };
 
+/** Janus: 0 turns media statistics off; a negative value is invalid and gives the default (1 s). */
+const statsPeriod: Reader = (v, ctx) => {
+  const n = int(Number.MIN_SAFE_INTEGER)(v, ctx) as number;
+  if (n >= 0) return n;
+  ctx.warn(`${n} is not a valid statistics period; using the default ${String(ctx.def)} s, as Janus does`);
+  return ctx.def;
+};
+
+/** The event type names Janus's handlers accept in `events` (janus_events_edit_events_mask). */
+export const EVENT_MASK_NAMES = ['none', 'all', 'sessions', 'handles', 'jsep', 'webrtc', 'media', 'plugins', 'transports', 'core', 'external'];
+
+const eventMask: Reader = (v, ctx) => {
+  const names = (list(v, ctx) as string[]).map((n) => n.toLowerCase());
+  const unknown = names.filter((n) => !EVENT_MASK_NAMES.includes(n));
+  if (unknown.length > 0) ctx.warn(`unknown event type${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `"${u}"`).join(', ')} (ignored); valid: ${EVENT_MASK_NAMES.join(', ')}`);
+  return names.filter((n) => EVENT_MASK_NAMES.includes(n));
+};
+
+function url(...schemes: string[]): Reader {
+  return (v, ctx) => {
+    const s = (str(v, ctx) as string).trim();
+    let u: URL | null = null;
+    try {
+      u = new URL(s);
+    } catch {
+      u = null;
+    }
+    if (!u || !schemes.includes(u.protocol.slice(0, -1))) ctx.fail(`expected a ${schemes.join('/')} URL, got ${show(v)}`);
+    return s;
+  };
+}
+
+/** Janus's handlers fall back to their default on a value they cannot use, with a warning. */
+function atLeast(min: number): Reader {
+  return (v, ctx) => {
+    const n = int(Number.MIN_SAFE_INTEGER)(v, ctx) as number;
+    if (n >= min) return n;
+    ctx.warn(`${n} is not valid here (must be >= ${min}); using the default ${String(ctx.def)}, as Janus does`);
+    return ctx.def;
+  };
+}
+
 const certificates: SectionSpec = { cert_pem: str, cert_key: str, cert_pwd: str, ciphers: str };
 const cors: SectionSpec = { allow_origin: str, enforce_cors: bool };
 const json = oneOf('compact', 'indented', 'plain');
@@ -184,7 +226,7 @@ export const JANUS_KEYS: FileSpec = {
   plugins: { disable: list },
   transports: { disable: list },
   loggers: { disable: list },
-  events: { broadcast: bool, disable: list, stats_period: int(1), combine_media_stats: bool },
+  events: { broadcast: bool, disable: list, stats_period: statsPeriod, combine_media_stats: bool },
 };
 
 export const HTTP_KEYS: FileSpec = {
@@ -266,4 +308,34 @@ export const WS_KEYS: FileSpec = {
   },
   cors,
   certificates,
+};
+
+/** janus.eventhandler.sampleevh.jcfg (Janus's sample event handler: HTTP POST). */
+export const SAMPLEEVH_KEYS: FileSpec = {
+  general: {
+    enabled: bool,
+    events: eventMask,
+    grouping: bool,
+    json,
+    backend: url('http', 'https'),
+    backend_user: str,
+    backend_pwd: str,
+    max_retransmissions: atLeast(0),
+    retransmissions_backoff: atLeast(1),
+    compress: bool,
+    compression: int(1, 9),
+  },
+};
+
+/** janus.eventhandler.wsevh.jcfg (Janus's WebSockets event handler). */
+export const WSEVH_KEYS: FileSpec = {
+  general: {
+    enabled: bool,
+    events: eventMask,
+    grouping: bool,
+    json,
+    backend: url('ws', 'wss'),
+    subprotocol: str,
+    ws_logging: str,
+  },
 };

@@ -6,19 +6,21 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { applyDocument, type OtherFile } from './apply.js';
-import { defaultHttpConfig, defaultJanusConfig, defaultWsConfig } from './defaults.js';
+import { defaultHttpConfig, defaultJanusConfig, defaultSampleEvhConfig, defaultWsConfig, defaultWsEvhConfig } from './defaults.js';
 import { parseLibconfig, type LcDocument } from './libconfig.js';
-import { HTTP_KEYS, JANUS_KEYS, WS_KEYS, type FileSpec } from './schema-keys.js';
+import { HTTP_KEYS, JANUS_KEYS, SAMPLEEVH_KEYS, WS_KEYS, WSEVH_KEYS, type FileSpec } from './schema-keys.js';
 import { httpTlsEnabledBy, loadTlsCredentials, wsTlsEnabledBy } from './tls.js';
-import type { ConfigWarning, HttpTransportConfig, JanusConfig, WsTransportConfig } from './types.js';
+import type { ConfigWarning, HttpTransportConfig, JanusConfig, SampleEvhConfig, WsEvhConfig, WsTransportConfig } from './types.js';
 
-export { defaultJanusConfig, defaultHttpConfig, defaultWsConfig, DEFAULT_CONFIGS_FOLDER } from './defaults.js';
+export { defaultJanusConfig, defaultHttpConfig, defaultWsConfig, defaultSampleEvhConfig, defaultWsEvhConfig, DEFAULT_CONFIGS_FOLDER } from './defaults.js';
 export { ConfigError, ConfigSyntaxError } from './errors.js';
 
 export interface GatewayConfig {
   janus: JanusConfig;
   http: HttpTransportConfig;
   ws: WsTransportConfig;
+  /** The event handler backends' own files (read whatever events.broadcast says; main decides). */
+  eventHandlers: { sampleevh: SampleEvhConfig; wsevh: WsEvhConfig };
   warnings: ConfigWarning[];
   /** `<configsFolder>/<pkg>.jcfg`, e.g. for `janus.plugin.videoroom`. */
   pluginConfigPath(pkg: string): string;
@@ -27,6 +29,8 @@ export interface GatewayConfig {
 export const JANUS_FILE = 'janus.jcfg';
 export const HTTP_FILE = 'janus.transport.http.jcfg';
 export const WS_FILE = 'janus.transport.websockets.jcfg';
+export const SAMPLEEVH_FILE = 'janus.eventhandler.sampleevh.jcfg';
+export const WSEVH_FILE = 'janus.eventhandler.wsevh.jcfg';
 
 const FILES: Array<{ name: string; spec: FileSpec }> = [
   { name: JANUS_FILE, spec: JANUS_KEYS },
@@ -73,6 +77,19 @@ export async function loadGatewayConfig(opts: { configsFolder: string; configFil
     ws.keyLines = applyDocument(wsDoc, WS_KEYS, ws, warnings, othersThan(WS_FILE));
   }
 
+  const sampleevh = defaultSampleEvhConfig();
+  const sampleDoc = await readDoc(join(folder, SAMPLEEVH_FILE), warnings);
+  if (sampleDoc) {
+    sampleevh.file = sampleDoc.file;
+    sampleevh.keyLines = applyDocument(sampleDoc, SAMPLEEVH_KEYS, { general: sampleevh }, warnings);
+  }
+  const wsevh = defaultWsEvhConfig();
+  const wsevhDoc = await readDoc(join(folder, WSEVH_FILE), warnings);
+  if (wsevhDoc) {
+    wsevh.file = wsevhDoc.file;
+    wsevh.keyLines = applyDocument(wsevhDoc, WSEVH_KEYS, { general: wsevh }, warnings);
+  }
+
   // HTTPS/WSS: the certificate must be usable now, so a wrong path or passphrase stops the start
   // with file:line of the key (Janus logs an error and runs without the secure listener).
   const disabled = janus.transports.disable.map((d) => d.trim());
@@ -87,7 +104,7 @@ export async function loadGatewayConfig(opts: { configsFolder: string; configFil
     loadTlsCredentials(ws, { fileName: WS_FILE, enabledBy: wsTls, ciphers: 'openssl', warn: tlsWarn(ws.file ?? WS_FILE) });
   }
 
-  return { janus, http, ws, warnings, pluginConfigPath: (pkg) => join(folder, `${pkg}.jcfg`) };
+  return { janus, http, ws, eventHandlers: { sampleevh, wsevh }, warnings, pluginConfigPath: (pkg) => join(folder, `${pkg}.jcfg`) };
 }
 
 function othersThan(name: string): OtherFile[] {

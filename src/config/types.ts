@@ -102,6 +102,39 @@ export interface JanusConfig {
   events: { broadcast: boolean; disable: string[]; stats_period: number; combine_media_stats: boolean };
 }
 
+export type JsonFormat = 'compact' | 'indented' | 'plain';
+
+/** What every event handler file shares (`general` section). */
+export interface EventHandlerCommon {
+  file: string | null;
+  enabled: boolean; // false
+  /** Type mask names as written ("sessions", "handles", ..., "all", "none"); default ["all"]. */
+  events: string[];
+  grouping: boolean; // true: one JSON array per delivery
+  json: JsonFormat; // "indented"
+  /** Where each key was set in `file` ("section.key" -> line). */
+  keyLines: Record<string, number>;
+}
+
+/** janus.eventhandler.sampleevh.jcfg: events as HTTP POSTs. */
+export interface SampleEvhConfig extends EventHandlerCommon {
+  backend: string | null; // http(s) URL; required when enabled
+  backend_user: string | null;
+  backend_pwd: string | null;
+  max_retransmissions: number; // 5
+  retransmissions_backoff: number; // ms, 100 (doubles on each retry)
+  compress: boolean; // gzip the body
+  compression: number; // zlib level 1-9
+}
+
+/** janus.eventhandler.wsevh.jcfg: events as WebSocket messages. */
+export interface WsEvhConfig extends EventHandlerCommon {
+  backend: string | null; // ws(s) URL; required when enabled
+  subprotocol: string | null;
+  ws_logging: string | null;
+}
+
+
 export interface HttpTransportConfig {
   file: string | null;
   general: {

@@ -140,6 +140,20 @@ export class AdminApi {
         }
         return ok({ response });
       }
+      case 'query_eventhandler': {
+        const pkg = field<string>(req, 'handler', 'string', true)!;
+        const body = field<Record<string, unknown>>(req, 'request', 'object', true)!;
+        const handler = gw.events?.get(pkg);
+        if (!handler) throw new JanusError(ErrorCode.PLUGIN_NOT_FOUND, 'Invalid event handler');
+        if (!handler.handleRequest) throw new JanusError(ErrorCode.UNKNOWN, "Event handler doesn't support queries");
+        return ok({ response: handler.handleRequest(body) });
+      }
+      case 'custom_event': {
+        const schema = field<string>(req, 'schema', 'string', true)!;
+        const data = field<Record<string, unknown>>(req, 'data', 'object', true)!;
+        gw.notifyExternal(schema, data);
+        return ok();
+      }
       default:
         throw new JanusError(ErrorCode.INVALID_REQUEST_PATH, `Unhandled request '${janus}' at this path`);
     }

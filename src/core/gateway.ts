@@ -5,10 +5,13 @@
  * asynchronous events reach the session's owning `TransportClient`. Nothing here knows about
  * sockets or HTTP.
  */
+import { randomBytes } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { JanusConfig } from '../config/types.js';
 import { log as rootLog, type Logger } from '../log.js';
+import type { EventBus } from '../events/bus.js';
+import { CoreSubtype, EventType, MediaSubtype, WebRtcSubtype } from '../events/types.js';
 import { AdminApi } from './admin.js';
 import { Authenticator } from './auth.js';
 import { ErrorCode, JanusError } from './errors.js';
@@ -35,6 +38,8 @@ export interface GatewayOptions {
   /** Monotonic clock in ms (tests may inject one). */
   now?: () => number;
   log?: Logger;
+  /** Event handlers (janus.jcfg `events`); null/absent: no event is built at all. */
+  events?: EventBus | null;
 }
 
 /** Runtime-tunable settings (Admin API), seeded from janus.jcfg. */
@@ -87,6 +92,9 @@ export class Gateway {
     handlesDetached: new Map<string, number>(),
   };
   readonly now: () => number;
+  readonly events: EventBus | null;
+  /** The `transport.id` of session events: one opaque id per transport client, as Janus gives each transport session. */
+  private readonly transportIds = new WeakMap<TransportClient, string>();
   private readonly log: Logger;
   private readonly localIp: string;
 
@@ -115,6 +123,7 @@ export class Gateway {
     this.watchdogIntervalMs = opts.watchdogIntervalMs ?? 2000;
     this.now = opts.now ?? (() => performance.now());
     this.log = opts.log ?? rootLog;
+    this.events = opts.events ?? null;
     this.localIp = g.interface ?? guessLocalIp();
     this.host = this.makeHost();
     this.mediaEvents = this.makeMediaEvents();
@@ -131,7 +140,7 @@ export class Gateway {
           config,
           configsFolder: this.config.general.configs_folder,
           gateway: this.config,
-          host: this.host,
+          host: this.hostFor(pkg),
           log: this.log.child({ plugin: pkg }),
         });
       } catch (err) {
@@ -150,9 +159,10 @@ export class Gateway {
    * write, e.g. recordings) and close the media plane. Transports should close afterwards, so the
    * events can still leave.
    */
-  async stop(opts: { sessionEvent?: 'timeout' } = {}): Promise<void> {
+  async stop(opts: { sessionEvent?: 'timeout'; signum?: number } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.events?.emit(EventType.CORE, CoreSubtype.SHUTDOWN, {}, { status: 'shutdown', ...(opts.signum !== undefined ? { signum: opts.signum } : {}) });
     this.settings.acceptingNewSessions = false;
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = null;
@@ -196,7 +206,7 @@ export class Gateway {
   }
 
   serverInfo(transaction: string = randomTransaction()): JanusMessage {
-    return buildServerInfo(
+    const info = buildServerInfo(
       {
         config: this.config,
         accepting: this.settings.acceptingNewSessions,
@@ -212,6 +222,58 @@ export class Gateway {
       },
       transaction,
     );
+    if (this.events) {
+      info.event_handlers = true;
+      info.events = this.events.describe();
+    }
+    return info;
+  }
+
+  /**
+   * Core "started" event (type 256), with the server_info Janus sends in it. Called once the
+   * transports are up, so the info lists them.
+   */
+  notifyStarted(): void {
+    if (!this.events?.wants(EventType.CORE)) return;
+    const { transaction: _tx, ...info } = this.serverInfo();
+    this.events.emit(EventType.CORE, CoreSubtype.STARTUP, {}, { status: 'started', info });
+  }
+
+  /**
+   * WebRTC events for a PeerConnection that just came up. The media plane reports only "up", so the
+   * selected pair and DTLS state come from its handle_info, read once here (never per packet), and
+   * go out in Janus's order: selected-pair, dtls connected, webrtcup.
+   */
+  private async notifyWebrtcUp(h: Handle): Promise<void> {
+    const info = await this.mediaInfo(h);
+    const streams = info?.streams;
+    const comp = Array.isArray(streams) ? (streams[0] as { components?: unknown[] } | undefined)?.components?.[0] : undefined;
+    if (isObject(comp)) {
+      const ids = { stream_id: 1, component_id: 1 };
+      const pair = comp['selected-pair'];
+      if (typeof pair === 'string') this.handleEvt(h, EventType.WEBRTC, WebRtcSubtype.SELECTED_PAIR, { 'selected-pair': pair, ...ids });
+      const dtls = isObject(comp.dtls) ? comp.dtls['dtls-state'] : undefined;
+      if (typeof dtls === 'string') this.handleEvt(h, EventType.WEBRTC, WebRtcSubtype.DTLS, { dtls, ...ids, retransmissions: 0 });
+    }
+    this.handleEvt(h, EventType.WEBRTC, WebRtcSubtype.CONNECTION, { connection: 'webrtcup' });
+  }
+
+  /** Admin `custom_event`: an external event (type 4) with the operator's schema. */
+  notifyExternal(schema: string, data: Record<string, unknown>): void {
+    this.events?.emit(EventType.EXTERNAL, null, {}, { schema, data });
+  }
+
+  private transportId(client: TransportClient): string {
+    let id = this.transportIds.get(client);
+    if (id === undefined) {
+      id = randomBytes(8).readBigUInt64BE(0).toString();
+      this.transportIds.set(client, id);
+    }
+    return id;
+  }
+
+  private handleEvt(h: Handle, type: number, subtype: number | null, event: Record<string, unknown>): void {
+    this.events?.emit(type, subtype, { sessionId: h.session.id, handleId: h.handleId, opaqueId: h.opaqueId }, event);
   }
 
   /** Internal counts, for leak checks and the startup summary. */
@@ -309,6 +371,9 @@ export class Gateway {
     this.sessions.set(id, session);
     this.link(client, session);
     this.lifetime.sessionsCreated++;
+    if (this.events?.wants(EventType.SESSION)) {
+      this.events.emit(EventType.SESSION, null, { sessionId: id }, { name: 'created', transport: { transport: client.transport, id: this.transportId(client) } });
+    }
     this.log.verb('session created', { session_id: id, transport: client.transport });
     return message('success', 0, tx, { data: { id } });
   }
@@ -385,6 +450,7 @@ export class Gateway {
     session.handles.set(id, handle);
     this.handles.set(id, handle);
     bump(this.lifetime.handlesAttached, pkg);
+    this.handleEvt(handle, EventType.HANDLE, null, { name: 'attached', plugin: pkg, ...(opaqueId !== null ? { opaque_id: opaqueId } : {}) });
     this.log.verb('handle attached', { session_id: session.id, handle_id: id, plugin: pkg });
     return message('success', session.id, tx, { data: { id } });
   }
@@ -404,6 +470,7 @@ export class Gateway {
     let jsep: Jsep | null = null;
     if (req.jsep !== undefined) {
       jsep = validateJsep(req.jsep);
+      if (this.events?.wants(EventType.JSEP)) this.handleEvt(handle, EventType.JSEP, null, { owner: 'remote', jsep: { type: jsep.type, sdp: jsep.sdp } });
       if (jsep.type === 'answer' && !handle.awaitingAnswer) throw new JanusError(ErrorCode.UNEXPECTED_ANSWER);
       const renegotiation = handle.remoteSdp !== null;
       jsep = await this.media.remoteJsep(handle, jsep);
@@ -481,6 +548,7 @@ export class Gateway {
       handle.localSdp = local.sdp;
       handle.pcActive = true;
       handle.awaitingAnswer = local.type === 'offer';
+      if (this.events?.wants(EventType.JSEP)) this.handleEvt(handle, EventType.JSEP, null, { owner: 'local', jsep: { type: local.type, sdp: local.sdp } });
       return local;
     };
     let r: Jsep | Promise<Jsep>;
@@ -540,6 +608,7 @@ export class Gateway {
       this.log.warn('plugin hangupMedia failed', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
     }
     this.deliver(handle.session, this.handleEvent(handle, 'hangup', { reason }));
+    this.handleEvt(handle, EventType.WEBRTC, WebRtcSubtype.CONNECTION, { connection: 'hangup', reason });
     return true;
   }
 
@@ -563,6 +632,11 @@ export class Gateway {
       this.log.warn('plugin destroySession failed', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
     }
     bump(this.lifetime.handlesDetached, handle.plugin.package);
+    this.handleEvt(handle, EventType.HANDLE, null, {
+      name: 'detached',
+      plugin: handle.plugin.package,
+      ...(handle.opaqueId !== null ? { opaque_id: handle.opaqueId } : {}),
+    });
     this.media.release(handle);
     handle.pendingTrickles = [];
     handle.session.handles.delete(handle.handleId);
@@ -576,6 +650,9 @@ export class Gateway {
    */
   destroySession(session: Session, reason: SessionOverReason, opts: { event?: JanusMessage; detachedEvents?: boolean } = {}): void {
     if (session.destroyed) return;
+    // Janus tells handlers "timeout" for an expired session and "destroyed" for every other end, before
+    // the handles' "detached" (it tears handles down after the session).
+    this.events?.emit(EventType.SESSION, null, { sessionId: session.id }, { name: reason === 'timeout' ? 'timeout' : 'destroyed' });
     const client = session.client;
     // Flush what the client was already owed, then mark destroyed so late plugin events are dropped.
     const held = session.held;
@@ -641,6 +718,24 @@ export class Gateway {
     return ps instanceof Handle && ps.alive && !ps.session.destroyed ? ps : null;
   }
 
+  /**
+   * The host one plugin sees: the shared host plus event emission in that plugin's name (a plugin
+   * event without a handle still needs its package).
+   */
+  private hostFor(pkg: string): PluginHost & PluginMediaHost {
+    return {
+      ...this.host,
+      eventsEnabled: () => this.events?.wants(EventType.PLUGIN) ?? false,
+      notifyEvent: (ps, data) => {
+        if (!this.events?.wants(EventType.PLUGIN)) return;
+        const handle = ps === null ? null : this.asHandle(ps);
+        if (ps !== null && !handle) return;
+        const ids = handle ? { sessionId: handle.session.id, handleId: handle.handleId, opaqueId: handle.opaqueId } : {};
+        this.events.emit(EventType.PLUGIN, null, ids, { plugin: pkg, data });
+      },
+    };
+  }
+
   private makeHost(): PluginHost & PluginMediaHost {
     const media = this.media;
     return {
@@ -704,6 +799,7 @@ export class Gateway {
         const h = live(id);
         if (!h) return;
         this.deliver(h.session, this.handleEvent(h, 'webrtcup'));
+        if (this.events?.wants(EventType.WEBRTC)) void this.notifyWebrtcUp(h);
         try {
           h.plugin.setupMedia?.(h);
         } catch (err) {
@@ -712,12 +808,23 @@ export class Gateway {
       },
       mediaState: (id, info) => {
         const h = live(id);
-        if (h) this.deliver(h.session, this.handleEvent(h, 'media', { ...info }));
+        if (!h) return;
+        this.deliver(h.session, this.handleEvent(h, 'media', { ...info }));
+        if (this.events?.wants(EventType.MEDIA)) {
+          this.handleEvt(h, EventType.MEDIA, MediaSubtype.STATE, {
+            mid: info.mid,
+            media: info.type,
+            receiving: info.receiving,
+            ...(info.substream !== undefined ? { substream: info.substream } : {}),
+            ...(info.seconds !== undefined ? { seconds: info.seconds } : {}),
+          });
+        }
       },
       slowLink: (id, info) => {
         const h = live(id);
         if (!h) return;
         this.deliver(h.session, this.handleEvent(h, 'slowlink', { ...info }));
+        this.handleEvt(h, EventType.MEDIA, MediaSubtype.SLOW_LINK, { mid: info.mid, media: info.media, slow_link: info.uplink ? 'uplink' : 'downlink', lost_lastsec: info.lost });
         try {
           h.plugin.slowLink?.(h, info);
         } catch (err) {
@@ -726,7 +833,9 @@ export class Gateway {
       },
       iceFailed: (id) => {
         const h = live(id);
-        if (h) this.deliver(h.session, this.handleEvent(h, 'ice-failed'));
+        if (!h) return;
+        this.deliver(h.session, this.handleEvent(h, 'ice-failed'));
+        this.handleEvt(h, EventType.WEBRTC, WebRtcSubtype.ICE, { ice: 'failed', stream_id: 1, component_id: 1 });
       },
       peerClosed: (id, reason) => {
         const h = live(id);

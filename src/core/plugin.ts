@@ -138,6 +138,18 @@ export interface PluginHost extends Partial<PluginMediaHost> {
   endSession(session: PluginSession): void;
   /** Whether the token may be used with this plugin (stored-token auth); true when token auth is off. */
   isTokenValidForPlugin(token: string | null, pluginPackage: string): boolean;
+  /**
+   * Whether a plugin event (notifyEvent) would go anywhere: check it before building an expensive
+   * payload. Optional: hosts without event handlers may omit it (read as false).
+   */
+  eventsEnabled?(): boolean;
+  /**
+   * Tell the event handlers something (Janus's `notify_event`): a type 64 event
+   * `{"plugin":<this plugin>,"data":data}`, with the handle's session/handle/opaque ids when
+   * `session` is given (null: not about a handle, e.g. a room created from the Admin API).
+   * Never blocks or throws; a no-op when event handlers are off or the handle is gone.
+   */
+  notifyEvent?(session: PluginSession | null, data: Record<string, unknown>): void;
 }
 
 /**

@@ -51,6 +51,7 @@ const sessions = new Map<number, WorkerSession>();
 // Log lines that name only a handle get its session too, as on the main thread.
 setSessionResolver((handleId) => sessions.get(handleId)?.sessionId);
 let settings: MediaRuntimeSettings = init.settings;
+let eventsEnabled = init.eventsEnabled;
 let plugin!: Plugin;
 let plane!: WebRtcMediaPlane;
 const log = rootLog.child({ worker: 'media' });
@@ -101,6 +102,14 @@ function makeHost(): PluginHost & PluginMediaHost {
     // Core token auth is checked by the core before a message reaches the plugin; a worker plugin that
     // needs it per plugin would have to get the answer with the message (none of ours does).
     isTokenValidForPlugin: () => true,
+    // Plugin events for the event handlers (type 64) go to main, which owns the handlers.
+    eventsEnabled: () => eventsEnabled,
+    notifyEvent: (ps, data) => {
+      if (!eventsEnabled) return;
+      const s = ps === null ? null : live(ps);
+      if (ps !== null && s === null) return;
+      notice({ n: 'notifyEvent', handleId: s ? s.handleId : null, data });
+    },
     relayRtp: (ps, mid, buf, len) => plane.relayRtp(ps as WorkerSession, mid, buf, len),
     relayRtcp: (ps, mid, buf, len) => plane.relayRtcp(ps as WorkerSession, mid, buf, len),
     relayData: (ps, label, data) => plane.relayData(ps as WorkerSession, label, data),
@@ -208,6 +217,7 @@ function onNotice(n: MainNotice): void {
     }
     case 'settings':
       settings = n.settings;
+      eventsEnabled = n.eventsEnabled;
       setLogLevel(n.logLevel);
       return;
   }

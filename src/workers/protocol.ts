@@ -28,6 +28,7 @@ export interface WorkerInit {
   candidates: CandidatesSnapshot;
   settings: MediaRuntimeSettings;
   logLevel: number;
+  eventsEnabled: boolean;
 }
 
 /** The PluginSession fields the worker mirrors. */
@@ -60,8 +61,8 @@ export type MainNotice =
   | { n: 'trickle'; handleId: number; candidates: TrickleCandidate[] }
   | { n: 'hangup'; handleId: number; reason: string }
   | { n: 'release'; handleId: number }
-  /** Periodic: what the Admin API may have changed since. */
-  | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number };
+  /** Periodic: what the Admin API may have changed since, and whether event handlers want plugin events. */
+  | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean };
 
 export type ToWorker = ({ t: 'call'; id: number } & MainCall) | ({ t: 'notice' } & MainNotice);
 
@@ -71,6 +72,7 @@ export type WorkerNotice =
   | { n: 'pushEvent'; handleId: number; transaction: string | null; data: Record<string, unknown>; jsep?: Jsep }
   | { n: 'closePeerConnection'; handleId: number; reason?: string }
   | { n: 'endSession'; handleId: number }
+  | { n: 'notifyEvent'; handleId: number | null; data: Record<string, unknown> }
   // media events
   | { n: 'webrtcUp'; handleId: number }
   | { n: 'mediaState'; handleId: number; info: { mid: string; type: 'audio' | 'video'; receiving: boolean; substream?: number; seconds?: number } }

@@ -123,6 +123,11 @@ export class WorkerPlugin implements Plugin {
         if (s && host) host.closePeerConnection(s, msg.reason);
         return;
       }
+      case 'notifyEvent': {
+        const s = msg.handleId === null ? null : this.sessions.get(msg.handleId);
+        if (s !== undefined && host) host.notifyEvent?.(s, msg.data);
+        return;
+      }
       case 'endSession': {
         const s = this.sessions.get(msg.handleId);
         if (s && host) host.endSession(s);
@@ -171,16 +176,17 @@ export class WorkerPlugin implements Plugin {
       candidates: plane.candidates.snapshot(),
       settings: this.opts.settings(),
       logLevel: this.logLevel(),
+      eventsEnabled: this.eventsEnabled(),
     };
     await this.spawn();
     // Admin API changes (set_log_level, set_no_media_timer, ...) reach the worker within a second.
-    this.settingsTimer = setInterval(() => this.notice({ n: 'settings', settings: this.opts.settings(), logLevel: this.logLevel() }), 1000);
+    this.settingsTimer = setInterval(() => this.notice({ n: 'settings', settings: this.opts.settings(), logLevel: this.logLevel(), eventsEnabled: this.eventsEnabled() }), 1000);
     this.settingsTimer.unref();
   }
 
   /** Starts a worker and initializes its plugin (rooms from the jcfg, as at startup). */
   private async spawn(): Promise<void> {
-    const data: WorkerInit = { ...this.initData!, settings: this.opts.settings(), logLevel: this.logLevel() };
+    const data: WorkerInit = { ...this.initData!, settings: this.opts.settings(), logLevel: this.logLevel(), eventsEnabled: this.eventsEnabled() };
     const worker = new Worker(new URL('./plugin-worker.js', import.meta.url), { workerData: data, name: `${this.package} media` });
     this.worker = worker;
     this.exited = false;
@@ -253,6 +259,10 @@ export class WorkerPlugin implements Plugin {
       clearTimeout(timer);
     }
     await this.worker.terminate();
+  }
+
+  private eventsEnabled(): boolean {
+    return this.host?.eventsEnabled?.() ?? false;
   }
 
   private logLevel(): number {

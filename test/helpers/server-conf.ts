@@ -40,6 +40,11 @@ export interface ServerOptions {
   adminWs?: boolean;
   /** Extra lines appended to janus.jcfg's general section. */
   extraGeneral?: string;
+  /**
+   * Turn event handlers on (events.broadcast) with the sample handler (HTTP POST) to `backend`:
+   * writes janus.eventhandler.sampleevh.jcfg and leaves libjanus_sampleevh.so enabled.
+   */
+  sampleEvh?: { backend: string; events?: string; grouping?: boolean };
 }
 
 export interface Ports {
@@ -100,17 +105,18 @@ export function janusJcfg(opts: ServerOptions, serverName: string): string {
   lines.push('certificates: {', '}', '');
   lines.push('media: {', '  rtp_port_range = "41000-41200"', '  dtls_mtu = 1200', '}', '');
   lines.push('nat: {', '  nice_debug = false', '  ice_ignore_list = "vmnet"', '}', '');
-  lines.push(disableSections());
+  lines.push(disableSections(opts.sampleEvh ? { sampleEvh: true } : {}));
   return lines.join('\n');
 }
 
 /** plugins/transports/loggers/events sections disabling everything but VideoRoom, HTTP and WebSockets. */
-export function disableSections(): string {
+export function disableSections(opts: { sampleEvh?: boolean } = {}): string {
+  const events = opts.sampleEvh ? UNUSED_EVENTS.filter((e) => e !== 'libjanus_sampleevh.so') : UNUSED_EVENTS;
   return [
     'plugins: {', `  disable = ${q(UNUSED_PLUGINS.join(','))}`, '}', '',
     'transports: {', `  disable = ${q(UNUSED_TRANSPORTS.join(','))}`, '}', '',
     'loggers: {', `  disable = ${q(UNUSED_LOGGERS.join(','))}`, '}', '',
-    'events: {', '  broadcast = false', `  disable = ${q(UNUSED_EVENTS.join(','))}`, '}', '',
+    'events: {', `  broadcast = ${opts.sampleEvh ? 'true' : 'false'}`, `  disable = ${q(events.join(','))}`, '}', '',
   ].join('\n');
 }
 
@@ -197,6 +203,7 @@ export async function makeConfigsFolder(prefix: string, opts: ServerOptions = {}
   writeFileSync(join(dir, 'janus.transport.http.jcfg'), httpJcfg(ports));
   writeFileSync(join(dir, 'janus.transport.websockets.jcfg'), websocketsJcfg(ports, opts.adminWs ?? false));
   writeFileSync(join(dir, 'janus.plugin.videoroom.jcfg'), videoroomJcfg(opts));
+  if (opts.sampleEvh) writeFileSync(join(dir, 'janus.eventhandler.sampleevh.jcfg'), sampleEvhJcfg(opts.sampleEvh));
   return {
     dir,
     ports,
@@ -204,4 +211,18 @@ export async function makeConfigsFolder(prefix: string, opts: ServerOptions = {}
     adminSecret: opts.adminSecret ?? 'e2e_admin_secret',
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** janus.eventhandler.sampleevh.jcfg: enabled, compact JSON, towards `backend`. */
+export function sampleEvhJcfg(o: { backend: string; events?: string; grouping?: boolean }): string {
+  return [
+    'general: {',
+    '  enabled = true',
+    `  events = ${q(o.events ?? 'all')}`,
+    `  grouping = ${o.grouping ? 'true' : 'false'}`,
+    '  json = "compact"',
+    `  backend = ${q(o.backend)}`,
+    '}',
+    '',
+  ].join('\n');
 }
