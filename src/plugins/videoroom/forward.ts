@@ -20,6 +20,7 @@ import { PsfbFmt, RtcpReader, RtcpType } from '../../media/rtcp/header.js';
 import { extLength, extOffset, findRtpExtension } from '../../media/rtp/extensions.js';
 import { rtpHeaderLength, rtpSeq, rtpSsrc, rtpTimestamp, setRtpPayloadType, setRtpSeq, setRtpSsrc, setRtpTimestamp } from '../../media/rtp/header.js';
 import { notify, type VrContext } from './context.js';
+import { talkingEvent } from './events.js';
 import { recordRtp } from './recording.js';
 import type { Participant } from './participant.js';
 import { SUB_EXT } from './sdp.js';
@@ -285,6 +286,7 @@ export class Forwarder {
       mid: ps.mid,
       'audio-level-dBov-avg': avg,
     });
+    talkingEvent(this.ctx, me, talking, ps.mindex, ps.mid, avg);
   }
 
   // ------------------------------------------------------------------------ subscriber RTCP

@@ -8,6 +8,8 @@ import { notify } from './context.js';
 import { notSupported, noSuchRoom, VrError, VrErrorCode } from './errors.js';
 import type { VrId } from './ids.js';
 import { dropSubscribers, removeParticipant } from './membership.js';
+import { moderatedEvent, roomEvent } from './events.js';
+import type { PluginSession } from '../../core/plugin.js';
 import { Params, type Body } from './params.js';
 import { Room } from './room.js';
 import { defaultSettings, settingsFromRequest } from './room-settings.js';
@@ -16,7 +18,8 @@ import { setRecording } from './recording.js';
 import { listForwarders, rtpForward, stopRtpForward } from './rtp-forward.js';
 
 type Data = Record<string, unknown>;
-type Handler = (ctx: VrContext, body: Body) => Data | Promise<Data>;
+/** `session`: the requesting handle, null from the Admin API (Janus names it in the events it sends). */
+type Handler = (ctx: VrContext, body: Body, session: PluginSession | null) => Data | Promise<Data>;
 
 function findRoom(ctx: VrContext, id: VrId): Room {
   const room = ctx.rooms.get(id);
@@ -33,7 +36,7 @@ function stringArray(p: Params, name: string): string[] | undefined {
   return arr as string[];
 }
 
-async function create(ctx: VrContext, body: Body): Promise<Data> {
+async function create(ctx: VrContext, body: Body, session: PluginSession | null): Promise<Data> {
   const p = new Params(body);
   let id = ctx.ids.parse(body.room, 'room');
   const permanent = p.bool('permanent') ?? false;
@@ -51,10 +54,11 @@ async function create(ctx: VrContext, body: Body): Promise<Data> {
   ctx.rooms.set(id, room);
   ctx.log.verb(`videoroom: created room ${id}`, { room: id, permanent });
   const saved = permanent ? await ctx.store.saveRoom(room) : false;
+  roomEvent(ctx, session, 'created', id);
   return { videoroom: 'created', room: id, permanent: saved };
 }
 
-async function edit(ctx: VrContext, body: Body): Promise<Data> {
+async function edit(ctx: VrContext, body: Body, session: PluginSession | null): Promise<Data> {
   const p = new Params(body);
   const id = ctx.ids.require(body.room, 'room');
   p.string('secret');
@@ -85,10 +89,11 @@ async function edit(ctx: VrContext, body: Body): Promise<Data> {
   if (recDir !== undefined) s.rec_dir = recDir;
   room.settings = s;
   const saved = permanent ? await ctx.store.saveRoom(room) : false;
+  roomEvent(ctx, session, 'edited', id);
   return { videoroom: 'edited', room: id, permanent: saved };
 }
 
-async function destroy(ctx: VrContext, body: Body): Promise<Data> {
+async function destroy(ctx: VrContext, body: Body, session: PluginSession | null): Promise<Data> {
   const p = new Params(body);
   const id = ctx.ids.require(body.room, 'room');
   p.string('secret');
@@ -103,6 +108,7 @@ async function destroy(ctx: VrContext, body: Body): Promise<Data> {
   notify(ctx, members, { videoroom: 'destroyed', room: id });
   ctx.log.verb(`videoroom: destroyed room ${id}`, { room: id, participants: members.length });
   const saved = permanent ? await ctx.store.removeRoom(id) : false;
+  roomEvent(ctx, session, 'destroyed', id);
   return { videoroom: 'destroyed', room: id, permanent: saved };
 }
 
@@ -181,6 +187,7 @@ function moderate(ctx: VrContext, body: Body): Data {
   stream.moderated = mute;
   // Subscribers of an unmuted video stream need a keyframe to start decoding again.
   if (unmuted && stream.type === 'video') ctx.media?.sendPli(target.session, stream.mid);
+  moderatedEvent(ctx, room.id, target.id, mid, mute);
   return { videoroom: 'success' };
 }
 

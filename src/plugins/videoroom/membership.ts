@@ -3,6 +3,7 @@
  * Janus sends in each case. Kept in one place so leave, kick, destroy and detach cannot drift apart.
  */
 import { notify, type VrContext } from './context.js';
+import { participantGoneEvent } from './events.js';
 import type { Participant } from './participant.js';
 import { stopPublishing } from './publishing.js';
 import type { Room } from './room.js';
@@ -22,6 +23,9 @@ export function removeParticipant(ctx: VrContext, p: Participant, reason: Remova
   // on detach the core tears it down itself.
   if (hadMedia && reason !== 'detach') ctx.host.closePeerConnection(p.session, reason);
   if (reason === 'destroy') return; // everyone gets `destroyed` instead
+  // Janus tears a detached publisher's media down first, which reports `unpublished` whatever it was doing.
+  if (reason === 'detach') participantGoneEvent(ctx, 'unpublished', room.id, p.id);
+  participantGoneEvent(ctx, reason === 'kick' ? 'kicked' : 'leaving', room.id, p.id);
   const others = [...room.participants.values()];
   if (wasPublishing) notify(ctx, others, { videoroom: 'event', room: room.id, unpublished: p.id });
   if (reason === 'kick') {

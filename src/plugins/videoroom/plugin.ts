@@ -16,6 +16,7 @@ import {
 import { readGeneral, readRooms } from './config.js';
 import type { VrContext } from './context.js';
 import { errorData, VrError, VrErrorCode } from './errors.js';
+import { participantGoneEvent, subscribedEvent } from './events.js';
 import { Forwarder } from './forward.js';
 import { IdCodec, type VrId } from './ids.js';
 import { SYNC_REQUESTS } from './management.js';
@@ -133,7 +134,7 @@ export class VideoRoomPlugin implements Plugin {
       return { kind: 'ok', data: this.errorOf(err) };
     }
     const sync = SYNC_REQUESTS.get(request);
-    if (sync !== undefined) return { kind: 'ok', data: await this.runSync(() => sync(this.c, body)) };
+    if (sync !== undefined) return { kind: 'ok', data: await this.runSync(() => sync(this.c, body, session)) };
     if (!ASYNC_REQUESTS.has(request)) return { kind: 'ok', data: errorData(unknownRequest(request)) };
     this.enqueue(() => this.processAsync(session, transaction, request, body, jsep));
     return { kind: 'wait' };
@@ -148,7 +149,7 @@ export class VideoRoomPlugin implements Plugin {
     }
     const sync = SYNC_REQUESTS.get(request);
     if (sync === undefined) return errorData(unknownRequest(request));
-    return this.runSync(() => sync(this.c, body));
+    return this.runSync(() => sync(this.c, body, null));
   }
 
   /** The PeerConnection is up: a publisher is announced; a subscriber's sources are asked for keyframes. */
@@ -157,7 +158,10 @@ export class VideoRoomPlugin implements Plugin {
     if (ctx === null) return;
     const state = handleState(session);
     if (state.kind === 'publisher') publisherUp(ctx, state.participant);
-    else if (state.kind === 'subscriber') requestKeyframes(ctx, state.subscriber.streams, true);
+    else if (state.kind === 'subscriber') {
+      requestKeyframes(ctx, state.subscriber.streams, true);
+      subscribedEvent(ctx, session, state.subscriber.room.id);
+    }
   }
 
   /**
@@ -169,7 +173,10 @@ export class VideoRoomPlugin implements Plugin {
     if (ctx === null) return;
     const state = handleState(session);
     if (state.kind === 'publisher') {
-      stopPublishing(ctx, state.participant, true);
+      const me = state.participant;
+      const hadMedia = me.media.negotiated || me.media.active;
+      stopPublishing(ctx, me, true);
+      if (hadMedia && me.room.participants.get(me.id) === me) participantGoneEvent(ctx, 'unpublished', me.room.id, me.id);
       this.forwarder?.invalidate();
     } else if (state.kind === 'subscriber') {
       const sub = state.subscriber;

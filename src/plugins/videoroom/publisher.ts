@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { Jsep } from '../../core/jsep.js';
 import type { PluginSession } from '../../core/plugin.js';
 import { notify, type VrContext } from './context.js';
+import { configuredEvent, joinedEvent, participantGoneEvent } from './events.js';
 import { VrError, VrErrorCode } from './errors.js';
 import { removeParticipant } from './membership.js';
 import { Params, type Body } from './params.js';
@@ -75,6 +76,7 @@ export function join(ctx: VrContext, session: PluginSession, state: HandleState,
     publishers: room.activePublishers().map((x) => x.publisherEntry(true)),
   };
   if (room.settings.notify_joining) data.attendees = others.filter((x) => !x.media.active).map((x) => x.identity());
+  joinedEvent(ctx, me, token);
   return data;
 }
 
@@ -140,6 +142,7 @@ export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jse
   if (display !== undefined) me.display = display;
   if (metadata !== undefined) me.metadata = metadata;
   const room = me.room;
+  configuredEvent(ctx, me);
   if (changed) {
     const ev: Data = { videoroom: 'event', id: me.id, display: me.display ?? '' };
     if (me.metadata !== undefined) ev.metadata = me.metadata;
@@ -172,6 +175,8 @@ function configureRecording(ctx: VrContext, me: Participant, body: Body, record:
 export function unpublish(ctx: VrContext, me: Participant): Data {
   if (!me.media.active) throw new VrError(VrErrorCode.NOT_PUBLISHED, "Can't unpublish, not published");
   stopPublishing(ctx, me, true);
+  // Before the hangup: by then the media is reset, so hangupMedia does not report it again.
+  participantGoneEvent(ctx, 'unpublished', me.room.id, me.id);
   ctx.host.closePeerConnection(me.session, 'unpublish');
   return { videoroom: 'event', room: me.room.id, unpublished: 'ok' };
 }

@@ -6,6 +6,7 @@
  */
 import type { Jsep } from '../../core/jsep.js';
 import { notify, type VrContext } from './context.js';
+import { publishedEvent } from './events.js';
 import { VrError, VrErrorCode } from './errors.js';
 import { Params, type Body } from './params.js';
 import type { Participant } from './participant.js';
@@ -96,7 +97,10 @@ export function publisherUp(ctx: VrContext, me: Participant): void {
   if (!me.media.negotiated || me.room.destroyed || me.room.participants.get(me.id) !== me) return;
   const first = !me.media.active;
   me.media.active = true;
-  if (first) notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, publishers: [me.publisherEntry()] });
+  if (first) {
+    notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, publishers: [me.publisherEntry()] });
+    publishedEvent(ctx, me, 'published');
+  }
   sendRemb(ctx, me);
   // Recording switched on while this PeerConnection was still coming up (enable_recording) starts now;
   // Janus would wait for the next renegotiation.
@@ -108,6 +112,7 @@ export function publisherUp(ctx: VrContext, me: Participant): void {
 export function publisherUpdated(ctx: VrContext, me: Participant): void {
   if (!me.media.active) return;
   notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, publishers: [me.publisherEntry()] });
+  publishedEvent(ctx, me, 'updated');
 }
 
 /**

@@ -15,6 +15,7 @@
  * Forwarders live on their PublishedStream: they die with it (unpublish, hangup, leave, kick, room
  * destroyed, or the stream removed by a renegotiation), as in Janus.
  */
+import { stopRtpForwardEvent } from './events.js';
 import { createSocket, type Socket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -631,6 +632,7 @@ export function stopRtpForward(ctx: VrContext, body: Body): Data {
   const f = me.rtpForwarders.get(id);
   if (f === undefined) throw new VrError(VrErrorCode.NO_SUCH_FEED, `No such stream (${id})`);
   ctx.rtpfwd.remove(f);
+  stopRtpForwardEvent(ctx, roomId, pubId, id);
   return { videoroom: 'stop_rtp_forward', room: roomId, publisher_id: pubId, stream_id: id };
 }
 
