@@ -22,6 +22,8 @@ import { AbSession, Participant, Room, type AbCodec, type AbId, type EngineOptio
 import { PlainRtpPorts, type PlainRtpEndpoint, type PlainRtpRemote } from './plain-rtp.js';
 import { forwarderSrtpContext, resolveForwardHost, type ForwardCodec, type ForwarderSpec, type ForwarderSrtp } from './forwarder.js';
 import { buildAudioAnswer, buildAudioOffer, parseOffer, readAnswer } from './sdp.js';
+import { Announcement, AnnouncementFileError, loadAnnouncementFile } from './announcement.js';
+import { MjrFile } from '../../recording/mjr.js';
 
 export const AUDIOBRIDGE_PACKAGE = 'janus.plugin.audiobridge';
 const RATES = [8000, 12000, 16000, 24000, 48000];
@@ -144,15 +146,24 @@ const RECORD_PARAMS: ParamSpec[] = [
   { name: 'record_dir', type: 'string' },
 ];
 
-/** Features of Janus's AudioBridge that Portunus does not implement yet: answered with a clear 499. */
-const NOT_SUPPORTED = new Set([
-  'play_file',
-  'is_playing',
-  'stop_file',
-  'stop_all_files',
-  'listannouncements',
-  'enable_mjrs',
-]);
+const PLAY_FILE_PARAMS: ParamSpec[] = [
+  { name: 'secret', type: 'string' },
+  { name: 'group', type: 'string' },
+  { name: 'file_id', type: 'string' },
+  { name: 'filename', type: 'string', required: true },
+  { name: 'loop', type: 'boolean' },
+];
+const FILE_ID_PARAMS: ParamSpec[] = [
+  { name: 'secret', type: 'string' },
+  { name: 'file_id', type: 'string', required: true },
+];
+
+const MJRS_PARAMS: ParamSpec[] = [
+  { name: 'secret', type: 'string' },
+  { name: 'mjrs', type: 'boolean', required: true },
+  { name: 'mjrs_dir', type: 'string' },
+];
+
 const ASYNC = new Set(['join', 'configure', 'changeroom', 'leave', 'hangup']);
 
 /** A forwarder's payload type when the request names none. */
@@ -249,6 +260,7 @@ export class AudioBridgePlugin implements Plugin {
       r.destroy();
       for (const p of r.participants.values()) {
         p.closePlainRtp();
+        p.closeMjr();
         p.destroyCodecs();
       }
     }
@@ -394,6 +406,8 @@ export class AudioBridgePlugin implements Plugin {
     if (p.codec === 'opus' && p.pt >= 0 && pt !== p.pt) return;
     const end = len - rtpPaddingLength(packet, len);
     if (end <= hl) return;
+    // The packet as received (MjrFile copies it into its own buffer; no I/O here).
+    p.mjr?.writeRtp(packet, len);
     if (p.extmapId > 0) this.audioLevel(p, room, readAudioLevel(packet, len, p.extmapId));
     const payload = owned ? packet.subarray(hl, end) : Buffer.from(packet.subarray(hl, end));
     p.jitter.put(rtpSeq(packet), rtpTimestamp(packet), payload);
@@ -598,14 +612,51 @@ export class AudioBridgePlugin implements Plugin {
         }
         return { audiobridge: 'success', record: room.settings.record };
       }
+      case 'enable_mjrs': {
+        validate(body, MJRS_PARAMS);
+        const room = this.roomOf(body);
+        checkSecret(room.settings.secret, body, 'secret');
+        const mjrs = body['mjrs'] as boolean;
+        if (typeof body['mjrs_dir'] === 'string') room.settings.mjrsDir = body['mjrs_dir'];
+        room.settings.mjrs = mjrs;
+        for (const p of room.participants.values()) {
+          if (mjrs) this.startMjr(p, room);
+          else p.closeMjr();
+        }
+        return { audiobridge: 'success', mjrs };
+      }
       case 'rtp_forward':
         return this.rtpForward(body);
       case 'stop_rtp_forward':
         return this.stopRtpForward(body);
       case 'listforwarders':
         return this.listForwarders(body);
+      case 'play_file':
+        return this.playFile(body);
+      case 'is_playing': {
+        const { room, fileId } = this.announcementRequest(body, FILE_ID_PARAMS);
+        const a = room.announcements.get(fileId!);
+        return { audiobridge: 'success', room: room.settings.id, file_id: fileId, playing: !!a && a.started && !a.done };
+      }
+      case 'stop_file': {
+        const { room, fileId } = this.announcementRequest(body, FILE_ID_PARAMS);
+        // As in Janus, an unknown (or finished) file_id is not an error.
+        room.stopAnnouncement(fileId!);
+        return { audiobridge: 'success', room: room.settings.id, file_id: fileId };
+      }
+      case 'stop_all_files': {
+        const { room } = this.announcementRequest(body, SECRET_PARAMS);
+        const ids = [...room.announcements.keys()];
+        for (const id of ids) room.stopAnnouncement(id);
+        return { audiobridge: 'success', room: room.settings.id, file_id_list: ids };
+      }
+      case 'listannouncements': {
+        const { room } = this.announcementRequest(body, SECRET_PARAMS);
+        const list: Data[] = [];
+        for (const a of room.announcements.values()) list.push({ file_id: a.fileId, filename: a.filename, playing: a.started && !a.done, loop: a.loop });
+        return { audiobridge: 'announcements', room: room.settings.id, announcements: list };
+      }
       default:
-        if (NOT_SUPPORTED.has(request)) throw new AbError(AbErrorCode.UNKNOWN_ERROR, `Request '${request}' is not supported yet`);
         throw new AbError(AbErrorCode.INVALID_REQUEST, `Unknown request '${String(body['request'])}'`);
     }
   }
@@ -959,6 +1010,9 @@ export class AudioBridgePlugin implements Plugin {
     }
     s.participant = p;
     room.add(p);
+    p.recordBase = null;
+    this.recordOptions(p, body);
+    if (room.settings.mjrs || p.recordWanted) this.startMjr(p, room);
     this.notify(room, { audiobridge: 'joined', room: room.settings.id, participants: [this.participantJson(p, room, { setup: false })] }, p);
     const event: Data = { audiobridge: 'joined', room: room.settings.id, id: p.id };
     if (p.display !== null) event['display'] = p.display;
@@ -1104,6 +1158,11 @@ export class AudioBridgePlugin implements Plugin {
       p.group = g + 1;
     }
     if (encoderChanged) p.updateEncoder();
+    if (typeof body['record'] === 'boolean') {
+      this.recordOptions(p, body);
+      if (p.recordWanted) this.startMjr(p, room);
+      else if (!room.settings.mjrs) p.closeMjr();
+    }
     const muted = body['muted'];
     const display = body['display'];
     const spatial = body['spatial_position'];
@@ -1149,6 +1208,8 @@ export class AudioBridgePlugin implements Plugin {
       throw new AbError(AbErrorCode.LIBOPUS_ERROR, `Error creating Opus decoder (${(err as Error).message})`);
     }
     room.add(p);
+    this.recordOptions(p, body);
+    if (room.settings.mjrs || p.recordWanted) this.startMjr(p, room);
     this.notify(room, { audiobridge: 'joined', room: room.settings.id, participants: [this.participantJson(p, room)] }, p);
     const event: Data = { audiobridge: 'roomchanged', room: room.settings.id, id: p.id };
     if (p.display !== null) event['display'] = p.display;
@@ -1414,7 +1475,95 @@ export class AudioBridgePlugin implements Plugin {
     }
   }
 
+  // ------------------------------------------------------------------------------------------ announcements
+
+  /**
+   * The checks every announcement request starts with, in Janus 1.1.2's order: `room` and the
+   * request's own parameters, `admin_key` when lock_play_file is on, the room, its secret.
+   */
+  private announcementRequest(body: Body, params: ParamSpec[]): { room: Room; fileId: string | undefined } {
+    const roomId = this.parseId(body, 'room', true)!;
+    validate(body, params);
+    if (this.lockPlayFile && this.adminKey !== null) {
+      validate(body, ADMIN_KEY_PARAMS);
+      checkSecret(this.adminKey, body, 'admin_key');
+    }
+    const room = this.findRoom(roomId);
+    checkSecret(room.settings.secret, body, 'secret');
+    return { room, fileId: body['file_id'] as string | undefined };
+  }
+
+  private async playFile(body: Body): Promise<Data> {
+    const { room, fileId: wanted } = this.announcementRequest(body, PLAY_FILE_PARAMS);
+    let group = 0;
+    if (room.settings.groups.length > 0) {
+      // Mandatory in a room with groups, as for participants (it only matters to group forwarders).
+      validate(body, [{ name: 'group', type: 'string', required: true }]);
+      group = room.settings.groups.indexOf(body['group'] as string) + 1;
+      if (group === 0) throw new AbError(AbErrorCode.NO_SUCH_GROUP, `No such group (${body['group'] as string})`);
+    }
+    const taken = (id: string): AbError => new AbError(AbErrorCode.ID_EXISTS, `File ID exists (${id})`);
+    if (wanted !== undefined && room.announcements.has(wanted)) throw taken(wanted);
+    const filename = body['filename'] as string;
+    let stream;
+    try {
+      stream = await loadAnnouncementFile(filename);
+    } catch (err) {
+      const e = err as AnnouncementFileError;
+      this.log.warn('AudioBridge: cannot play file', { room: room.idString, filename, err: e.message });
+      // Janus's words for a file it cannot open; a file that is not Ogg/Opus is refused up front too.
+      throw new AbError(AbErrorCode.UNKNOWN_ERROR, e instanceof AnnouncementFileError && !e.notFound ? `Invalid Ogg/Opus file (${e.message})` : 'Error opening file');
+    }
+    // The file was read asynchronously: the room may be gone, the file_id taken meanwhile.
+    if (room.destroyed || this.rooms.get(room.settings.id) !== room) throw new AbError(AbErrorCode.NO_SUCH_ROOM, `No such room (${room.idString})`);
+    let fileId = wanted;
+    if (fileId === undefined) {
+      do fileId = randomUUID();
+      while (room.announcements.has(fileId));
+    } else if (room.announcements.has(fileId)) throw taken(fileId);
+    let a: Announcement;
+    try {
+      a = new Announcement({ fileId, filename, loop: body['loop'] === true, group }, stream, room.settings.samplingRate, room.mixer.newSlot());
+    } catch (err) {
+      throw new AbError(AbErrorCode.LIBOPUS_ERROR, `Error creating Opus decoder (${(err as Error).message})`);
+    }
+    room.addAnnouncement(a);
+    this.log.verb('AudioBridge: announcement added', { room: room.idString, file_id: fileId, filename, loop: a.loop, packets: stream.packets.length });
+    return { audiobridge: 'success', room: room.settings.id, file_id: fileId };
+  }
+
   // ------------------------------------------------------------------------------------------ recording
+
+  /** `record` / `filename` of join, configure and changeroom. */
+  private recordOptions(p: Participant, body: Body): void {
+    p.recordWanted = body['record'] === true;
+    if (typeof body['filename'] === 'string' && body['filename'] !== '') p.recordBase = body['filename'];
+  }
+
+  /**
+   * Where a participant's .mjr goes, named as Janus names it: `<filename>-audio.mjr` when join/configure
+   * gave a filename, else `audiobridge-<room>-user-<id>-<µs>-audio.mjr`; in the room's mjrs_dir (else
+   * relative to the working directory, as Janus).
+   */
+  mjrPath(p: Participant, room: Room): string {
+    const name = `${p.recordBase ?? `audiobridge-${room.idString}-user-${String(p.id)}-${Date.now() * 1000}`}-audio.mjr`;
+    const dir = room.settings.mjrsDir;
+    return dir ? `${dir.replace(/\/+$/, '')}/${name}` : name;
+  }
+
+  /** Start recording what `p` sends (nothing when it already is, as Janus). The file opens asynchronously. */
+  private startMjr(p: Participant, room: Room): void {
+    if (p.mjr) return;
+    const path = this.mjrPath(p, room);
+    try {
+      p.mjr = new MjrFile(path, { media: 'audio', codec: p.codec }, {
+        onError: (err) => this.log.error("AudioBridge: Couldn't write the participant's audio recording", { room: room.idString, id: String(p.id), file: path, err: err.message }),
+      });
+      this.log.info("AudioBridge: recording participant's audio", { room: room.idString, id: String(p.id), file: path });
+    } catch (err) {
+      this.log.error("AudioBridge: Couldn't open an audio recording file for this participant", { room: room.idString, file: path, err: String(err) });
+    }
+  }
 
   /** Where the mix of `room` is recorded: record_dir/record_file, or janus-audioroom-<room>-<µs>.wav. */
   recordingPath(room: Room): string {
@@ -1438,7 +1587,11 @@ export class AudioBridgePlugin implements Plugin {
   // ------------------------------------------------------------------------------------------ config
 
   private newRoom(settings: RoomSettings): Room {
-    return new Room(settings, this.engine, () => this.media, this.log);
+    const room = new Room(settings, this.engine, () => this.media, this.log);
+    room.onAnnouncement = (a, event) => {
+      this.notify(room, { audiobridge: event === 'started' ? 'announcement-started' : 'announcement-stopped', room: room.settings.id, file_id: a.fileId }, null);
+    };
+    return room;
   }
 
   private roomFromConfig(name: string, c: Record<string, CfgValue>): Room | null {

@@ -26,6 +26,8 @@ import { MixForwarders, type MixSource } from './forwarder.js';
 import type { MediaHost } from './media.js';
 import type { PlainRtpEndpoint } from './plain-rtp.js';
 import { WavRecorder } from './recorder.js';
+import type { Announcement } from './announcement.js';
+import type { MjrFile } from '../../recording/mjr.js';
 
 export type AbId = string | number;
 export type AbCodec = 'opus' | 'pcmu' | 'pcma';
@@ -126,8 +128,21 @@ export class Participant {
   sent = 0;
   /** Plain-RTP participant (joined with `rtp`): its socket, in place of a PeerConnection. */
   plain: PlainRtpEndpoint | null = null;
+  /** The .mjr recording of what this participant sends (room `mjrs`, or `record` in join/configure). */
+  mjr: MjrFile | null = null;
+  /** `record: true` in join/configure: record even when the room does not. */
+  recordWanted = false;
+  /** `filename` of join/configure: the recording is `<filename>-audio.mjr`. */
+  recordBase: string | null = null;
 
   constructor(readonly session: AbSession) {}
+
+  /** Close the .mjr recording (flushed asynchronously; failures are the file's to report). */
+  closeMjr(): void {
+    const f = this.mjr;
+    this.mjr = null;
+    f?.close().catch(() => undefined);
+  }
 
   closePlainRtp(): void {
     this.plain?.close();
@@ -215,6 +230,10 @@ export class Room implements MixSource {
   frames = 0;
   /** The WAV recording of the mix, when `record` is on. */
   recorder: WavRecorder | null = null;
+  /** Files being played into the mix (play_file), by file_id. */
+  readonly announcements = new Map<string, Announcement>();
+  /** Told when an announcement starts (first mixed frame) and when it ends or is stopped. Must not throw. */
+  onAnnouncement: ((a: Announcement, event: 'started' | 'stopped') => void) | null = null;
 
   constructor(
     public settings: RoomSettings,
@@ -244,11 +263,12 @@ export class Room implements MixSource {
   }
 
   /**
-   * Run the mixer clock while there is someone to mix for: participants, or an always_on forwarder
-   * (which sends silence into an empty room, as in Janus). Call after participants or forwarders change.
+   * Run the mixer clock while there is someone to mix for: participants, an always_on forwarder
+   * (which sends silence into an empty room, as in Janus), or an announcement (which plays to its end
+   * in an empty room too, as in Janus). Call after participants, forwarders or announcements change.
    */
   refreshClock(): void {
-    const wanted = !this.destroyed && (this.participants.size > 0 || this.forwarders.anyAlwaysOn);
+    const wanted = !this.destroyed && (this.participants.size > 0 || this.forwarders.anyAlwaysOn || this.announcements.size > 0);
     if (wanted && !this.clock.running) this.clock.start();
     else if (!wanted && this.clock.running) this.clock.stop();
   }
@@ -274,6 +294,8 @@ export class Room implements MixSource {
   remove(p: Participant): boolean {
     const had = this.participants.get(p.id) === p && this.participants.delete(p.id);
     if (p.room === this) p.room = null;
+    // Whatever the way out (leave, hangup, kick, destroy, changeroom), the recording of this room ends.
+    p.closeMjr();
     p.talking = false;
     p.activePackets = 0;
     p.dBovSum = 0;
@@ -306,8 +328,39 @@ export class Room implements MixSource {
     }
   }
 
+  /** Start mixing `a` (its file_id must be free). */
+  addAnnouncement(a: Announcement): void {
+    this.announcements.set(a.fileId, a);
+    this.refreshClock();
+  }
+
+  /** Stop and forget an announcement; tells onAnnouncement ('stopped'). False when there is none. */
+  stopAnnouncement(fileId: string): boolean {
+    const a = this.announcements.get(fileId);
+    if (!a) return false;
+    this.endAnnouncement(a);
+    this.refreshClock();
+    return true;
+  }
+
+  private endAnnouncement(a: Announcement): void {
+    if (this.announcements.get(a.fileId) === a) this.announcements.delete(a.fileId);
+    a.destroy();
+    this.tellAnnouncement(a, 'stopped');
+  }
+
+  private tellAnnouncement(a: Announcement, event: 'started' | 'stopped'): void {
+    try {
+      this.onAnnouncement?.(a, event);
+    } catch (err) {
+      this.log.warn('AudioBridge: announcement event failed', { room: this.idString, file_id: a.fileId, err: String(err) });
+    }
+  }
+
   destroy(): void {
     this.destroyed = true;
+    for (const a of this.announcements.values()) a.destroy();
+    this.announcements.clear();
     this.stopRecording();
     this.clock.stop();
     this.forwarders.close();
@@ -376,6 +429,7 @@ export class Room implements MixSource {
       if (pcm) mixer.add(p.slot, pcm, p.volume, p.spatialPosition);
       else mixer.skip(p.slot);
     }
+    if (this.announcements.size > 0) this.mixAnnouncements();
     // An always_on forwarder keeps the clock going in an empty room; the recording pauses as in Janus.
     if (this.recorder && this.participants.size > 0) {
       try {
@@ -441,7 +495,27 @@ export class Room implements MixSource {
         this.log.warn('AudioBridge sendRtp failed', { room: this.idString, id: p.id, err: String(err) });
       }
     }
-    this.forwarders.forward(this, this.participants.size > 0);
+    this.forwarders.forward(this, this.participants.size > 0 || this.announcements.size > 0);
+  }
+
+  /** This frame of every announcement into the mix, like a participant who is always talking. */
+  private mixAnnouncements(): void {
+    let ended = false;
+    for (const a of this.announcements.values()) {
+      if (!a.started) {
+        a.started = true;
+        this.tellAnnouncement(a, 'started');
+      }
+      const pcm = a.nextFrame();
+      if (pcm) this.mixer.add(a.slot, pcm);
+      else {
+        this.mixer.skip(a.slot);
+        // Deleting the current entry while iterating a Map is safe.
+        this.endAnnouncement(a);
+        ended = true;
+      }
+    }
+    if (ended) this.refreshClock();
   }
 
   private sharedEncoder(p: { complexity: number; bitrate: number; fec: boolean; expectedLoss: number }, key: string, channels: 1 | 2): OpusEncoder {
@@ -501,6 +575,11 @@ export class Room implements MixSource {
     for (const p of this.participants.values()) {
       if (p.group !== group || !p.jitter || !p.slot.contributed) continue;
       const c = p.slot.contribution;
+      for (let i = 0; i < len; i++) sum[i]! += c[i]!;
+    }
+    for (const a of this.announcements.values()) {
+      if (a.group !== group || !a.slot.contributed) continue;
+      const c = a.slot.contribution;
       for (let i = 0; i < len; i++) sum[i]! += c[i]!;
     }
     for (let i = 0; i < len; i++) {

@@ -13,11 +13,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createSocket, type Socket } from 'node:dgram';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { longPoll, postJson, tx, type JsonObject } from '../../helpers/janus-client.js';
 import { startMediaGateway, type MediaGateway } from '../../helpers/media-server.js';
 import { diffTranscripts, Masker, type Rule, type Step } from '../../helpers/shape-diff.js';
+import { writeToneFile } from './ogg-opus.js';
 
 const JANUS = '/usr/bin/janus';
 
@@ -288,6 +291,87 @@ async function forwarders(
   }
 }
 
+/** Announcement files, on this machine's disk where both servers read them. */
+const annDir = mkdtempSync(join(tmpdir(), 'portunus-ab-diff-'));
+const ANN_LONG = writeToneFile(join(annDir, 'long.opus'), 440, 3);
+const ANN_SHORT = writeToneFile(join(annDir, 'short.opus'), 660, 0.4);
+const ANN_GARBAGE = join(annDir, 'garbage.opus');
+writeFileSync(ANN_GARBAGE, 'not an Ogg/Opus file');
+
+/** play_file, is_playing, stop_file (+ stop_all_files, listannouncements): replies and the events a participant gets. */
+async function announcements(gw: MediaGateway): Promise<Step[]> {
+  const steps: Step[] = [];
+  const m = new Masker();
+  const admin = await AbHttp.open(gw.httpUrl);
+  const alice = await AbHttp.open(gw.httpUrl);
+  const R = 4323;
+  const rec = (name: string, value: unknown): void => void steps.push({ name, value: m.mask(value) });
+  try {
+    const q = async (name: string, who: AbHttp, body: Record<string, unknown>): Promise<JsonObject> => {
+      const r = await who.req(body);
+      if (r.data['audiobridge'] === 'joined') m.register('user', r.data['id']);
+      // Only the ids the servers make up (random UUIDs); the ones the script chose stay as they are.
+      if (r.data['audiobridge'] === 'success' && typeof r.data['file_id'] === 'string' && body['file_id'] === undefined) m.register('file', r.data['file_id']);
+      rec(name, { ...r.data, '(async)': r.async });
+      return r.data;
+    };
+    const pf = { request: 'play_file', room: R, secret: 'sec' };
+    await q('ann-create', admin, { request: 'create', room: R, secret: 'sec' });
+    await q('ann-join', alice, { request: 'join', room: R, display: 'Alice' });
+    await q('ann-missing-room', admin, { request: 'play_file', filename: ANN_LONG });
+    await q('ann-room-string', admin, { ...pf, room: String(R), filename: ANN_LONG });
+    await q('ann-missing-filename', admin, { request: 'play_file', room: R });
+    await q('ann-filename-type', admin, { ...pf, filename: 5 });
+    await q('ann-file-id-type', admin, { ...pf, filename: ANN_LONG, file_id: 5 });
+    await q('ann-loop-type', admin, { ...pf, filename: ANN_LONG, loop: 'yes' });
+    await q('ann-no-secret', admin, { request: 'play_file', room: R, filename: ANN_LONG });
+    await q('ann-wrong-secret', admin, { ...pf, secret: 'nope', filename: ANN_LONG });
+    await q('ann-no-such-room', admin, { ...pf, room: 999, filename: ANN_LONG });
+    await q('ann-missing-file', admin, { ...pf, filename: join(annDir, 'missing.opus') });
+    await q('ann-garbage', admin, { ...pf, filename: ANN_GARBAGE, file_id: 'garbage' });
+    await q('ann-play-loop', admin, { ...pf, filename: ANN_LONG, file_id: 'ann1', loop: true });
+    await q('ann-play-dup', admin, { ...pf, filename: join(annDir, 'missing.opus'), file_id: 'ann1' });
+    rec('ann-note-started', await alice.note(has('file_id', 'ann1'), 'announcement-started for ann1'));
+    await new Promise((r) => setTimeout(r, 300));
+    await q('ann-is-playing', admin, { request: 'is_playing', room: R, secret: 'sec', file_id: 'ann1' });
+    await q('ann-is-playing-unknown', admin, { request: 'is_playing', room: R, secret: 'sec', file_id: 'nope' });
+    await q('ann-is-playing-no-id', admin, { request: 'is_playing', room: R, secret: 'sec' });
+    await q('ann-is-playing-no-secret', admin, { request: 'is_playing', room: R, file_id: 'ann1' });
+    await q('ann-is-playing-no-room', admin, { request: 'is_playing', room: 999, secret: 'sec', file_id: 'ann1' });
+    await q('ann-list', admin, { request: 'listannouncements', room: R, secret: 'sec' });
+    await q('ann-stop-file', admin, { request: 'stop_file', room: R, secret: 'sec', file_id: 'ann1' });
+    rec('ann-note-stopped', await alice.note((d) => d['audiobridge'] === 'announcement-stopped' && d['file_id'] === 'ann1', 'announcement-stopped for ann1'));
+    await q('ann-is-playing-after-stop', admin, { request: 'is_playing', room: R, secret: 'sec', file_id: 'ann1' });
+    await q('ann-stop-unknown', admin, { request: 'stop_file', room: R, secret: 'sec', file_id: 'nope' });
+    await q('ann-stop-no-id', admin, { request: 'stop_file', room: R, secret: 'sec' });
+    await q('ann-stop-wrong-secret', admin, { request: 'stop_file', room: R, secret: 'x', file_id: 'ann1' });
+    // A one-shot file ends by itself: started, then stopped.
+    const short = await q('ann-play-short', admin, { ...pf, filename: ANN_SHORT });
+    rec('ann-note-short-started', await alice.note((d) => d['audiobridge'] === 'announcement-started' && d['file_id'] === short['file_id'], 'announcement-started for the short file'));
+    rec('ann-note-short-stopped', await alice.note((d) => d['audiobridge'] === 'announcement-stopped' && d['file_id'] === short['file_id'], 'announcement-stopped for the short file'));
+    await q('ann-is-playing-short-ended', admin, { request: 'is_playing', room: R, secret: 'sec', file_id: short['file_id'] });
+    await q('ann-group-ignored', admin, { ...pf, filename: ANN_SHORT, group: 'x', file_id: 'grp' });
+    await q('ann-stop-all', admin, { request: 'stop_all_files', room: R, secret: 'sec' });
+    // enable_mjrs: the participant's recording starts (a file named as Janus names it) and stops.
+    const mj = { request: 'enable_mjrs', room: R, secret: 'sec' };
+    const mjDir = mkdtempSync(join(annDir, 'mjrs-'));
+    await q('mjrs-missing', admin, { request: 'enable_mjrs', room: R });
+    await q('mjrs-type', admin, { ...mj, mjrs: 'yes' });
+    await q('mjrs-dir-type', admin, { ...mj, mjrs: true, mjrs_dir: 5 });
+    await q('mjrs-no-room', admin, { request: 'enable_mjrs', secret: 'sec', mjrs: true });
+    await q('mjrs-no-such-room', admin, { ...mj, room: 999, mjrs: true });
+    await q('mjrs-wrong-secret', admin, { ...mj, secret: 'x', mjrs: true });
+    await q('mjrs-on', admin, { ...mj, mjrs: true, mjrs_dir: mjDir });
+    await new Promise((r) => setTimeout(r, 300));
+    rec('mjrs-files', readdirSync(mjDir).map((n) => n.replace(/-\d{16}-audio\.mjr$/, '-<µs>-audio.mjr')));
+    await q('mjrs-off', admin, { ...mj, mjrs: false });
+    await q('ann-destroy', admin, { request: 'destroy', room: R, secret: 'sec' });
+  } finally {
+    await Promise.all([admin.close(), alice.close()]);
+  }
+  return steps;
+}
+
 /** Values that differ legitimately. */
 const RULES: Rule[] = [
   {
@@ -333,7 +417,7 @@ const DELIBERATE_DIFFERENCES: Rule[] = [
     why: 'shared/janus-api.md has `room` in the configure result event; 1.1.2 omits it. Additive',
   },
   {
-    step: /^join-alice-2$|^changeroom$/,
+    step: /^join-alice-2$|^changeroom$|^ann-join$/,
     path: 'display',
     mode: 'ignore',
     why: 'as for join: `display` in joined/roomchanged per shared/janus-api.md; 1.1.2 omits it',
@@ -343,6 +427,24 @@ const DELIBERATE_DIFFERENCES: Rule[] = [
     path: '**',
     mode: 'ignore',
     why: '`suspend`/`resume` are in shared/janus-api.md but Janus 1.1.2 does not know them (482 Unknown request); Portunus implements them (checked below)',
+  },
+  {
+    step: 'ann-garbage',
+    path: '**',
+    mode: 'ignore',
+    why: 'Janus 1.1.2 accepts any file it can open and fails later in its mixer (no event, nothing played); Portunus reads and checks the file first and answers 499 "Invalid Ogg/Opus file (...)" (checked below)',
+  },
+  {
+    step: /^ann-(list|stop-all)$/,
+    path: '**',
+    mode: 'ignore',
+    why: '`listannouncements` and `stop_all_files` are in shared/janus-api.md (later Janus versions) but Janus 1.1.2 does not know them (482 Unknown request); Portunus implements them (checked below)',
+  },
+  {
+    step: 'mjrs-no-room',
+    path: '**',
+    mode: 'ignore',
+    why: 'Janus 1.1.2 does not require `room` in enable_mjrs and answers 485 "No such room (0)"; Portunus answers 483 "Missing mandatory element (room)" as for every other room request (checked below)',
   },
   {
     step: 'listparticipants-suspended',
@@ -404,6 +506,35 @@ describe('AudioBridge reply shapes: Janus 1.1.2 vs Portunus over HTTP', { skip: 
     assert.equal(rtp['payload_type'], 111);
     assert.ok((rtp['port'] as number) >= 20000 && (rtp['port'] as number) <= 20100, 'inside media.rtp_port_range');
   });
+
+  let annRef: Step[] = [];
+  test('janus: announcements (play_file, is_playing, stop_file) and their events', { timeout: 60_000 }, async () => {
+    annRef = await announcements(janus!);
+    if (process.env['AB_DIFF_DUMP']) console.log(JSON.stringify(annRef, null, 1));
+    const v = (n: string): Record<string, unknown> => annRef.find((s) => s.name === n)!.value as Record<string, unknown>;
+    assert.equal(v('ann-play-loop')['file_id'], 'ann1');
+    assert.equal(v('ann-play-dup')['error_code'], 490);
+    assert.equal(v('ann-missing-file')['error_code'], 499);
+    assert.equal(v('ann-is-playing')['playing'], true);
+    assert.equal(v('ann-note-stopped')['audiobridge'], 'announcement-stopped');
+    assert.equal(v('ann-list')['error_code'], 482, 'Janus 1.1.2 has no listannouncements');
+    assert.deepEqual(v('mjrs-on'), { audiobridge: 'success', mjrs: true, '(async)': false });
+    assert.deepEqual(v('mjrs-files'), ['audiobridge-4323-user-<user1>-<µs>-audio.mjr']);
+  });
+
+  test('portunus: same announcements transcript as Janus (modulo the documented differences)', { timeout: 60_000 }, async () => {
+    assert.ok(annRef.length > 0, 'the Janus transcript exists');
+    const got = await announcements(portunus!);
+    if (process.env['AB_DIFF_DUMP']) console.log(JSON.stringify(got, null, 1));
+    const diffs = diffTranscripts(annRef, got, [...RULES, ...DELIBERATE_DIFFERENCES]);
+    assert.deepEqual(diffs, [], `differences from Janus 1.1.2:\n${diffs.join('\n')}`);
+    const v = (n: string): Record<string, unknown> => got.find((s) => s.name === n)!.value as Record<string, unknown>;
+    assert.equal(v('ann-garbage')['error_code'], 499);
+    assert.match(v('ann-garbage')['error'] as string, /^Invalid Ogg\/Opus file/);
+    assert.deepEqual(v('ann-list'), { audiobridge: 'announcements', room: 4323, announcements: [{ file_id: 'ann1', filename: ANN_LONG, playing: true, loop: true }], '(async)': false });
+    assert.deepEqual(v('ann-stop-all'), { audiobridge: 'success', room: 4323, file_id_list: ['grp'], '(async)': false });
+    assert.deepEqual(v('mjrs-no-room'), { audiobridge: 'event', error_code: 483, error: 'Missing mandatory element (room)', '(async)': false });
+  });
 });
 
 /**
@@ -414,6 +545,7 @@ const LOCKED_JCFG = [
   'general: {',
   '  admin_key = "fwdkey"',
   '  lock_rtp_forward = true',
+  '  lock_play_file = true',
   '}',
   '',
   'room-1234: {',
@@ -460,6 +592,20 @@ async function runLocked(gw: MediaGateway): Promise<Step[]> {
     await q('locked-stop', { request: 'stop_rtp_forward', room: 1234, secret: 'adminpwd', stream_id: ok['stream_id'], admin_key: 'fwdkey' });
     await q('locked-list-after-stop', { request: 'listforwarders', room: 1234, secret: 'adminpwd' });
     await q('static-list', { request: 'listforwarders', room: 1235 });
+    // lock_play_file: the admin_key after the request's own parameters, before the room.
+    const pf = { request: 'play_file', room: 1234, secret: 'adminpwd', filename: ANN_SHORT };
+    await q('locked-play-no-key', pf);
+    await q('locked-play-no-filename', { request: 'play_file', room: 1234, secret: 'adminpwd', admin_key: 'fwdkey' });
+    await q('locked-play-wrong-key', { ...pf, admin_key: 'x' });
+    await q('locked-play-key-type', { ...pf, admin_key: 5 });
+    await q('locked-play-no-room-lookup', { ...pf, room: 999 });
+    await q('locked-play-no-secret', { request: 'play_file', room: 1234, filename: ANN_SHORT, admin_key: 'fwdkey' });
+    await q('locked-play', { ...pf, admin_key: 'fwdkey', file_id: 'lk' });
+    await q('locked-play-group-missing', { ...pf, room: 1235, secret: undefined, admin_key: 'fwdkey' });
+    await q('locked-play-group-unknown', { ...pf, room: 1235, secret: undefined, admin_key: 'fwdkey', group: 'zz' });
+    await q('locked-is-playing-no-key', { request: 'is_playing', room: 1234, secret: 'adminpwd', file_id: 'lk' });
+    await q('locked-stop-file-no-key', { request: 'stop_file', room: 1234, secret: 'adminpwd', file_id: 'lk' });
+    await q('locked-stop-file', { request: 'stop_file', room: 1234, secret: 'adminpwd', file_id: 'lk', admin_key: 'fwdkey' });
   } finally {
     await admin.close();
   }

@@ -20,17 +20,16 @@ test('plugin identity and the shipped config (room 1234 "Demo Room")', async () 
   });
 });
 
-test('envelope errors: missing/invalid request, unknown request, not-supported features', async () => {
+test('envelope errors: missing/invalid request, unknown request; announcements and enable_mjrs answer with their own validation', async () => {
   const h = await makeHarness();
   const s = h.session();
   assert.deepEqual((await h.send(s, {})).data, err(483, 'Missing mandatory element (request)'));
   assert.deepEqual((await h.send(s, { request: 5 })).data, err(484, 'Invalid element type (request should be a string)'));
   assert.deepEqual((await h.send(s, { request: 'nope' })).data, err(482, "Unknown request 'nope'"));
-  for (const r of ['play_file', 'is_playing', 'stop_file']) {
-    const d = (await h.send(s, { request: r, room: 1234 })).data;
-    assert.equal(d['error_code'], 499, r);
-    assert.match(d['error'] as string, /not supported yet/);
-  }
+  // Implemented (announcements.test.ts, mjrs.test.ts): their own validation answers now.
+  assert.deepEqual((await h.send(s, { request: 'play_file', room: 1234 })).data, err(483, 'Missing mandatory element (filename)'));
+  for (const r of ['is_playing', 'stop_file']) assert.deepEqual((await h.send(s, { request: r, room: 1234 })).data, err(483, 'Missing mandatory element (file_id)'), r);
+  assert.deepEqual((await h.send(s, { request: 'enable_mjrs', room: 1234 })).data, err(483, 'Missing mandatory element (mjrs)'));
   // Forwarders are implemented (rtp-forward.test.ts): their own validation answers now.
   assert.deepEqual((await h.send(s, { request: 'rtp_forward', room: 1234 })).data, err(483, 'Missing mandatory element (port)'));
   assert.deepEqual((await h.send(s, { request: 'stop_rtp_forward', room: 1234 })).data, err(483, 'Missing mandatory element (stream_id)'));
