@@ -1,5 +1,5 @@
 /** Everything request handlers share: one object per plugin instance, no module-level state. */
-import type { PluginSession } from '../../core/plugin.js';
+import type { PluginHost, PluginSession } from '../../core/plugin.js';
 import type { Logger } from '../../log.js';
 import type { TrGeneral } from './config.js';
 import type { RoomIds, RoomId } from './ids.js';
@@ -10,6 +10,8 @@ import type { Room } from './room.js';
 
 export interface TrContext {
   readonly general: TrGeneral;
+  /** For plugin events (events.ts); read at call time, so a host's hooks may be added later. */
+  readonly host: PluginHost;
   readonly ids: RoomIds;
   readonly rooms: Map<RoomId, Room>;
   readonly log: Logger;

@@ -12,6 +12,7 @@ import type { RoomId } from './ids.js';
 import { Params, stringArray } from './params.js';
 import { checkSecret } from './secrets.js';
 import { handleOf } from './session.js';
+import { kickedEvent, roomEvent } from './events.js';
 
 export type Handler = (ctx: TrContext, origin: Origin, p: Params) => Data | null | Promise<Data | null>;
 
@@ -99,6 +100,7 @@ function create(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data>
   }
   ctx.rooms.set(id, room);
   ctx.log.verb(`textroom: created room ${id} (${room.settings.description})`);
+  roomEvent(ctx, origin, 'created', id);
   return changed(origin, 'created', id, permanent ? () => ctx.store.saveRoom(room) : null);
 }
 
@@ -119,6 +121,7 @@ function edit(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data> {
   if (secret) s.secret = secret;
   if (post) s.post = post;
   if (pin) s.pin = pin;
+  roomEvent(ctx, origin, 'edited', room.id);
   return changed(origin, 'edited', room.id, permanent ? () => ctx.store.saveRoom(room) : null);
 }
 
@@ -135,6 +138,7 @@ function destroy(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data
     handleOf(participant.session).rooms.delete(room.id);
   }
   room.participants.clear();
+  roomEvent(ctx, origin, 'destroyed', room.id);
   return changed(origin, 'destroyed', room.id, permanent ? () => ctx.store.removeRoom(room.id) : null);
 }
 
@@ -162,7 +166,7 @@ function allowedRequest(ctx: TrContext, _origin: Origin, p: Params): Data {
   return reply;
 }
 
-function kick(ctx: TrContext, _origin: Origin, p: Params): Data {
+function kick(ctx: TrContext, origin: Origin, p: Params): Data {
   p.string('secret');
   const username = p.requireString('username');
   const room = findRoom(ctx, ctx.ids.require(p.body.room));
@@ -171,6 +175,7 @@ function kick(ctx: TrContext, _origin: Origin, p: Params): Data {
   if (target === undefined) throw new TrError(TrErrorCode.NO_SUCH_USER, `No such user ${username} in room ${room.id}`);
   // Everyone, the kicked user included, learns about it before the user is removed.
   ctx.out.broadcast(room.participants.values(), ctx.out.format({ textroom: 'kicked', room: room.id, username }));
+  kickedEvent(ctx, origin, room.id, username);
   room.participants.delete(username);
   handleOf(target.session).rooms.delete(room.id);
   return { textroom: 'success' };

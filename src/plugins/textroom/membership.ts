@@ -12,6 +12,7 @@ import { Params, stringArray } from './params.js';
 import { Room, type Participant } from './room.js';
 import { checkSecret } from './secrets.js';
 import { handleOf } from './session.js';
+import { joinEvent, leaveEvent } from './events.js';
 
 export type DcHandler = (ctx: TrContext, session: PluginSession, p: Params) => Data | null;
 
@@ -45,6 +46,7 @@ function join(ctx: TrContext, session: PluginSession, p: Params): Data {
   const frame = ctx.out.format(event);
   ctx.out.sendText(session, frame);
   ctx.out.broadcast(others, frame);
+  joinEvent(ctx, session, room.id, username, display);
   return { textroom: 'success', participants: others.map(Room.describe) };
 }
 
@@ -60,7 +62,9 @@ export function removeParticipant(ctx: TrContext, me: Participant, toSelf: boole
 
 function leave(ctx: TrContext, session: PluginSession, p: Params): Data {
   const room = findRoom(ctx, ctx.ids.require(p.body.room));
-  removeParticipant(ctx, membership(session, room), true);
+  const me = membership(session, room);
+  removeParticipant(ctx, me, true);
+  leaveEvent(ctx, session, room.id, me.username);
   return { textroom: 'success' };
 }
 

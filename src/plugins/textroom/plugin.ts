@@ -66,6 +66,7 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
     this.host = init.host;
     this.ctx = {
       general,
+      host: init.host,
       ids,
       rooms,
       log,
