@@ -130,6 +130,11 @@ export abstract class QueueingHandler implements Pick<EventHandler, 'enqueue' | 
  * JSON as the operator asked: "compact" (no spaces), "indented" (jansson's 3-space indent) or
  * "plain" (one line with ", " and ": " separators, jansson's JSON_INDENT(0)).
  */
+/** The queue bounds a backend's options may override (undefined ones keep the defaults). */
+export function queueLimits(o: { maxQueue?: number; maxBatch?: number }): { maxQueue?: number; maxBatch?: number } {
+  return { ...(o.maxQueue !== undefined ? { maxQueue: o.maxQueue } : {}), ...(o.maxBatch !== undefined ? { maxBatch: o.maxBatch } : {}) };
+}
+
 export function serialize(v: unknown, format: JsonFormat): string {
   if (format === 'compact') return JSON.stringify(v);
   if (format === 'indented') return JSON.stringify(v, null, 3);

@@ -7,7 +7,7 @@ import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
 import type { SampleEvhConfig } from '../config/types.js';
-import { QueueingHandler } from './queue.js';
+import { QueueingHandler, queueLimits } from './queue.js';
 import { eventMask, type EventHandler } from './types.js';
 import { tweakError, tweakFields } from './tweak.js';
 
@@ -44,7 +44,7 @@ export class SampleEventHandler extends QueueingHandler implements EventHandler 
   private lostInOutage = 0;
 
   constructor(cfg: SampleEvhConfig & { backend: string }, opts: SampleEvhOptions) {
-    super({ mask: eventMask(cfg.events), grouping: cfg.grouping, json: cfg.json, log: opts.log, ...pick(opts) });
+    super({ mask: eventMask(cfg.events), grouping: cfg.grouping, json: cfg.json, log: opts.log, ...queueLimits(opts) });
     this.backend = cfg.backend;
     this.user = cfg.backend_user;
     this.pwd = cfg.backend_pwd;
@@ -158,8 +158,4 @@ export class SampleEventHandler extends QueueingHandler implements EventHandler 
 function basicAuth(user: string | null, pwd: string | null): string | null {
   if (user === null || pwd === null) return null;
   return `Basic ${Buffer.from(`${user}:${pwd}`).toString('base64')}`;
-}
-
-function pick(o: { maxQueue?: number; maxBatch?: number }): { maxQueue?: number; maxBatch?: number } {
-  return { ...(o.maxQueue !== undefined ? { maxQueue: o.maxQueue } : {}), ...(o.maxBatch !== undefined ? { maxBatch: o.maxBatch } : {}) };
 }

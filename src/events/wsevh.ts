@@ -6,7 +6,7 @@
 import WebSocket from 'ws';
 import type { Logger } from '../log.js';
 import type { WsEvhConfig } from '../config/types.js';
-import { QueueingHandler } from './queue.js';
+import { QueueingHandler, queueLimits } from './queue.js';
 import { eventMask, type EventHandler } from './types.js';
 import { tweakFields } from './tweak.js';
 
@@ -39,14 +39,7 @@ export class WsEventHandler extends QueueingHandler implements EventHandler {
     private readonly cfg: WsEvhConfig & { backend: string },
     opts: WsEvhOptions,
   ) {
-    super({
-      mask: eventMask(cfg.events),
-      grouping: cfg.grouping,
-      json: cfg.json,
-      log: opts.log,
-      ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
-      ...(opts.maxBatch !== undefined ? { maxBatch: opts.maxBatch } : {}),
-    });
+    super({ mask: eventMask(cfg.events), grouping: cfg.grouping, json: cfg.json, log: opts.log, ...queueLimits(opts) });
     this.reconnectMin = opts.reconnectMinMs ?? RECONNECT_MIN_MS;
     this.reconnectMs = this.reconnectMin;
     this.connect();

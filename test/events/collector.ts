@@ -107,3 +107,25 @@ export async function poll(pred: () => boolean, ms: number, what: () => string):
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** A Janus API POST over HTTP with a fresh transaction; the parsed reply. */
+export async function janusPost(url: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const r = await fetch(url, { method: 'POST', body: JSON.stringify({ transaction: Math.random().toString(36).slice(2), ...body }) });
+  return (await r.json()) as Record<string, unknown>;
+}
+
+/**
+ * For comparing Janus's events with ours: ids become their names in `ids` (S1, H1...), and the values of
+ * `volatileKeys` (timestamps, emitter...) become their type.
+ */
+export function maskEvent(v: unknown, ids: Map<number, string>, volatileKeys: readonly string[], key = ''): unknown {
+  if (Array.isArray(v)) return v.map((x) => maskEvent(x, ids, volatileKeys));
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = maskEvent(x, ids, volatileKeys, k);
+    return out;
+  }
+  if (typeof v === 'number' && ids.has(v)) return ids.get(v);
+  if (volatileKeys.includes(key)) return `<${typeof v}>`;
+  return v;
+}

@@ -13,47 +13,30 @@ import { startJanus } from '../helpers/janus-ref.js';
 import { startPortunus } from '../helpers/portunus.js';
 import type { RunningServer } from '../helpers/server-process.js';
 import { CHROME_OFFER } from '../plugins/echotest/chrome-offer.js';
-import { httpCollector, type HttpCollector } from './collector.js';
+import { httpCollector, type HttpCollector, janusPost, maskEvent } from './collector.js';
 
 type Ev = Record<string, unknown>;
-
-async function post(url: string, body: Record<string, unknown>): Promise<Ev> {
-  const r = await fetch(url, { method: 'POST', body: JSON.stringify({ transaction: Math.random().toString(36).slice(2), ...body }) });
-  return (await r.json()) as Ev;
-}
+const mask = (v: unknown, ids: Map<number, string>): unknown => maskEvent(v, ids, ['timestamp', 'emitter', 'sdp', 'id']);
 
 /** The sequence both servers get. Returns the ids to mask. */
 async function drive(srv: RunningServer): Promise<Map<number, string>> {
   const ids = new Map<number, string>();
   const base = srv.httpUrl;
-  const s = ((await post(base, { janus: 'create' })).data as { id: number }).id;
+  const s = ((await janusPost(base, { janus: 'create' })).data as { id: number }).id;
   ids.set(s, 'S1');
-  const h1 = ((await post(`${base}/${s}`, { janus: 'attach', plugin: 'janus.plugin.videoroom', opaque_id: 'evh-opaque' })).data as { id: number }).id;
+  const h1 = ((await janusPost(`${base}/${s}`, { janus: 'attach', plugin: 'janus.plugin.videoroom', opaque_id: 'evh-opaque' })).data as { id: number }).id;
   ids.set(h1, 'H1');
-  const h2 = ((await post(`${base}/${s}`, { janus: 'attach', plugin: 'janus.plugin.videoroom' })).data as { id: number }).id;
+  const h2 = ((await janusPost(`${base}/${s}`, { janus: 'attach', plugin: 'janus.plugin.videoroom' })).data as { id: number }).id;
   ids.set(h2, 'H2');
-  await post(`${base}/${s}/${h1}`, { janus: 'message', body: { request: 'join', ptype: 'publisher', room: 9999, display: 'evh' } });
+  await janusPost(`${base}/${s}/${h1}`, { janus: 'message', body: { request: 'join', ptype: 'publisher', room: 9999, display: 'evh' } });
   // The event with the answer comes on the long poll; the JSEP events come whatever we read.
-  await post(`${base}/${s}/${h1}`, { janus: 'message', body: { request: 'configure', audio: true, video: true }, jsep: { type: 'offer', sdp: CHROME_OFFER } });
+  await janusPost(`${base}/${s}/${h1}`, { janus: 'message', body: { request: 'configure', audio: true, video: true }, jsep: { type: 'offer', sdp: CHROME_OFFER } });
   await new Promise((r) => setTimeout(r, 700));
-  await post(`${base}/${s}/${h1}`, { janus: 'hangup' });
-  await post(`${base}/${s}/${h1}`, { janus: 'detach' });
+  await janusPost(`${base}/${s}/${h1}`, { janus: 'hangup' });
+  await janusPost(`${base}/${s}/${h1}`, { janus: 'detach' });
   // h2 is still attached: destroying the session detaches it.
-  await post(`${base}/${s}`, { janus: 'destroy' });
+  await janusPost(`${base}/${s}`, { janus: 'destroy' });
   return ids;
-}
-
-/** Values that differ run to run become their type; ids become S1/H1/H2. */
-function mask(v: unknown, ids: Map<number, string>, key = ''): unknown {
-  if (Array.isArray(v)) return v.map((x) => mask(x, ids));
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = mask(x, ids, k);
-    return out;
-  }
-  if (typeof v === 'number' && ids.has(v)) return ids.get(v);
-  if (['timestamp', 'emitter', 'sdp', 'id'].includes(key)) return `<${typeof v}>`;
-  return v;
 }
 
 async function run(start: (o: { sampleEvh: { backend: string } }) => Promise<RunningServer>): Promise<{ events: Ev[]; ids: Map<number, string>; col: HttpCollector }> {

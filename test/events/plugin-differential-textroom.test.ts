@@ -13,14 +13,10 @@ import { startPortunusOnFolder } from '../helpers/portunus.js';
 import { makeMediaConfigsFolder, type DemoPlugin } from '../helpers/media-server.js';
 import { sampleEvhJcfg } from '../helpers/server-conf.js';
 import type { RunningServer } from '../helpers/server-process.js';
-import { httpCollector } from './collector.js';
+import { httpCollector, janusPost, maskEvent } from './collector.js';
 
 type Ev = Record<string, unknown>;
-
-async function post(url: string, body: Record<string, unknown>): Promise<Ev> {
-  const r = await fetch(url, { method: 'POST', body: JSON.stringify({ transaction: Math.random().toString(36).slice(2), ...body }) });
-  return (await r.json()) as Ev;
-}
+const mask = (v: unknown, ids: Map<number, string>): unknown => maskEvent(v, ids, ['timestamp', 'emitter', 'date']);
 
 interface Client {
   s: number;
@@ -29,11 +25,11 @@ interface Client {
 }
 
 async function client(base: string, plugin: string, ids: Map<number, string>, n: number): Promise<Client> {
-  const s = ((await post(base, { janus: 'create' })).data as { id: number }).id;
+  const s = ((await janusPost(base, { janus: 'create' })).data as { id: number }).id;
   ids.set(s, `S${n}`);
-  const h = ((await post(`${base}/${s}`, { janus: 'attach', plugin, opaque_id: 'pev' })).data as { id: number }).id;
+  const h = ((await janusPost(`${base}/${s}`, { janus: 'attach', plugin, opaque_id: 'pev' })).data as { id: number }).id;
   ids.set(h, `H${n}`);
-  return { s, h, msg: (body) => post(`${base}/${s}/${h}`, { janus: 'message', body }) };
+  return { s, h, msg: (body) => janusPost(`${base}/${s}/${h}`, { janus: 'message', body }) };
 }
 
 const pdata = (r: Ev): Ev => ((r.plugindata as { data?: Ev } | undefined)?.data ?? r) as Ev;
@@ -54,20 +50,8 @@ async function driveTextRoom(base: string, ids: Map<number, string>, trace: Ev[]
   await step(a, { request: 'kick', room: TR_ROOM, secret: 'sec', username: 'bob' });
   await step(a, { request: 'leave', room: TR_ROOM });
   await step(a, { request: 'destroy', room: TR_ROOM, secret: 'sec' });
-  await post(`${base}/${a.s}`, { janus: 'destroy' });
-  await post(`${base}/${b.s}`, { janus: 'destroy' });
-}
-
-function mask(v: unknown, ids: Map<number, string>, key = ''): unknown {
-  if (Array.isArray(v)) return v.map((x) => mask(x, ids));
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = mask(x, ids, k);
-    return out;
-  }
-  if (typeof v === 'number' && ids.has(v)) return ids.get(v);
-  if (['timestamp', 'emitter', 'date'].includes(key)) return `<${typeof v}>`;
-  return v;
+  await janusPost(`${base}/${a.s}`, { janus: 'destroy' });
+  await janusPost(`${base}/${b.s}`, { janus: 'destroy' });
 }
 
 async function run(kind: 'janus' | 'portunus', plugin: DemoPlugin, drive: (base: string, ids: Map<number, string>, trace: Ev[]) => Promise<void>): Promise<{ evs: Ev[]; trace: Ev[] }> {

@@ -9,14 +9,10 @@ import assert from 'node:assert/strict';
 import { startJanus } from '../helpers/janus-ref.js';
 import { startPortunus } from '../helpers/portunus.js';
 import type { RunningServer } from '../helpers/server-process.js';
-import { httpCollector } from './collector.js';
+import { httpCollector, janusPost, maskEvent } from './collector.js';
 
 type Ev = Record<string, unknown>;
-
-async function post(url: string, body: Record<string, unknown>): Promise<Ev> {
-  const r = await fetch(url, { method: 'POST', body: JSON.stringify({ transaction: Math.random().toString(36).slice(2), ...body }) });
-  return (await r.json()) as Ev;
-}
+const mask = (v: unknown, ids: Map<number, string>): unknown => maskEvent(v, ids, ['timestamp', 'emitter']);
 
 /** Long-polls the session until an event carrying `key` in its plugin data arrives. */
 async function pollFor(base: string, s: number, key: string): Promise<Ev> {
@@ -37,11 +33,11 @@ const ROOM = 424242;
 async function drive(srv: RunningServer): Promise<Map<number, string>> {
   const ids = new Map<number, string>();
   const base = srv.httpUrl;
-  const s = ((await post(base, { janus: 'create' })).data as { id: number }).id;
+  const s = ((await janusPost(base, { janus: 'create' })).data as { id: number }).id;
   ids.set(s, 'S1');
-  const h = ((await post(`${base}/${s}`, { janus: 'attach', plugin: 'janus.plugin.videoroom', opaque_id: 'pev' })).data as { id: number }).id;
+  const h = ((await janusPost(`${base}/${s}`, { janus: 'attach', plugin: 'janus.plugin.videoroom', opaque_id: 'pev' })).data as { id: number }).id;
   ids.set(h, 'H1');
-  const msg = (body: Record<string, unknown>) => post(`${base}/${s}/${h}`, { janus: 'message', body });
+  const msg = (body: Record<string, unknown>) => janusPost(`${base}/${s}/${h}`, { janus: 'message', body });
   const created = await msg({ request: 'create', room: ROOM, description: 'pev', admin_key: 'videoroom_key' });
   assert.equal(((created.plugindata as { data: Ev }).data).videoroom, 'created', JSON.stringify(created));
   await msg({ request: 'join', ptype: 'publisher', room: ROOM, display: 'alice' });
@@ -53,20 +49,8 @@ async function drive(srv: RunningServer): Promise<Map<number, string>> {
   await msg({ request: 'leave' });
   await pollFor(base, s, 'leaving');
   await msg({ request: 'destroy', room: ROOM });
-  await post(`${base}/${s}`, { janus: 'destroy' });
+  await janusPost(`${base}/${s}`, { janus: 'destroy' });
   return ids;
-}
-
-function mask(v: unknown, ids: Map<number, string>, key = ''): unknown {
-  if (Array.isArray(v)) return v.map((x) => mask(x, ids));
-  if (v !== null && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = mask(x, ids, k);
-    return out;
-  }
-  if (typeof v === 'number' && ids.has(v)) return ids.get(v);
-  if (['timestamp', 'emitter'].includes(key)) return `<${typeof v}>`;
-  return v;
 }
 
 async function run(start: (o: { sampleEvh: { backend: string } }) => Promise<RunningServer>): Promise<Ev[]> {
