@@ -14,7 +14,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,7 @@ import { createOpusDecoder } from '../../../src/codecs/opus.js';
 import { OggError, oggPages, parseOggOpus } from '../../../src/codecs/ogg.js';
 import { Announcement } from '../../../src/plugins/audiobridge/announcement.js';
 import { AudioMixer } from '../../../src/plugins/audiobridge/mixer.js';
-import { decodeReceived, goertzelAmplitude, joinParticipant, makeAbWorld, sleep, waitFor, withAttempts, type AbParticipant, type AbWorld } from './net.js';
+import { decodeReceived, goertzelAmplitude, joinParticipant, makeAbWorld, sleep, waitFor, withAttempts, type AbParticipant, type AbWorld, UdpSink } from './net.js';
 import { toneOpusPackets, writeOggOpus, writeToneFile } from './ogg-opus.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'portunus-ann-'));
@@ -223,45 +222,13 @@ test('play_file with loop goes on past its end until stop_file; stop_all_files s
   });
 });
 
-/** A UDP socket on 127.0.0.1 that keeps what arrives. */
-class Sink {
-  readonly packets: Buffer[] = [];
-  private constructor(readonly sock: Socket) {
-    sock.on('message', (m) => this.packets.push(m));
-  }
-  static async open(): Promise<Sink> {
-    const sock = createSocket('udp4');
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-    return new Sink(sock);
-  }
-  get port(): number {
-    return this.sock.address().port;
-  }
-  /** The Opus RTP received since `from`, decoded at 16 kHz. */
-  pcm(from: number): Int16Array {
-    const dec = createOpusDecoder(16000, 1);
-    const parts = this.packets.slice(from).map((b) => dec.decode(b.subarray(12)));
-    dec.destroy();
-    const out = new Int16Array(parts.reduce((n, a) => n + a.length, 0));
-    let o = 0;
-    for (const a of parts) {
-      out.set(a, o);
-      o += a.length;
-    }
-    return out;
-  }
-  close(): void {
-    this.sock.close();
-  }
-}
-
 const GROUPS_JCFG = `general: {\n}\nroom-77: {\n\tsecret = "s"\n\tsampling_rate = 16000\n\tgroups = ["g1", "g2"]\n}\n`;
 
 test('play_file with a group: its group forwarder carries the tone, the other group\'s does not; every listener hears it', { timeout: 180_000 }, async () => {
   await withAttempts('announcement group', 3, async () => {
     const w = await makeAbWorld(GROUPS_JCFG);
-    const sinks = await Promise.all([Sink.open(), Sink.open()]);
-    const [s1, s2] = sinks as [Sink, Sink];
+    const sinks = await Promise.all([UdpSink.open(), UdpSink.open()]);
+    const [s1, s2] = sinks as [UdpSink, UdpSink];
     let p: AbParticipant | undefined;
     try {
       const admin = await w.attach();

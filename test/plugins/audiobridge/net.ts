@@ -4,6 +4,7 @@
  * (our own ICE/DTLS/SRTP over UDP on 127.0.0.1) that join rooms through the Janus API.
  * Also: tones, Opus RTP senders and Goertzel analysis of what a client received.
  */
+import { createSocket, type Socket } from 'node:dgram';
 import { defaultJanusConfig } from '../../../src/config/schema.js';
 import { Jcfg } from '../../../src/config/jcfg.js';
 import { createOpusDecoder, createOpusEncoder, type OpusEncoder, type OpusSampleRate } from '../../../src/codecs/opus.js';
@@ -231,4 +232,47 @@ export async function withAttempts(what: string, attempts: number, fn: () => Pro
     }
   }
   throw last;
+}
+
+/** A UDP socket on 127.0.0.1 that keeps what arrives. */
+export class UdpSink {
+  readonly packets: Buffer[] = [];
+  private constructor(readonly sock: Socket) {
+    sock.on('message', (m) => this.packets.push(m));
+  }
+  static async open(): Promise<UdpSink> {
+    const sock = createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    return new UdpSink(sock);
+  }
+  get port(): number {
+    return this.sock.address().port;
+  }
+  close(): void {
+    this.sock.close();
+  }
+  /** The Opus RTP received since `from` (12-byte headers, arrival order), decoded at 16 kHz. */
+  pcm(from: number): Int16Array {
+    const dec = createOpusDecoder(16000, 1);
+    const parts = this.packets.slice(from).map((b) => dec.decode(b.subarray(12)));
+    dec.destroy();
+    const out = new Int16Array(parts.reduce((k, x) => k + x.length, 0));
+    let o = 0;
+    for (const x of parts) {
+      out.set(x, o);
+      o += x.length;
+    }
+    return out;
+  }
+  /** Packets since `from`: sequence steps other than +1 and timestamp steps other than `frameTs`. */
+  continuity(from: number, frameTs: number): { packets: number; seqGaps: number; tsGaps: number } {
+    const p = this.packets.slice(from);
+    let seqGaps = 0;
+    let tsGaps = 0;
+    for (let i = 1; i < p.length; i++) {
+      if (((p[i]!.readUInt16BE(2) - p[i - 1]!.readUInt16BE(2)) & 0xffff) !== 1) seqGaps++;
+      if (((p[i]!.readUInt32BE(4) - p[i - 1]!.readUInt32BE(4)) >>> 0) !== frameTs) tsGaps++;
+    }
+    return { packets: p.length, seqGaps, tsGaps };
+  }
 }

@@ -17,45 +17,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket, type Socket } from 'node:dgram';
 import { createOpusDecoder } from '../../../src/codecs/opus.js';
 import { g711Decode } from '../../../src/codecs/g711.js';
 import { SrtpContext } from '../../../src/media/srtp/context.js';
-import { goertzelAmplitude, joinParticipant, makeAbWorld, sleep, ToneSender, waitFor, withAttempts, type AbParticipant, type AbWorld } from './net.js';
+import { goertzelAmplitude, joinParticipant, makeAbWorld, sleep, ToneSender, waitFor, withAttempts, type AbParticipant, type AbWorld, UdpSink } from './net.js';
 
 const ROOM = 66;
 const JCFG = `general: {\n}\nroom-${ROOM}: {\n\tdescription = "fwd"\n\tsecret = "s"\n\tsampling_rate = 16000\n\tgroups = ["g1", "g2"]\n}\nroom-67: {\n\tsecret = "s"\n\tsampling_rate = 16000\n}\n`;
 const KEY = Buffer.from(Array.from({ length: 30 }, (_, i) => i * 7 + 1)).toString('base64');
-
-/** A UDP socket on 127.0.0.1 that keeps what arrives. */
-class Sink {
-  readonly packets: Buffer[] = [];
-  private constructor(readonly sock: Socket) {
-    sock.on('message', (m) => this.packets.push(m));
-  }
-  static async open(): Promise<Sink> {
-    const sock = createSocket('udp4');
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-    return new Sink(sock);
-  }
-  get port(): number {
-    return this.sock.address().port;
-  }
-  close(): void {
-    this.sock.close();
-  }
-  /** Packets since `from`: sequence steps other than +1 and timestamp steps other than `frameTs`. */
-  continuity(from: number, frameTs: number): { packets: number; seqGaps: number; tsGaps: number } {
-    const p = this.packets.slice(from);
-    let seqGaps = 0;
-    let tsGaps = 0;
-    for (let i = 1; i < p.length; i++) {
-      if (((p[i]!.readUInt16BE(2) - p[i - 1]!.readUInt16BE(2)) & 0xffff) !== 1) seqGaps++;
-      if (((p[i]!.readUInt32BE(4) - p[i - 1]!.readUInt32BE(4)) >>> 0) !== frameTs) tsGaps++;
-    }
-    return { packets: p.length, seqGaps, tsGaps };
-  }
-}
 
 /** Decode Opus RTP (12-byte headers, in arrival order) to 16 kHz PCM, first 100 ms skipped. */
 function decodeOpus(pkts: Buffer[]): Int16Array {
@@ -83,8 +52,8 @@ async function req(w: AbWorld, who: { session: number; handle: number }, body: R
 test('forwarders of the mix over real UDP: full mix (Opus, SRTP) has both tones, a group mix (PCMU) only its group; stop, list, destroy', { timeout: 180_000 }, async () => {
   await withAttempts('rtp forwarders', 3, async () => {
     const w = await makeAbWorld(JCFG);
-    const sinks = await Promise.all([Sink.open(), Sink.open(), Sink.open()]);
-    const [full, srtp, group] = sinks as [Sink, Sink, Sink];
+    const sinks = await Promise.all([UdpSink.open(), UdpSink.open(), UdpSink.open()]);
+    const [full, srtp, group] = sinks as [UdpSink, UdpSink, UdpSink];
     const ps: AbParticipant[] = [];
     const senders: ToneSender[] = [];
     try {
@@ -189,7 +158,7 @@ test('forwarders of the mix over real UDP: full mix (Opus, SRTP) has both tones,
 
 test('always_on: an empty room forwards silence only to always_on forwarders, and its clock stops when they go', { timeout: 60_000 }, async () => {
   const w = await makeAbWorld(JCFG);
-  const [s1, s2] = await Promise.all([Sink.open(), Sink.open()]);
+  const [s1, s2] = await Promise.all([UdpSink.open(), UdpSink.open()]);
   try {
     const admin = await w.attach();
     const room = w.plugin.getRoom(67)!;
@@ -219,7 +188,7 @@ test('always_on: an empty room forwards silence only to always_on forwarders, an
 
 test('a destination whose every send fails (broadcast without SO_BROADCAST) harms neither the mix nor the other forwarders', { timeout: 60_000 }, async () => {
   const w = await makeAbWorld(JCFG);
-  const sink = await Sink.open();
+  const sink = await UdpSink.open();
   try {
     const admin = await w.attach();
     const bad = await req(w, admin, { request: 'rtp_forward', room: 67, secret: 's', host: '255.255.255.255', port: 9, always_on: true });
