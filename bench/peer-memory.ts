@@ -42,6 +42,7 @@ import { generateCertificate } from '../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
 import { Peer } from '../src/media/peer.js';
 import { clientPeerConfig } from '../test/helpers/client-peer-config.js';
+import { paceVp8, type Vp8Pacer } from './vp8-load.js';
 import { buildAnswer, buildOffer, EXT, extmapsFor, type AnswerOptions } from '../src/media/sdp/negotiate.js';
 import { extractRemoteTransport } from '../src/media/sdp/jsep.js';
 import { parseSdp } from '../src/media/sdp/parse.js';
@@ -126,7 +127,7 @@ async function clientMain(): Promise<void> {
     clients.push(c);
     return clients.length - 1;
   };
-  let pacer: NodeJS.Timeout | undefined;
+  let pacer: Vp8Pacer | undefined;
   const reply = (id: number, v: unknown) => process.send!({ id, v });
   process.on('message', (m: ToChild) => {
     void (async () => {
@@ -159,31 +160,16 @@ async function clientMain(): Promise<void> {
           reply(m.id, { up: clients.filter((c) => c.up).length, closed: clients.filter((c) => c.closed).length, rtp: clients.reduce((a, c) => a + c.socket.rtp, 0) });
           break;
         case 'pace': {
-          if (pacer) clearInterval(pacer);
+          pacer?.stop();
           const rate = m.rate;
           if (rate > 0) {
-            const pkt = pubs.map(() => vp8Packet(1100));
-            const sent = pubs.map(() => 0);
-            const start = performance.now();
-            pacer = setInterval(() => {
-              const due = Math.floor(((performance.now() - start) / 1000) * rate);
-              pubs.forEach((ci, k) => {
-                const b = pkt[k]!;
-                while (sent[k]! < due) {
-                  const n = ++sent[k]!;
-                  b.writeUInt16BE(n & 0xffff, 2);
-                  b.writeUInt32BE((n * Math.round(90000 / rate)) >>> 0, 4);
-                  b[16] = n % rate === 1 ? 0x10 : 0x11; // key frame once a second
-                  clients[ci]!.peer.sendRtp('0', b, b.length);
-                }
-              });
-            }, 5);
+            pacer = paceVp8(pubs.map((ci) => clients[ci]!.peer), 1100, rate);
           }
           reply(m.id, true);
           break;
         }
         case 'exit':
-          if (pacer) clearInterval(pacer);
+          pacer?.stop();
           for (const c of clients) c.peer.close();
           reply(m.id, true);
           setTimeout(() => process.exit(0), 200);
@@ -194,14 +180,6 @@ async function clientMain(): Promise<void> {
       process.exit(1);
     });
   });
-}
-
-function vp8Packet(size: number): Buffer {
-  const b = Buffer.alloc(size, 0x5a);
-  b[0] = 0x80;
-  b[1] = 0x80 | 96;
-  b.set([0x90, 0x80, 0x80, 0x00, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00], 12);
-  return b;
 }
 
 // =============================================================================================

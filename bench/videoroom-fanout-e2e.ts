@@ -39,6 +39,7 @@ import { generateCertificate } from '../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
 import { Peer } from '../src/media/peer.js';
 import { clientPeerConfig } from '../test/helpers/client-peer-config.js';
+import { paceVp8, type Vp8Pacer } from './vp8-load.js';
 import { buildAnswer, buildOffer, EXT, extmapsFor, type AnswerOptions } from '../src/media/sdp/negotiate.js';
 import { extractRemoteTransport } from '../src/media/sdp/jsep.js';
 import { parseSdp } from '../src/media/sdp/parse.js';
@@ -174,15 +175,6 @@ function applyAnswer(c: Client, sdp: string): void {
   c.peer.setRemoteDescription(d, extractRemoteTransport(d, { type: 'answer' }), 'answer');
 }
 
-/** Pre-made VP8-like packets: descriptor (S=1, picture id), frame tag, payload filler. */
-function vp8Packet(size: number): Buffer {
-  const b = Buffer.alloc(size, 0x5a);
-  b[0] = 0x80;
-  b[1] = 0x80 | 96; // marker: one packet per frame
-  b.set([0x90, 0x80, 0x80, 0x00, 0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01, 0xf0, 0x00], 12);
-  return b;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Signalling over WebSocket
 
@@ -305,7 +297,7 @@ async function runOne(kind: GatewayKind): Promise<Result> {
   const pubs: Client[] = [];
   const subs: Client[] = [];
   let sig: Signalling | undefined;
-  let pacer: NodeJS.Timeout | undefined;
+  let pacer: Vp8Pacer | undefined;
   try {
     sig = await Signalling.open(srv.wsUrl);
     const feeds: number[] = [];
@@ -322,22 +314,8 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     await waitUntil(`${kind}: publishers' PeerConnections up`, () => pubs.every((c) => c.up), 20_000);
 
     // Paced sending: packets due since start, for every publisher, every 5 ms.
-    const packets = pubs.map(() => vp8Packet(SIZE));
-    const sent = pubs.map(() => 0);
-    const start = performance.now();
-    pacer = setInterval(() => {
-      const due = Math.floor(((performance.now() - start) / 1000) * RATE);
-      for (let i = 0; i < pubs.length; i++) {
-        const b = packets[i]!;
-        while (sent[i]! < due) {
-          const n = ++sent[i]!;
-          b.writeUInt16BE(n & 0xffff, 2);
-          b.writeUInt32BE((n * Math.round(90000 / RATE)) >>> 0, 4);
-          b[16] = n % RATE === 1 ? 0x10 : 0x11; // key frame once a second
-          pubs[i]!.peer.sendRtp('0', b, b.length);
-        }
-      }
-    }, 5);
+    pacer = paceVp8(pubs.map((c) => c.peer), SIZE, RATE);
+    const sent = pacer.sent;
     await sleep(1000);
     const rssPubs = rssKb(srv.pid);
 
@@ -368,13 +346,13 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     const rss = rssKb(srv.pid);
     const nThreads = threads(srv.pid);
     // Let in-flight packets arrive before reading the receive counters.
-    clearInterval(pacer);
+    pacer.stop();
     pacer = undefined;
     await sleep(300);
     const kernelDrops = rcvbufErrors() - drops0;
     const sentTotal = sentW.reduce((a, b) => a + b, 0);
     const recvW = subs.map((c, i) => c.socket.rtp - recv0[i]!);
-    // Packets sent after the window closed (pacer ran until clearInterval) are not expected: compare with sent at stop.
+    // Packets sent after the window closed (the pacer ran until stopped) are not expected: compare with sent at stop.
     const sentAtStop = sent.map((n, i) => n - sent0[i]!).reduce((a, b) => a + b, 0);
     const losses = recvW.map((r) => Math.max(0, 1 - r / sentAtStop));
     const forwarded = recvW.reduce((a, b) => a + b, 0);
@@ -402,7 +380,7 @@ async function runOne(kind: GatewayKind): Promise<Result> {
       setup_s: +setup.toFixed(1),
     };
   } finally {
-    if (pacer) clearInterval(pacer);
+    pacer?.stop();
     for (const c of [...pubs, ...subs]) c.peer.close();
     await sig?.close().catch(() => undefined);
     await srv.stop();
