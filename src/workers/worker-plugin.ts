@@ -17,6 +17,7 @@ import type { Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult
 import { getLogLevel, log as rootLog, type Logger } from '../log.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { WebRtcMediaPlane } from '../media/plane.js';
+import { zeroCounters } from '../metrics/media.js';
 import type { FromWorker, MainCall, MainNotice, SerializedError, ToWorker, WorkerInit } from './protocol.js';
 
 export interface WorkerPluginOptions {
@@ -336,8 +337,8 @@ export class WorkerPlugin implements Plugin {
           peerConnections: {},
           portsInUse: 0,
           portsTotal: 0,
-          audio: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, lostIn: 0, lostOut: 0, retransmitted: 0, nacksIn: 0, nacksOut: 0, plisIn: 0, plisOut: 0 },
-          video: { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0, lostIn: 0, lostOut: 0, retransmitted: 0, nacksIn: 0, nacksOut: 0, plisIn: 0, plisOut: 0 },
+          audio: zeroCounters(),
+          video: zeroCounters(),
         };
       },
     };
