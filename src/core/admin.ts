@@ -8,6 +8,7 @@ import { ErrorCode, JanusError } from './errors.js';
 import type { Gateway } from './gateway.js';
 import { errorMessage, field, idValue, isObject, message, readEnvelope, type JanusMessage } from './messages.js';
 import type { Handle, Session } from './session.js';
+import { monotonicUs } from './monotonic.js';
 
 const UNSECURED = new Set(['info', 'ping']);
 
@@ -227,7 +228,6 @@ export class AdminApi {
   private async handleInfo(handle: Handle, pluginOnly: boolean): Promise<JanusMessage> {
     const session = handle.session;
     const gw = this.gw;
-    const us = (ms: number) => Math.round(ms * 1000);
     let pluginSpecific: Record<string, unknown> = {};
     try {
       pluginSpecific = (await handle.plugin.querySession?.(handle)) ?? {};
@@ -236,7 +236,7 @@ export class AdminApi {
     }
     const base: JanusMessage = {
       session_id: session.id,
-      session_last_activity: us(session.lastActivity),
+      session_last_activity: monotonicUs(session.lastActivity),
       session_timeout: session.timeout >= 0 ? session.timeout : gw.settings.sessionTimeout,
       session_transport: session.client?.transport ?? null,
       handle_id: handle.handleId,
@@ -244,15 +244,18 @@ export class AdminApi {
     if (handle.opaqueId !== null) base.opaque_id = handle.opaqueId;
     if (pluginOnly) return { ...base, plugin: handle.plugin.package, plugin_specific: pluginSpecific };
     const sdps: Record<string, unknown> = {};
+    const profile = /^m=\S+ \d+(?:\/\d+)? (\S+)/m.exec(handle.remoteSdp ?? handle.localSdp ?? '')?.[1];
+    if (profile !== undefined) sdps.profile = profile;
     if (handle.localSdp !== null) sdps.local = handle.localSdp;
     if (handle.remoteSdp !== null) sdps.remote = handle.remoteSdp;
-    // The media plane's part: ICE/DTLS state and per-stream statistics (Janus: agent-created, ice-mode, ice-role, streams).
-    const { flags: mediaFlags, streams, ...mediaHead } = (await gw.mediaInfo(handle)) ?? {};
+    // The media plane's part (media/handle-info.ts): agent-created, agent-started, ice-mode, ice-role,
+    // the PeerConnection's flags, and `webrtc` (ice, dtls, extensions, bwe, media).
+    const { flags: mediaFlags, webrtc, ...mediaHead } = (await gw.mediaInfo(handle)) ?? {};
     return {
       ...base,
       'loop-running': true,
-      created: handle.created,
-      current_time: us(gw.now()),
+      created: monotonicUs(handle.created / 1000),
+      current_time: monotonicUs(gw.now()),
       plugin: handle.plugin.package,
       plugin_specific: pluginSpecific,
       flags: {
@@ -265,7 +268,7 @@ export class AdminApi {
         ready: false,
         stopped: !handle.pcActive,
         alert: false,
-        trickle: handle.pendingTrickles.length > 0,
+        trickle: handle.trickle || handle.pendingTrickles.length > 0,
         'all-trickles': false,
         'resend-trickles': false,
         'trickle-synced': false,
@@ -283,7 +286,7 @@ export class AdminApi {
       'queued-packets': 0,
       // Like Janus: present only when there is something to report.
       ...(handle.pendingTrickles.length > 0 ? { 'pending-trickles': handle.pendingTrickles.length } : {}),
-      ...(streams !== undefined ? { streams } : {}),
+      ...(webrtc !== undefined ? { webrtc } : {}),
     };
   }
 }

@@ -246,13 +246,13 @@ export class Gateway {
    */
   private async notifyWebrtcUp(h: Handle): Promise<void> {
     const info = await this.mediaInfo(h);
-    const streams = info?.streams;
-    const comp = Array.isArray(streams) ? (streams[0] as { components?: unknown[] } | undefined)?.components?.[0] : undefined;
-    if (isObject(comp)) {
+    const webrtc = info?.webrtc;
+    const ice = isObject(webrtc) && isObject(webrtc.ice) ? webrtc.ice : undefined;
+    if (ice) {
       const ids = { stream_id: 1, component_id: 1 };
-      const pair = comp['selected-pair'];
+      const pair = ice['selected-pair'];
       if (typeof pair === 'string') this.handleEvt(h, EventType.WEBRTC, WebRtcSubtype.SELECTED_PAIR, { 'selected-pair': pair, ...ids });
-      const dtls = isObject(comp.dtls) ? comp.dtls['dtls-state'] : undefined;
+      const dtls = isObject(webrtc) && isObject(webrtc.dtls) ? webrtc.dtls['dtls-state'] : undefined;
       if (typeof dtls === 'string') this.handleEvt(h, EventType.WEBRTC, WebRtcSubtype.DTLS, { dtls, ...ids, retransmissions: 0 });
     }
     this.handleEvt(h, EventType.WEBRTC, WebRtcSubtype.CONNECTION, { connection: 'webrtcup' });
@@ -477,6 +477,7 @@ export class Gateway {
       if (!handle.alive) throw new JanusError(ErrorCode.HANDLE_NOT_FOUND, `No such handle ${handle.handleId} in session ${handle.session.id}`);
       if (renegotiation) jsep = { ...jsep, update: true };
       handle.remoteSdp = jsep.sdp;
+      handle.trickle = (req.jsep as { trickle?: unknown }).trickle !== false;
       handle.pcActive = true;
       if (jsep.type === 'answer') handle.awaitingAnswer = false;
       this.flushTrickles(handle);

@@ -15,6 +15,8 @@ export class Handle implements PluginSession, MediaHandle {
   /** Last SDPs seen, for Admin handle_info. */
   localSdp: string | null = null;
   remoteSdp: string | null = null;
+  /** The client trickles (its last JSEP did not say `trickle: false`, or it sent a trickle): Admin flag. */
+  trickle = false;
   /** We (the plugin) sent an offer the client has not answered yet. */
   awaitingAnswer = false;
   /** Trickles that arrived before the remote description (dropped after candidates_timeout). */

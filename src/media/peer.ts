@@ -27,8 +27,9 @@ import { isVp8Keyframe } from '../codecs/vp8.js';
 import { isVp9Keyframe } from '../codecs/vp9.js';
 import type { DtlsCertificate, Fingerprint as DtlsFingerprint } from './dtls/certificate.js';
 import { DtlsEndpoint, type DtlsCloseReason, type DtlsConnectedInfo } from './dtls/endpoint.js';
-import { IceAgent, type IceEvent, type IceTiming, type SocketAddress } from './ice/agent.js';
+import { IceAgent, type IceEvent, type IceState, type IceTiming, type SocketAddress } from './ice/agent.js';
 import { serializeCandidate, tryParseCandidate, type IceCandidate } from './ice/candidate.js';
+import { buildMediaInfo } from './handle-info.js';
 import { RtcpReader, RtcpType, PsfbFmt } from './rtcp/header.js';
 import { fbMediaSsrc, setFbSenderSsrc } from './rtcp/feedback.js';
 import { rtpHeaderLength, setRtpSsrc } from './rtp/header.js';
@@ -204,8 +205,12 @@ export class Peer {
   private pendingRemoteCandidates: IceCandidate[] = [];
   private pendingEndOfCandidates = false;
   private remoteAddress: SocketAddress | null = null;
-  private iceState = 'new';
+  private iceState: IceState = 'new';
   private lastRestart = false;
+  /** performance.now() when the agent was created / got the remote description / first connected (Admin). */
+  private agentCreatedAt = -1;
+  private agentStartedAt = -1;
+  private iceConnectedAt = -1;
 
   // DTLS / SRTP / SCTP
   private dtls: DtlsEndpoint | null = null;
@@ -214,6 +219,7 @@ export class Peer {
   private srtpIn: SrtpContext | null = null;
   private srtpOut: SrtpContext | null = null;
   private srtpProfileName = '';
+  private remoteFingerprint: { hash: string; value: string } | null = null;
   private sctp: (SctpOverDtls & { onDtlsData(d: Buffer): void; start(): void }) | null = null;
   private sctpRemotePort = 5000;
   private wantData = false;
@@ -352,6 +358,7 @@ export class Peer {
     a.addLocalCandidate(this.candidates.base, 0);
     for (const c of this.candidates.advertised) if (c !== this.candidates.base) a.addLocalCandidate(c, 0);
     this.agent = a;
+    this.agentCreatedAt = performance.now();
     return a;
   }
 
@@ -372,6 +379,7 @@ export class Peer {
     this.lastRestart = restart;
     this.remoteCreds = { ufrag: transport.iceUfrag, pwd: transport.icePwd };
     agent.setRemoteCredentials(transport.iceUfrag, transport.icePwd);
+    if (this.agentStartedAt < 0) this.agentStartedAt = performance.now();
     for (const line of transport.allCandidates) {
       const c = tryParseCandidate(line);
       if (c) agent.addRemoteCandidate(c);
@@ -656,6 +664,7 @@ export class Peer {
 
   private createDtls(transport: RemoteTransport): void {
     const fps: DtlsFingerprint[] = transport.fingerprints.map((f) => ({ algorithm: f.hash, value: f.value.toUpperCase() }));
+    this.remoteFingerprint = fps[0] ? { hash: fps[0].algorithm, value: fps[0].value } : null;
     this.dtls = new DtlsEndpoint(
       { role: this.dtlsRole!, certificate: this.cfg.certificate, remoteFingerprints: fps, mtu: this.cfg.dtlsMtu },
       {
@@ -1035,6 +1044,7 @@ export class Peer {
         break;
       case 'state':
         this.iceState = e.state;
+        if (this.iceConnectedAt < 0 && (e.state === 'connected' || e.state === 'completed')) this.iceConnectedAt = performance.now();
         if (e.state === 'failed') {
           this.cfg.log.info('ICE failed', { handle: this.handleId });
           this.events.iceFailed();
@@ -1098,97 +1108,37 @@ export class Peer {
 
   // ============================================================ admin / teardown
 
+  /** The media part of Admin handle_info, in Janus 1.x's layout (media/handle-info.ts). Allocates. */
   info(): Record<string, unknown> {
     const a = this.agent;
     const pair = a?.getSelectedPair();
-    const st = this.session.getStats();
-    const media = this.lines.filter((l) => !l.removed).map((l) => {
-      const inbound = st.inbound.filter((s) => s.mid === l.mid).map((s) => ({
-        ssrc: s.ssrc,
-        ...(s.rtxSsrc !== undefined ? { 'ssrc-rtx': s.rtxSsrc } : {}),
-        ...(s.rid !== undefined ? { rid: s.rid } : {}),
-        substream: s.substream ?? 0,
-        receiving: s.receiving,
-        packets: s.packets,
-        bytes: s.bytes,
-        bytes_lastsec: s.bytesLastSec,
-        lost: s.lost,
-        'fraction-lost': s.fractionLost,
-        jitter: Math.round(s.jitterMs * 100) / 100,
-        'rtx-packets': s.rtxPackets,
-        nacks: s.nacksSent,
-        'nacked-packets': s.nackedPackets,
-        plis: s.plisSent,
-        firs: s.firsSent,
-      }));
-      const out = st.outbound.find((s) => s.mid === l.mid);
-      return {
-        mid: l.mid,
-        mindex: l.mindex,
-        type: l.kind,
-        codec: l.codec ?? null,
-        direction: l.send && l.recv ? 'sendrecv' : l.send ? 'sendonly' : l.recv ? 'recvonly' : 'inactive',
-        receiving: inbound.some((s) => s.receiving),
-        'ssrc-local': l.localSsrc,
-        ...(l.rtxPt >= 0 && l.localRtxSsrc !== 0 ? { 'ssrc-local-rtx': l.localRtxSsrc, 'rtx-pt': l.rtxPt } : {}),
-        'ssrc-remote': inbound[0]?.ssrc ?? (l.info.ssrc || null),
-        in_stats: inbound,
-        out_stats: {
-          packets: out?.packets ?? 0,
-          bytes: out?.bytes ?? 0,
-          bytes_lastsec: out?.bytesLastSec ?? 0,
-          retransmitted: out?.retransmitted ?? 0,
-          nacks: out?.nacksReceived ?? 0,
-          plis: out?.plisReceived ?? 0,
-          firs: out?.firsReceived ?? 0,
-          'lost-by-remote': out?.remoteLost ?? 0,
-          'jitter-remote': out ? Math.round(out.remoteJitterMs * 100) / 100 : 0,
-          'fraction-lost-remote': out?.remoteFractionLost ?? 0,
-        },
-        rtt: out && out.rttMs > 0 ? Math.round(out.rttMs) : null,
-      };
-    });
     const d = this.dtls;
-    return {
-      'ice-mode': this.cfg.iceLite ? 'lite' : 'full',
-      'ice-role': a ? (a.controlling ? 'controlling' : 'controlled') : null,
-      flags: {
-        ready: this.up,
-        'ice-restart': this.lastRestart,
-        'data-channels': this.wantData,
-        'has-audio': this.lines.some((l) => !l.removed && l.kind === 'audio'),
-        'has-video': this.lines.some((l) => !l.removed && l.kind === 'video'),
-      },
-      streams: [
-        {
-          id: 1,
-          ready: this.up ? 1 : -1,
-          rtt: st.rttMs > 0 ? Math.round(st.rttMs) : null,
-          'remb-sent': st.rembSent,
-          'remb-received': st.rembReceived,
-          components: [
-            {
-              id: 1,
-              state: this.iceState,
-              port: this.port,
-              'local-candidates': a?.getLocalCandidates().map(serializeCandidate) ?? [],
-              'remote-candidates': a?.getRemoteCandidates().map(serializeCandidate) ?? [],
-              'selected-pair': pair ? `${pair.local.address}:${pair.local.port} [${pair.local.type},udp] <-> ${pair.remote.address}:${pair.remote.port} [${pair.remote.type},udp]` : null,
-              dtls: {
-                fingerprint: this.cfg.certificate.sdpFingerprint,
-                'dtls-role': this.dtlsRole,
-                'dtls-state': d?.state ?? 'new',
-                'srtp-profile': this.srtpProfileName || null,
-                'sctp-association': this.sctp !== null,
-                stats: d ? { ...d.stats } : null,
-              },
-              errors: { ...this.stats },
-            },
-          ],
-          media,
-        },
-      ],
-    };
+    return buildMediaInfo({
+      iceLite: this.cfg.iceLite,
+      controlling: a ? a.controlling : null,
+      iceState: this.iceState,
+      agentCreatedAt: this.agentCreatedAt,
+      agentStartedAt: this.agentStartedAt,
+      iceConnectedAt: this.iceConnectedAt,
+      localCandidates: a?.getLocalCandidates() ?? [],
+      remoteCandidates: a?.getRemoteCandidates() ?? [],
+      selectedPair: pair ? { local: pair.local, remote: pair.remote } : null,
+      up: this.up,
+      iceRestart: this.lastRestart,
+      wantData: this.wantData,
+      fingerprint: this.cfg.certificate.fingerprint.value,
+      remoteFingerprint: this.remoteFingerprint,
+      dtlsRole: this.dtlsRole,
+      dtls: d ? { state: d.state, stats: d.stats, appStats: d.appStats, startedAt: d.startedAt, connectedAt: d.connectedAt } : null,
+      srtpProfileName: this.srtpProfileName,
+      sctp: this.sctp !== null,
+      lines: this.lines.filter((l) => !l.removed),
+      session: this.session.getStats(),
+      localDesc: this.localDesc,
+      remoteDesc: this.remoteDesc,
+      minNackQueueMs: this.cfg.settings().minNackQueue,
+      errors: { ...this.stats },
+    });
   }
 
   /** Stop everything and close the socket (its port returns to the allocator). Idempotent. */

@@ -262,7 +262,7 @@ export class WebRtcMediaPlane implements MediaPlane {
   handleInfo(handle: MediaHandle): Record<string, unknown> | null {
     const peer = this.peers.get(handle.handleId);
     if (!peer) return null;
-    return { 'agent-created': Math.round(peer.createdAt * 1000), ...peer.info() };
+    return peer.info();
   }
 
   // ------------------------------------------------------------------ peer creation

@@ -79,11 +79,11 @@ export function addInto(dst: MediaKindCounters, src: MediaKindCounters): void {
   for (const k of Object.keys(dst) as Array<keyof MediaKindCounters>) dst[k] += src[k];
 }
 
-/** ICE state of a peer from its Admin info (streams[0].components[0].state), or null. */
+/** ICE state of a peer from its Admin info (webrtc.ice.state, Janus's words), or null. */
 function iceState(peer: PeerView): string | null {
   try {
-    const streams = peer.info().streams as Array<{ components?: Array<{ state?: unknown }> }> | undefined;
-    const s = streams?.[0]?.components?.[0]?.state;
+    const webrtc = peer.info().webrtc as { ice?: { state?: unknown } } | undefined;
+    const s = webrtc?.ice?.state;
     return typeof s === 'string' ? s : null;
   } catch {
     return null;

@@ -109,6 +109,11 @@ export class DtlsEndpoint {
   readonly role: DtlsRole;
   readonly mtu: number;
   readonly stats: DtlsStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0, retransmits: 0, engineErrors: 0 };
+  /** Application data (SCTP packets) carried once connected, for Admin handle_info. */
+  readonly appStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0 };
+  /** When the handshake started and completed (the caller's clock, as passed in), -1 until then. */
+  startedAt = -1;
+  connectedAt = -1;
 
   private _state: DtlsState = 'new';
   private readonly opts: DtlsEndpointOptions;
@@ -178,6 +183,7 @@ export class DtlsEndpoint {
     if (this._state !== 'new') return;
     this.now = now;
     this._state = 'connecting';
+    this.startedAt = now;
     this.engine.start();
   }
 
@@ -208,6 +214,7 @@ export class DtlsEndpoint {
     if (this._state === 'new') {
       if (this.role === 'client') { this.stats.dropped++; return; }
       this._state = 'connecting';
+      this.startedAt = now;
       this.engine.start();
     }
     try {
@@ -255,6 +262,8 @@ export class DtlsEndpoint {
     if (this._state !== 'connected') return false;
     if (data.length > (this.opts.maxAppDataSize ?? 16_384)) return false;
     const body = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    this.appStats.packetsOut++;
+    this.appStats.bytesOut += body.length;
     this.emit(this.protect(CT_APPLICATION_DATA, body));
     return true;
   }
@@ -447,6 +456,8 @@ export class DtlsEndpoint {
   }
 
   private deliver(data: Buffer): void {
+    this.appStats.packetsIn++;
+    this.appStats.bytesIn += data.length;
     try { this.events.data?.(data); } catch { /* the consumer's problem */ }
   }
 
@@ -522,6 +533,7 @@ export class DtlsEndpoint {
       return;
     }
     this._state = 'connected';
+    this.connectedAt = this.now;
     this.retransmitAt = undefined;
     let srtp: SrtpKeys | undefined;
     const profile = this.engine.srtpProfile();
