@@ -248,7 +248,7 @@ async function run(kind: GatewayKind): Promise<Result> {
     const t1 = performance.now();
     if (values.info) {
       const r = await fetch(`${gw.adminUrl}/${session}/${peers[0]!.handle}`, { method: 'POST', body: JSON.stringify({ janus: 'handle_info', transaction: 'i', admin_secret: gw.adminSecret }) });
-      console.log(kind, 'server handle_info', JSON.stringify(((await r.json()) as { info?: { streams?: unknown } }).info?.streams, null, 1));
+      console.log(kind, 'server handle_info', JSON.stringify(((await r.json()) as { info?: { webrtc?: unknown } }).info?.webrtc, null, 1));
       console.log(kind, 'client stats', JSON.stringify(peers[0]!.peer.stats), JSON.stringify(peers[0]!.peer.rtpStats().inbound));
     }
     const echoed = peers.reduce((a, p) => a + p.received, 0) - echoed0;

@@ -269,7 +269,7 @@ test('WebRTC and media events from the media plane reports', async () => {
   // What the real plane's handle_info says about a connected PeerConnection (src/media/peer.ts).
   const plane = new PassThroughMediaPlane();
   const pair = '192.0.2.1:10000 [host,udp] <-> 192.0.2.2:50000 [host,udp]';
-  Object.assign(plane, { handleInfo: () => ({ streams: [{ id: 1, components: [{ id: 1, state: 'connected', 'selected-pair': pair, dtls: { 'dtls-state': 'connected' } }] }] }) });
+  Object.assign(plane, { handleInfo: () => ({ webrtc: { ice: { stream_id: 1, component_id: 1, state: 'ready', 'selected-pair': pair }, dtls: { 'dtls-state': 'connected' } } }) });
   const t = await makeGateway(undefined, { events: bus(h), mediaPlane: plane });
   try {
     const s = await t.session();

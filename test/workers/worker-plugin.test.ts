@@ -100,7 +100,11 @@ test('AudioBridge through a media worker: API, media, Admin handle_info, metrics
     const ps = info.info?.['plugin_specific'] as Record<string, unknown>;
     assert.equal(ps['state'], 'inroom');
     assert.equal(ps['room'], 7);
-    assert.ok(Array.isArray(info.info?.['streams']), `no media streams in handle_info: ${JSON.stringify(info.info).slice(0, 300)}`);
+    const webrtc = info.info?.['webrtc'] as { ice?: { state?: string }; media?: Record<string, { type: string; stats: { out: { packets: number } } }> } | undefined;
+    assert.equal(webrtc?.ice?.state, 'ready', `no live ICE in handle_info: ${JSON.stringify(info.info).slice(0, 300)}`);
+    assert.ok((webrtc?.media?.['0']?.stats.out.packets ?? 0) > 0, `no mixed audio out in handle_info's media: ${JSON.stringify(webrtc?.media)}`);
+    // Times from the worker are on the main thread's clock (Janus's monotonic µs): agent created after the handle.
+    assert.ok((info.info?.['agent-created'] as number) >= (info.info?.['created'] as number), `agent-created ${String(info.info?.['agent-created'])} < created ${String(info.info?.['created'])}`);
 
     // Metrics: the worker's rooms, participants and PeerConnections.
     await waitFor('the worker reports 2 connected PeerConnections', () => routed.metrics().peerConnections['connected'] === 2, 3000);

@@ -72,15 +72,17 @@ test('EchoTest over the Janus API: webrtcup, RTP echoed with our SSRC, media eve
 
     // Admin handle_info carries the media part with per-stream statistics.
     const info = (await w.gw.admin.handle({ janus: 'handle_info', transaction: 'i', admin_secret: 'adm', session_id: w.client.events[0]!.session_id, handle_id: h })) as JanusMessage & { info: Record<string, unknown> };
-    const streams = info.info.streams as Array<{ components: Array<{ state: string; dtls: Record<string, unknown> }>; media: Array<Record<string, unknown>> }>;
+    type Medium = { mid: string; ssrc: Record<string, number>; stats: { in: { packets: number }; out: { packets: number } } };
+    const webrtc = info.info.webrtc as { ice: { state: string }; dtls: Record<string, unknown>; media: Record<string, Medium> };
     assert.equal(info.info['ice-role'], 'controlled');
-    assert.equal(streams[0]!.components[0]!.dtls['dtls-state'], 'connected');
-    const video = streams[0]!.media.find((m) => m.mid === '1')!;
-    const inbound = video.in_stats as Array<{ packets: number; bytes: number; ssrc: number }>;
-    const clientMedia = (c.peer.info().streams as Array<{ media: Array<Record<string, unknown>> }>)[0]!.media;
-    assert.equal(inbound[0]!.ssrc, clientMedia.find((m) => m.mid === '1')!['ssrc-local'], "the client's SSRC (its Peer rewrote ours too)");
-    assert.ok(inbound[0]!.packets >= 10);
-    assert.ok((video.out_stats as { packets: number }).packets >= 10);
+    assert.equal(webrtc.ice.state, 'ready');
+    assert.equal(webrtc.dtls['dtls-state'], 'connected');
+    const video = webrtc.media['1']!;
+    assert.equal(video.mid, '1');
+    const clientMedia = (c.peer.info().webrtc as { media: Record<string, Medium> }).media;
+    assert.equal(video.ssrc['ssrc-peer'], clientMedia['1']!.ssrc.ssrc, "the client's SSRC (its Peer rewrote ours too)");
+    assert.ok(video.stats.in.packets >= 10);
+    assert.ok(video.stats.out.packets >= 10);
     assert.equal((info.info.flags as Record<string, unknown>)['data-channels'], true);
 
     // The client goes away (close_notify): hangup "DTLS alert", EchoTest says "done", the port is freed.
@@ -137,7 +139,7 @@ test('trickle both ways: client candidates via `trickle` (queued before the offe
     // Trickle before the offer: the core queues it until the remote description exists.
     const mine = offer.includes('a=candidate') ? [] : c.peer.info();
     void mine;
-    const cands = (c.peer.info().streams as Array<{ components: Array<{ 'local-candidates': string[] }> }>)[0]!.components[0]!['local-candidates'];
+    const cands = (c.peer.info().webrtc as { ice: { 'local-candidates': string[] } }).ice['local-candidates'].map((x) => `candidate:${x}`);
     assert.ok(cands.length > 0);
     assert.equal((await w.req({ janus: 'trickle', session_id: s, handle_id: h, candidate: { sdpMid: '0', sdpMLineIndex: 0, candidate: cands[0] } })).janus, 'ack');
     await w.req({ janus: 'message', session_id: s, handle_id: h, transaction: 'neg', body: {}, jsep: { type: 'offer', sdp: offer } });
@@ -261,10 +263,10 @@ test('a PeerConnection without m=application has no SCTP association and keeps n
     c.peer.sendRtp('0', rtpPacket(96, 1, 0, 0x1234, Buffer.from('frame')), 17);
     await waitFor('echoed video', () => c.rtp.find((p) => p.stream.mid === '0'));
     const peer = w.plane.peerOf(h)!;
-    const info = peer.info() as { flags: Record<string, unknown>; streams: Array<{ components: Array<{ dtls: Record<string, unknown> }> }> };
+    const info = peer.info() as { flags: Record<string, unknown>; webrtc: { dtls: Record<string, unknown> } };
     assert.equal(info.flags['data-channels'], false);
-    assert.equal(info.streams[0]!.components[0]!.dtls['sctp-association'], false);
-    assert.equal(info.streams[0]!.components[0]!.dtls['dtls-state'], 'connected');
+    assert.equal(info.webrtc.dtls['sctp-association'], false);
+    assert.equal(info.webrtc.dtls['dtls-state'], 'connected');
     const dtls = (peer as unknown as { dtls: { handshakeStateBytes: number } }).dtls;
     assert.equal(dtls.handshakeStateBytes, 0);
   } finally {

@@ -147,10 +147,12 @@ test('RTCP: SR/RR both ways give RTT, jitter and remote-loss figures in handle_i
     const vin = st.inbound.find((x) => x.mid === '1')!;
     assert.equal(vin.packets, 60);
     assert.ok(vin.remotePacketsSent > 0, 'the client SR was read');
-    const info = (await w.gw.admin.handle({ janus: 'handle_info', transaction: 'i', admin_secret: 'adm', session_id: s, handle_id: h })) as JanusMessage & { info: { streams: Array<{ media: Array<Record<string, unknown>> }> } };
-    const video = info.info.streams[0]!.media.find((m) => m.mid === '1')!;
-    assert.equal(typeof video.rtt, 'number');
-    assert.equal((video.in_stats as Array<{ packets: number }>)[0]!.packets, 60);
+    const info = (await w.gw.admin.handle({ janus: 'handle_info', transaction: 'i', admin_secret: 'adm', session_id: s, handle_id: h })) as JanusMessage & { info: { webrtc: { media: Record<string, { mid: string; rtcp: { main: Record<string, number> }; stats: { in: { packets: number } } }> } } };
+    const video = info.info.webrtc.media['1']!;
+    assert.equal(video.mid, '1');
+    assert.ok(video.rtcp.main.rtt! > 0 && video.rtcp.main.rtt! < 1000, JSON.stringify(video.rtcp));
+    assert.equal(video.rtcp.main['in-media-link-quality'], 100, 'no loss on loopback');
+    assert.equal(video.stats.in.packets, 60);
     // Silence: receiving:false for both m-lines after no_media_timer.
     const off = await waitFor('media receiving:false x2', () => {
       const m = w.client.events.filter((e) => e.janus === 'media' && e.receiving === false);

@@ -66,8 +66,8 @@ test('consent loss without hangup_on_failed: ice-failed only, the PeerConnection
     await sleep(500);
     assert.equal(w.client.events.filter((e) => e.janus === 'hangup').length, 0);
     assert.equal(w.plane.peerCount, 1);
-    const info = (await w.gw.admin.handle({ janus: 'handle_info', transaction: 'i', admin_secret: 'adm', session_id: s, handle_id: h })) as JanusMessage & { info: { streams: Array<{ components: Array<{ state: string }> }> } };
-    assert.equal(info.info.streams[0]!.components[0]!.state, 'failed');
+    const info = (await w.gw.admin.handle({ janus: 'handle_info', transaction: 'i', admin_secret: 'adm', session_id: s, handle_id: h })) as JanusMessage & { info: { webrtc: { ice: { state: string } } } };
+    assert.equal(info.info.webrtc.ice.state, 'failed');
     await w.req({ janus: 'hangup', session_id: s, handle_id: h });
     await waitFor('port released', () => w.plane.portsInUse === 0);
   } finally {

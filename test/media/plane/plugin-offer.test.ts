@@ -106,8 +106,8 @@ test('plugin offers first: a data-channel-only offer, the client answers, data f
     await waitFor('webrtcup', () => w.client.events.find((e) => e.janus === 'webrtcup' && e.sender === h), 10_000);
     await waitFor('client DTLS up', () => c.up);
     const server = w.plane.peerOf(h)!;
-    const comp = (server.info().streams as Array<{ components: Array<{ dtls: Record<string, unknown> }> }>)[0]!.components[0]!;
-    assert.equal(comp.dtls['dtls-role'], 'server');
+    const dtls = (server.info().webrtc as { dtls: Record<string, unknown> }).dtls;
+    assert.equal(dtls['dtls-role'], 'passive', 'DTLS server: Janus says passive');
     assert.equal(server.info()['ice-role'], 'controlling');
     assert.equal(plugin.up, 1);
 
