@@ -1040,6 +1040,8 @@ export class Peer {
     switch (e.type) {
       case 'selected-pair':
         this.remoteAddress = { address: e.pair.remoteAddress.address, port: e.pair.remoteAddress.port };
+        // Janus's ICE "connected" time is when a pair is selected (DTLS starts right after).
+        if (this.iceConnectedAt < 0) this.iceConnectedAt = performance.now();
         if (this.dtls && this.dtlsRole === 'client' && this.dtls.state === 'new') this.dtls.start(performance.now());
         break;
       case 'state':
