@@ -38,7 +38,7 @@ export const CHROMIUM_ARGS = [
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
 ];
 
-export type DemoName = 'echotest.html' | 'videoroomtest.html' | 'mvideoroomtest.html' | 'textroomtest.html' | 'audiobridgetest.html';
+export type DemoName = 'echotest.html' | 'videoroomtest.html' | 'mvideoroomtest.html' | 'textroomtest.html' | 'audiobridgetest.html' | 'admin.html';
 
 /** Where the demo's settings.js points `server`: WebSockets or HTTP long poll. */
 export type GatewayAddress = { wsUrl: string; httpUrl?: undefined } | { httpUrl: string; wsUrl?: undefined };
@@ -232,9 +232,11 @@ export async function openDemo(
   pageName: DemoName,
   query: Record<string, string> = {},
   label: string = pageName,
+  /** admin.html: the Admin API address and secret its adminconfig.js declares. */
+  admin?: { server: string; secret: string },
 ): Promise<DemoPage> {
   const serverUrl = gateway.wsUrl ?? gateway.httpUrl;
-  const demo = await startDemoServer({ server: serverUrl, iceServers: [] });
+  const demo = await startDemoServer({ server: serverUrl, iceServers: [], ...(admin ? { admin } : {}) });
   const context = await handle.browser.newContext({ permissions: ['camera', 'microphone'], viewport: { width: 1280, height: 900 } });
   const log: string[] = [];
   const waiters: { re: RegExp; resolve: (line: string) => void }[] = [];
@@ -362,7 +364,9 @@ export async function openDemo(
   try {
     await page.goto(url, { waitUntil: 'load', timeout: 20_000 });
     // The demo must have loaded its libraries and settings (typeof checks on the page's globals).
-    ok = (await page.evaluate(`typeof Janus === 'function' && typeof jQuery === 'function' && typeof bootbox === 'object' && typeof server === 'string'`)) as boolean;
+    // (admin.html talks to the Admin API with jQuery only: no janus.js, and a `secret` instead.)
+    const check = pageName === 'admin.html' ? `typeof secret === 'string'` : `typeof Janus === 'function'`;
+    ok = (await page.evaluate(`${check} && typeof jQuery === 'function' && typeof bootbox === 'object' && typeof server === 'string'`)) as boolean;
   } catch (e) {
     const d = await diagnostics().catch(() => '');
     await dp.close();
