@@ -15,6 +15,8 @@ import type { MediaSection, SessionDescription } from './sdp/types.js';
 import type { InboundStreamStats, OutboundStreamStats, RtpSessionStats } from './session/types.js';
 
 export const TWCC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+const RID_URI = 'urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id';
+const REPAIRED_RID_URI = 'urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id';
 
 /** One audio/video m-line as the Peer negotiated it. */
 export interface LineSnapshot {
@@ -121,16 +123,18 @@ function quality(received: number, lost: number): number {
 }
 
 /** The RTCP figures Janus keeps per inbound layer (`main`, `sim1`, `sim2`). */
-function rtcpBlock(clockRate: number, rttMs: number, inbound: InboundStreamStats | undefined, out: OutboundStreamStats | undefined): Record<string, number> {
+function rtcpBlock(clockRate: number, rttMs: number | null, inbound: InboundStreamStats | undefined, out: OutboundStreamStats | undefined): Record<string, number> {
   const outPackets = out?.packets ?? 0;
   const remoteLost = out?.remoteLost ?? 0;
   // out-link-quality: loss the remote reports in its last RR; out-media-link-quality: cumulative,
   // after our retransmissions repaired what they could.
-  const outLink = out !== undefined && outPackets > 0 && rttMs > 0 ? Math.round(100 * (1 - (out.remoteFractionLost ?? 0) / 256)) : 0;
-  const outMedia = out !== undefined && outPackets > 0 && rttMs > 0 ? quality(outPackets, Math.max(0, remoteLost - out.retransmitted)) : 0;
+  const reported = out !== undefined && outPackets > 0 && (rttMs ?? 0) > 0;
+  const outLink = reported ? Math.round(100 * (1 - out!.remoteFractionLost / 256)) : 0;
+  const outMedia = reported ? quality(outPackets, Math.max(0, remoteLost - out!.retransmitted)) : 0;
   return {
     base: clockRate,
-    rtt: Math.round(rttMs),
+    // RTT is the PeerConnection's, reported on the main layer only (like Janus).
+    ...(rttMs !== null ? { rtt: Math.round(rttMs) } : {}),
     lost: Math.max(0, inbound?.lost ?? 0),
     'lost-by-remote': Math.max(0, remoteLost),
     'jitter-local': Math.round(inbound?.jitterMs ?? 0),
@@ -148,55 +152,82 @@ function directionOf(l: LineSnapshot): string {
   return l.send && l.recv ? 'sendrecv' : l.send ? 'sendonly' : l.recv ? 'recvonly' : 'inactive';
 }
 
-function mediumInfo(p: PeerSnapshot, l: LineSnapshot, rm: MediaSection | undefined): Record<string, unknown> {
+/** Simulcast by rid: the rids highest layer first, the extension ids, and the order the client listed them in. */
+function ridSimulcast(inbound: InboundStreamStats[], rm: MediaSection | undefined, ext: Record<string, number>): Record<string, unknown> | null {
+  const withRid = inbound.filter((s) => s.rid !== undefined);
+  const ridExt = ext[RID_URI];
+  if (withRid.length === 0 || ridExt === undefined) return null;
+  const rid = [...withRid].sort((a, b) => (b.substream ?? 0) - (a.substream ?? 0)).map((s) => s.rid!);
+  const first = rm?.rids.find((r) => r.direction === 'send')?.id;
+  const firstLayer = withRid.find((s) => s.rid === first)?.substream ?? 0;
+  return {
+    rid,
+    'rid-ext-id': ridExt,
+    ...(ext[REPAIRED_RID_URI] !== undefined ? { 'ridrtx-ext-id': ext[REPAIRED_RID_URI] } : {}),
+    'rid-order': firstLayer === 0 ? 'lmh' : 'hml',
+  };
+}
+
+function mediumInfo(p: PeerSnapshot, l: LineSnapshot, rm: MediaSection | undefined, ext: Record<string, number>): Record<string, unknown> {
   const st = p.session;
   const inbound = st.inbound.filter((s) => s.mid === l.mid).sort((a, b) => (a.substream ?? 0) - (b.substream ?? 0));
   const out = st.outbound.find((s) => s.mid === l.mid);
   const rtt = out && out.rttMs > 0 ? out.rttMs : st.rttMs;
 
-  const ssrc: Record<string, number> = { ssrc: l.localSsrc };
+  // Inbound layers by substream (0 = the only one without simulcast). Keys only for SSRCs known.
+  const layer = (n: number): InboundStreamStats | undefined => inbound.find((s) => (s.substream ?? 0) === n);
+  const ssrc: Record<string, number> = {};
+  if (l.localSsrc) ssrc.ssrc = l.localSsrc;
   if (l.rtxPt >= 0 && l.localRtxSsrc !== 0) ssrc['ssrc-rtx'] = l.localRtxSsrc;
-  inbound.forEach((s, i) => {
-    const sfx = i === 0 ? '' : `-sim-${i}`;
-    ssrc[`ssrc-peer${sfx}`] = s.ssrc;
-    if (s.rtxSsrc !== undefined) ssrc[`ssrc-peer-rtx${sfx}`] = s.rtxSsrc;
-  });
-
-  const codecs: Record<string, unknown> = { pt: l.pt, codec: l.codec ?? null };
-  if (l.rtxPt >= 0) codecs['rtx-pt'] = l.rtxPt;
-
-  const rtcp: Record<string, unknown> = { main: rtcpBlock(l.clockRate, rtt, inbound[0], out) };
-  for (let i = 1; i < inbound.length; i++) rtcp[`sim${i}`] = rtcpBlock(l.clockRate, rtt, inbound[i], undefined);
-
-  let packets = 0;
-  let bytes = 0;
-  let lastSec = 0;
-  let nacks = 0;
-  let rtx = 0;
-  for (const s of inbound) {
-    packets += s.packets;
-    bytes += s.bytes;
-    lastSec += s.bytesLastSec;
-    nacks += s.nacksSent;
-    rtx += s.rtxPackets;
+  for (let n = 0; n < 3; n++) {
+    const s = layer(n);
+    if (s) ssrc[n === 0 ? 'ssrc-peer' : `ssrc-peer-sim-${n}`] = s.ssrc;
   }
-  const statsIn: Record<string, number> = { packets, bytes, bytes_lastsec: lastSec };
-  // Janus counts NACKs and retransmissions on video only.
-  if (l.kind === 'video') {
-    statsIn.nacks = nacks;
-    statsIn.retransmissions = rtx;
+  for (let n = 0; n < 3; n++) {
+    const s = layer(n);
+    if (s?.rtxSsrc !== undefined) ssrc[n === 0 ? 'ssrc-peer-rtx' : `ssrc-peer-sim-${n}-rtx`] = s.rtxSsrc;
+  }
+
+  const codecs: Record<string, unknown> = {};
+  if (l.pt >= 0) codecs.pt = l.pt;
+  if (l.rtxPt >= 0) codecs['rtx-pt'] = l.rtxPt;
+  if (l.codec !== undefined) codecs.codec = l.codec;
+
+  const rtcp: Record<string, unknown> = { main: rtcpBlock(l.clockRate, rtt, layer(0), out) };
+  for (let n = 1; n < 3; n++) {
+    const s = layer(n);
+    if (s) rtcp[`sim${n}`] = rtcpBlock(l.clockRate, null, s, undefined);
+  }
+
+  const layerStats = (s: InboundStreamStats | undefined): Record<string, number> => {
+    const o: Record<string, number> = { packets: s?.packets ?? 0, bytes: s?.bytes ?? 0, bytes_lastsec: s?.bytesLastSec ?? 0 };
+    if (l.nack) o.nacks = s?.nacksSent ?? 0;
+    return o;
+  };
+  // The main layer's figures at the top, the other simulcast layers nested (Janus's layout).
+  const statsIn: Record<string, unknown> = layerStats(layer(0));
+  if (l.nack) statsIn.retransmissions = inbound.reduce((n, s) => n + s.rtxPackets, 0);
+  for (let n = 1; n < 3; n++) {
+    const s = layer(n);
+    if (s) statsIn[`video-simulcast-${n}`] = layerStats(s);
   }
   const statsOut = { packets: out?.packets ?? 0, bytes: out?.bytes ?? 0, bytes_lastsec: out?.bytesLastSec ?? 0, nacks: out?.nacksReceived ?? 0 };
 
   const m: Record<string, unknown> = { type: l.kind, mindex: l.mindex, mid: l.mid };
-  const msid = rm?.msids[0];
-  if (msid) m.msid = { 'remote-stream': msid.stream, ...(msid.track !== undefined ? { 'remote-track': msid.track } : {}) };
+  // The client's msid. (Janus 1.1.2 adds local-stream/local-track only for msids a plugin sets
+  // explicitly, not for the ones in a plugin's answer, so an EchoTest shows none: neither do we.)
+  const rmsid = rm?.msids[0];
+  if (rmsid) m.msid = { 'remote-stream': rmsid.stream, ...(rmsid.track !== undefined ? { 'remote-track': rmsid.track } : {}) };
   Object.assign(m, {
     do_nacks: l.nack,
     'nack-queue-ms': l.nack ? Math.min(5000, Math.max(p.minNackQueueMs, Math.round(2 * st.rttMs))) : 0,
     ssrc,
+  });
+  const rids = ridSimulcast(inbound, rm, ext);
+  if (rids) m['rid-simulcast'] = rids;
+  Object.assign(m, {
     direction: { send: l.send, recv: l.recv },
-    codecs,
+    ...(Object.keys(codecs).length > 0 ? { codecs } : {}),
     rtcp,
     stats: { in: statsIn, out: statsOut },
     // Portunus only: what the Janus layout has no place for.
@@ -249,7 +280,7 @@ export function buildMediaInfo(p: PeerSnapshot): Record<string, unknown> {
     retransmissions: d?.stats.retransmits ?? 0,
     // The peer's certificate matched the SDP fingerprint (we never complete a handshake otherwise).
     valid: d !== null && d.connectedAt >= 0,
-    ...(p.srtpProfileName ? { 'srtp-profile': SRTP_WORDS[p.srtpProfileName] ?? p.srtpProfileName } : {}),
+    'srtp-profile': p.srtpProfileName ? (SRTP_WORDS[p.srtpProfileName] ?? p.srtpProfileName) : 'none',
     ready: p.up,
   });
   if (d && d.startedAt >= 0) dtls['handshake-started'] = us(d.startedAt);
@@ -274,9 +305,10 @@ export function buildMediaInfo(p: PeerSnapshot): Record<string, unknown> {
       const mid = m.mid ?? String(i);
       const line = byMid.get(mid);
       const rm = p.remoteDesc?.media[i];
-      if (line) media[String(line.mindex)] = mediumInfo(p, line, rm);
+      // Keyed by mid, like Janus (Janus's own m-lines have mid = mindex).
+      if (line) media[mid] = mediumInfo(p, line, rm, ext);
       else if (m.kind === 'application' && m.port !== 0 && p.wantData && d) {
-        media[String(i)] = {
+        media[mid] = {
           type: 'data',
           mindex: i,
           mid,
@@ -290,8 +322,7 @@ export function buildMediaInfo(p: PeerSnapshot): Record<string, unknown> {
   return {
     ...(p.agentCreatedAt >= 0 ? { 'agent-created': us(p.agentCreatedAt) } : {}),
     ...(p.agentStartedAt >= 0 ? { 'agent-started': us(p.agentStartedAt) } : {}),
-    'ice-mode': p.iceLite ? 'lite' : 'full',
-    'ice-role': p.controlling === null ? null : p.controlling ? 'controlling' : 'controlled',
+    ...(p.controlling !== null ? { 'ice-mode': p.iceLite ? 'lite' : 'full', 'ice-role': p.controlling ? 'controlling' : 'controlled' } : {}),
     flags: {
       ready: p.up,
       'ice-restart': p.iceRestart,

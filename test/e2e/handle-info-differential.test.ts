@@ -20,6 +20,7 @@ const RULES: Rule[] = [
   { step, path: '**.portunus', mode: 'ignore', why: 'Portunus-only: datagram counters, PLI/FIR, REMB, per-medium direction word' },
   { step, path: 'webrtc.errors', mode: 'ignore', why: 'Portunus-only: receive-path drop counters' },
   // Ids and times: server-assigned, checked separately (ids equal the handle's, times in order).
+  { step, path: 'queued-packets', mode: 'type', why: "length of Janus's per-handle outgoing queue at that instant (ours: 0, we send synchronously)" },
   { step, path: 'session_id', mode: 'type', why: 'server-assigned id (checked against the live session)' },
   { step, path: 'handle_id', mode: 'type', why: 'server-assigned id (checked against the live handle)' },
   { step, path: 'session_last_activity', mode: 'type', why: 'monotonic µs timestamp (order checked)' },
