@@ -242,6 +242,8 @@ export class AdminApi {
       handle_id: handle.handleId,
     };
     if (handle.opaqueId !== null) base.opaque_id = handle.opaqueId;
+    // The stored token the handle was attached with (token_auth), as Janus reports it.
+    if (handle.token !== null) base.token = handle.token;
     if (pluginOnly) return { ...base, plugin: handle.plugin.package, plugin_specific: pluginSpecific };
     const sdps: Record<string, unknown> = {};
     const profile = /^m=\S+ \d+(?:\/\d+)? (\S+)/m.exec(handle.remoteSdp ?? handle.localSdp ?? '')?.[1];

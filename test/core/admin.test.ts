@@ -114,10 +114,15 @@ test('admin: token requests refused when token_auth is off; full cycle when on',
   } finally {
     await off.gw.stop();
   }
-  const { gw } = await makeGateway((c) => (c.general.token_auth = true));
+  const { gw, req } = await makeGateway((c) => (c.general.token_auth = true));
   try {
     const adm = (b: JanusMessage) => gw.admin.handle({ transaction: 'a', admin_secret: 'adm', ...b });
     assert.deepEqual((await adm({ janus: 'add_token', token: 'abc' })).data, { plugins: [ECHO_PKG] });
+    // handle_info names the token the handle was attached with, as Janus does (plugin_only too).
+    const s = ((await req({ janus: 'create', token: 'abc' })).data as { id: number }).id;
+    const h = ((await req({ janus: 'attach', session_id: s, plugin: ECHO_PKG, token: 'abc' })).data as { id: number }).id;
+    for (const plugin_only of [false, true]) assert.equal(((await adm({ janus: 'handle_info', session_id: s, handle_id: h, plugin_only })).info as { token?: string }).token, 'abc');
+    await req({ janus: 'destroy', session_id: s, token: 'abc' });
     assert.equal(err(await adm({ janus: 'add_token', token: 'abc', plugins: ['janus.plugin.nope'] })).code, 460);
     assert.deepEqual((await adm({ janus: 'disallow_token', token: 'abc', plugins: [ECHO_PKG] })).data, { plugins: [] });
     assert.deepEqual((await adm({ janus: 'list_tokens' })).data, { tokens: [{ token: 'abc', allowed_plugins: [] }] });
