@@ -16,6 +16,7 @@
  */
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { CREATE_NOFOLLOW } from '../security/paths.js';
 
 export type MjrMedia = 'audio' | 'video' | 'data';
 
@@ -216,6 +217,11 @@ export interface MjrFileOptions {
   flushMs?: number;
   /** Bytes kept in memory while the disk is slow; beyond this, frames are dropped (and counted). */
   maxPendingBytes?: number;
+  /**
+   * Create a missing folder (mkdir -p, as Janus does). Only for folders the operator configured: a
+   * folder a request named must already exist (src/security/paths.ts). Default true.
+   */
+  createFolder?: boolean;
 }
 
 const CHUNK = 64 * 1024;
@@ -271,9 +277,10 @@ export class MjrFile {
 
   private async openFile(): Promise<boolean> {
     try {
-      // Janus creates a missing recordings folder (mkdir -p, 0755).
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o755 });
-      const fh = await open(this.path, 'w', 0o644);
+      // Janus creates a missing recordings folder (mkdir -p, 0755); we do only for configured folders.
+      if (this.opts.createFolder !== false) await mkdir(dirname(this.path), { recursive: true, mode: 0o755 });
+      // O_NOFOLLOW: a symlink planted under the recording's name must not redirect the write elsewhere.
+      const fh = await open(this.path, CREATE_NOFOLLOW, 0o644);
       await fh.write(MjrEncoder.magic());
       this.written += MJR_MAGIC.length;
       this.fh = fh;

@@ -5,7 +5,8 @@
  * room's rate, whatever the packets' durations (a packet longer than a frame is spread over several
  * ticks). Pre-skip (RFC 7845) is honoured at the start and after every loop.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createOpusDecoder, type OpusDecoder, type OpusSampleRate } from '../../codecs/opus.js';
 import { OggError, parseOggOpus, type OggOpusStream } from '../../codecs/ogg.js';
 import type { MixSlot } from './mixer.js';
@@ -28,10 +29,25 @@ export class AnnouncementFileError extends Error {
 export async function loadAnnouncementFile(path: string): Promise<OggOpusStream> {
   let buf: Buffer;
   try {
-    const st = await stat(path);
-    if (!st.isFile()) throw new AnnouncementFileError('not a regular file', true);
-    if (st.size > MAX_ANNOUNCEMENT_BYTES) throw new AnnouncementFileError(`file too large (${st.size} bytes, at most ${MAX_ANNOUNCEMENT_BYTES})`, false);
-    buf = await readFile(path);
+    // One open: the size checked is the size of the file read (no swap between stat and read), and
+    // no more than the limit is ever read whatever the file grows to meanwhile.
+    // O_NONBLOCK: a FIFO or device named here must not hold a file-system thread waiting for a writer.
+    const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new AnnouncementFileError('not a regular file', true);
+      if (st.size > MAX_ANNOUNCEMENT_BYTES) throw new AnnouncementFileError(`file too large (${st.size} bytes, at most ${MAX_ANNOUNCEMENT_BYTES})`, false);
+      buf = Buffer.allocUnsafe(st.size);
+      let got = 0;
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      buf = buf.subarray(0, got);
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     if (err instanceof AnnouncementFileError) throw err;
     throw new AnnouncementFileError((err as NodeJS.ErrnoException).code ?? String(err), true);

@@ -23,6 +23,7 @@ import { PlainRtpPorts, type PlainRtpEndpoint, type PlainRtpRemote } from './pla
 import { forwarderSrtpContext, resolveForwardHost, type ForwardCodec, type ForwarderSpec, type ForwarderSrtp } from './forwarder.js';
 import { buildAudioAnswer, buildAudioOffer, parseOffer, readAnswer } from './sdp.js';
 import { Announcement, AnnouncementFileError, loadAnnouncementFile } from './announcement.js';
+import { PathPolicy } from '../../security/paths.js';
 import { MjrFile } from '../../recording/mjr.js';
 
 export const AUDIOBRIDGE_PACKAGE = 'janus.plugin.audiobridge';
@@ -178,6 +179,8 @@ function random53(): number {
 
 export interface AudioBridgeOptions extends EngineOptions {
   log?: Logger;
+  /** Which paths requests may name; default: from janus.jcfg's protected_folders (tests inject one). */
+  paths?: PathPolicy;
 }
 
 export class AudioBridgePlugin implements Plugin {
@@ -200,6 +203,7 @@ export class AudioBridgePlugin implements Plugin {
   private lockPlayFile = false;
   private stringIds = false;
   private recordTmpExt: string | null = null;
+  private paths: PathPolicy | null = null;
   /** Async requests run one at a time, in arrival order, like Janus's handler thread. */
   private queue: Promise<void> = Promise.resolve();
   /** Sockets of plain-RTP participants (set up in init). */
@@ -209,8 +213,9 @@ export class AudioBridgePlugin implements Plugin {
 
   constructor(opts: AudioBridgeOptions = {}) {
     this.log = opts.log ?? rootLog.child({ plugin: AUDIOBRIDGE_PACKAGE });
-    const { log: _l, ...engine } = opts;
+    const { log: _l, paths, ...engine } = opts;
     this.engine = engine;
+    this.paths = paths ?? null;
   }
 
   // ------------------------------------------------------------------------------------------ lifecycle
@@ -236,11 +241,13 @@ export class AudioBridgePlugin implements Plugin {
     this.lockPlayFile = this.adminKey !== null && (cfgBool(general['lock_play_file'], false) ?? false);
     this.stringIds = cfgBool(general['string_ids'], false) ?? false;
     this.recordTmpExt = cfgString(general['record_tmp_ext']) ?? null;
+    if (this.paths === null) this.paths = PathPolicy.fromGateway(ctx.gateway as JanusConfig | undefined);
     for (const name of ctx.config.categoryNames()) {
       if (name.toLowerCase() === 'general') continue;
       try {
         const room = this.roomFromConfig(name, ctx.config.category(name) ?? {});
         if (room) {
+          room.foldersConfigured = true;
           this.rooms.set(room.settings.id, room);
           if (room.settings.record) this.startRecording(room);
           this.staticForwarder(room, name, ctx.config.category(name) ?? {}).catch((err: unknown) => {
@@ -598,6 +605,9 @@ export class AudioBridgePlugin implements Plugin {
         validate(body, RECORD_PARAMS);
         const room = this.roomOf(body);
         checkSecret(room.settings.secret, body, 'secret');
+        this.checkFolder(body, 'record_dir');
+        this.checkName(body, 'record_file');
+        if (typeof body['record_dir'] === 'string') room.foldersConfigured = false;
         const record = body['record'] === true;
         if (typeof body['record_file'] === 'string') room.settings.recordFile = body['record_file'];
         if (typeof body['record_dir'] === 'string') room.settings.recordDir = body['record_dir'];
@@ -616,6 +626,8 @@ export class AudioBridgePlugin implements Plugin {
         validate(body, MJRS_PARAMS);
         const room = this.roomOf(body);
         checkSecret(room.settings.secret, body, 'secret');
+        this.checkFolder(body, 'mjrs_dir');
+        if (typeof body['mjrs_dir'] === 'string') room.foldersConfigured = false;
         const mjrs = body['mjrs'] as boolean;
         if (typeof body['mjrs_dir'] === 'string') room.settings.mjrsDir = body['mjrs_dir'];
         room.settings.mjrs = mjrs;
@@ -665,6 +677,9 @@ export class AudioBridgePlugin implements Plugin {
     validate(body, CREATE_PARAMS);
     const wanted = this.parseId(body, 'room', false);
     if (this.adminKey !== null) checkSecret(this.adminKey, body, 'admin_key');
+    this.checkFolder(body, 'record_dir');
+    this.checkFolder(body, 'mjrs_dir');
+    this.checkName(body, 'record_file');
     const allowed = body['allowed'] as unknown[] | undefined;
     if (allowed && !allowed.every((a) => typeof a === 'string')) {
       throw new AbError(AbErrorCode.INVALID_ELEMENT, 'Invalid element in the allowed array (not a string)');
@@ -722,6 +737,9 @@ export class AudioBridgePlugin implements Plugin {
     validate(body, EDIT_PARAMS);
     const room = this.roomOf(body);
     checkSecret(room.settings.secret, body, 'secret');
+    this.checkFolder(body, 'new_record_dir');
+    this.checkFolder(body, 'new_mjrs_dir');
+    if (typeof body['new_record_dir'] === 'string' || typeof body['new_mjrs_dir'] === 'string') room.foldersConfigured = false;
     const st = room.settings;
     const desc = body['new_description'] as string | undefined;
     if (desc) st.description = desc;
@@ -955,6 +973,7 @@ export class AudioBridgePlugin implements Plugin {
   private async join(s: AbSession, body: Body, jsep: Jsep | null): Promise<{ event: Data; generateOffer: boolean }> {
     if (s.participant?.room) throw new AbError(AbErrorCode.ALREADY_JOINED, 'Already in a room (use changeroom to join another one)');
     validate(body, JOIN_PARAMS);
+    this.checkName(body, 'filename');
     // With an SDP the participant negotiates a PeerConnection and the plain-RTP details are ignored (as Janus).
     const rtp = body['rtp'] !== undefined && body['rtp'] !== null && !jsep ? this.rtpRequest(body['rtp'] as Body) : null;
     const roomId = this.parseId(body, 'room', true)!;
@@ -1125,6 +1144,7 @@ export class AudioBridgePlugin implements Plugin {
     const p = s.participant;
     if (!p || !p.room) throw new AbError(AbErrorCode.NOT_JOINED, "Can't configure (not in a room)");
     validate(body, CONFIGURE_PARAMS);
+    this.checkName(body, 'filename');
     const room = p.room;
     // A plain-RTP participant may point its mix somewhere else (the local port stays).
     const rtp = body['rtp'] !== undefined && body['rtp'] !== null && !jsep ? this.rtpRequest(body['rtp']) : null;
@@ -1187,6 +1207,7 @@ export class AudioBridgePlugin implements Plugin {
 
   private changeRoom(s: AbSession, body: Body): Data {
     validate(body, JOIN_PARAMS);
+    this.checkName(body, 'filename');
     const roomId = this.parseId(body, 'room', true)!;
     const p = s.participant;
     if (!p || !p.room) throw new AbError(AbErrorCode.NOT_JOINED, "Can't change room (not in a room in the first place)");
@@ -1507,12 +1528,14 @@ export class AudioBridgePlugin implements Plugin {
     const filename = body['filename'] as string;
     let stream;
     try {
+      const problem = this.pathPolicy.pathProblem(filename);
+      if (problem !== null) throw new AnnouncementFileError(problem, false);
       stream = await loadAnnouncementFile(filename);
     } catch (err) {
-      const e = err as AnnouncementFileError;
-      this.log.warn('AudioBridge: cannot play file', { room: room.idString, filename, err: e.message });
-      // Janus's words for a file it cannot open; a file that is not Ogg/Opus is refused up front too.
-      throw new AbError(AbErrorCode.UNKNOWN_ERROR, e instanceof AnnouncementFileError && !e.notFound ? `Invalid Ogg/Opus file (${e.message})` : 'Error opening file');
+      this.log.warn('AudioBridge: cannot play file', { room: room.idString, filename, err: err instanceof Error ? err.message : String(err) });
+      // Janus's words for a file it cannot open, for every failure (missing, unreadable, protected,
+      // too large, not Ogg/Opus): the caller learns nothing about files it may not read.
+      throw new AbError(AbErrorCode.UNKNOWN_ERROR, 'Error opening file');
     }
     // The file was read asynchronously: the room may be gone, the file_id taken meanwhile.
     if (room.destroyed || this.rooms.get(room.settings.id) !== room) throw new AbError(AbErrorCode.NO_SUCH_ROOM, `No such room (${room.idString})`);
@@ -1533,6 +1556,34 @@ export class AudioBridgePlugin implements Plugin {
   }
 
   // ------------------------------------------------------------------------------------------ recording
+
+  /**
+   * A folder a request names (record_dir, mjrs_dir, new_*): no `..`, not in a protected folder.
+   * Refused with 484; the reason goes to the log only.
+   */
+  private checkFolder(body: Body, key: string): void {
+    const dir = body[key];
+    if (typeof dir !== 'string') return;
+    const problem = this.pathPolicy.pathProblem(dir);
+    if (problem === null) return;
+    this.log.warn(`AudioBridge: refused ${key} ${JSON.stringify(dir)}: ${problem}`);
+    throw new AbError(AbErrorCode.INVALID_ELEMENT, `Invalid element (${key})`);
+  }
+
+  /** A file name a request gives (record_file, filename): a bare name in its folder. */
+  private checkName(body: Body, key: string): void {
+    const name = body[key];
+    if (typeof name !== 'string' || name === '') return;
+    const problem = PathPolicy.nameProblem(name);
+    if (problem === null) return;
+    this.log.warn(`AudioBridge: refused ${key} ${JSON.stringify(name)}: ${problem}`);
+    throw new AbError(AbErrorCode.INVALID_ELEMENT, `Invalid element (${key})`);
+  }
+
+  private get pathPolicy(): PathPolicy {
+    this.paths ??= new PathPolicy();
+    return this.paths;
+  }
 
   /** `record` / `filename` of join, configure and changeroom. */
   private recordOptions(p: Participant, body: Body): void {
@@ -1555,8 +1606,15 @@ export class AudioBridgePlugin implements Plugin {
   private startMjr(p: Participant, room: Room): void {
     if (p.mjr) return;
     const path = this.mjrPath(p, room);
+    // Checked when the file opens too: a symlink may have appeared, and jcfg folders are not checked before.
+    const problem = this.pathPolicy.pathProblem(path);
+    if (problem !== null) {
+      this.log.error("AudioBridge: not recording the participant's audio", { room: room.idString, id: String(p.id), file: path, err: problem });
+      return;
+    }
     try {
       p.mjr = new MjrFile(path, { media: 'audio', codec: p.codec }, {
+        createFolder: room.foldersConfigured,
         onError: (err) => this.log.error("AudioBridge: Couldn't write the participant's audio recording", { room: room.idString, id: String(p.id), file: path, err: err.message }),
       });
       this.log.info("AudioBridge: recording participant's audio", { room: room.idString, id: String(p.id), file: path });
@@ -1574,6 +1632,11 @@ export class AudioBridgePlugin implements Plugin {
 
   private startRecording(room: Room): boolean {
     const path = this.recordingPath(room);
+    const problem = this.pathPolicy.pathProblem(path);
+    if (problem !== null) {
+      this.log.error('AudioBridge: cannot record the mix', { room: room.idString, file: path, err: problem });
+      return false;
+    }
     try {
       room.startRecording(path, this.recordTmpExt);
       this.log.info('AudioBridge: recording the mix', { room: room.idString, file: path });

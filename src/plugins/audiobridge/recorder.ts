@@ -11,6 +11,7 @@
  * Janus's `record_tmp_ext` does.
  */
 import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { CREATE_NOFOLLOW } from '../../security/paths.js';
 
 const HEADER = 44;
 
@@ -64,7 +65,8 @@ export class WavRecorder {
     this.channels = opts.channels;
     this.fixupMs = opts.fixupMs ?? 1000;
     this.now = opts.now ?? (() => performance.now());
-    this.fd = openSync(this.writingPath, 'w');
+    // O_NOFOLLOW: a symlink planted under the recording's name must not redirect the write elsewhere.
+    this.fd = openSync(this.writingPath, CREATE_NOFOLLOW, 0o644);
     writeSync(this.fd, wavHeader(this.sampleRate, this.channels, 0), 0, HEADER, 0);
     this.lastFixup = this.now();
   }

@@ -213,6 +213,11 @@ export class Room implements MixSource {
   readonly participants = new Map<AbId, Participant>();
   muted = false;
   destroyed = false;
+  /**
+   * Whether record_dir/mjrs_dir came from the jcfg (the operator): only then is a missing .mjr folder
+   * created. Folders named by create/edit/enable_* must exist (src/security/paths.ts).
+   */
+  foldersConfigured = false;
   mixer: AudioMixer;
   private readonly clock: FrameClock;
   private readonly shared = new Map<string, OpusEncoder>();

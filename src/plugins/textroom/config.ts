@@ -3,7 +3,7 @@
  * Bad values are logged and skipped (Janus keeps starting), never thrown.
  */
 import type { JcfgDocument } from '../../core/plugin.js';
-import { cfgBool, cfgInt, cfgString } from '../../config/values.js';
+import { cfgBool, cfgInt, cfgString, cfgStringList } from '../../config/values.js';
 import type { Logger } from '../../log.js';
 import type { RoomIds, RoomId } from './ids.js';
 import { parseJsonStyle, type JsonStyle } from './json-format.js';
@@ -15,6 +15,10 @@ export interface TrGeneral {
   /** Event-handler notifications; read for compatibility, the core has no event handlers yet. */
   events: boolean;
   stringIds: boolean;
+  /** Portunus-only: backends `post` may name (URL prefixes); empty: any public URL. */
+  postAllowed: string[];
+  /** Portunus-only: allow loopback/link-local/metadata `post` targets. */
+  postAllowLocal: boolean;
 }
 
 export function readGeneral(doc: JcfgDocument, log: Logger): TrGeneral {
@@ -26,7 +30,18 @@ export function readGeneral(doc: JcfgDocument, log: Logger): TrGeneral {
   const stringIds = cfgBool(g.string_ids, false);
   if (stringIds === undefined) log.warn('textroom: general.string_ids is not a boolean, using false');
   const adminKey = cfgString(g.admin_key);
-  return { adminKey: adminKey ?? null, json: json ?? 'compact', events: events ?? true, stringIds: stringIds ?? false };
+  const postAllowed: string[] = [];
+  const listed = g.post_allowed === undefined ? [] : cfgStringList(g.post_allowed);
+  if (listed === undefined) log.warn('textroom: general.post_allowed is not a list of URLs, allowing no backend');
+  for (const u of listed ?? []) {
+    if (URL.canParse(u)) postAllowed.push(u);
+    else log.warn(`textroom: general.post_allowed: ${JSON.stringify(u)} is not a URL, ignored`);
+  }
+  // An unusable allow-list allows nothing rather than everything.
+  if (listed === undefined || (listed.length > 0 && postAllowed.length === 0)) postAllowed.push('invalid://');
+  const allowLocal = cfgBool(g.post_allow_local, false);
+  if (allowLocal === undefined) log.warn('textroom: general.post_allow_local is not a boolean, using false');
+  return { adminKey: adminKey ?? null, json: json ?? 'compact', events: events ?? true, stringIds: stringIds ?? false, postAllowed, postAllowLocal: allowLocal ?? false };
 }
 
 /** A history length as Janus accepts it (0..65535), capped at MAX_HISTORY; undefined when unreadable. */

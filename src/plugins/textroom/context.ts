@@ -1,6 +1,7 @@
 /** Everything request handlers share: one object per plugin instance, no module-level state. */
 import type { PluginHost, PluginSession } from '../../core/plugin.js';
 import type { Logger } from '../../log.js';
+import type { PostTargetPolicy } from '../../security/post-targets.js';
 import type { TrGeneral } from './config.js';
 import type { RoomIds, RoomId } from './ids.js';
 import type { Outbox } from './outbox.js';
@@ -17,6 +18,8 @@ export interface TrContext {
   readonly log: Logger;
   readonly out: Outbox;
   readonly poster: HttpPoster;
+  /** Which backends `post` may name (general.post_allowed / post_allow_local). */
+  readonly postPolicy: PostTargetPolicy;
   readonly store: RoomStore;
 }
 

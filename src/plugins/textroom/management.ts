@@ -33,6 +33,17 @@ function changed(origin: Origin, apiKind: string, id: RoomId, save: (() => Promi
   return save === null ? reply(false) : save().then(reply);
 }
 
+/**
+ * A backend URL a request names (create `post`, edit `new_post`): refused with the invalid-element
+ * error when the post policy does not allow it (src/security/post-targets.ts); the reason is logged.
+ */
+function checkPost(ctx: TrContext, name: string, url: string): void {
+  const problem = ctx.postPolicy.problem(url);
+  if (problem === null) return;
+  ctx.log.warn(`textroom: refused ${name} ${url}: ${problem}`);
+  throw new TrError(TrErrorCode.INVALID_ELEMENT, `Invalid element (${name})`);
+}
+
 function list(ctx: TrContext, _origin: Origin, p: Params): Data {
   let showPrivate = false;
   const given = p.body.admin_key;
@@ -77,6 +88,7 @@ function create(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data>
   const requested = ctx.ids.parse(p.body.room);
   if (ctx.general.adminKey !== null) checkSecret(ctx.general.adminKey, p, 'admin_key');
   const tokens = allowed === undefined ? undefined : stringArray(allowed, NOT_STRINGS);
+  if (post !== undefined && post !== '') checkPost(ctx, 'post', post);
   if (!ctx.ids.isUnset(requested) && ctx.rooms.has(requested!)) {
     throw new TrError(TrErrorCode.ROOM_EXISTS, `Room ${requested} already exists`);
   }
@@ -100,6 +112,7 @@ function create(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data>
   }
   ctx.rooms.set(id, room);
   ctx.log.verb(`textroom: created room ${id} (${room.settings.description})`);
+  if (room.settings.post !== null) ctx.log.info(`textroom: room ${id} posts to ${room.settings.post}`);
   roomEvent(ctx, origin, 'created', id);
   return changed(origin, 'created', id, permanent ? () => ctx.store.saveRoom(room) : null);
 }
@@ -114,12 +127,16 @@ function edit(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data> {
   const permanent = p.bool('permanent') ?? false;
   const room = findRoom(ctx, ctx.ids.require(p.body.room));
   checkSecret(room.settings.secret, p, 'secret');
+  if (post) checkPost(ctx, 'new_post', post);
   // Empty strings leave a setting as it is (Janus cannot clear a pin or backend through edit).
   const s = room.settings;
   if (description) s.description = description;
   if (isPrivate !== undefined) s.isPrivate = isPrivate;
   if (secret) s.secret = secret;
-  if (post) s.post = post;
+  if (post) {
+    s.post = post;
+    ctx.log.info(`textroom: room ${room.id} now posts to ${post}`);
+  }
   if (pin) s.pin = pin;
   roomEvent(ctx, origin, 'edited', room.id);
   return changed(origin, 'edited', room.id, permanent ? () => ctx.store.saveRoom(room) : null);

@@ -18,6 +18,7 @@ import { Outbox } from './outbox.js';
 import { Params } from './params.js';
 import { RoomStore } from './persistence.js';
 import { HttpPoster, type PosterOptions } from './post.js';
+import { PostTargetPolicy } from '../../security/post-targets.js';
 import { isManagement, runManagement, type Outcome } from './requests.js';
 import { Room } from './room.js';
 import { handleOf } from './session.js';
@@ -61,7 +62,17 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
     const general = readGeneral(init.config, log);
     const ids = new RoomIds(general.stringIds);
     const rooms = new Map<RoomId, Room>();
-    for (const r of readRooms(init.config, ids, log)) rooms.set(r.id, new Room(r.id, r.settings));
+    const postPolicy = new PostTargetPolicy({ allowed: general.postAllowed, allowLocal: general.postAllowLocal });
+    for (const r of readRooms(init.config, ids, log)) {
+      rooms.set(r.id, new Room(r.id, r.settings));
+      const post = r.settings.post;
+      if (post !== null) {
+        // The operator's own rooms are kept; messages to a target the policy refuses are dropped (logged).
+        const problem = postPolicy.problem(post);
+        if (problem === null) log.info(`textroom: room ${r.id} posts to ${post}`);
+        else log.warn(`textroom: room ${r.id}: post target ${post} is refused by the post policy (${problem}); allow it with post_allowed or post_allow_local`);
+      }
+    }
     if (this.dataChannels === null && isDataChannelHost(init.host)) this.dataChannels = init.host;
     this.host = init.host;
     this.ctx = {
@@ -71,7 +82,8 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
       rooms,
       log,
       out: new Outbox(() => this.dataChannels, general.json, log),
-      poster: new HttpPoster(log, this.opts.post),
+      poster: new HttpPoster(log, this.opts.post, postPolicy),
+      postPolicy,
       store: new RoomStore(init.config, ids, log),
     };
     log.info(`textroom: ${rooms.size} room(s) from ${init.config.file}; ${ids.stringIds ? 'string' : 'numeric'} IDs`);

@@ -1,6 +1,7 @@
 /** Everything request handlers share: one object per plugin instance, no module-level state. */
 import type { PluginHost, PluginMediaHost, PluginSession } from '../../core/plugin.js';
 import type { Logger } from '../../log.js';
+import type { PathPolicy } from '../../security/paths.js';
 import type { VrGeneral } from './config.js';
 import type { IdCodec, VrId } from './ids.js';
 import type { Participant } from './participant.js';
@@ -20,6 +21,8 @@ export interface VrContext {
   readonly store: RoomStore;
   /** Open .mjr files, closed on shutdown. */
   readonly recordings: Recordings;
+  /** Which folders and file names requests may name (janus.jcfg protected_folders). */
+  readonly paths: PathPolicy;
   /** RTP forwarders: shared sockets and the forwarding path. */
   readonly rtpfwd: VrRtpForwarders;
   /** Monotonic milliseconds (performance.now in production; tests drive it). */

@@ -27,6 +27,17 @@ function findRoom(ctx: VrContext, id: VrId): Room {
   return room;
 }
 
+/**
+ * A folder a request names: no `..`, not in a protected folder. Refused with Janus's invalid-element
+ * error; the reason goes to the log only (it may say more about the file system than the caller may know).
+ */
+function checkFolder(ctx: VrContext, name: string, dir: string): void {
+  const problem = ctx.paths.pathProblem(dir);
+  if (problem === null) return;
+  ctx.log.warn(`videoroom: refused ${name} ${JSON.stringify(dir)}: ${problem}`);
+  throw new VrError(VrErrorCode.INVALID_ELEMENT, `Invalid element (${name})`);
+}
+
 function stringArray(p: Params, name: string): string[] | undefined {
   const arr = p.array(name);
   if (arr === undefined) return undefined;
@@ -43,6 +54,7 @@ async function create(ctx: VrContext, body: Body, session: PluginSession | null)
   const settings = settingsFromRequest(p, defaultSettings('', ctx.general.defaultPublishers));
   const allowed = stringArray(p, 'allowed');
   checkKey(p, 'admin_key', ctx.general.adminKey);
+  if (settings.rec_dir !== null) checkFolder(ctx, 'rec_dir', settings.rec_dir);
   if (id === undefined || ctx.ids.isUnset(id)) id = ctx.ids.random((x) => ctx.rooms.has(x));
   else if (ctx.rooms.has(id)) throw new VrError(VrErrorCode.ROOM_EXISTS, `Room ${id} already exists`);
   if (settings.description === '') settings.description = `Room ${id}`;
@@ -75,6 +87,7 @@ async function edit(ctx: VrContext, body: Body, session: PluginSession | null): 
   const permanent = p.bool('permanent') ?? false;
   const room = findRoom(ctx, id);
   checkKey(p, 'secret', room.settings.secret);
+  if (recDir !== undefined) checkFolder(ctx, 'new_rec_dir', recDir);
   const s = { ...room.settings };
   if (description !== undefined && description !== '') s.description = description;
   // Empty strings leave secret and pin as they were (Janus ignores them too; there is no "remove the pin").
@@ -86,7 +99,10 @@ async function edit(ctx: VrContext, body: Body, session: PluginSession | null): 
   if (firFreq !== undefined) s.fir_freq = firFreq;
   if (publishers !== undefined) s.publishers = publishers;
   if (lockRecord !== undefined) s.lock_record = lockRecord;
-  if (recDir !== undefined) s.rec_dir = recDir;
+  if (recDir !== undefined) {
+    s.rec_dir = recDir;
+    room.recDirConfigured = false;
+  }
   room.settings = s;
   const saved = permanent ? await ctx.store.saveRoom(room) : false;
   roomEvent(ctx, session, 'edited', id);

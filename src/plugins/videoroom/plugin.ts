@@ -25,6 +25,7 @@ import { Params, requestName, type Body } from './params.js';
 import { handleState, type HandleState } from './participant.js';
 import { RoomStore } from './persistence.js';
 import { Recordings } from './recording.js';
+import { PathPolicy } from '../../security/paths.js';
 import { configure, join, leave, unpublish, type AsyncReply } from './publisher.js';
 import { publisherUp, stopPublishing } from './publishing.js';
 import { Room } from './room.js';
@@ -51,6 +52,8 @@ export class VideoRoomPlugin implements Plugin {
   readonly versionString = '0.0.2';
 
   private ctx: VrContext | null = null;
+  /** Tests may inject a path policy; otherwise it comes from janus.jcfg's protected_folders. */
+  constructor(private readonly paths: PathPolicy | null = null) {}
   private forwarder: Forwarder | null = null;
   private clock: () => number = () => performance.now();
   /** Async requests run one at a time, in arrival order, after the core has sent its ack. */
@@ -63,6 +66,7 @@ export class VideoRoomPlugin implements Plugin {
     const rooms = new Map<VrId, Room>();
     for (const r of readRooms(init.config, general, ids, log)) {
       const room = new Room(r.id, r.settings);
+      room.recDirConfigured = true;
       if (r.allowed !== null) {
         room.addAllowed(r.allowed);
         room.aclEnabled = true;
@@ -76,7 +80,7 @@ export class VideoRoomPlugin implements Plugin {
       ps.lastPliMs = now();
       media?.sendPli(ps.owner.session, ps.mid);
     }, now);
-    this.ctx = { general, ids, rooms, host: init.host, media, log, store: new RoomStore(init.config, ids, log), recordings: new Recordings(), rtpfwd, now };
+    this.ctx = { general, ids, rooms, host: init.host, media, log, store: new RoomStore(init.config, ids, log), recordings: new Recordings(), paths: this.paths ?? PathPolicy.fromGateway(init.gateway), rtpfwd, now };
     this.forwarder = media !== null ? new Forwarder(this.ctx, media) : null;
     log.info(`videoroom: ${rooms.size} room(s) from ${init.config.file}; ${ids.stringIds ? 'string' : 'numeric'} IDs`);
   }

@@ -17,6 +17,7 @@ import { setRecording } from './recording.js';
 import { safeEqual } from './secrets.js';
 import { missing } from './params.js';
 import { joinSubscriber } from './subscriber.js';
+import { PathPolicy } from '../../security/paths.js';
 
 type Data = Record<string, unknown>;
 
@@ -116,6 +117,11 @@ export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jse
     perStream.push({ mid: sp.requireString('mid'), send: sp.bool('send'), keyframe: sp.bool('keyframe') });
     sp.any('min_delay');
     sp.any('max_delay');
+  }
+  if (filename !== undefined && PathPolicy.nameProblem(filename) !== null) {
+    // A recording's name stays in rec_dir: no separators, no `..` (Janus takes a path here).
+    ctx.log.warn(`videoroom: refused recording filename ${JSON.stringify(filename)} of ${me.id} in room ${me.room.id}: ${PathPolicy.nameProblem(filename)!}`);
+    throw new VrError(VrErrorCode.INVALID_ELEMENT, 'Invalid element (filename)');
   }
   if (request === 'publish' && me.media.active && jsep !== null && jsep.update !== true) {
     throw new VrError(VrErrorCode.ALREADY_PUBLISHED, 'Can\'t publish, already published');

@@ -9,7 +9,6 @@
  * Simulcast video: like Janus, one file with the best layer, switched at keyframes (the encoder
  * keeps the first SSRC and continuous seq/ts across switches).
  */
-import { join } from 'node:path';
 import { isH264Keyframe } from '../../codecs/h264.js';
 import { isVp8Keyframe } from '../../codecs/vp8.js';
 import { isVp9Keyframe } from '../../codecs/vp9.js';
@@ -109,9 +108,17 @@ export function startStreamRecording(ctx: VrContext, me: Participant, ps: Publis
   }
   const name = `${recordingName(me, ps, wallClockUs())}.mjr`;
   const dir = me.room.settings.rec_dir;
-  // Without rec_dir, Janus writes relative to its working directory (a filename may carry its own path).
-  const path = dir !== null && dir !== '' ? join(dir, name) : name;
+  // Without rec_dir, Janus writes relative to its working directory. Checked again here (not only at
+  // the request): a symlink may have turned rec_dir into a protected folder since, and jcfg rooms'
+  // rec_dir were never checked (Janus's recorder refuses protected folders too).
+  const target = ctx.paths.fileIn(dir, name);
+  if ('problem' in target) {
+    ctx.log.error(`videoroom: not recording ${ps.type} of ${me.id} in room ${me.room.id}: ${target.problem}`, { room: me.room.id, id: me.id, rec_dir: dir, name });
+    return;
+  }
+  const path = target.path;
   const file = new MjrFile(path, info, {
+    createFolder: me.room.recDirConfigured,
     onError: (err) => ctx.log.error(`videoroom: couldn't record ${ps.type} of ${me.id} in room ${me.room.id} to ${path}: ${err.message}`, { room: me.room.id, id: me.id, path }),
   });
   ps.recorder = { file, layer: -1 };

@@ -15,6 +15,11 @@ export class Room {
   aclEnabled = false;
   private readonly aclTokens = new Set<string>();
   destroyed = false;
+  /**
+   * Whether rec_dir came from the jcfg (the operator): only then is a missing folder created.
+   * A rec_dir from create/edit must exist already (src/security/paths.ts).
+   */
+  recDirConfigured = false;
 
   constructor(
     readonly id: VrId,

@@ -294,9 +294,8 @@ test('play_file & co: errors in Janus 1.1.2\'s order and words; a file that is n
     assert.deepEqual(await q({ request: 'play_file', room: 999, secret: 'adminpwd', filename: TONE_440 }), err(485, 'No such room (999)'));
     assert.deepEqual(await q({ request: 'play_file', room: 1234, secret: 'adminpwd', filename: join(dir, 'missing.opus') }), err(499, 'Error opening file'));
     assert.deepEqual(await q({ request: 'play_file', room: 1234, secret: 'adminpwd', filename: dir }), err(499, 'Error opening file'), 'a folder');
-    const g = await q({ request: 'play_file', room: 1234, secret: 'adminpwd', filename: GARBAGE });
-    assert.equal(g['error_code'], 499);
-    assert.match(g['error'] as string, /^Invalid Ogg\/Opus file \(/);
+    // Not Ogg/Opus: refused up front, with the same words as a missing file (nothing about the file leaks).
+    assert.deepEqual(await q({ request: 'play_file', room: 1234, secret: 'adminpwd', filename: GARBAGE }), err(499, 'Error opening file'));
     // A group in a room without groups is ignored (as in Janus).
     const ok = await q({ request: 'play_file', room: 1234, secret: 'adminpwd', filename: TONE_660_SHORT, group: 'x', file_id: '' });
     assert.deepEqual(ok, { audiobridge: 'success', room: 1234, file_id: '' }, 'an empty file_id is taken as given, as Janus does');

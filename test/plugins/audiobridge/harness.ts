@@ -130,7 +130,7 @@ export async function makeHarness(configText = DEMO_CONFIG, opts: AudioBridgeOpt
   const host = new RecordingHost();
   const sched = new FakeScheduler();
   const plugin = new AudioBridgePlugin({ scheduler: sched, log: quietLogger(), ...opts });
-  await plugin.init({ config, configsFolder: dir, gateway: defaultJanusConfig(), host, log: quietLogger() });
+  await plugin.init({ config, configsFolder: dir, gateway: defaultJanusConfig(), host, log: opts.log ?? quietLogger() });
   const h: Harness = {
     plugin,
     host,

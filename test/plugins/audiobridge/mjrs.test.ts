@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOpusDecoder } from '../../../src/codecs/opus.js';
@@ -119,6 +119,7 @@ test('enable_mjrs starts and stops the recordings of the participants in the roo
       sender = new ToneSender(p, 440);
       sender.start();
       const dirA = join(base, 'a');
+      mkdirSync(dirA); // a folder a request names must exist: Portunus creates only the jcfg's (src/security/paths.ts)
       assert.deepEqual(await q({ request: 'enable_mjrs', room: ROOM, secret: 's', mjrs: true, mjrs_dir: dirA }), { audiobridge: 'success', mjrs: true });
       const first = mjrOf(w, ROOM, p.id);
       await sleep(1000);

@@ -26,7 +26,7 @@ async function withFile(): Promise<{ h: Harness; file: string }> {
 
 test('permanent create / edit / destroy are written back and read again by a new instance', async () => {
   const { h, file } = await withFile();
-  const created = await h.apiData({ request: 'create', room: 42, description: 'Saved', secret: 's', pin: 'p', history: 7, is_private: true, post: 'http://127.0.0.1:1/x', permanent: true });
+  const created = await h.apiData({ request: 'create', room: 42, description: 'Saved', secret: 's', pin: 'p', history: 7, is_private: true, post: 'http://192.0.2.1:1/x', permanent: true });
   assert.deepEqual(created, { textroom: 'created', room: 42, permanent: true });
   let text = readFileSync(file, 'utf8');
   assert.match(text, /# operator comment that must survive/);
@@ -35,7 +35,7 @@ test('permanent create / edit / destroy are written back and read again by a new
 
   const again = await Harness.start(await Jcfg.load(file));
   const room = again.plugin.room(42);
-  assert.deepEqual(room?.settings, { description: 'Saved', secret: 's', pin: 'p', isPrivate: true, history: 7, post: 'http://127.0.0.1:1/x' });
+  assert.deepEqual(room?.settings, { description: 'Saved', secret: 's', pin: 'p', isPrivate: true, history: 7, post: 'http://192.0.2.1:1/x' });
   await again.stop();
 
   // Over the data channel too.

@@ -4,6 +4,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Harness } from './harness.js';
 
+/** The collectors here listen on loopback: the operator allows local post targets (post_allow_local). */
+const LOCAL_OK = 'general: {\n  json = "compact"\n  post_allow_local = true\n}\n';
+
 interface Backend {
   server: Server;
   url: string;
@@ -44,7 +47,7 @@ function close(b: Backend): Promise<void> {
 
 test('post: public messages and announcements are POSTed as JSON; whispers are not', async (t) => {
   const fast = await backend(true);
-  const h = await Harness.start(undefined, { post: { timeoutMs: 1000 } });
+  const h = await Harness.start(LOCAL_OK, { post: { timeoutMs: 1000 } });
   t.after(async () => {
     await h.stop();
     await close(fast);
@@ -64,7 +67,7 @@ test('post: public messages and announcements are POSTed as JSON; whispers are n
 
 test('post: a backend that never answers does not stall the room, and requests time out', async (t) => {
   const slow = await backend(false);
-  const h = await Harness.start(undefined, { post: { timeoutMs: 300, maxInFlight: 5 } });
+  const h = await Harness.start(LOCAL_OK, { post: { timeoutMs: 300, maxInFlight: 5 } });
   t.after(async () => {
     await h.stop();
     await close(slow);
@@ -88,7 +91,7 @@ test('post: a backend that never answers does not stall the room, and requests t
 });
 
 test('post: an unreachable backend is logged, delivery continues', async (t) => {
-  const h = await Harness.start(undefined, { post: { timeoutMs: 1000 } });
+  const h = await Harness.start(LOCAL_OK, { post: { timeoutMs: 1000 } });
   t.after(() => h.stop());
   const a = h.client();
   a.request({ textroom: 'create', room: 12, post: 'http://127.0.0.1:1/none' });

@@ -48,7 +48,7 @@ room-abc: { description = "bad id" }
 room-0: {}
 `);
   const g = readGeneral(doc, log);
-  assert.deepEqual(g, { adminKey: 'k', json: 'compact', events: false, stringIds: false });
+  assert.deepEqual(g, { adminKey: 'k', json: 'compact', events: false, stringIds: false, postAllowed: [], postAllowLocal: false });
   const rooms = readRooms(doc, new RoomIds(false), log);
   assert.deepEqual(rooms.map((r) => r.id), [1234, 7, 8]);
   assert.deepEqual(rooms[0]!.settings, { description: 'Demo', secret: 's', pin: '42', isPrivate: false, history: 12, post: 'http://x/y' });

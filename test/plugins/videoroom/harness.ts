@@ -178,10 +178,11 @@ export class Harness {
   time = 1_000_000;
   private tx = 0;
 
-  static async start(config: string | JcfgDocument): Promise<Harness> {
+  /** `gateway`: janus.jcfg as the core hands it to plugins (e.g. protected_folders). */
+  static async start(config: string | JcfgDocument, gateway = defaultJanusConfig()): Promise<Harness> {
     const h = new Harness();
     const doc = typeof config === 'string' ? docFromText(config) : config;
-    await h.plugin.init({ config: doc, configsFolder: '/tmp', gateway: defaultJanusConfig(), host: h.host, log: h.log });
+    await h.plugin.init({ config: doc, configsFolder: '/tmp', gateway, host: h.host, log: h.log });
     h.plugin.setClock(() => h.time);
     return h;
   }
