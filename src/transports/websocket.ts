@@ -17,7 +17,9 @@ import type { SessionOverReason, TransportClient, TransportInfo } from '../core/
 import { log } from '../log.js';
 import { VERSION_STRING, versionNumber } from '../version.js';
 import { bindAddress, type ListenAddress } from './bind.js';
-import { parseRequest, serialize, type JsonStyle } from './json.js';
+import { ErrorCode } from '../core/errors.js';
+import { errorMessage } from '../core/messages.js';
+import { parseRequestBytes, scanTransaction, serialize, type JsonStyle } from './json.js';
 
 export const WS_TRANSPORT_INFO: TransportInfo = {
   package: 'janus.transport.websockets',
@@ -34,9 +36,15 @@ export const ADMIN_PROTOCOL = 'janus-admin-protocol';
 export interface WebSocketTransportOptions {
   gateway: Gateway;
   config: WsTransportConfig;
-  /** Largest frame accepted; bigger ones close the socket (1009). */
-  maxPayloadBytes?: number;
+  /** Largest message processed; a bigger one gets a 454 error reply and the socket stays open (default 1 MiB). */
+  maxMessageBytes?: number;
+  /** Largest message received at all; a bigger one closes the socket with 1009 (default 16 MiB). */
+  hardMaxMessageBytes?: number;
 }
+
+/** Defaults: the soft limit matches HTTP's body limit; the hard cap bounds what one message may buffer. */
+export const WS_MAX_MESSAGE_BYTES = 1024 * 1024;
+export const WS_HARD_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 type Api = 'janus' | 'admin';
 
@@ -63,7 +71,8 @@ class WsClient implements TransportClient {
 export class WebSocketTransport {
   private readonly gw: Gateway;
   private readonly cfg: WsTransportConfig;
-  private readonly maxPayload: number;
+  private readonly maxMessage: number;
+  private readonly hardMaxMessage: number;
   private readonly servers: Array<{ api: Api; secure: boolean; http: Server; wss: WebSocketServer }> = [];
   private readonly clients = new Set<WsClient>();
   private pingTimer: NodeJS.Timeout | null = null;
@@ -71,7 +80,8 @@ export class WebSocketTransport {
   constructor(opts: WebSocketTransportOptions) {
     this.gw = opts.gateway;
     this.cfg = opts.config;
-    this.maxPayload = opts.maxPayloadBytes ?? 1024 * 1024;
+    this.hardMaxMessage = opts.hardMaxMessageBytes ?? WS_HARD_MAX_MESSAGE_BYTES;
+    this.maxMessage = Math.min(opts.maxMessageBytes ?? WS_MAX_MESSAGE_BYTES, this.hardMaxMessage);
   }
 
   /**
@@ -145,7 +155,10 @@ export class WebSocketTransport {
     if (tls) http.on('tlsClientError', (err: Error) => log.verb('wss handshake failed', { err: err.message }));
     const wss = new WebSocketServer({
       server: http,
-      maxPayload: this.maxPayload,
+      // ws would close the socket (1007, 1009) on a bad message and lose every reply still owed on it;
+      // we check UTF-8 and the size ourselves and answer 454 instead. Only the hard cap closes.
+      maxPayload: this.hardMaxMessage,
+      skipUTF8Validation: true,
       // Janus refuses connections that do not ask for its subprotocol.
       verifyClient: (info: { req: IncomingMessage }, cb: (ok: boolean, code?: number, msg?: string) => void) => {
         const offered = String(info.req.headers['sec-websocket-protocol'] ?? '')
@@ -156,7 +169,7 @@ export class WebSocketTransport {
       },
       handleProtocols: (offered: Set<string>) => (offered.has(protocol) ? protocol : false),
     });
-    wss.on('connection', (ws) => this.onConnection(api, ws));
+    wss.on('connection', (ws, req) => this.onConnection(api, ws, req.socket.remoteAddress ?? ''));
     wss.on('error', (err) => log.error('websocket server error', { err: String(err) }));
     return new Promise((resolve, reject) => {
       http.once('error', reject);
@@ -168,13 +181,22 @@ export class WebSocketTransport {
     });
   }
 
-  private onConnection(api: Api, ws: WebSocket): void {
+  private onConnection(api: Api, ws: WebSocket, remote: string): void {
     const client = new WsClient(ws, this.cfg.general.json);
     this.clients.add(client);
     ws.on('message', (data: RawData) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      const parsed = parseRequest(text);
-      if (!parsed.ok) return client.send(parsed.error);
+      const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      if (buf.length > this.maxMessage) {
+        log.verb('websocket message over the limit, answered 454', { remote, bytes: buf.length, max: this.maxMessage });
+        const reason = `Invalid Janus API request - message too large (${buf.length} bytes, max ${this.maxMessage})`;
+        return client.send(errorMessage(0, scanTransaction(buf), ErrorCode.INVALID_JSON, reason));
+      }
+      const parsed = parseRequestBytes(buf, 'ws');
+      if (!parsed.ok) {
+        const tx = scanTransaction(buf);
+        if (tx !== null) parsed.error.transaction = tx;
+        return client.send(tx !== null ? reorderAsReply(parsed.error) : parsed.error);
+      }
       const pending = api === 'admin' ? this.gw.admin.handle(parsed.value) : this.gw.handle(parsed.value, client);
       pending.then(
         (reply) => client.send(reply),
@@ -185,7 +207,11 @@ export class WebSocketTransport {
       if (client.pongTimer) clearTimeout(client.pongTimer);
       client.pongTimer = null;
     });
-    ws.on('error', (err) => log.verb('websocket error', { err: String(err) }));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // Over the hard cap ws has already closed the socket (1009): that one is worth the operator's eye.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') log.warn('websocket message over the hard cap, connection closed (1009)', { remote, max: this.hardMaxMessage });
+      else log.verb('websocket error', { remote, err: String(err) });
+    });
     ws.on('close', () => {
       if (client.pongTimer) clearTimeout(client.pongTimer);
       client.pongTimer = null;
@@ -209,4 +235,9 @@ export class WebSocketTransport {
   clientCount(): number {
     return this.clients.size;
   }
+}
+
+/** Janus's key order for an error that answers a request: janus, transaction, error. */
+function reorderAsReply(e: JanusMessage): JanusMessage {
+  return { janus: e.janus, transaction: e.transaction, error: e.error };
 }

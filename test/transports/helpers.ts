@@ -48,7 +48,7 @@ export async function startServer(opts: {
   const gw = new Gateway({ config: janus, plugins: [new EchoPlugin()], watchdogIntervalMs: opts.watchdogIntervalMs ?? 100 });
   await gw.start();
   const http = new HttpTransport({ gateway: gw, config: httpCfg, longPollTimeoutMs: opts.longPollTimeoutMs ?? 300, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 });
-  const ws = new WebSocketTransport({ gateway: gw, config: wsCfg, maxPayloadBytes: opts.maxBodyBytes ?? 64 * 1024 });
+  const ws = new WebSocketTransport({ gateway: gw, config: wsCfg, maxMessageBytes: opts.maxBodyBytes ?? 64 * 1024 });
   try {
     await http.start();
     await ws.start();
