@@ -1,0 +1,88 @@
+/**
+ * Over WebSocket the order of a reply and the events its request caused is visible on one socket.
+ * Janus 1.1.2 sends the participants' `destroyed` before the `success` of a VideoRoom room `destroy`
+ * (the plugin notifies while answering); Portunus must do the same. Run against both servers.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import { startJanus } from '../helpers/janus-ref.js';
+import { startPortunus } from '../helpers/portunus.js';
+import type { RunningServer } from '../helpers/server-process.js';
+
+type Msg = Record<string, unknown>;
+
+class Sock {
+  readonly got: Msg[] = [];
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (d) => this.got.push(JSON.parse(d.toString()) as Msg));
+  }
+  static open(url: string): Promise<Sock> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, 'janus-protocol');
+      const s = new Sock(ws);
+      ws.once('open', () => resolve(s));
+      ws.once('error', reject);
+    });
+  }
+  /** Sends and waits until a message with this transaction and one of `final` janus types arrived. */
+  async req(body: Msg, final: string[] = ['success', 'error', 'event']): Promise<Msg> {
+    this.ws.send(JSON.stringify(body));
+    const end = Date.now() + 5000;
+    for (;;) {
+      const m = this.got.find((x) => x.transaction === body.transaction && final.includes(x.janus as string));
+      if (m) return m;
+      if (Date.now() > end) throw new Error(`no reply to ${JSON.stringify(body)}: ${JSON.stringify(this.got)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+const kinds = (ms: Msg[]) =>
+  ms.map((m) => {
+    const data = (m.plugindata as { data?: { videoroom?: string } } | undefined)?.data;
+    return `${m.janus as string}${m.transaction ? `(${m.transaction as string})` : ''}${data?.videoroom ? `:${data.videoroom}` : ''}`;
+  });
+
+/** Two sockets: A destroys a room in which A's own second handle and B's handle are publishers. */
+async function destroyOrder(srv: RunningServer): Promise<{ a: string[]; b: string[] }> {
+  const A = await Sock.open(srv.wsUrl);
+  const B = await Sock.open(srv.wsUrl);
+  try {
+    const sa = ((await A.req({ janus: 'create', transaction: 'ca' })).data as { id: number }).id;
+    const sb = ((await B.req({ janus: 'create', transaction: 'cb' })).data as { id: number }).id;
+    const attach = async (s: Sock, session: number, tx: string) => ((await s.req({ janus: 'attach', session_id: session, plugin: 'janus.plugin.videoroom', transaction: tx })).data as { id: number }).id;
+    const ha = await attach(A, sa, 'a1');
+    const ha2 = await attach(A, sa, 'a2');
+    const hb = await attach(B, sb, 'b1');
+    const room = 4000 + Math.floor(Math.random() * 1000);
+    await A.req({ janus: 'message', session_id: sa, handle_id: ha, transaction: 'create', body: { request: 'create', room, admin_key: 'videoroom_key' } });
+    await B.req({ janus: 'message', session_id: sb, handle_id: hb, transaction: 'jb', body: { request: 'join', ptype: 'publisher', room } }, ['event']);
+    await A.req({ janus: 'message', session_id: sa, handle_id: ha2, transaction: 'ja', body: { request: 'join', ptype: 'publisher', room } }, ['event']);
+    await new Promise((r) => setTimeout(r, 300));
+    A.got.length = 0;
+    B.got.length = 0;
+    await A.req({ janus: 'message', session_id: sa, handle_id: ha, transaction: 'destroy', body: { request: 'destroy', room } }, ['success', 'error']);
+    await new Promise((r) => setTimeout(r, 300));
+    return { a: kinds(A.got), b: kinds(B.got) };
+  } finally {
+    A.ws.close();
+    B.ws.close();
+  }
+}
+
+const servers: RunningServer[] = [];
+before(async () => {
+  servers.push(await startJanus({ videoroomAdminKey: 'videoroom_key' }));
+  servers.push(await startPortunus({ videoroomAdminKey: 'videoroom_key' }));
+});
+after(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+});
+
+test('WS: a VideoRoom room destroy sends the participants their `destroyed` before the `success`, like Janus 1.1.2', { timeout: 60_000 }, async () => {
+  const [janus, portunus] = servers as [RunningServer, RunningServer];
+  const expected = { a: ['event:destroyed', 'success(destroy):destroyed'], b: ['event:destroyed'] };
+  assert.deepEqual(await destroyOrder(janus), expected, 'Janus 1.1.2 (the reference) changed');
+  assert.deepEqual(await destroyOrder(portunus), expected);
+});
