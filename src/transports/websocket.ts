@@ -40,11 +40,14 @@ export interface WebSocketTransportOptions {
   maxMessageBytes?: number;
   /** Largest message received at all; a bigger one closes the socket with 1009 (default 16 MiB). */
   hardMaxMessageBytes?: number;
+  /** Time for an upgrade request's headers to arrive (slowloris); default 10 s like HTTP's request_timeout. */
+  upgradeTimeoutMs?: number;
 }
 
 /** Defaults: the soft limit matches HTTP's body limit; the hard cap bounds what one message may buffer. */
 export const WS_MAX_MESSAGE_BYTES = 1024 * 1024;
 export const WS_HARD_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+export const WS_UPGRADE_TIMEOUT_MS = 10_000;
 
 type Api = 'janus' | 'admin';
 
@@ -73,6 +76,7 @@ export class WebSocketTransport {
   private readonly cfg: WsTransportConfig;
   private readonly maxMessage: number;
   private readonly hardMaxMessage: number;
+  private readonly upgradeTimeoutMs: number;
   private readonly servers: Array<{ api: Api; secure: boolean; http: Server; wss: WebSocketServer }> = [];
   private readonly clients = new Set<WsClient>();
   private pingTimer: NodeJS.Timeout | null = null;
@@ -81,6 +85,7 @@ export class WebSocketTransport {
     this.gw = opts.gateway;
     this.cfg = opts.config;
     this.hardMaxMessage = opts.hardMaxMessageBytes ?? WS_HARD_MAX_MESSAGE_BYTES;
+    this.upgradeTimeoutMs = opts.upgradeTimeoutMs ?? WS_UPGRADE_TIMEOUT_MS;
     this.maxMessage = Math.min(opts.maxMessageBytes ?? WS_MAX_MESSAGE_BYTES, this.hardMaxMessage);
   }
 
@@ -151,7 +156,10 @@ export class WebSocketTransport {
       res.writeHead(426, { 'Content-Type': 'text/plain' });
       res.end('WebSocket only\n');
     };
-    const http: Server = tls ? createHttpsServer({ ...tls }, onRequest) : createServer(onRequest);
+    // Only the upgrade request is timed: once upgraded, the socket is the WebSocket's (pings keep it honest).
+    const t = this.upgradeTimeoutMs;
+    const timeouts = { requestTimeout: t, headersTimeout: t, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(t / 4))) };
+    const http: Server = tls ? createHttpsServer({ ...tls, ...timeouts }, onRequest) : createServer(timeouts, onRequest);
     if (tls) http.on('tlsClientError', (err: Error) => log.verb('wss handshake failed', { err: err.message }));
     const wss = new WebSocketServer({
       server: http,

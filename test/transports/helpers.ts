@@ -51,7 +51,7 @@ export async function startServer(opts: {
   const gw = new Gateway({ config: janus, plugins: [new EchoPlugin()], watchdogIntervalMs: opts.watchdogIntervalMs ?? 100 });
   await gw.start();
   const http = new HttpTransport({ gateway: gw, config: httpCfg, longPollTimeoutMs: opts.longPollTimeoutMs ?? 300, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024, hardMaxBodyBytes: opts.hardMaxBytes, requestTimeoutMs: opts.requestTimeoutMs });
-  const ws = new WebSocketTransport({ gateway: gw, config: wsCfg, maxMessageBytes: opts.maxBodyBytes ?? 64 * 1024, hardMaxMessageBytes: opts.hardMaxBytes });
+  const ws = new WebSocketTransport({ gateway: gw, config: wsCfg, maxMessageBytes: opts.maxBodyBytes ?? 64 * 1024, hardMaxMessageBytes: opts.hardMaxBytes, upgradeTimeoutMs: opts.requestTimeoutMs });
   try {
     await http.start();
     await ws.start();

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { WebSocket } from 'ws';
 import { ECHO_PKG } from '../core/echo-plugin.js';
 import { startServer } from './helpers.js';
@@ -128,6 +129,33 @@ test('WS: a message over the hard cap closes the socket with 1009', async () => 
     await c.until(2);
     assert.equal(c.closeCode, 1009);
     assert.equal(c.got.length, 1);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('WS: slowloris upgrade headers are cut after the upgrade timeout; an upgraded socket outlives it', async () => {
+  const srv = await startServer({ requestTimeoutMs: 1000 });
+  try {
+    const c = await Client.open(srv.wsUrl);
+    const u = new URL(srv.wsUrl);
+    const raw = connect(Number(u.port), u.hostname);
+    raw.on('error', () => undefined);
+    const closed = new Promise<number>((r) => {
+      const t0 = Date.now();
+      raw.on('close', () => r(Date.now() - t0));
+    });
+    raw.write('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n');
+    const drip = setInterval(() => !raw.destroyed && raw.write('X-Slow: 1\r\n'), 200);
+    const after = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 6000))]);
+    clearInterval(drip);
+    raw.destroy();
+    assert.ok(after > 0, 'slow upgrade request was not cut');
+    // Well past the timeout (and its checking interval) the upgraded socket still works.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(await c.req({ janus: 'ping', transaction: 'alive' }), { janus: 'pong', transaction: 'alive' });
+    assert.equal(c.closeCode, null);
+    c.ws.close();
   } finally {
     await srv.stop();
   }
