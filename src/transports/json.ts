@@ -5,6 +5,7 @@
 import { isUtf8 } from 'node:buffer';
 import { ErrorCode } from '../core/errors.js';
 import { errorMessage, isObject, type JanusMessage } from '../core/messages.js';
+import { diagnoseJson } from './json-diagnosis.js';
 
 export type JsonStyle = 'compact' | 'indented' | 'plain';
 
@@ -53,31 +54,32 @@ function lineColumn(text: string, pos: number): { line: number; column: number }
  * Like Janus (jansson without JSON_DECODE_ANY), a top-level scalar is a parse error (454);
  * arrays parse, and each transport decides what a non-object means (HTTP answers 455,
  * WebSocket hands it to the core, which finds no `transaction`: 456).
- * Syntax errors carry V8's description of the fault (jansson's own words differ) at jansson's place.
  */
 export function parseRequest(text: string, wording: ErrorWording = 'http'): Parsed {
   let value: unknown;
-  if (text.trim() === '') {
-    const { line, column } = lineColumn(text, text.length);
-    return { ok: false, error: parseError(wording, line, column, "'[' or '{' expected near end of file") };
-  }
   try {
     value = JSON.parse(text);
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    const m = /at position (\d+)/.exec(msg);
-    const at = m ? Number(m[1]) : text.length;
-    const { line, column } = lineColumn(text, at);
-    // V8 sometimes quotes the whole input back ("..." is not valid JSON): keep only the diagnosis.
-    const reason = msg.replace(/ in JSON at position \d+.*$/s, '').replace(/ at position \d+.*$/s, '').replace(/, ".*" is not valid JSON$/s, '');
-    return { ok: false, error: parseError(wording, line, column, reason) };
+    return { ok: false, error: syntaxError(text, err, wording) };
   }
-  if (value === null || typeof value !== 'object') {
-    const token = text.trim();
-    const lc = lineColumn(text, text.length - (text.length - text.trimEnd().length));
-    return { ok: false, error: parseError(wording, lc.line, lc.column, `'[' or '{' expected near '${token.slice(0, 32)}'`) };
-  }
+  if (value === null || typeof value !== 'object') return { ok: false, error: syntaxError(text, null, wording) };
   return { ok: true, value };
+}
+
+/** Longest text given jansson's wording; longer ones get V8's description at its position. */
+const DIAGNOSE_MAX_CHARS = 64 * 1024;
+
+/** jansson's description of the fault where we can give it, else V8's at its position. */
+function syntaxError(text: string, err: unknown, wording: ErrorWording): JanusMessage {
+  // The diagnosis walks the text in JS: bounded, so a flood of big bad messages costs what JSON.parse does.
+  const d = text.length <= DIAGNOSE_MAX_CHARS ? diagnoseJson(text, wording === 'ws' ? 'next-document' : 'end-of-file') : null;
+  if (d) return parseError(wording, d.line, d.column, d.text);
+  const msg = err instanceof Error ? err.message : String(err);
+  const m = /at position (\d+)/.exec(msg);
+  const { line, column } = lineColumn(text, m ? Number(m[1]) : text.length);
+  // V8 sometimes quotes the whole input back ("..." is not valid JSON): keep only the diagnosis.
+  const reason = msg.replace(/ (in JSON )?at position \d+.*$/s, '').replace(/, (\.\.\.)?".*"(\.\.\.)? is not valid JSON$/s, '');
+  return parseError(wording, line, column, reason);
 }
 
 /**
@@ -89,19 +91,39 @@ export function parseRequestBytes(buf: Buffer, wording: ErrorWording = 'http'): 
   return parseRequest(buf.toString('utf8'), wording);
 }
 
+/** Length of the UTF-8 sequence starting at `i`, or 0 if it is not valid there (overlongs, surrogates, truncation). */
+function utf8SequenceAt(buf: Buffer, i: number): number {
+  const b = buf[i]!;
+  if (b < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => {
+    const c = buf[i + k];
+    return c !== undefined && c >= lo && c <= hi;
+  };
+  if (b >= 0xc2 && b <= 0xdf) return cont(1) ? 2 : 0;
+  if (b >= 0xe0 && b <= 0xef) {
+    const lo = b === 0xe0 ? 0xa0 : 0x80;
+    const hi = b === 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (b >= 0xf0 && b <= 0xf4) {
+    const lo = b === 0xf0 ? 0x90 : 0x80;
+    const hi = b === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}
+
 /** The 454 for bytes that are not UTF-8, located and worded like jansson's (only on this error path). */
 function invalidUtf8Error(buf: Buffer, wording: ErrorWording): JanusMessage {
   let line = 1;
   let column = 0;
   let stringStart = -1;
   let escaped = false;
-  let i = 0;
-  while (i < buf.length) {
+  for (let i = 0; i < buf.length; ) {
     const b = buf[i]!;
-    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
-    const seq = len > 1 ? buf.subarray(i, i + len) : null;
-    if (len === 0 || (seq !== null && (seq.length < len || !isUtf8(seq)))) {
-      const near = stringStart >= 0 ? buf.subarray(stringStart, i).toString('utf8') : '';
+    const len = utf8SequenceAt(buf, i);
+    if (len === 0) {
+      const near = stringStart >= 0 ? buf.subarray(stringStart, Math.min(i, stringStart + 64)).toString('utf8') : '';
       const hex = b.toString(16).padStart(2, '0');
       return parseError(wording, line, column, `unable to decode byte 0x${hex}${stringStart >= 0 ? ` near '${near}'` : ''}`);
     }

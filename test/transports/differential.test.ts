@@ -1,7 +1,8 @@
 /**
- * Over WebSocket the order of a reply and the events its request caused is visible on one socket.
- * Janus 1.1.2 sends the participants' `destroyed` before the `success` of a VideoRoom room `destroy`
- * (the plugin notifies while answering); Portunus must do the same. Run against both servers.
+ * Transport behaviour compared live with Janus 1.1.2 (both servers started on the same generated config):
+ * - over WebSocket the order of a reply and the events its request caused is visible on one socket:
+ *   Janus sends the participants' `destroyed` before the `success` of a VideoRoom room `destroy`;
+ * - the wording of parse errors, which differs between Janus's HTTP and WebSocket transports.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,4 +86,48 @@ test('WS: a VideoRoom room destroy sends the participants their `destroyed` befo
   const expected = { a: ['event:destroyed', 'success(destroy):destroyed'], b: ['event:destroyed'] };
   assert.deepEqual(await destroyOrder(janus), expected, 'Janus 1.1.2 (the reference) changed');
   assert.deepEqual(await destroyOrder(portunus), expected);
+});
+
+/** Texts that are not requests, each a different jansson diagnosis. */
+const MALFORMED = [
+  '{bad', '{"janus":"ping","transaction":"x"', '42', '"str"', 'null', '', '{"a":1,}', '{"a" 1}', '[1 2]', '{"a":tru}',
+  '{"a":"x\ny"}', '{"a":01}', '{"a":"\\q"}', '\n\n  {"a":', '{"a":-}', '[', ']', '{"a":[1,2}', '{"a":"é"x}', '{"a":1}}',
+  '{"a":"\\u12g4"}', '{"a":1.}', '{"a":1e}', '{"a":"unterminated', '{"a":@}', '{"a":[[[', '{ "a" : 1 , "b" }', '{"a":1}\n junk',
+];
+
+async function wsReasons(srv: RunningServer): Promise<Array<[string, string]>> {
+  const s = await Sock.open(srv.wsUrl);
+  const out: Array<[string, string]> = [];
+  try {
+    for (const text of MALFORMED) {
+      const n = s.got.length;
+      s.ws.send(text);
+      const end = Date.now() + 3000;
+      while (s.got.length === n && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      out.push([text, ((s.got[n]?.error as { reason?: string } | undefined)?.reason ?? 'no reply')]);
+    }
+  } finally {
+    s.ws.close();
+  }
+  return out;
+}
+
+async function httpReasons(srv: RunningServer): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  // Janus answers an empty HTTP body by closing the connection: not a case to compare.
+  for (const text of MALFORMED.filter((t) => t !== '')) {
+    const r = await fetch(srv.httpUrl, { method: 'POST', body: text });
+    out.push([text, (((await r.json()) as { error?: { reason?: string } }).error?.reason ?? 'no error')]);
+  }
+  return out;
+}
+
+test("parse errors read like Janus 1.1.2's, over WebSocket and over HTTP", { timeout: 60_000 }, async () => {
+  const [janus, portunus] = servers as [RunningServer, RunningServer];
+  const jws = await wsReasons(janus);
+  assert.ok(jws.every(([, r]) => r.startsWith('Invalid Janus API request - <string>(')), JSON.stringify(jws));
+  assert.deepEqual(await wsReasons(portunus), jws);
+  const jhttp = await httpReasons(janus);
+  assert.ok(jhttp.every(([, r]) => r.startsWith('JSON error: on line ')), JSON.stringify(jhttp));
+  assert.deepEqual(await httpReasons(portunus), jhttp);
 });
