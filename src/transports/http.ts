@@ -237,7 +237,7 @@ export class HttpTransport {
       if (refused) {
         // Still reading: closing a socket with unread bytes resets it, and the client would see
         // ECONNRESET instead of the 413. Past the hard cap it is not worth the bandwidth.
-        if (size > this.hardMaxBody) {
+        if (size > this.hardMaxBody && !req.socket.destroyed) {
           log.warn('http request body over the hard cap, connection closed', { remote: req.socket.remoteAddress, max: this.hardMaxBody });
           req.socket.destroy();
         }

@@ -11,14 +11,13 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { loadTlsCredentials, wsTlsEnabledBy, type TlsCredentials } from '../config/tls.js';
 import type { WsTransportConfig } from '../config/types.js';
+import { ErrorCode } from '../core/errors.js';
 import type { Gateway } from '../core/gateway.js';
-import type { JanusMessage } from '../core/messages.js';
+import { errorMessage, type JanusMessage } from '../core/messages.js';
 import type { SessionOverReason, TransportClient, TransportInfo } from '../core/transport.js';
 import { log } from '../log.js';
 import { VERSION_STRING, versionNumber } from '../version.js';
 import { bindAddress, type ListenAddress } from './bind.js';
-import { ErrorCode } from '../core/errors.js';
-import { errorMessage } from '../core/messages.js';
 import { parseRequestBytes, scanTransaction, serialize, type JsonStyle } from './json.js';
 
 export const WS_TRANSPORT_INFO: TransportInfo = {
@@ -201,9 +200,9 @@ export class WebSocketTransport {
       }
       const parsed = parseRequestBytes(buf, 'ws');
       if (!parsed.ok) {
+        // Janus's error carries no transaction; with one the client's pending request gets its answer.
         const tx = scanTransaction(buf);
-        if (tx !== null) parsed.error.transaction = tx;
-        return client.send(tx !== null ? reorderAsReply(parsed.error) : parsed.error);
+        return client.send(tx === null ? parsed.error : { janus: 'error', transaction: tx, error: parsed.error.error });
       }
       const pending = api === 'admin' ? this.gw.admin.handle(parsed.value) : this.gw.handle(parsed.value, client);
       pending.then(
@@ -243,9 +242,4 @@ export class WebSocketTransport {
   clientCount(): number {
     return this.clients.size;
   }
-}
-
-/** Janus's key order for an error that answers a request: janus, transaction, error. */
-function reorderAsReply(e: JanusMessage): JanusMessage {
-  return { janus: e.janus, transaction: e.transaction, error: e.error };
 }
