@@ -1,14 +1,14 @@
 /**
  * Transport behaviour compared live with Janus 1.1.2 (both servers started on the same generated config):
  * - over WebSocket the order of a reply and the events its request caused is visible on one socket:
- *   Janus sends the participants' `destroyed` before the `success` of a VideoRoom room `destroy`;
+ *   Janus sends the participants' `destroyed` before the `success` of a VideoRoom or AudioBridge
+ *   room `destroy`;
  * - the wording of parse errors, which differs between Janus's HTTP and WebSocket transports.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { startJanus } from '../helpers/janus-ref.js';
-import { startPortunus } from '../helpers/portunus.js';
+import { startMediaGateway } from '../helpers/media-server.js';
 import type { RunningServer } from '../helpers/server-process.js';
 
 type Msg = Record<string, unknown>;
@@ -41,25 +41,30 @@ class Sock {
 
 const kinds = (ms: Msg[]) =>
   ms.map((m) => {
-    const data = (m.plugindata as { data?: { videoroom?: string } } | undefined)?.data;
-    return `${m.janus as string}${m.transaction ? `(${m.transaction as string})` : ''}${data?.videoroom ? `:${data.videoroom}` : ''}`;
+    const data = (m.plugindata as { data?: { videoroom?: string; audiobridge?: string } } | undefined)?.data;
+    const what = data?.videoroom ?? data?.audiobridge;
+    return `${m.janus as string}${m.transaction ? `(${m.transaction as string})` : ''}${what ? `:${what}` : ''}`;
   });
 
-/** Two sockets: A destroys a room in which A's own second handle and B's handle are publishers. */
-async function destroyOrder(srv: RunningServer): Promise<{ a: string[]; b: string[] }> {
+type RoomPlugin = 'videoroom' | 'audiobridge';
+
+/** Two sockets: A destroys a room in which A's own second handle and B's handle are participants. */
+async function destroyOrder(srv: RunningServer, plugin: RoomPlugin): Promise<{ a: string[]; b: string[] }> {
   const A = await Sock.open(srv.wsUrl);
   const B = await Sock.open(srv.wsUrl);
   try {
     const sa = ((await A.req({ janus: 'create', transaction: 'ca' })).data as { id: number }).id;
     const sb = ((await B.req({ janus: 'create', transaction: 'cb' })).data as { id: number }).id;
-    const attach = async (s: Sock, session: number, tx: string) => ((await s.req({ janus: 'attach', session_id: session, plugin: 'janus.plugin.videoroom', transaction: tx })).data as { id: number }).id;
+    const attach = async (s: Sock, session: number, tx: string) => ((await s.req({ janus: 'attach', session_id: session, plugin: `janus.plugin.${plugin}`, transaction: tx })).data as { id: number }).id;
     const ha = await attach(A, sa, 'a1');
     const ha2 = await attach(A, sa, 'a2');
     const hb = await attach(B, sb, 'b1');
     const room = 4000 + Math.floor(Math.random() * 1000);
-    await A.req({ janus: 'message', session_id: sa, handle_id: ha, transaction: 'create', body: { request: 'create', room, admin_key: 'videoroom_key' } });
-    await B.req({ janus: 'message', session_id: sb, handle_id: hb, transaction: 'jb', body: { request: 'join', ptype: 'publisher', room } }, ['event']);
-    await A.req({ janus: 'message', session_id: sa, handle_id: ha2, transaction: 'ja', body: { request: 'join', ptype: 'publisher', room } }, ['event']);
+    const created = await A.req({ janus: 'message', session_id: sa, handle_id: ha, transaction: 'create', body: { request: 'create', room } });
+    assert.ok(JSON.stringify(created).includes('"created"'), JSON.stringify(created));
+    const join = plugin === 'videoroom' ? { request: 'join', ptype: 'publisher', room } : { request: 'join', room };
+    await B.req({ janus: 'message', session_id: sb, handle_id: hb, transaction: 'jb', body: join }, ['event']);
+    await A.req({ janus: 'message', session_id: sa, handle_id: ha2, transaction: 'ja', body: join }, ['event']);
     await new Promise((r) => setTimeout(r, 300));
     A.got.length = 0;
     B.got.length = 0;
@@ -74,19 +79,22 @@ async function destroyOrder(srv: RunningServer): Promise<{ a: string[]; b: strin
 
 const servers: RunningServer[] = [];
 before(async () => {
-  servers.push(await startJanus({ videoroomAdminKey: 'videoroom_key' }));
-  servers.push(await startPortunus({ videoroomAdminKey: 'videoroom_key' }));
+  servers.push(await startMediaGateway('janus', ['videoroom', 'audiobridge']));
+  servers.push(await startMediaGateway('portunus', ['videoroom', 'audiobridge']));
 });
 after(async () => {
   await Promise.all(servers.map((s) => s.stop()));
 });
 
-test('WS: a VideoRoom room destroy sends the participants their `destroyed` before the `success`, like Janus 1.1.2', { timeout: 60_000 }, async () => {
-  const [janus, portunus] = servers as [RunningServer, RunningServer];
-  const expected = { a: ['event:destroyed', 'success(destroy):destroyed'], b: ['event:destroyed'] };
-  assert.deepEqual(await destroyOrder(janus), expected, 'Janus 1.1.2 (the reference) changed');
-  assert.deepEqual(await destroyOrder(portunus), expected);
-});
+for (const plugin of ['videoroom', 'audiobridge'] as const) {
+  test(`WS: a ${plugin === 'videoroom' ? 'VideoRoom' : 'AudioBridge'} room destroy sends the participants their \`destroyed\` before the \`success\`, like Janus 1.1.2`, { timeout: 60_000 }, async () => {
+    const [janus, portunus] = servers as [RunningServer, RunningServer];
+    const reference = await destroyOrder(janus, plugin);
+    assert.deepEqual(reference.a.slice(-1), ['success(destroy):destroyed'], `Janus: ${JSON.stringify(reference)}`);
+    assert.ok(reference.a.indexOf('event:destroyed') >= 0 && reference.b.includes('event:destroyed'), `Janus: ${JSON.stringify(reference)}`);
+    assert.deepEqual(await destroyOrder(portunus, plugin), reference);
+  });
+}
 
 /** Texts that are not requests, each a different jansson diagnosis. */
 const MALFORMED = [
