@@ -87,7 +87,7 @@ after(async () => {
 });
 
 for (const plugin of ['videoroom', 'audiobridge'] as const) {
-  test(`WS: a ${plugin === 'videoroom' ? 'VideoRoom' : 'AudioBridge'} room destroy sends the participants their \`destroyed\` before the \`success\`, like Janus 1.1.2`, { timeout: 60_000 }, async () => {
+  test(`WS: ${plugin === 'videoroom' ? 'VideoRoom' : 'AudioBridge'} room destroy sends the participants their \`destroyed\` before the \`success\`, like Janus 1.1.2`, { timeout: 60_000 }, async () => {
     const [janus, portunus] = servers as [RunningServer, RunningServer];
     const reference = await destroyOrder(janus, plugin);
     assert.deepEqual(reference.a.slice(-1), ['success(destroy):destroyed'], `Janus: ${JSON.stringify(reference)}`);
