@@ -101,6 +101,7 @@ export function defaultHttpConfig(): HttpTransportConfig {
       secure_ip: null,
       acl: [],
       mhd_connection_limit: 1020,
+      request_timeout: 10,
       events: true,
     },
     admin: {

@@ -246,6 +246,8 @@ export const HTTP_KEYS: FileSpec = {
     acl_forwarded: null,
     mhd_connection_limit: int(1),
     mhd_debug: null,
+    // Portunus only: a stalled upload or slowloris headers are cut after this many seconds.
+    request_timeout: int(0, 3600),
   },
   admin: {
     admin_base_path: basePath,

@@ -150,6 +150,8 @@ export interface HttpTransportConfig {
     secure_ip: string | null; // like ip/interface, for the HTTPS listener only
     acl: string[];
     mhd_connection_limit: number;
+    /** Portunus only: seconds for a request's headers and body to arrive (0: no limit); long polls are not cut. */
+    request_timeout: number;
     events: boolean;
   };
   admin: {

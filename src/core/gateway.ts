@@ -421,8 +421,14 @@ export class Gateway {
         case 'hangup':
           this.hangupHandle(handle!, 'Janus API');
           return message('success', sessionId, tx);
-        case 'message':
-          return await this.processMessage(handle!, tx, req);
+        case 'message': {
+          const reply = await this.processMessage(handle!, tx, req);
+          // A synchronous plugin answer (`success`) comes after the events the plugin pushed while
+          // answering, as in Janus (a room `destroy` tells its participants first); an `ack` still
+          // goes out before them.
+          if (reply.janus === 'success') this.flushHeld(session);
+          return reply;
+        }
         default: // trickle
           return this.trickle(handle!, tx, req);
       }
@@ -572,6 +578,14 @@ export class Gateway {
 
   private hold(session: Session): void {
     session.holds++;
+  }
+
+  /** Sends the held events now if only the caller holds the session (another request's hold keeps them). */
+  private flushHeld(session: Session): void {
+    if (session.holds !== 1 || session.held.length === 0 || session.destroyed) return;
+    const events = session.held;
+    session.held = [];
+    for (const ev of events) session.client?.sendEvent(session.id, ev);
   }
 
   /** Releases a hold on the next turn of the event loop, once the transport has written the reply. */

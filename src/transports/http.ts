@@ -18,7 +18,7 @@ import type { TransportInfo } from '../core/transport.js';
 import { log } from '../log.js';
 import { VERSION_STRING, versionNumber } from '../version.js';
 import { bindAddress, type ListenAddress } from './bind.js';
-import { parseRequest, requireObject, serialize, type JsonStyle } from './json.js';
+import { parseRequestBytes, requireObject, serialize, type JsonStyle } from './json.js';
 import { LongPollRouter, type Poll } from './long-poll.js';
 
 export const HTTP_TRANSPORT_INFO: TransportInfo = {
@@ -35,9 +35,19 @@ export interface HttpTransportOptions {
   config: HttpTransportConfig;
   /** How long an idle long poll waits before answering `keepalive` (Janus: 30 s). */
   longPollTimeoutMs?: number;
-  /** Largest request body accepted. */
+  /** Largest request body accepted; a bigger one is answered 413 (default 1 MiB). */
   maxBodyBytes?: number;
+  /**
+   * How much of a refused body is still read (and discarded) so the client sees the 413 instead of a
+   * connection reset; past it the connection is closed (default 16 MiB).
+   */
+  hardMaxBodyBytes?: number;
+  /** Overrides `general.request_timeout` (headers and body must arrive within it); tests use it. */
+  requestTimeoutMs?: number;
 }
+
+export const HTTP_MAX_BODY_BYTES = 1024 * 1024;
+export const HTTP_HARD_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 type Api = 'janus' | 'admin';
 
@@ -49,6 +59,8 @@ export class HttpTransport {
   private readonly cfg: HttpTransportConfig;
   private readonly pollMs: number;
   private readonly maxBody: number;
+  private readonly hardMaxBody: number;
+  private readonly requestTimeoutMs: number;
   private readonly style: JsonStyle;
   private api: Server | null = null;
   private admin: Server | null = null;
@@ -60,7 +72,9 @@ export class HttpTransport {
     this.gw = opts.gateway;
     this.cfg = opts.config;
     this.pollMs = opts.longPollTimeoutMs ?? 30_000;
-    this.maxBody = opts.maxBodyBytes ?? 1024 * 1024;
+    this.maxBody = opts.maxBodyBytes ?? HTTP_MAX_BODY_BYTES;
+    this.hardMaxBody = Math.max(this.maxBody, opts.hardMaxBodyBytes ?? HTTP_HARD_MAX_BODY_BYTES);
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? opts.config.general.request_timeout * 1000;
     this.style = opts.config.general.json;
   }
 
@@ -76,12 +90,13 @@ export class HttpTransport {
       const tls = tlsKeys.length > 0 ? loadTlsCredentials(this.cfg, { fileName: 'janus.transport.http.jcfg', enabledBy: tlsKeys, ciphers: 'gnutls' }) : null;
       const janus = (req: IncomingMessage, res: ServerResponse) => this.serve('janus', req, res);
       const admin = (req: IncomingMessage, res: ServerResponse) => this.serve('admin', req, res);
-      if (g.http) this.api = await listen(janus, g.port, bindAddress(g.ip, g.interface, undefined));
-      if (g.https && tls) this.apiSecure = await listen(janus, g.secure_port, bindAddress(g.secure_ip, g.secure_interface, undefined), tls);
+      const t = this.requestTimeoutMs;
+      if (g.http) this.api = await listen(janus, g.port, bindAddress(g.ip, g.interface, undefined), t);
+      if (g.https && tls) this.apiSecure = await listen(janus, g.secure_port, bindAddress(g.secure_ip, g.secure_interface, undefined), t, tls);
       // Portunus binds the Admin API to loopback unless told otherwise (Janus binds every interface).
-      if (a.admin_http) this.admin = await listen(admin, a.admin_port, bindAddress(a.admin_ip, a.admin_interface, '127.0.0.1'));
+      if (a.admin_http) this.admin = await listen(admin, a.admin_port, bindAddress(a.admin_ip, a.admin_interface, '127.0.0.1'), t);
       if (a.admin_https && tls) {
-        this.adminSecure = await listen(admin, a.admin_secure_port, bindAddress(a.admin_secure_ip, a.admin_secure_interface, '127.0.0.1'), tls);
+        this.adminSecure = await listen(admin, a.admin_secure_port, bindAddress(a.admin_secure_ip, a.admin_secure_interface, '127.0.0.1'), t, tls);
       }
     } catch (err) {
       await Promise.all([close(this.api), close(this.apiSecure), close(this.admin), close(this.adminSecure)]);
@@ -208,43 +223,49 @@ export class HttpTransport {
   }
 
   private post(api: Api, comps: string[], req: IncomingMessage, res: ServerResponse): void {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > this.maxBody) return this.tooLarge(req, res);
     const chunks: Buffer[] = [];
     let size = 0;
-    let aborted = false;
+    let refused = false;
+    let failed = false;
+    const refuse = () => {
+      refused = true;
+      chunks.length = 0;
+      this.tooLarge(res);
+    };
     req.on('data', (c: Buffer) => {
-      if (aborted) return;
       size += c.length;
-      if (size > this.maxBody) {
-        aborted = true;
-        chunks.length = 0;
-        this.tooLarge(req, res);
+      if (refused) {
+        // Still reading: closing a socket with unread bytes resets it, and the client would see
+        // ECONNRESET instead of the 413. Past the hard cap it is not worth the bandwidth.
+        if (size > this.hardMaxBody && !req.socket.destroyed) {
+          log.warn('http request body over the hard cap, connection closed', { remote: req.socket.remoteAddress, max: this.hardMaxBody });
+          req.socket.destroy();
+        }
         return;
       }
+      if (size > this.maxBody) return refuse();
       chunks.push(c);
     });
     req.on('error', () => {
-      aborted = true;
+      failed = true;
     });
     req.on('end', () => {
-      if (aborted) return;
-      this.handleBody(api, comps, Buffer.concat(chunks).toString('utf8'), res).catch((err: unknown) => {
+      if (refused || failed) return;
+      this.handleBody(api, comps, Buffer.concat(chunks), res).catch((err: unknown) => {
         log.error('http request failed', { err: String(err) });
         this.reply(res, errorMessage(0, null, ErrorCode.UNKNOWN, 'Unknown error'));
       });
     });
+    if (Number(req.headers['content-length'] ?? 0) > this.maxBody) refuse();
   }
 
-  /** Answers and closes the connection: the rest of an oversized body is not worth reading. */
-  private tooLarge(req: IncomingMessage, res: ServerResponse): void {
-    res.setHeader('Connection', 'close');
+  /** Answers 413 at once; the caller keeps draining the body so the answer is not lost to a reset. */
+  private tooLarge(res: ServerResponse): void {
     this.reply(res, errorMessage(0, null, ErrorCode.TRANSPORT_SPECIFIC, `Request body too large (max ${this.maxBody} bytes)`), 413);
-    req.pause();
   }
 
-  private async handleBody(api: Api, comps: string[], text: string, res: ServerResponse): Promise<void> {
-    const parsed = parseRequest(text);
+  private async handleBody(api: Api, comps: string[], bytes: Buffer, res: ServerResponse): Promise<void> {
+    const parsed = parseRequestBytes(bytes, 'http');
     if (!parsed.ok) return this.reply(res, parsed.error);
     const checked = requireObject(parsed.value);
     if (!checked.ok) return this.reply(res, checked.error);
@@ -289,12 +310,20 @@ function listen(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   port: number,
   host: string | undefined,
+  requestTimeoutMs: number,
   tls: TlsCredentials | null = null,
 ): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const srv: Server = tls ? createHttpsServer({ ...tls }, handler) : createServer(handler);
-    // Long polls outlive the default request timeout; Janus answers them itself after 30 s.
-    srv.requestTimeout = 0;
+    // Node's requestTimeout runs until the request (headers and body) has been received, not until it
+    // is answered: a stalled upload or slowloris headers get a 408 and the connection closes, while a
+    // long poll, received at once and answered up to 30 s later, is not affected. Node checks the
+    // timers every connectionsCheckingInterval, so that is the timeout's granularity.
+    const timeouts = {
+      requestTimeout: requestTimeoutMs,
+      headersTimeout: requestTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(requestTimeoutMs / 4))),
+    };
+    const srv: Server = tls ? createHttpsServer({ ...tls, ...timeouts }, handler) : createServer(timeouts, handler);
     if (tls) {
       // Failed handshakes (scanners, clients that distrust the certificate) are the client's business.
       srv.on('tlsClientError', (err: Error) => log.verb('https handshake failed', { err: err.message }));

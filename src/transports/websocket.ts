@@ -11,13 +11,14 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { loadTlsCredentials, wsTlsEnabledBy, type TlsCredentials } from '../config/tls.js';
 import type { WsTransportConfig } from '../config/types.js';
+import { ErrorCode } from '../core/errors.js';
 import type { Gateway } from '../core/gateway.js';
-import type { JanusMessage } from '../core/messages.js';
+import { errorMessage, type JanusMessage } from '../core/messages.js';
 import type { SessionOverReason, TransportClient, TransportInfo } from '../core/transport.js';
 import { log } from '../log.js';
 import { VERSION_STRING, versionNumber } from '../version.js';
 import { bindAddress, type ListenAddress } from './bind.js';
-import { parseRequest, serialize, type JsonStyle } from './json.js';
+import { parseRequestBytes, scanTransaction, serialize, type JsonStyle } from './json.js';
 
 export const WS_TRANSPORT_INFO: TransportInfo = {
   package: 'janus.transport.websockets',
@@ -34,9 +35,18 @@ export const ADMIN_PROTOCOL = 'janus-admin-protocol';
 export interface WebSocketTransportOptions {
   gateway: Gateway;
   config: WsTransportConfig;
-  /** Largest frame accepted; bigger ones close the socket (1009). */
-  maxPayloadBytes?: number;
+  /** Largest message processed; a bigger one gets a 454 error reply and the socket stays open (default 1 MiB). */
+  maxMessageBytes?: number;
+  /** Largest message received at all; a bigger one closes the socket with 1009 (default 16 MiB). */
+  hardMaxMessageBytes?: number;
+  /** Time for an upgrade request's headers to arrive (slowloris); default 10 s like HTTP's request_timeout. */
+  upgradeTimeoutMs?: number;
 }
+
+/** Defaults: the soft limit matches HTTP's body limit; the hard cap bounds what one message may buffer. */
+export const WS_MAX_MESSAGE_BYTES = 1024 * 1024;
+export const WS_HARD_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+export const WS_UPGRADE_TIMEOUT_MS = 10_000;
 
 type Api = 'janus' | 'admin';
 
@@ -63,7 +73,9 @@ class WsClient implements TransportClient {
 export class WebSocketTransport {
   private readonly gw: Gateway;
   private readonly cfg: WsTransportConfig;
-  private readonly maxPayload: number;
+  private readonly maxMessage: number;
+  private readonly hardMaxMessage: number;
+  private readonly upgradeTimeoutMs: number;
   private readonly servers: Array<{ api: Api; secure: boolean; http: Server; wss: WebSocketServer }> = [];
   private readonly clients = new Set<WsClient>();
   private pingTimer: NodeJS.Timeout | null = null;
@@ -71,7 +83,9 @@ export class WebSocketTransport {
   constructor(opts: WebSocketTransportOptions) {
     this.gw = opts.gateway;
     this.cfg = opts.config;
-    this.maxPayload = opts.maxPayloadBytes ?? 1024 * 1024;
+    this.hardMaxMessage = opts.hardMaxMessageBytes ?? WS_HARD_MAX_MESSAGE_BYTES;
+    this.upgradeTimeoutMs = opts.upgradeTimeoutMs ?? WS_UPGRADE_TIMEOUT_MS;
+    this.maxMessage = Math.min(opts.maxMessageBytes ?? WS_MAX_MESSAGE_BYTES, this.hardMaxMessage);
   }
 
   /**
@@ -141,11 +155,17 @@ export class WebSocketTransport {
       res.writeHead(426, { 'Content-Type': 'text/plain' });
       res.end('WebSocket only\n');
     };
-    const http: Server = tls ? createHttpsServer({ ...tls }, onRequest) : createServer(onRequest);
+    // Only the upgrade request is timed: once upgraded, the socket is the WebSocket's (pings keep it honest).
+    const t = this.upgradeTimeoutMs;
+    const timeouts = { requestTimeout: t, headersTimeout: t, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(t / 4))) };
+    const http: Server = tls ? createHttpsServer({ ...tls, ...timeouts }, onRequest) : createServer(timeouts, onRequest);
     if (tls) http.on('tlsClientError', (err: Error) => log.verb('wss handshake failed', { err: err.message }));
     const wss = new WebSocketServer({
       server: http,
-      maxPayload: this.maxPayload,
+      // ws would close the socket (1007, 1009) on a bad message and lose every reply still owed on it;
+      // we check UTF-8 and the size ourselves and answer 454 instead. Only the hard cap closes.
+      maxPayload: this.hardMaxMessage,
+      skipUTF8Validation: true,
       // Janus refuses connections that do not ask for its subprotocol.
       verifyClient: (info: { req: IncomingMessage }, cb: (ok: boolean, code?: number, msg?: string) => void) => {
         const offered = String(info.req.headers['sec-websocket-protocol'] ?? '')
@@ -156,7 +176,7 @@ export class WebSocketTransport {
       },
       handleProtocols: (offered: Set<string>) => (offered.has(protocol) ? protocol : false),
     });
-    wss.on('connection', (ws) => this.onConnection(api, ws));
+    wss.on('connection', (ws, req) => this.onConnection(api, ws, req.socket.remoteAddress ?? ''));
     wss.on('error', (err) => log.error('websocket server error', { err: String(err) }));
     return new Promise((resolve, reject) => {
       http.once('error', reject);
@@ -168,13 +188,22 @@ export class WebSocketTransport {
     });
   }
 
-  private onConnection(api: Api, ws: WebSocket): void {
+  private onConnection(api: Api, ws: WebSocket, remote: string): void {
     const client = new WsClient(ws, this.cfg.general.json);
     this.clients.add(client);
     ws.on('message', (data: RawData) => {
-      const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-      const parsed = parseRequest(text);
-      if (!parsed.ok) return client.send(parsed.error);
+      const buf = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      if (buf.length > this.maxMessage) {
+        log.verb('websocket message over the limit, answered 454', { remote, bytes: buf.length, max: this.maxMessage });
+        const reason = `Invalid Janus API request - message too large (${buf.length} bytes, max ${this.maxMessage})`;
+        return client.send(errorMessage(0, scanTransaction(buf), ErrorCode.INVALID_JSON, reason));
+      }
+      const parsed = parseRequestBytes(buf, 'ws');
+      if (!parsed.ok) {
+        // Janus's error carries no transaction; with one the client's pending request gets its answer.
+        const tx = scanTransaction(buf);
+        return client.send(tx === null ? parsed.error : { janus: 'error', transaction: tx, error: parsed.error.error });
+      }
       const pending = api === 'admin' ? this.gw.admin.handle(parsed.value) : this.gw.handle(parsed.value, client);
       pending.then(
         (reply) => client.send(reply),
@@ -185,7 +214,11 @@ export class WebSocketTransport {
       if (client.pongTimer) clearTimeout(client.pongTimer);
       client.pongTimer = null;
     });
-    ws.on('error', (err) => log.verb('websocket error', { err: String(err) }));
+    ws.on('error', (err: Error & { code?: string }) => {
+      // Over the hard cap ws has already closed the socket (1009): that one is worth the operator's eye.
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') log.warn('websocket message over the hard cap, connection closed (1009)', { remote, max: this.hardMaxMessage });
+      else log.verb('websocket error', { remote, err: String(err) });
+    });
     ws.on('close', () => {
       if (client.pongTimer) clearTimeout(client.pongTimer);
       client.pongTimer = null;

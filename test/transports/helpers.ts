@@ -28,6 +28,9 @@ export async function startServer(opts: {
   ws?: (c: WsTransportConfig) => void;
   longPollTimeoutMs?: number;
   maxBodyBytes?: number;
+  /** WS hard cap (closes with 1009) and HTTP drain cap for refused bodies. */
+  hardMaxBytes?: number;
+  requestTimeoutMs?: number;
   watchdogIntervalMs?: number;
 } = {}): Promise<Server> {
   const janus = defaultJanusConfig('/nonexistent');
@@ -47,8 +50,8 @@ export async function startServer(opts: {
   opts.ws?.(wsCfg);
   const gw = new Gateway({ config: janus, plugins: [new EchoPlugin()], watchdogIntervalMs: opts.watchdogIntervalMs ?? 100 });
   await gw.start();
-  const http = new HttpTransport({ gateway: gw, config: httpCfg, longPollTimeoutMs: opts.longPollTimeoutMs ?? 300, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 });
-  const ws = new WebSocketTransport({ gateway: gw, config: wsCfg, maxPayloadBytes: opts.maxBodyBytes ?? 64 * 1024 });
+  const http = new HttpTransport({ gateway: gw, config: httpCfg, longPollTimeoutMs: opts.longPollTimeoutMs ?? 300, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024, hardMaxBodyBytes: opts.hardMaxBytes, requestTimeoutMs: opts.requestTimeoutMs });
+  const ws = new WebSocketTransport({ gateway: gw, config: wsCfg, maxMessageBytes: opts.maxBodyBytes ?? 64 * 1024, hardMaxMessageBytes: opts.hardMaxBytes, upgradeTimeoutMs: opts.requestTimeoutMs });
   try {
     await http.start();
     await ws.start();

@@ -188,3 +188,34 @@ test('a transport started with an unusable certificate refuses to start (ConfigE
   });
   await assert.rejects(startServer(withTls({ key: cert.otherKey })), (e: unknown) => e instanceof ConfigError && e.key === 'certificates.cert_key' && /not the private key/.test(e.message));
 });
+
+test('HTTPS: a stalled body is ended after request_timeout and an oversized one answered 413, on the API and Admin listeners', { skip }, async () => {
+  const { connect } = await import('node:tls');
+  const srv = await startServer({ ...withTls(), requestTimeoutMs: 1000, maxBodyBytes: 1024 });
+  try {
+    for (const url of [srv.secureBase, srv.secureAdmin]) {
+      const u = new URL(url);
+      const exchange = (head: string, body: Buffer | string) =>
+        new Promise<{ text: string; ms: number }>((resolve, reject) => {
+          const t0 = Date.now();
+          let text = '';
+          const s = connect({ host: u.hostname, port: Number(u.port), ca: cert.ca, servername: 'localhost', checkServerIdentity: () => undefined }, () => {
+            s.write(head);
+            s.write(body);
+          });
+          s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+          s.on('error', reject);
+          s.on('close', () => resolve({ text, ms: Date.now() - t0 }));
+          setTimeout(() => s.destroy(), 6000);
+        });
+      const stalled = await exchange(`POST ${u.pathname} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n`, '{"janus":');
+      assert.match(stalled.text, /^HTTP\/1\.1 408 /, url);
+      assert.ok(stalled.ms < 5000, `${url}: ended after ${stalled.ms} ms`);
+      const big = Buffer.alloc(512 * 1024, 0x20);
+      const refused = await exchange(`POST ${u.pathname} HTTP/1.1\r\nHost: x\r\nContent-Length: ${big.length}\r\nConnection: close\r\n\r\n`, big);
+      assert.match(refused.text, /^HTTP\/1\.1 413 /, url);
+    }
+  } finally {
+    await srv.stop();
+  }
+});
