@@ -36,8 +36,10 @@ export type FaultBoundary =
   | 'worker'
   /** An event-handler backend (sample HTTP, WebSockets) callback. */
   | 'event_handler'
-  /** A transport's request handler. */
+  /** A transport's request handler or event delivery. */
   | 'transport'
+  /** The gateway's own timers and deferred work (session watchdog, plugin JSEP completion). */
+  | 'core'
   /** The process-level last line (uncaughtException / unhandledRejection). */
   | 'process';
 
@@ -53,6 +55,7 @@ export const FAULT_BOUNDARIES: readonly FaultBoundary[] = [
   'worker',
   'event_handler',
   'transport',
+  'core',
   'process',
 ];
 
@@ -73,19 +76,20 @@ export function faultCount(boundary: FaultBoundary): number {
   return counts.get(boundary) ?? 0;
 }
 
-/** Faults caught so far by a worker thread, added to this process's counts (the worker reports its own). */
-const remote = new Map<FaultBoundary, number>();
-export function setRemoteFaultCounts(source: Partial<Record<FaultBoundary, number>>): void {
-  for (const b of FAULT_BOUNDARIES) {
-    const n = source[b];
-    if (typeof n === 'number' && n > (remote.get(b) ?? 0)) remote.set(b, n);
-  }
+/** Faults caught by worker threads, as each last reported its own counts (by worker). */
+const remote = new Map<string, Partial<Record<FaultBoundary, number>>>();
+export function setRemoteFaultCounts(source: string, counts: Partial<Record<FaultBoundary, number>>): void {
+  remote.set(source, counts);
 }
 
 /** This process's counts plus what workers reported (the /metrics view). */
 export function faultCounts(): Record<FaultBoundary, number> {
   const out = {} as Record<FaultBoundary, number>;
-  for (const b of FAULT_BOUNDARIES) out[b] = (counts.get(b) ?? 0) + (remote.get(b) ?? 0);
+  for (const b of FAULT_BOUNDARIES) {
+    let n = counts.get(b) ?? 0;
+    for (const r of remote.values()) n += r[b] ?? 0;
+    out[b] = n;
+  }
   return out;
 }
 
@@ -107,6 +111,11 @@ export function fault(log: Logger, boundary: FaultBoundary, err: unknown, ctx: F
   } catch {
     /* the log line is best effort */
   }
+}
+
+/** Count only (a fault of an owner whose first fault was logged and that is being closed already). */
+export function countFault(boundary: FaultBoundary): void {
+  counts.set(boundary, (counts.get(boundary) ?? 0) + 1);
 }
 
 export function describe(err: unknown): string {

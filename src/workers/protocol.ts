@@ -5,6 +5,7 @@
  * answer carry an `id` and get exactly one `reply`; everything else is fire-and-forget. JanusErrors keep
  * their code across the boundary (the core turns them into Janus error replies).
  */
+import type { FaultBoundary } from '../core/fault.js';
 import type { JanusConfig } from '../config/types.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js';
@@ -81,7 +82,7 @@ export type WorkerNotice =
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
   /** Periodic, and on request: what /metrics reads synchronously in main. */
-  | { n: 'metrics'; plugin: PluginMetrics | null; media: MediaPlaneMetrics; peers: number };
+  | { n: 'metrics'; plugin: PluginMetrics | null; media: MediaPlaneMetrics; peers: number; faults?: Partial<Record<FaultBoundary, number>> };
 
 export type SerializedError = { name: string; message: string; code?: number };
 
