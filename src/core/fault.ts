@@ -149,7 +149,7 @@ export class InjectedFault extends Error {
 }
 
 /** Throws an InjectedFault when a test armed `where` for `target` (any owner when target is null). */
-export function inject(where: string, target: number | string | undefined): void {
+export function inject(where: string, target?: number | string): void {
   const f = faultInjection;
   if (f.armed !== where) return;
   if (f.target !== null && f.target !== target) return;
