@@ -15,7 +15,7 @@ import { Jcfg } from '../config/jcfg.js';
 import { JanusError } from '../core/errors.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle } from '../core/media-plane.js';
-import { fault, inject, localFaultCounts } from '../core/fault.js';
+import { fault, faultInjection, inject, localFaultCounts } from '../core/fault.js';
 import { pluginMediaSink } from '../core/plugin-sink.js';
 import type { Plugin, PluginHost, PluginMediaHost, PluginSession } from '../core/plugin.js';
 import { log as rootLog, setLogLevel, setSessionResolver } from '../log.js';
@@ -217,6 +217,10 @@ function onNotice(n: MainNotice): void {
       plane.release(s ?? { handleId: n.handleId, sessionId: 0, pluginPackage: plugin.package });
       return;
     }
+    case 'faultInjection':
+      faultInjection.armed = n.armed;
+      faultInjection.target = n.target;
+      return;
     case 'settings':
       settings = n.settings;
       eventsEnabled = n.eventsEnabled;

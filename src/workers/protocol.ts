@@ -63,7 +63,9 @@ export type MainNotice =
   | { n: 'hangup'; handleId: number; reason: string }
   | { n: 'release'; handleId: number }
   /** Periodic: what the Admin API may have changed since, and whether event handlers want plugin events. */
-  | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean };
+  | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean }
+  /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
+  | { n: 'faultInjection'; armed: string | null; target: number | string | null };
 
 export type ToWorker = ({ t: 'call'; id: number } & MainCall) | ({ t: 'notice' } & MainNotice);
 

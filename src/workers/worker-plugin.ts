@@ -250,6 +250,11 @@ export class WorkerPlugin implements Plugin {
     timer.unref();
   }
 
+  /** Tests: arm fault injection inside the worker thread (see core/fault.ts). */
+  injectFault(armed: string | null, target: number | string | null): void {
+    this.notice({ n: 'faultInjection', armed, target });
+  }
+
   /** Restarts since startup (tests, diagnostics). */
   restarts = 0;
 
