@@ -359,7 +359,8 @@ export class Gateway {
       return await this.handleInSession(janus, transaction, sessionId, handleId, req, client);
     } catch (err) {
       if (err instanceof JanusError) return errorMessage(sessionId, transaction, err.code, err.message);
-      this.log.error('unexpected error handling request', { janus, err: err instanceof Error ? err.stack : String(err) });
+      // A bug behind one request: that request gets 490, the connection and everything else stay.
+      fault(this.log, 'core', err, { session_id: sessionId, ...(handleId > 0 ? { handle_id: handleId } : {}), where: `request ${janus}` });
       return errorMessage(sessionId, transaction, ErrorCode.UNKNOWN, 'Unknown error');
     }
   }

@@ -447,8 +447,12 @@ export class Peer {
       const mindex = Math.max(0, merged.media.findIndex((m) => m.mid === mid));
       setImmediate(() => {
         if (this.closed) return;
-        for (const c of this.candidates.advertised) this.events.localCandidate({ sdpMid: mid, sdpMLineIndex: mindex, candidate: serializeCandidate(c) });
-        this.events.localCandidate({ completed: true });
+        try {
+          for (const c of this.candidates.advertised) this.events.localCandidate({ sdpMid: mid, sdpMLineIndex: mindex, candidate: serializeCandidate(c) });
+          this.events.localCandidate({ completed: true });
+        } catch (err) {
+          this.failure('peer_timer', 'trickle', err);
+        }
       });
     }
     this.flush();
@@ -759,16 +763,23 @@ export class Peer {
     fault(this.cfg.log, boundary, err, { handle_id: this.handleId, where: stage });
     if (this.closed || this.failing || this.faults < limit) return;
     this.failing = true;
-    // Not from inside the failing call stack: the hangup closes the agent/DTLS/SCTP this came from.
+    this.closeSoon(`Internal error (${stage})`, boundary);
+  }
+
+  /**
+   * Ask the owner to hang this PeerConnection up (`hangup` event with `reason`), on a fresh stack: the
+   * hangup closes the agent/DTLS/SCTP whose callback we may be in. A microtask, not per packet.
+   */
+  private closeSoon(reason: string, boundary: FaultBoundary): void {
     queueMicrotask(() => {
       if (this.closed) return;
       try {
-        this.events.closed(`Internal error (${stage})`);
+        this.events.closed(reason);
       } catch (e) {
         fault(this.cfg.log, boundary, e, { handle_id: this.handleId, where: 'hangup' });
       }
-      // The owner did not close us (no gateway, or it failed): stop here anyway.
-      if (!this.closed) this.close();
+      // The owner did not close us (it failed): stop here anyway.
+      if (!this.closed && this.failing) this.close();
     });
   }
 
@@ -1129,10 +1140,7 @@ export class Peer {
   private onDtlsClosed(reason: DtlsCloseReason, detail: string): void {
     if (this.closed || reason === 'local') return;
     this.cfg.log.verb('DTLS closed', { handle: this.handleId, reason, detail });
-    const why = reason === 'alert' ? 'DTLS alert' : 'DTLS error';
-    queueMicrotask(() => {
-      if (!this.closed) this.events.closed(why);
-    });
+    this.closeSoon(reason === 'alert' ? 'DTLS alert' : 'DTLS error', 'dtls');
   }
 
   private onIceEvent(e: IceEvent): void {
@@ -1146,11 +1154,7 @@ export class Peer {
         if (e.state === 'failed') {
           this.cfg.log.info('ICE failed', { handle: this.handleId });
           this.events.iceFailed();
-          if (this.cfg.hangupOnFailed) {
-            queueMicrotask(() => {
-              if (!this.closed) this.events.closed('ICE failed');
-            });
-          }
+          if (this.cfg.hangupOnFailed) this.closeSoon('ICE failed', 'peer_timer');
         }
         break;
       default:
