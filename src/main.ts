@@ -17,6 +17,7 @@ import { Jcfg } from './config/jcfg.js';
 import { ConfigError, ConfigSyntaxError, loadGatewayConfig, type GatewayConfig } from './config/schema.js';
 import { Gateway } from './core/gateway.js';
 import { createEventBus } from './events/index.js';
+import { fault } from './core/fault.js';
 import { log, setLogLevel, setSessionResolver } from './log.js';
 import { WebRtcMediaPlane } from './media/plane.js';
 import { RoutingMediaPlane } from './media/routing-plane.js';
@@ -245,6 +246,8 @@ async function main(argv: string[]): Promise<void> {
   const unreachable = reachabilityWarning(advertised, cfg.janus, inContainer());
   if (unreachable) log.warn(unreachable);
 
+  installLastLine();
+
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {
@@ -280,6 +283,16 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/**
+ * The last line behind the fault boundaries (src/core/fault.ts): Janus keeps serving everyone else when
+ * one session hits a bug, so this process does too. Logged loudly and counted as boundary `process` in
+ * portunus_faults_total; a count there means a boundary is missing (the tests check it stays 0).
+ */
+function installLastLine(): void {
+  process.on('uncaughtException', (err, origin) => fault(log, 'process', err, { where: origin }));
+  process.on('unhandledRejection', (reason) => fault(log, 'process', reason, { where: 'unhandledRejection' }));
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

@@ -22,6 +22,7 @@ import { PassThroughMediaPlane, type MediaEvents, type MediaPlane, type MediaSin
 import { errorMessage, field, idValue, isObject, message, readEnvelope, type JanusMessage } from './messages.js';
 import { emptyJcfgDocument } from './empty-jcfg.js';
 import { pluginMediaSink } from './plugin-sink.js';
+import { fault, inject } from './fault.js';
 import type { JcfgDocument, Plugin, PluginHost, PluginMediaHost, PluginSession } from './plugin.js';
 import { buildServerInfo } from './server-info.js';
 import { Handle, Session } from './session.js';
@@ -148,7 +149,13 @@ export class Gateway {
         this.plugins.delete(pkg);
       }
     }
-    this.watchdog = setInterval(() => this.sweep(), this.watchdogIntervalMs);
+    this.watchdog = setInterval(() => {
+      try {
+        this.sweep();
+      } catch (err) {
+        fault(this.log, 'core', err, { where: 'session watchdog' });
+      }
+    }, this.watchdogIntervalMs);
   }
 
   /**
@@ -352,7 +359,8 @@ export class Gateway {
       return await this.handleInSession(janus, transaction, sessionId, handleId, req, client);
     } catch (err) {
       if (err instanceof JanusError) return errorMessage(sessionId, transaction, err.code, err.message);
-      this.log.error('unexpected error handling request', { janus, err: err instanceof Error ? err.stack : String(err) });
+      // A bug behind one request: that request gets 490, the connection and everything else stay.
+      fault(this.log, 'core', err, { session_id: sessionId, ...(handleId > 0 ? { handle_id: handleId } : {}), where: `request ${janus}` });
       return errorMessage(sessionId, transaction, ErrorCode.UNKNOWN, 'Unknown error');
     }
   }
@@ -451,6 +459,7 @@ export class Gateway {
     try {
       plugin.createSession(handle);
     } catch (err) {
+      fault(this.log, 'plugin_hook', err, { plugin: pkg, session_id: session.id, handle_id: id, where: 'createSession' });
       throw new JanusError(ErrorCode.PLUGIN_ATTACH, `Couldn't attach to plugin '${pkg}': ${err instanceof Error ? err.message : String(err)}`);
     }
     session.handles.set(id, handle);
@@ -491,9 +500,11 @@ export class Gateway {
     const session = handle.session;
     let result;
     try {
+      inject('handleMessage', handle.handleId);
       result = await handle.plugin.handleMessage(handle, tx, body, jsep);
     } catch (err) {
-      this.log.warn('plugin threw handling a message', { plugin: handle.plugin.package, session_id: session.id, handle_id: handle.handleId, err: String(err) });
+      // The request gets the plugin error reply; the handle and everything else stay.
+      fault(this.log, 'plugin_hook', err, { plugin: handle.plugin.package, session_id: session.id, handle_id: handle.handleId, where: 'handleMessage' });
       throw new JanusError(ErrorCode.PLUGIN_MESSAGE, err instanceof Error ? err.message : String(err));
     }
     if (result.kind === 'error') throw new JanusError(ErrorCode.PLUGIN_MESSAGE, result.reason);
@@ -598,7 +609,11 @@ export class Gateway {
       const events = session.held;
       session.held = [];
       if (session.destroyed) return;
-      for (const ev of events) session.client?.sendEvent(session.id, ev);
+      try {
+        for (const ev of events) session.client?.sendEvent(session.id, ev);
+      } catch (err) {
+        fault(this.log, 'transport', err, { session_id: session.id, where: 'sendEvent' });
+      }
     });
   }
 
@@ -620,7 +635,7 @@ export class Gateway {
     try {
       handle.plugin.hangupMedia?.(handle);
     } catch (err) {
-      this.log.warn('plugin hangupMedia failed', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
+      fault(this.log, 'plugin_hook', err, { plugin: handle.plugin.package, session_id: handle.session.id, handle_id: handle.handleId, where: 'hangupMedia' });
     }
     this.deliver(handle.session, this.handleEvent(handle, 'hangup', { reason }));
     this.handleEvt(handle, EventType.WEBRTC, WebRtcSubtype.CONNECTION, { connection: 'hangup', reason });
@@ -636,15 +651,16 @@ export class Gateway {
       this.media.hangup(handle, 'Detach');
       try {
         handle.plugin.hangupMedia?.(handle);
-      } catch {
-        /* the handle is going anyway */
+      } catch (err) {
+        // The handle is going anyway.
+        fault(this.log, 'plugin_hook', err, { plugin: handle.plugin.package, session_id: handle.session.id, handle_id: handle.handleId, where: 'hangupMedia' });
       }
     }
     handle.alive = false;
     try {
       handle.plugin.destroySession(handle);
     } catch (err) {
-      this.log.warn('plugin destroySession failed', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
+      fault(this.log, 'plugin_hook', err, { plugin: handle.plugin.package, session_id: handle.session.id, handle_id: handle.handleId, where: 'destroySession' });
     }
     bump(this.lifetime.handlesDetached, handle.plugin.package);
     this.handleEvt(handle, EventType.HANDLE, null, {
@@ -771,11 +787,13 @@ export class Gateway {
             this.hold(session);
             const placed = out(ev);
             this.deliver(session, placed);
-            void local.then((l) => {
-              if (l) placed.jsep = l;
-              else session.held = session.held.filter((e) => e !== placed);
-              this.release(session);
-            });
+            void local
+              .then((l) => {
+                if (l) placed.jsep = l;
+                else session.held = session.held.filter((e) => e !== placed);
+              })
+              .catch((err: unknown) => fault(this.log, 'core', err, { session_id: session.id, handle_id: handle.handleId, where: 'pushEvent jsep' }))
+              .finally(() => this.release(session));
             return true;
           }
           ev.jsep = local;
@@ -818,7 +836,9 @@ export class Gateway {
         try {
           h.plugin.setupMedia?.(h);
         } catch (err) {
-          this.log.warn('plugin setupMedia failed', { session_id: h.session.id, handle_id: id, err: String(err) });
+          // The plugin did not take the media: a PeerConnection nobody serves is hung up.
+          fault(this.log, 'plugin_hook', err, { plugin: h.plugin.package, session_id: h.session.id, handle_id: id, where: 'setupMedia' });
+          this.hangupHandle(h, 'Plugin error (setupMedia)');
         }
       },
       mediaState: (id, info) => {
@@ -843,7 +863,8 @@ export class Gateway {
         try {
           h.plugin.slowLink?.(h, info);
         } catch (err) {
-          this.log.warn('plugin slowLink failed', { session_id: h.session.id, handle_id: id, err: String(err) });
+          fault(this.log, 'plugin_hook', err, { plugin: h.plugin.package, session_id: h.session.id, handle_id: id, where: 'slowLink' });
+          this.hangupHandle(h, 'Plugin error (slowLink)');
         }
       },
       iceFailed: (id) => {
@@ -869,7 +890,9 @@ export class Gateway {
 
   /** The plugin's media hooks bound to one handle; dropped once the handle is detached. Never throws. */
   private makeMediaSink(h: Handle): MediaSink {
-    return pluginMediaSink(h.plugin, h, this.log, h.session.id);
+    return pluginMediaSink(h.plugin, h, this.log, h.session.id, (reason) => {
+      if (h.alive) this.hangupHandle(h, reason);
+    });
   }
 }
 

@@ -3,6 +3,7 @@
  * type) and hands it to every handler's queue. Emitting never waits and never throws.
  */
 import { performance } from 'node:perf_hooks';
+import { fault } from '../core/fault.js';
 import type { Logger } from '../log.js';
 import type { EventHandler, HandlerStats, JanusEvent } from './types.js';
 
@@ -42,7 +43,7 @@ export class EventBus {
       try {
         h.enqueue(ev);
       } catch (err) {
-        this.log.warn('event handler refused an event', { handler: h.package, err: String(err) });
+        fault(this.log, 'event_handler', err, { where: `${h.package} enqueue` });
       }
     }
   }

@@ -2,6 +2,7 @@
  * The delivery half every backend shares: a bounded queue drained by one sender at a time, so a
  * slow or dead backend costs memory up to the bound and then only a counter, never a request's time.
  */
+import { fault, inject } from '../core/fault.js';
 import type { Logger } from '../log.js';
 import type { JsonFormat } from '../config/types.js';
 import type { EventHandler, HandlerStats, JanusEvent } from './types.js';
@@ -68,7 +69,12 @@ export abstract class QueueingHandler implements Pick<EventHandler, 'enqueue' | 
     if (this.sending || this.queue.length === 0 || !this.ready()) return;
     this.sending = true;
     // Never on the emitter's stack: emission stays O(1) for the request that caused it.
-    setImmediate(() => void this.pump());
+    setImmediate(() => {
+      this.pump().catch((err: unknown) => {
+        this.sending = false;
+        fault(this.log, 'event_handler', err, { where: 'pump' });
+      });
+    });
   }
 
   private async pump(): Promise<void> {
@@ -77,9 +83,11 @@ export abstract class QueueingHandler implements Pick<EventHandler, 'enqueue' | 
         const batch = this.queue.splice(0, this.grouping ? this.maxBatch : 1);
         let ok = false;
         try {
+          inject('event_handler');
           ok = await this.deliver(serialize(this.grouping ? batch : batch[0], this.json), batch.length);
         } catch (err) {
-          this.log.warn('event handler delivery failed', { err: String(err) });
+          // A backend's bug loses this batch (counted as failed), not the process or the next batch.
+          fault(this.log, 'event_handler', err, { where: 'deliver' });
         }
         if (ok) {
           this.counters.sent += batch.length;

@@ -4,6 +4,7 @@
  * while disconnected and go out once connected again.
  */
 import WebSocket from 'ws';
+import { fault } from '../core/fault.js';
 import type { Logger } from '../log.js';
 import type { WsEvhConfig } from '../config/types.js';
 import { QueueingHandler, queueLimits } from './queue.js';
@@ -85,7 +86,11 @@ export class WsEventHandler extends QueueingHandler implements EventHandler {
     this.reconnectMs = Math.min(RECONNECT_MAX_MS, this.reconnectMs * 2);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      this.connect();
+      try {
+        this.connect();
+      } catch (err) {
+        fault(this.log, 'event_handler', err, { where: 'reconnect' });
+      }
     }, delay);
     this.reconnectTimer.unref();
   }

@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { MediaSink, TrickleCandidate } from '../core/media-plane.js';
 import type { RtpStreamInfo, SlowLinkInfo } from '../core/plugin.js';
 import type { Logger } from '../log.js';
+import { fault, inject, type FaultBoundary } from '../core/fault.js';
 import { isH264Keyframe } from '../codecs/h264.js';
 import { isVp8Keyframe } from '../codecs/vp8.js';
 import { isVp9Keyframe } from '../codecs/vp9.js';
@@ -100,6 +101,22 @@ const OUT_BUFFER_SIZE = 1600;
 const MAX_FREE_BUFFERS = 64;
 /** RTCP compounds written by the session before SRTCP (leaves room for the trailer in OUT_BUFFER_SIZE). */
 const MAX_RTCP_SIZE = 1200;
+/**
+ * Exceptions from the receive path a PeerConnection survives. Bad input is rejected by return codes in
+ * the protocol modules, so a throw there is a bug; but the datagram that triggers it may come from
+ * anyone who can reach the port, and closing at the first one would make such a bug a remote kill
+ * switch for every PeerConnection. A few are counted and dropped; more mean this PeerConnection's state
+ * is broken and it is hung up. Timers and sends get no input from outside: they close at the first.
+ */
+const RECEIVE_FAULT_LIMIT = 3;
+
+/** Which branch of the receive path was running (labels the fault; an int, no allocation per packet). */
+const STAGE_NAMES = ['demux', 'stun', 'dtls', 'rtp', 'rtcp'] as const;
+const STAGE_DEMUX = 0;
+const STAGE_STUN = 1;
+const STAGE_DTLS = 2;
+const STAGE_RTP = 3;
+const STAGE_RTCP = 4;
 
 type Direction = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
@@ -196,6 +213,10 @@ export class Peer {
   readonly createdAt = performance.now();
   private closed = false;
   private readonly counters = { dropped: 0, srtpErrors: 0 };
+  /** Exceptions caught at this PeerConnection's boundaries (receive path, timer, send, SCTP). */
+  private faults = 0;
+  /** A fault asked for the hangup already (once). */
+  private failing = false;
 
   // ICE
   private agent: IceAgent | null = null;
@@ -380,10 +401,7 @@ export class Peer {
     this.remoteCreds = { ufrag: transport.iceUfrag, pwd: transport.icePwd };
     agent.setRemoteCredentials(transport.iceUfrag, transport.icePwd);
     if (this.agentStartedAt < 0) this.agentStartedAt = performance.now();
-    for (const line of transport.allCandidates) {
-      const c = tryParseCandidate(line);
-      if (c) agent.addRemoteCandidate(c);
-    }
+    for (const line of transport.allCandidates) this.remoteCandidate(agent, line);
     for (const c of this.pendingRemoteCandidates) agent.addRemoteCandidate(c);
     this.pendingRemoteCandidates = [];
     if (transport.endOfCandidates || this.pendingEndOfCandidates) agent.endOfCandidates();
@@ -437,8 +455,12 @@ export class Peer {
       const mindex = Math.max(0, merged.media.findIndex((m) => m.mid === mid));
       setImmediate(() => {
         if (this.closed) return;
-        for (const c of this.candidates.advertised) this.events.localCandidate({ sdpMid: mid, sdpMLineIndex: mindex, candidate: serializeCandidate(c) });
-        this.events.localCandidate({ completed: true });
+        try {
+          for (const c of this.candidates.advertised) this.events.localCandidate({ sdpMid: mid, sdpMLineIndex: mindex, candidate: serializeCandidate(c) });
+          this.events.localCandidate({ completed: true });
+        } catch (err) {
+          this.failure('peer_timer', 'trickle', err);
+        }
       });
     }
     this.flush();
@@ -483,12 +505,25 @@ export class Peer {
       }
       const line = typeof t.candidate === 'string' ? t.candidate : undefined;
       if (line === undefined || line === '') continue;
-      const c = tryParseCandidate(line);
-      if (!c) continue;
-      if (this.agent && this.remoteCreds) this.agent.addRemoteCandidate(c);
-      else this.pendingRemoteCandidates.push(c);
+      if (this.agent && this.remoteCreds) this.remoteCandidate(this.agent, line);
+      else {
+        const c = tryParseCandidate(line);
+        if (c) this.pendingRemoteCandidates.push(c);
+        else this.cfg.log.debug('remote candidate ignored (unparsable)', { handle: this.handleId, candidate: line });
+      }
     }
     this.flush();
+  }
+
+  /**
+   * One signalled remote candidate. Like Janus, one that cannot be used is ignored (the request is still
+   * answered): unparsable, port 0 or out of range, an address nothing can be sent to (the agent refuses
+   * those), another family than our socket's (never paired). mDNS names are ignored as before.
+   */
+  private remoteCandidate(agent: IceAgent, line: string): void {
+    const c = tryParseCandidate(line);
+    if (c === undefined) this.cfg.log.debug('remote candidate ignored (unparsable)', { handle: this.handleId, candidate: line });
+    else if (!agent.addRemoteCandidate(c)) this.cfg.log.debug('remote candidate ignored', { handle: this.handleId, candidate: line });
   }
 
   /**
@@ -670,7 +705,14 @@ export class Peer {
       {
         transmit: (d) => this.sendRaw(d),
         connected: (info) => this.onDtlsConnected(info),
-        data: (d) => this.sctp?.onDtlsData(d),
+        // The endpoint swallows what its consumer throws: catch it here so an SCTP bug closes this PeerConnection.
+        data: (d) => {
+          try {
+            this.sctp?.onDtlsData(d);
+          } catch (err) {
+            this.failure('sctp', 'sctp', err);
+          }
+        },
         closed: (reason, detail) => this.onDtlsClosed(reason, detail),
       },
     );
@@ -684,19 +726,28 @@ export class Peer {
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (this.closed || msg.length === 0) return;
     const b0 = msg[0]!;
+    let stage = STAGE_DEMUX;
     try {
       if (b0 >= 128 && b0 <= 191) {
-        if (msg.length >= 2 && msg[1]! >= 192 && msg[1]! <= 223) this.onRtcp(msg);
-        else this.onRtp(msg);
+        if (msg.length >= 2 && msg[1]! >= 192 && msg[1]! <= 223) {
+          stage = STAGE_RTCP;
+          this.onRtcp(msg);
+        } else {
+          stage = STAGE_RTP;
+          this.onRtp(msg);
+        }
         return;
       }
       if (b0 <= 3) {
+        stage = STAGE_STUN;
         if (this.agent === null || !this.agent.handlePacket(msg, rinfo, 0, performance.now())) this.counters.dropped++;
         this.flush();
         return;
       }
       if (b0 >= 20 && b0 <= 63) {
-        if (this.remoteAddress === null) this.remoteAddress = { address: rinfo.address, port: rinfo.port };
+        stage = STAGE_DTLS;
+        // A DTLS packet from anywhere before ICE picked a pair sets the destination: only a real one.
+        if (this.remoteAddress === null && rinfo.port > 0) this.remoteAddress = { address: rinfo.address, port: rinfo.port };
         if (this.dtls) this.dtls.handleDatagram(msg, performance.now());
         else if (this.earlyDtls.length < 16) this.earlyDtls.push(msg);
         else this.counters.dropped++;
@@ -705,11 +756,46 @@ export class Peer {
       }
       this.counters.dropped++;
     } catch (err) {
-      // Garbage must never escape the receive loop.
+      // Never out of the receive loop. Not bad input (that is rejected by return codes): a bug.
       this.counters.dropped++;
-      this.cfg.log.debug('media packet handling failed', { handle: this.handleId, err: String(err) });
+      this.failure('socket', STAGE_NAMES[stage]!, err, RECEIVE_FAULT_LIMIT);
     }
   };
+
+  /**
+   * A fault caught at one of this PeerConnection's boundaries: counted and logged with the handle id,
+   * then (from the `limit`-th on) the PeerConnection is hung up with a reason, as the core does for
+   * ICE failure: `hangup` event, the plugin's hangupMedia. Only this PeerConnection.
+   */
+  private failure(boundary: FaultBoundary, stage: string, err: unknown, limit = 1): void {
+    this.faults++;
+    fault(this.cfg.log, boundary, err, { handle_id: this.handleId, where: stage });
+    if (this.closed || this.failing || this.faults < limit) return;
+    this.failing = true;
+    this.closeSoon(`Internal error (${stage})`, boundary);
+  }
+
+  /**
+   * Ask the owner to hang this PeerConnection up (`hangup` event with `reason`), on a fresh stack: the
+   * hangup closes the agent/DTLS/SCTP whose callback we may be in. A microtask, not per packet.
+   */
+  private closeSoon(reason: string, boundary: FaultBoundary): void {
+    queueMicrotask(() => {
+      if (this.closed) return;
+      try {
+        this.events.closed(reason);
+      } catch (e) {
+        fault(this.cfg.log, boundary, e, { handle_id: this.handleId, where: 'hangup' });
+      }
+      // The owner did not close us (it failed): stop here anyway.
+      if (!this.closed && this.failing) this.close();
+    });
+  }
+
+  /** Faults caught at this PeerConnection's boundaries so far (tests, diagnostics). */
+  get faultCount(): number {
+    return this.faults;
+  }
 
   private onRtp(buf: Buffer): void {
     const srtp = this.srtpIn;
@@ -814,14 +900,25 @@ export class Peer {
       this.releaseUnused(b);
       return;
     }
+    try {
+      this.socket.send(b, 0, len, to.port, to.address, this.onSent);
+    } catch (err) {
+      // Synchronous: bad port/address (ICE never selects one) or a closed socket. onSent will not run.
+      this.releaseUnused(b);
+      this.failure('send', 'send', err);
+      return;
+    }
     this.inflight.push(b);
-    this.socket.send(b, 0, len, to.port, to.address, this.onSent);
   }
 
   /** Unpooled datagram (STUN, DTLS): the sender allocated it. */
   private sendRaw(d: Buffer, to: SocketAddress | null = this.remoteAddress): void {
     if (this.closed || to === null) return;
-    this.socket.send(d, to.port, to.address);
+    try {
+      this.socket.send(d, to.port, to.address);
+    } catch (err) {
+      this.failure('send', 'send', err);
+    }
   }
 
   /** Plugin relay: a plain RTP packet for m-line `mid`. */
@@ -991,8 +1088,18 @@ export class Peer {
 
   // ============================================================ DTLS / ICE state
 
+  /** The DTLS endpoint swallows what its callbacks throw: a throw here must still close this PeerConnection. */
   private onDtlsConnected(info: DtlsConnectedInfo): void {
     if (this.closed) return;
+    try {
+      inject('dtls', this.handleId);
+      this.dtlsConnected(info);
+    } catch (err) {
+      this.failure('dtls', 'dtls', err);
+    }
+  }
+
+  private dtlsConnected(info: DtlsConnectedInfo): void {
     if (info.srtp) {
       const profile = srtpProfileByDtlsId(info.srtp.profile);
       if (profile) {
@@ -1005,13 +1112,25 @@ export class Peer {
     if (this.wantData && this.dtls) {
       const s = createSctpOverDtls(this.dtls, {
         remotePort: this.sctpRemotePort,
+        // The channel layer swallows what these throw: caught here so it closes this PeerConnection.
         events: {
           channelOpen: (ch) => {
-            this.channelOpen.set(ch.label, ch);
-            this.flushPendingData(ch.label);
-            this.sink?.dataReady(ch.label);
+            try {
+              this.channelOpen.set(ch.label, ch);
+              this.flushPendingData(ch.label);
+              this.sink?.dataReady(ch.label);
+            } catch (err) {
+              this.failure('sctp', 'sctp', err);
+            }
           },
-          message: (ch, data, isBinary) => this.sink?.incomingData(ch.label, data, isBinary),
+          message: (ch, data, isBinary) => {
+            try {
+              inject('sctp', this.handleId);
+              this.sink?.incomingData(ch.label, data, isBinary);
+            } catch (err) {
+              this.failure('sctp', 'sctp', err);
+            }
+          },
           channelClosed: (ch) => {
             if (this.channelOpen.get(ch.label) === ch) this.channelOpen.delete(ch.label);
           },
@@ -1030,10 +1149,7 @@ export class Peer {
   private onDtlsClosed(reason: DtlsCloseReason, detail: string): void {
     if (this.closed || reason === 'local') return;
     this.cfg.log.verb('DTLS closed', { handle: this.handleId, reason, detail });
-    const why = reason === 'alert' ? 'DTLS alert' : 'DTLS error';
-    queueMicrotask(() => {
-      if (!this.closed) this.events.closed(why);
-    });
+    this.closeSoon(reason === 'alert' ? 'DTLS alert' : 'DTLS error', 'dtls');
   }
 
   private onIceEvent(e: IceEvent): void {
@@ -1050,11 +1166,7 @@ export class Peer {
         if (e.state === 'failed') {
           this.cfg.log.info('ICE failed', { handle: this.handleId });
           this.events.iceFailed();
-          if (this.cfg.hangupOnFailed) {
-            queueMicrotask(() => {
-              if (!this.closed) this.events.closed('ICE failed');
-            });
-          }
+          if (this.cfg.hangupOnFailed) this.closeSoon('ICE failed', 'peer_timer');
         }
         break;
       default:
@@ -1095,17 +1207,22 @@ export class Peer {
     this.timerAt = Infinity;
     if (this.closed) return;
     const now = performance.now();
+    let stage = 'ice';
     try {
       this.agent?.handleTimeout(now);
+      stage = 'dtls';
       this.dtls?.handleTimeout(now);
       if (this.up) {
+        stage = 'rtp';
         this.applySettings(this.cfg.settings());
         this.service(now);
       }
+      stage = 'ice';
+      this.flush();
     } catch (err) {
-      this.cfg.log.warn('media timer failed', { handle: this.handleId, err: err instanceof Error ? err.stack : String(err) });
+      // A timer gets no outside input: whatever threw is this PeerConnection's broken state. Hang it up.
+      this.failure('peer_timer', `${stage} timer`, err);
     }
-    this.flush();
   };
 
   // ============================================================ admin / teardown

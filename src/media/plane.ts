@@ -7,6 +7,7 @@
  * never crosses this class except for the plugin relay calls (one Map lookup by handle id).
  */
 import { ErrorCode, JanusError } from '../core/errors.js';
+import { fault } from '../core/fault.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle, MediaPlane, MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js';
 import { addInto, addPeer, ERROR_KINDS, peerState, zeroTotals } from '../metrics/media.js';
@@ -185,7 +186,16 @@ export class WebRtcMediaPlane implements MediaPlane {
       return;
     }
     // The peer is being created (the core saw the remote SDP first): apply once it exists.
-    void this.creating.get(handle.handleId)?.then((p) => p.addTrickle(candidates), () => undefined);
+    void this.creating.get(handle.handleId)?.then(
+      (p) => {
+        try {
+          p.addTrickle(candidates);
+        } catch (err) {
+          fault(this.log, 'core', err, { handle_id: handle.handleId, where: 'trickle' });
+        }
+      },
+      () => undefined,
+    );
   }
 
   hangup(handle: MediaHandle, reason: string): void {

@@ -8,6 +8,7 @@
  * `direction="in|out"` from the server's point of view, `kind="audio|video"`. See docs/operations.md.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { FAULT_BOUNDARIES, faultCounts } from '../core/fault.js';
 import type { Gateway } from '../core/gateway.js';
 import type { MediaPlane, MediaPlaneMetrics, MediaKindCounters } from '../core/media-plane.js';
 import { VERSION_STRING } from '../version.js';
@@ -64,6 +65,18 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     registers,
     collect() {
       this.set(gw.settings.acceptingNewSessions ? 1 : 0);
+    },
+  });
+
+  new Counter({
+    name: 'portunus_faults_total',
+    help: 'Exceptions contained by a fault boundary (boundary="process": the last-line handlers, should stay 0).',
+    labelNames: ['boundary'],
+    registers,
+    collect() {
+      this.reset();
+      const c = faultCounts();
+      for (const b of FAULT_BOUNDARIES) this.inc({ boundary: b }, c[b]);
     },
   });
 

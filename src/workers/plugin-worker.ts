@@ -15,6 +15,7 @@ import { Jcfg } from '../config/jcfg.js';
 import { JanusError } from '../core/errors.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle } from '../core/media-plane.js';
+import { fault, faultInjection, inject, localFaultCounts } from '../core/fault.js';
 import { pluginMediaSink } from '../core/plugin-sink.js';
 import type { Plugin, PluginHost, PluginMediaHost, PluginSession } from '../core/plugin.js';
 import { log as rootLog, setLogLevel, setSessionResolver } from '../log.js';
@@ -75,7 +76,8 @@ const mediaEvents: MediaEvents = {
   localCandidate: (handleId, candidate) => notice({ n: 'localCandidate', handleId, candidate }),
   mediaSink: (handleId) => {
     const s = sessions.get(handleId);
-    return s && s.alive ? pluginMediaSink(plugin, s, log, s.sessionId) : null;
+    // A media hook that throws hangs up this handle's PeerConnection (main owns the hangup event).
+    return s && s.alive ? pluginMediaSink(plugin, s, log, s.sessionId, (reason) => notice({ n: 'closePeerConnection', handleId, reason })) : null;
   },
 };
 
@@ -215,6 +217,10 @@ function onNotice(n: MainNotice): void {
       plane.release(s ?? { handleId: n.handleId, sessionId: 0, pluginPackage: plugin.package });
       return;
     }
+    case 'faultInjection':
+      faultInjection.armed = n.armed;
+      faultInjection.target = n.target;
+      return;
     case 'settings':
       settings = n.settings;
       eventsEnabled = n.eventsEnabled;
@@ -223,10 +229,28 @@ function onNotice(n: MainNotice): void {
   }
 }
 
+/** Notices that run a plugin hook for one handle: a throw there is that handle's fault. */
+const HOOKS: ReadonlySet<string> = new Set(['createSession', 'destroySession', 'setupMedia', 'hangupMedia', 'slowLink']);
+
+function noticeFailed(msg: ToWorker & { t: 'notice' }, err: unknown): void {
+  const handleId = 'handleId' in msg && typeof msg.handleId === 'number' ? msg.handleId : undefined;
+  const hook = HOOKS.has(msg.n);
+  fault(log, hook ? 'plugin_hook' : 'worker', err, { where: msg.n, ...(handleId !== undefined ? { handle_id: handleId, session_id: sessions.get(handleId)?.sessionId ?? 0 } : {}) });
+  // The handle whose PeerConnection was being set up or driven gets it hung up (as on the main thread).
+  if (handleId !== undefined && (msg.n === 'setupMedia' || msg.n === 'slowLink' || msg.n === 'trickle')) {
+    notice({ n: 'closePeerConnection', handleId, reason: hook ? `Plugin error (${msg.n})` : 'Internal error (worker)' });
+  }
+}
+
+// Last line, as in main.ts: the worker's own boundaries should have caught it; count it and keep going
+// (an uncaught exception would end the thread and every PeerConnection in it).
+process.on('uncaughtException', (err) => fault(log, 'process', err, { where: 'uncaughtException (media worker)' }));
+process.on('unhandledRejection', (err) => fault(log, 'process', err, { where: 'unhandledRejection (media worker)' }));
+
 function reportMetrics(): void {
   if (!plane) return;
   try {
-    notice({ n: 'metrics', plugin: plugin?.metrics?.() ?? null, media: plane.metrics(), peers: plane.peerCount });
+    notice({ n: 'metrics', plugin: plugin?.metrics?.() ?? null, media: plane.metrics(), peers: plane.peerCount, faults: localFaultCounts() });
   } catch (err) {
     log.warn('media worker metrics failed', { err: String(err) });
   }
@@ -255,9 +279,12 @@ port.on('message', (msg: ToWorker) => {
 function dispatch(msg: ToWorker): Promise<void> {
   if (msg.t === 'notice') {
     try {
-      if (plugin) onNotice(msg);
+      if (plugin) {
+        inject('worker', 'handleId' in msg ? msg.handleId : undefined);
+        onNotice(msg);
+      }
     } catch (err) {
-      log.warn('media worker notice failed', { notice: msg.n, err: err instanceof Error ? err.stack : String(err) });
+      noticeFailed(msg, err);
     }
     return Promise.resolve();
   }

@@ -5,6 +5,7 @@
  * answer carry an `id` and get exactly one `reply`; everything else is fire-and-forget. JanusErrors keep
  * their code across the boundary (the core turns them into Janus error replies).
  */
+import type { FaultBoundary } from '../core/fault.js';
 import type { JanusConfig } from '../config/types.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js';
@@ -62,7 +63,9 @@ export type MainNotice =
   | { n: 'hangup'; handleId: number; reason: string }
   | { n: 'release'; handleId: number }
   /** Periodic: what the Admin API may have changed since, and whether event handlers want plugin events. */
-  | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean };
+  | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean }
+  /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
+  | { n: 'faultInjection'; armed: string | null; target: number | string | null };
 
 export type ToWorker = ({ t: 'call'; id: number } & MainCall) | ({ t: 'notice' } & MainNotice);
 
@@ -81,7 +84,7 @@ export type WorkerNotice =
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
   /** Periodic, and on request: what /metrics reads synchronously in main. */
-  | { n: 'metrics'; plugin: PluginMetrics | null; media: MediaPlaneMetrics; peers: number };
+  | { n: 'metrics'; plugin: PluginMetrics | null; media: MediaPlaneMetrics; peers: number; faults?: Partial<Record<FaultBoundary, number>> };
 
 export type SerializedError = { name: string; message: string; code?: number };
 

@@ -11,6 +11,7 @@
 import { Worker } from 'node:worker_threads';
 import type { JanusConfig } from '../config/types.js';
 import { ErrorCode, JanusError } from '../core/errors.js';
+import { fault, setRemoteFaultCounts } from '../core/fault.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle, MediaPlane, MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js';
 import type { Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession, SlowLinkInfo } from '../core/plugin.js';
@@ -102,7 +103,16 @@ export class WorkerPlugin implements Plugin {
     });
   }
 
+  /** Boundary for what the worker posts: a throw while handling it is counted, never out of the 'message' event. */
   private onMessage(msg: FromWorker): void {
+    try {
+      this.dispatch(msg);
+    } catch (err) {
+      fault(this.log, 'worker', err, { plugin: this.package, where: msg.t === 'reply' ? 'reply' : msg.n, ...('handleId' in msg && typeof msg.handleId === 'number' ? { handle_id: msg.handleId } : {}) });
+    }
+  }
+
+  private dispatch(msg: FromWorker): void {
     if (msg.t === 'reply') {
       const p = this.pending.get(msg.id);
       if (!p) return;
@@ -150,6 +160,7 @@ export class WorkerPlugin implements Plugin {
         this.pluginMetrics = msg.plugin;
         this.mediaMetrics = msg.media;
         this.peerCount = msg.peers;
+        if (msg.faults) setRemoteFaultCounts(this.package, msg.faults);
         return;
     }
   }
@@ -237,6 +248,11 @@ export class WorkerPlugin implements Plugin {
       );
     }, delay);
     timer.unref();
+  }
+
+  /** Tests: arm fault injection inside the worker thread (see core/fault.ts). */
+  injectFault(armed: string | null, target: number | string | null): void {
+    this.notice({ n: 'faultInjection', armed, target });
   }
 
   /** Restarts since startup (tests, diagnostics). */

@@ -17,7 +17,7 @@ import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { normalizeIp, ipFamily } from '../stun/address.js';
 import { StunAttr, StunClass, StunErrorCode, StunMessageType } from '../stun/constants.js';
 import { StunBuilder, parseStun, verifyFingerprint, verifyMessageIntegrity, type StunMessage } from '../stun/message.js';
-import { computeFoundation, computePriority, isMdnsAddress, pairPriority, type IceCandidate } from './candidate.js';
+import { computeFoundation, computePriority, isMdnsAddress, isUsableDestination, pairPriority, type IceCandidate } from './candidate.js';
 
 export type IceState = 'new' | 'checking' | 'connected' | 'completed' | 'failed' | 'disconnected' | 'closed';
 export type IceNomination = 'regular' | 'aggressive';
@@ -291,6 +291,8 @@ export class IceAgent {
     const family = ipFamily(candidate.address);
     if (family === 0) return false;
     const address = normalizeIp(candidate.address);
+    // Never a pair with a destination nothing can be sent to (port 0, unspecified, multicast, broadcast).
+    if (!isUsableDestination(address, candidate.port)) return false;
     const key = addrKey(address, candidate.port);
     const existing = this.remotes.get(key);
     if (existing) {
@@ -544,7 +546,7 @@ export class IceAgent {
     let remote = this.remotes.get(key);
     if (!remote) {
       const family = ipFamily(address);
-      if (family === 0) return;
+      if (family === 0 || !isUsableDestination(address, from.port)) return;
       const cand: IceCandidate = {
         foundation: `p${++this.prflxCounter}`,
         component: 1,

@@ -72,6 +72,27 @@ export function isMdnsAddress(address: string): boolean {
   return address.toLowerCase().endsWith('.local');
 }
 
+/**
+ * Can a check or media be sent to this address and port? Refuses what parses but is no peer: port 0,
+ * the unspecified address (0.0.0.0, ::), IPv4 broadcast, multicast (224.0.0.0/4, ff00::/8). A candidate
+ * that fails this never forms a pair (and so never becomes a send destination).
+ */
+export function isUsableDestination(address: string, port: number): boolean {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return false;
+  const fam = ipFamily(address);
+  if (fam === 4) {
+    const first = Number(address.slice(0, address.indexOf('.')));
+    if (first === 0 || first >= 224) return false; // 0/8 "this network", multicast 224/4, reserved 240/4 + broadcast
+    return true;
+  }
+  if (fam === 6) {
+    const a = normalizeIp(address).toLowerCase();
+    if (a === '::' || a.startsWith('ff')) return false;
+    return true;
+  }
+  return false;
+}
+
 export class CandidateParseError extends Error {
   constructor(message: string, readonly line: string) {
     super(`${message}: ${line}`);
@@ -106,7 +127,8 @@ export function parseCandidate(line: string): IceCandidate {
   const priority = uint(prio, 0xffffffff);
   if (priority === undefined) throw new CandidateParseError('bad priority', line);
   const port = uint(portS, 65535);
-  if (port === undefined) throw new CandidateParseError('bad port', line);
+  // Port 0 is not a transport address (RFC 8445 5.1.1): nothing can be sent to it (socket.send throws).
+  if (port === undefined || port === 0) throw new CandidateParseError('bad port', line);
   if (typ !== 'typ' || !TYPES.has(typeS)) throw new CandidateParseError('bad candidate type', line);
   if (ipFamily(address) === 0 && !isMdnsAddress(address)) throw new CandidateParseError('bad connection address', line);
   const c: IceCandidate = {

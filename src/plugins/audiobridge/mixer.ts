@@ -42,6 +42,11 @@ export interface FrameClockOptions {
    * endless burst. Default 50 (one second at 20 ms).
    */
   maxCatchUp?: number;
+  /**
+   * A frame callback threw (a bug: the room's state is broken). The clock keeps going unless this stops
+   * it; the owner decides (the AudioBridge room closes itself).
+   */
+  onError?: (err: unknown) => void;
 }
 
 /**
@@ -61,6 +66,7 @@ export class FrameClock {
   readonly periodMs: number;
   private readonly sched: Scheduler;
   private readonly maxCatchUp: number;
+  private readonly onError: ((err: unknown) => void) | undefined;
   private startMs = 0;
   private timer: unknown = null;
   private active = false;
@@ -77,6 +83,7 @@ export class FrameClock {
     this.periodMs = opts.periodMs ?? 20;
     this.sched = opts.scheduler ?? realScheduler;
     this.maxCatchUp = opts.maxCatchUp ?? 50;
+    this.onError = opts.onError;
   }
 
   get running(): boolean {
@@ -133,8 +140,13 @@ export class FrameClock {
       this.produced++;
       try {
         this.onFrame(this.produced);
-      } catch {
-        // A failing frame must not stop the clock; the callback logs its own errors.
+      } catch (err) {
+        // Never out of the timer (that would be the process); the owner is told and may stop us.
+        try {
+          this.onError?.(err);
+        } catch {
+          /* the owner's handler must not take the clock's timer down either */
+        }
       }
     }
     if (this.active) this.arm();

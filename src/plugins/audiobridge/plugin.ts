@@ -755,12 +755,10 @@ export class AudioBridgePlugin implements Plugin {
     return { audiobridge: 'edited', room: st.id, permanent };
   }
 
-  private async destroyRoom(body: Body): Promise<Data> {
-    validate(body, [{ name: 'permanent', type: 'boolean' }]);
-    const room = this.roomOf(body);
-    checkSecret(room.settings.secret, body, 'secret');
+  /** Room gone (destroy request, or its clock failed): participants get `destroyed` and are hung up. */
+  private teardownRoom(room: Room, reason: string): void {
     const id = room.settings.id;
-    this.rooms.delete(id);
+    if (this.rooms.get(id) === room) this.rooms.delete(id);
     for (const p of [...room.participants.values()]) {
       this.host.pushEvent(p.session.handle, null, { audiobridge: 'destroyed', room: id });
       room.remove(p);
@@ -769,10 +767,18 @@ export class AudioBridgePlugin implements Plugin {
         p.closePlainRtp();
         p.session.started = false;
       }
-      this.host.closePeerConnection(p.session.handle, 'Room destroyed');
+      this.host.closePeerConnection(p.session.handle, reason);
     }
     this.dropForwarders(room);
     room.destroy();
+  }
+
+  private async destroyRoom(body: Body): Promise<Data> {
+    validate(body, [{ name: 'permanent', type: 'boolean' }]);
+    const room = this.roomOf(body);
+    checkSecret(room.settings.secret, body, 'secret');
+    const id = room.settings.id;
+    this.teardownRoom(room, 'Room destroyed');
     let permanent = false;
     if (body['permanent'] === true) {
       this.config.removeCategory(`room-${String(id)}`);
@@ -1651,6 +1657,7 @@ export class AudioBridgePlugin implements Plugin {
 
   private newRoom(settings: RoomSettings): Room {
     const room = new Room(settings, this.engine, () => this.media, this.log);
+    room.onFault = (reason) => this.teardownRoom(room, reason);
     room.onAnnouncement = (a, event) => {
       this.notify(room, { audiobridge: event === 'started' ? 'announcement-started' : 'announcement-stopped', room: room.settings.id, file_id: a.fileId }, null);
     };

@@ -19,6 +19,7 @@
 import { createOpusDecoder, createOpusEncoder, type OpusDecoder, type OpusEncoder, type OpusSampleRate } from '../../codecs/opus.js';
 import { g711Decode, g711Encode, resampleFrame, type G711Law } from '../../codecs/g711.js';
 import type { PluginSession } from '../../core/plugin.js';
+import { fault, inject } from '../../core/fault.js';
 import type { Logger } from '../../log.js';
 import { writeRtpHeader } from '../../media/rtp/header.js';
 import { AudioMixer, FrameClock, JitterBuffer, type MixSlot, type Scheduler } from './mixer.js';
@@ -239,6 +240,8 @@ export class Room implements MixSource {
   readonly announcements = new Map<string, Announcement>();
   /** Told when an announcement starts (first mixed frame) and when it ends or is stopped. Must not throw. */
   onAnnouncement: ((a: Announcement, event: 'started' | 'stopped') => void) | null = null;
+  /** The room's clock failed (fault counted and logged): the plugin tears the room down. Null: the clock stops. */
+  onFault: ((reason: string) => void) | null = null;
 
   constructor(
     public settings: RoomSettings,
@@ -251,7 +254,7 @@ export class Room implements MixSource {
       stereo: settings.spatialAudio,
       ...(engineOptions.silenceThreshold !== undefined ? { silenceThreshold: engineOptions.silenceThreshold } : {}),
     });
-    this.clock = new FrameClock(() => this.tick(), engineOptions.scheduler ? { scheduler: engineOptions.scheduler } : {});
+    this.clock = new FrameClock(() => this.tick(), { ...(engineOptions.scheduler ? { scheduler: engineOptions.scheduler } : {}), onError: (err) => this.clockFailed(err) });
     this.forwarders = new MixForwarders(log);
   }
 
@@ -418,9 +421,22 @@ export class Room implements MixSource {
     }
   }
 
+  /**
+   * Fault boundary of the room's timer: a frame that throws is a bug in this room's state, so this room
+   * (not the plugin, not the process) is closed: its participants are told and hung up.
+   */
+  private clockFailed(err: unknown): void {
+    fault(this.log, 'plugin_timer', err, { plugin: 'janus.plugin.audiobridge', room: this.idString, where: 'mixer' });
+    this.clock.stop();
+    const close = this.onFault;
+    this.onFault = null;
+    close?.('Room error');
+  }
+
   /** One 20 ms frame. Public for tests and benchmarks (normally driven by the clock). */
   tick(): void {
     if (this.destroyed) return;
+    inject('plugin_timer', this.settings.id);
     this.frames++;
     const mixer = this.mixer;
     mixer.begin();

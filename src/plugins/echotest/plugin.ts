@@ -13,6 +13,7 @@
  * Not supported yet: recording (`record: true` is refused with 413), simulcast layer selection
  * (`substream`/`temporal` are accepted and ignored: layer 0 is echoed).
  */
+import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
 import {
   isMediaRelayHost,
@@ -187,7 +188,15 @@ export class EchoTestPlugin implements Plugin {
 
   handleMessage(session: PluginSession, transaction: string, body: Record<string, unknown>, jsep: Jsep | null): PluginResult {
     // Like Janus: every request is queued and answered by an event carrying the same transaction.
-    setImmediate(() => this.process(session, transaction, body, jsep));
+    setImmediate(() => {
+      try {
+        this.process(session, transaction, body, jsep);
+      } catch (err) {
+        // Deferred out of the core's boundary: contained here, the handle is hung up.
+        if (this.log) fault(this.log, 'plugin_hook', err, { plugin: 'janus.plugin.echotest', handle_id: session.handleId, where: 'handleMessage' });
+        this.host?.closePeerConnection(session, 'Plugin error (handleMessage)');
+      }
+    });
     return { kind: 'wait', hint: "I'm taking my time!" };
   }
 

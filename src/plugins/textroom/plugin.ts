@@ -4,6 +4,7 @@
  * incomingData; only `permanent` saves and backend POSTs are asynchronous, and neither is awaited
  * by anything on the message path.
  */
+import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
 import type { Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession } from '../../core/plugin.js';
 import { readGeneral, readRooms } from './config.js';
@@ -196,7 +197,7 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
             try {
               task();
             } catch (err) {
-              this.ctx?.log.error(`textroom: negotiation failed: ${(err as Error)?.stack ?? String(err)}`);
+              if (this.ctx) fault(this.ctx.log, 'plugin_timer', err, { plugin: 'janus.plugin.textroom', where: 'negotiation' });
             } finally {
               resolve();
             }

@@ -3,6 +3,7 @@
  * publisher flow (publisher.ts, publishing.ts) or the subscriber flow (subscriber.ts), owns the
  * handle lifecycle, and hands the packet path to the Forwarder (forward.ts).
  */
+import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
 import {
   isMediaRelayHost,
@@ -287,6 +288,9 @@ export class VideoRoomPlugin implements Plugin {
     this.queue = this.queue.then(() => new Promise<void>((resolve) => setImmediate(() => {
       try {
         task();
+      } catch (err) {
+        // Out of setImmediate it would be the process: counted and logged, the next request still runs.
+        if (this.ctx) fault(this.ctx.log, 'plugin_timer', err, { plugin: 'janus.plugin.videoroom', where: 'deferred request' });
       } finally {
         resolve();
       }
