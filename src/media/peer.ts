@@ -1125,6 +1125,7 @@ export class Peer {
           channelClosed: (ch) => {
             if (this.channelOpen.get(ch.label) === ch) this.channelOpen.delete(ch.label);
           },
+          fault: (err) => this.failure('sctp', 'sctp timer', err),
         },
       });
       this.sctp = s;
