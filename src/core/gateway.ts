@@ -832,7 +832,9 @@ export class Gateway {
         const h = live(id);
         if (!h) return;
         this.deliver(h.session, this.handleEvent(h, 'webrtcup'));
-        if (this.events?.wants(EventType.WEBRTC)) void this.notifyWebrtcUp(h);
+        if (this.events?.wants(EventType.WEBRTC)) {
+          this.notifyWebrtcUp(h).catch((err: unknown) => fault(this.log, 'event_handler', err, { session_id: h.session.id, handle_id: id, where: 'webrtcup events' }));
+        }
         try {
           h.plugin.setupMedia?.(h);
         } catch (err) {

@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import type { MediaSink, TrickleCandidate } from '../core/media-plane.js';
 import type { RtpStreamInfo, SlowLinkInfo } from '../core/plugin.js';
 import type { Logger } from '../log.js';
-import { fault, inject, type FaultBoundary } from '../core/fault.js';
+import { countFault, fault, inject, type FaultBoundary } from '../core/fault.js';
 import { isH264Keyframe } from '../codecs/h264.js';
 import { isVp8Keyframe } from '../codecs/vp8.js';
 import { isVp9Keyframe } from '../codecs/vp9.js';
@@ -769,8 +769,13 @@ export class Peer {
    */
   private failure(boundary: FaultBoundary, stage: string, err: unknown, limit = 1): void {
     this.faults++;
+    if (this.closed || this.failing) {
+      // Already being hung up: counted, not logged again (a flush can fail once per pending datagram).
+      countFault(boundary);
+      return;
+    }
     fault(this.cfg.log, boundary, err, { handle_id: this.handleId, where: stage });
-    if (this.closed || this.failing || this.faults < limit) return;
+    if (this.faults < limit) return;
     this.failing = true;
     this.closeSoon(`Internal error (${stage})`, boundary);
   }
@@ -1134,6 +1139,7 @@ export class Peer {
           channelClosed: (ch) => {
             if (this.channelOpen.get(ch.label) === ch) this.channelOpen.delete(ch.label);
           },
+          fault: (err) => this.failure('sctp', 'sctp timer', err),
         },
       });
       this.sctp = s;

@@ -296,5 +296,13 @@ function dispatch(msg: ToWorker): Promise<void> {
       if (msg.m !== 'querySession' && msg.m !== 'handleInfo') reportMetrics();
     },
     (err: unknown) => port.postMessage({ t: 'reply', id, ok: false, error: serializeError(err) } satisfies FromWorker),
-  );
+  ).catch((err: unknown) => {
+    // Posting the reply failed (a value that cannot be cloned): main must still get an answer.
+    fault(log, 'worker', err, { where: msg.m, ...('handleId' in msg ? { handle_id: msg.handleId } : {}) });
+    try {
+      port.postMessage({ t: 'reply', id, ok: false, error: serializeError(err) } satisfies FromWorker);
+    } catch {
+      /* nothing more to tell */
+    }
+  });
 }

@@ -30,6 +30,11 @@ import { RoutingMediaPlane } from '../../src/media/routing-plane.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { AudioBridgePlugin, AUDIOBRIDGE_PACKAGE } from '../../src/plugins/audiobridge/plugin.js';
 import { EchoTestPlugin } from '../../src/plugins/echotest/plugin.js';
+import { VideoRoomPlugin } from '../../src/plugins/videoroom/plugin.js';
+import { extractRemoteTransport } from '../../src/media/sdp/jsep.js';
+import { buildAnswer } from '../../src/media/sdp/negotiate.js';
+import { parseSdp } from '../../src/media/sdp/parse.js';
+import { writeSdp } from '../../src/media/sdp/write.js';
 import { WORKER_CAPABLE } from '../../src/plugins/index.js';
 import { WorkerPlugin } from '../../src/workers/worker-plugin.js';
 import { httpCollector } from '../events/collector.js';
@@ -50,6 +55,7 @@ interface Party {
 
 test('a throw at each fault boundary closes only its owner; the others keep their media, the gateway keeps serving', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'faults-'));
+  writeFileSync(join(dir, 'janus.plugin.videoroom.jcfg'), 'general: {\n}\nroom-1234: {\n\tdescription = "faults"\n\tpublishers = 6\n}\n');
   writeFileSync(join(dir, `${AUDIOBRIDGE_PACKAGE}.jcfg`), 'general: {\n}\nroom-7: {\n\tsampling_rate = 16000\n}\nroom-8: {\n\tsampling_rate = 16000\n}\n');
   const config = defaultJanusConfig(dir);
   config.media.rtp_port_range = null;
@@ -66,7 +72,7 @@ test('a throw at each fault boundary closes only its owner; the others keep thei
   const evh = new SampleEventHandler({ ...defaultSampleEvhConfig(), enabled: true, json: 'compact', grouping: false, backend: col.url }, { log: quietLog });
   const gw = new Gateway({
     config,
-    plugins: [echo, wp],
+    plugins: [echo, new VideoRoomPlugin(), wp],
     mediaPlane: routed,
     events: new EventBus('faults', [evh], quietLog),
     pluginConfig: (pkg) => Jcfg.load(join(dir, `${pkg}.jcfg`)),
@@ -135,6 +141,46 @@ test('a throw at each fault boundary closes only its owner; the others keep thei
     return p;
   };
 
+  /** A VideoRoom publisher (sends audio RTP) and a subscriber to it (receives it): media through the SFU. */
+  const videoRoomPair = async (): Promise<{ pub: Party; sub: Party }> => {
+    const vr = 'janus.plugin.videoroom';
+    const pc = await makeClient();
+    const ps = await session();
+    const ph = await attach(ps, vr);
+    await gw.handle({ janus: 'message', session_id: ps, handle_id: ph, transaction: 'vr-join', body: { request: 'join', ptype: 'publisher', room: 1234, id: 77, display: 'pub' } }, client);
+    assert.equal((await eventFor('vr-join')).plugindata?.data.videoroom, 'joined');
+    await gw.handle({ janus: 'message', session_id: ps, handle_id: ph, transaction: 'vr-pub', body: { request: 'publish' }, jsep: { type: 'offer', sdp: clientOffer(pc) } }, client);
+    const pubAnswer = await eventFor('vr-pub');
+    assert.ok(pubAnswer.jsep, `publish answer ${JSON.stringify(pubAnswer)}`);
+    applyAnswer(pc, pubAnswer.jsep.sdp);
+    await waitFor('publisher webrtcup', () => events.find((e) => e.janus === 'webrtcup' && e.sender === ph), 10_000);
+    const pub: Party = { name: 'vr-pub', c: pc, s: ps, h: ph, sending: true, seq: 0 };
+    parties.push(pub);
+
+    const sc = await makeClient();
+    const ss = await session();
+    const sh = await attach(ss, vr);
+    await gw.handle({ janus: 'message', session_id: ss, handle_id: sh, transaction: 'vr-sub', body: { request: 'join', ptype: 'subscriber', room: 1234, streams: [{ feed: 77 }] } }, client);
+    const attached = await eventFor('vr-sub');
+    assert.ok(attached.jsep, `subscriber offer ${JSON.stringify(attached)}`);
+    const offer = parseSdp(attached.jsep.sdp);
+    sc.peer.setRemoteDescription(offer, extractRemoteTransport(offer, { type: 'offer' }), 'offer');
+    const answer = sc.peer.setLocalDescription(
+      writeSdp(buildAnswer(offer, (m) => (m.kind === 'audio' ? { codecs: ['opus'], direction: 'recvonly' } : m.kind === 'video' ? { codecs: ['vp8'], direction: 'recvonly' } : {})).description),
+      'answer',
+    );
+    await gw.handle({ janus: 'message', session_id: ss, handle_id: sh, transaction: 'vr-start', body: { request: 'start' }, jsep: { type: 'answer', sdp: answer } }, client);
+    await eventFor('vr-start');
+    await waitFor('subscriber webrtcup', () => events.find((e) => e.janus === 'webrtcup' && e.sender === sh), 10_000);
+    await waitFor('subscriber receives the publisher', () => sc.rtp.length > 5, 8000).catch((e) => {
+      const st = (h: number) => JSON.stringify(plane.peerOf(h)?.rtpStats(), (_k, v) => (typeof v === 'bigint' ? String(v) : v)).slice(0, 1500);
+      throw new Error(`${String(e)}\npub ${st(ph)}\nsub ${st(sh)}\nanswer ${answer}\nclient sub stats ${JSON.stringify(sc.peer.rtpStats()).slice(0, 800)}`);
+    });
+    const sub: Party = { name: 'vr-sub', c: sc, s: ss, h: sh, sending: false, seq: 0 };
+    parties.push(sub);
+    return { pub, sub };
+  };
+
   const serverPeer = (p: Party): Record<string, unknown> => {
     const peer = plane.peerOf(p.h);
     assert.ok(peer, `${p.name}: server PeerConnection`);
@@ -145,10 +191,12 @@ test('a throw at each fault boundary closes only its owner; the others keep thei
 
   /** The bystanders' media keeps flowing: every one of them receives more packets within 3 s. */
   const bystanders: Party[] = [];
+  /** Parties that receive nothing themselves (a publisher) but must not be hung up either. */
+  const extraAlive: Party[] = [];
   const assertFlowing = async (after: string): Promise<void> => {
     const before = bystanders.map((b) => b.c.rtp.length);
     await waitFor(`media still flowing after ${after}: ${bystanders.map((b, i) => `${b.name} ${b.c.rtp.length - before[i]!}`).join(', ')}`, () => bystanders.every((b, i) => b.c.rtp.length >= before[i]! + 20), 5000);
-    for (const b of bystanders) assert.equal(events.find((e) => e.janus === 'hangup' && e.sender === b.h), undefined, `${b.name} was not hung up`);
+    for (const b of [...bystanders, ...extraAlive]) assert.equal(events.find((e) => e.janus === 'hangup' && e.sender === b.h), undefined, `${b.name} was not hung up`);
   };
 
   const expectFault = async (boundary: FaultBoundary, before: number): Promise<void> => {
@@ -158,7 +206,10 @@ test('a throw at each fault boundary closes only its owner; the others keep thei
   const finish: Array<() => unknown> = [];
   try {
     // Bystanders: two EchoTest PeerConnections and one AudioBridge participant (room 8, in the worker).
-    bystanders.push(await echoParty('echo-A'), await echoParty('echo-B'), await abParty('ab-room8', 8));
+    // and a VideoRoom publisher -> subscriber (the subscriber's packet count is what must keep growing).
+    const vrPair = await videoRoomPair();
+    extraAlive.push(vrPair.pub);
+    bystanders.push(await echoParty('echo-A'), await echoParty('echo-B'), await abParty('ab-room8', 8), vrPair.sub);
     await assertFlowing('setup');
 
     const results: string[] = [];
@@ -331,7 +382,9 @@ test('a throw at each fault boundary closes only its owner; the others keep thei
     // The victims' server-side PeerConnections are gone, the bystanders' are not.
     for (const p of parties) {
       const alive = plane.peerOf(p.h) !== undefined;
-      if (bystanders.includes(p) && p.name !== 'ab-room8') assert.ok(alive, `${p.name} alive`);
+      if (p.name === 'ab-room8' || p.name === 'v-room7' || p.name === 'v-worker') continue; // PeerConnections in the worker
+      if (p.name.startsWith('v-') && p.name !== 'v-message') assert.ok(!alive, `${p.name}: its PeerConnection is closed`);
+      else assert.ok(alive, `${p.name}: its PeerConnection is alive`);
     }
     process.stdout.write(`# ${results.join('\n# ')}\n`);
   } finally {

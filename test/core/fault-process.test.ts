@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { postJson, type JsonObject } from '../helpers/janus-client.js';
 import { startMediaGateway, type GatewayKind, type MediaGateway } from '../helpers/media-server.js';
-import { clientOffer, makeClient, sleep } from '../media/peer/helpers.js';
+import { startPortunus } from '../helpers/portunus.js';
+import { clientOffer, makeClient, sleep, waitFor } from '../media/peer/helpers.js';
 
 const PORT0 = 'candidate:1 1 udp 2130706431 127.0.0.1 0 typ host';
 const TRICKLED = [
@@ -86,4 +87,28 @@ test('the real process survives an EchoTest offer and trickles with a port-0 can
   assert.equal(ours.outcome.list, ref.outcome.list);
   assert.equal(ours.outcome.offer, ref.outcome.offer);
   assert.equal(ref.outcome.aliveAfter5s, true);
+});
+
+test('the last line: an exception and a rejection nobody catches are logged and counted, and the process keeps serving', { timeout: 60_000 }, async () => {
+  // Preloaded into the server process (no seam in the product): once main.ts has installed its last
+  // line (the server is up), a timer throws and a promise rejects with nobody to catch either.
+  const preload = `data:text/javascript,${encodeURIComponent(
+    "const t = setInterval(() => { if (process.listenerCount('uncaughtException') === 0) return; clearInterval(t);" +
+      " setTimeout(() => { throw new Error('stray exception'); }, 100); setTimeout(() => { Promise.reject(new Error('stray rejection')); }, 200); }, 50);",
+  )}`;
+  const srv = await startPortunus({}, { nodeArgs: ['--import', preload] });
+  try {
+    await waitFor('both reached the last line', () => (srv.log().match(/fault contained \(process\)/g) ?? []).length >= 2, 10_000);
+    await sleep(1000);
+    assert.equal(srv.alive(), true, `the process exited:\n${srv.log().slice(-3000)}`);
+    const info = (await fetch(`${srv.httpUrl}/info`).then((r) => r.json())) as JsonObject;
+    assert.equal(info.janus, 'server_info');
+    const created = await postJson(srv.httpUrl, { janus: 'create', transaction: 'x' });
+    assert.equal(created.janus, 'success');
+    const log = srv.log();
+    assert.match(log, /"boundary":"process","where":"uncaughtException","err":"Error: stray exception/);
+    assert.match(log, /"boundary":"process","where":"unhandledRejection","err":"Error: stray rejection/);
+  } finally {
+    await srv.stop();
+  }
 });

@@ -24,7 +24,15 @@ export interface SctpAssociationEvents {
   /** Streams reset (incoming reset request from the peer, or completion of ours). */
   streamsReset(streamIds: number[]): void;
   stateChange(state: SctpState): void;
+  /**
+   * One of the association's own timers threw (a bug; werift arms them with setTimeout, outside any
+   * caller's stack). The association is no longer trustworthy: the owner closes its PeerConnection.
+   */
+  fault?(err: unknown): void;
 }
+
+/** werift's timer callbacks (writable instance properties it passes to setTimeout by name). */
+const WERIFT_TIMERS = ['timer1Expired', 'timer2Expired', 'timer3Expired', 'timerReconfigHandleExpired', 'timerHeartbeatExpired'] as const;
 
 export interface SctpAssociation {
   readonly state: SctpState;
@@ -138,11 +146,37 @@ export class WeriftSctpAssociation implements SctpAssociation {
     this.sctp.onReconfigStreams.subscribe((ids: number[]) => {
       try { this.events.streamsReset([...ids]); } catch { /* consumer */ }
     });
+    this.containTimers();
     this.sctp.stateChanged.connected.subscribe(() => this.setState('connected'));
     this.sctp.stateChanged.closed.subscribe(() => this.setState('closed'));
   }
 
   get state(): SctpState { return this._state; }
+
+  /**
+   * Fault boundary around werift's timers: a throw (or rejection) from one would otherwise be an
+   * uncaught exception. werift re-arms them by reading the property again, so the wrapper stays.
+   */
+  private containTimers(): void {
+    const internals = this.sctp as unknown as Record<string, unknown>;
+    for (const name of WERIFT_TIMERS) {
+      const original = internals[name];
+      if (typeof original !== 'function') continue;
+      internals[name] = () => {
+        try {
+          const r: unknown = (original as () => unknown)();
+          if (r instanceof Promise) r.catch((err: unknown) => this.timerFailed(err));
+        } catch (err) {
+          this.timerFailed(err);
+        }
+      };
+    }
+  }
+
+  private timerFailed(err: unknown): void {
+    this.stats.dropped++;
+    try { this.events.fault?.(err); } catch { /* the owner's problem */ }
+  }
 
   start(): void {
     if (this._state !== 'new') return;

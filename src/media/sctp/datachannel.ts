@@ -27,6 +27,8 @@ export interface DataChannelEvents {
   channelOpen?(channel: DataChannel): void;
   message?(channel: DataChannel, data: Buffer, isBinary: boolean): void;
   channelClosed?(channel: DataChannel): void;
+  /** The SCTP association's own timer threw (see SctpAssociationEvents.fault). */
+  fault?(err: unknown): void;
 }
 
 export interface CreateChannelOptions extends Partial<ChannelReliability> {
@@ -264,6 +266,7 @@ export function createSctpOverDtls(dtls: DtlsEndpoint, opts: SctpOverDtlsOptions
     message: (sid, ppid, data) => channels?.onSctpMessage(sid, ppid, data),
     streamsReset: (ids) => channels?.onStreamsReset(ids),
     stateChange: (s) => channels?.onSctpState(s),
+    fault: (err) => opts.events?.fault?.(err),
   });
   channels = new DataChannelManager(sctp, dtls.role, opts.events ?? {});
   return {

@@ -13,6 +13,7 @@
  */
 import type { Socket } from 'node:dgram';
 import type { JanusConfig } from '../../config/types.js';
+import { countFault } from '../../core/fault.js';
 import type { Logger } from '../../log.js';
 import { discoverLocalAddresses } from '../../media/net/interfaces.js';
 import { parsePortRange, UdpPortAllocator, type PortRange } from '../../media/net/port-allocator.js';
@@ -106,6 +107,8 @@ export class PlainRtpEndpoint {
       try {
         onRtp(msg, msg.length);
       } catch (err) {
+        // A bug behind this participant's socket (fault boundary: counted, rate-limited log).
+        countFault('plugin_media');
         this.logError('handling a packet', err);
       }
     });
