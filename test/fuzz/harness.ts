@@ -36,27 +36,66 @@ function seedFor(): number {
  * fc.assert with the suite's seed/run policy. On failure the error names the seed and the shrunk path
  * and how to replay it.
  */
+function params(shortRuns: number): fc.Parameters<unknown> {
+  const p: fc.Parameters<unknown> = { seed: seedFor(), numRuns: runs(shortRuns), endOnFailure: false };
+  if (PATH_ENV) p.path = PATH_ENV;
+  return p;
+}
+
+function report(name: string, details: fc.RunDetails<unknown>): void {
+  if (!details.failed) return;
+  const cex = details.counterexample ? fc.stringify(details.counterexample) : '(none)';
+  const err = details.errorInstance;
+  throw new Error(
+    `fuzz property "${name}" failed after ${details.numRuns} runs\n` +
+      `  replay: FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath ?? ''} node test/run.mjs fuzz\n` +
+      `  counterexample: ${cex.length > 2000 ? `${cex.slice(0, 2000)}...` : cex}\n` +
+      `  error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+  );
+}
+
+/**
+ * fc.check with the suite's seed/run policy. On failure the error names the seed and the shrunk path
+ * and how to replay it.
+ */
 export function check<Ts extends [unknown, ...unknown[]]>(
   name: string,
   arbs: { [K in keyof Ts]: fc.Arbitrary<Ts[K]> },
   predicate: (...args: Ts) => void,
   shortRuns: number,
 ): void {
-  const seed = seedFor();
   const prop = fc.property(...(arbs as unknown as [fc.Arbitrary<unknown>]), predicate as (...a: unknown[]) => void);
-  const params: fc.Parameters<unknown> = { seed, numRuns: runs(shortRuns), endOnFailure: false };
-  if (PATH_ENV) params.path = PATH_ENV;
-  const details = fc.check(prop as fc.IPropertyWithHooks<unknown>, params);
-  if (details.failed) {
-    const cex = details.counterexample ? fc.stringify(details.counterexample) : '(none)';
-    const err = details.errorInstance;
-    throw new Error(
-      `fuzz property "${name}" failed after ${details.numRuns} runs\n` +
-        `  replay: FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath ?? ''} node test/run.mjs fuzz\n` +
-        `  counterexample: ${cex.length > 2000 ? `${cex.slice(0, 2000)}...` : cex}\n` +
-        `  error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-    );
+  report(name, fc.check(prop as fc.IPropertyWithHooks<unknown>, params(shortRuns)));
+}
+
+/** Same for a property whose predicate is async (state machines that settle on microtasks/timers). */
+export async function checkAsync<Ts extends [unknown, ...unknown[]]>(
+  name: string,
+  arbs: { [K in keyof Ts]: fc.Arbitrary<Ts[K]> },
+  predicate: (...args: Ts) => Promise<void>,
+  shortRuns: number,
+): Promise<void> {
+  const prop = fc.asyncProperty(...(arbs as unknown as [fc.Arbitrary<unknown>]), predicate as (...a: unknown[]) => Promise<void>);
+  report(name, await fc.check(prop as fc.IAsyncPropertyWithHooks<unknown>, params(shortRuns)));
+}
+
+/**
+ * Collects uncaught exceptions and unhandled rejections while `body` runs: a parser behind a
+ * promise or callback (werift's engines) must not leak an error to the process either.
+ */
+export async function noStrayErrors(body: () => Promise<void>): Promise<void> {
+  const stray: unknown[] = [];
+  const onErr = (e: unknown) => stray.push(e);
+  process.on('uncaughtException', onErr);
+  process.on('unhandledRejection', onErr);
+  try {
+    await body();
+    await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    process.off('uncaughtException', onErr);
+    process.off('unhandledRejection', onErr);
   }
+  assert.deepEqual(stray.map((e) => (e instanceof Error ? (e.stack ?? e.message) : String(e))), [], 'no uncaught exception or unhandled rejection');
 }
 
 type ErrorClass = abstract new (...args: never[]) => Error;
