@@ -4,7 +4,8 @@
  *
  * `npm test` runs every property with a fixed seed and a small number of runs (the whole folder takes
  * about a minute on a 2-core machine); `npm run fuzz` sets FUZZ_LONG=1: a random seed and 50x the runs.
- * A failure prints the seed and path; replay it with `FUZZ_SEED=<seed> FUZZ_PATH=<path> node test/run.mjs fuzz/<file>`.
+ * A failure prints the line that replays it (and shrinks straight to the counterexample):
+ * `FUZZ_PROP='<property>' FUZZ_SEED=<seed> FUZZ_PATH=<path> node test/run.mjs test/fuzz/<file>`.
  */
 import assert from 'node:assert/strict';
 import { setFlagsFromString } from 'node:v8';
@@ -16,6 +17,10 @@ export { fc };
 const LONG = process.env.FUZZ_LONG === '1';
 const SEED_ENV = process.env.FUZZ_SEED;
 const PATH_ENV = process.env.FUZZ_PATH;
+/** Replay one property only (its name as printed on failure); the others are skipped. */
+const PROP_ENV = process.env.FUZZ_PROP;
+/** True while replaying one property: coverage assertions over a whole run do not apply. */
+export const REPLAYING = PROP_ENV !== undefined;
 /** Fixed seed in `npm test` so the bounded run is the same every time. */
 const FIXED_SEED = 0x5eed;
 
@@ -38,7 +43,7 @@ function seedFor(): number {
  */
 function params(shortRuns: number): fc.Parameters<unknown> {
   const p: fc.Parameters<unknown> = { seed: seedFor(), numRuns: runs(shortRuns), endOnFailure: false };
-  if (PATH_ENV) p.path = PATH_ENV;
+  if (PATH_ENV && PROP_ENV !== undefined) p.path = PATH_ENV;
   return p;
 }
 
@@ -48,7 +53,7 @@ function report(name: string, details: fc.RunDetails<unknown>): void {
   const err = details.errorInstance;
   throw new Error(
     `fuzz property "${name}" failed after ${details.numRuns} runs\n` +
-      `  replay: FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath ?? ''} node test/run.mjs fuzz\n` +
+      `  replay: FUZZ_PROP='${name}' FUZZ_SEED=${details.seed} FUZZ_PATH=${details.counterexamplePath ?? ''} node test/run.mjs test/fuzz/\n` +
       `  counterexample: ${cex.length > 2000 ? `${cex.slice(0, 2000)}...` : cex}\n` +
       `  error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
   );
@@ -64,6 +69,7 @@ export function check<Ts extends [unknown, ...unknown[]]>(
   predicate: (...args: Ts) => void,
   shortRuns: number,
 ): void {
+  if (PROP_ENV !== undefined && PROP_ENV !== name) return;
   const prop = fc.property(...(arbs as unknown as [fc.Arbitrary<unknown>]), predicate as (...a: unknown[]) => void);
   report(name, fc.check(prop as fc.IPropertyWithHooks<unknown>, params(shortRuns)));
 }
@@ -75,6 +81,7 @@ export async function checkAsync<Ts extends [unknown, ...unknown[]]>(
   predicate: (...args: Ts) => Promise<void>,
   shortRuns: number,
 ): Promise<void> {
+  if (PROP_ENV !== undefined && PROP_ENV !== name) return;
   const prop = fc.asyncProperty(...(arbs as unknown as [fc.Arbitrary<unknown>]), predicate as (...a: unknown[]) => Promise<void>);
   report(name, await fc.check(prop as fc.IAsyncPropertyWithHooks<unknown>, params(shortRuns)));
 }

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fc, check, checkAsync, boundedHeap, mutated, noStrayErrors, rawBytes, typedOnly, applyMutation, mutationArb } from './harness.js';
+import { fc, check, checkAsync, boundedHeap, mutated, noStrayErrors, rawBytes, typedOnly, applyMutation, mutationArb , REPLAYING } from './harness.js';
 import { buildDataChannelAck, buildDataChannelOpen, parseDcep, PPID_BINARY, PPID_BINARY_EMPTY, PPID_BINARY_PARTIAL, PPID_DCEP, PPID_STRING, PPID_STRING_EMPTY, PPID_STRING_PARTIAL } from '../../src/media/sctp/dcep.js';
 import { WeriftSctpAssociation } from '../../src/media/sctp/association.js';
 import { DataChannelManager } from '../../src/media/sctp/datachannel.js';
@@ -130,5 +130,5 @@ test('SCTP associations with DataChannelManagers: garbage DCEP, odd PPIDs and in
   await noStrayErrors(async () => {
     await checkAsync('sctp association', [fc.array(stepArb, { maxLength: 16 })], scenario, 150);
   });
-  assert.ok(delivered.opened > 0 && delivered.messages > 0, `channels opened (${delivered.opened}) and messages delivered (${delivered.messages})`);
+  if (!REPLAYING) assert.ok(delivered.opened > 0 && delivered.messages > 0, `channels opened (${delivered.opened}) and messages delivered (${delivered.messages})`);
 });

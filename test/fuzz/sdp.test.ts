@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fc, check, boundedHeap, mutatedLines, mutatedText, typedOnly, withinTime } from './harness.js';
+import { fc, check, boundedHeap, mutatedLines, mutatedText, typedOnly, withinTime , REPLAYING } from './harness.js';
 import {
   buildAnswer, describeMedia, extractRemoteTransport, mergeTransport, parseSdp, SdpError, writeSdp, EXT,
   type AnswerOptions, type SessionDescription,
@@ -107,7 +107,7 @@ test('SDP offers: generated, line-mutated, byte-mutated and raw texts go through
   await boundedHeap(16 << 20, () => {
     check('sdp paths', [anySdp], (text) => withinTime(500, () => throughSdpPaths(text)), 1500);
   });
-  assert.ok(reached.parsed > 100 && reached.answered > 20, `inputs reach the parser's model (${reached.parsed}) and accepted answers (${reached.answered})`);
+  if (!REPLAYING) assert.ok(reached.parsed > 100 && reached.answered > 20, `inputs reach the parser's model (${reached.parsed}) and accepted answers (${reached.answered})`);
 });
 
 test('SDP: size stays bounded (a text at the limit parses or fails quickly)', () => {
