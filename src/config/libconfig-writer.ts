@@ -136,7 +136,9 @@ function isHomogeneousScalars(values: CfgValue[]): boolean {
   let cls: string | undefined;
   for (const v of values) {
     if (typeof v === 'object') return false;
-    const c = typeof v === 'bigint' ? 'int64' : typeof v === 'number' && Number.isInteger(v) ? (isInt32(v) ? 'int' : 'int64') : typeof v;
+    // The class the parser will see, i.e. of the written form: integral doubles past int64 are
+    // written as floats (formatNumber), so [2^63 - 1 as bigint, 1e21] must be a list, not an array.
+    const c = typeof v === 'bigint' ? 'int64' : typeof v === 'number' ? (Number.isInteger(v) && Math.abs(v) < 2 ** 63 ? (isInt32(v) ? 'int' : 'int64') : 'float') : typeof v;
     if (cls !== undefined && c !== cls) return false;
     cls = c;
   }

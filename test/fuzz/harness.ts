@@ -2,8 +2,8 @@
  * Shared pieces of the fuzz suite (test/fuzz/*.test.ts): run settings, the "typed errors only"
  * check, byte-level mutators for structure-aware generators, and a heap-growth bound.
  *
- * `npm test` runs every property with a fixed seed and a small number of runs (the whole folder takes
- * about a minute on a 2-core machine); `npm run fuzz` sets FUZZ_LONG=1: a random seed and 50x the runs.
+ * `npm test` runs every property with a fixed seed and a bounded number of runs (the whole folder takes
+ * about a minute on a 2-core machine); `npm run fuzz` sets FUZZ_LONG=1: a random seed and 10x the runs.
  * A failure prints the line that replays it (and shrinks straight to the counterexample):
  * `FUZZ_PROP='<property>' FUZZ_SEED=<seed> FUZZ_PATH=<path> node test/run.mjs test/fuzz/<file>`.
  */
@@ -24,11 +24,15 @@ export const REPLAYING = PROP_ENV !== undefined;
 /** Fixed seed in `npm test` so the bounded run is the same every time. */
 const FIXED_SEED = 0x5eed;
 
-/** Multiplier the long run applies to every property's `npm test` run count. */
+/**
+ * Each property names its share of runs; `npm test` runs BUDGET times that (tuned so the whole folder
+ * takes about a minute on the project's 2-core machine), `npm run fuzz` FUZZ_FACTOR (default 50) times.
+ */
+const BUDGET = Number(process.env.FUZZ_BUDGET ?? 5);
 export const LONG_FACTOR = Number(process.env.FUZZ_FACTOR ?? 50);
 
-export function runs(short: number): number {
-  return LONG ? short * LONG_FACTOR : short;
+export function runs(share: number): number {
+  return Math.max(1, Math.round(share * (LONG ? LONG_FACTOR : BUDGET)));
 }
 
 function seedFor(): number {

@@ -124,6 +124,14 @@ test('libconfig writer: integral numbers past int64 read back (regression)', () 
   }
 });
 
+test('libconfig writer: a list mixing int64 and a float past int64 stays a list (regression)', () => {
+  // Found by this suite: (9223372036854775807L, 1e+21) was written as an array, which libconfig
+  // refuses (mixed element types), so the rewritten file no longer loaded.
+  const doc = parseLibconfig('x = (9223372036854775807L, 1e+21);', 'l.jcfg');
+  const again = parseLibconfig(writeLibconfig(documentValues(doc)), 'w.jcfg');
+  assert.deepEqual(documentValues(again)[0]!.value, [9223372036854775807n, 1e21]);
+});
+
 test('Jcfg: category edits serialize to text that parses to the edited values', () => {
   const cfgValue: fc.Arbitrary<CfgValue> = fc.oneof(fc.integer(), fc.boolean(), fc.string({ maxLength: 20 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.array(fc.integer(), { maxLength: 3 }));
   check('jcfg edits', [anyConfig, fc.array(fc.tuple(name, fc.option(fc.dictionary(name, cfgValue, { maxKeys: 4, noNullPrototype: true }))), { maxLength: 4 })], (text, edits) => {
