@@ -322,12 +322,21 @@ test('server process under a minute of malformed API requests and garbage datagr
       const w = await wsOpen();
       if (w.readyState !== WebSocket.OPEN) return;
       const roll = rnd();
-      if (roll < 0.03) {
-        wsExpectClose = 1007;
-        w.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
-      } else if (roll < 0.05) {
-        wsExpectClose = 1009;
-        w.send('x'.repeat(MAX_BODY + 10));
+      if (roll < 0.05) {
+        // Frames the server must refuse by closing: a text frame that is not UTF-8 (1007), one over
+        // the 1 MiB limit (1009). It must close, with that code, and stay up.
+        const code = roll < 0.03 ? 1007 : 1009;
+        wsExpectClose = code;
+        const closed = new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), 3000);
+          w.once('close', () => { clearTimeout(timer); resolve(true); });
+        });
+        if (code === 1007) w.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+        else w.send('x'.repeat(MAX_BODY + 10));
+        if (!(await closed)) {
+          findings.add('ws-no-close-on-refused-frame', `expected close ${code}`);
+          wsExpectClose = undefined;
+        }
       } else if (roll < 0.4) {
         w.send(nextText());
       } else {
