@@ -132,3 +132,29 @@ test('SCTP associations with DataChannelManagers: garbage DCEP, odd PPIDs and in
   });
   if (!REPLAYING) assert.ok(delivered.opened > 0 && delivered.messages > 0, `channels opened (${delivered.opened}) and messages delivered (${delivered.messages})`);
 });
+
+test('DataChannelManager: a message in 60,000 one-byte PARTIAL fragments is joined in linear time (regression)', () => {
+  // Found while fuzzing: every fragment re-summed all earlier ones, so this took ~5 s of blocked
+  // event loop (and the limit, 256 KiB of 1-byte fragments, ~100 s).
+  const assoc = new WeriftSctpAssociation({ isClient: false }, { transmit() {}, message() {}, streamsReset() {}, stateChange() {} });
+  const got: Buffer[] = [];
+  const dc = new DataChannelManager(assoc, 'server', { message: (_ch, d) => got.push(d) });
+  dc.onSctpMessage(0, PPID_DCEP, buildDataChannelOpen({ channelType: 0, priority: 0, reliabilityParameter: 0, label: 'x', protocol: '' }));
+  const t0 = performance.now();
+  for (let i = 0; i < 60_000; i++) dc.onSctpMessage(0, PPID_STRING_PARTIAL, Buffer.from([0x61 + (i % 26)]));
+  dc.onSctpMessage(0, PPID_STRING, Buffer.from('!'));
+  const ms = performance.now() - t0;
+  assert.ok(ms < 1500, `took ${ms.toFixed(0)} ms`);
+  assert.equal(got.length, 1);
+  assert.equal(got[0]!.length, 60_001);
+  assert.equal(got[0]!.toString('latin1', 0, 27), 'abcdefghijklmnopqrstuvwxyza');
+  assert.equal(got[0]!.toString('latin1', 60_000), '!');
+  // Past max-message-size the partial message is dropped, and the next one starts clean.
+  const big = Buffer.alloc(100_000, 0x62);
+  for (let i = 0; i < 3; i++) dc.onSctpMessage(0, PPID_BINARY_PARTIAL, big);
+  assert.equal(dc.stats.dropped, 1);
+  dc.onSctpMessage(0, PPID_BINARY_PARTIAL, Buffer.from('x'));
+  dc.onSctpMessage(0, PPID_BINARY, Buffer.from('y'));
+  assert.equal(got[1]!.toString(), 'xy');
+  assoc.close();
+});
