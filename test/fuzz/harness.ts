@@ -124,7 +124,11 @@ export function typedOnly<T>(fn: () => T, allowed: readonly ErrorClass[]): T | u
   }
 }
 
-/** Fails when `fn` takes longer than `ms` (a parser that goes quadratic or loops on some input). */
+/**
+ * Fails when `fn` takes longer than `ms` (a parser that goes quadratic or loops on some input). Bounds
+ * are generous (typical inputs take well under a millisecond): the machine is shared and GC pauses land
+ * anywhere; what they catch is seconds of work on one input.
+ */
 export function withinTime<T>(ms: number, fn: () => T): T {
   const t0 = performance.now();
   const r = fn();
