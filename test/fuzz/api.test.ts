@@ -24,6 +24,8 @@ import { LocalCandidates } from '../../src/media/candidates.js';
 import { WebRtcMediaPlane } from '../../src/media/plane.js';
 import { builtinPlugins } from '../../src/plugins/index.js';
 import { quietLog } from '../media/peer/helpers.js';
+import type { Logger } from '../../src/log.js';
+import type { Plugin } from '../../src/core/plugin.js';
 import { CHROME_OFFER } from '../media/sdp/fixtures.js';
 
 const KNOWN_CODES = new Set<number>(Object.values(ErrorCode));
@@ -60,6 +62,17 @@ const request: fc.Arbitrary<Req> = fc.oneof(
   fc.record({ janus: fc.constantFrom('keepalive', 'detach', 'hangup', 'destroy', 'info', 'ping', 'claim', 'bogus', ''), sessionRef: ref, handleRef: fc.constantFrom<Ref>('handle', 'none', 'random'), extra: fc.constant({}), transaction: tx }),
   fc.record({ janus: fc.oneof(leaf, fc.constantFrom('create', 'attach', 'message')), sessionRef: ref, handleRef: href, extra: fc.dictionary(fc.string({ maxLength: 8 }), leaf, { maxKeys: 4, noNullPrototype: true }), transaction: tx }) as fc.Arbitrary<unknown> as fc.Arbitrary<Req>,
 );
+
+/** Data-channel messages as a plugin receives them (TextRoom requests, anything for the others). */
+const dataMessage = fc.record({
+  janus: fc.constant('data'),
+  plugin: fc.constantFrom(...PLUGINS),
+  text: fc.oneof(
+    { weight: 4, arbitrary: fc.tuple(body('janus.plugin.textroom'), fc.constantFrom('join', 'message', 'leave', 'list', 'listparticipants', 'announcement', 'create', 'destroy', 'kick', 'exists', 'allowed', 'edit', 'bogus'), oddString).map(([b, textroom, tr]) => JSON.stringify({ ...b, textroom, transaction: tr })) },
+    { weight: 1, arbitrary: fc.oneof(oddString, fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v))) },
+  ),
+  binary: fc.boolean(),
+});
 
 const ADMIN = ['info', 'ping', 'get_status', 'list_sessions', 'list_handles', 'handle_info', 'set_log_level', 'set_locking_debug', 'set_refcount_debug', 'set_log_timestamps', 'set_log_colors',
   'set_min_nack_queue', 'set_no_media_timer', 'set_slowlink_threshold', 'set_nack_optimizations', 'message_plugin', 'hangup_webrtc', 'detach_handle', 'destroy_session', 'query_eventhandler',
@@ -106,6 +119,28 @@ function checkEvent(ev: unknown): void {
   JSON.stringify(m);
 }
 
+/**
+ * Logs nothing, but keeps fatal/error lines and the warnings the core writes when it catches a
+ * plugin's exception ("plugin ... threw", "... failed"): those are the last line of defence, and
+ * bad input must not reach them.
+ */
+function recordingLog(into: string[]): Logger {
+  const log: Logger = {
+    fatal: (msg, f) => into.push(`fatal: ${msg} ${f ? JSON.stringify(f).slice(0, 600) : ''}`),
+    error: (msg, f) => into.push(`error: ${msg} ${f ? JSON.stringify(f).slice(0, 600) : ''}`),
+    warn: (msg, f) => {
+      if (/threw|failed/.test(msg)) into.push(`warn: ${msg} ${f ? JSON.stringify(f).slice(0, 600) : ''}`);
+    },
+    info() {},
+    verb() {},
+    huge() {},
+    debug() {},
+    enabled: () => false,
+    child: () => log,
+  };
+  return log;
+}
+
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -121,7 +156,8 @@ test('Janus API in process: mutated requests for the core, every plugin and the 
   config.general.admin_secret = 'adm';
   const candidates = await LocalCandidates.create({ enforceList: ['127.0.0.1'] });
   const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
-  const gw = new Gateway({ config, plugins: builtinPlugins(), mediaPlane: plane, pluginConfig: (pkg) => Jcfg.load(join(dir, `${pkg}.jcfg`)), watchdogIntervalMs: 60_000, log: quietLog });
+  const logged: string[] = [];
+  const gw = new Gateway({ config, plugins: builtinPlugins(), mediaPlane: plane, pluginConfig: (pkg) => Jcfg.load(join(dir, `${pkg}.jcfg`)), watchdogIntervalMs: 60_000, log: recordingLog(logged) });
   await gw.start();
   const client = new Client();
   try {
@@ -138,7 +174,7 @@ test('Janus API in process: mutated requests for the core, every plugin and the 
     let errors = 0;
     const kinds = new Map<string, number>();
     await noStrayErrors(async () => {
-      await checkAsync('janus api', [fc.array(fc.oneof({ weight: 6, arbitrary: request }, { weight: 1, arbitrary: adminRequest.map((a) => ({ ...a, admin: true as const })) }), { minLength: 1, maxLength: 14 })], async (reqs) => {
+      await checkAsync('janus api', [fc.array(fc.oneof({ weight: 6, arbitrary: request }, { weight: 1, arbitrary: adminRequest.map((a) => ({ ...a, admin: true as const })) }, { weight: 1, arbitrary: dataMessage }), { minLength: 1, maxLength: 14 })], async (reqs) => {
         const sessions: number[] = [];
         const handles: Array<[number, number]> = [];
         const byPlugin = new Map<string, [number, number]>();
@@ -157,6 +193,14 @@ test('Janus API in process: mutated requests for the core, every plugin and the 
         let i = 0;
         for (const q of reqs) {
           i++;
+          if ('text' in q) {
+            // What the plugin sink does with a data-channel message (without its catch: a throw is a bug).
+            const target = byPlugin.get(q.plugin);
+            const handle = target ? gw.handles.get(target[1]) : undefined;
+            const plugin: Plugin | undefined = gw.plugins.get(q.plugin);
+            if (handle && plugin?.incomingData) plugin.incomingData(handle, 'fuzz', Buffer.from(q.text), q.binary);
+            continue;
+          }
           const msg: Record<string, unknown> = { janus: q.janus, ...q.extra };
           if (q.transaction !== undefined) msg.transaction = q.transaction;
           const plugin = 'plugin' in q ? q.plugin : undefined;
@@ -193,6 +237,7 @@ test('Janus API in process: mutated requests for the core, every plugin and the 
         client.events.length = 0;
       }, 300);
     });
+    assert.deepEqual(logged, [], 'no error logged by the core or a plugin (their last-resort catches)');
     t.diagnostic(`replies: ${[...kinds].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, n]) => `${k} ${n}`).join(', ')}`);
     // Everything the sequences created is gone once their sessions are.
     await settle(500);
