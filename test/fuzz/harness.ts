@@ -3,7 +3,7 @@
  * check, byte-level mutators for structure-aware generators, and a heap-growth bound.
  *
  * `npm test` runs every property with a fixed seed and a bounded number of runs (the whole folder takes
- * about a minute on a 2-core machine); `npm run fuzz` sets FUZZ_LONG=1: a random seed and 10x the runs.
+ * about a minute on a 2-core machine); `npm run fuzz` sets FUZZ_LONG=1: a random seed and about 7x the runs.
  * A failure prints the line that replays it (and shrinks straight to the counterexample):
  * `FUZZ_PROP='<property>' FUZZ_SEED=<seed> FUZZ_PATH=<path> node test/run.mjs test/fuzz/<file>`.
  */
@@ -28,7 +28,7 @@ const FIXED_SEED = 0x5eed;
  * Each property names its share of runs; `npm test` runs BUDGET times that (tuned so the whole folder
  * takes about a minute on the project's 2-core machine), `npm run fuzz` FUZZ_FACTOR (default 50) times.
  */
-const BUDGET = Number(process.env.FUZZ_BUDGET ?? 5);
+const BUDGET = Number(process.env.FUZZ_BUDGET ?? 7);
 export const LONG_FACTOR = Number(process.env.FUZZ_FACTOR ?? 50);
 
 export function runs(share: number): number {
