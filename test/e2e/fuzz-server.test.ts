@@ -337,6 +337,9 @@ test('server process under a minute of malformed API requests and garbage datagr
           findings.add('ws-no-close-on-refused-frame', `expected close ${code}`);
           wsExpectClose = undefined;
         }
+      } else if (roll < 0.07) {
+        // Just under the limit: must be answered, not closed.
+        w.send(JSON.stringify({ janus: 'keepalive', transaction: 'big', session_id: pick([...sessions]) ?? 1, pad: 'x'.repeat(MAX_BODY - 4096) }));
       } else if (roll < 0.4) {
         w.send(nextText());
       } else {
