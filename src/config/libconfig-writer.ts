@@ -84,8 +84,10 @@ function formatNumber(n: number): string {
   if (Number.isInteger(n)) {
     // Past 32 bits libconfig wants the 64-bit suffix to keep the value exact.
     if (isInt32(n)) return String(n);
-    // Integral doubles past int64 can only be written as floats ("1e+21").
-    return Math.abs(n) < 2 ** 63 ? `${BigInt(n)}L` : String(n);
+    // Integral doubles past int64 can only be written as floats. String() would give plain digits
+    // up to 1e21 ("9223372036854776000"), which reads back as an out-of-range integer: the file
+    // would no longer load. The exponent form always reads as a float.
+    return Math.abs(n) < 2 ** 63 ? `${BigInt(n)}L` : n.toExponential();
   }
   // String() of a non-integer always shows a '.' or an exponent, which libconfig reads as float.
   return String(n);
@@ -134,7 +136,9 @@ function isHomogeneousScalars(values: CfgValue[]): boolean {
   let cls: string | undefined;
   for (const v of values) {
     if (typeof v === 'object') return false;
-    const c = typeof v === 'bigint' ? 'int64' : typeof v === 'number' && Number.isInteger(v) ? (isInt32(v) ? 'int' : 'int64') : typeof v;
+    // The class the parser will see, i.e. of the written form: integral doubles past int64 are
+    // written as floats (formatNumber), so [2^63 - 1 as bigint, 1e21] must be a list, not an array.
+    const c = typeof v === 'bigint' ? 'int64' : typeof v === 'number' ? (Number.isInteger(v) && Math.abs(v) < 2 ** 63 ? (isInt32(v) ? 'int' : 'int64') : 'float') : typeof v;
     if (cls !== undefined && c !== cls) return false;
     cls = c;
   }

@@ -47,8 +47,12 @@ export function parseLibconfig(text: string, file: string, opts: LexerOptions = 
   return { file, settings: p.document() };
 }
 
+/** Deepest nesting of groups/arrays/lists accepted (Janus's files use 2-3 levels). */
+export const MAX_NESTING = 128;
+
 class Parser {
   private tok: Token;
+  private depth = 0;
 
   constructor(private readonly lexer: Lexer) {
     this.tok = lexer.next();
@@ -146,9 +150,19 @@ class Parser {
         this.take();
         return { kind: 'scalar', type: 'bool', value: t.value, ...pos };
       case 'punct':
-        if (t.text === '{') return this.group(pos);
-        if (t.text === '[') return this.array(pos);
-        if (t.text === '(') return this.list(pos);
+        if (t.text === '{' || t.text === '[' || t.text === '(') {
+          // The parser recurses per level: without a bound, a few kB of '{' overflow the stack
+          // (a RangeError instead of an error that names the file and line).
+          if (this.depth >= MAX_NESTING) this.error(t, `groups, arrays and lists nested deeper than ${MAX_NESTING} levels`);
+          this.depth++;
+          try {
+            if (t.text === '{') return this.group(pos);
+            if (t.text === '[') return this.array(pos);
+            return this.list(pos);
+          } finally {
+            this.depth--;
+          }
+        }
         break;
       default:
         break;
