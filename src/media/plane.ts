@@ -20,6 +20,7 @@ import { Peer, type MediaRuntimeSettings, type PeerConfig } from './peer.js';
 import { SdpError } from './sdp/errors.js';
 import { extractRemoteTransport } from './sdp/jsep.js';
 import { parseSdp } from './sdp/parse.js';
+import type { SdpLimits } from './sdp/limits.js';
 
 /** Requested SO_RCVBUF / SO_SNDBUF of each media socket. */
 const SOCKET_BUFFER_BYTES = 2 * 1024 * 1024;
@@ -48,6 +49,8 @@ export class WebRtcMediaPlane implements MediaPlane {
   private closed = false;
   /** What closed PeerConnections had counted, so /metrics counters never go back. */
   private readonly retired = zeroTotals();
+  /** What we generate is held to the same limits as what we accept (media.max_mlines, media.max_sdp_size). */
+  private readonly sdpLimits: SdpLimits;
 
   private constructor(
     private readonly config: JanusConfig,
@@ -58,6 +61,7 @@ export class WebRtcMediaPlane implements MediaPlane {
     iceTiming: Partial<IceTiming> | undefined,
   ) {
     this.log = log;
+    this.sdpLimits = { maxMlines: config.media.max_mlines, maxSize: config.media.max_sdp_size };
     const range = config.media.rtp_port_range ?? { min: 0, max: 0 };
     this.allocator = new UdpPortAllocator({ range, address: '0.0.0.0' });
     const nat = config.nat;
@@ -167,7 +171,7 @@ export class WebRtcMediaPlane implements MediaPlane {
         // credentials; the flag itself is not part of what the client receives.
         if (type === 'offer' && jsep.restart === true) peer.restartIce();
         const { restart: _restart, ...rest } = jsep;
-        return { ...rest, sdp: peer.setLocalDescription(jsep.sdp, type) };
+        return { ...rest, sdp: peer.setLocalDescription(jsep.sdp, type, this.sdpLimits) };
       } catch (err) {
         throw invalidSdp(err);
       }
