@@ -3,15 +3,18 @@
  * (test/helpers/abuse.ts: sessions on every plugin, normal/malformed/huge offers, trickles, garbage
  * UDP at the advertised media ports, every session destroyed), then after a forced GC and idle time.
  *
- *   node dist/bench/memory-after-abuse.js [--seconds 90] [--seed 1] [--workers 4] [--idle 10]
- *     [--plugins echotest,videoroom,textroom,audiobridge] [--env MALLOC_ARENA_MAX=2] [--node-args=--max-semi-space-size=4]
+ *   node dist/bench/memory-after-abuse.js [--seconds 90] [--seed 1] [--workers 4] [--idle 60]
+ *     [--plugins echotest,videoroom,textroom,audiobridge] [--audiobridge-main] [--env MALLOC_ARENA_MAX=2] [--node-args=--max-semi-space-size=4]
  *
- * Prints one JSON line: start (after a warm-up round), peak, after (load gone + GC + idle) for RSS,
+ * The start figure is read after a warm-up round and the same idle time as the end (V8 gives freed
+ * pages back only once the process has been idle a while: see docs/operations.md, "Memory").
+ * `decay` is RSS every 5 s of the idle time after the load (a GC through heap_usage before each).
+ * Prints one JSON line: start, peak, after (load gone + GC + idle) for RSS,
  * the heap (used/total/external) from the Admin API's heap_usage, fds and sessions.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { makeMediaConfigsFolder } from '../test/helpers/media-server.js';
+import { makeMediaConfigsFolder, pluginJcfg } from '../test/helpers/media-server.js';
 import { startPortunusOnFolder } from '../test/helpers/portunus.js';
 import { heapUsage, processMemory, runAbuse, sessionCount } from '../test/helpers/abuse.js';
 
@@ -20,7 +23,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '90' },
     seed: { type: 'string', default: '1' },
     workers: { type: 'string', default: '4' },
-    idle: { type: 'string', default: '10' },
+    idle: { type: 'string', default: '60' },
+    'audiobridge-main': { type: 'boolean', default: false },
     plugins: { type: 'string', default: 'echotest,videoroom,textroom,audiobridge' },
     env: { type: 'string', multiple: true, default: [] },
     'node-args': { type: 'string', multiple: true, default: [] },
@@ -56,29 +60,37 @@ function mapSummary(pid: number): Record<string, number> {
   return out;
 }
 
-const conf = await makeMediaConfigsFolder('mem-abuse', ['echotest', 'videoroom', 'textroom', 'audiobridge']);
+// --audiobridge-main: AudioBridge on the main thread (media_worker = false) instead of its worker.
+const overrides = values['audiobridge-main'] ? { audiobridge: pluginJcfg('audiobridge').replace('general: {', 'general: {\n  media_worker = false') } : {};
+const conf = await makeMediaConfigsFolder('mem-abuse', ['echotest', 'videoroom', 'textroom', 'audiobridge'], overrides);
 const srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, { nodeArgs: ['--expose-gc', ...values['node-args']], env });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 try {
   const seed = Number(values.seed);
   await runAbuse(srv, { durationMs: 3000, seed: seed + 1000, workers: 2 });
-  await heapUsage(srv);
-  await sleep(2000);
+  for (let t = 0; t < Number(values.idle); t += 5) {
+    await heapUsage(srv);
+    await sleep(5000);
+  }
   const startHeap = await heapUsage(srv);
   const start = processMemory(srv.pid);
   const startMaps = mapSummary(srv.pid);
   let peakKb = start.rssKb;
   const stats = await runAbuse(srv, { durationMs: Number(values.seconds) * 1000, seed, workers: Number(values.workers), plugins: values.plugins.split(','), onSample: (m) => (peakKb = Math.max(peakKb, m.rssKb)) });
   const sessions = await sessionCount(srv);
-  await heapUsage(srv);
-  await sleep(Number(values.idle) * 1000);
+  const decay: number[] = [];
+  for (let t = 0; t < Number(values.idle); t += 5) {
+    await heapUsage(srv);
+    decay.push(Math.round(processMemory(srv.pid).rssKb / 102.4) / 10);
+    await sleep(5000);
+  }
   const afterHeap = await heapUsage(srv);
   const after = processMemory(srv.pid);
   const mb = (kb: number) => Math.round(kb / 102.4) / 10;
   const hmb = (b: number) => Math.round(b / 104857.6) / 10;
   console.log(JSON.stringify({
     env, nodeArgs: values['node-args'], stats,
-    rssMb: { start: mb(start.rssKb), peak: mb(peakKb), after: mb(after.rssKb), ratio: Math.round((after.rssKb / start.rssKb) * 100) / 100 },
+    rssMb: { start: mb(start.rssKb), peak: mb(peakKb), after: mb(after.rssKb), ratio: Math.round((after.rssKb / start.rssKb) * 100) / 100, decay },
     heapMb: { start: { used: hmb(startHeap.heap_used), total: hmb(startHeap.heap_total), external: hmb(startHeap.external) }, after: { used: hmb(afterHeap.heap_used), total: hmb(afterHeap.heap_total), external: hmb(afterHeap.external) } },
     fds: { start: start.fds, after: after.fds }, sessionsAfter: sessions, mappings: { start: startMaps, after: mapSummary(srv.pid) },
   }));
