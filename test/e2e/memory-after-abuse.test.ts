@@ -4,11 +4,12 @@
  * the advertised media ports; every session destroyed), then:
  * - no session is left (Admin list_sessions), the file descriptors are back to the starting count
  *   (+2 slack: an Admin HTTP connection may be open while we count);
- * - RSS comes back within 25 % of the starting figure (+8 MB, the noise of one idle process here
- *   between two readings) within 60 s of the load ending. It does not right away: after a burst V8
- *   keeps freed pages (in the main isolate and in the AudioBridge worker's) until its memory reducer
- *   runs on an idle process, 10-30 s later; a reading taken during that window shows +50-100 MB with
- *   a flat heap, which is what the issue saw. The long version is `bench/memory-after-abuse.ts`.
+ * - RSS comes back within 25 % of the starting figure (+8 MB: two readings of the same idle process
+ *   here differ by up to ~5 MB) within 60 s of the load ending (measured: ~20 s). Not right away: the
+ *   main thread's V8 gives its pages back ~10 s after the process goes quiet, and the AudioBridge media
+ *   worker's garbage is collected 5 s after its last handle left (src/workers/idle-gc.ts; before that
+ *   an idle worker kept ~45 MB for up to a minute, which is what the issue saw). The long version is
+ *   `bench/memory-after-abuse.ts`.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
