@@ -129,6 +129,10 @@ export class WebRtcMediaPlane implements MediaPlane {
   get peerCount(): number {
     return this.peers.size;
   }
+  /** Handles the plane keeps any bookkeeping for (peers, creations in flight, drop generations): leak checks. */
+  get trackedHandles(): number {
+    return new Set([...this.peers.keys(), ...this.creating.keys(), ...this.generation.keys()]).size;
+  }
   get portsInUse(): number {
     return this.allocator.inUse;
   }
@@ -201,7 +205,9 @@ export class WebRtcMediaPlane implements MediaPlane {
   }
 
   private drop(id: number, reason: string): void {
-    this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
+    // Only a PeerConnection being created needs to learn it was dropped meanwhile; the entry goes when
+    // that creation settles (one entry per handle ever seen used to stay forever).
+    if (this.creating.has(id)) this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
     const peer = this.peers.get(id);
     if (!peer) return;
     this.peers.delete(id);
@@ -285,7 +291,10 @@ export class WebRtcMediaPlane implements MediaPlane {
         this.peers.set(id, peer);
         return peer;
       })
-      .finally(() => this.creating.delete(id));
+      .finally(() => {
+        this.creating.delete(id);
+        this.generation.delete(id);
+      });
     this.creating.set(id, p);
     return p;
   }
