@@ -52,6 +52,8 @@ export function defaultJanusConfig(configsFolder: string = DEFAULT_CONFIGS_FOLDE
       twcc_period: 200,
       nack_optimizations: false,
       dscp: 0,
+      max_mlines: 256,
+      max_sdp_size: 1024 * 1024,
     },
     nat: {
       stun_server: null,

@@ -194,6 +194,9 @@ export const JANUS_KEYS: FileSpec = {
     dtls_timeout: null,
     nack_optimizations: bool,
     dscp: int(0, 63),
+    // Portunus only (Janus has no limit): see src/media/sdp/limits.ts.
+    max_mlines: int(1, 65535),
+    max_sdp_size: int(1024, 64 * 1024 * 1024),
   },
   nat: {
     stun_server: str,

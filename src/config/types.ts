@@ -63,6 +63,10 @@ export interface JanusMedia {
   twcc_period: number; // ms, default 200
   nack_optimizations: boolean;
   dscp: number;
+  /** Portunus only: most m-lines in an SDP we accept or generate (default 256). */
+  max_mlines: number;
+  /** Portunus only: longest SDP in characters we accept or generate (default 1 MiB). */
+  max_sdp_size: number;
 }
 
 export interface JanusNat {

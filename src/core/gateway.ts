@@ -18,6 +18,7 @@ import { ErrorCode, JanusError } from './errors.js';
 import { freshId, randomTransaction } from './ids.js';
 import type { Jsep } from './jsep.js';
 import { validateJsep } from './jsep-validate.js';
+import { isRefused, refusedJsepData, type RefusedJsep } from './jsep-refusal.js';
 import { PassThroughMediaPlane, type MediaEvents, type MediaPlane, type MediaSink, type TrickleCandidate } from './media-plane.js';
 import { errorMessage, field, idValue, isObject, message, readEnvelope, type JanusMessage } from './messages.js';
 import { emptyJcfgDocument } from './empty-jcfg.js';
@@ -484,7 +485,7 @@ export class Gateway {
     const body = field<Record<string, unknown>>(req, 'body', 'object', true)!;
     let jsep: Jsep | null = null;
     if (req.jsep !== undefined) {
-      jsep = validateJsep(req.jsep);
+      jsep = validateJsep(req.jsep, { maxMlines: this.config.media.max_mlines, maxSize: this.config.media.max_sdp_size });
       if (this.events?.wants(EventType.JSEP)) this.handleEvt(handle, EventType.JSEP, null, { owner: 'remote', jsep: { type: jsep.type, sdp: jsep.sdp } });
       if (jsep.type === 'answer' && !handle.awaitingAnswer) throw new JanusError(ErrorCode.UNEXPECTED_ANSWER);
       const renegotiation = handle.remoteSdp !== null;
@@ -517,6 +518,7 @@ export class Gateway {
     if (result.jsep) {
       let local = this.localJsep(handle, result.jsep);
       if (local instanceof Promise) local = await local;
+      if (isRefused(local)) throw new JanusError(ErrorCode.JSEP_INVALID_SDP, local.refused);
       if (local) reply.jsep = local;
     }
     return reply;
@@ -555,11 +557,23 @@ export class Gateway {
     this.media.trickle(handle, list);
   }
 
-  /** The plugin's JSEP through the media plane; a Promise when the plane is asynchronous (resolves null if refused). */
-  private localJsep(handle: Handle, jsep: Jsep): Jsep | null | Promise<Jsep | null> {
-    const refused = (err: unknown): null => {
-      this.log.warn('media plane refused a plugin JSEP', { session_id: handle.session.id, handle_id: handle.handleId, err: String(err) });
-      return null;
+  /**
+   * The plugin's JSEP through the media plane; a Promise when the plane is asynchronous. Null when the
+   * handle went away meanwhile; a RefusedJsep (with the reason for the client) when the plane refused it.
+   */
+  private localJsep(handle: Handle, jsep: Jsep): Jsep | RefusedJsep | null | Promise<Jsep | RefusedJsep | null> {
+    const refused = (err: unknown): RefusedJsep | null => {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.log.warn('media plane refused a plugin JSEP', { session_id: handle.session.id, handle_id: handle.handleId, err: reason });
+      if (!handle.alive) return null;
+      // A first negotiation that failed leaves a PeerConnection the client can never use: free its port now.
+      if (handle.localSdp === null) {
+        handle.pcActive = false;
+        handle.remoteSdp = null;
+        handle.pendingTrickles = [];
+        this.media.hangup(handle, 'Refused JSEP');
+      }
+      return { refused: reason };
     };
     const accept = (local: Jsep): Jsep | null => {
       if (!handle.alive) return null;
@@ -780,21 +794,31 @@ export class Gateway {
         if (jsep) {
           const local = this.localJsep(handle, jsep);
           if (local === null) return false;
+          // Refused: the client gets the plugin's event as an error (465), never an ack and then silence.
+          const refuse = (e: JanusMessage, r: RefusedJsep): void => {
+            e.plugindata = { plugin: handle.plugin.package, data: refusedJsepData(handle.plugin.package, r.refused) };
+          };
           if (local instanceof Promise) {
             // Keep the handle's event order: the event takes its place in the session's held queue now
-            // and gets its JSEP (or is withdrawn) when the media plane is done.
+            // and gets its JSEP (or the error, or is withdrawn if the handle went) when the media plane is done.
             const session = handle.session;
             this.hold(session);
             const placed = out(ev);
             this.deliver(session, placed);
             void local
               .then((l) => {
-                if (l) placed.jsep = l;
+                if (isRefused(l)) refuse(placed, l);
+                else if (l) placed.jsep = l;
                 else session.held = session.held.filter((e) => e !== placed);
               })
               .catch((err: unknown) => fault(this.log, 'core', err, { session_id: session.id, handle_id: handle.handleId, where: 'pushEvent jsep' }))
               .finally(() => this.release(session));
             return true;
+          }
+          if (isRefused(local)) {
+            refuse(ev, local);
+            this.deliver(handle.session, out(ev));
+            return false;
           }
           ev.jsep = local;
         }

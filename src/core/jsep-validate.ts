@@ -5,6 +5,7 @@
 import { ErrorCode, JanusError } from './errors.js';
 import type { Jsep } from './jsep.js';
 import { isObject } from './messages.js';
+import { checkSdpLimits, DEFAULT_SDP_LIMITS, SdpLimitError, type SdpLimits } from '../media/sdp/limits.js';
 
 function jsepField(o: Record<string, unknown>, name: string): string {
   const v = o[name];
@@ -21,11 +22,21 @@ function checkSdp(sdp: string): void {
   if (!has('o=') || !has('s=') || !has('m=')) throw new JanusError(ErrorCode.JSEP_INVALID_SDP, 'Missing mandatory lines (o=, s= or m=)');
 }
 
-export function validateJsep(raw: unknown): Jsep {
+/**
+ * `limits` are checked first, on the raw text: an offer over them costs one scan, never a parse, and
+ * no plugin sees it (465 with the limit in the reason).
+ */
+export function validateJsep(raw: unknown, limits: Readonly<SdpLimits> = DEFAULT_SDP_LIMITS): Jsep {
   if (!isObject(raw)) throw new JanusError(ErrorCode.INVALID_JSON_OBJECT, 'Invalid jsep object');
   const type = jsepField(raw, 'type');
   if (type !== 'offer' && type !== 'answer') throw new JanusError(ErrorCode.JSEP_UNKNOWN_TYPE, `JSEP error: unknown message type '${type}'`);
   const sdp = jsepField(raw, 'sdp');
+  try {
+    checkSdpLimits(sdp, limits, `JSEP ${type}`);
+  } catch (err) {
+    if (err instanceof SdpLimitError) throw new JanusError(ErrorCode.JSEP_INVALID_SDP, `Invalid SDP (${err.message})`);
+    throw err;
+  }
   checkSdp(sdp);
   const jsep: Jsep = { type, sdp };
   // Optional flags: wrong types are ignored rather than failing the negotiation, like Janus does.

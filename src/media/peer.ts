@@ -38,6 +38,7 @@ import { createSctpOverDtls, type DataChannel, type SctpOverDtls } from './sctp/
 import { describeMediaSection, EXT, type MediaInfo } from './sdp/negotiate.js';
 import { mergeTransport, type RemoteTransport } from './sdp/jsep.js';
 import { parseSdp } from './sdp/parse.js';
+import { checkSdpLimits, type SdpLimits } from './sdp/limits.js';
 import type { MediaSection, SessionDescription } from './sdp/types.js';
 import { writeSdp } from './sdp/write.js';
 import { RtpSession, type RtpSessionEvent, type RtpSessionStats } from './session/index.js';
@@ -422,10 +423,12 @@ export class Peer {
 
   /**
    * The plugin's SDP: returns it with our transport merged in (ICE credentials, fingerprint, setup,
-   * candidates, BUNDLE, rtcp-mux) and our SSRCs on the m-lines we send on.
+   * candidates, BUNDLE, rtcp-mux) and our SSRCs on the m-lines we send on. Over `limits` (before or
+   * after the merge) it throws and nothing is committed: the peer keeps its previous description.
    */
-  setLocalDescription(sdp: string, type: 'offer' | 'answer'): string {
+  setLocalDescription(sdp: string, type: 'offer' | 'answer', limits?: Readonly<SdpLimits>): string {
     if (this.closed) throw new Error('PeerConnection closed');
+    if (limits) checkSdpLimits(sdp, limits, `the plugin's ${type}`);
     const desc = parseSdp(sdp);
     if (type === 'offer') {
       this.ensureAgent(true);
@@ -448,6 +451,8 @@ export class Peer {
     });
     const advertisedIp = this.candidates.advertised[0]?.address ?? this.candidates.base.address;
     merged.origin = { ...merged.origin, addrType: advertisedIp.includes(':') ? 'IP6' : 'IP4', address: advertisedIp };
+    const text = writeSdp(merged);
+    if (limits) checkSdpLimits(text, limits, `our ${type}`);
     this.localDesc = merged;
     this.rebuildStreams();
     if (this.cfg.fullTrickle) {
@@ -464,7 +469,7 @@ export class Peer {
       });
     }
     this.flush();
-    return writeSdp(merged);
+    return text;
   }
 
   /**

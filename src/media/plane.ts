@@ -21,6 +21,7 @@ import { Peer, type MediaRuntimeSettings, type PeerConfig } from './peer.js';
 import { SdpError } from './sdp/errors.js';
 import { extractRemoteTransport } from './sdp/jsep.js';
 import { parseSdp } from './sdp/parse.js';
+import type { SdpLimits } from './sdp/limits.js';
 
 /** Requested SO_RCVBUF / SO_SNDBUF of each media socket. */
 const SOCKET_BUFFER_BYTES = 2 * 1024 * 1024;
@@ -49,6 +50,8 @@ export class WebRtcMediaPlane implements MediaPlane {
   private closed = false;
   /** What closed PeerConnections had counted, so /metrics counters never go back. */
   private readonly retired = zeroTotals();
+  /** What we generate is held to the same limits as what we accept (media.max_mlines, media.max_sdp_size). */
+  private readonly sdpLimits: SdpLimits;
 
   private constructor(
     private readonly config: JanusConfig,
@@ -59,6 +62,7 @@ export class WebRtcMediaPlane implements MediaPlane {
     iceTiming: Partial<IceTiming> | undefined,
   ) {
     this.log = log;
+    this.sdpLimits = { maxMlines: config.media.max_mlines, maxSize: config.media.max_sdp_size };
     const range = config.media.rtp_port_range ?? { min: 0, max: 0 };
     this.allocator = new UdpPortAllocator({ range, address: '0.0.0.0' });
     const nat = config.nat;
@@ -126,6 +130,10 @@ export class WebRtcMediaPlane implements MediaPlane {
   get peerCount(): number {
     return this.peers.size;
   }
+  /** Handles the plane keeps any bookkeeping for (peers, creations in flight, drop generations): leak checks. */
+  get trackedHandles(): number {
+    return new Set([...this.peers.keys(), ...this.creating.keys(), ...this.generation.keys()]).size;
+  }
   get portsInUse(): number {
     return this.allocator.inUse;
   }
@@ -168,7 +176,7 @@ export class WebRtcMediaPlane implements MediaPlane {
         // credentials; the flag itself is not part of what the client receives.
         if (type === 'offer' && jsep.restart === true) peer.restartIce();
         const { restart: _restart, ...rest } = jsep;
-        return { ...rest, sdp: peer.setLocalDescription(jsep.sdp, type) };
+        return { ...rest, sdp: peer.setLocalDescription(jsep.sdp, type, this.sdpLimits) };
       } catch (err) {
         throw invalidSdp(err);
       }
@@ -207,7 +215,9 @@ export class WebRtcMediaPlane implements MediaPlane {
   }
 
   private drop(id: number, reason: string): void {
-    this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
+    // Only a PeerConnection being created needs to learn it was dropped meanwhile; the entry goes when
+    // that creation settles (one entry per handle ever seen used to stay forever).
+    if (this.creating.has(id)) this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
     const peer = this.peers.get(id);
     if (!peer) return;
     this.peers.delete(id);
@@ -291,7 +301,10 @@ export class WebRtcMediaPlane implements MediaPlane {
         this.peers.set(id, peer);
         return peer;
       })
-      .finally(() => this.creating.delete(id));
+      .finally(() => {
+        this.creating.delete(id);
+        this.generation.delete(id);
+      });
     this.creating.set(id, p);
     return p;
   }

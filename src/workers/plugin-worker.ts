@@ -23,6 +23,7 @@ import { LocalCandidates } from '../media/candidates.js';
 import { certificateFromPem } from '../media/dtls/certificate.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import { WebRtcMediaPlane } from '../media/plane.js';
+import { IdleGc } from './idle-gc.js';
 import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerNotice } from './protocol.js';
 
 const port = parentPort!;
@@ -49,6 +50,8 @@ class WorkerSession implements PluginSession, MediaHandle {
 }
 
 const sessions = new Map<number, WorkerSession>();
+/** Gives the garbage of a burst back once the worker has no handles left (see idle-gc.ts). */
+const idleGc = new IdleGc();
 // Log lines that name only a handle get its session too, as on the main thread.
 setSessionResolver((handleId) => sessions.get(handleId)?.sessionId);
 let settings: MediaRuntimeSettings = init.settings;
@@ -172,6 +175,7 @@ function onNotice(n: MainNotice): void {
     case 'createSession': {
       const s = new WorkerSession(n.session, plugin.package);
       sessions.set(s.handleId, s);
+      idleGc.handles(sessions.size);
       plugin.createSession(s);
       return;
     }
@@ -179,6 +183,7 @@ function onNotice(n: MainNotice): void {
       const s = sessions.get(n.handleId);
       if (!s) return;
       sessions.delete(n.handleId);
+      idleGc.handles(sessions.size);
       try {
         plugin.destroySession(s);
       } finally {

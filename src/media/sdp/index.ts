@@ -5,3 +5,4 @@ export * from './parse.js';
 export * from './write.js';
 export * from './negotiate.js';
 export * from './jsep.js';
+export * from './limits.js';
