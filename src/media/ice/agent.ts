@@ -268,7 +268,13 @@ export class IceAgent {
     if (this._state === 'closed') return;
     const family = ipFamily(candidate.address);
     if (family === 0) return;
-    const entry: LocalEntry = { cand: { ...candidate, address: normalizeIp(candidate.address) }, socketId: localSocketId, family };
+    const address = normalizeIp(candidate.address);
+    // The same candidate twice (a base that is also advertised as it is) would be listed twice.
+    for (const l of this.locals) {
+      const c = l.cand;
+      if (l.socketId === localSocketId && c.address === address && c.port === candidate.port && c.type === candidate.type && c.transport === candidate.transport && c.component === candidate.component) return;
+    }
+    const entry: LocalEntry = { cand: { ...candidate, address }, socketId: localSocketId, family };
     this.locals.push(entry);
     if (this.bases.has(localSocketId) || (candidate.type !== 'host' && candidate.type !== 'relay')) return;
     if (candidate.component !== 1 || candidate.transport !== 'udp') return;

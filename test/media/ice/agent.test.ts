@@ -367,3 +367,12 @@ test('a check using remote credentials we do not know yet is answered, held, and
   assert.equal(other.getPairs()[0]!.state, 'failed');
   assert.equal(other.state, 'failed');
 });
+
+test('a local candidate added twice (a base that is also advertised as it is) is listed once', () => {
+  const a = new IceAgent({ controlling: false, localUfrag: 'aaaa', localPwd: 'a-password-a-password', tieBreaker: 1n, ...seeded(3) });
+  const base = hostCandidate('10.0.0.1', 5000);
+  a.addLocalCandidate(base, 0);
+  a.addLocalCandidate({ ...base }, 0);
+  a.addLocalCandidate(hostCandidate('10.0.0.1', 5002), 0);
+  assert.deepEqual(a.getLocalCandidates().map((c) => `${c.address}:${c.port}`), ['10.0.0.1:5000', '10.0.0.1:5002']);
+});
