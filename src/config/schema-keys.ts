@@ -194,6 +194,7 @@ export const JANUS_KEYS: FileSpec = {
     dtls_timeout: null,
     nack_optimizations: bool,
     dscp: int(0, 63),
+    media_workers: int(0, 1024),
   },
   nat: {
     stun_server: str,

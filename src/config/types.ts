@@ -63,6 +63,11 @@ export interface JanusMedia {
   twcc_period: number; // ms, default 200
   nack_optimizations: boolean;
   dscp: number;
+  /**
+   * Portunus only: media worker threads (default os.availableParallelism()). 0: every plugin and
+   * PeerConnection on the main thread (debugging); N: a pool of N threads the rooms are spread over.
+   */
+  media_workers: number;
 }
 
 export interface JanusNat {
