@@ -42,7 +42,7 @@ export class WorkerPool {
   private readonly bound = new Map<number, MediaWorker>();
   private eventsEnabled: () => boolean = () => false;
   private started: Promise<void> | null = null;
-  private readonly pickers = new Map<string, () => MediaWorker>();
+  private readonly pickers = new Map<string, (handleId: number) => MediaWorker>();
   private users = 0;
   private readonly log: Logger;
 
@@ -74,13 +74,14 @@ export class WorkerPool {
 
   /**
    * The worker with the least load: PeerConnections first (each costs its share of every packet it
-   * gets), packets/s to break ties between workers with as many; a worker that is restarting last.
+   * gets), then packets/s, then `extra` (a plugin's rooms there: empty rooms still spread); a worker
+   * that is restarting last.
    */
-  leastLoaded(among: readonly MediaWorker[] = this.workers): MediaWorker {
+  leastLoaded(among: readonly MediaWorker[] = this.workers, extra?: (w: MediaWorker) => number): MediaWorker {
     let best = among[0]!;
     let bestScore = Infinity;
     for (const w of among) {
-      const score = (w.exited ? 1e12 : 0) + w.load.peers * 1e6 + w.load.packetsPerSec + this.pendingBinds(w);
+      const score = (w.exited ? 1e12 : 0) + w.load.peers * 1e6 + w.load.packetsPerSec + this.pendingBinds(w) + (extra ? extra(w) : 0);
       if (score < bestScore) {
         best = w;
         bestScore = score;
@@ -109,7 +110,7 @@ export class WorkerPool {
   }
 
   /** How each plugin picks a worker for a handle nothing placed yet (pooled-plugin.ts). */
-  setPicker(pkg: string, pick: () => MediaWorker): void {
+  setPicker(pkg: string, pick: (handleId: number) => MediaWorker): void {
     this.pickers.set(pkg, pick);
   }
 
@@ -127,7 +128,7 @@ export class WorkerPool {
   private workerFor(h: MediaHandle): MediaWorker {
     let w = this.bound.get(h.handleId);
     if (!w) {
-      w = this.pickers.get(h.pluginPackage)?.() ?? this.leastLoaded();
+      w = this.pickers.get(h.pluginPackage)?.(h.handleId) ?? this.leastLoaded();
       this.bound.set(h.handleId, w);
     }
     return w;

@@ -77,7 +77,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
     this.workers = opts.workers ?? opts.pool.workers;
     this.media = opts.pool.media;
     this.shared = spreadsRooms(this.package) && this.workers.length > 1;
-    this.pool.setPicker(this.package, () => this.pick());
+    this.pool.setPicker(this.package, (handleId) => this.placeForMedia(handleId));
   }
 
   /** PeerConnections alive in this plugin's workers, as last reported (tests, leak checks). */
@@ -92,7 +92,13 @@ export class PooledPlugin implements Plugin, WorkerClient {
 
   private pick(): MediaWorker {
     if (this.workers.length === 1) return this.workers[0]!;
-    return this.pool.leastLoaded(this.workers);
+    return this.pool.leastLoaded(this.workers, (w) => this.roomsOn(w));
+  }
+
+  private roomsOn(w: MediaWorker): number {
+    let n = 0;
+    for (const r of this.rooms.values()) if (r === w) n++;
+    return n;
   }
 
   // ------------------------------------------------------------------------------------------ WorkerClient
@@ -148,6 +154,11 @@ export class PooledPlugin implements Plugin, WorkerClient {
     }
     await Promise.all(this.workers.map((w) => w.loadPlugin(this.package, this)));
     this.pool.retain();
+    ctx.log.info('plugin runs in the media worker pool', {
+      plugin: this.package,
+      workers: this.workers.map((w) => w.index),
+      ...(this.shared ? { rooms: Object.fromEntries([...this.rooms].map(([r, w]) => [r, w.index])) } : {}),
+    });
   }
 
   async destroy(): Promise<void> {
@@ -188,12 +199,27 @@ export class PooledPlugin implements Plugin, WorkerClient {
     return null;
   }
 
-  /** Called by the core before a message's JSEP is processed: a `joinandconfigure` offer must land on the room's worker. */
+  /**
+   * Called by the core before a message's JSEP reaches the media plane: the handle is bound (and known)
+   * where its PeerConnection will live, so a `joinandconfigure` or EchoTest offer lands on the right worker.
+   */
   beforeMessage(session: PluginSession, body: Record<string, unknown>): void {
     const route = routeOf(this.package, body);
-    if (route.kind !== 'room' || !route.bind) return;
-    const w = this.rooms.get(route.room);
-    if (w) this.bindToRoom(session, w);
+    let w: MediaWorker | undefined;
+    if (route.kind === 'room' && route.bind) {
+      const rw = this.rooms.get(route.room);
+      if (rw && this.bindToRoom(session, rw) === null) w = rw;
+    }
+    w ??= this.handleWorker(session);
+    w.ensureSession(this.package, this, session);
+  }
+
+  /** A JSEP for a handle nothing placed yet (the pool's fallback): bind it and make it known there. */
+  private placeForMedia(handleId: number): MediaWorker {
+    const w = this.pick();
+    const s = this.sessions.get(handleId);
+    if (s) w.ensureSession(this.package, this, s);
+    return w;
   }
 
   private send(w: MediaWorker, session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {

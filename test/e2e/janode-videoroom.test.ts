@@ -127,7 +127,7 @@ test('the same with VideoRoom in its media worker thread (media_worker = true)',
     conf.remove();
   };
   servers.push(srv);
-  assert.match(srv.log(), /"plugin":"janus\.plugin\.videoroom"[^\n]*plugin runs in its own media worker thread/, 'VideoRoom must have started in a worker');
+  assert.match(srv.log(), /"plugin":"janus\.plugin\.videoroom"[^\n]*plugin runs in the media worker pool/, "VideoRoom must have started in the worker pool");
   await scenario(srv);
 });
 
