@@ -292,11 +292,13 @@ export class PooledPlugin implements Plugin, WorkerClient {
   }
 
   async querySession(session: PluginSession): Promise<Data> {
-    const w = this.pool.boundWorker(session.handleId) ?? this.workers.find((x) => x.knows(session.handleId));
-    if (!w) return {};
+    // A handle that never sent anything is asked where it would go first (its plugin state is the initial one).
+    const w = this.pool.boundWorker(session.handleId) ?? this.workers.find((x) => x.knows(session.handleId)) ?? this.pick();
+    w.ensureSession(this.package, this, session);
     const info = (await w.call<Data>({ m: 'querySession', handleId: session.handleId })) ?? {};
-    // Portunus only: which media worker the handle (and its PeerConnection) lives on.
-    return { ...info, 'portunus.worker': w.index };
+    // Portunus only (under `portunus`, like the media figures): the media worker the handle (and its PeerConnection) lives on.
+    const own = typeof info['portunus'] === 'object' && info['portunus'] !== null ? (info['portunus'] as Data) : {};
+    return { ...info, portunus: { ...own, worker: w.index } };
   }
 
   setupMedia(session: PluginSession): void {

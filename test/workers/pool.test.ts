@@ -3,7 +3,7 @@
  * AudioBridge and EchoTest loaded in both, real SRTP/UDP clients on 127.0.0.1.
  *
  * What must hold: the jcfg's rooms and API-created rooms are spread over the workers (the placement is
- * visible in handle_info's `portunus.worker` and in the per-worker load); media flows in rooms on both
+ * visible in handle_info's `plugin_specific.portunus.worker` and in the per-worker load); media flows in rooms on both
  * workers; EchoTest handles spread over both; a join for a room on another worker than the handle's
  * PeerConnection is refused with a plugin error; a worker that dies hangs up only its own
  * PeerConnections, the other worker's room keeps mixing, and the dead worker's jcfg room comes back.
@@ -65,8 +65,8 @@ async function makeWorld(size: number) {
   };
   const w = { gw, plane, client, req, attach, message, stop: () => gw.stop() } as unknown as AbWorld;
   const workerOf = async (session: number, handle: number): Promise<number> => {
-    const info = (await gw.admin.handle({ janus: 'handle_info', transaction: 'hi', session_id: session, handle_id: handle })) as JanusMessage & { info?: { plugin_specific?: Record<string, unknown> } };
-    return info.info?.plugin_specific?.['portunus.worker'] as number;
+    const info = (await gw.admin.handle({ janus: 'handle_info', transaction: 'hi', session_id: session, handle_id: handle })) as JanusMessage & { info?: { plugin_specific?: { portunus?: { worker?: number } } } };
+    return info.info?.plugin_specific?.portunus?.worker as number;
   };
   return { dir, pool, ab, echo, gw, client, w, attach, message, workerOf };
 }
