@@ -23,6 +23,7 @@ import { RoutingMediaPlane } from '../../src/media/routing-plane.js';
 import { AudioBridgePlugin, AUDIOBRIDGE_PACKAGE } from '../../src/plugins/audiobridge/plugin.js';
 import { EchoTestPlugin } from '../../src/plugins/echotest/plugin.js';
 import { WORKER_CAPABLE } from '../../src/plugins/index.js';
+import { createMetrics } from '../../src/metrics/registry.js';
 import { PooledPlugin } from '../../src/workers/pooled-plugin.js';
 import { WorkerPool } from '../../src/workers/pool.js';
 import { applyAnswer, clientOffer, makeClient, quietLog, RecordingClient, rtpPacket, type ClientPeer } from '../media/peer/helpers.js';
@@ -68,7 +69,7 @@ async function makeWorld(size: number) {
     const info = (await gw.admin.handle({ janus: 'handle_info', transaction: 'hi', session_id: session, handle_id: handle })) as JanusMessage & { info?: { plugin_specific?: { portunus?: { worker?: number } } } };
     return info.info?.plugin_specific?.portunus?.worker as number;
   };
-  return { dir, pool, ab, echo, gw, client, w, attach, message, workerOf };
+  return { dir, pool, ab, echo, gw, routed, client, w, attach, message, workerOf };
 }
 
 async function hears(listener: AbParticipant, freq: number): Promise<number> {
@@ -79,7 +80,7 @@ async function hears(listener: AbParticipant, freq: number): Promise<number> {
 }
 
 test('media worker pool: rooms spread over two workers, media in each, EchoTest spread, cross-worker join refused, a dead worker hangs up only its own PeerConnections', { timeout: 120_000 }, async () => {
-  const { dir, pool, ab, gw, client, w, attach, message, workerOf } = await makeWorld(2);
+  const { dir, pool, ab, gw, routed, client, w, attach, message, workerOf } = await makeWorld(2);
   const clients: ClientPeer[] = [];
   const senders: ToneSender[] = [];
   try {
@@ -118,6 +119,15 @@ test('media worker pool: rooms spread over two workers, media in each, EchoTest 
     assert.ok((await hears(a7, 660)) > 1000, 'a7 does not hear b7 (room 7)');
     assert.ok((await hears(a8, 880)) > 1000, 'a8 does not hear b8 (room 8)');
     await waitFor('each worker reports its 2 PeerConnections', () => pool.workers.every((x) => x.load.peers === 2), 4000);
+    // /metrics shows the placement per worker.
+    const metrics = createMetrics({ gateway: gw, media: routed, workers: () => pool.status(), defaultMetrics: false });
+    const text = await metrics.scrape();
+    assert.match(text, /portunus_worker_peerconnections\{worker="0"\} 2/);
+    assert.match(text, /portunus_worker_peerconnections\{worker="1"\} 2/);
+    assert.match(text, /portunus_worker_up\{worker="1"\} 1/);
+    assert.match(text, /portunus_worker_event_loop_lag_seconds\{worker="0",stat="max"\} [0-9.e-]+/);
+    const out = (w: string) => Number(new RegExp(`portunus_worker_rtp_packets_total\\{worker="${w}",direction="out"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    assert.ok(out('0') > 0 && out('1') > 0, 'both workers send packets');
 
     // A participant whose PeerConnection is on one worker cannot change to a room on the other.
     const moved = await message(a7.session, a7.handle, { request: 'changeroom', room: 8 });
