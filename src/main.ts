@@ -132,9 +132,11 @@ async function main(argv: string[]): Promise<void> {
       continue;
     }
     let wanted = spec.byDefault;
+    let spread = false;
     try {
       const doc = await Jcfg.load(cfg.pluginConfigPath(p.package));
       wanted = cfgBool(doc.category('general')?.['media_worker'], spec.byDefault) ?? spec.byDefault;
+      spread = cfgBool(doc.category('general')?.['spread_rooms'], false) ?? false;
     } catch {
       /* the plugin reports its own config errors at init */
     }
@@ -142,9 +144,13 @@ async function main(argv: string[]): Promise<void> {
       pluginsInWorkers.push(p);
       continue;
     }
-    // TextRoom keeps all its rooms on one worker (the last: the others take the first rooms of the
-    // spread plugins), so a member of several rooms gets every message once, in order.
-    const workers = p.package === 'janus.plugin.textroom' ? [pool.workers[pool.workers.length - 1]!] : pool.workers;
+    // VideoRoom and EchoTest use every worker. TextRoom keeps all its rooms on one worker (the last),
+    // so a member of several rooms gets every message once, in order. AudioBridge keeps its rooms on
+    // worker 0 unless its jcfg says `spread_rooms = true` (then `changeroom` between rooms of different
+    // workers is refused: the open item, README "Threads").
+    const last = pool.workers[pool.workers.length - 1]!;
+    const workers =
+      p.package === 'janus.plugin.textroom' ? [last] : p.package === 'janus.plugin.audiobridge' && !spread ? [pool.workers[0]!] : pool.workers;
     const wp = new PooledPlugin({ describe: p, module: spec.module, exportName: spec.exportName, pool, workers });
     routedPlane.route(p.package, wp.media);
     pluginsInWorkers.push(wp);

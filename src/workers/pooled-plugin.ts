@@ -61,6 +61,8 @@ export class PooledPlugin implements Plugin, WorkerClient {
   /** room -> the worker it lives on. */
   readonly rooms = new Map<string, MediaWorker>();
   private readonly sessions = new Map<number, PluginSession>();
+  /** Handles that joined a room (a participant in some worker's plugin), and where. */
+  private readonly joined = new Map<number, MediaWorker>();
   private saving: Promise<void> = Promise.resolve();
   /** Whether the rooms are spread (each worker gets its share of the jcfg and main writes the file). */
   private readonly shared: boolean;
@@ -171,6 +173,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
 
   destroySession(session: PluginSession): void {
     this.sessions.delete(session.handleId);
+    this.joined.delete(session.handleId);
     for (const w of this.workers) w.destroySession(session.handleId);
     this.pool.unbind(session.handleId);
   }
@@ -194,6 +197,11 @@ export class PooledPlugin implements Plugin, WorkerClient {
     if (bound === target) return null;
     if (bound && bound.hasMedia(session.handleId)) {
       return `Room is on media worker ${target.index}, this handle's PeerConnection on media worker ${bound.index} (a PeerConnection cannot move between workers: hang up first)`;
+    }
+    // Its participant (state in the plugin) is on the other worker: that worker's plugin would have
+    // answered (already in a room, or changeroom), the target's cannot know it.
+    if (bound && this.joined.get(session.handleId) === bound) {
+      return `Room is on media worker ${target.index}, this handle is a participant on media worker ${bound.index} (leave first)`;
     }
     this.pool.bind(session.handleId, target);
     return null;
@@ -255,10 +263,14 @@ export class PooledPlugin implements Plugin, WorkerClient {
         }
         const res = await this.send(rw, session, transaction, body, jsep);
         if (res.kind === 'ok') this.track(res.data, rw);
+        // A join answered later (an event) or now: either way the participant, if any, is there.
+        if (route.bind && (res.kind === 'wait' || (res.kind === 'ok' && res.data.error_code === undefined))) this.joined.set(session.handleId, rw);
         return res;
       }
-      case 'handle':
+      case 'handle': {
+        if (body.request === 'leave') this.joined.delete(session.handleId);
         return this.send(this.handleWorker(session), session, transaction, body, jsep);
+      }
     }
   }
 
