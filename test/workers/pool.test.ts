@@ -134,6 +134,14 @@ test('media worker pool: rooms spread over two workers, media in each, EchoTest 
     assert.equal(moved.plugindata?.data['error_code'], 499, JSON.stringify(moved));
     assert.match(String(moved.plugindata?.data['error']), /media worker/);
 
+    // A participant without a PeerConnection cannot join a room on the other worker either (its state is there).
+    const p = await attach();
+    const j21 = await message(p.session, p.handle, { request: 'join', room: 21, display: 'p' });
+    assert.equal(j21.plugindata?.data['audiobridge'], 'joined', JSON.stringify(j21));
+    const j22 = await message(p.session, p.handle, { request: 'join', room: 22, display: 'p' });
+    assert.equal(j22.plugindata?.data['error_code'], 499, JSON.stringify(j22));
+    assert.match(String(j22.plugindata?.data['error']), /participant on media worker/);
+
     // EchoTest: two handles land on the two workers (the least loaded at each first message).
     const echoes: Array<{ session: number; handle: number; c: ClientPeer }> = [];
     for (let i = 0; i < 2; i++) {
