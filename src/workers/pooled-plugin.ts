@@ -159,7 +159,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
     ctx.log.info('plugin runs in the media worker pool', {
       plugin: this.package,
       workers: this.workers.map((w) => w.index),
-      ...(this.shared ? { rooms: Object.fromEntries([...this.rooms].map(([r, w]) => [r, w.index])) } : {}),
+      ...(this.shared ? { jcfg_rooms_per_worker: this.workers.map((w) => this.roomsOn(w)) } : {}),
     });
   }
 
