@@ -267,6 +267,11 @@ export class MediaWorker {
     timer.unref();
   }
 
+  /** Tests: the worker thread ends itself now (a crash, as far as main can tell). */
+  exitForTests(code = 1): void {
+    this.notice({ n: 'exitForTests', code });
+  }
+
   async destroy(): Promise<void> {
     this.destroying = true;
     if (this.settingsTimer) clearInterval(this.settingsTimer);
@@ -320,6 +325,11 @@ export class MediaWorker {
   markMedia(handleId: number, here: boolean): void {
     if (here) this.media.add(handleId);
     else this.media.delete(handleId);
+  }
+
+  /** PeerConnections here or being set up here, known on this thread without waiting for a report. */
+  get mediaCount(): number {
+    return this.media.size;
   }
 
   hasMedia(handleId: number): boolean {

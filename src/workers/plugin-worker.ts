@@ -262,6 +262,9 @@ function onNotice(n: MainNotice): void {
       if (w) n.error === null ? w.resolve() : w.reject(new Error(n.error));
       return;
     }
+    case 'exitForTests':
+      process.exit(n.code);
+      return;
     case 'faultInjection':
       faultInjection.armed = n.armed;
       faultInjection.target = n.target;

@@ -74,27 +74,21 @@ export class WorkerPool {
 
   /**
    * The worker with the least load: PeerConnections first (each costs its share of every packet it
-   * gets), then packets/s, then `extra` (a plugin's rooms there: empty rooms still spread); a worker
-   * that is restarting last.
+   * gets; those being set up count at once, so a burst of joins does not all land on one worker before
+   * the next report), then packets/s, then `extra` (a plugin's rooms there: empty rooms still spread);
+   * a worker that is restarting last.
    */
   leastLoaded(among: readonly MediaWorker[] = this.workers, extra?: (w: MediaWorker) => number): MediaWorker {
     let best = among[0]!;
     let bestScore = Infinity;
     for (const w of among) {
-      const score = (w.exited ? 1e12 : 0) + w.load.peers * 1e6 + w.load.packetsPerSec + this.pendingBinds(w) + (extra ? extra(w) : 0);
+      const score = (w.exited ? 1e12 : 0) + Math.max(w.load.peers, w.mediaCount) * 1e6 + w.load.packetsPerSec + (extra ? extra(w) : 0);
       if (score < bestScore) {
         best = w;
         bestScore = score;
       }
     }
     return best;
-  }
-
-  /** Handles bound since the last report count as load already (a burst of joins must not all land on one worker). */
-  private pendingBinds(w: MediaWorker): number {
-    let n = 0;
-    for (const b of this.bound.values()) if (b === w) n++;
-    return Math.max(0, n - w.load.peers) * 1e6;
   }
 
   boundWorker(handleId: number): MediaWorker | undefined {

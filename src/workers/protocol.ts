@@ -81,6 +81,12 @@ export type MainNotice =
   | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean }
   /** The answer to a worker's saveConfig. */
   | { n: 'configSaved'; id: number; error: string | null }
+  /**
+   * Tests only: the worker ends itself now, as a worker that died would (Worker.terminate() from outside
+   * while its UDP sockets receive can abort the whole process in Node 20: UDPWrap::OnRecv on a
+   * terminating isolate).
+   */
+  | { n: 'exitForTests'; code: number }
   /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
   | { n: 'faultInjection'; armed: string | null; target: number | string | null };
 
