@@ -115,7 +115,7 @@ test('AudioBridge through a media worker: API, media, Admin handle_info, metrics
     sender.stop();
     sender = null;
     const before = client.events.length;
-    await wp.workers[0]!.worker!.terminate();
+    wp.workers[0]!.exitForTests(1);
     await waitFor('hangup events for A and B', () => client.events.slice(before).filter((e) => e.janus === 'hangup').length >= 2, 5000);
     await waitFor('a new worker', () => wp.restarts === 1 && wp.workers[0]!.exited === false, 5000);
     await sleep(300);
