@@ -7,6 +7,12 @@
  *   npx tsc -p tsconfig.json --outDir dist-vr2 --tsBuildInfoFile dist-vr2/.tsbuildinfo
  *   node dist-vr2/bench/videoroom-fanout-e2e.js [--publishers 10] [--subscribers 20] [--rate 100]
  *        [--seconds 10] [--warmup 3] [--size 1100] [--only portunus|janus] [--rounds 1] [--json]
+ *        [--rooms 1] [--workers N]
+ *
+ * --rooms R runs R rooms side by side, each with P publishers and S subscribers (subscribers see their
+ * own room's publishers). --workers N sets Portunus's `media_workers` (default: not set, one per core).
+ * The split of the server's CPU over its threads (/proc/<pid>/task/N/stat) is reported: the busiest
+ * thread's share of the server's CPU, and each busy thread's CPU %.
  *
  * --rounds N runs the pair N times, alternating which gateway goes first, and reports per-gateway
  * medians (CPU per forwarded packet is noisy on a shared machine).
@@ -30,7 +36,7 @@
  * The ratio printed at the end is Portunus / Janus CPU per forwarded packet (<= 1: target met).
  */
 import { parseArgs } from 'node:util';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
@@ -62,8 +68,11 @@ const { values } = parseArgs({
     only: { type: 'string' },
     rounds: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
+    rooms: { type: 'string', default: '1' },
+    workers: { type: 'string' },
   },
 });
+const ROOMS = Number(values.rooms);
 const P = Number(values.publishers);
 const S = Number(values.subscribers);
 const RATE = Number(values.rate);
@@ -220,6 +229,22 @@ function cpuTicks(pid: number): number {
   return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
 }
 
+/** CPU ticks of each thread of the process (/proc/<pid>/task/<tid>/stat), by thread id and name. */
+function threadTicks(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(`${tid} ${name}`, Number(f[11]) + Number(f[12]));
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}
+
 function rssKb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
@@ -247,11 +272,11 @@ async function startGateway(kind: GatewayKind): Promise<{ srv: RunningServer; ad
   const conf = await makeMediaConfigsFolder(`bench-${kind}`, ['videoroom']);
   // Same content for both: quieter logging, our own RTP port range, one room without caps.
   const jcfg = join(conf.dir, 'janus.jcfg');
-  writeFileSync(jcfg, readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, '21000-21999'));
-  writeFileSync(
-    join(conf.dir, 'janus.plugin.videoroom.jcfg'),
-    ['general: {', '  string_ids = false', '}', '', `room-${ROOM}: {`, '  description = "fan-out bench"', `  publishers = ${P}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', ''].join('\n'),
-  );
+  let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, '21000-21999');
+  if (kind === 'portunus' && values.workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${Number(values.workers)}`);
+  writeFileSync(jcfg, text);
+  const rooms = Array.from({ length: ROOMS }, (_, r) => [`room-${ROOM + r}: {`, '  description = "fan-out bench"', `  publishers = ${P}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();
+  writeFileSync(join(conf.dir, 'janus.plugin.videoroom.jcfg'), ['general: {', '  string_ids = false', '}', '', ...rooms].join('\n'));
   try {
     const srv =
       kind === 'janus'
@@ -281,6 +306,10 @@ interface Result {
   kernel_rcvbuf_drops: number;
   load_cpu_percent: number;
   setup_s: number;
+  /** The busiest thread's share of the server's CPU in the window (%). */
+  busiest_thread_share_percent: number;
+  /** Threads above 2 % of a core in the window: "tid name": CPU % of one core. */
+  thread_cpu_percent?: Record<string, number>;
 }
 
 async function waitUntil(what: string, ok: () => boolean, ms: number): Promise<void> {
@@ -300,16 +329,20 @@ async function runOne(kind: GatewayKind): Promise<Result> {
   let pacer: Vp8Pacer | undefined;
   try {
     sig = await Signalling.open(srv.wsUrl);
-    const feeds: number[] = [];
-    for (let i = 0; i < P; i++) {
-      const h = await sig.attach();
-      const joined = await sig.message(h, { request: 'join', ptype: 'publisher', room: ROOM, display: `pub${i}` });
-      feeds.push(joined.data.id as number);
-      const c = await makeClient(address);
-      const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: publisherOffer(c) });
-      if (!r.jsep) throw new Error(`${kind}: publish without an answer: ${JSON.stringify(r.data)}`);
-      applyAnswer(c, r.jsep.sdp);
-      pubs.push(c);
+    const feeds: number[][] = [];
+    for (let room = ROOM; room < ROOM + ROOMS; room++) {
+      const roomFeeds: number[] = [];
+      feeds.push(roomFeeds);
+      for (let i = 0; i < P; i++) {
+        const h = await sig.attach();
+        const joined = await sig.message(h, { request: 'join', ptype: 'publisher', room, display: `pub${i}` });
+        roomFeeds.push(joined.data.id as number);
+        const c = await makeClient(address);
+        const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: publisherOffer(c) });
+        if (!r.jsep) throw new Error(`${kind}: publish without an answer: ${JSON.stringify(r.data)}`);
+        applyAnswer(c, r.jsep.sdp);
+        pubs.push(c);
+      }
     }
     await waitUntil(`${kind}: publishers' PeerConnections up`, () => pubs.every((c) => c.up), 20_000);
 
@@ -319,14 +352,17 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     await sleep(1000);
     const rssPubs = rssKb(srv.pid);
 
-    for (let i = 0; i < S; i++) {
-      const h = await sig.attach();
-      const c = await makeClient(address);
-      c.socket.swallowRtp = true;
-      const r = await sig.message(h, { request: 'join', ptype: 'subscriber', room: ROOM, streams: feeds.map((feed) => ({ feed })) });
-      if (!r.jsep) throw new Error(`${kind}: subscriber join without an offer: ${JSON.stringify(r.data)}`);
-      await sig.message(h, { request: 'start', room: ROOM }, { type: 'answer', sdp: subscriberAnswer(c, r.jsep.sdp) });
-      subs.push(c);
+    for (let k = 0; k < ROOMS; k++) {
+      const room = ROOM + k;
+      for (let i = 0; i < S; i++) {
+        const h = await sig.attach();
+        const c = await makeClient(address);
+        c.socket.swallowRtp = true;
+        const r = await sig.message(h, { request: 'join', ptype: 'subscriber', room, streams: feeds[k]!.map((feed) => ({ feed })) });
+        if (!r.jsep) throw new Error(`${kind}: subscriber join without an offer: ${JSON.stringify(r.data)}`);
+        await sig.message(h, { request: 'start', room }, { type: 'answer', sdp: subscriberAnswer(c, r.jsep.sdp) });
+        subs.push(c);
+      }
     }
     await waitUntil(`${kind}: subscribers' PeerConnections up`, () => subs.every((c) => c.up), 30_000);
     const setup = (Date.now() - t0) / 1000;
@@ -336,10 +372,12 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     const sent0 = [...sent];
     const drops0 = rcvbufErrors();
     const cpu0 = cpuTicks(srv.pid);
+    const tasks0 = threadTicks(srv.pid);
     const load0 = process.cpuUsage();
     const w0 = performance.now();
     await sleep(SECONDS * 1000);
     const cpu1 = cpuTicks(srv.pid);
+    const tasks1 = threadTicks(srv.pid);
     const load1 = process.cpuUsage(load0);
     const sentW = sent.map((n, i) => n - sent0[i]!);
     const window = (performance.now() - w0) / 1000;
@@ -354,30 +392,44 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     const recvW = subs.map((c, i) => c.socket.rtp - recv0[i]!);
     // Packets sent after the window closed (the pacer ran until stopped) are not expected: compare with sent at stop.
     const sentAtStop = sent.map((n, i) => n - sent0[i]!).reduce((a, b) => a + b, 0);
-    const losses = recvW.map((r) => Math.max(0, 1 - r / sentAtStop));
+    // A subscriber expects what its own room's publishers sent.
+    const sentByRoom = Array.from({ length: ROOMS }, (_, k) => sent.slice(k * P, (k + 1) * P).reduce((a, n, i) => a + n - sent0[k * P + i]!, 0));
+    const losses = recvW.map((r, i) => Math.max(0, 1 - r / sentByRoom[Math.floor(i / S)]!));
     const forwarded = recvW.reduce((a, b) => a + b, 0);
     // CPU over the window vs packets forwarded in the window (receive counts stop ~0.3 s later: scale).
     const forwardedInWindow = forwarded * (sentTotal / sentAtStop);
     const cpuUs = ((cpu1 - cpu0) / CLK_TCK) * 1e6;
+    const perThread: Record<string, number> = {};
+    let busiest = 0;
+    let threadSum = 0;
+    for (const [t, ticks] of tasks1) {
+      const d = ticks - (tasks0.get(t) ?? 0);
+      threadSum += d;
+      busiest = Math.max(busiest, d);
+      const pct = (d / CLK_TCK / window) * 100;
+      if (pct >= 2) perThread[t] = +pct.toFixed(1);
+    }
     if (process.env.BENCH_DEBUG) console.error(kind, 'sub0 by ssrc', [...subs[0]!.socket.bySsrc.values()], 'dups', subs[0]!.socket.dups, 'pts', [...subs[0]!.socket.pts], 'sent', sent, 'udp', udpErrors());
     for (const c of subs) if (c.closed) throw new Error(`${kind}: a subscriber PeerConnection closed: ${c.closed}`);
     return {
       gateway: kind,
-      publishers: P,
-      subscribers: S,
+      publishers: P * ROOMS,
+      subscribers: S * ROOMS,
       window_s: +window.toFixed(2),
-      sent_per_publisher_per_s: +(sentTotal / P / window).toFixed(1),
+      sent_per_publisher_per_s: +(sentTotal / (P * ROOMS) / window).toFixed(1),
       forwarded_per_s: Math.round(forwardedInWindow / window),
       server_cpu_percent: +((cpuUs / 1e6 / window) * 100).toFixed(1),
       server_cpu_us_per_forward: +(cpuUs / forwardedInWindow).toFixed(3),
       loss_mean_percent: +((losses.reduce((a, b) => a + b, 0) / losses.length) * 100).toFixed(3),
       loss_max_percent: +(Math.max(...losses) * 100).toFixed(3),
       rss_mb_publishers_only: +(rssPubs / 1024).toFixed(1),
-      rss_kb_per_subscriber: Math.round((rss - rssPubs) / S),
+      rss_kb_per_subscriber: Math.round((rss - rssPubs) / (S * ROOMS)),
       server_threads: nThreads,
       kernel_rcvbuf_drops: kernelDrops,
       load_cpu_percent: +(((load1.user + load1.system) / 1e6 / window) * 100).toFixed(1),
       setup_s: +setup.toFixed(1),
+      busiest_thread_share_percent: threadSum > 0 ? +((busiest / threadSum) * 100).toFixed(1) : 0,
+      ...(values.json || process.env.BENCH_THREADS ? { thread_cpu_percent: perThread } : {}),
     };
   } finally {
     pacer?.stop();
@@ -416,7 +468,7 @@ async function main(): Promise<void> {
     const rs = results.filter((r) => r.gateway === kind);
     if (rs.length === 0) return undefined;
     const out: Record<string, unknown> = { gateway: kind };
-    for (const key of Object.keys(rs[0]!)) if (key !== 'gateway') out[key] = +median(rs.map((r) => r[key as keyof Result] as number)).toFixed(3);
+    for (const key of Object.keys(rs[0]!)) if (key !== 'gateway' && key !== 'thread_cpu_percent') out[key] = +median(rs.map((r) => r[key as keyof Result] as number)).toFixed(3);
     return out as unknown as Result;
   };
   const p = summary('portunus');
@@ -424,7 +476,7 @@ async function main(): Promise<void> {
   const ratio = p && j ? +(p.server_cpu_us_per_forward / j.server_cpu_us_per_forward).toFixed(3) : null;
   if (values.json) console.log(JSON.stringify({ results, median: { portunus: p, janus: j }, ratio_portunus_over_janus: ratio }, null, 2));
   else if (ratio !== null) {
-    console.log(`\n${P} publishers x ${S} subscribers, ${RATE} packets/s of ${SIZE} bytes per publisher, ${SECONDS} s windows, ${values.rounds} round(s): medians\n`);
+    console.log(`\n${ROOMS > 1 ? `${ROOMS} rooms of ` : ''}${P} publishers x ${S} subscribers, ${RATE} packets/s of ${SIZE} bytes per publisher, ${SECONDS} s windows, ${values.rounds} round(s): medians\n`);
     console.log(`| | Portunus | Janus 1.1.2 |\n|---|---|---|`);
     const row = (label: string, f: (r: Result) => string | number) => console.log(`| ${label} | ${f(p!)} | ${f(j!)} |`);
     row('forwarded packets/s', (r) => r.forwarded_per_s);
@@ -434,6 +486,7 @@ async function main(): Promise<void> {
     row('RSS with publishers only (MB)', (r) => r.rss_mb_publishers_only);
     row('RSS per subscriber (kB)', (r) => r.rss_kb_per_subscriber);
     row('server threads', (r) => r.server_threads);
+    row("busiest thread's share of the server's CPU (%)", (r) => r.busiest_thread_share_percent);
     row('UDP receive-buffer drops, whole machine, in the window', (r) => r.kernel_rcvbuf_drops);
     row('load generator CPU (%)', (r) => r.load_cpu_percent);
     row('setup time for all PeerConnections (s)', (r) => r.setup_s);

@@ -21,7 +21,8 @@ import { fault } from './core/fault.js';
 import { log, setLogLevel, setSessionResolver } from './log.js';
 import { WebRtcMediaPlane } from './media/plane.js';
 import { RoutingMediaPlane } from './media/routing-plane.js';
-import { WorkerPlugin } from './workers/worker-plugin.js';
+import { PooledPlugin } from './workers/pooled-plugin.js';
+import { WorkerPool } from './workers/pool.js';
 import type { MediaRuntimeSettings } from './media/peer.js';
 import type { Plugin } from './core/plugin.js';
 import { cfgBool } from './config/values.js';
@@ -117,21 +118,25 @@ async function main(argv: string[]): Promise<void> {
     log.fatal('could not start the media plane', { err: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
-  // Plugins that run in a media worker thread of their own (AudioBridge by default, VideoRoom when asked;
-  // `media_worker = true|false` in the plugin's jcfg general section decides): their handles'
-  // PeerConnections live in that worker, the routing plane sends them there.
+  // The media worker pool (`media_workers` in janus.jcfg `media`, default one per core; 0: none): every
+  // worker-capable plugin runs in it unless its jcfg says `media_worker = false`. Their handles'
+  // PeerConnections live in the workers; the routing plane sends them there.
   const routedPlane = new RoutingMediaPlane(mediaPlane);
+  const poolSize = cfg.janus.media.media_workers;
+  const pool = poolSize > 0 ? new WorkerPool({ size: poolSize, plane: mediaPlane, config: cfg.janus, settings: mediaSettings }) : null;
   const pluginsInWorkers: Plugin[] = [];
   for (const p of plugins) {
     const spec = WORKER_CAPABLE[p.package];
-    if (!spec) {
+    if (!spec || !pool) {
       pluginsInWorkers.push(p);
       continue;
     }
     let wanted = spec.byDefault;
+    let spread = false;
     try {
       const doc = await Jcfg.load(cfg.pluginConfigPath(p.package));
       wanted = cfgBool(doc.category('general')?.['media_worker'], spec.byDefault) ?? spec.byDefault;
+      spread = cfgBool(doc.category('general')?.['spread_rooms'], false) ?? false;
     } catch {
       /* the plugin reports its own config errors at init */
     }
@@ -139,7 +144,14 @@ async function main(argv: string[]): Promise<void> {
       pluginsInWorkers.push(p);
       continue;
     }
-    const wp = new WorkerPlugin({ describe: p, module: spec.module, exportName: spec.exportName, plane: mediaPlane, config: cfg.janus, settings: mediaSettings });
+    // VideoRoom and EchoTest use every worker. TextRoom keeps all its rooms on one worker (the last),
+    // so a member of several rooms gets every message once, in order. AudioBridge keeps its rooms on
+    // worker 0 unless its jcfg says `spread_rooms = true` (then `changeroom` between rooms of different
+    // workers is refused: the open item, README "Threads").
+    const last = pool.workers[pool.workers.length - 1]!;
+    const workers =
+      p.package === 'janus.plugin.textroom' ? [last] : p.package === 'janus.plugin.audiobridge' && !spread ? [pool.workers[0]!] : pool.workers;
+    const wp = new PooledPlugin({ describe: p, module: spec.module, exportName: spec.exportName, pool, workers });
     routedPlane.route(p.package, wp.media);
     pluginsInWorkers.push(wp);
   }
@@ -186,7 +198,7 @@ async function main(argv: string[]): Promise<void> {
       log.warn('metrics_secret = true but general.admin_secret is not set: /metrics is served without a secret');
     }
     const range = cfg.janus.media.rtp_port_range;
-    const metrics = createMetrics({ gateway, media: routedPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0 });
+    const metrics = createMetrics({ gateway, media: routedPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0, ...(pool ? { workers: () => pool.status() } : {}) });
     metricsServer = new MetricsServer({
       metrics,
       port: mc.metrics_port,

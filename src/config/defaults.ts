@@ -3,6 +3,7 @@
  * janus.c / ice.c / the transports' C sources (and their sample jcfg comments), so an
  * operator who omits a key gets the behaviour they would get from Janus.
  */
+import { availableParallelism } from 'node:os';
 import type { HttpTransportConfig, JanusConfig, SampleEvhConfig, WsEvhConfig, WsTransportConfig } from './types.js';
 
 /** Where the configs live when nothing says otherwise (Janus compiles in its CONFDIR; we ship ./conf). */
@@ -54,6 +55,9 @@ export function defaultJanusConfig(configsFolder: string = DEFAULT_CONFIGS_FOLDE
       dscp: 0,
       max_mlines: 256,
       max_sdp_size: 1024 * 1024,
+
+      // Portunus only: one media worker thread per core (src/workers/pool.ts).
+      media_workers: availableParallelism(),
     },
     nat: {
       stun_server: null,

@@ -197,6 +197,8 @@ export const JANUS_KEYS: FileSpec = {
     // Portunus only (Janus has no limit): see src/media/sdp/limits.ts.
     max_mlines: int(1, 65535),
     max_sdp_size: int(1024, 64 * 1024 * 1024),
+
+    media_workers: int(0, 1024),
   },
   nat: {
     stun_server: str,

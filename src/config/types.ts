@@ -67,6 +67,12 @@ export interface JanusMedia {
   max_mlines: number;
   /** Portunus only: longest SDP in characters we accept or generate (default 1 MiB). */
   max_sdp_size: number;
+
+  /**
+   * Portunus only: media worker threads (default os.availableParallelism()). 0: every plugin and
+   * PeerConnection on the main thread (debugging); N: a pool of N threads the rooms are spread over.
+   */
+  media_workers: number;
 }
 
 export interface JanusNat {

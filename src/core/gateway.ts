@@ -486,6 +486,7 @@ export class Gateway {
     let jsep: Jsep | null = null;
     if (req.jsep !== undefined) {
       jsep = validateJsep(req.jsep, { maxMlines: this.config.media.max_mlines, maxSize: this.config.media.max_sdp_size });
+      handle.plugin.beforeMessage?.(handle, body);
       if (this.events?.wants(EventType.JSEP)) this.handleEvt(handle, EventType.JSEP, null, { owner: 'remote', jsep: { type: jsep.type, sdp: jsep.sdp } });
       if (jsep.type === 'answer' && !handle.awaitingAnswer) throw new JanusError(ErrorCode.UNEXPECTED_ANSWER);
       const renegotiation = handle.remoteSdp !== null;

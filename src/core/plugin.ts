@@ -189,6 +189,12 @@ export interface Plugin {
     body: Record<string, unknown>,
     jsep: Jsep | null,
   ): PluginResult | Promise<PluginResult>;
+  /**
+   * Called before a message's JSEP reaches the media plane (then handleMessage): a plugin whose
+   * PeerConnections may live on one of several media workers picks the handle's worker from the body
+   * here (`joinandconfigure` with an offer must land on the room's worker). Must not throw.
+   */
+  beforeMessage?(session: PluginSession, body: Record<string, unknown>): void;
   /** Admin API `message_plugin`: answers `response`. */
   handleAdminMessage?(body: Record<string, unknown>): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** The handle's PeerConnection is up (ICE + DTLS done). */

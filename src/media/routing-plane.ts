@@ -27,10 +27,15 @@ export class RoutingMediaPlane implements MediaPlane {
     return this.routes.get(h.pluginPackage) ?? this.main;
   }
 
+  /** The routed planes, each once (the worker pool's serves several plugins). */
+  private planes(): MediaPlane[] {
+    return [...new Set(this.routes.values())];
+  }
+
   attach(events: MediaEvents): void {
     this.events = events;
     this.main.attach(events);
-    for (const p of this.routes.values()) p.attach(events);
+    for (const p of this.planes()) p.attach(events);
   }
   remoteJsep(h: MediaHandle, jsep: Jsep): Jsep | Promise<Jsep> {
     return this.planeOf(h).remoteJsep(h, jsep);
@@ -66,13 +71,13 @@ export class RoutingMediaPlane implements MediaPlane {
     return this.planeOf(h).handleInfo?.(h) ?? null;
   }
   async close(): Promise<void> {
-    await Promise.allSettled([this.main.close?.(), ...[...this.routes.values()].map((p) => p.close?.())]);
+    await Promise.allSettled([this.main.close?.(), ...this.planes().map((p) => p.close?.())]);
   }
 
   /** Every plane's metrics added up (a plane without metrics() counts as nothing). */
   metrics(): MediaPlaneMetrics {
     const sum: MediaPlaneMetrics = { peerConnections: {}, portsInUse: 0, portsTotal: 0, audio: zeroCounters(), video: zeroCounters(), errors: {} };
-    for (const p of [this.main, ...this.routes.values()]) {
+    for (const p of [this.main, ...this.planes()]) {
       let m: MediaPlaneMetrics;
       try {
         if (!p.metrics) continue;

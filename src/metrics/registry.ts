@@ -12,6 +12,7 @@ import { FAULT_BOUNDARIES, faultCounts } from '../core/fault.js';
 import type { Gateway } from '../core/gateway.js';
 import type { MediaPlane, MediaPlaneMetrics, MediaKindCounters } from '../core/media-plane.js';
 import { VERSION_STRING } from '../version.js';
+import type { WorkerStatus } from '../workers/pool.js';
 import { asPeerSource, MediaMetricsReader } from './media.js';
 import { readPlugin, type PluginReading } from './plugins.js';
 
@@ -21,6 +22,8 @@ export interface MetricsOptions {
   media?: MediaPlane | null;
   /** Size of media.rtp_port_range (0: any port). */
   rtpPortsTotal?: number;
+  /** The media worker pool, if any: per-worker PeerConnections, packets and event-loop lag (label worker="0".."N-1"). */
+  workers?: () => WorkerStatus[];
   /** Process/Node.js default metrics (default true; tests that build many registries may turn them off). */
   defaultMetrics?: boolean;
 }
@@ -266,6 +269,79 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       collect() {
         this.reset();
         for (const [type, n] of Object.entries(snap.media?.errors ?? {})) this.inc({ type }, n);
+      },
+    });
+  }
+
+  // ---------------------------------------------------------------- media workers
+  const workers = opts.workers;
+  if (workers) {
+    new Gauge({
+      name: 'portunus_worker_up',
+      help: 'Media worker threads: 1 while running, 0 while being restarted after a crash.',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of workers()) this.set({ worker: String(w.index) }, w.up ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'portunus_worker_restarts_total',
+      help: 'Media worker threads started again after they died.',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of workers()) this.inc({ worker: String(w.index) }, w.restarts);
+      },
+    });
+    new Gauge({
+      name: 'portunus_worker_peerconnections',
+      help: 'PeerConnections living on each media worker.',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of workers()) this.set({ worker: String(w.index) }, w.load.peers);
+      },
+    });
+    new Counter({
+      name: 'portunus_worker_rtp_packets_total',
+      help: 'RTP packets received from (in) and sent to (out) peers, per media worker (since its last start).',
+      labelNames: ['worker', 'direction'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of workers()) {
+          const m = w.media;
+          if (!m) continue;
+          this.inc({ worker: String(w.index), direction: 'in' }, m.audio.packetsIn + m.video.packetsIn);
+          this.inc({ worker: String(w.index), direction: 'out' }, m.audio.packetsOut + m.video.packetsOut);
+        }
+      },
+    });
+    new Gauge({
+      name: 'portunus_worker_rtp_packets_per_second',
+      help: 'RTP packets in + out per second on each media worker (the load placement reads).',
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of workers()) this.set({ worker: String(w.index) }, w.load.packetsPerSec);
+      },
+    });
+    new Gauge({
+      name: 'portunus_worker_event_loop_lag_seconds',
+      help: "Event-loop delay of each media worker over its last report period (mean beyond the sampler's 10 ms; max).",
+      labelNames: ['worker', 'stat'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of workers()) {
+          this.set({ worker: String(w.index), stat: 'mean' }, w.load.loopLagMs / 1000);
+          this.set({ worker: String(w.index), stat: 'max' }, w.load.loopLagMaxMs / 1000);
+        }
       },
     });
   }

@@ -13,14 +13,17 @@ export function builtinPlugins(): Plugin[] {
 }
 
 /**
- * Plugins that can run in a media worker thread (src/workers): the module and export the worker loads,
+ * Plugins that can run in the media worker pool (src/workers): the module and export each worker loads,
  * and whether they do unless their jcfg says otherwise (`general: { media_worker = true|false }`).
- * AudioBridge does by default: its 20 ms mixer must keep its pace whatever the main event loop is doing.
- * VideoRoom can (opt-in): its forwarding then leaves the main thread to signalling.
+ * With `media_workers` (janus.jcfg `media`) above 0 every one of them does by default: their rooms and
+ * PeerConnections are spread over the workers, the main thread keeps transports, sessions and routing.
+ * `media_workers = 0` keeps them all on the main thread.
  */
 export const WORKER_CAPABLE: Readonly<Record<string, { module: string; exportName: string; byDefault: boolean }>> = {
   'janus.plugin.audiobridge': { module: new URL('./audiobridge/plugin.js', import.meta.url).href, exportName: 'AudioBridgePlugin', byDefault: true },
-  'janus.plugin.videoroom': { module: new URL('./videoroom/plugin.js', import.meta.url).href, exportName: 'VideoRoomPlugin', byDefault: false },
+  'janus.plugin.videoroom': { module: new URL('./videoroom/plugin.js', import.meta.url).href, exportName: 'VideoRoomPlugin', byDefault: true },
+  'janus.plugin.echotest': { module: new URL('./echotest/plugin.js', import.meta.url).href, exportName: 'EchoTestPlugin', byDefault: true },
+  'janus.plugin.textroom': { module: new URL('./textroom/plugin.js', import.meta.url).href, exportName: 'TextRoomPlugin', byDefault: true },
 };
 
 /** "janus.plugin.videoroom" is disabled by "libjanus_videoroom.so" or by its own name. */

@@ -1,5 +1,7 @@
 /**
- * A media worker: one plugin and the PeerConnections of its handles, on a thread of their own.
+ * A media worker: plugins and the PeerConnections of their handles, on a thread of their own (one of
+ * the pool's, src/workers/pool.ts: every worker-capable plugin is loaded in every worker, and each room
+ * lives in one of them).
  *
  * Why: a plugin with a clock of its own (AudioBridge mixes every 20 ms) must keep sending when the main
  * event loop is busy with something else (a burst of requests, VideoRoom forwarding, a GC pause). The
@@ -10,6 +12,7 @@
  * worker-plugin.ts (protocol.ts). The plugin code is the same class that would run in-process: it gets
  * a PluginHost whose signalling half posts to main and whose media half calls the local plane directly.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Jcfg } from '../config/jcfg.js';
 import { JanusError } from '../core/errors.js';
@@ -23,8 +26,10 @@ import { LocalCandidates } from '../media/candidates.js';
 import { certificateFromPem } from '../media/dtls/certificate.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import { WebRtcMediaPlane } from '../media/plane.js';
+import type { CfgValue } from '../config/types.js';
 import { IdleGc } from './idle-gc.js';
-import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerNotice } from './protocol.js';
+import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
+import { ShardConfig } from './shard-config.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -56,9 +61,27 @@ const idleGc = new IdleGc();
 setSessionResolver((handleId) => sessions.get(handleId)?.sessionId);
 let settings: MediaRuntimeSettings = init.settings;
 let eventsEnabled = init.eventsEnabled;
-let plugin!: Plugin;
+/** The plugins loaded here, by package. */
+const plugins = new Map<string, Plugin>();
 let plane!: WebRtcMediaPlane;
-const log = rootLog.child({ worker: 'media' });
+const log = rootLog.child({ worker: `media-${init.index}` });
+
+function pluginOf(s: WorkerSession): Plugin {
+  const p = plugins.get(s.pluginPackage);
+  if (!p) throw new JanusError(458, `No plugin ${s.pluginPackage} in the media worker`);
+  return p;
+}
+
+/** saveConfig calls waiting for main's configSaved. */
+const saves = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+let nextSave = 1;
+function saveConfig(p: string, set: Array<[string, Record<string, CfgValue>]>, remove: string[]): Promise<void> {
+  const id = nextSave++;
+  return new Promise<void>((resolve, reject) => {
+    saves.set(id, { resolve, reject });
+    notice({ n: 'saveConfig', p, id, set, remove });
+  });
+}
 
 function notice(n: WorkerNotice): void {
   port.postMessage({ t: 'notice', ...n } satisfies FromWorker);
@@ -79,12 +102,13 @@ const mediaEvents: MediaEvents = {
   localCandidate: (handleId, candidate) => notice({ n: 'localCandidate', handleId, candidate }),
   mediaSink: (handleId) => {
     const s = sessions.get(handleId);
+    const plugin = s ? plugins.get(s.pluginPackage) : undefined;
     // A media hook that throws hangs up this handle's PeerConnection (main owns the hangup event).
-    return s && s.alive ? pluginMediaSink(plugin, s, log, s.sessionId, (reason) => notice({ n: 'closePeerConnection', handleId, reason })) : null;
+    return s && s.alive && plugin ? pluginMediaSink(plugin, s, log, s.sessionId, (reason) => notice({ n: 'closePeerConnection', handleId, reason })) : null;
   },
 };
 
-function makeHost(): PluginHost & PluginMediaHost {
+function makeHost(pkg: string): PluginHost & PluginMediaHost {
   const live = (ps: PluginSession): WorkerSession | null => {
     const s = ps as WorkerSession;
     return s.alive && sessions.get(s.handleId) === s ? s : null;
@@ -113,7 +137,7 @@ function makeHost(): PluginHost & PluginMediaHost {
       if (!eventsEnabled) return;
       const s = ps === null ? null : live(ps);
       if (ps !== null && s === null) return;
-      notice({ n: 'notifyEvent', handleId: s ? s.handleId : null, data });
+      notice({ n: 'notifyEvent', p: pkg, handleId: s ? s.handleId : null, data });
     },
     relayRtp: (ps, mid, buf, len) => plane.relayRtp(ps as WorkerSession, mid, buf, len),
     relayRtcp: (ps, mid, buf, len) => plane.relayRtcp(ps as WorkerSession, mid, buf, len),
@@ -138,24 +162,37 @@ async function call(c: MainCall): Promise<unknown> {
       const candidates = LocalCandidates.restore(init.candidates, log);
       plane = await WebRtcMediaPlane.create({ config: init.config, certificate, candidates, settings: () => settings, log });
       plane.attach(mediaEvents);
-      const mod = (await import(init.module)) as Record<string, new (opts?: Record<string, unknown>) => Plugin>;
-      const Ctor = mod[init.exportName];
-      if (typeof Ctor !== 'function') throw new Error(`${init.module} has no export ${init.exportName}`);
-      plugin = new Ctor(init.pluginOptions);
-      const config = await Jcfg.load(init.configFile);
-      await plugin.init({ config, configsFolder: init.configsFolder, gateway: init.config, host: makeHost(), log: rootLog.child({ plugin: plugin.package }) });
+      return null;
+    }
+    case 'loadPlugin': {
+      const l = c.load;
+      const mod = (await import(l.module)) as Record<string, new (opts?: Record<string, unknown>) => Plugin>;
+      const Ctor = mod[l.exportName];
+      if (typeof Ctor !== 'function') throw new Error(`${l.module} has no export ${l.exportName}`);
+      const plugin = new Ctor(l.pluginOptions);
+      const doc = await Jcfg.load(l.configFile);
+      const config = l.rooms === null ? doc : new ShardConfig(doc, l.rooms, (set, remove) => saveConfig(l.package, set, remove));
+      await plugin.init({ config, configsFolder: l.configsFolder, gateway: init.config, host: makeHost(l.package), log: rootLog.child({ plugin: plugin.package, worker: init.index }) });
+      plugins.set(l.package, plugin);
       return { package: plugin.package };
     }
     case 'destroy':
-      await plugin?.destroy();
+      for (const p of plugins.values()) await p.destroy();
       return null;
     case 'handleMessage':
-      return await plugin.handleMessage(sessionOf(c.handleId), c.transaction, c.body, c.jsep);
-    case 'handleAdminMessage':
-      if (!plugin.handleAdminMessage) throw new JanusError(498, 'Plugin has no Admin API messages');
+    {
+      const s = sessionOf(c.handleId);
+      return await pluginOf(s).handleMessage(s, c.transaction, c.body, c.jsep);
+    }
+    case 'handleAdminMessage': {
+      const plugin = plugins.get(c.p);
+      if (!plugin?.handleAdminMessage) throw new JanusError(498, 'Plugin has no Admin API messages');
       return await plugin.handleAdminMessage(c.body);
-    case 'querySession':
-      return (await plugin.querySession?.(sessionOf(c.handleId))) ?? {};
+    }
+    case 'querySession': {
+      const s = sessionOf(c.handleId);
+      return (await pluginOf(s).querySession?.(s)) ?? {};
+    }
     case 'remoteJsep':
       return await plane.remoteJsep(sessionOf(c.handleId), c.jsep);
     case 'localJsep':
@@ -173,7 +210,9 @@ async function call(c: MainCall): Promise<unknown> {
 function onNotice(n: MainNotice): void {
   switch (n.n) {
     case 'createSession': {
-      const s = new WorkerSession(n.session, plugin.package);
+      const plugin = plugins.get(n.p);
+      if (!plugin) return;
+      const s = new WorkerSession(n.session, n.p);
       sessions.set(s.handleId, s);
       idleGc.handles(sessions.size);
       plugin.createSession(s);
@@ -185,7 +224,7 @@ function onNotice(n: MainNotice): void {
       sessions.delete(n.handleId);
       idleGc.handles(sessions.size);
       try {
-        plugin.destroySession(s);
+        pluginOf(s).destroySession(s);
       } finally {
         s.alive = false;
       }
@@ -193,17 +232,17 @@ function onNotice(n: MainNotice): void {
     }
     case 'setupMedia': {
       const s = sessions.get(n.handleId);
-      if (s) plugin.setupMedia?.(s);
+      if (s) pluginOf(s).setupMedia?.(s);
       return;
     }
     case 'hangupMedia': {
       const s = sessions.get(n.handleId);
-      if (s) plugin.hangupMedia?.(s);
+      if (s) pluginOf(s).hangupMedia?.(s);
       return;
     }
     case 'slowLink': {
       const s = sessions.get(n.handleId);
-      if (s) plugin.slowLink?.(s, n.info);
+      if (s) pluginOf(s).slowLink?.(s, n.info);
       return;
     }
     case 'trickle': {
@@ -219,9 +258,18 @@ function onNotice(n: MainNotice): void {
     case 'release': {
       const s = sessions.get(n.handleId);
       // The plane only needs the id; the session may already be gone (destroySession came first).
-      plane.release(s ?? { handleId: n.handleId, sessionId: 0, pluginPackage: plugin.package });
+      plane.release(s ?? { handleId: n.handleId, sessionId: 0, pluginPackage: '' });
       return;
     }
+    case 'configSaved': {
+      const w = saves.get(n.id);
+      saves.delete(n.id);
+      if (w) n.error === null ? w.resolve() : w.reject(new Error(n.error));
+      return;
+    }
+    case 'exitForTests':
+      process.exit(n.code);
+      return;
     case 'faultInjection':
       faultInjection.armed = n.armed;
       faultInjection.target = n.target;
@@ -252,20 +300,51 @@ function noticeFailed(msg: ToWorker & { t: 'notice' }, err: unknown): void {
 process.on('uncaughtException', (err) => fault(log, 'process', err, { where: 'uncaughtException (media worker)' }));
 process.on('unhandledRejection', (err) => fault(log, 'process', err, { where: 'unhandledRejection (media worker)' }));
 
+// Load for placement and /metrics: event-loop delay and packets/s since the last report.
+const lag = monitorEventLoopDelay({ resolution: 10 });
+lag.enable();
+let lastPackets = 0;
+let lastReport = performance.now();
+
+function load(media: ReturnType<WebRtcMediaPlane['metrics']>): WorkerLoad {
+  const packets = media.audio.packetsIn + media.audio.packetsOut + media.video.packetsIn + media.video.packetsOut;
+  const now = performance.now();
+  const secs = (now - lastReport) / 1000;
+  // Reports after calls come between the periodic ones: the rate is only refreshed once a period.
+  const rate = secs >= 0.5 ? Math.max(0, packets - lastPackets) / secs : lastLoad.packetsPerSec;
+  if (secs >= 0.5) {
+    lastPackets = packets;
+    lastReport = now;
+    const mean = lag.count > 0 ? lag.mean / 1e6 : 0;
+    lastLoad = { peers: plane.peerCount, packetsPerSec: Math.round(rate), loopLagMs: Math.max(0, mean - 10), loopLagMaxMs: lag.count > 0 ? lag.max / 1e6 : 0 };
+    lag.reset();
+  }
+  return { ...lastLoad, peers: plane.peerCount };
+}
+let lastLoad: WorkerLoad = { peers: 0, packetsPerSec: 0, loopLagMs: 0, loopLagMaxMs: 0 };
+
 function reportMetrics(): void {
   if (!plane) return;
   try {
-    notice({ n: 'metrics', plugin: plugin?.metrics?.() ?? null, media: plane.metrics(), peers: plane.peerCount, faults: localFaultCounts() });
+    const pm: Record<string, ReturnType<NonNullable<Plugin['metrics']>> | null> = {};
+    for (const [pkg, p] of plugins) pm[pkg] = p.metrics?.() ?? null;
+    const media = plane.metrics();
+    notice({ n: 'metrics', plugins: pm, media, load: load(media), faults: localFaultCounts() });
   } catch (err) {
     log.warn('media worker metrics failed', { err: String(err) });
   }
 }
 setInterval(reportMetrics, 1000).unref();
 
-/** Everything but `init` waits for it: messages can arrive while the plane and plugin are being built. */
+/** Everything waits for init and the plugin loads sent before it: messages can arrive while they are being built. */
 let ready: Promise<void> | null = null;
 
 port.on('message', (msg: ToWorker) => {
+  // Main's answer to a save never waits (a plugin may save while it is being loaded).
+  if (msg.t === 'notice' && msg.n === 'configSaved') {
+    onNotice(msg);
+    return;
+  }
   if (msg.t === 'call' && msg.m === 'init') {
     const p = dispatch(msg);
     ready = p.then(
@@ -274,8 +353,17 @@ port.on('message', (msg: ToWorker) => {
     );
     return;
   }
-  if (!plugin || !plane) {
-    void (ready ?? Promise.resolve()).then(() => dispatch(msg));
+  // Everything waits for the calls before it that load something (init, loadPlugin), in order.
+  if (msg.t === 'call' && msg.m === 'loadPlugin') {
+    const prev = ready ?? Promise.resolve();
+    ready = prev.then(() => dispatch(msg)).then(
+      () => undefined,
+      () => undefined,
+    );
+    return;
+  }
+  if (ready !== null) {
+    void ready.then(() => dispatch(msg));
     return;
   }
   void dispatch(msg);
@@ -284,7 +372,7 @@ port.on('message', (msg: ToWorker) => {
 function dispatch(msg: ToWorker): Promise<void> {
   if (msg.t === 'notice') {
     try {
-      if (plugin) {
+      if (plane) {
         inject('worker', 'handleId' in msg ? msg.handleId : undefined);
         onNotice(msg);
       }

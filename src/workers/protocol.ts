@@ -1,35 +1,49 @@
 /**
- * The messages between the main thread and a plugin's media worker (worker-plugin.ts <-> plugin-worker.ts).
+ * The messages between the main thread and a media worker (media-worker.ts <-> plugin-worker.ts).
  *
- * Everything crosses as structured clones over the worker's MessagePort, in order. Calls that need an
- * answer carry an `id` and get exactly one `reply`; everything else is fire-and-forget. JanusErrors keep
- * their code across the boundary (the core turns them into Janus error replies).
+ * A media worker hosts one WebRTC media plane and any number of plugins (every worker-capable plugin,
+ * in the pool). Everything crosses as structured clones over the worker's MessagePort, in order. Calls
+ * that need an answer carry an `id` and get exactly one `reply`; everything else is fire-and-forget.
+ * JanusErrors keep their code across the boundary (the core turns them into Janus error replies).
  */
 import type { FaultBoundary } from '../core/fault.js';
-import type { JanusConfig } from '../config/types.js';
+import type { CfgValue, JanusConfig } from '../config/types.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js';
 import type { PluginMetrics, PluginResult, SlowLinkInfo } from '../core/plugin.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { CandidatesSnapshot } from '../media/candidates.js';
 
-/** What the worker needs to build its plugin and its own media plane (workerData). */
+/** What the worker needs to build its media plane (workerData). Plugins are loaded afterwards (loadPlugin). */
 export interface WorkerInit {
-  /** URL of the module that exports the plugin class, and the export's name. */
-  module: string;
-  exportName: string;
-  /** Constructor options for the plugin (structured-clonable). */
-  pluginOptions?: Record<string, unknown>;
+  /** The worker's index in the pool (log lines, metrics labels). */
+  index: number;
   config: JanusConfig;
-  /** The plugin's jcfg (loaded again in the worker: the worker owns it, `permanent` rooms write it). */
-  configFile: string;
-  configsFolder: string;
   certPem: string;
   keyPem: string;
   candidates: CandidatesSnapshot;
   settings: MediaRuntimeSettings;
   logLevel: number;
   eventsEnabled: boolean;
+}
+
+/** One plugin to load into a worker. */
+export interface PluginLoad {
+  package: string;
+  /** URL of the module that exports the plugin class, and the export's name. */
+  module: string;
+  exportName: string;
+  /** Constructor options for the plugin (structured-clonable). */
+  pluginOptions?: Record<string, unknown>;
+  /** The plugin's jcfg (read again in the worker). */
+  configFile: string;
+  configsFolder: string;
+  /**
+   * The room categories ("room-1234") of the jcfg this worker creates; null: all of them and the worker
+   * writes the file itself (one worker per plugin). With a list, `permanent` changes are sent to main,
+   * which owns the file (saveConfig), so workers never overwrite each other's rooms.
+   */
+  rooms: string[] | null;
 }
 
 /** The PluginSession fields the worker mirrors. */
@@ -43,9 +57,10 @@ export interface SessionInfo {
 /** Calls from main that want an answer. */
 export type MainCall =
   | { m: 'init' }
+  | { m: 'loadPlugin'; load: PluginLoad }
   | { m: 'destroy' }
   | { m: 'handleMessage'; handleId: number; transaction: string; body: Record<string, unknown>; jsep: Jsep | null }
-  | { m: 'handleAdminMessage'; body: Record<string, unknown> }
+  | { m: 'handleAdminMessage'; p: string; body: Record<string, unknown> }
   | { m: 'querySession'; handleId: number }
   | { m: 'remoteJsep'; handleId: number; jsep: Jsep }
   | { m: 'localJsep'; handleId: number; jsep: Jsep }
@@ -54,7 +69,7 @@ export type MainCall =
 
 /** One-way notices from main. */
 export type MainNotice =
-  | { n: 'createSession'; session: SessionInfo }
+  | { n: 'createSession'; p: string; session: SessionInfo }
   | { n: 'destroySession'; handleId: number }
   | { n: 'setupMedia'; handleId: number }
   | { n: 'hangupMedia'; handleId: number }
@@ -64,10 +79,28 @@ export type MainNotice =
   | { n: 'release'; handleId: number }
   /** Periodic: what the Admin API may have changed since, and whether event handlers want plugin events. */
   | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean }
+  /** The answer to a worker's saveConfig. */
+  | { n: 'configSaved'; id: number; error: string | null }
+  /**
+   * Tests only: the worker ends itself now, as a worker that died would (Worker.terminate() from outside
+   * while its UDP sockets receive can abort the whole process in Node 20: UDPWrap::OnRecv on a
+   * terminating isolate).
+   */
+  | { n: 'exitForTests'; code: number }
   /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
   | { n: 'faultInjection'; armed: string | null; target: number | string | null };
 
 export type ToWorker = ({ t: 'call'; id: number } & MainCall) | ({ t: 'notice' } & MainNotice);
+
+/** What a worker reports about its load (placement reads it; /metrics shows it per worker). */
+export interface WorkerLoad {
+  peers: number;
+  /** RTP packets in + out per second over the last report period. */
+  packetsPerSec: number;
+  /** Event-loop delay over the last report period, ms (mean and max). */
+  loopLagMs: number;
+  loopLagMaxMs: number;
+}
 
 /** One-way reports from the worker. */
 export type WorkerNotice =
@@ -75,7 +108,9 @@ export type WorkerNotice =
   | { n: 'pushEvent'; handleId: number; transaction: string | null; data: Record<string, unknown>; jsep?: Jsep }
   | { n: 'closePeerConnection'; handleId: number; reason?: string }
   | { n: 'endSession'; handleId: number }
-  | { n: 'notifyEvent'; handleId: number | null; data: Record<string, unknown> }
+  | { n: 'notifyEvent'; p: string; handleId: number | null; data: Record<string, unknown> }
+  /** A plugin's `permanent` change to its jcfg: main applies it to the file it owns and answers configSaved. */
+  | { n: 'saveConfig'; p: string; id: number; set: Array<[string, Record<string, CfgValue>]>; remove: string[] }
   // media events
   | { n: 'webrtcUp'; handleId: number }
   | { n: 'mediaState'; handleId: number; info: { mid: string; type: 'audio' | 'video'; receiving: boolean; substream?: number; seconds?: number } }
@@ -83,8 +118,8 @@ export type WorkerNotice =
   | { n: 'iceFailed'; handleId: number }
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
-  /** Periodic, and on request: what /metrics reads synchronously in main. */
-  | { n: 'metrics'; plugin: PluginMetrics | null; media: MediaPlaneMetrics; peers: number; faults?: Partial<Record<FaultBoundary, number>> };
+  /** Periodic, and after calls: what /metrics and placement read synchronously in main. */
+  | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>> };
 
 export type SerializedError = { name: string; message: string; code?: number };
 

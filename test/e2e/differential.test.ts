@@ -55,6 +55,7 @@ const DELIBERATE_DIFFERENCES: Rule[] = [
   { step: /(^|-)info$/, path: 'body.ice-consent-freshness', mode: 'ignore', why: 'server_info key added after 1.1.2' },
   { step: 'ws-info', path: 'hangup-on-failed', mode: 'ignore', why: 'server_info key added after 1.1.2' },
   { step: 'ws-info', path: 'ice-consent-freshness', mode: 'ignore', why: 'server_info key added after 1.1.2' },
+  { step: 'admin-handle-info', path: 'body.info.plugin_specific.portunus', mode: 'ignore', why: 'Portunus-only: the media worker the handle lives on' },
   { step: 'get-ping', path: '**', mode: 'ignore', why: 'GET /janus/ping (1.4.x digest) answers pong; Janus 1.1.2 answers 404 (checked in the scenario)' },
   // The seed's plugin config has general.max_publishers = 6, which Janus ignores; Portunus uses it as the default
   // `publishers` of rooms created without one (src/plugins/videoroom/config.ts). Rooms 0 and 1 of the sorted list.

@@ -111,15 +111,31 @@ function vp8Payload(key: boolean): Buffer {
 test('janode VideoRoom against Portunus: join, publish, subscribe/start/pause, display, unpublish, leave with real media', { timeout: 60_000 }, async () => {
   const srv = await startPortunus({ stringIds: false, videoroomAdminKey: 'videoroom_key' });
   servers.push(srv);
+  // The default: the pool (one worker per core), VideoRoom in it.
+  assert.match(srv.log(), /"plugin":"janus\.plugin\.videoroom"[^\n]*plugin runs in the media worker pool/, 'VideoRoom must have started in the worker pool');
   await scenario(srv);
 });
 
-test('the same with VideoRoom in its media worker thread (media_worker = true)', { timeout: 60_000 }, async () => {
-  const conf = await makeConfigsFolder('portunus', { stringIds: false, videoroomAdminKey: 'videoroom_key' });
+test('the same with one media worker (media_workers = 1)', { timeout: 60_000 }, async () => {
+  const srv = await startPortunus({ stringIds: false, videoroomAdminKey: 'videoroom_key', mediaWorkers: 1 });
+  servers.push(srv);
+  assert.match(srv.log(), /"plugin":"janus\.plugin\.videoroom"[^\n]*"workers":\[0\][^\n]*plugin runs in the media worker pool/, 'VideoRoom must have started in the one worker');
+  await scenario(srv);
+});
+
+test('the same with everything on the main thread (media_workers = 0)', { timeout: 60_000 }, async () => {
+  const srv = await startPortunus({ stringIds: false, videoroomAdminKey: 'videoroom_key', mediaWorkers: 0 });
+  servers.push(srv);
+  assert.doesNotMatch(srv.log(), /media worker/, 'no media worker may start');
+  await scenario(srv);
+});
+
+test('the same with VideoRoom kept on the main thread by its jcfg (media_worker = false) next to the pool', { timeout: 60_000 }, async () => {
+  const conf = await makeConfigsFolder('portunus', { stringIds: false, videoroomAdminKey: 'videoroom_key', mediaWorkers: 2 });
   const file = join(conf.dir, 'janus.plugin.videoroom.jcfg');
   const text = readFileSync(file, 'utf8');
   assert.match(text, /general: \{/);
-  writeFileSync(file, text.replace('general: {', 'general: {\n\tmedia_worker = true'));
+  writeFileSync(file, text.replace('general: {', 'general: {\n\tmedia_worker = false'));
   const srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
   const stop = srv.stop;
   srv.stop = async () => {
@@ -127,7 +143,7 @@ test('the same with VideoRoom in its media worker thread (media_worker = true)',
     conf.remove();
   };
   servers.push(srv);
-  assert.match(srv.log(), /"plugin":"janus\.plugin\.videoroom"[^\n]*plugin runs in its own media worker thread/, 'VideoRoom must have started in a worker');
+  assert.doesNotMatch(srv.log(), /plugin runs in the media worker pool/, 'VideoRoom must stay on the main thread');
   await scenario(srv);
 });
 

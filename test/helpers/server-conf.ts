@@ -28,6 +28,8 @@ const UNUSED_EVENTS = [
 export interface ServerOptions {
   /** general.admin_secret (default "e2e_admin_secret"). */
   adminSecret?: string;
+  /** Portunus only: media.media_workers (default: not written, i.e. one per core). */
+  mediaWorkers?: number;
   /** general.api_secret (default: none). */
   apiSecret?: string;
   /** general.session_timeout (default: not set → 60). */
@@ -103,7 +105,7 @@ export function janusJcfg(opts: ServerOptions, serverName: string): string {
   if (opts.extraGeneral) lines.push(opts.extraGeneral);
   lines.push('}', '');
   lines.push('certificates: {', '}', '');
-  lines.push('media: {', '  rtp_port_range = "41000-41200"', '  dtls_mtu = 1200', '}', '');
+  lines.push('media: {', '  rtp_port_range = "41000-41200"', '  dtls_mtu = 1200', ...(opts.mediaWorkers !== undefined ? [`  media_workers = ${opts.mediaWorkers}`] : []), '}', '');
   lines.push('nat: {', '  nice_debug = false', '  ice_ignore_list = "vmnet"', '}', '');
   lines.push(disableSections(opts.sampleEvh ? { sampleEvh: true } : {}));
   return lines.join('\n');

@@ -115,9 +115,9 @@ test('AudioBridge through a media worker: API, media, Admin handle_info, metrics
     sender.stop();
     sender = null;
     const before = client.events.length;
-    await (wp as unknown as { worker: Worker }).worker.terminate();
+    wp.workers[0]!.exitForTests(1);
     await waitFor('hangup events for A and B', () => client.events.slice(before).filter((e) => e.janus === 'hangup').length >= 2, 5000);
-    await waitFor('a new worker', () => wp.restarts === 1 && (wp as unknown as { exited: boolean }).exited === false, 5000);
+    await waitFor('a new worker', () => wp.restarts === 1 && wp.workers[0]!.exited === false, 5000);
     await sleep(300);
     const again = await w.message(a.session, a.handle, { request: 'join', room: 7, display: 'A again' });
     assert.equal(again.plugindata?.data['audiobridge'], 'joined', JSON.stringify(again));
@@ -130,7 +130,7 @@ test('AudioBridge through a media worker: API, media, Admin handle_info, metrics
     rmSync(dir, { recursive: true, force: true });
   }
   // Shutdown ended the thread.
-  const worker = (wp as unknown as { worker: Worker }).worker;
-  await waitFor('the worker thread ended', () => (wp as unknown as { exited: boolean }).exited, 3000);
+  const worker = wp.workers[0]!.worker!;
+  await waitFor('the worker thread ended', () => wp.workers[0]!.exited, 3000);
   assert.equal(worker.threadId, -1);
 });

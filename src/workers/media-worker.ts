@@ -1,0 +1,338 @@
+/**
+ * The main thread's side of one media worker thread (plugin-worker.ts): starts it, loads plugins into
+ * it, calls into it, hands what it reports to the core, and restarts it when it dies.
+ *
+ * Several plugins share the thread (and its one media plane): the pool (pool.ts) has N of these, and
+ * each PooledPlugin (pooled-plugin.ts) decides which of them a room and a handle live on. A handle is
+ * announced to a worker the first time something for it goes there (ensureSession), so management
+ * requests can reach any worker; its PeerConnection lives on exactly one (hasMedia).
+ */
+import { Worker } from 'node:worker_threads';
+import type { CfgValue, JanusConfig } from '../config/types.js';
+import { ErrorCode, JanusError } from '../core/errors.js';
+import { fault, setRemoteFaultCounts } from '../core/fault.js';
+import type { MediaEvents, MediaPlaneMetrics } from '../core/media-plane.js';
+import type { PluginHost, PluginMetrics, PluginSession } from '../core/plugin.js';
+import { getLogLevel, type Logger } from '../log.js';
+import type { MediaRuntimeSettings } from '../media/peer.js';
+import type { WebRtcMediaPlane } from '../media/plane.js';
+import type { FromWorker, MainCall, MainNotice, PluginLoad, SerializedError, ToWorker, WorkerInit, WorkerLoad } from './protocol.js';
+
+/** What a worker needs from the plugin facade it serves (pooled-plugin.ts). */
+export interface WorkerClient {
+  readonly host: PluginHost | null;
+  /** The load for this worker, computed again at a restart (its rooms may have changed). */
+  loadFor(worker: MediaWorker): PluginLoad;
+  /** A worker's `permanent` change to the plugin's jcfg (main owns the file). */
+  saveConfig(set: Array<[string, Record<string, CfgValue>]>, remove: string[]): Promise<void>;
+  /** The worker was replaced: rooms it had that the jcfg does not define are gone. */
+  workerRestarted(worker: MediaWorker): void;
+}
+
+export interface MediaWorkerOptions {
+  index: number;
+  /** The main media plane: the worker advertises the same certificate and candidates. */
+  plane: WebRtcMediaPlane;
+  config: JanusConfig;
+  settings: () => MediaRuntimeSettings;
+  log: Logger;
+  /** The worker's Janus debug level, re-read every second (default: the process's). */
+  logLevel?: () => number;
+  eventsEnabled: () => boolean;
+}
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
+
+const NO_LOAD: WorkerLoad = { peers: 0, packetsPerSec: 0, loopLagMs: 0, loopLagMaxMs: 0 };
+
+function deserializeError(e: SerializedError): Error {
+  if (e.code !== undefined) return new JanusError(e.code, e.message);
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
+}
+
+export class MediaWorker {
+  readonly index: number;
+  worker: Worker | null = null;
+  exited = false;
+  restarts = 0;
+  /** Set by the pool: where media events go. */
+  events: MediaEvents | null = null;
+  /** As last reported. */
+  pluginMetrics: Record<string, PluginMetrics | null> = {};
+  mediaMetrics: MediaPlaneMetrics | null = null;
+  load: WorkerLoad = NO_LOAD;
+
+  private destroying = false;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  /** The plugins loaded here, in load order (loaded again after a restart). */
+  private readonly clients = new Map<string, WorkerClient>();
+  /** Handles announced to this worker, and their plugin. */
+  private readonly sessions = new Map<number, { session: PluginSession; client: WorkerClient; pkg: string }>();
+  /** Handles whose PeerConnection is (or is being set up) here. */
+  private readonly media = new Set<number>();
+  private settingsTimer: NodeJS.Timeout | null = null;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: MediaWorkerOptions) {
+    this.index = opts.index;
+    this.log = opts.log;
+  }
+
+  get peerCount(): number {
+    return this.load.peers;
+  }
+
+  // ------------------------------------------------------------------------------------------ plumbing
+
+  private post(msg: ToWorker): void {
+    if (this.worker && !this.exited) this.worker.postMessage(msg);
+  }
+
+  notice(n: MainNotice): void {
+    this.post({ t: 'notice', ...n } as ToWorker);
+  }
+
+  call<T>(c: MainCall): Promise<T> {
+    if (!this.worker || this.exited) return Promise.reject(new JanusError(ErrorCode.UNKNOWN, `media worker ${this.index} is not running`));
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker!.postMessage({ t: 'call', id, ...c } as ToWorker);
+    });
+  }
+
+  /** Boundary for what the worker posts: a throw while handling it is counted, never out of the 'message' event. */
+  private onMessage(msg: FromWorker): void {
+    try {
+      this.dispatch(msg);
+    } catch (err) {
+      fault(this.log, 'worker', err, { plugin: `media worker ${this.index}`, where: msg.t === 'reply' ? 'reply' : msg.n, ...('handleId' in msg && typeof msg.handleId === 'number' ? { handle_id: msg.handleId } : {}) });
+    }
+  }
+
+  private dispatch(msg: FromWorker): void {
+    if (msg.t === 'reply') {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.value);
+      else p.reject(deserializeError(msg.error));
+      return;
+    }
+    const ev = this.events;
+    switch (msg.n) {
+      case 'pushEvent': {
+        const s = this.sessions.get(msg.handleId);
+        if (s) s.client.host?.pushEvent(s.session, msg.transaction, msg.data, msg.jsep);
+        return;
+      }
+      case 'closePeerConnection': {
+        const s = this.sessions.get(msg.handleId);
+        if (s) s.client.host?.closePeerConnection(s.session, msg.reason);
+        return;
+      }
+      case 'notifyEvent': {
+        const client = this.clients.get(msg.p);
+        const s = msg.handleId === null ? null : this.sessions.get(msg.handleId)?.session;
+        if (s !== undefined) client?.host?.notifyEvent?.(s, msg.data);
+        return;
+      }
+      case 'endSession': {
+        const s = this.sessions.get(msg.handleId);
+        if (s) s.client.host?.endSession(s.session);
+        return;
+      }
+      case 'saveConfig': {
+        const client = this.clients.get(msg.p);
+        const done = (error: string | null) => this.notice({ n: 'configSaved', id: msg.id, error });
+        if (!client) return done('no such plugin');
+        client.saveConfig(msg.set, msg.remove).then(
+          () => done(null),
+          (err: unknown) => done(err instanceof Error ? err.message : String(err)),
+        );
+        return;
+      }
+      case 'webrtcUp':
+        return ev?.webrtcUp(msg.handleId);
+      case 'mediaState':
+        return ev?.mediaState(msg.handleId, msg.info);
+      case 'slowLinkEvent':
+        return ev?.slowLink(msg.handleId, msg.info);
+      case 'iceFailed':
+        return ev?.iceFailed(msg.handleId);
+      case 'peerClosed':
+        return ev?.peerClosed(msg.handleId, msg.reason);
+      case 'localCandidate':
+        return ev?.localCandidate(msg.handleId, msg.candidate);
+      case 'metrics':
+        this.pluginMetrics = msg.plugins;
+        this.mediaMetrics = msg.media;
+        this.load = msg.load;
+        if (msg.faults) setRemoteFaultCounts(`worker-${this.index}`, msg.faults);
+        return;
+    }
+  }
+
+  private failAll(reason: string): void {
+    for (const p of this.pending.values()) p.reject(new JanusError(ErrorCode.UNKNOWN, reason));
+    this.pending.clear();
+  }
+
+  // ------------------------------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    await this.spawn();
+    // Admin API changes (set_log_level, set_no_media_timer, ...) reach the worker within a second.
+    this.settingsTimer = setInterval(() => this.notice({ n: 'settings', settings: this.opts.settings(), logLevel: this.logLevel(), eventsEnabled: this.opts.eventsEnabled() }), 1000);
+    this.settingsTimer.unref();
+  }
+
+  /** Loads a plugin into the thread (its rooms from the load's jcfg) and remembers it for restarts. */
+  async loadPlugin(pkg: string, client: WorkerClient): Promise<void> {
+    this.clients.set(pkg, client);
+    try {
+      await this.call({ m: 'loadPlugin', load: client.loadFor(this) });
+    } catch (err) {
+      this.clients.delete(pkg);
+      throw err;
+    }
+  }
+
+  private async spawn(): Promise<void> {
+    const plane = this.opts.plane;
+    const cert = plane.certificate;
+    const data: WorkerInit = {
+      index: this.index,
+      config: this.opts.config,
+      certPem: cert.certPem,
+      keyPem: cert.keyPem,
+      candidates: plane.candidates.snapshot(),
+      settings: this.opts.settings(),
+      logLevel: this.logLevel(),
+      eventsEnabled: this.opts.eventsEnabled(),
+    };
+    const worker = new Worker(new URL('./plugin-worker.js', import.meta.url), { workerData: data, name: `media ${this.index}` });
+    this.worker = worker;
+    this.exited = false;
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    worker.on('error', (err) => {
+      // An uncaught exception in the worker ends it: its PeerConnections are gone with it.
+      this.log.error('media worker crashed', { worker: this.index, err: err instanceof Error ? err.stack : String(err) });
+    });
+    worker.on('exit', (code) => this.onExit(worker, code));
+    try {
+      const init = this.call({ m: 'init' });
+      // After a crash: the plugins again (the worker holds every message until they are loaded, in
+      // order), then the handles still attached that had been announced here.
+      const loads = [...this.clients.values()].map((c) => this.call({ m: 'loadPlugin', load: c.loadFor(this) }));
+      for (const [handleId, s] of this.sessions) this.announce(handleId, s.pkg, s.session);
+      await init;
+      await Promise.all(loads);
+    } catch (err) {
+      // A worker that cannot start must not linger.
+      this.destroying = true;
+      await worker.terminate();
+      throw err;
+    }
+    this.log.info('media worker thread started', { worker: this.index, thread: worker.threadId });
+  }
+
+  /**
+   * The worker ended. On shutdown that is expected; otherwise (a crash) its PeerConnections are gone:
+   * their handles (only those whose media was here) get `hangup`, and a new worker is started with its
+   * plugins and their jcfg rooms. Handles stay attached and can join again.
+   */
+  private onExit(worker: Worker, code: number): void {
+    if (worker !== this.worker) return;
+    this.exited = true;
+    this.mediaMetrics = null;
+    this.pluginMetrics = {};
+    this.load = NO_LOAD;
+    this.failAll(`media worker ${this.index} exited (${code})`);
+    const hung = [...this.media];
+    this.media.clear();
+    for (const id of hung) this.events?.peerClosed(id, 'Media worker exited');
+    if (this.destroying) return;
+    this.restarts++;
+    this.log.error('media worker exited, starting a new one', { worker: this.index, code, restarts: this.restarts, peer_connections: hung.length });
+    for (const c of this.clients.values()) c.workerRestarted(this);
+    const delay = Math.min(10_000, 250 * 2 ** Math.min(this.restarts - 1, 6));
+    const timer = setTimeout(() => {
+      if (this.destroying) return;
+      this.spawn().catch((err: unknown) => this.log.error('media worker restart failed', { worker: this.index, err: err instanceof Error ? err.message : String(err) }));
+    }, delay);
+    timer.unref();
+  }
+
+  /** Tests: the worker thread ends itself now (a crash, as far as main can tell). */
+  exitForTests(code = 1): void {
+    this.notice({ n: 'exitForTests', code });
+  }
+
+  async destroy(): Promise<void> {
+    this.destroying = true;
+    if (this.settingsTimer) clearInterval(this.settingsTimer);
+    if (!this.worker) return;
+    // A worker that does not answer (stuck in a loop) must not hold the shutdown: 2 s, then it is ended.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
+    try {
+      await Promise.race([
+        (async () => {
+          await this.call({ m: 'destroy' });
+          await this.call({ m: 'closeMedia' });
+        })(),
+        deadline,
+      ]);
+    } catch {
+      /* the worker is gone already */
+    } finally {
+      clearTimeout(timer);
+    }
+    await this.worker.terminate();
+  }
+
+  private logLevel(): number {
+    return this.opts.logLevel ? this.opts.logLevel() : getLogLevel();
+  }
+
+  // ------------------------------------------------------------------------------------------ handles
+
+  private announce(handleId: number, pkg: string, session: PluginSession): void {
+    this.notice({ n: 'createSession', p: pkg, session: { handleId, sessionId: session.sessionId, opaqueId: session.opaqueId, token: session.token } });
+  }
+
+  /** The handle exists in this worker's plugin from now on (announced once). */
+  ensureSession(pkg: string, client: WorkerClient, session: PluginSession): void {
+    if (this.sessions.has(session.handleId)) return;
+    this.sessions.set(session.handleId, { session, client, pkg });
+    this.announce(session.handleId, pkg, session);
+  }
+
+  knows(handleId: number): boolean {
+    return this.sessions.has(handleId);
+  }
+
+  destroySession(handleId: number): void {
+    if (!this.sessions.delete(handleId)) return;
+    this.notice({ n: 'destroySession', handleId });
+  }
+
+  /** The handle's PeerConnection is here (set when its first JSEP goes here; cleared at release). */
+  markMedia(handleId: number, here: boolean): void {
+    if (here) this.media.add(handleId);
+    else this.media.delete(handleId);
+  }
+
+  /** PeerConnections here or being set up here, known on this thread without waiting for a report. */
+  get mediaCount(): number {
+    return this.media.size;
+  }
+
+  hasMedia(handleId: number): boolean {
+    return this.media.has(handleId);
+  }
+}

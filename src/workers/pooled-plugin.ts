@@ -1,0 +1,356 @@
+/**
+ * A plugin whose rooms and PeerConnections live in the media worker pool (pool.ts): the Plugin the core
+ * registers. It only forwards, and decides where to (placement.ts):
+ *
+ * - a room lives on one worker: the jcfg's rooms are dealt round-robin over the workers at startup, an
+ *   API `create` goes to the least loaded one; this thread keeps the room -> worker map;
+ * - a request that names a room goes to that room's worker; `list` asks every worker and merges;
+ * - a handle is bound to a worker when it first needs one (`join` binds it to the room's worker,
+ *   anything else, e.g. EchoTest's first message, to the least loaded), and its PeerConnection lives
+ *   there. A handle whose PeerConnection is on one worker cannot join a room on another (a
+ *   PeerConnection cannot move threads): the request is refused with a plugin error (AudioBridge
+ *   `changeroom` across workers is the open item, README "Threads").
+ *
+ * Plugins that do not spread rooms (EchoTest, TextRoom) get a subset of the workers: EchoTest all of
+ * them (handles spread by load), TextRoom one (all its rooms and members in one place, so every
+ * message reaches every member once, in order).
+ *
+ * The jcfg file is owned here: workers send their `permanent` changes (shard-config.ts) and this
+ * thread applies them in order to its one copy and writes it.
+ */
+import type { CfgValue } from '../config/types.js';
+import type { Jsep } from '../core/jsep.js';
+import type { MediaPlane } from '../core/media-plane.js';
+import type { JcfgDocument, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession, SlowLinkInfo } from '../core/plugin.js';
+import type { MediaWorker, WorkerClient } from './media-worker.js';
+import { roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
+import type { WorkerPool } from './pool.js';
+import type { PluginLoad } from './protocol.js';
+
+export interface PooledPluginOptions {
+  /** An instance of the plugin class, for its name and version only (it is never initialized here). */
+  describe: Plugin;
+  /** URL of the module exporting the class, and the export name (each worker constructs one). */
+  module: string;
+  exportName: string;
+  pluginOptions?: Record<string, unknown>;
+  pool: WorkerPool;
+  /** The pool's workers this plugin runs on (default: all). */
+  workers?: MediaWorker[];
+}
+
+type Data = Record<string, unknown>;
+
+/** Janus's "unknown error" code, shared by VideoRoom and AudioBridge. */
+const ERROR_UNKNOWN = 499;
+
+export class PooledPlugin implements Plugin, WorkerClient {
+  readonly package: string;
+  readonly name: string;
+  readonly author: string;
+  readonly description: string;
+  readonly version: number;
+  readonly versionString: string;
+  readonly media: MediaPlane;
+  readonly pool: WorkerPool;
+  readonly workers: MediaWorker[];
+
+  host: PluginHost | null = null;
+  private doc: JcfgDocument | null = null;
+  private configsFolder = '';
+  /** room -> the worker it lives on. */
+  readonly rooms = new Map<string, MediaWorker>();
+  private readonly sessions = new Map<number, PluginSession>();
+  /** Handles that joined a room (a participant in some worker's plugin), and where. */
+  private readonly joined = new Map<number, MediaWorker>();
+  private saving: Promise<void> = Promise.resolve();
+  /** Whether the rooms are spread (each worker gets its share of the jcfg and main writes the file). */
+  private readonly shared: boolean;
+
+  constructor(private readonly opts: PooledPluginOptions) {
+    const d = opts.describe;
+    this.package = d.package;
+    this.name = d.name;
+    this.author = d.author;
+    this.description = d.description;
+    this.version = d.version;
+    this.versionString = d.versionString;
+    this.pool = opts.pool;
+    this.workers = opts.workers ?? opts.pool.workers;
+    this.media = opts.pool.media;
+    this.shared = spreadsRooms(this.package) && this.workers.length > 1;
+    this.pool.setPicker(this.package, (handleId) => this.placeForMedia(handleId));
+  }
+
+  /** PeerConnections alive in this plugin's workers, as last reported (tests, leak checks). */
+  get peerCount(): number {
+    return this.workers.reduce((n, w) => n + w.peerCount, 0);
+  }
+
+  /** Worker restarts since startup (tests, diagnostics). */
+  get restarts(): number {
+    return this.workers.reduce((n, w) => n + w.restarts, 0);
+  }
+
+  private pick(): MediaWorker {
+    if (this.workers.length === 1) return this.workers[0]!;
+    return this.pool.leastLoaded(this.workers, (w) => this.roomsOn(w));
+  }
+
+  private roomsOn(w: MediaWorker): number {
+    let n = 0;
+    for (const r of this.rooms.values()) if (r === w) n++;
+    return n;
+  }
+
+  // ------------------------------------------------------------------------------------------ WorkerClient
+
+  loadFor(worker: MediaWorker): PluginLoad {
+    const rooms = this.shared && this.doc ? this.doc.categoryNames().filter((n) => {
+      const r = roomOfCategory(n);
+      return r !== null && this.rooms.get(r) === worker;
+    }) : null;
+    return {
+      package: this.package,
+      module: this.opts.module,
+      exportName: this.opts.exportName,
+      ...(this.opts.pluginOptions ? { pluginOptions: this.opts.pluginOptions } : {}),
+      configFile: this.doc?.file ?? '',
+      configsFolder: this.configsFolder,
+      rooms,
+    };
+  }
+
+  saveConfig(set: Array<[string, Record<string, CfgValue>]>, remove: string[]): Promise<void> {
+    const doc = this.doc;
+    if (!doc) return Promise.reject(new Error('no configuration'));
+    const run = this.saving.then(async () => {
+      for (const [name, items] of set) doc.setCategory(name, items);
+      for (const name of remove) doc.removeCategory(name);
+      await doc.save();
+    });
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  workerRestarted(worker: MediaWorker): void {
+    // Rooms the jcfg defines come back with the new worker; the others are gone, as after a restart.
+    for (const [room, w] of this.rooms) {
+      if (w === worker && this.doc?.category(`room-${room}`) === undefined) this.rooms.delete(room);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ Plugin
+
+  async init(ctx: PluginInitContext): Promise<void> {
+    this.host = ctx.host;
+    this.doc = ctx.config;
+    this.configsFolder = ctx.configsFolder;
+    await this.pool.start(() => this.host?.eventsEnabled?.() ?? false);
+    if (this.shared) {
+      let i = 0;
+      for (const name of ctx.config.categoryNames()) {
+        const room = roomOfCategory(name);
+        if (room !== null && !this.rooms.has(room)) this.rooms.set(room, this.workers[i++ % this.workers.length]!);
+      }
+    }
+    await Promise.all(this.workers.map((w) => w.loadPlugin(this.package, this)));
+    this.pool.retain();
+    ctx.log.info('plugin runs in the media worker pool', {
+      plugin: this.package,
+      workers: this.workers.map((w) => w.index),
+      ...(this.shared ? { jcfg_rooms_per_worker: this.workers.map((w) => this.roomsOn(w)) } : {}),
+    });
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool.release();
+  }
+
+  createSession(session: PluginSession): void {
+    this.sessions.set(session.handleId, session);
+  }
+
+  destroySession(session: PluginSession): void {
+    this.sessions.delete(session.handleId);
+    this.joined.delete(session.handleId);
+    for (const w of this.workers) w.destroySession(session.handleId);
+    this.pool.unbind(session.handleId);
+  }
+
+  /** The worker a handle's requests go to when they name no room: its own, bound now if it has none. */
+  private handleWorker(session: PluginSession): MediaWorker {
+    let w = this.pool.boundWorker(session.handleId);
+    if (!w) {
+      w = this.pick();
+      this.pool.bind(session.handleId, w);
+    }
+    return w;
+  }
+
+  /**
+   * Binds the handle to the room's worker for a join-like request; a string when it cannot (its
+   * PeerConnection is on another worker).
+   */
+  private bindToRoom(session: PluginSession, target: MediaWorker): string | null {
+    const bound = this.pool.boundWorker(session.handleId);
+    if (bound === target) return null;
+    if (bound && bound.hasMedia(session.handleId)) {
+      return `Room is on media worker ${target.index}, this handle's PeerConnection on media worker ${bound.index} (a PeerConnection cannot move between workers: hang up first)`;
+    }
+    // Its participant (state in the plugin) is on the other worker: that worker's plugin would have
+    // answered (already in a room, or changeroom), the target's cannot know it.
+    if (bound && this.joined.get(session.handleId) === bound) {
+      return `Room is on media worker ${target.index}, this handle is a participant on media worker ${bound.index} (leave first)`;
+    }
+    this.pool.bind(session.handleId, target);
+    return null;
+  }
+
+  /**
+   * Called by the core before a message's JSEP reaches the media plane: the handle is bound (and known)
+   * where its PeerConnection will live, so a `joinandconfigure` or EchoTest offer lands on the right worker.
+   */
+  beforeMessage(session: PluginSession, body: Record<string, unknown>): void {
+    const route = routeOf(this.package, body);
+    let w: MediaWorker | undefined;
+    if (route.kind === 'room' && route.bind) {
+      const rw = this.rooms.get(route.room);
+      if (rw && this.bindToRoom(session, rw) === null) w = rw;
+    }
+    w ??= this.handleWorker(session);
+    w.ensureSession(this.package, this, session);
+  }
+
+  /** A JSEP for a handle nothing placed yet (the pool's fallback): bind it and make it known there. */
+  private placeForMedia(handleId: number): MediaWorker {
+    const w = this.pick();
+    const s = this.sessions.get(handleId);
+    if (s) w.ensureSession(this.package, this, s);
+    return w;
+  }
+
+  private send(w: MediaWorker, session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {
+    w.ensureSession(this.package, this, session);
+    return w
+      .call<PluginResult>({ m: 'handleMessage', handleId: session.handleId, transaction, body, jsep })
+      .catch((err: unknown) => ({ kind: 'error', reason: err instanceof Error ? err.message : String(err) }) as PluginResult);
+  }
+
+  async handleMessage(session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {
+    const route = routeOf(this.package, body);
+    switch (route.kind) {
+      case 'all': {
+        if (this.workers.length === 1) return this.send(this.workers[0]!, session, transaction, body, jsep);
+        const results = await Promise.all(this.workers.map((w) => this.send(w, session, transaction, body, jsep)));
+        const failed = results.find((r) => r.kind !== 'ok');
+        if (failed) return failed;
+        return { kind: 'ok', data: mergeLists(results.map((r) => (r as { data: Data }).data)) };
+      }
+      case 'create': {
+        const w = (route.room !== null ? this.rooms.get(route.room) : undefined) ?? this.pick();
+        const res = await this.send(w, session, transaction, body, jsep);
+        if (res.kind === 'ok') this.track(res.data, w);
+        return res;
+      }
+      case 'room': {
+        const rw = this.rooms.get(route.room);
+        // A room nobody has: any worker answers "no such room" as Janus would.
+        if (!rw) return this.send(this.pool.boundWorker(session.handleId) ?? this.pick(), session, transaction, body, jsep);
+        if (route.bind) {
+          const refused = this.bindToRoom(session, rw);
+          if (refused !== null) return { kind: 'ok', data: { [this.shortName()]: 'event', error_code: ERROR_UNKNOWN, error: refused } };
+        }
+        const res = await this.send(rw, session, transaction, body, jsep);
+        if (res.kind === 'ok') this.track(res.data, rw);
+        // A join answered later (an event) or now: either way the participant, if any, is there.
+        if (route.bind && (res.kind === 'wait' || (res.kind === 'ok' && res.data.error_code === undefined))) this.joined.set(session.handleId, rw);
+        return res;
+      }
+      case 'handle': {
+        if (body.request === 'leave') this.joined.delete(session.handleId);
+        return this.send(this.handleWorker(session), session, transaction, body, jsep);
+      }
+    }
+  }
+
+  async handleAdminMessage(body: Data): Promise<Data> {
+    const route = routeOf(this.package, body);
+    const admin = (w: MediaWorker) => w.call<Data>({ m: 'handleAdminMessage', p: this.package, body });
+    if (route.kind === 'all' && this.workers.length > 1) return mergeLists(await Promise.all(this.workers.map(admin)));
+    const w =
+      route.kind === 'create'
+        ? ((route.room !== null ? this.rooms.get(route.room) : undefined) ?? this.pick())
+        : route.kind === 'room'
+          ? (this.rooms.get(route.room) ?? this.workers[0]!)
+          : this.workers[0]!;
+    const data = await admin(w);
+    this.track(data, w);
+    return data;
+  }
+
+  /** Keeps the room map in step with what a worker answered (created, destroyed). */
+  private track(data: Data, w: MediaWorker): void {
+    if (!this.shared || data.error_code !== undefined) return;
+    const kind = data[this.shortName()];
+    const room = roomKey(data.room);
+    if (room === null) return;
+    if (kind === 'created') this.rooms.set(room, w);
+    else if (kind === 'destroyed') this.rooms.delete(room);
+  }
+
+  private shortName(): string {
+    return this.package.split('.').pop() ?? this.package;
+  }
+
+  async querySession(session: PluginSession): Promise<Data> {
+    // A handle that never sent anything is asked where it would go first (its plugin state is the initial one).
+    const w = this.pool.boundWorker(session.handleId) ?? this.workers.find((x) => x.knows(session.handleId)) ?? this.pick();
+    w.ensureSession(this.package, this, session);
+    const info = (await w.call<Data>({ m: 'querySession', handleId: session.handleId })) ?? {};
+    // Portunus only (under `portunus`, like the media figures): the media worker the handle (and its PeerConnection) lives on.
+    const own = typeof info['portunus'] === 'object' && info['portunus'] !== null ? (info['portunus'] as Data) : {};
+    return { ...info, portunus: { ...own, worker: w.index } };
+  }
+
+  setupMedia(session: PluginSession): void {
+    this.pool.boundWorker(session.handleId)?.notice({ n: 'setupMedia', handleId: session.handleId });
+  }
+
+  hangupMedia(session: PluginSession): void {
+    this.pool.boundWorker(session.handleId)?.notice({ n: 'hangupMedia', handleId: session.handleId });
+  }
+
+  slowLink(session: PluginSession, info: SlowLinkInfo): void {
+    this.pool.boundWorker(session.handleId)?.notice({ n: 'slowLink', handleId: session.handleId, info });
+  }
+
+  metrics(): PluginMetrics {
+    const sum: PluginMetrics = { rooms: 0, participants: 0 };
+    for (const w of this.workers) {
+      const m = w.pluginMetrics[this.package];
+      if (!m) continue;
+      sum.rooms += m.rooms;
+      sum.participants += m.participants;
+      if (m.mixerLagSeconds !== undefined) sum.mixerLagSeconds = Math.max(sum.mixerLagSeconds ?? 0, m.mixerLagSeconds);
+      if (m.mixerFramesSkipped !== undefined) sum.mixerFramesSkipped = (sum.mixerFramesSkipped ?? 0) + m.mixerFramesSkipped;
+      if (m.mixerFramesProduced !== undefined) sum.mixerFramesProduced = (sum.mixerFramesProduced ?? 0) + m.mixerFramesProduced;
+    }
+    return sum;
+  }
+
+  /** Tests: arm fault injection inside the worker threads (see core/fault.ts). */
+  injectFault(armed: string | null, target: number | string | null): void {
+    for (const w of this.workers) w.notice({ n: 'faultInjection', armed, target });
+  }
+}
+
+/** `list` from every worker as one answer: the first answer with every worker's `list` entries. */
+function mergeLists(answers: Data[]): Data {
+  const first = answers[0] ?? {};
+  const failed = answers.find((a) => a.error_code !== undefined);
+  if (failed) return failed;
+  const list: unknown[] = [];
+  for (const a of answers) if (Array.isArray(a.list)) list.push(...(a.list as unknown[]));
+  return { ...first, list };
+}
