@@ -5,7 +5,7 @@
  */
 import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle, MediaPlane, MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js';
-import { addInto, zeroCounters } from '../metrics/media.js';
+import { sumPlaneMetrics } from '../metrics/media.js';
 
 export class RoutingMediaPlane implements MediaPlane {
   private readonly routes = new Map<string, MediaPlane>();
@@ -76,23 +76,14 @@ export class RoutingMediaPlane implements MediaPlane {
 
   /** Every plane's metrics added up (a plane without metrics() counts as nothing). */
   metrics(): MediaPlaneMetrics {
-    const sum: MediaPlaneMetrics = { peerConnections: {}, portsInUse: 0, portsTotal: 0, audio: zeroCounters(), video: zeroCounters(), errors: {} };
+    const parts: MediaPlaneMetrics[] = [];
     for (const p of [this.main, ...this.planes()]) {
-      let m: MediaPlaneMetrics;
       try {
-        if (!p.metrics) continue;
-        m = p.metrics();
+        if (p.metrics) parts.push(p.metrics());
       } catch {
-        continue;
+        /* a plane that cannot report counts as nothing */
       }
-      for (const [k, v] of Object.entries(m.peerConnections)) sum.peerConnections[k] = (sum.peerConnections[k] ?? 0) + v;
-      sum.portsInUse += m.portsInUse;
-      // Every plane allocates from the same rtp_port_range: its size is not a sum.
-      sum.portsTotal = Math.max(sum.portsTotal, m.portsTotal);
-      addInto(sum.audio, m.audio);
-      addInto(sum.video, m.video);
-      for (const [k, v] of Object.entries(m.errors ?? {})) sum.errors![k] = (sum.errors![k] ?? 0) + v;
     }
-    return sum;
+    return sumPlaneMetrics(parts);
   }
 }

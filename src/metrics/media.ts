@@ -79,6 +79,23 @@ export function addInto(dst: MediaKindCounters, src: MediaKindCounters): void {
   for (const k of Object.keys(dst) as Array<keyof MediaKindCounters>) dst[k] += src[k];
 }
 
+/**
+ * Several media planes' metrics added up (the routing plane's planes, the worker pool's workers). Every
+ * plane allocates from the same rtp_port_range, so its size is the largest, not a sum.
+ */
+export function sumPlaneMetrics(parts: Iterable<MediaPlaneMetrics>): MediaPlaneMetrics {
+  const sum: MediaPlaneMetrics = { peerConnections: {}, portsInUse: 0, portsTotal: 0, audio: zeroCounters(), video: zeroCounters(), errors: {} };
+  for (const m of parts) {
+    for (const [k, v] of Object.entries(m.peerConnections)) sum.peerConnections[k] = (sum.peerConnections[k] ?? 0) + v;
+    sum.portsInUse += m.portsInUse;
+    sum.portsTotal = Math.max(sum.portsTotal, m.portsTotal);
+    addInto(sum.audio, m.audio);
+    addInto(sum.video, m.video);
+    for (const [k, v] of Object.entries(m.errors ?? {})) sum.errors![k] = (sum.errors![k] ?? 0) + v;
+  }
+  return sum;
+}
+
 /** ICE state of a peer from its Admin info (webrtc.ice.state, Janus's words), or null. */
 function iceState(peer: PeerView): string | null {
   try {

@@ -12,7 +12,7 @@ import type { MediaEvents, MediaHandle, MediaPlane, MediaPlaneMetrics, TrickleCa
 import { log as rootLog, type Logger } from '../log.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { WebRtcMediaPlane } from '../media/plane.js';
-import { addInto, zeroCounters } from '../metrics/media.js';
+import { sumPlaneMetrics } from '../metrics/media.js';
 import { MediaWorker } from './media-worker.js';
 import type { WorkerLoad } from './protocol.js';
 
@@ -167,20 +167,7 @@ export class WorkerPool {
       close: async () => {
         await Promise.allSettled(this.workers.map((w) => w.call({ m: 'closeMedia' })));
       },
-      metrics: (): MediaPlaneMetrics => {
-        const sum: MediaPlaneMetrics = { peerConnections: {}, portsInUse: 0, portsTotal: 0, audio: zeroCounters(), video: zeroCounters(), errors: {} };
-        for (const w of this.workers) {
-          const m = w.mediaMetrics;
-          if (!m) continue;
-          for (const [k, v] of Object.entries(m.peerConnections)) sum.peerConnections[k] = (sum.peerConnections[k] ?? 0) + v;
-          sum.portsInUse += m.portsInUse;
-          sum.portsTotal = Math.max(sum.portsTotal, m.portsTotal);
-          addInto(sum.audio, m.audio);
-          addInto(sum.video, m.video);
-          for (const [k, v] of Object.entries(m.errors ?? {})) sum.errors![k] = (sum.errors![k] ?? 0) + v;
-        }
-        return sum;
-      },
+      metrics: (): MediaPlaneMetrics => sumPlaneMetrics(this.workers.flatMap((w) => (w.mediaMetrics ? [w.mediaMetrics] : []))),
     };
   }
 }
