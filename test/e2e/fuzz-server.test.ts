@@ -31,6 +31,7 @@ import { CHROME_OFFER } from '../media/sdp/fixtures.js';
 import { StunBuilder, StunMessageType } from '../../src/media/stun/index.js';
 import { buildRecord, CT_HANDSHAKE, encodeHandshake } from '../../src/media/dtls/record.js';
 import { writeRtpHeader } from '../../src/media/rtp/index.js';
+import { prng } from '../helpers/prng.js';
 
 const LONG = process.env.FUZZ_LONG === '1';
 const DURATION_MS = Number(process.env.FUZZ_E2E_MS ?? (LONG ? 300_000 : 55_000));
@@ -45,17 +46,6 @@ after(async () => {
   await Promise.all(servers.map((s) => s.stop()));
 });
 
-/** Deterministic PRNG (mulberry32) for the schedule; fast-check draws the values. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A stream of values from `arb`, reproducible from the seed. */
 function stream<T>(arb: fc.Arbitrary<T>, seed: number): () => T {

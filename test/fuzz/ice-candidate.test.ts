@@ -11,6 +11,7 @@ import { CandidateParseError, hostCandidate, parseCandidate, serializeCandidate,
 import { IceAgent } from '../../src/media/ice/agent.js';
 import { candidateAddress } from '../../src/media/sdp/jsep.js';
 import { StunBuilder, StunMessageType } from '../../src/media/stun/index.js';
+import { seeded } from '../media/ice/harness.js';
 
 /** Addresses a client may put in a candidate, odd ones first. */
 const oddAddress = fc.oneof(
@@ -61,18 +62,6 @@ test('ICE candidate: any line parses to a sane candidate or throws CandidatePars
     }, 4000);
   });
 });
-
-const seeded = (seed: number) => {
-  let a = seed >>> 0;
-  const random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { random, randomBytes: (n: number) => Buffer.from(Array.from({ length: n }, () => (random() * 256) | 0)) };
-};
 
 const stunLike = mutated(
   fc.record({ type: fc.constantFrom(...Object.values(StunMessageType)), user: fc.constantFrom('loc:rem', 'rem:loc', 'loc', ':', ''), prio: fc.nat(), mi: fc.boolean(), fp: fc.boolean() }).map((r) =>

@@ -13,17 +13,7 @@ import type { RunningServer } from './server-process.js';
 import { manyMlineOffer } from './big-offer.js';
 import { CHROME_OFFER } from '../plugins/videoroom/fixtures.js';
 
-/** mulberry32: small, seedable, good enough to pick actions reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './prng.js';
 
 export interface ProcessMemory {
   rssKb: number;

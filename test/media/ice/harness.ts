@@ -1,16 +1,10 @@
 /** Deterministic in-memory network + fake clock for driving sans-IO IceAgents. */
 import type { IceAgent, IceEvent, SocketAddress, Transmit } from '../../../src/media/ice/agent.js';
+import { prng } from '../../helpers/prng.js';
 
-/** mulberry32: tiny seeded PRNG. */
+/** A seeded PRNG (mulberry32) and random bytes drawn from it. */
 export function seeded(seed: number): { random: () => number; randomBytes: (n: number) => Buffer } {
-  let a = seed >>> 0;
-  const random = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = prng(seed);
   const randomBytes = (n: number): Buffer => {
     const b = Buffer.alloc(n);
     for (let i = 0; i < n; i++) b[i] = Math.floor(random() * 256);

@@ -3,18 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSdp, writeSdp, SdpError, extractRemoteTransport, describeMedia } from '../../../src/media/sdp/index.js';
 import { ALL_FIXTURES, CHROME_OFFER } from './fixtures.js';
+import { prng as rng } from '../../helpers/prng.js';
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Parse; on success the result must round-trip and feed the downstream helpers without a non-SDP error. */
 function tryParse(text: string): 'ok' | 'error' {

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rtpSeq, rtpSsrc } from '../../../src/media/rtp/index.js';
 import type { RtpSession } from '../../../src/media/session/index.js';
-import { prng, rtp, session } from './helpers.js';
+import { rtp, session } from './helpers.js';
+import { prng } from '../../helpers/prng.js';
 
 const A_SSRC = 0xa0000001;
 const A_RTX = 0xa0000002;

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createOpusDecoder, createOpusEncoder, type OpusEncoder } from '../../../src/codecs/opus.js';
-import { concat, goertzel, prng, rms, toneFrames } from '../../codecs/signal.js';
+import { concat, goertzel, rms, toneFrames } from '../../codecs/signal.js';
+import { prng } from '../../helpers/prng.js';
 import { audioStream, chromeOffer, joinWithMedia, makeHarness, rtpPacket, type Harness, type TestSession } from './harness.js';
 
 const RATE = 16000;
