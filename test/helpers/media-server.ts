@@ -9,7 +9,7 @@
  * Reuses the colleague's server-conf.ts (transport files, ports) and janus-ref.ts / portunus.ts
  * (process start and readiness).
  */
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JANUS_LIB, freePorts, httpJcfg, uniqueServerName, websocketsJcfg, type Ports } from './server-conf.js';
@@ -179,11 +179,18 @@ export interface MediaGateway extends RunningServer {
   address: MachineAddress;
 }
 
-/** Start the real Janus or Portunus on a fresh media configs folder (removed on stop()). */
-export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[], overrides: PluginConfigOverrides = {}): Promise<MediaGateway> {
+/**
+ * Start the real Janus or Portunus on a fresh media configs folder (removed on stop()). `janusJcfg`
+ * edits the generated janus.jcfg text (e.g. to add `protected_folders`).
+ */
+export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[], overrides: PluginConfigOverrides = {}, opts: { prefix?: string; janusJcfg?: (text: string) => string } = {}): Promise<MediaGateway> {
   return withRetries(4, async () => {
-    const conf = await makeMediaConfigsFolder(`${kind}-browser`, plugins, overrides);
+    const conf = await makeMediaConfigsFolder(`${kind}-${opts.prefix ?? 'browser'}`, plugins, overrides);
     try {
+      if (opts.janusJcfg) {
+        const jf = join(conf.dir, 'janus.jcfg');
+        writeFileSync(jf, opts.janusJcfg(readFileSync(jf, 'utf8')));
+      }
       const srv =
         kind === 'janus'
           ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret)

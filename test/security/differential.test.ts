@@ -11,14 +11,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { longPoll, postJson, tx, type JsonObject } from '../helpers/janus-client.js';
-import { startJanusOnFolder } from '../helpers/janus-ref.js';
-import { makeMediaConfigsFolder } from '../helpers/media-server.js';
-import { startPortunusOnFolder } from '../helpers/portunus.js';
-import { withRetries, type RunningServer } from '../helpers/server-process.js';
+import { startMediaGateway } from '../helpers/media-server.js';
+import type { RunningServer } from '../helpers/server-process.js';
 import { writeToneFile } from '../plugins/audiobridge/ogg-opus.js';
 
 const JANUS = '/usr/bin/janus';
@@ -41,24 +39,9 @@ function sandbox(kind: string): Sandbox {
 }
 
 async function start(kind: 'janus' | 'portunus', sb: Sandbox): Promise<RunningServer> {
-  return withRetries(4, async () => {
-    const conf = await makeMediaConfigsFolder(`${kind}-paths`, ['videoroom', 'audiobridge', 'textroom']);
-    try {
-      const jf = join(conf.dir, 'janus.jcfg');
-      writeFileSync(jf, readFileSync(jf, 'utf8').replace('  debug_level = 4', `  debug_level = 4\n  protected_folders = [${JSON.stringify(sb.prot)}]`));
-      const srv = kind === 'janus'
-        ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret)
-        : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
-      const stop = srv.stop;
-      srv.stop = async () => {
-        await stop();
-        conf.remove();
-      };
-      return srv;
-    } catch (e) {
-      conf.remove();
-      throw e;
-    }
+  return startMediaGateway(kind, ['videoroom', 'audiobridge', 'textroom'], {}, {
+    prefix: 'paths',
+    janusJcfg: (text) => text.replace('  debug_level = 4', `  debug_level = 4\n  protected_folders = [${JSON.stringify(sb.prot)}]`),
   });
 }
 
