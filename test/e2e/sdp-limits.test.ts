@@ -9,10 +9,8 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { makeMediaConfigsFolder, type DemoPlugin } from '../helpers/media-server.js';
-import { startPortunusOnFolder } from '../helpers/portunus.js';
+import { readFileSync } from 'node:fs';
+import { startMediaGateway, type DemoPlugin } from '../helpers/media-server.js';
 import type { RunningServer } from '../helpers/server-process.js';
 import { WsClient, type JsonObject } from '../helpers/janus-client.js';
 import { manyMlineOffer } from '../helpers/big-offer.js';
@@ -27,15 +25,10 @@ after(async () => {
 
 /** A Portunus with the four demo plugins and `mediaExtra` lines in janus.jcfg's media section. */
 async function start(mediaExtra: string): Promise<RunningServer> {
-  const conf = await makeMediaConfigsFolder('sdp-limits', PLUGINS);
-  const file = join(conf.dir, 'janus.jcfg');
-  writeFileSync(file, readFileSync(file, 'utf8').replace('  dtls_mtu = 1200', `  dtls_mtu = 1200\n${mediaExtra}`));
-  const srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
-  const stop = srv.stop;
-  srv.stop = async () => {
-    await stop();
-    conf.remove();
-  };
+  const srv = await startMediaGateway('portunus', PLUGINS, {}, {
+    prefix: 'sdp-limits',
+    janusJcfg: (text) => text.replace('  dtls_mtu = 1200', `  dtls_mtu = 1200\n${mediaExtra}`),
+  });
   servers.push(srv);
   return srv;
 }
