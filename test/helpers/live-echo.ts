@@ -16,6 +16,7 @@ import { writeSdp } from '../../src/media/sdp/write.js';
 import { clientPeerConfig } from './client-peer-config.js';
 import { pollUntil, postJson, type JsonObject } from './janus-client.js';
 import type { MediaGateway } from './media-server.js';
+import { rtpPacket } from '../media/peer/helpers.js';
 
 export interface LiveEcho {
   session: number;
@@ -30,17 +31,6 @@ export interface LiveEcho {
 
 const allocator = new UdpPortAllocator({ range: { min: 0, max: 0 } });
 const cert = generateCertificate();
-
-function rtp(pt: number, seq: number, ts: number, ssrc: number, payload: Buffer): Buffer {
-  const b = Buffer.alloc(12 + payload.length);
-  b[0] = 0x80;
-  b[1] = pt;
-  b.writeUInt16BE(seq & 0xffff, 2);
-  b.writeUInt32BE(ts >>> 0, 4);
-  b.writeUInt32BE(ssrc, 8);
-  payload.copy(b, 12);
-  return b;
-}
 
 /** A VP8 keyframe-looking payload (descriptor S=1 pid 0, keyframe header with 320x240) of `size` bytes. */
 function vp8Payload(size: number, key: boolean): Buffer {
@@ -104,11 +94,11 @@ export async function startLiveEcho(gw: MediaGateway): Promise<LiveEcho> {
   let n = 0;
   const timer = setInterval(() => {
     try {
-      const a = rtp(111, n, n * 960, 0x1111, Buffer.alloc(60, 0x33));
+      const a = rtpPacket(111, n, n * 960, 0x1111, Buffer.alloc(60, 0x33));
       peer.sendRtp('0', a, a.length);
       if (n % 2 === 0) {
         const f = n / 2;
-        const v = rtp(96 | 0x80, f, f * 3600, 0x2222, vp8Payload(600, f % 25 === 0));
+        const v = rtpPacket(96 | 0x80, f, f * 3600, 0x2222, vp8Payload(600, f % 25 === 0));
         peer.sendRtp('1', v, v.length);
       }
       n++;

@@ -208,14 +208,14 @@ export function applyAnswer(c: ClientPeer, sdp: string): void {
   c.peer.setRemoteDescription(d, extractRemoteTransport(d, { type: 'answer' }), 'answer');
 }
 
-/** A plain RTP packet: V=2, pt, seq, ts, ssrc, payload. */
+/** A plain RTP packet: V=2, pt, seq, ts, ssrc, payload (seq and ts wrap, as counters in long runs do). */
 export function rtpPacket(pt: number, seq: number, ts: number, ssrc: number, payload: Buffer): Buffer {
   const b = Buffer.alloc(12 + payload.length);
   b[0] = 0x80;
   b[1] = pt;
-  b.writeUInt16BE(seq, 2);
-  b.writeUInt32BE(ts, 4);
-  b.writeUInt32BE(ssrc, 8);
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE(ts >>> 0, 4);
+  b.writeUInt32BE(ssrc >>> 0, 8);
   payload.copy(b, 12);
   return b;
 }
