@@ -608,10 +608,8 @@ export class Gateway {
 
   /** Sends the held events now if only the caller holds the session (another request's hold keeps them). */
   private flushHeld(session: Session): void {
-    if (session.holds !== 1 || session.held.length === 0 || session.destroyed) return;
-    const events = session.held;
-    session.held = [];
-    for (const ev of events) session.client?.sendEvent(session.id, ev);
+    if (session.holds !== 1 || session.held.length === 0) return;
+    this.sendHeld(session);
   }
 
   /** Releases a hold on the next turn of the event loop, once the transport has written the reply. */
@@ -621,15 +619,20 @@ export class Gateway {
       this.pendingFlushes--;
       session.holds--;
       if (session.holds > 0 || session.held.length === 0) return;
-      const events = session.held;
-      session.held = [];
-      if (session.destroyed) return;
-      try {
-        for (const ev of events) session.client?.sendEvent(session.id, ev);
-      } catch (err) {
-        fault(this.log, 'transport', err, { session_id: session.id, where: 'sendEvent' });
-      }
+      this.sendHeld(session);
     });
+  }
+
+  /** Hands the session's held events to its transport (none once the session is destroyed). */
+  private sendHeld(session: Session): void {
+    const events = session.held;
+    session.held = [];
+    if (session.destroyed) return;
+    try {
+      for (const ev of events) session.client?.sendEvent(session.id, ev);
+    } catch (err) {
+      fault(this.log, 'transport', err, { session_id: session.id, where: 'sendEvent' });
+    }
   }
 
   private handleEvent(handle: Handle, janus: string, extra?: JanusMessage): JanusMessage {
