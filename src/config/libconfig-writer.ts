@@ -81,6 +81,8 @@ export function formatValue(value: CfgValue, indent = '\t', depth = 0): string {
 
 function formatNumber(n: number): string {
   if (!Number.isFinite(n)) throw new Error(`cannot write non-finite number ${n}`);
+  // -0 is "integral" to JavaScript, but written as "0" it would read back as the integer 0.
+  if (Object.is(n, -0)) return '-0.0';
   if (Number.isInteger(n)) {
     // Past 32 bits libconfig wants the 64-bit suffix to keep the value exact.
     if (isInt32(n)) return String(n);
@@ -137,8 +139,9 @@ function isHomogeneousScalars(values: CfgValue[]): boolean {
   for (const v of values) {
     if (typeof v === 'object') return false;
     // The class the parser will see, i.e. of the written form: integral doubles past int64 are
-    // written as floats (formatNumber), so [2^63 - 1 as bigint, 1e21] must be a list, not an array.
-    const c = typeof v === 'bigint' ? 'int64' : typeof v === 'number' ? (Number.isInteger(v) && Math.abs(v) < 2 ** 63 ? (isInt32(v) ? 'int' : 'int64') : 'float') : typeof v;
+    // written as floats (formatNumber), so [2^63 - 1 as bigint, 1e21] must be a list, not an array;
+    // so is -0.
+    const c = typeof v === 'bigint' ? 'int64' : typeof v === 'number' ? (Number.isInteger(v) && !Object.is(v, -0) && Math.abs(v) < 2 ** 63 ? (isInt32(v) ? 'int' : 'int64') : 'float') : typeof v;
     if (cls !== undefined && c !== cls) return false;
     cls = c;
   }

@@ -201,3 +201,17 @@ test('loadGatewayConfig: fuzzed janus/http/websockets jcfg files give a config o
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('libconfig writer: a negative zero float reads back as negative zero (regression)', () => {
+  // Found by `npm run fuzz`: "-1.157501238223833e-2309" parses to -0, which was written as "0" and
+  // read back as the integer 0.
+  const doc = parseLibconfig('x = -1.157501238223833e-2309;', 'z.jcfg');
+  assert.ok(Object.is(documentValues(doc)[0]!.value, -0));
+  const text = writeLibconfig(documentValues(doc));
+  assert.ok(Object.is(documentValues(parseLibconfig(text, 'w.jcfg'))[0]!.value, -0), `written as ${text.trim()}`);
+  // Next to integers it is a float all the same: the list must not become a mixed array.
+  const list = parseLibconfig(writeLibconfig({ x: [1, -0] }), 'l.jcfg');
+  const back = documentValues(list)[0]!.value as number[];
+  assert.equal(back[0], 1);
+  assert.ok(Object.is(back[1], -0));
+});
