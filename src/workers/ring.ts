@@ -8,7 +8,7 @@
  *   const sab = createRing(1 << 20);            // capacity in bytes, a power of two >= 4096
  *   // producer thread                           // consumer thread
  *   const tx = new RingProducer(sab);            const rx = new RingConsumer(sab, (tag, meta, data, offset, length) => {
- *   tx.write(tag, meta, buf, off, len);            // data.subarray(offset, offset + length) is the payload; copy it if
+ *   tx.write(tag, meta, buf, off, len);            // data (a Buffer over the ring) [offset, offset + length) is the payload; copy it if
  *   // -> false: ring full, record dropped          // kept past the callback: the producer reuses the space afterwards.
  *   tx.flush();   // optional: wake the            });
  *                 // consumer now                rx.start();   // drains on every wake-up until close()
@@ -47,7 +47,8 @@ const waitAsync = (Atomics as unknown as {
   waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
 }).waitAsync;
 
-export type RingRecordHandler = (tag: number, meta: number, data: Uint8Array, offset: number, length: number) => void;
+/** `data` is a Buffer over the whole data area (copy out with data.copy(dst, 0, offset, offset + length): no allocation). */
+export type RingRecordHandler = (tag: number, meta: number, data: Buffer, offset: number, length: number) => void;
 
 /** A SharedArrayBuffer laid out as a ring of `capacity` data bytes (a power of two, >= 4096). */
 export function createRing(capacity: number): SharedArrayBuffer {
@@ -65,12 +66,12 @@ export const metaSubstream = (meta: number): number => meta & 0xff;
 export const metaTemporal = (meta: number): number => (meta >>> 8) & 0xff;
 export const metaFlags = (meta: number): number => meta >>> 16;
 
-function views(sab: SharedArrayBuffer): { ctl: Int32Array; data: Uint8Array; words: Int32Array; mask: number } {
+function views(sab: SharedArrayBuffer): { ctl: Int32Array; data: Buffer; words: Int32Array; mask: number } {
   const capacity = sab.byteLength - CONTROL_BYTES;
   if (capacity < 4096 || (capacity & (capacity - 1)) !== 0) throw new RangeError('not a ring made by createRing');
   return {
     ctl: new Int32Array(sab, 0, CONTROL_BYTES / 4),
-    data: new Uint8Array(sab, CONTROL_BYTES, capacity),
+    data: Buffer.from(sab, CONTROL_BYTES, capacity),
     words: new Int32Array(sab, CONTROL_BYTES, capacity / 4),
     mask: capacity - 1,
   };
@@ -78,7 +79,7 @@ function views(sab: SharedArrayBuffer): { ctl: Int32Array; data: Uint8Array; wor
 
 export class RingProducer {
   private readonly ctl: Int32Array;
-  private readonly data: Uint8Array;
+  private readonly data: Buffer;
   private readonly words: Int32Array;
   private readonly mask: number;
   private readonly capacity: number;
@@ -143,7 +144,8 @@ export class RingProducer {
     this.words[w] = length;
     this.words[w + 1] = tag | 0;
     this.words[w + 2] = meta | 0;
-    this.data.set(length === src.length && offset === 0 ? src : src.subarray(offset, offset + length), pos + HEADER_BYTES);
+    if (Buffer.isBuffer(src)) src.copy(this.data, pos + HEADER_BYTES, offset, offset + length);
+    else this.data.set(length === src.length && offset === 0 ? src : src.subarray(offset, offset + length), pos + HEADER_BYTES);
     this.head = (head + skip + need) >>> 0;
     // The store publishes the record (Atomics are sequentially consistent: the bytes above are visible first).
     Atomics.store(this.ctl, HEAD, this.head | 0);
@@ -163,7 +165,7 @@ export class RingProducer {
 
 export class RingConsumer {
   private readonly ctl: Int32Array;
-  private readonly data: Uint8Array;
+  private readonly data: Buffer;
   private readonly words: Int32Array;
   private readonly mask: number;
   private readonly capacity: number;
