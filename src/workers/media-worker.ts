@@ -27,6 +27,8 @@ export interface WorkerClient {
   saveConfig(set: Array<[string, Record<string, CfgValue>]>, remove: string[]): Promise<void>;
   /** The worker was replaced: rooms it had that the jcfg does not define are gone. */
   workerRestarted(worker: MediaWorker): void;
+  /** A control message from this plugin in `from` for the same plugin in worker `to` (peers.ts). */
+  relayPeer?(from: MediaWorker, to: number, msg: Record<string, unknown>): void;
 }
 
 export interface MediaWorkerOptions {
@@ -167,6 +169,9 @@ export class MediaWorker {
         return ev?.peerClosed(msg.handleId, msg.reason);
       case 'localCandidate':
         return ev?.localCandidate(msg.handleId, msg.candidate);
+      case 'peer':
+        this.clients.get(msg.p)?.relayPeer?.(this, msg.to, msg.msg);
+        return;
       case 'metrics':
         this.pluginMetrics = msg.plugins;
         this.mediaMetrics = msg.media;

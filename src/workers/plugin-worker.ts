@@ -30,6 +30,7 @@ import type { CfgValue } from '../config/types.js';
 import { IdleGc } from './idle-gc.js';
 import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
 import { ShardConfig } from './shard-config.js';
+import { PluginPeers, type PeerAwarePlugin } from './peers.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -64,6 +65,16 @@ let eventsEnabled = init.eventsEnabled;
 /** The plugins loaded here, by package. */
 const plugins = new Map<string, Plugin>();
 let plane!: WebRtcMediaPlane;
+/** Each plugin's view of the other workers (control messages, rings). */
+const peers = new Map<string, PluginPeers>();
+function peersOf(pkg: string): PluginPeers {
+  let p = peers.get(pkg);
+  if (!p) {
+    p = new PluginPeers(init.index, (to, msg) => notice({ n: 'peer', p: pkg, to, msg }), () => plugins.get(pkg) as PeerAwarePlugin | undefined);
+    peers.set(pkg, p);
+  }
+  return p;
+}
 const log = rootLog.child({ worker: `media-${init.index}` });
 
 function pluginOf(s: WorkerSession): Plugin {
@@ -172,7 +183,7 @@ async function call(c: MainCall): Promise<unknown> {
       const plugin = new Ctor(l.pluginOptions);
       const doc = await Jcfg.load(l.configFile);
       const config = l.rooms === null ? doc : new ShardConfig(doc, l.rooms, (set, remove) => saveConfig(l.package, set, remove));
-      await plugin.init({ config, configsFolder: l.configsFolder, gateway: init.config, host: makeHost(l.package), log: rootLog.child({ plugin: plugin.package, worker: init.index }) });
+      await plugin.init({ config, configsFolder: l.configsFolder, gateway: init.config, host: makeHost(l.package), log: rootLog.child({ plugin: plugin.package, worker: init.index }), peers: peersOf(l.package) });
       plugins.set(l.package, plugin);
       return { package: plugin.package };
     }
@@ -202,8 +213,14 @@ async function call(c: MainCall): Promise<unknown> {
       return s ? plane.handleInfo(s) : null;
     }
     case 'closeMedia':
+      for (const p of peers.values()) p.close();
       await plane?.close();
       return null;
+    case 'peerCall': {
+      const plugin = plugins.get(c.p) as (Plugin & PeerAwarePlugin) | undefined;
+      if (!plugin?.peerCall) throw new JanusError(458, `No cross-worker calls in ${c.p}`);
+      return await plugin.peerCall(c.op, c.args);
+    }
   }
 }
 
@@ -273,6 +290,16 @@ function onNotice(n: MainNotice): void {
     case 'faultInjection':
       faultInjection.armed = n.armed;
       faultInjection.target = n.target;
+      return;
+    case 'peer':
+      (plugins.get(n.p) as PeerAwarePlugin | undefined)?.peerMessage?.(n.from, n.msg);
+      return;
+    case 'peerRing':
+      peersOf(n.p).setRing(n.from, n.to, n.sab);
+      return;
+    case 'peerDown':
+      for (const p of peers.values()) p.down(n.index);
+      for (const p of plugins.values()) (p as PeerAwarePlugin).peerDown?.(n.index);
       return;
     case 'settings':
       settings = n.settings;

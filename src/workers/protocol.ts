@@ -65,7 +65,9 @@ export type MainCall =
   | { m: 'remoteJsep'; handleId: number; jsep: Jsep }
   | { m: 'localJsep'; handleId: number; jsep: Jsep }
   | { m: 'handleInfo'; handleId: number }
-  | { m: 'closeMedia' };
+  | { m: 'closeMedia' }
+  /** Cross-worker set-up of a plugin (peers.ts): a plugin-defined operation, answered by its peerCall. */
+  | { m: 'peerCall'; p: string; op: string; args: Record<string, unknown> };
 
 /** One-way notices from main. */
 export type MainNotice =
@@ -88,7 +90,13 @@ export type MainNotice =
    */
   | { n: 'exitForTests'; code: number }
   /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
-  | { n: 'faultInjection'; armed: string | null; target: number | string | null };
+  | { n: 'faultInjection'; armed: string | null; target: number | string | null }
+  /** A control message from the same plugin in worker `from` (relayed by main, peers.ts). */
+  | { n: 'peer'; p: string; from: number; msg: Record<string, unknown> }
+  /** The ring from worker `from` to worker `to` for plugin `p` (this worker is one end). */
+  | { n: 'peerRing'; p: string; from: number; to: number; sab: SharedArrayBuffer }
+  /** Worker `index` died: drop what crossed to or from it. */
+  | { n: 'peerDown'; index: number };
 
 export type ToWorker = ({ t: 'call'; id: number } & MainCall) | ({ t: 'notice' } & MainNotice);
 
@@ -118,6 +126,8 @@ export type WorkerNotice =
   | { n: 'iceFailed'; handleId: number }
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
+  /** A control message for the same plugin in worker `to` (main relays it as a `peer` notice). */
+  | { n: 'peer'; p: string; to: number; msg: Record<string, unknown> }
   /** Periodic, and after calls: what /metrics and placement read synchronously in main. */
   | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>> };
 

@@ -106,6 +106,7 @@ export function publisherUp(ctx: VrContext, me: Participant): void {
   // Janus would wait for the next renegotiation.
   if (me.recordingActive) startRecording(ctx, me);
   ctx.media?.sendPli(me.session, null);
+  ctx.remote?.feedChanged(me);
 }
 
 /** After a renegotiation of an active publisher: tell the others about the new stream list. */
@@ -113,6 +114,7 @@ export function publisherUpdated(ctx: VrContext, me: Participant): void {
   if (!me.media.active) return;
   notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, publishers: [me.publisherEntry()] });
   publishedEvent(ctx, me, 'updated');
+  ctx.remote?.feedChanged(me);
 }
 
 /**
@@ -130,6 +132,7 @@ export function stopPublishing(ctx: VrContext, me: Participant, tellOthers: bool
   me.recordingBase = null;
   me.media.reset();
   dropPublisherStreams(ctx, streams);
+  if (wasActive) ctx.remote?.feedGone(me, streams);
   if (wasActive && tellOthers) notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, unpublished: me.id });
   return wasActive;
 }
