@@ -234,8 +234,8 @@ export class MediaWorker {
       // order), then the handles still attached that had been announced here.
       const loads = [...this.clients.values()].map((c) => this.call({ m: 'loadPlugin', load: c.loadFor(this) }));
       for (const [handleId, s] of this.sessions) this.announce(handleId, s.pkg, s.session);
-      await init;
-      await Promise.all(loads);
+      // All at once: a worker that dies while starting rejects every one of them (none left unhandled).
+      await Promise.all([init, ...loads]);
     } catch (err) {
       // A worker that cannot start must not linger.
       this.destroying = true;

@@ -241,7 +241,17 @@ test('VideoRoom across workers: remote subscribers get the media in order, switc
     // PLI from a remote subscriber reaches the publisher (rate limit: 500 ms per stream).
     await sleep(800);
     const plisBefore = plis.n;
-    subs[1]!.c.peer.sendPli('1');
+    // A PLI as a browser sends it (our client Peer only asks for keyframes of streams it tracks as
+    // its own, so the compound is written and protected by hand): media SSRC = the m-line's SSRC.
+    const remote = subs[1]!;
+    const mediaSsrc = remote.c.rtp.filter((p) => p.stream.kind === 'video').at(-1)!.bytes.readUInt32BE(8);
+    const pli = Buffer.alloc(12);
+    pli[0] = 0x81;
+    pli[1] = 206;
+    pli.writeUInt16BE(2, 2);
+    pli.writeUInt32BE(0x5eed, 4);
+    pli.writeUInt32BE(mediaSsrc, 8);
+    (remote.c.peer as unknown as { sendRtcpCompound(b: Buffer, n: number): void }).sendRtcpCompound(pli, 12);
     await waitFor('the remote subscriber\'s PLI at the publisher', () => plis.n > plisBefore, 5000);
 
     // Unpublish: remote subscribers get an `updated` offer whose stream is gone.
@@ -263,7 +273,7 @@ test('VideoRoom across workers: remote subscribers get the media in order, switc
     const local = subs[2]!;
     const info = await gw.admin.handle({ janus: 'handle_info', transaction: 'hi2', session_id: local.session, handle_id: local.handle });
     assert.equal((info as { janus: string }).janus, 'success');
-    await waitFor('the worker restarted', () => other.restarts === 1 && !other.exited, 8000);
+    await waitFor('the worker restarted', () => other.restarts === 1 && !other.exited && other.mediaMetrics !== null, 8000);
   } finally {
     sending = false;
     for (const c of clients) c.close();
