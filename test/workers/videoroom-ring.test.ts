@@ -282,3 +282,79 @@ test('VideoRoom across workers: remote subscribers get the media in order, switc
   }
   await waitFor('the worker threads ended', () => pool.workers.every((x) => x.exited), 3000);
 });
+
+type World = Awaited<ReturnType<typeof makeWorld>>;
+
+async function publisher(w: World, clients: ClientPeer[], room: number) {
+  const pc = await makeClient();
+  clients.push(pc);
+  const ph = await w.attach();
+  const joined = await w.message(ph.session, ph.handle, { request: 'join', ptype: 'publisher', room, display: 'speaker' });
+  const pubId = joined.plugindata?.data['id'] as number;
+  const conf = await w.message(ph.session, ph.handle, { request: 'configure', audio: true, video: true }, { type: 'offer', sdp: publisherOffer(pc) });
+  assert.ok(conf.jsep, JSON.stringify(conf));
+  applyAnswer(pc, conf.jsep.sdp);
+  await waitFor('publisher DTLS up', () => pc.up, 8000);
+  // Announced once the server's side of its PeerConnection is up too.
+  for (let i = 0; i < 50; i++) {
+    const l = await w.message(ph.session, ph.handle, { request: 'listparticipants', room });
+    if ((l.plugindata?.data['participants'] as Array<{ id: number; publisher: boolean }> | undefined)?.some((p) => p.id === pubId && p.publisher)) break;
+    await sleep(100);
+  }
+  return { ...ph, pc, pubId };
+}
+
+async function subscriber(w: World, clients: ClientPeer[], room: number, pubId: number, on: number) {
+  const c = await makeClient();
+  clients.push(c);
+  const h = await w.attach();
+  w.vr.subscriberPlacement = () => w.pool.workers[on] ?? null;
+  const att = await w.message(h.session, h.handle, { request: 'join', ptype: 'subscriber', room, streams: [{ feed: pubId, mid: '1' }] });
+  w.vr.subscriberPlacement = null;
+  assert.equal(att.plugindata?.data['videoroom'], 'attached', JSON.stringify(att));
+  const started = await w.message(h.session, h.handle, { request: 'start' }, { type: 'answer', sdp: answerOffer(c, att.jsep!.sdp) });
+  assert.equal(started.plugindata?.data['started'], 'ok', JSON.stringify(started));
+  await waitFor('subscriber DTLS up', () => c.up, 8000);
+  assert.equal(await w.workerOf(h.session, h.handle), on);
+  return { ...h, c };
+}
+
+test('VideoRoom across workers: a destroyed room and a dead room worker reach the remote subscribers', { timeout: 120_000 }, async () => {
+  const w = await makeWorld();
+  const clients: ClientPeer[] = [];
+  try {
+    const rw = w.vr.rooms.get(String(ROOM))!;
+    const other = w.pool.workers.find((x) => x !== rw)!;
+    // An API room on the same worker as the jcfg one, destroyed with a remote subscriber in it.
+    const admin = await w.attach();
+    w.vr.subscriberPlacement = null;
+    const created = await w.message(admin.session, admin.handle, { request: 'create', room: 77, publishers: 2, fir_freq: 0 });
+    assert.equal(created.plugindata?.data['videoroom'], 'created', JSON.stringify(created));
+    const r77 = w.vr.rooms.get('77')!;
+    const far = w.pool.workers.find((x) => x !== r77)!;
+    const p77 = await publisher(w, clients, 77);
+    const s77 = await subscriber(w, clients, 77, p77.pubId, far.index);
+    const from = w.client.events.length;
+    const destroyed = await w.message(admin.session, admin.handle, { request: 'destroy', room: 77 });
+    assert.equal(destroyed.plugindata?.data['videoroom'], 'destroyed', JSON.stringify(destroyed));
+    await waitFor('`destroyed` at the remote subscriber', () => (w.client.events.slice(from) as Ev[]).find((e) => (e as { sender?: number }).sender === s77.handle && e.plugindata?.data['videoroom'] === 'destroyed'), 8000);
+    await waitFor('its PeerConnection hung up', () => w.client.events.slice(from).find((e) => e.janus === 'hangup' && (e as { sender?: number }).sender === s77.handle), 8000);
+
+    // The jcfg room: its worker dies; the remote subscriber loses the stream (an `updated` offer without it).
+    const pub = await publisher(w, clients, ROOM);
+    const sub = await subscriber(w, clients, ROOM, pub.pubId, other.index);
+    const before = w.client.events.length;
+    rw.exitForTests(5);
+    const upd = await waitFor('`updated` at the remote subscriber', () => (w.client.events.slice(before) as Ev[]).find((e) => (e as { sender?: number }).sender === sub.handle && e.plugindata?.data['videoroom'] === 'updated'), 8000);
+    const streams = upd.plugindata?.data['streams'] as Array<{ active: boolean }>;
+    assert.ok(streams.every((x) => x.active === false), JSON.stringify(upd.plugindata?.data));
+    // Its own PeerConnection (on the living worker) is not hung up.
+    await sleep(500);
+    assert.equal(w.client.events.slice(before).filter((e) => e.janus === 'hangup' && (e as { sender?: number }).sender === sub.handle).length, 0);
+    await waitFor('the room worker restarted', () => rw.restarts === 1 && !rw.exited && rw.mediaMetrics !== null, 8000);
+  } finally {
+    for (const c of clients) c.close();
+    await w.gw.stop();
+    rmSync(w.dir, { recursive: true, force: true });
+  }
+});

@@ -97,6 +97,8 @@ export function publisherUp(ctx: VrContext, me: Participant): void {
   if (!me.media.negotiated || me.room.destroyed || me.room.participants.get(me.id) !== me) return;
   const first = !me.media.active;
   me.media.active = true;
+  // Mirrors first: a client told about this publisher may subscribe on another worker at once.
+  ctx.remote?.feedChanged(me);
   if (first) {
     notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, publishers: [me.publisherEntry()] });
     publishedEvent(ctx, me, 'published');
@@ -106,15 +108,14 @@ export function publisherUp(ctx: VrContext, me: Participant): void {
   // Janus would wait for the next renegotiation.
   if (me.recordingActive) startRecording(ctx, me);
   ctx.media?.sendPli(me.session, null);
-  ctx.remote?.feedChanged(me);
 }
 
 /** After a renegotiation of an active publisher: tell the others about the new stream list. */
 export function publisherUpdated(ctx: VrContext, me: Participant): void {
   if (!me.media.active) return;
+  ctx.remote?.feedChanged(me);
   notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, publishers: [me.publisherEntry()] });
   publishedEvent(ctx, me, 'updated');
-  ctx.remote?.feedChanged(me);
 }
 
 /**
