@@ -132,7 +132,12 @@ async function main(): Promise<void> {
     const conf = await message(ph.session, ph.handle, { request: 'configure', video: true }, { type: 'offer', sdp: pc.peer.setLocalDescription(writeSdp(offer), 'offer') });
     applyAnswer(pc, conf.jsep!.sdp);
     await waitFor('publisher up', () => pc.up, 10_000);
-    await sleep(500);
+    // Subscribers come once the room announced the publisher (as clients do, on its `publishers` event).
+    for (let i = 0; i < 100; i++) {
+      const l = await message(ph.session, ph.handle, { request: 'listparticipants', room: ROOM });
+      if ((l.plugindata?.data['participants'] as Array<{ id: number; publisher: boolean }> | undefined)?.some((p) => p.id === pubId && p.publisher)) break;
+      await sleep(100);
+    }
     let counter = 0;
     const pump = (async () => {
       const t0 = performance.now();
