@@ -5,8 +5,10 @@
  * whenever one can be read) and nothing escapes to the caller (the core's SCTP receive path).
  * Only empty frames get no answer.
  */
-import type { PluginSession } from '../../core/plugin.js';
+import type { ForwardRoute, PluginSession } from '../../core/plugin.js';
 import type { TrContext } from './context.js';
+import { MANAGEMENT } from './management.js';
+import { PARTICIPATION } from './membership.js';
 import { errorPayload, TrError, TrErrorCode, type Data } from './errors.js';
 import { MAX_MESSAGE_BYTES } from './media.js';
 import { Params } from './params.js';
@@ -73,10 +75,49 @@ export function handleFrame(ctx: TrContext, session: PluginSession, data: Buffer
     replyTo(ctx, session, tx, errorPayload('error', err as TrError));
     return;
   }
+  const route = ctx.link !== null ? routeOf(ctx, name, body) : null;
+  if (route !== null) {
+    // Runs on the room's worker, which answers (and fans out) through this one.
+    ctx.link!.forward(session, route, route.kind === 'all' ? { ...body, request: name } : body, tx ?? null);
+    return;
+  }
+  run(ctx, session, name, body, tx);
+}
+
+function run(ctx: TrContext, session: PluginSession, name: string, body: Data, tx: string | undefined): void {
   const outcome = runDataChannel(ctx, session, name, body);
   const deliver = (out: Outcome): void => {
     if (out !== null) replyTo(ctx, session, tx, out);
   };
   if (outcome instanceof Promise) void outcome.then(deliver);
   else deliver(outcome);
+}
+
+/**
+ * Where a request must run when the plugin is spread over media workers: null here (this worker has
+ * the room, or the request names none it could be about: its errors are answered here), else the
+ * route main takes it on. `list` is every worker's; `create` goes where main places new rooms.
+ */
+function routeOf(ctx: TrContext, name: string, body: Data): ForwardRoute | null {
+  const key = name.toLowerCase();
+  if (key === 'list') return { kind: 'all' };
+  if (!PARTICIPATION.has(key) && !MANAGEMENT.has(key)) return null;
+  let room;
+  try {
+    room = ctx.ids.parse(body.room);
+  } catch {
+    return null;
+  }
+  if (key === 'create') {
+    if (room !== undefined && !ctx.ids.isUnset(room) && ctx.rooms.has(room)) return null;
+    return { kind: 'create', room: room === undefined || ctx.ids.isUnset(room) ? null : String(room) };
+  }
+  if (room === undefined || ctx.rooms.has(room)) return null;
+  return { kind: 'room', room: String(room) };
+}
+
+/** A request a member sent on another worker (its data channel is there), for a room here: run it here, answer there. */
+export function runForwarded(ctx: TrContext, session: PluginSession, body: Data): void {
+  const name = typeof body.textroom === 'string' ? body.textroom : '';
+  run(ctx, session, name, body, transactionOf(body));
 }

@@ -10,6 +10,8 @@ export class TrHandle {
   sdpVersion = 0;
   /** One participant per room: a PeerConnection may be in many rooms at once. */
   readonly rooms = new Map<RoomId, Participant>();
+  /** Rooms on other media workers this handle (its data channel here) is a member of, and their worker. */
+  readonly remote = new Map<RoomId, number>();
   destroyed = false;
 }
 
