@@ -22,6 +22,7 @@ import { HttpPoster, type PosterOptions } from './post.js';
 import { PostTargetPolicy } from '../../security/post-targets.js';
 import { isManagement, runManagement, type Outcome } from './requests.js';
 import { isRelayBatch, MemberRelay, RelayOp } from './relay.js';
+import { forgetFlights, forwardDone } from './request-order.js';
 import { Room } from './room.js';
 import { handleOf } from './session.js';
 
@@ -171,6 +172,8 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlu
     if (this.ctx !== null) leaveAll(this.ctx, session);
     // Rooms on other workers: main hangs the handle up there too (its members leave there).
     handle.remote.clear();
+    handle.waiting.length = 0;
+    handle.inFlight = 0;
     handle.setup = false;
   }
 
@@ -207,18 +210,30 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlu
           if (remote.get(arg) === from) remote.delete(arg);
           break;
         }
+        case RelayOp.Done:
+          forwardDone(session);
+          break;
       }
     }
   }
 
   /** A member's data-channel request for a room here, from the worker its data channel is on. */
-  forwarded(session: PluginSession, _from: number, body: Data): void {
+  forwarded(session: PluginSession, from: number, body: Data): void {
     const ctx = this.ctx;
-    if (ctx === null || !session.alive || handleOf(session).destroyed) return;
+    // The member's worker holds its later requests until this one is done: it must hear, whatever happens.
+    let told = false;
+    const done = (): void => {
+      if (told) return;
+      told = true;
+      if (ctx?.link && from !== ctx.link.index) ctx.out.relay?.done(from, session.handleId);
+      else forwardDone(session);
+    };
     try {
-      runForwarded(ctx, session, body);
+      if (ctx !== null && session.alive && !handleOf(session).destroyed) runForwarded(ctx, session, body, done);
+      else done();
     } catch (err) {
-      ctx.log.error(`textroom: forwarded request from handle ${session.handleId} failed: ${(err as Error)?.stack ?? String(err)}`);
+      ctx?.log.error(`textroom: forwarded request from handle ${session.handleId} failed: ${(err as Error)?.stack ?? String(err)}`);
+      done();
     }
   }
 
@@ -228,6 +243,7 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlu
     if (ctx === null || !session.alive) return;
     const reply = data ?? errorPayload('error', new TrError(TrErrorCode.UNKNOWN_ERROR, error ?? 'No answer'));
     ctx.out.send(session, tag === null ? reply : { ...reply, transaction: tag });
+    forwardDone(session);
   }
 
   /**
@@ -240,6 +256,7 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlu
     if (ctx === null) return;
     for (const session of this.sessions.values()) {
       const handle = handleOf(session);
+      if (handle.inFlight > 0) forgetFlights(session);
       for (const [room, w] of [...handle.remote]) {
         if (w !== index) continue;
         handle.remote.delete(room);

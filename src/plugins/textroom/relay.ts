@@ -17,6 +17,8 @@ export const enum RelayOp {
   Frame = 0,
   Joined = 1,
   Left = 2,
+  /** A forwarded request of the handle was answered (request-order.ts). */
+  Done = 3,
 }
 
 /** What one worker posts to another: `ops` is flat triples [op, handleId, frame index | room]. */
@@ -61,6 +63,10 @@ export class MemberRelay {
   membership(home: number, handleId: number, room: RoomId, joined: boolean): void {
     // Room ids cross as they are: numbers stay numbers, so the member's worker keys them the same way.
     this.batch(home).ops.push(joined ? RelayOp.Joined : RelayOp.Left, handleId, room as number | string);
+  }
+
+  done(home: number, handleId: number): void {
+    this.batch(home).ops.push(RelayOp.Done, handleId, 0);
   }
 
   private batch(home: number): Pending {
