@@ -69,6 +69,8 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private readonly shared: boolean;
   /** Members may sit on other workers than their rooms (the plugin's instances talk through here). */
   private readonly crossWorker: boolean;
+  /** Messages relayed between this plugin's workers since startup (tests, diagnostics: batches, not frames). */
+  relayed = 0;
 
   constructor(private readonly opts: PooledPluginOptions) {
     const d = opts.describe;
@@ -150,7 +152,9 @@ export class PooledPlugin implements Plugin, WorkerClient {
   /** A plugin's payload for its instance on worker `to`: relayed as is (one message in, one out). */
   mail(from: MediaWorker, to: number, payload: unknown): void {
     const target = this.pool.workers[to];
-    if (target && target !== from && this.workers.includes(target)) target.notice({ n: 'mail', p: this.package, from: from.index, payload });
+    if (!target || target === from || !this.workers.includes(target)) return;
+    this.relayed++;
+    target.notice({ n: 'mail', p: this.package, from: from.index, payload });
   }
 
   /**

@@ -15,6 +15,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultJanusConfig } from '../../src/config/schema.js';
@@ -47,7 +49,7 @@ async function makeWorld() {
   const dir = mkdtempSync(join(tmpdir(), 'troom-pool-'));
   writeFileSync(
     join(dir, `${TEXTROOM}.jcfg`),
-    'general: {\n  json = "compact"\n}\nroom-1: {\n  description = "one"\n  secret = "s1"\n  history = 5\n}\nroom-2: {\n  description = "two"\n  secret = "s2"\n}\n',
+    'general: {\n  json = "compact"\n  post_allow_local = true\n}\nroom-1: {\n  description = "one"\n  secret = "s1"\n  history = 5\n}\nroom-2: {\n  description = "two"\n  secret = "s2"\n}\n',
   );
   const config = defaultJanusConfig(dir);
   config.media.rtp_port_range = null;
@@ -137,6 +139,7 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
 
     // 4 senders x M numbered messages into both rooms at once, no waiting.
     const M = 40;
+    const relayedBefore = tr.relayed;
     const got = members.map(() => new Map<string, number[]>());
     const problems: string[] = [];
     members.forEach((m, r) => {
@@ -173,6 +176,12 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
       const acks = m.dc.pending().map(json).filter((e) => e?.textroom === 'success' && String(e.transaction).startsWith(`t-${m.name}-`));
       assert.equal(acks.length, M, `${m.name} acks`);
     }
+    // Frames for members on the other worker crossed in batches, not one message each: per room, 2 remote
+    // members x 4 senders x M messages, and M/2 acks for each of its 2 remote senders.
+    const remoteFrames = 2 * (2 * 4 * M + 2 * (M / 2));
+    const relayed = tr.relayed - relayedBefore;
+    if (process.env.TR_DEBUG) console.error(`# ${remoteFrames} frames for remote members crossed in ${relayed} relayed messages`);
+    assert.ok(relayed > 0 && relayed <= remoteFrames / 2, `${relayed} relayed messages for ${remoteFrames} remote frames`);
 
     // Whispers from a member on one worker into the room on the other: only the targets, once.
     const remoteRoom = members[2]!.worker === w1 ? 2 : 1;
@@ -196,6 +205,33 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
     for (const m of members) {
       const ann = m.dc.pending().map(json).filter((e) => e?.textroom === 'announcement').map((e) => `${e!.room}:${e!.text}`);
       assert.deepEqual(ann.sort(), ['1:hello 1', '2:hello 2'], `${m.name} announcements`);
+    }
+
+    // A room with an HTTP backend (`post`), created over the data channel and placed by main: messages
+    // from members on both workers are POSTed by the room's worker, in order per sender.
+    const posted: string[] = [];
+    const backend = createServer((rq, rs) => {
+      let b = '';
+      rq.setEncoding('utf8');
+      rq.on('data', (c: string) => (b += c));
+      rq.on('end', () => {
+        posted.push(b);
+        rs.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/msg`;
+      const pc = await members[3]!.dc.request({ textroom: 'create', room: 50, post: url });
+      assert.equal(pc.textroom, 'success', JSON.stringify(pc));
+      for (const m of [members[0]!, members[3]!]) assert.equal((await m.dc.request({ textroom: 'join', room: 50, username: m.name })).textroom, 'success');
+      for (let i = 0; i < 3; i++) for (const m of [members[0]!, members[3]!]) m.dc.sendJson({ textroom: 'message', transaction: `post-${m.name}-${i}`, room: 50, text: `${m.name} ${i}`, ack: false });
+      await waitFor('6 POSTs', () => posted.length >= 6, 10_000);
+      const texts = posted.map((b) => JSON.parse(b) as { text: string; from: string });
+      for (const who of ['u0', 'u3']) assert.deepEqual(texts.filter((t) => t.from === who).map((t) => t.text), [0, 1, 2].map((i) => `${who} ${i}`));
+    } finally {
+      backend.closeAllConnections();
+      await new Promise<void>((r) => backend.close(() => r()));
     }
 
     // A late joiner on the other worker than room 1 gets room 1's history (the last 5: 4 messages and the announcement).
