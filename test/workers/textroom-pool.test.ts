@@ -99,7 +99,11 @@ async function makeWorld() {
     await gw.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { pool, tr, gw, client, attach, message, member, stop };
+  const pluginInfo = async (m: Member): Promise<Record<string, unknown>> => {
+    const info = (await gw.admin.handle({ janus: 'handle_info', transaction: 'hi', session_id: m.session, handle_id: m.handle })) as JanusMessage & { info?: { plugin_specific?: Record<string, unknown> } };
+    return info.info?.plugin_specific ?? {};
+  };
+  return { pool, tr, gw, client, attach, message, member, stop, pluginInfo };
 }
 
 const json = (f: ReceivedFrame): JsonObject | undefined => f.json;
@@ -130,6 +134,11 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
         assert.deepEqual(joins.sort(), later.sort(), `${m.name} join events in room ${room}`);
       }
     }
+    // handle_info: the room on the handle's worker in `rooms`, the other under portunus.
+    const info0 = await world.pluginInfo(members[0]!);
+    const here0 = members[0]!.worker === w1 ? 1 : 2;
+    assert.deepEqual((info0.rooms as Array<{ room: number }>).map((r) => r.room), [here0], JSON.stringify(info0));
+    assert.deepEqual((info0.portunus as { rooms_on_other_workers?: unknown }).rooms_on_other_workers, [{ room: 3 - here0, worker: 1 - members[0]!.worker }], JSON.stringify(info0));
     // `list` over the data channel from either worker: both workers' rooms.
     const list = await members[3]!.dc.request({ textroom: 'list' });
     assert.deepEqual(((list.list as Array<{ room: number }>) ?? []).map((r) => r.room).sort(), [1, 2], JSON.stringify(list));

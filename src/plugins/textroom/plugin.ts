@@ -279,6 +279,8 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlu
       setup: handle.setup,
       destroyed: handle.destroyed,
       rooms: [...handle.rooms.values()].map((p) => ({ room: p.room.id, ...Room.describe(p) })),
+      // Portunus only: rooms on other media workers this handle is in (their worker has the details).
+      ...(handle.remote.size > 0 ? { portunus: { rooms_on_other_workers: [...handle.remote].map(([room, worker]) => ({ room, worker })) } } : {}),
     };
   }
 
