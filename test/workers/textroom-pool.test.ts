@@ -203,9 +203,31 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
     const whispers = members.map((m) => m.dc.pending().map(json).filter((e) => e?.whisper === true).map((e) => e!.text));
     assert.deepEqual(whispers, [['psst'], ['psst2'], [], ['psst2']]);
 
+    // Requests for rooms here and elsewhere, and bad ones, sent back to back: answered in the order sent.
+    const u2 = members[2]!;
+    const localRoom = u2.worker === w1 ? 1 : 2;
+    u2.dc.drain();
+    u2.dc.sendJson({ textroom: 'listparticipants', transaction: 'o1', room: remoteRoom });
+    u2.dc.send('{"textroom":"message",');
+    u2.dc.sendJson({ textroom: 'listparticipants', transaction: 'o3', room: localRoom });
+    u2.dc.sendJson({ textroom: 'join', transaction: 'o4', room: 999, username: 'x' });
+    u2.dc.sendJson({ textroom: 'message', transaction: 'o5', room: remoteRoom });
+    u2.dc.sendJson({ textroom: 'exists', transaction: 'o6', room: remoteRoom });
+    u2.dc.sendJson({ textroom: 'list', transaction: 'o7' });
+    u2.dc.sendJson({ textroom: 'exists', transaction: 'o8', room: localRoom });
+    const order: Array<[unknown, unknown]> = [];
+    for (let i = 0; i < 8; i++) {
+      const f = await u2.dc.waitFor(() => true, 10_000, `reply ${i + 1}`);
+      order.push([f.json?.transaction ?? null, f.json?.error_code ?? f.json?.textroom]);
+    }
+    assert.deepEqual(order, [['o1', 'success'], [null, 412], ['o3', 'success'], ['o4', 417], ['o5', 413], ['o6', 'success'], ['o7', 'success'], ['o8', 'success']]);
+
     // API announcement into each room (it runs on the room's worker): every member once.
     for (const m of members) m.dc.drain();
     const api = await world.attach();
+    // API `list` merges both workers' rooms.
+    const apiList = await message(api.session, api.handle, { request: 'list' });
+    assert.deepEqual(((apiList.plugindata?.data['list'] as Array<{ room: number }>) ?? []).map((r) => r.room).sort(), [1, 2], JSON.stringify(apiList));
     for (const room of [1, 2]) {
       const a = await message(api.session, api.handle, { request: 'announcement', room, secret: `s${room}`, text: `hello ${room}` });
       assert.equal(a.plugindata?.data['textroom'], 'success', JSON.stringify(a));
