@@ -150,6 +150,8 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
     const M = 40;
     const relayedBefore = tr.relayed;
     const got = members.map(() => new Map<string, number[]>());
+    // Per sender across both rooms: the order it sent in (room 1 then room 2 for each number).
+    const across = members.map(() => new Map<string, string[]>());
     const problems: string[] = [];
     members.forEach((m, r) => {
       m.dc.drain();
@@ -161,6 +163,9 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
         const seen = got[r]!.get(key) ?? [];
         seen.push(body.seq);
         got[r]!.set(key, seen);
+        const mixed = across[r]!.get(e.from as string) ?? [];
+        mixed.push(`${e.room}:${body.seq}`);
+        across[r]!.set(e.from as string, mixed);
         if (e.from !== JSON.parse(e.text as string).from) problems.push(`${m.name} got ${f.text}`);
       });
     });
@@ -179,6 +184,11 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
       for (const s of members) {
         for (const room of [1, 2]) assert.deepEqual(got[r]!.get(`${room}/${s.name}`), expected, `${m.name} from ${s.name} in room ${room}: exactly once, in order`);
       }
+    }
+    // A member of both rooms (one on each worker) got each sender's messages in the order they were sent.
+    const sentOrder = expected.flatMap((i) => [`1:${i}`, `2:${i}`]);
+    for (const [r, m] of members.entries()) {
+      for (const s of members) assert.deepEqual(across[r]!.get(s.name), sentOrder, `${m.name} from ${s.name} across rooms 1 and 2: in the order sent`);
     }
     // Acks (every other message) came back to each sender once.
     for (const m of members) {
@@ -295,7 +305,8 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
     assert.equal(again.textroom, 'success', `u0 can join again after the kick: ${JSON.stringify(again)}`);
     const created = await members[1]!.dc.request({ textroom: 'create', room: 77, secret: 'x' });
     assert.equal(created.textroom, 'success', JSON.stringify(created));
-    assert.ok(world.tr.rooms.has('77'), 'main knows where room 77 lives');
+    // The creating worker told main before it answered (the answer may still overtake it to this thread).
+    await waitFor('main knows where room 77 lives', () => world.tr.rooms.has('77'), 5000);
     for (const m of members.slice(0, 4)) assert.equal((await m.dc.request({ textroom: 'join', room: 77, username: m.name })).textroom, 'success');
     const r77 = world.tr.rooms.get('77')!.index;
     // Destroy over the API: every member (half of them remote) hears `destroyed` once.

@@ -84,7 +84,13 @@ function stepOf(ctx: TrContext, session: PluginSession, data: Buffer | string, b
   const forwarded = route.kind === 'all' ? { ...body, request: name } : body;
   // Requests for one room go to one worker, in order: they may follow each other without waiting.
   const key = route.kind === 'room' ? `room:${route.room}` : null;
-  return { forward: true, key, run: () => ctx.link!.forward(session, route, forwarded, tx ?? null) };
+  const forward = (): void => {
+    // Frames this worker gathered for members elsewhere go first: main relays in the order it gets
+    // things, so a member of both rooms cannot get this request's fan-out before them.
+    ctx.out.relay?.flush();
+    ctx.link!.forward(session, route, forwarded, tx ?? null);
+  };
+  return { forward: true, key, run: forward };
 }
 
 function here(run: () => void): Step {
