@@ -144,13 +144,10 @@ async function main(argv: string[]): Promise<void> {
       pluginsInWorkers.push(p);
       continue;
     }
-    // VideoRoom and EchoTest use every worker. TextRoom keeps all its rooms on one worker (the last),
-    // so a member of several rooms gets every message once, in order. AudioBridge keeps its rooms on
-    // worker 0 unless its jcfg says `spread_rooms = true` (then `changeroom` between rooms of different
-    // workers is refused: the open item, README "Threads").
-    const last = pool.workers[pool.workers.length - 1]!;
-    const workers =
-      p.package === 'janus.plugin.textroom' ? [last] : p.package === 'janus.plugin.audiobridge' && !spread ? [pool.workers[0]!] : pool.workers;
+    // VideoRoom, EchoTest and TextRoom use every worker (a TextRoom room's worker relays to members on
+    // the others). AudioBridge keeps its rooms on worker 0 unless its jcfg says `spread_rooms = true`
+    // (then `changeroom` between rooms of different workers is refused: the open item, README "Threads").
+    const workers = p.package === 'janus.plugin.audiobridge' && !spread ? [pool.workers[0]!] : pool.workers;
     const wp = new PooledPlugin({ describe: p, module: spec.module, exportName: spec.exportName, pool, workers });
     routedPlane.route(p.package, wp.media);
     pluginsInWorkers.push(wp);

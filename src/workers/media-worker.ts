@@ -12,7 +12,7 @@ import type { CfgValue, JanusConfig } from '../config/types.js';
 import { ErrorCode, JanusError } from '../core/errors.js';
 import { fault, setRemoteFaultCounts } from '../core/fault.js';
 import type { MediaEvents, MediaPlaneMetrics } from '../core/media-plane.js';
-import type { PluginHost, PluginMetrics, PluginSession } from '../core/plugin.js';
+import type { ForwardRoute, PluginHost, PluginMetrics, PluginSession } from '../core/plugin.js';
 import { getLogLevel, type Logger } from '../log.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { WebRtcMediaPlane } from '../media/plane.js';
@@ -29,6 +29,10 @@ export interface WorkerClient {
   workerRestarted(worker: MediaWorker): void;
   /** A control message from this plugin in `from` for the same plugin in worker `to` (peers.ts). */
   relayPeer?(from: MediaWorker, to: number, msg: Record<string, unknown>): void;
+  /** Cross-worker plugins (core/plugin.ts WorkerLink): relay, route, keep the room map. */
+  mail?(from: MediaWorker, to: number, payload: unknown): void;
+  forward?(from: MediaWorker, handleId: number, route: ForwardRoute, body: Record<string, unknown>, tag: string | null): void;
+  roomChanged?(worker: MediaWorker, room: string, here: boolean): void;
 }
 
 export interface MediaWorkerOptions {
@@ -147,6 +151,12 @@ export class MediaWorker {
         if (s) s.client.host?.endSession(s.session);
         return;
       }
+      case 'mail':
+        return this.clients.get(msg.p)?.mail?.(this, msg.to, msg.payload);
+      case 'forward':
+        return this.clients.get(msg.p)?.forward?.(this, msg.handleId, msg.route, msg.body, msg.tag);
+      case 'roomChanged':
+        return this.clients.get(msg.p)?.roomChanged?.(this, msg.room, msg.here);
       case 'saveConfig': {
         const client = this.clients.get(msg.p);
         const done = (error: string | null) => this.notice({ n: 'configSaved', id: msg.id, error });

@@ -19,7 +19,17 @@ export type Route =
 const BINDS: Readonly<Record<string, ReadonlySet<string>>> = {
   'janus.plugin.videoroom': new Set(['join', 'joinandconfigure']),
   'janus.plugin.audiobridge': new Set(['join', 'changeroom']),
+  // TextRoom members join on the data channel, which stays on the handle's worker: nothing binds.
+  'janus.plugin.textroom': new Set(),
 };
+
+/**
+ * Plugins whose members may sit on other workers than their rooms (TextRoom: the room's worker relays
+ * to the member's, core/plugin.ts WorkerLink), so a handle's hang-up concerns every worker it is known to.
+ */
+export function membersSpanWorkers(pkg: string): boolean {
+  return pkg === 'janus.plugin.textroom';
+}
 
 /** Plugins whose rooms are spread over the workers (others keep one worker for everything). */
 export function spreadsRooms(pkg: string): boolean {

@@ -20,7 +20,7 @@ import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle } from '../core/media-plane.js';
 import { fault, faultInjection, inject, localFaultCounts } from '../core/fault.js';
 import { pluginMediaSink } from '../core/plugin-sink.js';
-import type { Plugin, PluginHost, PluginMediaHost, PluginSession } from '../core/plugin.js';
+import type { CrossWorkerPlugin, Plugin, PluginHost, PluginMediaHost, PluginSession, WorkerLink } from '../core/plugin.js';
 import { log as rootLog, setLogLevel, setSessionResolver } from '../log.js';
 import { LocalCandidates } from '../media/candidates.js';
 import { certificateFromPem } from '../media/dtls/certificate.js';
@@ -40,6 +40,8 @@ setLogLevel(init.logLevel);
 class WorkerSession implements PluginSession, MediaHandle {
   state: unknown = undefined;
   alive = true;
+  /** The worker of the handle's PeerConnection, as main last said (null: unknown, or none yet). */
+  home: number | null = null;
   readonly handleId: number;
   readonly sessionId: number;
   readonly opaqueId: string | null;
@@ -119,7 +121,24 @@ const mediaEvents: MediaEvents = {
   },
 };
 
-function makeHost(pkg: string): PluginHost & PluginMediaHost {
+function workerLink(pkg: string): WorkerLink {
+  return {
+    index: init.index,
+    homeOf: (ps) => (ps as WorkerSession).home,
+    post: (to, payload) => notice({ n: 'mail', p: pkg, to, payload }),
+    forward: (ps, route, body, tag) => {
+      const s = ps as WorkerSession;
+      if (s.alive && sessions.get(s.handleId) === s) notice({ n: 'forward', p: pkg, handleId: s.handleId, route, body, tag });
+    },
+    roomChanged: (room, here) => notice({ n: 'roomChanged', p: pkg, room: String(room), here }),
+  };
+}
+
+function crossWorker(pkg: string): (Plugin & Partial<CrossWorkerPlugin>) | undefined {
+  return plugins.get(pkg) as (Plugin & Partial<CrossWorkerPlugin>) | undefined;
+}
+
+function makeHost(pkg: string, link: boolean): PluginHost & PluginMediaHost {
   const live = (ps: PluginSession): WorkerSession | null => {
     const s = ps as WorkerSession;
     return s.alive && sessions.get(s.handleId) === s ? s : null;
@@ -157,6 +176,7 @@ function makeHost(pkg: string): PluginHost & PluginMediaHost {
     sendRemb: (ps, bitrate) => plane.sendRemb(ps as WorkerSession, bitrate),
     sendData: (ps, text) => plane.relayData(ps as WorkerSession, null, text),
     sendRtp: (ps, mid, packet) => plane.relayRtp(ps as WorkerSession, mid, packet, packet.length),
+    ...(link ? { workerLink: workerLink(pkg) } : {}),
   };
 }
 
@@ -183,7 +203,7 @@ async function call(c: MainCall): Promise<unknown> {
       const plugin = new Ctor(l.pluginOptions);
       const doc = await Jcfg.load(l.configFile);
       const config = l.rooms === null ? doc : new ShardConfig(doc, l.rooms, (set, remove) => saveConfig(l.package, set, remove));
-      await plugin.init({ config, configsFolder: l.configsFolder, gateway: init.config, host: makeHost(l.package), log: rootLog.child({ plugin: plugin.package, worker: init.index }), peers: peersOf(l.package) });
+      await plugin.init({ config, configsFolder: l.configsFolder, gateway: init.config, host: makeHost(l.package, l.crossWorker === true), log: rootLog.child({ plugin: plugin.package, worker: init.index }), peers: peersOf(l.package) });
       plugins.set(l.package, plugin);
       return { package: plugin.package };
     }
@@ -193,6 +213,7 @@ async function call(c: MainCall): Promise<unknown> {
     case 'handleMessage':
     {
       const s = sessionOf(c.handleId);
+      if (c.home !== undefined) s.home = c.home;
       return await pluginOf(s).handleMessage(s, c.transaction, c.body, c.jsep);
     }
     case 'handleAdminMessage': {
@@ -278,6 +299,25 @@ function onNotice(n: MainNotice): void {
       plane.release(s ?? { handleId: n.handleId, sessionId: 0, pluginPackage: '' });
       return;
     }
+    case 'mail':
+      crossWorker(n.p)?.workerMail?.(n.from, n.payload);
+      return;
+    case 'forwarded': {
+      const s = sessions.get(n.handleId);
+      const p = crossWorker(n.p);
+      if (!s || !p?.forwarded) return;
+      s.home = n.from;
+      p.forwarded(s, n.from, n.body);
+      return;
+    }
+    case 'forwardReply': {
+      const s = sessions.get(n.handleId);
+      if (s) crossWorker(n.p)?.forwardReply?.(s, n.tag, n.data, n.error);
+      return;
+    }
+    case 'workerDown':
+      for (const pkg of plugins.keys()) crossWorker(pkg)?.workerDown?.(n.index);
+      return;
     case 'configSaved': {
       const w = saves.get(n.id);
       saves.delete(n.id);
@@ -310,7 +350,7 @@ function onNotice(n: MainNotice): void {
 }
 
 /** Notices that run a plugin hook for one handle: a throw there is that handle's fault. */
-const HOOKS: ReadonlySet<string> = new Set(['createSession', 'destroySession', 'setupMedia', 'hangupMedia', 'slowLink']);
+const HOOKS: ReadonlySet<string> = new Set(['createSession', 'destroySession', 'setupMedia', 'hangupMedia', 'slowLink', 'mail', 'forwarded', 'forwardReply', 'workerDown']);
 
 function noticeFailed(msg: ToWorker & { t: 'notice' }, err: unknown): void {
   const handleId = 'handleId' in msg && typeof msg.handleId === 'number' ? msg.handleId : undefined;

@@ -11,9 +11,10 @@
  *   PeerConnection cannot move threads): the request is refused with a plugin error (AudioBridge
  *   `changeroom` across workers is the open item, README "Threads").
  *
- * Plugins that do not spread rooms (EchoTest, TextRoom) get a subset of the workers: EchoTest all of
- * them (handles spread by load), TextRoom one (all its rooms and members in one place, so every
- * message reaches every member once, in order).
+ * EchoTest has no rooms: its handles are spread by load. TextRoom spreads both: rooms like VideoRoom's,
+ * handles (their data channels) at their first message like EchoTest's; a member's requests for a room
+ * on another worker are forwarded here and routed to the room's worker, which answers and fans out
+ * through the member's worker (core/plugin.ts WorkerLink: `mail` is relayed, `forward` routed here).
  *
  * The jcfg file is owned here: workers send their `permanent` changes (shard-config.ts) and this
  * thread applies them in order to its one copy and writes it.
@@ -21,9 +22,9 @@
 import type { CfgValue } from '../config/types.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaPlane } from '../core/media-plane.js';
-import type { JcfgDocument, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession, SlowLinkInfo } from '../core/plugin.js';
+import type { ForwardRoute, JcfgDocument, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession, SlowLinkInfo } from '../core/plugin.js';
 import type { MediaWorker, WorkerClient } from './media-worker.js';
-import { roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
+import { membersSpanWorkers, roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
 import type { WorkerPool } from './pool.js';
 import type { PluginLoad } from './protocol.js';
 import { createRing } from './ring.js';
@@ -98,6 +99,10 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private readonly remoteSubs = new Map<number, MediaWorker>();
   /** A subscriber join's worker, chosen in beforeMessage for handleMessage. */
   private readonly placing = new Map<number, MediaWorker>();
+  /** Members may sit on other workers than their rooms (the plugin's instances talk through here). */
+  private readonly crossWorker: boolean;
+  /** Messages relayed between this plugin's workers since startup (tests, diagnostics: batches, not frames). */
+  relayed = 0;
 
   constructor(private readonly opts: PooledPluginOptions) {
     const d = opts.describe;
@@ -111,6 +116,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
     this.workers = opts.workers ?? opts.pool.workers;
     this.media = opts.pool.media;
     this.shared = spreadsRooms(this.package) && this.workers.length > 1;
+    this.crossWorker = membersSpanWorkers(this.package) && this.workers.length > 1;
     this.pool.setPicker(this.package, (handleId) => this.placeForMedia(handleId));
   }
 
@@ -150,6 +156,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
       configFile: this.doc?.file ?? '',
       configsFolder: this.configsFolder,
       rooms,
+      crossWorker: this.crossWorker,
     };
   }
 
@@ -171,6 +178,49 @@ export class PooledPlugin implements Plugin, WorkerClient {
     for (const [room, w] of this.rooms) {
       if (w === worker && this.doc?.category(`room-${room}`) === undefined) this.rooms.delete(room);
     }
+    // The others hold members of its rooms (and it held members of theirs): they hear it is gone.
+    if (this.crossWorker) for (const w of this.workers) if (w !== worker) w.notice({ n: 'workerDown', index: worker.index });
+  }
+
+  /** A plugin's payload for its instance on worker `to`: relayed as is (one message in, one out). */
+  mail(from: MediaWorker, to: number, payload: unknown): void {
+    const target = this.pool.workers[to];
+    if (!target || target === from || !this.workers.includes(target)) return;
+    this.relayed++;
+    target.notice({ n: 'mail', p: this.package, from: from.index, payload });
+  }
+
+  /**
+   * A request a handle sent on `from` for a room elsewhere: to the room's worker (announcing the handle
+   * there first), in the order it came; `list` is answered by every worker and merged here.
+   */
+  forward(from: MediaWorker, handleId: number, route: ForwardRoute, body: Data, tag: string | null): void {
+    const session = this.sessions.get(handleId);
+    if (!session) return;
+    const reply = (data: Data | null, error: string | null): void => from.notice({ n: 'forwardReply', p: this.package, handleId, tag, data, error });
+    if (route.kind === 'all') {
+      void Promise.all(this.workers.map((w) => this.send(w, session, tag ?? 'forward', body, null))).then((results) => {
+        const failed = results.find((r) => r.kind !== 'ok');
+        if (failed) reply(null, failed.kind === 'error' ? failed.reason : 'no answer');
+        else reply(mergeLists(results.map((r) => (r as { data: Data }).data)), null);
+      });
+      return;
+    }
+    const named = route.room !== null ? this.rooms.get(route.room) : undefined;
+    // A room nobody has: the sender's own worker answers "no such room".
+    const target = named ?? (route.kind === 'create' ? this.pick() : from);
+    if (target.exited || target.worker === null) {
+      reply(null, `The room's media worker ${target.index} is restarting`);
+      return;
+    }
+    target.ensureSession(this.package, this, session);
+    target.notice({ n: 'forwarded', p: this.package, handleId, from: from.index, body });
+  }
+
+  roomChanged(worker: MediaWorker, room: string, here: boolean): void {
+    if (!this.shared) return;
+    if (here) this.rooms.set(room, worker);
+    else if (this.rooms.get(room) === worker) this.rooms.delete(room);
   }
 
   // ------------------------------------------------------------------------------------------ cross-worker rooms
@@ -344,8 +394,14 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private send(w: MediaWorker, session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {
     w.ensureSession(this.package, this, session);
     return w
-      .call<PluginResult>({ m: 'handleMessage', handleId: session.handleId, transaction, body, jsep })
+      .call<PluginResult>({ m: 'handleMessage', handleId: session.handleId, transaction, body, jsep, ...this.homeOf(session.handleId) })
       .catch((err: unknown) => ({ kind: 'error', reason: err instanceof Error ? err.message : String(err) }) as PluginResult);
+  }
+
+  /** Where the handle's PeerConnection is, for a plugin that answers on its data channel from another worker. */
+  private homeOf(handleId: number): { home?: number } {
+    const w = this.pool.boundWorker(handleId);
+    return this.crossWorker && w !== undefined && w.hasMedia(handleId) ? { home: w.index } : {};
   }
 
   async handleMessage(session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {
@@ -452,7 +508,10 @@ export class PooledPlugin implements Plugin, WorkerClient {
   }
 
   hangupMedia(session: PluginSession): void {
-    this.pool.boundWorker(session.handleId)?.notice({ n: 'hangupMedia', handleId: session.handleId });
+    const bound = this.pool.boundWorker(session.handleId);
+    bound?.notice({ n: 'hangupMedia', handleId: session.handleId });
+    // Its memberships in rooms on other workers end too (the others there hear `leave`).
+    if (this.crossWorker) for (const w of this.workers) if (w !== bound && w.knows(session.handleId)) w.notice({ n: 'hangupMedia', handleId: session.handleId });
   }
 
   slowLink(session: PluginSession, info: SlowLinkInfo): void {

@@ -10,7 +10,7 @@ import type { FaultBoundary } from '../core/fault.js';
 import type { CfgValue, JanusConfig } from '../config/types.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js';
-import type { PluginMetrics, PluginResult, SlowLinkInfo } from '../core/plugin.js';
+import type { ForwardRoute, PluginMetrics, PluginResult, SlowLinkInfo } from '../core/plugin.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { CandidatesSnapshot } from '../media/candidates.js';
 
@@ -44,6 +44,8 @@ export interface PluginLoad {
    * which owns the file (saveConfig), so workers never overwrite each other's rooms.
    */
   rooms: string[] | null;
+  /** The plugin runs on several workers and its members may span them: its host gets a workerLink. */
+  crossWorker?: boolean;
 }
 
 /** The PluginSession fields the worker mirrors. */
@@ -59,7 +61,8 @@ export type MainCall =
   | { m: 'init' }
   | { m: 'loadPlugin'; load: PluginLoad }
   | { m: 'destroy' }
-  | { m: 'handleMessage'; handleId: number; transaction: string; body: Record<string, unknown>; jsep: Jsep | null }
+  /** `home`: the worker of the handle's PeerConnection, when it has one (a plugin may answer on its data channel from another worker). */
+  | { m: 'handleMessage'; handleId: number; transaction: string; body: Record<string, unknown>; jsep: Jsep | null; home?: number }
   | { m: 'handleAdminMessage'; p: string; body: Record<string, unknown> }
   | { m: 'querySession'; handleId: number }
   | { m: 'remoteJsep'; handleId: number; jsep: Jsep }
@@ -81,6 +84,13 @@ export type MainNotice =
   | { n: 'release'; handleId: number }
   /** Periodic: what the Admin API may have changed since, and whether event handlers want plugin events. */
   | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean }
+  /** Cross-worker plugins (core/plugin.ts CrossWorkerPlugin): a payload relayed from worker `from`. */
+  | { n: 'mail'; p: string; from: number; payload: unknown }
+  /** A request a handle on worker `from` sent, routed here (the handle was announced here first). */
+  | { n: 'forwarded'; p: string; handleId: number; from: number; body: Record<string, unknown> }
+  | { n: 'forwardReply'; p: string; handleId: number; tag: string | null; data: Record<string, unknown> | null; error: string | null }
+  /** Worker `index` died (sent to the others). */
+  | { n: 'workerDown'; index: number }
   /** The answer to a worker's saveConfig. */
   | { n: 'configSaved'; id: number; error: string | null }
   /**
@@ -117,6 +127,12 @@ export type WorkerNotice =
   | { n: 'closePeerConnection'; handleId: number; reason?: string }
   | { n: 'endSession'; handleId: number }
   | { n: 'notifyEvent'; p: string; handleId: number | null; data: Record<string, unknown> }
+  /** Cross-worker plugins: relay `payload` to this plugin on worker `to`. */
+  | { n: 'mail'; p: string; to: number; payload: unknown }
+  /** Cross-worker plugins: a handle's request for main to route (WorkerLink.forward). */
+  | { n: 'forward'; p: string; handleId: number; route: ForwardRoute; body: Record<string, unknown>; tag: string | null }
+  /** Cross-worker plugins: a room created or destroyed here outside the Janus API. */
+  | { n: 'roomChanged'; p: string; room: string; here: boolean }
   /** A plugin's `permanent` change to its jcfg: main applies it to the file it owns and answers configSaved. */
   | { n: 'saveConfig'; p: string; id: number; set: Array<[string, Record<string, CfgValue>]>; remove: string[] }
   // media events

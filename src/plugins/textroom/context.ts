@@ -1,5 +1,5 @@
 /** Everything request handlers share: one object per plugin instance, no module-level state. */
-import type { PluginHost, PluginSession } from '../../core/plugin.js';
+import type { PluginHost, PluginSession, WorkerLink } from '../../core/plugin.js';
 import type { Logger } from '../../log.js';
 import type { PostTargetPolicy } from '../../security/post-targets.js';
 import type { TrGeneral } from './config.js';
@@ -21,6 +21,8 @@ export interface TrContext {
   /** Which backends `post` may name (general.post_allowed / post_allow_local). */
   readonly postPolicy: PostTargetPolicy;
   readonly store: RoomStore;
+  /** The plugin's instances on the other media workers (null: alone, everything is local). */
+  readonly link: WorkerLink | null;
 }
 
 /**

@@ -111,6 +111,7 @@ function create(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data>
     room.checkTokens = true;
   }
   ctx.rooms.set(id, room);
+  ctx.link?.roomChanged(id, true);
   ctx.log.verb(`textroom: created room ${id} (${room.settings.description})`);
   if (room.settings.post !== null) ctx.log.info(`textroom: room ${id} posts to ${room.settings.post}`);
   roomEvent(ctx, origin, 'created', id);
@@ -147,12 +148,14 @@ function destroy(ctx: TrContext, origin: Origin, p: Params): Data | Promise<Data
   const room = findRoom(ctx, ctx.ids.require(p.body.room));
   checkSecret(room.settings.secret, p, 'secret');
   ctx.rooms.delete(room.id);
+  ctx.link?.roomChanged(room.id, false);
   const frame = ctx.out.format({ textroom: 'destroyed', room: room.id });
   // The requester hears about it too (Janus relays to it first); once is enough if it was also a participant.
   if (origin.kind !== 'admin' && !handleOf(origin.session).rooms.has(room.id)) ctx.out.sendText(origin.session, frame);
   for (const participant of room.participants.values()) {
     ctx.out.sendText(participant.session, frame);
     handleOf(participant.session).rooms.delete(room.id);
+    ctx.out.membership(participant.session, room.id, false);
   }
   room.participants.clear();
   roomEvent(ctx, origin, 'destroyed', room.id);
@@ -195,6 +198,7 @@ function kick(ctx: TrContext, origin: Origin, p: Params): Data {
   kickedEvent(ctx, origin, room.id, username);
   room.participants.delete(username);
   handleOf(target.session).rooms.delete(room.id);
+  ctx.out.membership(target.session, room.id, false);
   return { textroom: 'success' };
 }
 

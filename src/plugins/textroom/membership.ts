@@ -40,6 +40,7 @@ function join(ctx: TrContext, session: PluginSession, p: Params): Data {
   const me: Participant = { session, room, username, display: display ?? null };
   room.participants.set(username, me);
   handle.rooms.set(room.id, me);
+  ctx.out.membership(session, room.id, true);
   if (wantsHistory) for (const frame of room.history()) ctx.out.sendText(session, frame);
   const event: Data = { textroom: 'join', room: room.id, username };
   if (display !== undefined) event.display = display;
@@ -55,6 +56,7 @@ export function removeParticipant(ctx: TrContext, me: Participant, toSelf: boole
   const room = me.room;
   if (room.participants.get(me.username) === me) room.participants.delete(me.username);
   handleOf(me.session).rooms.delete(room.id);
+  ctx.out.membership(me.session, room.id, false);
   const frame = ctx.out.format({ textroom: 'leave', room: room.id, username: me.username });
   if (toSelf) ctx.out.sendText(me.session, frame);
   ctx.out.broadcast(room.participants.values(), frame);

@@ -1,12 +1,15 @@
 /**
  * Everything the plugin sends on data channels goes through here: one serialisation per event
- * (broadcasts reuse the same string), and a failing or gone recipient never stops the others.
+ * (broadcasts reuse the same string), and a failing or gone recipient never stops the others. A
+ * recipient whose data channel is on another media worker gets its frames through the relay.
  */
 import type { PluginSession } from '../../core/plugin.js';
 import type { Logger } from '../../log.js';
 import type { Data } from './errors.js';
 import { formatJson, type JsonStyle } from './json-format.js';
 import type { DataChannelHost } from './media.js';
+import type { RoomId } from './ids.js';
+import type { MemberRelay } from './relay.js';
 import type { Participant } from './room.js';
 
 export class Outbox {
@@ -16,6 +19,8 @@ export class Outbox {
     private readonly host: () => DataChannelHost | null,
     readonly style: JsonStyle,
     private readonly log: Logger,
+    /** Present in a pool of several workers. */
+    readonly relay: MemberRelay | null = null,
   ) {}
 
   format(data: Data): string {
@@ -24,6 +29,11 @@ export class Outbox {
 
   sendText(session: PluginSession, text: string): void {
     if (!session.alive) return;
+    const home = this.relay?.remoteHome(session) ?? null;
+    if (home !== null) {
+      this.relay!.frame(home, session.handleId, text);
+      return;
+    }
     const dc = this.host();
     if (dc === null) {
       if (!this.warnedNoHost) this.log.warn('textroom: no data-channel host: data-channel frames are dropped');
@@ -39,6 +49,12 @@ export class Outbox {
 
   send(session: PluginSession, data: Data): void {
     this.sendText(session, this.format(data));
+  }
+
+  /** A member joined (or left) a room here: its worker, if another, keeps track (relay.ts). */
+  membership(session: PluginSession, room: RoomId, joined: boolean): void {
+    const home = this.relay?.remoteHome(session) ?? null;
+    if (home !== null) this.relay!.membership(home, session.handleId, room, joined);
   }
 
   broadcast(to: Iterable<Participant>, text: string): void {

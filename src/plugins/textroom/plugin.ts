@@ -6,14 +6,14 @@
  */
 import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
-import type { Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession } from '../../core/plugin.js';
+import type { CrossWorkerPlugin, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession } from '../../core/plugin.js';
 import { readGeneral, readRooms } from './config.js';
 import type { TrContext } from './context.js';
-import { handleFrame } from './datachannel.js';
+import { handleFrame, runForwarded } from './datachannel.js';
 import { errorPayload, TrError, TrErrorCode, type Data } from './errors.js';
 import { RoomIds, type RoomId } from './ids.js';
 import { isDataChannelHost, type DataChannelHost, type DataChannelPlugin } from './media.js';
-import { leaveAll } from './membership.js';
+import { leaveAll, removeParticipant } from './membership.js';
 import { negotiate, NEGOTIATION } from './negotiation.js';
 import { Outbox } from './outbox.js';
 import { Params } from './params.js';
@@ -21,6 +21,8 @@ import { RoomStore } from './persistence.js';
 import { HttpPoster, type PosterOptions } from './post.js';
 import { PostTargetPolicy } from '../../security/post-targets.js';
 import { isManagement, runManagement, type Outcome } from './requests.js';
+import { isRelayBatch, MemberRelay, RelayOp } from './relay.js';
+import { forgetFlights, forwardDone } from './request-order.js';
 import { Room } from './room.js';
 import { handleOf } from './session.js';
 
@@ -40,7 +42,7 @@ function orInvalid(out: Outcome): Data {
   return out ?? errorPayload('error', new TrError(TrErrorCode.UNKNOWN_ERROR, 'Invalid response'));
 }
 
-export class TextRoomPlugin implements Plugin, DataChannelPlugin {
+export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlugin {
   readonly package = 'janus.plugin.textroom';
   readonly name = 'JANUS TextRoom plugin';
   readonly author = 'Portunus';
@@ -53,6 +55,8 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
   private dataChannels: DataChannelHost | null;
   /** setup/ack/restart events, one at a time, each after the core's `ack` went out. */
   private queue: Promise<void> = Promise.resolve();
+  /** The handles attached here, for frames relayed from other media workers (by handle id). */
+  private readonly sessions = new Map<number, PluginSession>();
 
   constructor(private readonly opts: TextRoomOptions = {}) {
     this.dataChannels = opts.dataChannels ?? null;
@@ -76,16 +80,18 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
     }
     if (this.dataChannels === null && isDataChannelHost(init.host)) this.dataChannels = init.host;
     this.host = init.host;
+    const link = init.host.workerLink ?? null;
     this.ctx = {
       general,
       host: init.host,
       ids,
       rooms,
       log,
-      out: new Outbox(() => this.dataChannels, general.json, log),
+      out: new Outbox(() => this.dataChannels, general.json, log, link !== null ? new MemberRelay(link) : null),
       poster: new HttpPoster(log, this.opts.post, postPolicy),
       postPolicy,
       store: new RoomStore(init.config, ids, log),
+      link,
     };
     log.info(`textroom: ${rooms.size} room(s) from ${init.config.file}; ${ids.stringIds ? 'string' : 'numeric'} IDs`);
   }
@@ -114,6 +120,7 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
 
   createSession(session: PluginSession): void {
     handleOf(session);
+    this.sessions.set(session.handleId, session);
   }
 
   async handleMessage(session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {
@@ -163,13 +170,100 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
   hangupMedia(session: PluginSession): void {
     const handle = handleOf(session);
     if (this.ctx !== null) leaveAll(this.ctx, session);
+    // Rooms on other workers: main hangs the handle up there too (its members leave there).
+    handle.remote.clear();
+    handle.waiting.length = 0;
+    handle.inFlight = 0;
     handle.setup = false;
   }
 
   destroySession(session: PluginSession): void {
     const handle = handleOf(session);
     if (this.ctx !== null) leaveAll(this.ctx, session);
+    handle.remote.clear();
     handle.destroyed = true;
+    if (this.sessions.get(session.handleId) === session) this.sessions.delete(session.handleId);
+  }
+
+  // ------------------------------------------------------------------ the other media workers (relay.ts)
+
+  /** A batch from a room's worker: frames for members whose data channel is here, and their memberships. */
+  workerMail(from: number, payload: unknown): void {
+    const ctx = this.ctx;
+    if (ctx === null || !isRelayBatch(payload)) return;
+    const { frames, ops } = payload;
+    for (let i = 0; i < ops.length; i += 3) {
+      const session = this.sessions.get(ops[i + 1] as number);
+      if (session === undefined || !session.alive) continue;
+      const arg = ops[i + 2]!;
+      switch (ops[i]) {
+        case RelayOp.Frame: {
+          const frame = frames[arg as number];
+          if (typeof frame === 'string') ctx.out.sendText(session, frame);
+          break;
+        }
+        case RelayOp.Joined:
+          handleOf(session).remote.set(arg, from);
+          break;
+        case RelayOp.Left: {
+          const remote = handleOf(session).remote;
+          if (remote.get(arg) === from) remote.delete(arg);
+          break;
+        }
+        case RelayOp.Done:
+          forwardDone(session);
+          break;
+      }
+    }
+  }
+
+  /** A member's data-channel request for a room here, from the worker its data channel is on. */
+  forwarded(session: PluginSession, from: number, body: Data): void {
+    const ctx = this.ctx;
+    // The member's worker holds its later requests until this one is done: it must hear, whatever happens.
+    let told = false;
+    const done = (): void => {
+      if (told) return;
+      told = true;
+      if (ctx?.link && from !== ctx.link.index) ctx.out.relay?.done(from, session.handleId);
+      else forwardDone(session);
+    };
+    try {
+      if (ctx !== null && session.alive && !handleOf(session).destroyed) runForwarded(ctx, session, body, done);
+      else done();
+    } catch (err) {
+      ctx?.log.error(`textroom: forwarded request from handle ${session.handleId} failed: ${(err as Error)?.stack ?? String(err)}`);
+      done();
+    }
+  }
+
+  /** The merged answer to a forwarded `list` (or why a forwarded request could not run). */
+  forwardReply(session: PluginSession, tag: string | null, data: Data | null, error: string | null): void {
+    const ctx = this.ctx;
+    if (ctx === null || !session.alive) return;
+    const reply = data ?? errorPayload('error', new TrError(TrErrorCode.UNKNOWN_ERROR, error ?? 'No answer'));
+    ctx.out.send(session, tag === null ? reply : { ...reply, transaction: tag });
+    forwardDone(session);
+  }
+
+  /**
+   * Worker `index` died. Its rooms are gone (jcfg rooms come back empty): members here hear
+   * `destroyed`, as when a room is destroyed, and may join again. Its data channels are gone: their
+   * members leave the rooms here (`leave` to the others).
+   */
+  workerDown(index: number): void {
+    const ctx = this.ctx;
+    if (ctx === null) return;
+    for (const session of this.sessions.values()) {
+      const handle = handleOf(session);
+      if (handle.inFlight > 0) forgetFlights(session);
+      for (const [room, w] of [...handle.remote]) {
+        if (w !== index) continue;
+        handle.remote.delete(room);
+        ctx.out.send(session, { textroom: 'destroyed', room });
+      }
+      if (ctx.link?.homeOf(session) === index) for (const me of [...handle.rooms.values()]) removeParticipant(ctx, me, false);
+    }
   }
 
   /** Counts for /metrics, private rooms included. */
@@ -185,6 +279,8 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin {
       setup: handle.setup,
       destroyed: handle.destroyed,
       rooms: [...handle.rooms.values()].map((p) => ({ room: p.room.id, ...Room.describe(p) })),
+      // Portunus only: rooms on other media workers this handle is in (their worker has the details).
+      ...(handle.remote.size > 0 ? { portunus: { rooms_on_other_workers: [...handle.remote].map(([room, worker]) => ({ room, worker })) } } : {}),
     };
   }
 

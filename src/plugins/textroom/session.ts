@@ -10,7 +10,13 @@ export class TrHandle {
   sdpVersion = 0;
   /** One participant per room: a PeerConnection may be in many rooms at once. */
   readonly rooms = new Map<RoomId, Participant>();
+  /** Rooms on other media workers this handle (its data channel here) is a member of, and their worker. */
+  readonly remote = new Map<RoomId, number>();
   destroyed = false;
+  /** Requests forwarded to other workers not answered yet, and what they share (request-order.ts). */
+  inFlight = 0;
+  flightKey: string | null = null;
+  readonly waiting: Array<{ forward: boolean; key: string | null; run: () => void }> = [];
 }
 
 export function handleOf(session: PluginSession): TrHandle {
