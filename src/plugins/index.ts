@@ -6,10 +6,18 @@ import type { Plugin } from '../core/plugin.js';
 import { AudioBridgePlugin } from './audiobridge/plugin.js';
 import { EchoTestPlugin } from './echotest/plugin.js';
 import { TextRoomPlugin } from './textroom/plugin.js';
+import { VideoCallPlugin } from './videocall/plugin.js';
 import { VideoRoomPlugin } from './videoroom/plugin.js';
 
 export function builtinPlugins(): Plugin[] {
-  return [new AudioBridgePlugin(), new EchoTestPlugin(), new TextRoomPlugin(), new VideoRoomPlugin()];
+  return [
+    new AudioBridgePlugin(),
+    new EchoTestPlugin(),
+    new TextRoomPlugin(),
+    new VideoRoomPlugin(),
+    // Main thread only (not WORKER_CAPABLE): a call's two handles relay to each other directly.
+    new VideoCallPlugin(),
+  ];
 }
 
 /**
