@@ -469,7 +469,8 @@ export class VideoCallPlugin implements Plugin {
 
   hangupMedia(session: PluginSession): void {
     const st = session.state as VcSession | undefined;
-    if (!st || st.destroyed) return;
+    // As in Janus, closing a PeerConnection that never came up (a refused `call`) leaves the call as it is.
+    if (!st || st.destroyed || !st.mediaUp) return;
     this.hangupInternal(st, 'Remote WebRTC hangup');
   }
 
