@@ -344,13 +344,15 @@ export class VideoCallPlugin implements Plugin {
     const reason = typeof r === 'string' ? r : 'We did the hangup';
     const peer = st.peer;
     this.event(st, { event: 'hangup', reason: 'Explicit hangup' });
+    // Unlinked first: closing the PeerConnections below ends no call any more (no second hangup event).
+    if (peer !== null) this.unlink(st, peer);
+    else st.incall = false;
     this.host?.closePeerConnection(st.session, 'Explicit hangup');
     if (peer !== null) {
-      this.unlink(st, peer);
       this.host?.pushEvent(peer.session, null, { videocall: 'event', result: { event: 'hangup', username: st.username, reason } });
       if (this.eventsOn()) this.host?.notifyEvent?.(peer.session, { event: 'hangup', reason: 'Remote hangup' });
       this.host?.closePeerConnection(peer.session, 'Remote hangup');
-    } else st.incall = false;
+    }
     return { event: 'hangup', ...(st.username !== null ? { username: st.username } : {}), reason: 'Explicit hangup' };
   }
 
