@@ -26,6 +26,8 @@ export interface Recording {
   e2ee: boolean;
   /** False while it is being recorded. */
   completed: boolean;
+  /** Set while its files are still being flushed and closed: playout waits for it. */
+  closing?: Promise<void>;
 }
 
 /** `[section]` then `key = value` lines (CRLF or LF); `#`/`;` comments. Only the first section matters. */

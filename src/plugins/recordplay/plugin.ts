@@ -211,12 +211,17 @@ export class RecordPlayPlugin implements Plugin {
       case 'stop':
       case 'pause':
       case 'resume':
-        setImmediate(() => {
-          this.process(st, request, transaction, body, jsep).catch((err) => {
-            if (this.log) fault(this.log, 'plugin_hook', err, { plugin: PKG, handle_id: session.handleId, where: 'handleMessage' });
-            this.host?.closePeerConnection(session, 'Plugin error (handleMessage)');
+        {
+          // What `stop` stops is what was active when it was asked: janus.js sends a `hangup` right
+          // after it, which may tear the session down before the queued request runs.
+          const activeId = st.recording?.id;
+          setImmediate(() => {
+            this.process(st, request, transaction, body, jsep, activeId).catch((err) => {
+              if (this.log) fault(this.log, 'plugin_hook', err, { plugin: PKG, handle_id: session.handleId, where: 'handleMessage' });
+              this.host?.closePeerConnection(session, 'Plugin error (handleMessage)');
+            });
           });
-        });
+        }
         return { kind: 'wait' };
       default:
         return fail(RpErrorCode.INVALID_REQUEST, `Unknown request '${String(body['request'])}'`);
@@ -252,7 +257,7 @@ export class RecordPlayPlugin implements Plugin {
 
   // ------------------------------------------------------------------ asynchronous requests
 
-  private async process(st: RpSession, request: string, transaction: string, body: Record<string, unknown>, jsep: Jsep | null): Promise<void> {
+  private async process(st: RpSession, request: string, transaction: string, body: Record<string, unknown>, jsep: Jsep | null, activeId: number | undefined): Promise<void> {
     const host = this.host;
     if (!host || st.destroyed || !st.session.alive) return;
     let result: Record<string, unknown> | undefined;
@@ -272,8 +277,8 @@ export class RecordPlayPlugin implements Plugin {
           if (st.recording) this.notify(st, { event: 'playing', id: st.recording.id });
           break;
         case 'stop':
-          result = { status: 'stopped', ...(st.recording ? { id: st.recording.id } : {}) };
-          if (st.recording) this.notify(st, { event: 'stopped', id: st.recording.id });
+          result = { status: 'stopped', ...(activeId !== undefined ? { id: activeId } : {}) };
+          if (activeId !== undefined) this.notify(st, { event: 'stopped', id: activeId });
           break;
         default: {
           const pause = request === 'pause';
@@ -435,6 +440,7 @@ export class RecordPlayPlugin implements Plugin {
     const rec = this.library!.recordings.get(id);
     if (!rec || !rec.completed || (rec.audioCodec === null && rec.videoCodec === null)) throw new RpError(RpErrorCode.NOT_FOUND, 'No such recording');
     const lib = this.library!;
+    if (rec.closing) await rec.closing;
     let warning: string | undefined;
     const specs: Parameters<typeof buildOffer>[0][number][] = [];
     const tracks: PlayTrack[] = [];
@@ -541,8 +547,10 @@ export class RecordPlayPlugin implements Plugin {
       const wasRecorder = st.recorder;
       const closed = this.closeFiles(st);
       if (wasRecorder && rec !== null && this.library !== null) {
+        // Listed (and playable) at once, as in Janus; a playout waits for the files to be flushed.
         const lib = this.library;
-        void closed.then(() => lib.complete(rec));
+        rec.completed = true;
+        rec.closing = closed.then(() => lib.complete(rec)).finally(() => delete rec.closing);
       }
       st.recording = null;
       st.recorder = false;
