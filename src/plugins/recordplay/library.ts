@@ -4,7 +4,7 @@
  * the ones being recorded now (listed only once complete). Names in a .nfo are bare file names: one
  * naming a path (separators, `..`) is skipped, so nothing outside the folder is ever read.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../log.js';
 import { readMjrHeader } from '../../recording/mjr-read.js';
@@ -168,7 +168,10 @@ export class Library {
   /** A recording just finished: write its .nfo (Janus's format, CRLF) and make it playable. */
   async complete(rec: Recording): Promise<void> {
     try {
-      await writeFile(join(this.folder, `${rec.id}.nfo`), writeNfoText(rec), { flag: 'w' });
+      // Written aside and renamed: a folder scan (or a reader) never sees a half-written .nfo.
+      const tmp = join(this.folder, `.${rec.id}.nfo.tmp`);
+      await writeFile(tmp, writeNfoText(rec), { flag: 'w' });
+      await rename(tmp, join(this.folder, `${rec.id}.nfo`));
     } catch (err) {
       this.log.error(`recordplay: couldn't write ${rec.id}.nfo: ${(err as Error).message}`);
       return;
