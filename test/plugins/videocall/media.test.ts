@@ -20,7 +20,7 @@ import { extractRemoteTransport } from '../../../src/media/sdp/jsep.js';
 import { parseSdp } from '../../../src/media/sdp/parse.js';
 import { writeSdp } from '../../../src/media/sdp/write.js';
 import { clientPeerConfig } from '../../helpers/client-peer-config.js';
-import { pollUntil, postJson, type JsonObject } from '../../helpers/janus-client.js';
+import { longPoll, postJson, type JsonObject } from '../../helpers/janus-client.js';
 import { startMediaGateway, type MediaGateway } from '../../helpers/media-server.js';
 import { rtpPacket } from '../../media/peer/helpers.js';
 
@@ -97,19 +97,22 @@ async function client(gw: MediaGateway, name: string): Promise<Client> {
   return c;
 }
 
+/** Long-poll the client's session until an event matches (every event is kept: a batch may hold several). */
+async function nextEvent(gw: MediaGateway, c: Client, pred: (e: JsonObject) => boolean, ms = 20_000): Promise<JsonObject> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const i = c.events.findIndex(pred);
+    if (i >= 0) return c.events.splice(i, 1)[0]!;
+    if (Date.now() > deadline) throw new Error(`${c.name}: no matching event within ${ms} ms; have ${JSON.stringify(c.events).slice(0, 800)}`);
+    const r = await longPoll(gw.httpUrl, c.session, { maxev: 10, timeoutMs: 35_000 });
+    for (const e of Array.isArray(r.json) ? r.json : [r.json]) if (e && typeof e === 'object' && !Array.isArray(e) && e['janus'] !== 'keepalive') c.events.push(e as JsonObject);
+  }
+}
+
 async function message(gw: MediaGateway, c: Client, body: JsonObject, jsep?: JsonObject): Promise<JsonObject> {
   const transaction = `t${Math.random()}`;
   await postJson(`${gw.httpUrl}/${c.session}/${c.handle}`, { janus: 'message', transaction, body, ...(jsep ? { jsep } : {}) });
-  const evs = await pollUntil(gw.httpUrl, c.session, (e) => e.transaction === transaction, 15_000);
-  c.events.push(...evs.filter((e) => e.transaction !== transaction));
-  return evs.find((e) => e.transaction === transaction)!;
-}
-
-async function nextEvent(gw: MediaGateway, c: Client, pred: (e: JsonObject) => boolean): Promise<JsonObject> {
-  const i = c.events.findIndex(pred);
-  if (i >= 0) return c.events.splice(i, 1)[0]!;
-  const evs = await pollUntil(gw.httpUrl, c.session, pred, 15_000);
-  return evs.find(pred)!;
+  return nextEvent(gw, c, (e) => e.transaction === transaction && e.janus === 'event');
 }
 
 const data = (e: JsonObject): JsonObject => (e.plugindata as { data: JsonObject }).data;
@@ -233,6 +236,12 @@ describe('VideoCall media: two real peers call each other through Portunus', { t
     assert.deepEqual(data(h).result, { event: 'hangup', username: 'alice', reason: 'Explicit hangup' });
     const ev = await nextEvent(gw, bob, (e) => e.janus === 'event' && (data(e).result as JsonObject | undefined)?.event === 'hangup');
     assert.deepEqual(data(ev).result, { event: 'hangup', username: 'alice', reason: 'We did the hangup' });
+    // Both server-side PeerConnections are closed: nothing reaches bob any more although alice keeps sending.
+    const total = (): number => [...bob.received.values()].reduce((n, l) => n + l.length, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = total();
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(total(), t0, 'no media relayed after the hangup');
     const list = await message(gw, bob, { request: 'list' });
     assert.deepEqual(((data(list).result as JsonObject).list as string[]).sort(), ['alice', 'bob']);
   });
