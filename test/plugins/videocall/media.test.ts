@@ -8,6 +8,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:dgram';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readMjrIndex } from '../../../src/recording/mjr-read.js';
 import { LocalCandidates } from '../../../src/media/candidates.js';
 import { generateCertificate } from '../../../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../../../src/media/net/port-allocator.js';
@@ -229,6 +233,31 @@ describe('VideoCall media: two real peers call each other through Portunus', { t
     await waitUntil('REMB at the caller', () => alice.rembs.length > rembsBefore);
     const after = alice.rembs.slice(rembsBefore);
     assert.ok(after.every((b) => b <= 128000), `REMBs after set bitrate=128000: ${after.join(',')}`);
+  });
+
+  test('set record: what alice sends is recorded to <filename>-audio.mjr / -video.mjr until record=false', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vc-rec-'));
+    try {
+      const base = join(dir, 'alice');
+      assert.deepEqual(data(await message(gw, alice, { request: 'set', record: true, filename: base })), { videocall: 'event', result: { event: 'set' } });
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.deepEqual(data(await message(gw, alice, { request: 'set', record: false })), { videocall: 'event', result: { event: 'set' } });
+      await waitUntil('the recordings', () => existsSync(`${base}-audio.mjr`) && existsSync(`${base}-video.mjr`), 10_000);
+      await new Promise((r) => setTimeout(r, 500)); // closed and flushed
+      const a = await readMjrIndex(`${base}-audio.mjr`);
+      const v = await readMjrIndex(`${base}-video.mjr`);
+      assert.equal(a.header.codec, 'opus');
+      assert.equal(v.header.codec, 'vp8');
+      assert.ok(a.count >= 30 && v.count >= 15, `frames recorded: audio ${a.count}, video ${v.count}`);
+      // A filename with '..' is refused: nothing is written.
+      const sub = mkdtempSync(join(dir, 'sub-'));
+      await message(gw, alice, { request: 'set', record: true, filename: `${sub}/../escape` });
+      await message(gw, alice, { request: 'set', record: false });
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(existsSync(join(dir, 'escape-audio.mjr')), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('hangup: the other side gets a hangup event and media stops', async () => {
