@@ -5,11 +5,22 @@
 import type { Plugin } from '../core/plugin.js';
 import { AudioBridgePlugin } from './audiobridge/plugin.js';
 import { EchoTestPlugin } from './echotest/plugin.js';
+import { RecordPlayPlugin } from './recordplay/plugin.js';
 import { TextRoomPlugin } from './textroom/plugin.js';
+import { VideoCallPlugin } from './videocall/plugin.js';
 import { VideoRoomPlugin } from './videoroom/plugin.js';
 
 export function builtinPlugins(): Plugin[] {
-  return [new AudioBridgePlugin(), new EchoTestPlugin(), new TextRoomPlugin(), new VideoRoomPlugin()];
+  return [
+    new AudioBridgePlugin(),
+    new EchoTestPlugin(),
+    new TextRoomPlugin(),
+    new VideoRoomPlugin(),
+    // Main thread only (not WORKER_CAPABLE): a call's two handles relay to each other directly.
+    new VideoCallPlugin(),
+    // Main thread only: its playout clock is one timer for every viewer.
+    new RecordPlayPlugin(),
+  ];
 }
 
 /**

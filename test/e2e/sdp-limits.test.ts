@@ -15,7 +15,7 @@ import type { RunningServer } from '../helpers/server-process.js';
 import { WsClient, type JsonObject } from '../helpers/janus-client.js';
 import { manyMlineOffer } from '../helpers/big-offer.js';
 
-const PLUGINS: DemoPlugin[] = ['echotest', 'videoroom', 'textroom', 'audiobridge'];
+const PLUGINS = ['echotest', 'videoroom', 'textroom', 'audiobridge'] as const satisfies readonly DemoPlugin[];
 const servers: RunningServer[] = [];
 const clients: WsClient[] = [];
 after(async () => {
@@ -25,7 +25,7 @@ after(async () => {
 
 /** A Portunus with the four demo plugins and `mediaExtra` lines in janus.jcfg's media section. */
 async function start(mediaExtra: string): Promise<RunningServer> {
-  const srv = await startMediaGateway('portunus', PLUGINS, {}, {
+  const srv = await startMediaGateway('portunus', [...PLUGINS], {}, {
     prefix: 'sdp-limits',
     janusJcfg: (text) => text.replace('  dtls_mtu = 1200', `  dtls_mtu = 1200\n${mediaExtra}`),
   });
@@ -77,7 +77,7 @@ class Api {
 
 const pdata = (ev: JsonObject): JsonObject => (ev.plugindata as { data: JsonObject }).data;
 /** What each plugin is sent with the offer (the core must refuse before the plugin reads it). */
-const BODY: Record<DemoPlugin, Record<string, unknown>> = {
+const BODY: Record<(typeof PLUGINS)[number], Record<string, unknown>> = {
   echotest: { audio: true },
   videoroom: { request: 'joinandconfigure', room: 1234, ptype: 'publisher', display: 'p' },
   textroom: { request: 'setup' },

@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fc, checkAsync, noStrayErrors, heapUsed, REPLAYING } from './harness.js';
@@ -157,6 +157,8 @@ test('Janus API in process: mutated requests for the core, every plugin and the 
   const candidates = await LocalCandidates.create({ enforceList: ['127.0.0.1'] });
   const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
   const logged: string[] = [];
+  // Record&Play needs its recordings folder (Janus refuses to load it without one).
+  writeFileSync(join(dir, 'janus.plugin.recordplay.jcfg'), `general: {\n  path = ${JSON.stringify(join(dir, 'recordings'))}\n}\n`);
   const gw = new Gateway({ config, plugins: builtinPlugins(), mediaPlane: plane, pluginConfig: (pkg) => Jcfg.load(join(dir, `${pkg}.jcfg`)), watchdogIntervalMs: 60_000, log: recordingLog(logged) });
   await gw.start();
   const client = new Client();

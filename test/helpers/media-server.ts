@@ -17,7 +17,7 @@ import { startJanusOnFolder } from './janus-ref.js';
 import { startPortunusOnFolder } from './portunus.js';
 import { withRetries, type RunningServer } from './server-process.js';
 
-export type DemoPlugin = 'echotest' | 'videoroom' | 'textroom' | 'audiobridge';
+export type DemoPlugin = 'echotest' | 'videoroom' | 'textroom' | 'audiobridge' | 'videocall' | 'recordplay';
 export type GatewayKind = 'janus' | 'portunus';
 
 export const RTP_PORT_RANGE = '20000-20100';
@@ -103,7 +103,11 @@ export function mediaJanusJcfg(serverName: string, adminSecret: string, plugins:
 export function pluginJcfg(p: DemoPlugin): string {
   switch (p) {
     case 'echotest':
+    case 'videocall':
       return 'general: {\n}\n';
+    case 'recordplay':
+      // Tests give their own folder (override); this one exists on Debian's janus package.
+      return 'general: {\n  path = "/usr/share/janus/recordings"\n}\n';
     case 'videoroom':
       return [
         'general: {',
