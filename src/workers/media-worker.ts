@@ -7,7 +7,7 @@
  * announced to a worker the first time something for it goes there (ensureSession), so management
  * requests can reach any worker; its PeerConnection lives on exactly one (hasMedia).
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import type { CfgValue, JanusConfig } from '../config/types.js';
 import { ErrorCode, JanusError } from '../core/errors.js';
 import { fault, setRemoteFaultCounts } from '../core/fault.js';
@@ -39,6 +39,8 @@ export interface MediaWorkerOptions {
   /** The worker's Janus debug level, re-read every second (default: the process's). */
   logLevel?: () => number;
   eventsEnabled: () => boolean;
+  /** The thread is up (first start or restart): the pool links it with the others (cross-link.ts). */
+  onStarted?: (w: MediaWorker) => void;
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -56,6 +58,8 @@ export class MediaWorker {
   readonly index: number;
   worker: Worker | null = null;
   exited = false;
+  /** Started and not exited since (its plugins loaded). */
+  up = false;
   restarts = 0;
   /** Set by the pool: where media events go. */
   events: MediaEvents | null = null;
@@ -89,6 +93,12 @@ export class MediaWorker {
 
   private post(msg: ToWorker): void {
     if (this.worker && !this.exited) this.worker.postMessage(msg);
+  }
+
+  /** Hands the worker its end of a channel to worker `peer` (transferred, so it is this worker's alone). */
+  postPort(peer: number, port: MessagePort): void {
+    if (this.worker && !this.exited) this.worker.postMessage({ t: 'notice', n: 'peerPort', peer, port } satisfies ToWorker, [port]);
+    else port.close();
   }
 
   notice(n: MainNotice): void {
@@ -238,6 +248,8 @@ export class MediaWorker {
       throw err;
     }
     this.log.info('media worker thread started', { worker: this.index, thread: worker.threadId });
+    this.up = true;
+    this.opts.onStarted?.(this);
   }
 
   /**
@@ -248,6 +260,7 @@ export class MediaWorker {
   private onExit(worker: Worker, code: number): void {
     if (worker !== this.worker) return;
     this.exited = true;
+    this.up = false;
     this.mediaMetrics = null;
     this.pluginMetrics = {};
     this.load = NO_LOAD;

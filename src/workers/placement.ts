@@ -21,6 +21,14 @@ const BINDS: Readonly<Record<string, ReadonlySet<string>>> = {
   'janus.plugin.audiobridge': new Set(['join', 'changeroom']),
 };
 
+/**
+ * Plugins whose participants can change to a room on another worker while their PeerConnection stays
+ * (AudioBridge: the mix crosses between the workers, cross-link.ts).
+ */
+export function movesAcross(pkg: string): boolean {
+  return pkg === 'janus.plugin.audiobridge';
+}
+
 /** Plugins whose rooms are spread over the workers (others keep one worker for everything). */
 export function spreadsRooms(pkg: string): boolean {
   return pkg in BINDS;

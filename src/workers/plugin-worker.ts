@@ -30,6 +30,7 @@ import type { CfgValue } from '../config/types.js';
 import { IdleGc } from './idle-gc.js';
 import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
 import { ShardConfig } from './shard-config.js';
+import { CrossLinks, isCrossWorkerPlugin, type CrossKind, type CrossWorkerHost } from './cross-link.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -65,6 +66,18 @@ let eventsEnabled = init.eventsEnabled;
 const plugins = new Map<string, Plugin>();
 let plane!: WebRtcMediaPlane;
 const log = rootLog.child({ worker: `media-${init.index}` });
+
+/** Frames from participants' other halves on other workers, handed to the handle's plugin. */
+const links = new CrossLinks((from, handleId, kind, pt, data) => {
+  const s = sessions.get(handleId);
+  const plugin = s ? plugins.get(s.pluginPackage) : undefined;
+  if (!s || !plugin || !isCrossWorkerPlugin(plugin)) return;
+  try {
+    plugin.crossFrame(handleId, from, kind, pt, data);
+  } catch (err) {
+    fault(log, 'plugin_media', err, { where: 'crossFrame', handle_id: handleId, session_id: s.sessionId });
+  }
+});
 
 function pluginOf(s: WorkerSession): Plugin {
   const p = plugins.get(s.pluginPackage);
@@ -108,7 +121,7 @@ const mediaEvents: MediaEvents = {
   },
 };
 
-function makeHost(pkg: string): PluginHost & PluginMediaHost {
+function makeHost(pkg: string): PluginHost & PluginMediaHost & CrossWorkerHost {
   const live = (ps: PluginSession): WorkerSession | null => {
     const s = ps as WorkerSession;
     return s.alive && sessions.get(s.handleId) === s ? s : null;
@@ -146,6 +159,8 @@ function makeHost(pkg: string): PluginHost & PluginMediaHost {
     sendRemb: (ps, bitrate) => plane.sendRemb(ps as WorkerSession, bitrate),
     sendData: (ps, text) => plane.relayData(ps as WorkerSession, null, text),
     sendRtp: (ps, mid, packet) => plane.relayRtp(ps as WorkerSession, mid, packet, packet.length),
+    workerIndex: init.index,
+    crossSend: (to: number, handleId: number, kind: CrossKind, pt: number, buf: Uint8Array, len: number) => links.send(to, handleId, kind, pt, buf, len),
   };
 }
 
@@ -202,8 +217,16 @@ async function call(c: MainCall): Promise<unknown> {
       return s ? plane.handleInfo(s) : null;
     }
     case 'closeMedia':
+      links.close();
       await plane?.close();
       return null;
+    case 'crossWorker': {
+      const plugin = plugins.get(c.p);
+      const s = sessions.get(c.handleId);
+      if (!plugin || !isCrossWorkerPlugin(plugin)) throw new JanusError(498, `Plugin ${c.p} cannot move participants between workers`);
+      if (!s) throw new JanusError(458, `No such handle ${c.handleId} in the media worker`);
+      return plugin.crossWorker(c.handleId, c.op, c.data);
+    }
   }
 }
 
@@ -269,6 +292,9 @@ function onNotice(n: MainNotice): void {
     }
     case 'exitForTests':
       process.exit(n.code);
+      return;
+    case 'peerPort':
+      links.setPort(n.peer, n.port);
       return;
     case 'faultInjection':
       faultInjection.armed = n.armed;

@@ -13,6 +13,7 @@ import type { MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js
 import type { PluginMetrics, PluginResult, SlowLinkInfo } from '../core/plugin.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { CandidatesSnapshot } from '../media/candidates.js';
+import type { MessagePort } from 'node:worker_threads';
 
 /** What the worker needs to build its media plane (workerData). Plugins are loaded afterwards (loadPlugin). */
 export interface WorkerInit {
@@ -65,7 +66,9 @@ export type MainCall =
   | { m: 'remoteJsep'; handleId: number; jsep: Jsep }
   | { m: 'localJsep'; handleId: number; jsep: Jsep }
   | { m: 'handleInfo'; handleId: number }
-  | { m: 'closeMedia' };
+  | { m: 'closeMedia' }
+  /** A plugin's part in moving a participant between workers (cross-link.ts CrossWorkerPlugin.crossWorker). */
+  | { m: 'crossWorker'; p: string; handleId: number; op: string; data: Record<string, unknown> };
 
 /** One-way notices from main. */
 export type MainNotice =
@@ -88,7 +91,9 @@ export type MainNotice =
    */
   | { n: 'exitForTests'; code: number }
   /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
-  | { n: 'faultInjection'; armed: string | null; target: number | string | null };
+  | { n: 'faultInjection'; armed: string | null; target: number | string | null }
+  /** The port to another worker of the pool (cross-link.ts), transferred; sent again when either restarts. */
+  | { n: 'peerPort'; peer: number; port: MessagePort };
 
 export type ToWorker = ({ t: 'call'; id: number } & MainCall) | ({ t: 'notice' } & MainNotice);
 

@@ -11,6 +11,7 @@ import { hangupInternal } from './participants.js';
 import { persist, save } from './config.js';
 import { checkFolder, checkName, startRecording } from './recording.js';
 import { dropForwarders } from './rtp-forward.js';
+import { legLeft } from './cross-worker.js';
 import { Room, type AbId, type RoomSettings } from './room.js';
 
 export function exists(ctx: AbContext, body: Body): Data {
@@ -119,6 +120,7 @@ export function teardownRoom(ctx: AbContext, room: Room, reason: string): void {
       p.session.started = false;
     }
     ctx.host.closePeerConnection(p.session.handle, reason);
+    legLeft(ctx, p.session);
   }
   dropForwarders(ctx, room);
   room.destroy();
@@ -242,6 +244,7 @@ export function kickAll(ctx: AbContext, body: Body): Data {
     p.session.pluginOffer = false;
     p.clearQueues();
     p.closePlainRtp();
+    legLeft(ctx, p.session);
   }
   return { audiobridge: 'success' };
 }

@@ -10,6 +10,7 @@ import { receiveRtp } from './incoming.js';
 import { CONFIGURE_PARAMS, DEFAULT_COMPLEXITY, JOIN_PARAMS, RESUME_PARAMS, RTP_PARAMS, SECRET_PARAMS, SUSPEND_PARAMS } from './params.js';
 import type { PlainRtpEndpoint, PlainRtpRemote } from './plain-rtp.js';
 import { checkName, recordOptions, startMjr } from './recording.js';
+import { legLeft } from './cross-worker.js';
 import { Participant, type AbCodec, type AbId, type AbSession, type Room } from './room.js';
 
 /** What checkJoin found: the participant's settings in the room it joins. */
@@ -42,6 +43,8 @@ export function mediaUp(ctx: AbContext, s: AbSession): void {
 export function hangupInternal(ctx: AbContext, s: AbSession): void {
   s.started = false;
   s.pluginOffer = false;
+  // Its room on another worker is told by main (hangupMedia goes there too).
+  s.away = null;
   const p = s.participant;
   if (!p) return;
   p.closePlainRtp();
@@ -51,6 +54,7 @@ export function hangupInternal(ctx: AbContext, s: AbSession): void {
     room.remove(p);
   }
   p.clearQueues();
+  legLeft(ctx, s);
 }
 
 export function suspendResume(ctx: AbContext, s: AbSession | null, body: Body, suspend: boolean): Data {
@@ -95,7 +99,7 @@ export function suspendResume(ctx: AbContext, s: AbSession | null, body: Body, s
 }
 
 export async function join(ctx: AbContext, s: AbSession, body: Body, jsep: Jsep | null): Promise<{ event: Data; generateOffer: boolean }> {
-  if (s.participant?.room) throw new AbError(AbErrorCode.ALREADY_JOINED, 'Already in a room (use changeroom to join another one)');
+  if (s.participant?.room || s.away !== null) throw new AbError(AbErrorCode.ALREADY_JOINED, 'Already in a room (use changeroom to join another one)');
   validate(body, JOIN_PARAMS);
   checkName(ctx, body, 'filename');
   // With an SDP the participant negotiates a PeerConnection and the plain-RTP details are ignored (as Janus).
@@ -343,6 +347,15 @@ export function changeRoom(ctx: AbContext, s: AbSession, body: Body): Data {
   // Leave the old room.
   old.remove(p);
   notify(ctx, old, { audiobridge: 'event', room: old.settings.id, leaving: p.id }, p);
+  return enterRoom(ctx, p, room, body, c, id);
+}
+
+/**
+ * The second half of changeroom, once the checks passed and the participant is out of its old room
+ * (here, or on another worker: cross-worker.ts): into `room` as `id`; the others get `joined`, the
+ * result is the `roomchanged` event.
+ */
+export function enterRoom(ctx: AbContext, p: Participant, room: Room, body: Body, c: JoinChecks, id: AbId): Data {
   p.id = id;
   const prevBitrate = p.bitrate;
   applyJoin(ctx, p, room, body, c);
@@ -374,6 +387,7 @@ export function leave(ctx: AbContext, s: AbSession): Data {
     p.closePlainRtp();
     s.started = false;
   }
+  legLeft(ctx, s);
   return { audiobridge: 'left', room: room.settings.id, id: p.id };
 }
 

@@ -28,6 +28,8 @@ import { changeRoom, configure, hangupInternal, join, leave, mediaUp, resetDecod
 import { PlainRtpPorts } from './plain-rtp.js';
 import { enableMjrs, enableRecording, mjrPath, recordingPath, startRecording } from './recording.js';
 import { AbSession, type AbId, type EngineOptions, type Participant, type Room } from './room.js';
+import { crossFrame, crossWorkerCall, forwardUp, sendMeta } from './cross-worker.js';
+import { isCrossWorkerHost, type CrossKind } from '../../workers/cross-link.js';
 import { dropForwarders, listForwarders, rtpForward, staticForwarder, stopRtpForward } from './rtp-forward.js';
 
 export const AUDIOBRIDGE_PACKAGE = 'janus.plugin.audiobridge';
@@ -68,6 +70,7 @@ export class AudioBridgePlugin implements Plugin {
     ctx.config = init.config;
     if (init.log) ctx.log = init.log;
     if (isMediaHost(init.host)) ctx.media = init.host;
+    if (isCrossWorkerHost(init.host)) ctx.cross = init.host;
     const general = init.config.category('general') ?? {};
     ctx.plainPorts = PlainRtpPorts.fromConfig(
       init.gateway as JanusConfig | undefined,
@@ -143,6 +146,7 @@ export class AudioBridgePlugin implements Plugin {
     const s = new AbSession(session);
     session.state = s;
     this.ctx.sessions.add(s);
+    this.ctx.byHandle.set(session.handleId, s);
   }
 
   destroySession(session: PluginSession): void {
@@ -152,6 +156,7 @@ export class AudioBridgePlugin implements Plugin {
     s.participant?.destroyCodecs();
     s.participant = null;
     this.ctx.sessions.delete(s);
+    if (this.ctx.byHandle.get(session.handleId) === s) this.ctx.byHandle.delete(session.handleId);
     session.state = undefined;
   }
 
@@ -213,8 +218,26 @@ export class AudioBridgePlugin implements Plugin {
   incomingRtp(session: PluginSession, stream: RtpStreamInfo, packet: Buffer, len: number = packet.length): void {
     const s = session.state as AbSession | undefined;
     if (!s || stream.kind !== 'audio' || s.participant?.plain) return;
+    // Its room is on another worker: the packet goes there as it is (copied into the link's batch).
+    if (s.away !== null) return forwardUp(this.ctx, s, packet, len);
     // The core may reuse `packet`: keep a copy of the payload.
     receiveRtp(this.ctx, s, packet, len, false);
+  }
+
+  /** A frame from this handle's other half on another media worker (cross-worker.ts). */
+  crossFrame(handleId: number, from: number, kind: CrossKind, pt: number, data: Buffer): void {
+    crossFrame(this.ctx, handleId, from, kind, pt, data);
+  }
+
+  /** Main moving a participant between workers (cross-worker.ts): plugin errors come back as error data. */
+  crossWorker(handleId: number, op: string, data: Data): Data {
+    const s = this.ctx.byHandle.get(handleId);
+    if (!s) return errorData(new AbError(AbErrorCode.UNKNOWN_ERROR, 'No session associated with this handle...'));
+    try {
+      return crossWorkerCall(this.ctx, s, op, data);
+    } catch (err) {
+      return errorData(this.asAbError(err));
+    }
   }
 
   incomingRtcp(): void {
@@ -361,6 +384,7 @@ export class AudioBridgePlugin implements Plugin {
         return;
       }
       const out = negotiate(this.ctx, s, jsep, generateOffer);
+      sendMeta(this.ctx, s);
       this.ctx.host.pushEvent(s.handle, transaction, event, out);
     } catch (err) {
       this.ctx.host.pushEvent(s.handle, transaction, errorData(this.asAbError(err)));

@@ -29,6 +29,7 @@ import type { PlainRtpEndpoint } from './plain-rtp.js';
 import { WavRecorder } from './recorder.js';
 import type { Announcement } from './announcement.js';
 import type { MjrFile } from '../../recording/mjr.js';
+import { CrossKind } from '../../workers/cross-link.js';
 
 export type AbId = string | number;
 export type AbCodec = 'opus' | 'pcmu' | 'pcma';
@@ -77,6 +78,13 @@ export class AbSession {
   pluginOffer = false;
   sdpSessionId = String(Date.now());
   sdpVersion = 1;
+  /**
+   * On the room's worker: the worker the handle's PeerConnection is on, when not this one (the mix goes
+   * there, its RTP comes from there; cross-worker.ts). Null: local.
+   */
+  home: number | null = null;
+  /** On the PeerConnection's worker: the worker of the room the participant is in, when not this one. */
+  away: number | null = null;
   constructor(readonly handle: PluginSession) {}
 }
 
@@ -121,7 +129,8 @@ export class Participant {
   slot!: MixSlot;
   usingOwn = false;
   hangover = 0;
-  readonly ssrc = (Math.random() * 0x100000000) >>> 0;
+  /** The SSRC of the mix we send (in the SDP); carried along when the participant moves to another worker. */
+  ssrc = (Math.random() * 0x100000000) >>> 0;
   seq = Math.floor(Math.random() * 0x8000);
   ts = (Math.random() * 0x100000000) >>> 0;
   firstPacket = true;
@@ -500,6 +509,11 @@ export class Room implements MixSource {
         }
       } catch (err) {
         this.log.warn('AudioBridge encode failed', { room: this.idString, id: p.id, err: String(err) });
+        continue;
+      }
+      if (p.session.home !== null) {
+        // Its PeerConnection is on another worker: the encoded frame goes there, which packetizes and sends.
+        if (host?.crossSend?.(p.session.home, p.session.handle.handleId, CrossKind.Down, p.pt, payload, payload.length)) p.sent++;
         continue;
       }
       const pkt = Buffer.allocUnsafe(12 + payload.length);
