@@ -132,11 +132,11 @@ async function main(argv: string[]): Promise<void> {
       continue;
     }
     let wanted = spec.byDefault;
-    let spread = false;
+    let spread = true;
     try {
       const doc = await Jcfg.load(cfg.pluginConfigPath(p.package));
       wanted = cfgBool(doc.category('general')?.['media_worker'], spec.byDefault) ?? spec.byDefault;
-      spread = cfgBool(doc.category('general')?.['spread_rooms'], false) ?? false;
+      spread = cfgBool(doc.category('general')?.['spread_rooms'], true) ?? true;
     } catch {
       /* the plugin reports its own config errors at init */
     }
@@ -145,9 +145,9 @@ async function main(argv: string[]): Promise<void> {
       continue;
     }
     // VideoRoom and EchoTest use every worker. TextRoom keeps all its rooms on one worker (the last),
-    // so a member of several rooms gets every message once, in order. AudioBridge keeps its rooms on
-    // worker 0 unless its jcfg says `spread_rooms = true` (then `changeroom` between rooms of different
-    // workers is refused: the open item, README "Threads").
+    // so a member of several rooms gets every message once, in order. AudioBridge spreads its rooms
+    // like VideoRoom (a `changeroom` to another worker's room moves the participant, not its
+    // PeerConnection) unless its jcfg says `spread_rooms = false` (all its rooms on worker 0).
     const last = pool.workers[pool.workers.length - 1]!;
     const workers =
       p.package === 'janus.plugin.textroom' ? [last] : p.package === 'janus.plugin.audiobridge' && !spread ? [pool.workers[0]!] : pool.workers;
