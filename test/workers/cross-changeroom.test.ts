@@ -137,3 +137,71 @@ test('AudioBridge changeroom across media workers: the participant moves, its Pe
   }
   await waitFor('the worker threads ended', () => pool.workers.every((x) => x.exited), 3000);
 });
+
+test('AudioBridge across workers: leave while away frees the handle; a dead room worker hangs up the away participant, a dead PeerConnection worker takes it out of its room', { timeout: 120_000 }, async () => {
+  const { dir, pool, ab, gw, client, w, message } = await makeWorld(2);
+  const clients: ClientPeer[] = [];
+  const events = (p: AbParticipant, since: number): Array<Record<string, unknown>> =>
+    (client.events.slice(since) as Ev[]).filter((e) => e.sender === p.handle && e.janus === 'event' && !e.transaction).map((e) => e.plugindata?.data ?? {});
+  const hangups = (p: AbParticipant, since: number): Ev[] => (client.events.slice(since) as Ev[]).filter((e) => e.sender === p.handle && e.janus === 'hangup');
+  const roomIds = async (admin: AbParticipant, room: number): Promise<unknown[]> => {
+    const r = await message(admin.session, admin.handle, { request: 'listparticipants', room });
+    return ((r.plugindata?.data['participants'] as Array<{ id: unknown }>) ?? []).map((x) => x.id).sort();
+  };
+  try {
+    const r7 = ab.rooms.get('7')!.index;
+    const r8 = ab.rooms.get('8')!.index;
+    const a7 = await joinParticipant(w, 7, 'a7');
+    const b8 = await joinParticipant(w, 8, 'b8');
+    const m = await joinParticipant(w, 7, 'mover');
+    clients.push(a7.client, b8.client, m.client);
+    const tone = new ToneSender(a7, 440);
+    tone.start();
+    try {
+      // Leave while away: `left` from room 8, and the handle can join at home again.
+      const moved = await message(m.session, m.handle, { request: 'changeroom', room: 8 });
+      assert.equal(moved.plugindata?.data['audiobridge'], 'roomchanged', JSON.stringify(moved));
+      let since = client.events.length;
+      const left = await message(m.session, m.handle, { request: 'leave' });
+      assert.deepEqual(left.plugindata?.data, { audiobridge: 'left', room: 8, id: moved.plugindata?.data['id'] });
+      await waitFor('room 8 is told', () => events(b8, since).find((e) => e['leaving'] === moved.plugindata?.data['id']), 4000);
+      assert.deepEqual(await roomIds(a7, 8), [b8.id]);
+      await sleep(200);
+      const home = await message(m.session, m.handle, { request: 'join', room: 7, display: 'mover' });
+      assert.equal(home.plugindata?.data['audiobridge'], 'joined', JSON.stringify(home));
+      assert.ok((await hearsSoon(m, 440)) > 1000, 'the mover does not hear room 7 after leaving room 8 and joining again');
+    } finally {
+      tone.stop();
+    }
+
+    // Away again; the room's worker dies: the mover's PeerConnection (on the other worker) is hung up too.
+    const away = await message(m.session, m.handle, { request: 'changeroom', room: 8 });
+    assert.equal(away.plugindata?.data['audiobridge'], 'roomchanged', JSON.stringify(away));
+    let since = client.events.length;
+    pool.workers[r8]!.exitForTests(3);
+    const hung = await waitFor('the away participant is hung up', () => hangups(m, since)[0], 8000);
+    assert.equal((hung as { reason?: string }).reason, 'Media worker exited');
+    assert.deepEqual(await roomIds(a7, 7), [a7.id]);
+    assert.equal(hangups(a7, since).length, 0, 'a participant of the live worker was hung up');
+
+    // The room's worker is back with room 8; a new mover goes there from room 7; now its PeerConnection's worker dies.
+    await waitFor('worker restarted', () => pool.workers[r8]!.restarts === 1 && pool.workers[r8]!.up, 8000);
+    await sleep(300);
+    const c8 = await joinParticipant(w, 8, 'c8');
+    const m2 = await joinParticipant(w, 7, 'mover2');
+    clients.push(c8.client, m2.client);
+    const moved2 = await message(m2.session, m2.handle, { request: 'changeroom', room: 8 });
+    assert.equal(moved2.plugindata?.data['audiobridge'], 'roomchanged', JSON.stringify(moved2));
+    assert.deepEqual(await roomIds(c8, 8), [c8.id, moved2.plugindata?.data['id']].sort());
+    since = client.events.length;
+    pool.workers[r7]!.exitForTests(4);
+    await waitFor('room 8 is told the mover left', () => events(c8, since).find((e) => e['leaving'] === moved2.plugindata?.data['id']), 8000);
+    assert.deepEqual(await roomIds(c8, 8), [c8.id]);
+    assert.equal(hangups(c8, since).length, 0, 'a participant of the live worker was hung up');
+  } finally {
+    for (const c of clients) c.close();
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await waitFor('the worker threads ended', () => pool.workers.every((x) => x.exited), 3000);
+});
