@@ -118,6 +118,8 @@ export interface PluginInitContext {
   gateway: JanusConfig;
   host: PluginHost;
   log: Logger;
+  /** In a media worker of the pool: the other workers (src/workers/peers.ts); absent elsewhere. */
+  peers?: import('../workers/peers.js').WorkerPeers;
 }
 
 /**

@@ -7,7 +7,7 @@
  * announced to a worker the first time something for it goes there (ensureSession), so management
  * requests can reach any worker; its PeerConnection lives on exactly one (hasMedia).
  */
-import { Worker, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import type { CfgValue, JanusConfig } from '../config/types.js';
 import { ErrorCode, JanusError } from '../core/errors.js';
 import { fault, setRemoteFaultCounts } from '../core/fault.js';
@@ -27,6 +27,8 @@ export interface WorkerClient {
   saveConfig(set: Array<[string, Record<string, CfgValue>]>, remove: string[]): Promise<void>;
   /** The worker was replaced: rooms it had that the jcfg does not define are gone. */
   workerRestarted(worker: MediaWorker): void;
+  /** A control message from this plugin in `from` for the same plugin in worker `to` (peers.ts). */
+  relayPeer?(from: MediaWorker, to: number, msg: Record<string, unknown>): void;
 }
 
 export interface MediaWorkerOptions {
@@ -39,8 +41,6 @@ export interface MediaWorkerOptions {
   /** The worker's Janus debug level, re-read every second (default: the process's). */
   logLevel?: () => number;
   eventsEnabled: () => boolean;
-  /** The thread is up (first start or restart): the pool links it with the others (cross-link.ts). */
-  onStarted?: (w: MediaWorker) => void;
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -58,8 +58,6 @@ export class MediaWorker {
   readonly index: number;
   worker: Worker | null = null;
   exited = false;
-  /** Started and not exited since (its plugins loaded). */
-  up = false;
   restarts = 0;
   /** Set by the pool: where media events go. */
   events: MediaEvents | null = null;
@@ -93,12 +91,6 @@ export class MediaWorker {
 
   private post(msg: ToWorker): void {
     if (this.worker && !this.exited) this.worker.postMessage(msg);
-  }
-
-  /** Hands the worker its end of a channel to worker `peer` (transferred, so it is this worker's alone). */
-  postPort(peer: number, port: MessagePort): void {
-    if (this.worker && !this.exited) this.worker.postMessage({ t: 'notice', n: 'peerPort', peer, port } satisfies ToWorker, [port]);
-    else port.close();
   }
 
   notice(n: MainNotice): void {
@@ -177,6 +169,9 @@ export class MediaWorker {
         return ev?.peerClosed(msg.handleId, msg.reason);
       case 'localCandidate':
         return ev?.localCandidate(msg.handleId, msg.candidate);
+      case 'peer':
+        this.clients.get(msg.p)?.relayPeer?.(this, msg.to, msg.msg);
+        return;
       case 'metrics':
         this.pluginMetrics = msg.plugins;
         this.mediaMetrics = msg.media;
@@ -239,8 +234,8 @@ export class MediaWorker {
       // order), then the handles still attached that had been announced here.
       const loads = [...this.clients.values()].map((c) => this.call({ m: 'loadPlugin', load: c.loadFor(this) }));
       for (const [handleId, s] of this.sessions) this.announce(handleId, s.pkg, s.session);
-      await init;
-      await Promise.all(loads);
+      // All at once: a worker that dies while starting rejects every one of them (none left unhandled).
+      await Promise.all([init, ...loads]);
     } catch (err) {
       // A worker that cannot start must not linger.
       this.destroying = true;
@@ -248,8 +243,6 @@ export class MediaWorker {
       throw err;
     }
     this.log.info('media worker thread started', { worker: this.index, thread: worker.threadId });
-    this.up = true;
-    this.opts.onStarted?.(this);
   }
 
   /**
@@ -260,7 +253,6 @@ export class MediaWorker {
   private onExit(worker: Worker, code: number): void {
     if (worker !== this.worker) return;
     this.exited = true;
-    this.up = false;
     this.mediaMetrics = null;
     this.pluginMetrics = {};
     this.load = NO_LOAD;

@@ -23,7 +23,7 @@ const BINDS: Readonly<Record<string, ReadonlySet<string>>> = {
 
 /**
  * Plugins whose participants can change to a room on another worker while their PeerConnection stays
- * (AudioBridge: the mix crosses between the workers, cross-link.ts).
+ * (AudioBridge: its RTP and its mix cross between the two workers on their rings, ring.ts).
  */
 export function movesAcross(pkg: string): boolean {
   return pkg === 'janus.plugin.audiobridge';

@@ -30,7 +30,7 @@ import type { CfgValue } from '../config/types.js';
 import { IdleGc } from './idle-gc.js';
 import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
 import { ShardConfig } from './shard-config.js';
-import { CrossLinks, isCrossWorkerPlugin, type CrossKind, type CrossWorkerHost } from './cross-link.js';
+import { PluginPeers, type PeerAwarePlugin } from './peers.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -65,19 +65,17 @@ let eventsEnabled = init.eventsEnabled;
 /** The plugins loaded here, by package. */
 const plugins = new Map<string, Plugin>();
 let plane!: WebRtcMediaPlane;
-const log = rootLog.child({ worker: `media-${init.index}` });
-
-/** Frames from participants' other halves on other workers, handed to the handle's plugin. */
-const links = new CrossLinks((from, handleId, kind, pt, data) => {
-  const s = sessions.get(handleId);
-  const plugin = s ? plugins.get(s.pluginPackage) : undefined;
-  if (!s || !plugin || !isCrossWorkerPlugin(plugin)) return;
-  try {
-    plugin.crossFrame(handleId, from, kind, pt, data);
-  } catch (err) {
-    fault(log, 'plugin_media', err, { where: 'crossFrame', handle_id: handleId, session_id: s.sessionId });
+/** Each plugin's view of the other workers (control messages, rings). */
+const peers = new Map<string, PluginPeers>();
+function peersOf(pkg: string): PluginPeers {
+  let p = peers.get(pkg);
+  if (!p) {
+    p = new PluginPeers(init.index, (to, msg) => notice({ n: 'peer', p: pkg, to, msg }), () => plugins.get(pkg) as PeerAwarePlugin | undefined);
+    peers.set(pkg, p);
   }
-});
+  return p;
+}
+const log = rootLog.child({ worker: `media-${init.index}` });
 
 function pluginOf(s: WorkerSession): Plugin {
   const p = plugins.get(s.pluginPackage);
@@ -121,7 +119,7 @@ const mediaEvents: MediaEvents = {
   },
 };
 
-function makeHost(pkg: string): PluginHost & PluginMediaHost & CrossWorkerHost {
+function makeHost(pkg: string): PluginHost & PluginMediaHost {
   const live = (ps: PluginSession): WorkerSession | null => {
     const s = ps as WorkerSession;
     return s.alive && sessions.get(s.handleId) === s ? s : null;
@@ -159,8 +157,6 @@ function makeHost(pkg: string): PluginHost & PluginMediaHost & CrossWorkerHost {
     sendRemb: (ps, bitrate) => plane.sendRemb(ps as WorkerSession, bitrate),
     sendData: (ps, text) => plane.relayData(ps as WorkerSession, null, text),
     sendRtp: (ps, mid, packet) => plane.relayRtp(ps as WorkerSession, mid, packet, packet.length),
-    workerIndex: init.index,
-    crossSend: (to: number, handleId: number, kind: CrossKind, pt: number, buf: Uint8Array, len: number) => links.send(to, handleId, kind, pt, buf, len),
   };
 }
 
@@ -187,7 +183,7 @@ async function call(c: MainCall): Promise<unknown> {
       const plugin = new Ctor(l.pluginOptions);
       const doc = await Jcfg.load(l.configFile);
       const config = l.rooms === null ? doc : new ShardConfig(doc, l.rooms, (set, remove) => saveConfig(l.package, set, remove));
-      await plugin.init({ config, configsFolder: l.configsFolder, gateway: init.config, host: makeHost(l.package), log: rootLog.child({ plugin: plugin.package, worker: init.index }) });
+      await plugin.init({ config, configsFolder: l.configsFolder, gateway: init.config, host: makeHost(l.package), log: rootLog.child({ plugin: plugin.package, worker: init.index }), peers: peersOf(l.package) });
       plugins.set(l.package, plugin);
       return { package: plugin.package };
     }
@@ -217,15 +213,13 @@ async function call(c: MainCall): Promise<unknown> {
       return s ? plane.handleInfo(s) : null;
     }
     case 'closeMedia':
-      links.close();
+      for (const p of peers.values()) p.close();
       await plane?.close();
       return null;
-    case 'crossWorker': {
-      const plugin = plugins.get(c.p);
-      const s = sessions.get(c.handleId);
-      if (!plugin || !isCrossWorkerPlugin(plugin)) throw new JanusError(498, `Plugin ${c.p} cannot move participants between workers`);
-      if (!s) throw new JanusError(458, `No such handle ${c.handleId} in the media worker`);
-      return plugin.crossWorker(c.handleId, c.op, c.data);
+    case 'peerCall': {
+      const plugin = plugins.get(c.p) as (Plugin & PeerAwarePlugin) | undefined;
+      if (!plugin?.peerCall) throw new JanusError(458, `No cross-worker calls in ${c.p}`);
+      return await plugin.peerCall(c.op, c.args);
     }
   }
 }
@@ -293,12 +287,19 @@ function onNotice(n: MainNotice): void {
     case 'exitForTests':
       process.exit(n.code);
       return;
-    case 'peerPort':
-      links.setPort(n.peer, n.port);
-      return;
     case 'faultInjection':
       faultInjection.armed = n.armed;
       faultInjection.target = n.target;
+      return;
+    case 'peer':
+      (plugins.get(n.p) as PeerAwarePlugin | undefined)?.peerMessage?.(n.from, n.msg);
+      return;
+    case 'peerRing':
+      peersOf(n.p).setRing(n.from, n.to, n.sab);
+      return;
+    case 'peerDown':
+      for (const p of peers.values()) p.down(n.index);
+      for (const p of plugins.values()) (p as PeerAwarePlugin).peerDown?.(n.index);
       return;
     case 'settings':
       settings = n.settings;

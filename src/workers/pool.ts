@@ -6,7 +6,6 @@
  * live is decided per plugin (pooled-plugin.ts); the pool keeps which worker each handle's
  * PeerConnection is bound to, and is the one MediaPlane the core routes those handles to.
  */
-import { MessageChannel } from 'node:worker_threads';
 import type { JanusConfig } from '../config/types.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle, MediaPlane, MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js';
@@ -61,7 +60,6 @@ export class WorkerPool {
           log: this.log,
           ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
           eventsEnabled: () => this.eventsEnabled(),
-          onStarted: (w) => this.link(w),
         }),
     );
     this.media = this.makePlane();
@@ -91,19 +89,6 @@ export class WorkerPool {
       }
     }
     return best;
-  }
-
-  /**
-   * A worker (re)started: a channel between it and every other running worker, for media that crosses
-   * (cross-link.ts). Each pair is linked when the later of the two starts, and again after a restart.
-   */
-  private link(w: MediaWorker): void {
-    for (const o of this.workers) {
-      if (o === w || !o.up) continue;
-      const { port1, port2 } = new MessageChannel();
-      w.postPort(o.index, port1);
-      o.postPort(w.index, port2);
-    }
   }
 
   boundWorker(handleId: number): MediaWorker | undefined {

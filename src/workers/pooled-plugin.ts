@@ -11,7 +11,7 @@
  *   PeerConnection cannot move threads): the request is refused with a plugin error. AudioBridge
  *   `changeroom` to a room on another worker moves the participant there while its PeerConnection
  *   stays (changeRoom below, src/plugins/audiobridge/cross-worker.ts); its requests then go to the
- *   room's worker, and its media crosses between the two (cross-link.ts).
+ *   room's worker, and its media crosses between the two through the pair's rings (ring.ts).
  *
  * Plugins that do not spread rooms (EchoTest, TextRoom) get a subset of the workers: EchoTest all of
  * them (handles spread by load), TextRoom one (all its rooms and members in one place, so every
@@ -28,6 +28,8 @@ import type { MediaWorker, WorkerClient } from './media-worker.js';
 import { movesAcross, roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
 import type { WorkerPool } from './pool.js';
 import type { PluginLoad } from './protocol.js';
+import { createRing } from './ring.js';
+import { cfgInt } from '../config/values.js';
 
 export interface PooledPluginOptions {
   /** An instance of the plugin class, for its name and version only (it is never initialized here). */
@@ -45,6 +47,21 @@ type Data = Record<string, unknown>;
 
 /** Janus's "unknown error" code, shared by VideoRoom and AudioBridge. */
 const ERROR_UNKNOWN = 499;
+
+/** The plugin whose subscribers may live on another worker than their room (README "Threads"). */
+const VIDEOROOM = 'janus.plugin.videoroom';
+/** Default of `subscribers_spread_at`: PeerConnections on a room's worker before subscribers go elsewhere. */
+const SPREAD_AT_DEFAULT = 100;
+/** Bytes of each worker pair's ring: ~850 full-size packets, tens of ms of a busy publisher set. */
+const RING_BYTES = 1 << 20;
+/** Requests of a subscriber handle that go to its own worker even when they name the room. */
+const SUBSCRIBER_REQUESTS = new Set(['start', 'pause', 'configure', 'switch', 'subscribe', 'unsubscribe', 'update', 'leave']);
+
+function isSubscriberJoin(pkg: string, body: Data): boolean {
+  if (pkg !== VIDEOROOM) return false;
+  const request = typeof body.request === 'string' ? body.request.toLowerCase() : '';
+  return request === 'join' && (body.ptype === 'subscriber' || body.ptype === 'listener');
+}
 
 export class PooledPlugin implements Plugin, WorkerClient {
   readonly package: string;
@@ -70,6 +87,21 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private readonly shared: boolean;
   /** Participant moves between workers (changeroom across workers), one at a time. */
   private moves: Promise<void> = Promise.resolve();
+  /**
+   * VideoRoom: from how many PeerConnections on a room's worker a new subscriber goes to the least
+   * loaded worker instead (jcfg `general.subscribers_spread_at`, Portunus only; -1 never, 0 always).
+   */
+  private spreadAt = SPREAD_AT_DEFAULT;
+  /** Tests: pick a subscriber's worker (null: the rule above). */
+  subscriberPlacement: ((room: string, handleId: number) => MediaWorker | null) | null = null;
+  /** "room|worker": the worker mirrors the room (set up, or being set up). */
+  private readonly mirrors = new Map<string, Promise<boolean>>();
+  /** "from>to": the ring of the pair exists. */
+  private readonly rings = new Set<string>();
+  /** Subscriber handles placed on another worker than their room's, and where. */
+  private readonly remoteSubs = new Map<number, MediaWorker>();
+  /** A subscriber join's worker, chosen in beforeMessage for handleMessage. */
+  private readonly placing = new Map<number, MediaWorker>();
 
   constructor(private readonly opts: PooledPluginOptions) {
     const d = opts.describe;
@@ -154,10 +186,80 @@ export class PooledPlugin implements Plugin, WorkerClient {
         j.notice({ n: 'hangupMedia', handleId: h });
       }
     }
+    this.crossWorkerDown(worker);
     // Rooms the jcfg defines come back with the new worker; the others are gone, as after a restart.
     for (const [room, w] of this.rooms) {
       if (w === worker && this.doc?.category(`room-${room}`) === undefined) this.rooms.delete(room);
     }
+  }
+
+  // ------------------------------------------------------------------------------------------ cross-worker rooms
+
+  /** Where a VideoRoom subscriber of a room on `rw` goes: `rw` until it is busy, then the least loaded worker. */
+  private subscriberWorker(room: string, rw: MediaWorker, handleId: number): MediaWorker {
+    if (this.package !== VIDEOROOM || !this.shared) return rw;
+    const bound = this.pool.boundWorker(handleId);
+    // A handle with a PeerConnection already cannot move: its join goes where it is (or is refused there).
+    if (bound && bound.hasMedia(handleId)) return bound;
+    const forced = this.subscriberPlacement?.(room, handleId);
+    if (forced) return forced;
+    if (this.spreadAt < 0 || Math.max(rw.load.peers, rw.mediaCount) < this.spreadAt) return rw;
+    return this.pool.leastLoaded(this.workers);
+  }
+
+  /** The ring from `from` to `to` (made once per pair, both ends told). */
+  private ensureRing(from: MediaWorker, to: MediaWorker): void {
+    const key = `${from.index}>${to.index}`;
+    if (this.rings.has(key)) return;
+    this.rings.add(key);
+    const sab = createRing(RING_BYTES);
+    const n = { n: 'peerRing', p: this.package, from: from.index, to: to.index, sab } as const;
+    from.notice(n);
+    to.notice(n);
+  }
+
+  /** Worker `target` mirrors `room` (on `rw`); false when it cannot (no such room there any more). */
+  private ensureMirror(room: string, roomValue: unknown, rw: MediaWorker, target: MediaWorker): Promise<boolean> {
+    const key = `${room}|${target.index}`;
+    let p = this.mirrors.get(key);
+    if (p) return p;
+    p = (async () => {
+      this.ensureRing(rw, target);
+      const snapshot = await rw.call<unknown>({ m: 'peerCall', p: this.package, op: 'mirrorOut', args: { room: roomValue, to: target.index } });
+      if (snapshot === null) return false;
+      await target.call({ m: 'peerCall', p: this.package, op: 'mirrorIn', args: { from: rw.index, snapshot } as Record<string, unknown> });
+      return true;
+    })().catch(() => false);
+    this.mirrors.set(key, p);
+    void p.then((ok) => {
+      if (!ok && this.mirrors.get(key) === p) this.mirrors.delete(key);
+    });
+    return p;
+  }
+
+  relayPeer(from: MediaWorker, to: number, msg: Record<string, unknown>): void {
+    this.pool.workers[to]?.notice({ n: 'peer', p: this.package, from: from.index, msg });
+  }
+
+  /** A worker died: its rings and mirrors are gone, and the others forget it. */
+  private crossWorkerDown(worker: MediaWorker): void {
+    const i = worker.index;
+    let involved = false;
+    for (const key of [...this.rings]) {
+      const [a, b] = key.split('>').map(Number);
+      if (a === i || b === i) {
+        this.rings.delete(key);
+        involved = true;
+      }
+    }
+    for (const key of [...this.mirrors.keys()]) {
+      const bar = key.lastIndexOf('|');
+      const room = key.slice(0, bar);
+      if (Number(key.slice(bar + 1)) === i || this.rooms.get(room) === worker) this.mirrors.delete(key);
+    }
+    for (const [h, w] of this.remoteSubs) if (w === worker) this.remoteSubs.delete(h);
+    if (!involved) return;
+    for (const w of this.pool.workers) if (w !== worker) w.notice({ n: 'peerDown', index: i });
   }
 
   // ------------------------------------------------------------------------------------------ Plugin
@@ -167,6 +269,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
     this.doc = ctx.config;
     this.configsFolder = ctx.configsFolder;
     await this.pool.start(() => this.host?.eventsEnabled?.() ?? false);
+    if (this.package === VIDEOROOM) this.spreadAt = cfgInt(ctx.config.category('general')?.['subscribers_spread_at'], SPREAD_AT_DEFAULT) ?? SPREAD_AT_DEFAULT;
     if (this.shared) {
       let i = 0;
       for (const name of ctx.config.categoryNames()) {
@@ -193,6 +296,8 @@ export class PooledPlugin implements Plugin, WorkerClient {
 
   destroySession(session: PluginSession): void {
     this.sessions.delete(session.handleId);
+    this.remoteSubs.delete(session.handleId);
+    this.placing.delete(session.handleId);
     this.joined.delete(session.handleId);
     for (const w of this.workers) w.destroySession(session.handleId);
     this.pool.unbind(session.handleId);
@@ -235,8 +340,14 @@ export class PooledPlugin implements Plugin, WorkerClient {
     const route = routeOf(this.package, body);
     let w: MediaWorker | undefined;
     if (route.kind === 'room' && route.bind) {
-      const rw = this.rooms.get(route.room);
+      let rw = this.rooms.get(route.room);
+      if (rw && isSubscriberJoin(this.package, body)) {
+        rw = this.subscriberWorker(route.room, rw, session.handleId);
+        this.placing.set(session.handleId, rw);
+      }
       if (rw && this.bindToRoom(session, rw) === null) w = rw;
+    } else if (route.kind === 'room' && this.remoteSubs.has(session.handleId)) {
+      w = this.remoteSubs.get(session.handleId);
     }
     w ??= this.handleWorker(session);
     w.ensureSession(this.package, this, session);
@@ -274,7 +385,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
         return res;
       }
       case 'room': {
-        const rw = this.rooms.get(route.room);
+        let rw = this.rooms.get(route.room);
         if (route.bind && movesAcross(this.package) && String(body.request).toLowerCase() === 'changeroom') return this.changeRoom(session, transaction, body, jsep, rw);
         // A room nobody has: any worker answers "no such room" as Janus would.
         if (!rw) return this.send(this.pool.boundWorker(session.handleId) ?? this.pick(), session, transaction, body, jsep);
@@ -282,6 +393,26 @@ export class PooledPlugin implements Plugin, WorkerClient {
         const away = route.bind && movesAcross(this.package) ? this.awayWorker(session.handleId) : undefined;
         if (away) return this.send(away, session, transaction, body, jsep);
         if (route.bind && movesAcross(this.package)) await this.forgetIdle(session.handleId, rw);
+        const own = this.remoteSubs.get(session.handleId);
+        if (own && !route.bind && SUBSCRIBER_REQUESTS.has(String(body.request).toLowerCase())) {
+          // A subscriber on another worker than its room's: its requests (janus.js adds `room`) are its worker's.
+          if (body.request === 'leave') {
+            this.joined.delete(session.handleId);
+            this.remoteSubs.delete(session.handleId);
+          }
+          return this.send(own, session, transaction, body, jsep);
+        }
+        if (route.bind && isSubscriberJoin(this.package, body)) {
+          const target = this.placing.get(session.handleId) ?? this.subscriberWorker(route.room, rw, session.handleId);
+          this.placing.delete(session.handleId);
+          if (target !== rw && (await this.ensureMirror(route.room, body.room, rw, target))) {
+            const refused = this.bindToRoom(session, target);
+            if (refused === null) {
+              rw = target;
+              this.remoteSubs.set(session.handleId, target);
+            } else this.pool.bind(session.handleId, this.pool.boundWorker(session.handleId) ?? rw);
+          }
+        }
         if (route.bind) {
           const refused = this.bindToRoom(session, rw);
           if (refused !== null) return { kind: 'ok', data: { [this.shortName()]: 'event', error_code: ERROR_UNKNOWN, error: refused } };
@@ -326,7 +457,10 @@ export class PooledPlugin implements Plugin, WorkerClient {
     const room = roomKey(data.room);
     if (room === null) return;
     if (kind === 'created') this.rooms.set(room, w);
-    else if (kind === 'destroyed') this.rooms.delete(room);
+    else if (kind === 'destroyed') {
+      this.rooms.delete(room);
+      for (const key of [...this.mirrors.keys()]) if (key.slice(0, key.lastIndexOf('|')) === room) this.mirrors.delete(key);
+    }
   }
 
   private shortName(): string {
@@ -372,7 +506,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
     const j = this.joined.get(handleId);
     if (!j || j === target || j.exited) return;
     try {
-      const st = await j.call<Data>({ m: 'crossWorker', p: this.package, handleId, op: 'status', data: {} });
+      const st = await j.call<Data>({ m: 'peerCall', p: this.package, op: 'status', args: { handleId } });
       if (st['inRoom'] === false && this.joined.get(handleId) === j) this.joined.delete(handleId);
     } catch {
       /* the worker cannot tell: the usual refusal stands */
@@ -401,7 +535,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private async move(session: PluginSession, transaction: string, body: Data, cur: MediaWorker, target: MediaWorker): Promise<void> {
     const h = session.handleId;
     const reply = (data: Data) => this.host?.pushEvent(session, transaction, data);
-    const op = (w: MediaWorker, name: string, data: Data) => w.call<Data>({ m: 'crossWorker', p: this.package, handleId: h, op: name, data });
+    const op = (w: MediaWorker, name: string, args: Data) => w.call<Data>({ m: 'peerCall', p: this.package, op: name, args: { ...args, handleId: h } });
     try {
       // The handle may have left or moved while this waited its turn.
       if (this.joined.get(h) !== cur) {
@@ -411,11 +545,16 @@ export class PooledPlugin implements Plugin, WorkerClient {
       const exported = await op(cur, 'export', { body });
       if (exported.error_code !== undefined) return void reply(exported);
       target.ensureSession(this.package, this, session);
+      // The participant's RTP goes from its PeerConnection's worker to the room's, the mix back (ring.ts).
+      const home = this.pool.boundWorker(h);
+      if (home && home !== target) {
+        this.ensureRing(home, target);
+        this.ensureRing(target, home);
+      }
       const attached = await op(target, 'attach', { body, leg: exported.leg });
       if (attached.error_code !== undefined) return void reply(attached);
       this.joined.set(h, target);
       await op(cur, 'detach', { to: target.index });
-      const home = this.pool.boundWorker(h);
       if (home && home !== cur && home !== target) await op(home, 'retarget', { to: target.index });
       reply(attached.event as Data);
     } catch (err) {

@@ -13,7 +13,6 @@ import type { MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js
 import type { PluginMetrics, PluginResult, SlowLinkInfo } from '../core/plugin.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { CandidatesSnapshot } from '../media/candidates.js';
-import type { MessagePort } from 'node:worker_threads';
 
 /** What the worker needs to build its media plane (workerData). Plugins are loaded afterwards (loadPlugin). */
 export interface WorkerInit {
@@ -67,8 +66,8 @@ export type MainCall =
   | { m: 'localJsep'; handleId: number; jsep: Jsep }
   | { m: 'handleInfo'; handleId: number }
   | { m: 'closeMedia' }
-  /** A plugin's part in moving a participant between workers (cross-link.ts CrossWorkerPlugin.crossWorker). */
-  | { m: 'crossWorker'; p: string; handleId: number; op: string; data: Record<string, unknown> };
+  /** Cross-worker set-up of a plugin (peers.ts): a plugin-defined operation, answered by its peerCall. */
+  | { m: 'peerCall'; p: string; op: string; args: Record<string, unknown> };
 
 /** One-way notices from main. */
 export type MainNotice =
@@ -92,8 +91,12 @@ export type MainNotice =
   | { n: 'exitForTests'; code: number }
   /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
   | { n: 'faultInjection'; armed: string | null; target: number | string | null }
-  /** The port to another worker of the pool (cross-link.ts), transferred; sent again when either restarts. */
-  | { n: 'peerPort'; peer: number; port: MessagePort };
+  /** A control message from the same plugin in worker `from` (relayed by main, peers.ts). */
+  | { n: 'peer'; p: string; from: number; msg: Record<string, unknown> }
+  /** The ring from worker `from` to worker `to` for plugin `p` (this worker is one end). */
+  | { n: 'peerRing'; p: string; from: number; to: number; sab: SharedArrayBuffer }
+  /** Worker `index` died: drop what crossed to or from it. */
+  | { n: 'peerDown'; index: number };
 
 export type ToWorker = ({ t: 'call'; id: number } & MainCall) | ({ t: 'notice' } & MainNotice);
 
@@ -123,6 +126,8 @@ export type WorkerNotice =
   | { n: 'iceFailed'; handleId: number }
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
+  /** A control message for the same plugin in worker `to` (main relays it as a `peer` notice). */
+  | { n: 'peer'; p: string; to: number; msg: Record<string, unknown> }
   /** Periodic, and after calls: what /metrics and placement read synchronously in main. */
   | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>> };
 

@@ -11,6 +11,9 @@
  *   detection, events), whose session has `home` set: its mix-minus frame goes home (room.ts) instead
  *   of to a local PeerConnection.
  *
+ * Media crosses on the pair's rings (src/workers/ring.ts, made by main when a participant first
+ * moves between the two): no postMessage per packet, wake-ups batched per event-loop turn.
+ *
  * Main (pooled-plugin.ts) moves the participant with three calls: `export` (its state, from the
  * worker it is on now), `attach` (on the target room's worker: every check a changeroom makes, then
  * into the room: `joined` to the others, the `roomchanged` event), `detach` (out of the old room:
@@ -27,7 +30,32 @@ import { checkName } from './recording.js';
 import { notify } from './context.js';
 import { Participant, type AbCodec, type AbSession } from './room.js';
 import { writeRtpHeader } from '../../media/rtp/header.js';
-import { CrossKind } from '../../workers/cross-link.js';
+
+/**
+ * What a record on a worker pair's ring (src/workers/ring.ts) carries. The handle id (53 bits) is split
+ * over the record's two words: tag = its low 32 bits; meta = its high 21 bits, the kind (3 bits) and
+ * the RTP payload type (8 bits).
+ */
+export enum CrossKind {
+  /** An RTP packet from the handle's PeerConnection, for the room's worker (home -> room). */
+  Up = 0,
+  /** A mixed, encoded frame for the handle's PeerConnection (room -> home). */
+  Down = 1,
+  /** The participant left its room on the room's worker (leave, kick, destroy): home stops forwarding. */
+  Gone = 2,
+  /** The session's mid after a renegotiation on the room's worker (room -> home). */
+  Meta = 3,
+}
+
+const TWO_32 = 0x100000000;
+
+/** One record for the handle's other half on worker `to`; false when there is no ring (yet) or it is full. */
+export function sendTo(ctx: AbContext, to: number, handleId: number, kind: CrossKind, pt: number, buf: Uint8Array, len: number): boolean {
+  const tx = ctx.peers?.producer(to);
+  if (!tx) return false;
+  const meta = ((Math.floor(handleId / TWO_32) & 0x1fffff) | (kind << 21) | ((pt & 0xff) << 24)) >>> 0;
+  return tx.write(handleId >>> 0, meta, buf, 0, len);
+}
 
 /** What travels with a participant to another worker: what a changeroom inside one worker keeps. */
 export interface Leg {
@@ -77,7 +105,7 @@ function exportLeg(ctx: AbContext, s: AbSession, body: Body): Data {
   if (!p || !p.room) throw new AbError(AbErrorCode.NOT_JOINED, "Can't change room (not in a room in the first place)");
   // Its socket is its media and lives here: a plain-RTP participant cannot be split over two workers.
   if (p.plain) throw new AbError(AbErrorCode.UNKNOWN_ERROR, 'A plain RTP participant cannot change to a room on another media worker');
-  const home = s.home ?? ctx.cross?.workerIndex;
+  const home = s.home ?? ctx.peers?.index;
   if (home === undefined) throw new AbError(AbErrorCode.UNKNOWN_ERROR, 'Not in a media worker pool');
   const leg: Leg = {
     home,
@@ -105,7 +133,7 @@ function attach(ctx: AbContext, s: AbSession, body: Body, leg: Leg): Data {
   const room = findRoom(ctx, parseId(ctx, body, 'room', true)!);
   const c = checkJoin(ctx, room, body);
   const id = pickUserId(ctx, room, body);
-  const atHome = leg.home === ctx.cross?.workerIndex;
+  const atHome = leg.home === ctx.peers?.index;
   let p = s.participant;
   if (!atHome || !p) {
     // A copy left from an earlier visit has nothing worth keeping.
@@ -166,7 +194,7 @@ export function legLeft(ctx: AbContext, s: AbSession): void {
   const home = s.home;
   if (home === null) return;
   s.home = null;
-  ctx.cross?.crossSend(home, s.handle.handleId, CrossKind.Gone, 0, EMPTY, 0);
+  sendTo(ctx, home, s.handle.handleId, CrossKind.Gone, 0, EMPTY, 0);
 }
 
 const EMPTY = new Uint8Array(0);
@@ -174,7 +202,7 @@ const EMPTY = new Uint8Array(0);
 /** Home worker: an RTP packet from the PeerConnection of a participant whose room is on another worker. */
 export function forwardUp(ctx: AbContext, s: AbSession, packet: Uint8Array, len: number): void {
   if (s.away === null || !s.started) return;
-  ctx.cross?.crossSend(s.away, s.handle.handleId, CrossKind.Up, 0, packet, len);
+  sendTo(ctx, s.away, s.handle.handleId, CrossKind.Up, 0, packet, len);
 }
 
 /** After a renegotiation on the room's worker: the home worker sends on the (new) mid. */
@@ -182,41 +210,54 @@ export function sendMeta(ctx: AbContext, s: AbSession): void {
   const p = s.participant;
   if (s.home === null || !p) return;
   const mid = Buffer.from(p.mid, 'utf8');
-  ctx.cross?.crossSend(s.home, s.handle.handleId, CrossKind.Meta, p.pt < 0 ? 255 : p.pt, mid, mid.length);
+  sendTo(ctx, s.home, s.handle.handleId, CrossKind.Meta, p.pt < 0 ? 255 : p.pt, mid, mid.length);
 }
 
-/** A frame from the other half of a participant on worker `from`. */
-export function crossFrame(ctx: AbContext, handleId: number, from: number, kind: CrossKind, pt: number, data: Buffer): void {
+/**
+ * A record from the other half of a participant on worker `from`. `data[offset, offset + length)` is
+ * valid during the call only (the ring reuses it): what is kept is copied.
+ */
+export function crossRecord(ctx: AbContext, from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
+  const handleId = (meta & 0x1fffff) * TWO_32 + tag;
   const s = ctx.byHandle.get(handleId);
   if (!s) return;
+  const kind = (meta >>> 21) & 0x7;
   switch (kind) {
     case CrossKind.Up:
-      // Room's worker: as if it came from a PeerConnection here.
-      if (s.home === from) receiveRtp(ctx, s, data, data.length, true);
+      // Room's worker: as if it came from a PeerConnection here (receiveRtp copies the payload it keeps).
+      if (s.home === from) receiveRtp(ctx, s, data.subarray(offset, offset + length), length, false);
       return;
     case CrossKind.Down:
-      if (s.away === from) sendHome(ctx, s, pt, data);
+      if (s.away === from) sendHome(ctx, s, meta >>> 24, data, offset, length);
       return;
     case CrossKind.Gone:
       if (s.away === from) s.away = null;
       return;
     case CrossKind.Meta:
-      if (s.away === from && s.participant) s.participant.mid = data.toString('utf8');
+      if (s.away === from && s.participant) s.participant.mid = data.toString('utf8', offset, offset + length);
       return;
   }
 }
 
+/** Worker `index` died: nothing crosses to or from it any more (main hangs up or takes out who was split). */
+export function workerDown(ctx: AbContext, index: number): void {
+  for (const s of ctx.sessions) {
+    if (s.away === index) s.away = null;
+    if (s.home === index) s.home = null;
+  }
+}
+
 /** Home worker: one encoded mix frame onto the PeerConnection, numbered as the participant's own stream. */
-function sendHome(ctx: AbContext, s: AbSession, pt: number, payload: Buffer): void {
+function sendHome(ctx: AbContext, s: AbSession, pt: number, data: Buffer, offset: number, length: number): void {
   const p = s.participant;
   const host = ctx.media;
   if (!p || !host || !s.started || !s.handle.alive) return;
-  const pkt = Buffer.allocUnsafe(12 + payload.length);
+  const pkt = Buffer.allocUnsafe(12 + length);
   p.seq = (p.seq + 1) & 0xffff;
   p.ts = (p.ts + (p.codec === 'opus' ? 960 : 160)) >>> 0;
   writeRtpHeader(pkt, pt, p.seq, p.ts, p.ssrc, p.firstPacket);
   p.firstPacket = false;
-  pkt.set(payload, 12);
+  data.copy(pkt, 12, offset, offset + length);
   p.sent++;
   try {
     host.sendRtp(s.handle, p.mid, pkt);

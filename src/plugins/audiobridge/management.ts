@@ -11,7 +11,7 @@ import { hangupInternal } from './participants.js';
 import { persist, save } from './config.js';
 import { checkFolder, checkName, startRecording } from './recording.js';
 import { dropForwarders } from './rtp-forward.js';
-import { legLeft } from './cross-worker.js';
+import { CrossKind, legLeft, sendTo } from './cross-worker.js';
 import { Room, type AbId, type RoomSettings } from './room.js';
 
 export function exists(ctx: AbContext, body: Body): Data {
@@ -252,6 +252,7 @@ export function kickAll(ctx: AbContext, body: Body): Data {
 export function newRoom(ctx: AbContext, settings: RoomSettings): Room {
   const room = new Room(settings, ctx.engine, () => ctx.media, ctx.log);
   room.onFault = (reason) => teardownRoom(ctx, room, reason);
+  room.sendAway = (p, payload) => p.session.home !== null && sendTo(ctx, p.session.home, p.session.handle.handleId, CrossKind.Down, p.pt, payload, payload.length);
   room.onAnnouncement = (a, event) => {
     notify(ctx, room, { audiobridge: event === 'started' ? 'announcement-started' : 'announcement-stopped', room: room.settings.id, file_id: a.fileId }, null);
   };

@@ -14,12 +14,11 @@
  * `init()`); `setMediaHost()` can replace it (tests, benchmarks).
  */
 import type { PluginMediaHost } from '../../core/plugin.js';
-import type { CrossWorkerHost } from '../../workers/cross-link.js';
 
 export type { RtpStreamInfo } from '../../core/plugin.js';
 
-/** The one host method the mixer needs; in a pool worker also the way to a participant's PeerConnection on another worker. */
-export type MediaHost = Pick<PluginMediaHost, 'sendRtp'> & Partial<CrossWorkerHost>;
+/** The one host method the mixer needs. */
+export type MediaHost = Pick<PluginMediaHost, 'sendRtp'>;
 
 export function isMediaHost(x: unknown): x is MediaHost {
   return typeof x === 'object' && x !== null && typeof (x as { sendRtp?: unknown }).sendRtp === 'function';

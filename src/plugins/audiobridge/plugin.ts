@@ -28,8 +28,7 @@ import { changeRoom, configure, hangupInternal, join, leave, mediaUp, resetDecod
 import { PlainRtpPorts } from './plain-rtp.js';
 import { enableMjrs, enableRecording, mjrPath, recordingPath, startRecording } from './recording.js';
 import { AbSession, type AbId, type EngineOptions, type Participant, type Room } from './room.js';
-import { crossFrame, crossWorkerCall, forwardUp, sendMeta } from './cross-worker.js';
-import { isCrossWorkerHost, type CrossKind } from '../../workers/cross-link.js';
+import { crossRecord, crossWorkerCall, forwardUp, sendMeta, workerDown } from './cross-worker.js';
 import { dropForwarders, listForwarders, rtpForward, staticForwarder, stopRtpForward } from './rtp-forward.js';
 
 export const AUDIOBRIDGE_PACKAGE = 'janus.plugin.audiobridge';
@@ -70,7 +69,7 @@ export class AudioBridgePlugin implements Plugin {
     ctx.config = init.config;
     if (init.log) ctx.log = init.log;
     if (isMediaHost(init.host)) ctx.media = init.host;
-    if (isCrossWorkerHost(init.host)) ctx.cross = init.host;
+    ctx.peers = init.peers ?? null;
     const general = init.config.category('general') ?? {};
     ctx.plainPorts = PlainRtpPorts.fromConfig(
       init.gateway as JanusConfig | undefined,
@@ -224,20 +223,26 @@ export class AudioBridgePlugin implements Plugin {
     receiveRtp(this.ctx, s, packet, len, false);
   }
 
-  /** A frame from this handle's other half on another media worker (cross-worker.ts). */
-  crossFrame(handleId: number, from: number, kind: CrossKind, pt: number, data: Buffer): void {
-    crossFrame(this.ctx, handleId, from, kind, pt, data);
+  /** A record from a participant's other half on another media worker (cross-worker.ts; peers.ts). */
+  peerRecord(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
+    crossRecord(this.ctx, from, tag, meta, data, offset, length);
   }
 
   /** Main moving a participant between workers (cross-worker.ts): plugin errors come back as error data. */
-  crossWorker(handleId: number, op: string, data: Data): Data {
-    const s = this.ctx.byHandle.get(handleId);
+  peerCall(op: string, args: Data): Data {
+    const handleId = args['handleId'];
+    const s = typeof handleId === 'number' ? this.ctx.byHandle.get(handleId) : undefined;
     if (!s) return errorData(new AbError(AbErrorCode.UNKNOWN_ERROR, 'No session associated with this handle...'));
     try {
-      return crossWorkerCall(this.ctx, s, op, data);
+      return crossWorkerCall(this.ctx, s, op, args);
     } catch (err) {
       return errorData(this.asAbError(err));
     }
+  }
+
+  /** Worker `index` died (peers.ts): nothing crosses to or from it any more. */
+  peerDown(index: number): void {
+    workerDown(this.ctx, index);
   }
 
   incomingRtcp(): void {

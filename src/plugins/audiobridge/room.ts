@@ -29,7 +29,6 @@ import type { PlainRtpEndpoint } from './plain-rtp.js';
 import { WavRecorder } from './recorder.js';
 import type { Announcement } from './announcement.js';
 import type { MjrFile } from '../../recording/mjr.js';
-import { CrossKind } from '../../workers/cross-link.js';
 
 export type AbId = string | number;
 export type AbCodec = 'opus' | 'pcmu' | 'pcma';
@@ -249,6 +248,8 @@ export class Room implements MixSource {
   readonly announcements = new Map<string, Announcement>();
   /** Told when an announcement starts (first mixed frame) and when it ends or is stopped. Must not throw. */
   onAnnouncement: ((a: Announcement, event: 'started' | 'stopped') => void) | null = null;
+  /** A listener whose PeerConnection is on another worker: its encoded frame goes there (cross-worker.ts). */
+  sendAway: ((p: Participant, payload: Buffer) => boolean) | null = null;
   /** The room's clock failed (fault counted and logged): the plugin tears the room down. Null: the clock stops. */
   onFault: ((reason: string) => void) | null = null;
 
@@ -513,7 +514,7 @@ export class Room implements MixSource {
       }
       if (p.session.home !== null) {
         // Its PeerConnection is on another worker: the encoded frame goes there, which packetizes and sends.
-        if (host?.crossSend?.(p.session.home, p.session.handle.handleId, CrossKind.Down, p.pt, payload, payload.length)) p.sent++;
+        if (this.sendAway?.(p, payload)) p.sent++;
         continue;
       }
       const pkt = Buffer.allocUnsafe(12 + payload.length);

@@ -27,7 +27,8 @@ export interface ConfiguredRoom {
   allowed: string[] | null;
 }
 
-const GENERAL_KEYS = new Set(['admin_key', 'lock_rtp_forward', 'events', 'string_ids']);
+// subscribers_spread_at: Portunus only, read by the worker pool (src/workers/pooled-plugin.ts).
+const GENERAL_KEYS = new Set(['admin_key', 'lock_rtp_forward', 'events', 'string_ids', 'subscribers_spread_at']);
 const JANUS_DEFAULT_PUBLISHERS = 3;
 
 function where(doc: JcfgDocument, category: string): string {

@@ -25,6 +25,8 @@ export interface VrContext {
   readonly paths: PathPolicy;
   /** RTP forwarders: shared sockets and the forwarding path. */
   readonly rtpfwd: VrRtpForwarders;
+  /** Cross-worker rooms (remote.ts); absent outside the media worker pool. */
+  remote?: import('./remote.js').RemoteRooms;
   /** Monotonic milliseconds (performance.now in production; tests drive it). */
   now(): number;
 }

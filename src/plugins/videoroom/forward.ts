@@ -73,14 +73,15 @@ export class Forwarder {
     const room = me.room;
     const settings = room.settings;
 
+    const local = me.remoteFrom < 0;
     if (ps.type === 'audio') {
-      if (ps.audioLevelExt > 0 && settings.audiolevel_event) this.audioLevel(me, ps, buf, len);
+      if (local && ps.audioLevelExt > 0 && settings.audiolevel_event) this.audioLevel(me, ps, buf, len);
     } else {
       const layer = ps.layerOf(info);
       ps.lastLayerMs[layer] = now;
-      // Periodic keyframe requests (fir_freq seconds).
+      // Periodic keyframe requests (fir_freq seconds): the room's worker sends them, not a mirror.
       const fir = settings.fir_freq;
-      if (fir > 0 && now - ps.lastFirMs >= fir * 1000) {
+      if (local && fir > 0 && now - ps.lastFirMs >= fir * 1000) {
         ps.lastFirMs = now;
         ps.lastPliMs = now;
         this.media.sendPli(me.session, ps.mid);
@@ -91,6 +92,12 @@ export class Forwarder {
     if (ps.forwarders.length > 0) this.ctx.rtpfwd.forwardRtp(ps, ps.type === 'video' ? ps.layerOf(info) : 0, buf, len, now);
     const rec = ps.recorder;
     if (rec !== null) recordRtp(ps, rec, info, buf, len, now);
+    // Workers with subscribers of this stream get it once each, as the publisher sent it (remote.ts).
+    const outs = ps.remoteOut;
+    if (outs.length > 0) {
+      const meta = ps.type === 'video' ? ps.layerOf(info) : 0;
+      for (let i = 0; i < outs.length; i++) outs[i]!.write(ps.remoteKey, meta, buf, 0, len);
+    }
     const subs = ps.subscribers;
     if (subs.length === 0) return;
 
@@ -256,7 +263,8 @@ export class Forwarder {
   keyframeRequest(ps: PublishedStream, now: number): void {
     if (now - ps.lastPliMs < PLI_MIN_INTERVAL_MS) return;
     ps.lastPliMs = now;
-    this.media.sendPli(ps.owner.session, ps.mid);
+    if (ps.owner.remoteFrom >= 0) this.ctx.remote?.pli(ps);
+    else this.media.sendPli(ps.owner.session, ps.mid);
   }
 
   // ------------------------------------------------------------------------ audio levels

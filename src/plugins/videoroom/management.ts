@@ -121,6 +121,7 @@ async function destroy(ctx: VrContext, body: Body, session: PluginSession | null
   const members = [...room.participants.values()];
   for (const m of members) removeParticipant(ctx, m, 'destroy');
   dropSubscribers(ctx, room);
+  ctx.remote?.roomGone(room);
   notify(ctx, members, { videoroom: 'destroyed', room: id });
   ctx.log.verb(`videoroom: destroyed room ${id}`, { room: id, participants: members.length });
   const saved = permanent ? await ctx.store.removeRoom(id) : false;

@@ -45,6 +45,8 @@ export class Participant {
   recordingBase: string | null = null;
   /** RTP forwarders of this publisher's streams by stream_id (stop_rtp_forward, listforwarders). */
   readonly rtpForwarders = new Map<number, RtpForwarder>();
+  /** A mirror of a publisher on another media worker (remote.ts): that worker's index; -1 for ours. */
+  remoteFrom = -1;
 
   constructor(
     readonly id: VrId,

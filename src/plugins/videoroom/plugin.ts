@@ -14,6 +14,7 @@ import {
   type PluginSession,
   type RtpStreamInfo,
 } from '../../core/plugin.js';
+import type { PeerAwarePlugin } from '../../workers/peers.js';
 import { readGeneral, readRooms } from './config.js';
 import type { VrContext } from './context.js';
 import { errorData, VrError, VrErrorCode } from './errors.js';
@@ -32,6 +33,7 @@ import { publisherUp, stopPublishing } from './publishing.js';
 import { Room } from './room.js';
 import { VrRtpForwarders } from './rtp-forward.js';
 import { closeSubscriber, requestKeyframes, subscriberRequest } from './subscriber.js';
+import { RemoteRooms } from './remote.js';
 
 type Data = Record<string, unknown>;
 
@@ -44,7 +46,7 @@ function unknownRequest(name: string): VrError {
   return new VrError(VrErrorCode.INVALID_REQUEST, `Unknown request '${name}'`);
 }
 
-export class VideoRoomPlugin implements Plugin {
+export class VideoRoomPlugin implements Plugin, PeerAwarePlugin {
   readonly package = 'janus.plugin.videoroom';
   readonly name = 'JANUS VideoRoom plugin';
   readonly author = 'Portunus';
@@ -83,6 +85,19 @@ export class VideoRoomPlugin implements Plugin {
     }, now);
     this.ctx = { general, ids, rooms, host: init.host, media, log, store: new RoomStore(init.config, ids, log), recordings: new Recordings(), paths: this.paths ?? PathPolicy.fromGateway(init.gateway), rtpfwd, now };
     this.forwarder = media !== null ? new Forwarder(this.ctx, media) : null;
+    const forwarder = this.forwarder;
+    if (init.peers !== undefined && forwarder !== null) {
+      this.ctx.remote = new RemoteRooms(this.ctx, init.peers, {
+        rtp: (me, info, buf, len) => {
+          try {
+            forwarder.publisherRtp(me, info, buf, len);
+          } catch (err) {
+            this.ctx?.log.error(`videoroom: remote packet path failure: ${(err as Error)?.stack ?? String(err)}`);
+          }
+        },
+        keyframe: (ps) => forwarder.keyframeRequest(ps, now()),
+      });
+    }
     log.info(`videoroom: ${rooms.size} room(s) from ${init.config.file}; ${ids.stringIds ? 'string' : 'numeric'} IDs`);
   }
 
@@ -196,6 +211,39 @@ export class VideoRoomPlugin implements Plugin {
     if (state.kind === 'subscriber') closeSubscriber(state.subscriber);
     this.forwarder?.invalidate();
     session.state = { kind: 'idle' } satisfies HandleState;
+  }
+
+  // ---------------------------------------------------------------- other media workers (remote.ts)
+
+  peerCall(op: string, args: Record<string, unknown>): unknown {
+    const r = this.ctx?.remote;
+    if (r === undefined) throw new Error('videoroom: no cross-worker rooms here');
+    const out = r.peerCall(op, args);
+    this.forwarder?.invalidate();
+    return out;
+  }
+
+  peerMessage(from: number, msg: Record<string, unknown>): void {
+    try {
+      this.ctx?.remote?.peerMessage(from, msg);
+      this.forwarder?.invalidate();
+    } catch (err) {
+      if (this.ctx) fault(this.ctx.log, 'worker', err, { plugin: this.package, where: `peer message ${String(msg.op)}` });
+    }
+  }
+
+  peerRecord(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
+    this.ctx?.remote?.peerRecord(from, tag, meta, data, offset, length);
+  }
+
+  peerDown(index: number): void {
+    this.ctx?.remote?.peerDown(index);
+    this.forwarder?.invalidate();
+  }
+
+  /** Ring records received from other workers (tests, bench). */
+  get remoteReceived(): number {
+    return this.ctx?.remote?.received ?? 0;
   }
 
   /** Counts for /metrics, private rooms included. */

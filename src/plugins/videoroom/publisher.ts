@@ -32,7 +32,8 @@ export function join(ctx: VrContext, session: PluginSession, state: HandleState,
   const p = new Params(body);
   const ptype = p.requireString('ptype');
   const roomId = ctx.ids.require(body.room, 'room');
-  const room = ctx.rooms.get(roomId);
+  // A subscriber may join a room of another media worker through its mirror here (remote.ts).
+  const room = ctx.rooms.get(roomId) ?? (ptype === 'subscriber' || ptype === 'listener' ? ctx.remote?.mirrorRoom(roomId) : undefined);
   if (room === undefined) throw new VrError(VrErrorCode.NO_SUCH_ROOM, `No such room (${roomId})`);
   // The pin is checked before the role, as Janus does (a subscriber needs it too).
   const pin = p.string('pin');

@@ -97,6 +97,8 @@ export function publisherUp(ctx: VrContext, me: Participant): void {
   if (!me.media.negotiated || me.room.destroyed || me.room.participants.get(me.id) !== me) return;
   const first = !me.media.active;
   me.media.active = true;
+  // Mirrors first: a client told about this publisher may subscribe on another worker at once.
+  ctx.remote?.feedChanged(me);
   if (first) {
     notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, publishers: [me.publisherEntry()] });
     publishedEvent(ctx, me, 'published');
@@ -111,6 +113,7 @@ export function publisherUp(ctx: VrContext, me: Participant): void {
 /** After a renegotiation of an active publisher: tell the others about the new stream list. */
 export function publisherUpdated(ctx: VrContext, me: Participant): void {
   if (!me.media.active) return;
+  ctx.remote?.feedChanged(me);
   notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, publishers: [me.publisherEntry()] });
   publishedEvent(ctx, me, 'updated');
 }
@@ -130,6 +133,7 @@ export function stopPublishing(ctx: VrContext, me: Participant, tellOthers: bool
   me.recordingBase = null;
   me.media.reset();
   dropPublisherStreams(ctx, streams);
+  if (wasActive) ctx.remote?.feedGone(me, streams);
   if (wasActive && tellOthers) notify(ctx, me.room.others(me), { videoroom: 'event', room: me.room.id, unpublished: me.id });
   return wasActive;
 }

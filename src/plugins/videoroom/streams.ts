@@ -12,6 +12,7 @@ import type { Participant } from './participant.js';
 import type { StreamRecorder } from './recording.js';
 import type { RtpForwarder } from './rtp-forward.js';
 import type { Subscriber } from './subscriber.js';
+import type { RingProducer } from '../../workers/ring.js';
 
 export type StreamType = 'audio' | 'video' | 'data';
 
@@ -65,6 +66,15 @@ export class PublishedStream {
   forwarders: RtpForwarder[] = [];
   /** How many of them are simulcast "viewers" (they need keyframe detection on the raw packet). */
   simForwarders = 0;
+  // ---- cross-worker (remote.ts)
+  /** This stream's key in the rings (0: none yet). */
+  remoteKey = 0;
+  /** Rings of the workers with subscribers of this stream (copy-on-write): each packet goes once to each. */
+  remoteOut: RingProducer[] = [];
+  /** A mirror stream: the stream infos of its layers (0..2), built once, handed to the packet path. */
+  remoteInfos: RtpStreamInfo[] | null = null;
+  /** A mirror stream: called when its subscriber list changes (first one bound, last one gone). */
+  onSubscribers: ((ps: PublishedStream) => void) | null = null;
 
   constructor(
     readonly owner: Participant,
@@ -100,11 +110,15 @@ export class PublishedStream {
   }
 
   bind(s: SubStream): void {
-    if (!this.subscribers.includes(s)) this.subscribers = [...this.subscribers, s];
+    if (this.subscribers.includes(s)) return;
+    this.subscribers = [...this.subscribers, s];
+    if (this.subscribers.length === 1) this.onSubscribers?.(this);
   }
 
   unbind(s: SubStream): void {
-    if (this.subscribers.includes(s)) this.subscribers = this.subscribers.filter((x) => x !== s);
+    if (!this.subscribers.includes(s)) return;
+    this.subscribers = this.subscribers.filter((x) => x !== s);
+    if (this.subscribers.length === 0) this.onSubscribers?.(this);
   }
 
   /** Entry in a `publishers` list / `configured` reply. */

@@ -234,7 +234,8 @@ export function requestKeyframes(ctx: VrContext, lines: Iterable<SubStream>, for
     if (ps === null || ps.type !== 'video') continue;
     if (!force && now - ps.lastPliMs < PLI_MIN_INTERVAL_MS) continue;
     ps.lastPliMs = now;
-    ctx.media?.sendPli(ps.owner.session, ps.mid);
+    if (ps.owner.remoteFrom >= 0) ctx.remote?.pli(ps);
+    else ctx.media?.sendPli(ps.owner.session, ps.mid);
   }
 }
 

@@ -1,0 +1,262 @@
+/**
+ * A single-producer / single-consumer ring of variable-length records in a SharedArrayBuffer: how one
+ * media worker hands packets to another without a postMessage (structured clone, allocation, a task) per
+ * packet.
+ *
+ * API (stable; other plugins' cross-worker paths build on it):
+ *
+ *   const sab = createRing(1 << 20);            // capacity in bytes, a power of two >= 4096
+ *   // producer thread                           // consumer thread
+ *   const tx = new RingProducer(sab);            const rx = new RingConsumer(sab, (tag, meta, data, offset, length) => {
+ *   tx.write(tag, meta, buf, off, len);            // data (a Buffer over the ring) [offset, offset + length) is the payload; copy it if
+ *   // -> false: ring full, record dropped          // kept past the callback: the producer reuses the space afterwards.
+ *   tx.flush();   // optional: wake the            });
+ *                 // consumer now                rx.start();   // drains on every wake-up until close()
+ *   tx.dropped, tx.written                       rx.close();   // stops waiting (the producer's writes are then just dropped by no one)
+ *
+ * - `tag` and `meta` are two unsigned 32-bit words carried with each record, for the caller's routing:
+ *   e.g. tag = the feed's stream key, meta = substream | temporal << 8 | flags << 16 (see packMeta).
+ * - The producer never blocks: a record that does not fit is dropped and counted (`dropped`, also
+ *   readable by the consumer as `rx.dropped`). A record larger than a quarter of the ring is refused
+ *   the same way.
+ * - Wake-ups are batched: the producer wakes the consumer (Atomics.notify; the consumer waits with
+ *   Atomics.waitAsync, one promise per wake-up, never per record) at most once per turn of its event
+ *   loop (setImmediate after the first write of a batch), and only if the consumer is idle; a consumer
+ *   that is still draining picks the new records up before it sleeps again.
+ * - Records are delivered in order, each exactly once, with the payload's bytes as written.
+ *
+ * Layout: a 64-byte control block (Int32 words: head, tail, dropped, signal, closed, written) then the
+ * data area. head and tail are byte counters that wrap at 2^32; the data area's size divides 2^32, so
+ * `counter & mask` is the position. A record is a 12-byte header (payload length, tag, meta) and the
+ * payload padded to 4 bytes; a record that would cross the end leaves a WRAP marker and starts at 0.
+ */
+
+const HEAD = 0;
+const TAIL = 1;
+const DROPPED = 2;
+const SIGNAL = 3;
+const CLOSED = 4;
+const WRITTEN = 5;
+const CONTROL_BYTES = 64;
+const HEADER_BYTES = 12;
+/** In the length word: the rest of the data area up to its end is padding. */
+const WRAP = -1;
+
+/** Atomics.waitAsync (V8 has it since Node 16; TypeScript's ES2023 lib does not declare it yet). */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+/** `data` is a Buffer over the whole data area (copy out with data.copy(dst, 0, offset, offset + length): no allocation). */
+export type RingRecordHandler = (tag: number, meta: number, data: Buffer, offset: number, length: number) => void;
+
+/** A SharedArrayBuffer laid out as a ring of `capacity` data bytes (a power of two, >= 4096). */
+export function createRing(capacity: number): SharedArrayBuffer {
+  if (!Number.isInteger(capacity) || capacity < 4096 || (capacity & (capacity - 1)) !== 0 || capacity > 1 << 30) {
+    throw new RangeError(`ring capacity must be a power of two between 4096 and 2^30, got ${capacity}`);
+  }
+  return new SharedArrayBuffer(CONTROL_BYTES + capacity);
+}
+
+/** meta as packMeta builds it: substream (8 bits), temporal layer (8 bits), flags (16 bits). */
+export function packMeta(substream: number, temporal: number, flags: number): number {
+  return ((substream & 0xff) | ((temporal & 0xff) << 8) | ((flags & 0xffff) << 16)) >>> 0;
+}
+export const metaSubstream = (meta: number): number => meta & 0xff;
+export const metaTemporal = (meta: number): number => (meta >>> 8) & 0xff;
+export const metaFlags = (meta: number): number => meta >>> 16;
+
+function views(sab: SharedArrayBuffer): { ctl: Int32Array; data: Buffer; words: Int32Array; mask: number } {
+  const capacity = sab.byteLength - CONTROL_BYTES;
+  if (capacity < 4096 || (capacity & (capacity - 1)) !== 0) throw new RangeError('not a ring made by createRing');
+  return {
+    ctl: new Int32Array(sab, 0, CONTROL_BYTES / 4),
+    data: Buffer.from(sab, CONTROL_BYTES, capacity),
+    words: new Int32Array(sab, CONTROL_BYTES, capacity / 4),
+    mask: capacity - 1,
+  };
+}
+
+export class RingProducer {
+  private readonly ctl: Int32Array;
+  private readonly data: Buffer;
+  private readonly words: Int32Array;
+  private readonly mask: number;
+  private readonly capacity: number;
+  private readonly maxRecord: number;
+  /** Our copy of head: only we write it. */
+  private head: number;
+  private wakeScheduled = false;
+  private readonly wake = (): void => {
+    this.wakeScheduled = false;
+    this.flush();
+  };
+
+  constructor(sab: SharedArrayBuffer) {
+    const v = views(sab);
+    this.ctl = v.ctl;
+    this.data = v.data;
+    this.words = v.words;
+    this.mask = v.mask;
+    this.capacity = v.mask + 1;
+    this.maxRecord = this.capacity >>> 2;
+    this.head = Atomics.load(this.ctl, HEAD) >>> 0;
+  }
+
+  /** Records dropped because the ring was full (or the record too large) since the ring was made. */
+  get dropped(): number {
+    return Atomics.load(this.ctl, DROPPED) >>> 0;
+  }
+
+  /** Records written since the ring was made. */
+  get written(): number {
+    return Atomics.load(this.ctl, WRITTEN) >>> 0;
+  }
+
+  /** The consumer closed the ring: writing is pointless (and the caller may drop its producer). */
+  get closed(): boolean {
+    return Atomics.load(this.ctl, CLOSED) !== 0;
+  }
+
+  /** Appends one record; false (and counted as dropped) when it does not fit. Never blocks. */
+  write(tag: number, meta: number, src: Uint8Array, offset: number, length: number): boolean {
+    const padded = (length + 3) & ~3;
+    const need = HEADER_BYTES + padded;
+    if (need > this.maxRecord) {
+      Atomics.add(this.ctl, DROPPED, 1);
+      return false;
+    }
+    const head = this.head;
+    const free = this.capacity - ((head - (Atomics.load(this.ctl, TAIL) >>> 0)) >>> 0);
+    let pos = head & this.mask;
+    const toEnd = this.capacity - pos;
+    let skip = 0;
+    if (toEnd < need) skip = toEnd;
+    if (skip + need > free) {
+      Atomics.add(this.ctl, DROPPED, 1);
+      return false;
+    }
+    if (skip > 0) {
+      this.words[pos >>> 2] = WRAP;
+      pos = 0;
+    }
+    const w = pos >>> 2;
+    this.words[w] = length;
+    this.words[w + 1] = tag | 0;
+    this.words[w + 2] = meta | 0;
+    if (Buffer.isBuffer(src)) src.copy(this.data, pos + HEADER_BYTES, offset, offset + length);
+    else this.data.set(length === src.length && offset === 0 ? src : src.subarray(offset, offset + length), pos + HEADER_BYTES);
+    this.head = (head + skip + need) >>> 0;
+    // The store publishes the record (Atomics are sequentially consistent: the bytes above are visible first).
+    Atomics.store(this.ctl, HEAD, this.head | 0);
+    Atomics.add(this.ctl, WRITTEN, 1);
+    if (!this.wakeScheduled) {
+      this.wakeScheduled = true;
+      setImmediate(this.wake);
+    }
+    return true;
+  }
+
+  /** Wakes the consumer now if it sleeps (write() does it once per event-loop turn by itself). */
+  flush(): void {
+    if (Atomics.compareExchange(this.ctl, SIGNAL, 0, 1) === 0) Atomics.notify(this.ctl, SIGNAL);
+  }
+}
+
+export class RingConsumer {
+  private readonly ctl: Int32Array;
+  private readonly data: Buffer;
+  private readonly words: Int32Array;
+  private readonly mask: number;
+  private readonly capacity: number;
+  private tail: number;
+  private running = false;
+  private readonly onWake = (): void => this.loop();
+
+  constructor(
+    sab: SharedArrayBuffer,
+    private readonly onRecord: RingRecordHandler,
+  ) {
+    const v = views(sab);
+    this.ctl = v.ctl;
+    this.data = v.data;
+    this.words = v.words;
+    this.mask = v.mask;
+    this.capacity = v.mask + 1;
+    this.tail = Atomics.load(this.ctl, TAIL) >>> 0;
+  }
+
+  get dropped(): number {
+    return Atomics.load(this.ctl, DROPPED) >>> 0;
+  }
+
+  get closed(): boolean {
+    return Atomics.load(this.ctl, CLOSED) !== 0;
+  }
+
+  /** Starts draining on every wake-up (asynchronously, on this thread's event loop). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop();
+  }
+
+  /**
+   * Delivers every record written so far, in order; returns how many. A handler that throws loses
+   * only its record (the fault stays with the caller's packet, not the ring).
+   */
+  drain(): number {
+    let n = 0;
+    let tail = this.tail;
+    for (;;) {
+      const head = Atomics.load(this.ctl, HEAD) >>> 0;
+      if (head === tail) break;
+      while (tail !== head) {
+        const pos = tail & this.mask;
+        const w = pos >>> 2;
+        const length = this.words[w]!;
+        if (length === WRAP) {
+          tail = (tail + (this.capacity - pos)) >>> 0;
+          continue;
+        }
+        const tag = this.words[w + 1]! >>> 0;
+        const meta = this.words[w + 2]! >>> 0;
+        try {
+          this.onRecord(tag, meta, this.data, pos + HEADER_BYTES, length);
+        } catch {
+          // the handler's own fault boundary is its business; the ring moves on
+        }
+        tail = (tail + HEADER_BYTES + ((length + 3) & ~3)) >>> 0;
+        n++;
+      }
+      // Free the space only after the handler has read the bytes.
+      this.tail = tail;
+      Atomics.store(this.ctl, TAIL, tail | 0);
+    }
+    return n;
+  }
+
+  /** Stops waiting for wake-ups; the producer sees `closed`. */
+  close(): void {
+    Atomics.store(this.ctl, CLOSED, 1);
+    this.running = false;
+    Atomics.store(this.ctl, SIGNAL, 1);
+    Atomics.notify(this.ctl, SIGNAL);
+  }
+
+  private loop(): void {
+    while (this.running && Atomics.load(this.ctl, CLOSED) === 0) {
+      this.drain();
+      // Idle now: a producer that wrote after the drain above but saw SIGNAL = 1 did not notify, so
+      // look once more after clearing it.
+      Atomics.store(this.ctl, SIGNAL, 0);
+      if (this.drain() > 0) continue;
+      const r = waitAsync(this.ctl, SIGNAL, 0);
+      if (r.async) {
+        void r.value.then(this.onWake);
+        return;
+      }
+      // 'not-equal': a producer signalled in between; drain again.
+    }
+  }
+}
