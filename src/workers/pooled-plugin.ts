@@ -170,7 +170,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
   }
 
   workerRestarted(worker: MediaWorker): void {
-    for (const [h, j] of [...this.joined]) {
+    for (const [h, j] of movesAcross(this.package) ? [...this.joined] : []) {
       const home = this.pool.boundWorker(h);
       if (home === undefined || home === j) continue;
       const session = this.sessions.get(h);
@@ -479,6 +479,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
 
   /** The worker of the room a handle's participant is in, when that is not its PeerConnection's. */
   private awayWorker(handleId: number): MediaWorker | undefined {
+    if (!movesAcross(this.package)) return undefined;
     const j = this.joined.get(handleId);
     return j !== undefined && j !== this.pool.boundWorker(handleId) ? j : undefined;
   }
