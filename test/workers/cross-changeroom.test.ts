@@ -35,7 +35,7 @@ async function hearsSoon(listener: AbParticipant, freq: number): Promise<number>
   return best;
 }
 
-test('AudioBridge changeroom across media workers: the participant moves, its PeerConnection stays; media both ways, the same events, back again, hangup cleans both rooms', { timeout: 120_000 }, async () => {
+test('AudioBridge changeroom across media workers: the participant moves, its PeerConnection stays; media both ways, the same events, back again, hangup cleans both rooms', { timeout: 120_000 }, async (t) => {
   const { dir, pool, ab, gw, client, w, message, workerOf } = await makeWorld(2);
   const clients: ClientPeer[] = [];
   const senders: ToneSender[] = [];
@@ -64,7 +64,9 @@ test('AudioBridge changeroom across media workers: the participant moves, its Pe
 
     // 7 -> 8: room 8 is on the other worker.
     let since = client.events.length;
+    const t0 = performance.now();
     const changed = await message(m.session, m.handle, { request: 'changeroom', room: 8, display: 'mover' });
+    const moveMs = performance.now() - t0;
     const cd = changed.plugindata?.data ?? {};
     assert.equal(cd['audiobridge'], 'roomchanged', JSON.stringify(changed));
     assert.equal(cd['room'], 8);
@@ -79,7 +81,12 @@ test('AudioBridge changeroom across media workers: the participant moves, its Pe
     assert.equal(await workerOf(m.session, m.handle), r7);
     assert.ok(pool.workers[r7]!.hasMedia(m.handle));
 
+    const rx0 = m.client.rtp.length;
     const [mHears880, b8Hears660] = await Promise.all([hearsSoon(m, 880), hearsSoon(b8, 660)]);
+    const rx1 = m.client.rtp.length;
+    const rxT = performance.now();
+    await sleep(1000);
+    t.diagnostic(`cross-worker changeroom answered in ${moveMs.toFixed(0)} ms; away, the mover receives ${((m.client.rtp.length - rx1) / ((performance.now() - rxT) / 1000)).toFixed(0)} packets/s (${rx1 - rx0} while listening)`);
     const [mHears440, a7Hears660] = await Promise.all([hears(m, 440), hears(a7, 660)]);
     assert.ok(mHears880 > 1000, `mover does not hear b8 after moving to room 8 (${mHears880.toFixed(0)})`);
     assert.ok(mHears440 < 200, `mover still hears room 7 (${mHears440.toFixed(0)})`);
