@@ -132,11 +132,11 @@ async function main(argv: string[]): Promise<void> {
       continue;
     }
     let wanted = spec.byDefault;
-    let spread = false;
+    let spread = true;
     try {
       const doc = await Jcfg.load(cfg.pluginConfigPath(p.package));
       wanted = cfgBool(doc.category('general')?.['media_worker'], spec.byDefault) ?? spec.byDefault;
-      spread = cfgBool(doc.category('general')?.['spread_rooms'], false) ?? false;
+      spread = cfgBool(doc.category('general')?.['spread_rooms'], true) ?? true;
     } catch {
       /* the plugin reports its own config errors at init */
     }
@@ -145,8 +145,9 @@ async function main(argv: string[]): Promise<void> {
       continue;
     }
     // VideoRoom, EchoTest and TextRoom use every worker (a TextRoom room's worker relays to members on
-    // the others). AudioBridge keeps its rooms on worker 0 unless its jcfg says `spread_rooms = true`
-    // (then `changeroom` between rooms of different workers is refused: the open item, README "Threads").
+    // the others). AudioBridge spreads its rooms like VideoRoom (a `changeroom` to another worker's room
+    // moves the participant, not its PeerConnection) unless its jcfg says `spread_rooms = false` (all
+    // its rooms on worker 0).
     const workers = p.package === 'janus.plugin.audiobridge' && !spread ? [pool.workers[0]!] : pool.workers;
     const wp = new PooledPlugin({ describe: p, module: spec.module, exportName: spec.exportName, pool, workers });
     routedPlane.route(p.package, wp.media);

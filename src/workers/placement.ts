@@ -31,6 +31,14 @@ export function membersSpanWorkers(pkg: string): boolean {
   return pkg === 'janus.plugin.textroom';
 }
 
+/**
+ * Plugins whose participants can change to a room on another worker while their PeerConnection stays
+ * (AudioBridge: its RTP and its mix cross between the two workers on their rings, ring.ts).
+ */
+export function movesAcross(pkg: string): boolean {
+  return pkg === 'janus.plugin.audiobridge';
+}
+
 /** Plugins whose rooms are spread over the workers (others keep one worker for everything). */
 export function spreadsRooms(pkg: string): boolean {
   return pkg in BINDS;

@@ -8,8 +8,10 @@
  * - a handle is bound to a worker when it first needs one (`join` binds it to the room's worker,
  *   anything else, e.g. EchoTest's first message, to the least loaded), and its PeerConnection lives
  *   there. A handle whose PeerConnection is on one worker cannot join a room on another (a
- *   PeerConnection cannot move threads): the request is refused with a plugin error (AudioBridge
- *   `changeroom` across workers is the open item, README "Threads").
+ *   PeerConnection cannot move threads): the request is refused with a plugin error. AudioBridge
+ *   `changeroom` to a room on another worker moves the participant there while its PeerConnection
+ *   stays (changeRoom below, src/plugins/audiobridge/cross-worker.ts); its requests then go to the
+ *   room's worker, and its media crosses between the two through the pair's rings (ring.ts).
  *
  * EchoTest has no rooms: its handles are spread by load. TextRoom spreads both: rooms like VideoRoom's,
  * handles (their data channels) at their first message like EchoTest's; a member's requests for a room
@@ -24,7 +26,7 @@ import type { Jsep } from '../core/jsep.js';
 import type { MediaPlane } from '../core/media-plane.js';
 import type { ForwardRoute, JcfgDocument, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession, SlowLinkInfo } from '../core/plugin.js';
 import type { MediaWorker, WorkerClient } from './media-worker.js';
-import { membersSpanWorkers, roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
+import { membersSpanWorkers, movesAcross, roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
 import type { WorkerPool } from './pool.js';
 import type { PluginLoad } from './protocol.js';
 import { createRing } from './ring.js';
@@ -84,6 +86,8 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private saving: Promise<void> = Promise.resolve();
   /** Whether the rooms are spread (each worker gets its share of the jcfg and main writes the file). */
   private readonly shared: boolean;
+  /** Participant moves between workers (changeroom across workers), one at a time. */
+  private moves: Promise<void> = Promise.resolve();
   /**
    * VideoRoom: from how many PeerConnections on a room's worker a new subscriber goes to the least
    * loaded worker instead (jcfg `general.subscribers_spread_at`, Portunus only; -1 never, 0 always).
@@ -173,6 +177,22 @@ export class PooledPlugin implements Plugin, WorkerClient {
   }
 
   workerRestarted(worker: MediaWorker): void {
+    for (const [h, j] of movesAcross(this.package) ? [...this.joined] : []) {
+      const home = this.pool.boundWorker(h);
+      if (home === undefined || home === j) continue;
+      const session = this.sessions.get(h);
+      if (j === worker) {
+        // The room died with its worker: the participant's PeerConnection is hung up, as it would have
+        // been on that worker.
+        this.joined.delete(h);
+        home.notice({ n: 'hangupMedia', handleId: h });
+        if (session) this.host?.closePeerConnection(session, 'Media worker exited');
+      } else if (home === worker) {
+        // The PeerConnection died: the participant leaves its room on the other worker.
+        this.joined.delete(h);
+        j.notice({ n: 'hangupMedia', handleId: h });
+      }
+    }
     this.crossWorkerDown(worker);
     // Rooms the jcfg defines come back with the new worker; the others are gone, as after a restart.
     for (const [room, w] of this.rooms) {
@@ -422,8 +442,13 @@ export class PooledPlugin implements Plugin, WorkerClient {
       }
       case 'room': {
         let rw = this.rooms.get(route.room);
+        if (route.bind && movesAcross(this.package) && String(body.request).toLowerCase() === 'changeroom') return this.changeRoom(session, transaction, body, jsep, rw);
         // A room nobody has: any worker answers "no such room" as Janus would.
         if (!rw) return this.send(this.pool.boundWorker(session.handleId) ?? this.pick(), session, transaction, body, jsep);
+        // A participant whose room is on another worker than its PeerConnection: that worker answers (already in a room).
+        const away = route.bind && movesAcross(this.package) ? this.awayWorker(session.handleId) : undefined;
+        if (away) return this.send(away, session, transaction, body, jsep);
+        if (route.bind && movesAcross(this.package)) await this.forgetIdle(session.handleId, rw);
         const own = this.remoteSubs.get(session.handleId);
         if (own && !route.bind && SUBSCRIBER_REQUESTS.has(String(body.request).toLowerCase())) {
           // A subscriber on another worker than its room's: its requests (janus.js adds `room`) are its worker's.
@@ -455,8 +480,13 @@ export class PooledPlugin implements Plugin, WorkerClient {
         return res;
       }
       case 'handle': {
+        // A participant in a room on another worker than its PeerConnection: its requests go to the
+        // room's worker, except hangup (the PeerConnection's).
+        const away = this.joined.get(session.handleId);
+        const home = this.handleWorker(session);
+        const w = away && String(body.request).toLowerCase() !== 'hangup' && movesAcross(this.package) ? away : home;
         if (body.request === 'leave') this.joined.delete(session.handleId);
-        return this.send(this.handleWorker(session), session, transaction, body, jsep);
+        return this.send(w, session, transaction, body, jsep);
       }
     }
   }
@@ -503,8 +533,16 @@ export class PooledPlugin implements Plugin, WorkerClient {
     return { ...info, portunus: { ...own, worker: w.index } };
   }
 
+  /** The worker of the room a handle's participant is in, when that is not its PeerConnection's. */
+  private awayWorker(handleId: number): MediaWorker | undefined {
+    if (!movesAcross(this.package)) return undefined;
+    const j = this.joined.get(handleId);
+    return j !== undefined && j !== this.pool.boundWorker(handleId) ? j : undefined;
+  }
+
   setupMedia(session: PluginSession): void {
     this.pool.boundWorker(session.handleId)?.notice({ n: 'setupMedia', handleId: session.handleId });
+    this.awayWorker(session.handleId)?.notice({ n: 'setupMedia', handleId: session.handleId });
   }
 
   hangupMedia(session: PluginSession): void {
@@ -512,6 +550,76 @@ export class PooledPlugin implements Plugin, WorkerClient {
     bound?.notice({ n: 'hangupMedia', handleId: session.handleId });
     // Its memberships in rooms on other workers end too (the others there hear `leave`).
     if (this.crossWorker) for (const w of this.workers) if (w !== bound && w.knows(session.handleId)) w.notice({ n: 'hangupMedia', handleId: session.handleId });
+    const away = this.awayWorker(session.handleId);
+    if (away) {
+      // The participant leaves its room there (others get `leaving`), as it would on one worker.
+      away.notice({ n: 'hangupMedia', handleId: session.handleId });
+      this.joined.delete(session.handleId);
+    }
+  }
+
+  /**
+   * Before a join on `target`: a handle whose participant on another worker is in no room (it left,
+   * was kicked, or its join failed) is free to join anywhere its PeerConnection allows.
+   */
+  private async forgetIdle(handleId: number, target: MediaWorker): Promise<void> {
+    const j = this.joined.get(handleId);
+    if (!j || j === target || j.exited) return;
+    try {
+      const st = await j.call<Data>({ m: 'peerCall', p: this.package, op: 'status', args: { handleId } });
+      if (st['inRoom'] === false && this.joined.get(handleId) === j) this.joined.delete(handleId);
+    } catch {
+      /* the worker cannot tell: the usual refusal stands */
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ changeroom across workers
+
+  /**
+   * `changeroom`: inside the participant's worker as ever; to a room on another worker the participant
+   * moves there while its PeerConnection stays (AudioBridge cross-worker.ts): export its state, attach
+   * it to the target room, detach it from the old one, point its PeerConnection's worker at the new one.
+   */
+  private changeRoom(session: PluginSession, transaction: string, body: Data, jsep: Jsep | null, target: MediaWorker | undefined): Promise<PluginResult> {
+    const h = session.handleId;
+    const cur = this.joined.get(h);
+    if (!target || !cur || cur === target || cur.exited) {
+      // Nothing to move (or no such room): the participant's worker answers as Janus would.
+      return this.send(cur ?? this.pool.boundWorker(h) ?? target ?? this.pick(), session, transaction, body, jsep);
+    }
+    const run = this.moves.then(() => this.move(session, transaction, body, cur, target));
+    this.moves = run.catch(() => undefined);
+    return Promise.resolve({ kind: 'wait' });
+  }
+
+  private async move(session: PluginSession, transaction: string, body: Data, cur: MediaWorker, target: MediaWorker): Promise<void> {
+    const h = session.handleId;
+    const reply = (data: Data) => this.host?.pushEvent(session, transaction, data);
+    const op = (w: MediaWorker, name: string, args: Data) => w.call<Data>({ m: 'peerCall', p: this.package, op: name, args: { ...args, handleId: h } });
+    try {
+      // The handle may have left or moved while this waited its turn.
+      if (this.joined.get(h) !== cur) {
+        reply({ [this.shortName()]: 'event', error_code: ERROR_UNKNOWN, error: 'The participant moved meanwhile' });
+        return;
+      }
+      const exported = await op(cur, 'export', { body });
+      if (exported.error_code !== undefined) return void reply(exported);
+      target.ensureSession(this.package, this, session);
+      // The participant's RTP goes from its PeerConnection's worker to the room's, the mix back (ring.ts).
+      const home = this.pool.boundWorker(h);
+      if (home && home !== target) {
+        this.ensureRing(home, target);
+        this.ensureRing(target, home);
+      }
+      const attached = await op(target, 'attach', { body, leg: exported.leg });
+      if (attached.error_code !== undefined) return void reply(attached);
+      this.joined.set(h, target);
+      await op(cur, 'detach', { to: target.index });
+      if (home && home !== cur && home !== target) await op(home, 'retarget', { to: target.index });
+      reply(attached.event as Data);
+    } catch (err) {
+      reply({ [this.shortName()]: 'event', error_code: ERROR_UNKNOWN, error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   slowLink(session: PluginSession, info: SlowLinkInfo): void {

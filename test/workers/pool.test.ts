@@ -10,73 +10,23 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultJanusConfig } from '../../src/config/schema.js';
-import { Jcfg } from '../../src/config/jcfg.js';
-import { Gateway } from '../../src/core/gateway.js';
-import type { JanusMessage } from '../../src/core/messages.js';
-import { LocalCandidates } from '../../src/media/candidates.js';
-import { WebRtcMediaPlane } from '../../src/media/plane.js';
-import { RoutingMediaPlane } from '../../src/media/routing-plane.js';
-import { AudioBridgePlugin, AUDIOBRIDGE_PACKAGE } from '../../src/plugins/audiobridge/plugin.js';
-import { EchoTestPlugin } from '../../src/plugins/echotest/plugin.js';
-import { WORKER_CAPABLE } from '../../src/plugins/index.js';
+import { AUDIOBRIDGE_PACKAGE } from '../../src/plugins/audiobridge/plugin.js';
 import { createMetrics } from '../../src/metrics/registry.js';
-import { PooledPlugin } from '../../src/workers/pooled-plugin.js';
-import { WorkerPool } from '../../src/workers/pool.js';
-import { applyAnswer, clientOffer, makeClient, quietLog, RecordingClient, rtpPacket, type ClientPeer } from '../media/peer/helpers.js';
-import { decodeReceived, goertzelAmplitude, joinParticipant, sleep, ToneSender, waitFor, type AbParticipant, type AbWorld } from '../plugins/audiobridge/net.js';
+import { applyAnswer, clientOffer, makeClient, rtpPacket, type ClientPeer } from '../media/peer/helpers.js';
+import { decodeReceived, goertzelAmplitude, joinParticipant, sleep, ToneSender, waitFor, type AbParticipant } from '../plugins/audiobridge/net.js';
+import { ECHO, makeWorld } from './pool-world.js';
 
-type Ev = JanusMessage & { jsep?: { type: string; sdp: string }; plugindata?: { data: Record<string, unknown> } };
-const ECHO = 'janus.plugin.echotest';
-
-async function makeWorld(size: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'pool-'));
-  // Two jcfg rooms: dealt round-robin, one per worker.
-  writeFileSync(join(dir, `${AUDIOBRIDGE_PACKAGE}.jcfg`), `general: {\n}\nroom-7: {\n\tsampling_rate = 48000\n}\nroom-8: {\n\tsampling_rate = 48000\n}\n`);
-  const config = defaultJanusConfig(dir);
-  config.media.rtp_port_range = null;
-  config.nat.ice_enforce_list = ['127.0.0.1'];
-  const candidates = await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list });
-  const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
-  const settings = () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false });
-  const pool = new WorkerPool({ size, plane, config, settings, log: quietLog, logLevel: () => 0 });
-  const ab = new PooledPlugin({ describe: new AudioBridgePlugin({ log: quietLog }), module: WORKER_CAPABLE[AUDIOBRIDGE_PACKAGE]!.module, exportName: 'AudioBridgePlugin', pool });
-  const echo = new PooledPlugin({ describe: new EchoTestPlugin(), module: WORKER_CAPABLE[ECHO]!.module, exportName: 'EchoTestPlugin', pool });
-  const routed = new RoutingMediaPlane(plane);
-  routed.route(AUDIOBRIDGE_PACKAGE, ab.media);
-  routed.route(ECHO, echo.media);
-  const gw = new Gateway({ config, plugins: [ab, echo], mediaPlane: routed, pluginConfig: (pkg) => Jcfg.load(join(dir, `${pkg}.jcfg`)), watchdogIntervalMs: 60_000, log: quietLog });
-  await gw.start();
-  const client = new RecordingClient();
-  let n = 0;
-  const req = (body: JanusMessage): Promise<JanusMessage> => gw.handle({ transaction: `p${++n}`, ...body }, client);
-  const attach = async (plugin = AUDIOBRIDGE_PACKAGE) => {
-    const session = ((await req({ janus: 'create' })).data as { id: number }).id;
-    const handle = ((await req({ janus: 'attach', session_id: session, plugin })).data as { id: number }).id;
-    return { session, handle };
-  };
-  const message = async (session: number, handle: number, body: Record<string, unknown>, jsep?: { type: string; sdp: string }): Promise<Ev> => {
-    const transaction = `m${++n}`;
-    const ack = await gw.handle({ janus: 'message', session_id: session, handle_id: handle, transaction, body, ...(jsep ? { jsep } : {}) }, client);
-    if (ack.janus !== 'ack') return ack as Ev;
-    return waitFor(`the event for ${JSON.stringify(body)}`, () => (client.events as Ev[]).find((e) => e.transaction === transaction), 8000);
-  };
-  const w = { gw, plane, client, req, attach, message, stop: () => gw.stop() } as unknown as AbWorld;
-  const workerOf = async (session: number, handle: number): Promise<number> => {
-    const info = (await gw.admin.handle({ janus: 'handle_info', transaction: 'hi', session_id: session, handle_id: handle })) as JanusMessage & { info?: { plugin_specific?: { portunus?: { worker?: number } } } };
-    return info.info?.plugin_specific?.portunus?.worker as number;
-  };
-  return { dir, pool, ab, echo, gw, routed, client, w, attach, message, workerOf };
-}
-
+/** The loudest `freq` in up to three 1.2 s windows (a loaded machine may starve one), stopping over 1000. */
 async function hears(listener: AbParticipant, freq: number): Promise<number> {
-  const from = listener.client.rtp.length;
-  await sleep(1200);
-  const pcm = decodeReceived(listener.client, 48000, from);
-  return goertzelAmplitude(pcm, 48000, freq);
+  let best = 0;
+  for (let i = 0; i < 3 && best <= 1000; i++) {
+    const from = listener.client.rtp.length;
+    await sleep(1200);
+    best = Math.max(best, goertzelAmplitude(decodeReceived(listener.client, 48000, from), 48000, freq));
+  }
+  return best;
 }
 
 test('media worker pool: rooms spread over two workers, media in each, EchoTest spread, cross-worker join refused, a dead worker hangs up only its own PeerConnections', { timeout: 120_000 }, async () => {
@@ -129,10 +79,7 @@ test('media worker pool: rooms spread over two workers, media in each, EchoTest 
     const out = (w: string) => Number(new RegExp(`portunus_worker_rtp_packets_total\\{worker="${w}",direction="out"\\} (\\d+)`).exec(text)?.[1] ?? 0);
     assert.ok(out('0') > 0 && out('1') > 0, 'both workers send packets');
 
-    // A participant whose PeerConnection is on one worker cannot change to a room on the other.
-    const moved = await message(a7.session, a7.handle, { request: 'changeroom', room: 8 });
-    assert.equal(moved.plugindata?.data['error_code'], 499, JSON.stringify(moved));
-    assert.match(String(moved.plugindata?.data['error']), /media worker/);
+    // (A changeroom to the other worker's room moves the participant: cross-changeroom.test.ts.)
 
     // A participant without a PeerConnection cannot join a room on the other worker either (its state is there).
     const p = await attach();

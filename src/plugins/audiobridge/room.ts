@@ -77,6 +77,13 @@ export class AbSession {
   pluginOffer = false;
   sdpSessionId = String(Date.now());
   sdpVersion = 1;
+  /**
+   * On the room's worker: the worker the handle's PeerConnection is on, when not this one (the mix goes
+   * there, its RTP comes from there; cross-worker.ts). Null: local.
+   */
+  home: number | null = null;
+  /** On the PeerConnection's worker: the worker of the room the participant is in, when not this one. */
+  away: number | null = null;
   constructor(readonly handle: PluginSession) {}
 }
 
@@ -121,7 +128,8 @@ export class Participant {
   slot!: MixSlot;
   usingOwn = false;
   hangover = 0;
-  readonly ssrc = (Math.random() * 0x100000000) >>> 0;
+  /** The SSRC of the mix we send (in the SDP); carried along when the participant moves to another worker. */
+  ssrc = (Math.random() * 0x100000000) >>> 0;
   seq = Math.floor(Math.random() * 0x8000);
   ts = (Math.random() * 0x100000000) >>> 0;
   firstPacket = true;
@@ -240,6 +248,8 @@ export class Room implements MixSource {
   readonly announcements = new Map<string, Announcement>();
   /** Told when an announcement starts (first mixed frame) and when it ends or is stopped. Must not throw. */
   onAnnouncement: ((a: Announcement, event: 'started' | 'stopped') => void) | null = null;
+  /** A listener whose PeerConnection is on another worker: its encoded frame goes there (cross-worker.ts). */
+  sendAway: ((p: Participant, payload: Buffer) => boolean) | null = null;
   /** The room's clock failed (fault counted and logged): the plugin tears the room down. Null: the clock stops. */
   onFault: ((reason: string) => void) | null = null;
 
@@ -500,6 +510,11 @@ export class Room implements MixSource {
         }
       } catch (err) {
         this.log.warn('AudioBridge encode failed', { room: this.idString, id: p.id, err: String(err) });
+        continue;
+      }
+      if (p.session.home !== null) {
+        // Its PeerConnection is on another worker: the encoded frame goes there, which packetizes and sends.
+        if (this.sendAway?.(p, payload)) p.sent++;
         continue;
       }
       const pkt = Buffer.allocUnsafe(12 + payload.length);
