@@ -5,11 +5,12 @@
 import type { Plugin } from '../core/plugin.js';
 import { AudioBridgePlugin } from './audiobridge/plugin.js';
 import { EchoTestPlugin } from './echotest/plugin.js';
+import { StreamingPlugin } from './streaming/plugin.js';
 import { TextRoomPlugin } from './textroom/plugin.js';
 import { VideoRoomPlugin } from './videoroom/plugin.js';
 
 export function builtinPlugins(): Plugin[] {
-  return [new AudioBridgePlugin(), new EchoTestPlugin(), new TextRoomPlugin(), new VideoRoomPlugin()];
+  return [new AudioBridgePlugin(), new EchoTestPlugin(), new TextRoomPlugin(), new VideoRoomPlugin(), new StreamingPlugin()];
 }
 
 /**
