@@ -47,8 +47,8 @@ function info(ctx: StContext, f: Fields): Data {
 async function create(ctx: StContext, f: Fields): Promise<Data> {
   if (ctx.general.adminKey !== null) checkSecret(ctx.general.adminKey, f, 'admin_key');
   const permanent = f.bool('permanent') ?? false;
-  const spec = readSpec(f);
   let id = ctx.ids.parse(f.raw('id'));
+  const spec = readSpec(f);
   if (id !== undefined && !ctx.ids.isUnset(id) && ctx.mountpoints.has(id)) throw new StError(StErrorCode.CANT_CREATE, 'A stream with the provided ID already exists');
   if (id === undefined || ctx.ids.isUnset(id)) id = ctx.ids.random((x) => ctx.mountpoints.has(x));
   if (spec.name !== null && [...ctx.mountpoints.values()].some((m) => m.name === spec.name)) {
