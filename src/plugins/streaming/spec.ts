@@ -204,6 +204,9 @@ export function readSpec(f: Fields): MountpointSpec {
     if (spec.streams.length === 0) throw new StError(StErrorCode.CANT_CREATE, "Can't add 'rtp' stream, no audio or video have to be streamed...");
     const mids = new Set<string>();
     for (const s of spec.streams) {
+      for (const p of [s.port, s.port2, s.port3, s.rtcpport ?? 0]) {
+        if (p > 65535) throw new StError(StErrorCode.CANT_CREATE, `Invalid port ${p} for mid '${s.mid}'`);
+      }
       if (mids.has(s.mid)) throw new StError(StErrorCode.CANT_CREATE, `Duplicate mid '${s.mid}'`);
       mids.add(s.mid);
     }
