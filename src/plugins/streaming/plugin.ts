@@ -279,7 +279,12 @@ export class StreamingPlugin implements Plugin {
           data = pause(session);
           break;
         case 'stop':
-          data = stop(ctx, session);
+          data = stop(session);
+          if (data !== null) {
+            ctx.host.pushEvent(session, transaction, data);
+            ctx.host.closePeerConnection(session, 'stop');
+            return;
+          }
           break;
         case 'configure':
           data = configure(session, f);

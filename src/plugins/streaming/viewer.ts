@@ -120,12 +120,14 @@ export function pause(session: PluginSession): Data {
   return status('pausing');
 }
 
-/** `stop`: nothing to say when not watching (Janus is silent too). */
-export function stop(ctx: StContext, session: PluginSession): Data | null {
+/**
+ * `stop`: Janus ignores it (no event) unless the PeerConnection is up; then `stopping` goes out
+ * first and the hangup follows (the caller closes the PeerConnection after pushing the reply).
+ */
+export function stop(session: PluginSession): Data | null {
   const state = handleState(session);
-  if (state.kind !== 'viewer') return null;
+  if (state.kind !== 'viewer' || !state.viewer.pcUp) return null;
   endViewer(session);
-  ctx.host.closePeerConnection(session, 'stop');
   return status('stopping');
 }
 
