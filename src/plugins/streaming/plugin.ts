@@ -26,6 +26,7 @@ import { SYNC_REQUESTS } from './management.js';
 import { Mountpoint } from './mountpoint.js';
 import { MountpointStore } from './persistence.js';
 import { openRtpSource } from './rtp-source.js';
+import { openRtspSource } from './rtsp-source.js';
 import type { MountpointSpec } from './spec.js';
 import { configure, endViewer, handleState, kickViewers, mediaUp, pause, start, stop, switchTo, watch, type HandleState } from './viewer.js';
 
@@ -96,6 +97,12 @@ export class StreamingPlugin implements Plugin {
         mp.source = await openRtpSource(mp, { media: ctx.media, ports: ctx.ports, log: ctx.log, now: ctx.now });
       } catch (err) {
         throw new StError(StErrorCode.CANT_CREATE, `Can't create RTP source: ${(err as Error).message}`);
+      }
+    } else if (spec.type === 'rtsp') {
+      try {
+        mp.source = await openRtspSource(mp, { media: ctx.media, ports: ctx.ports, log: ctx.log, now: ctx.now });
+      } catch (err) {
+        throw new StError(StErrorCode.CANT_CREATE, `Can't create RTSP source: ${(err as Error).message}`);
       }
     }
     // Sockets were bound while awaiting: another create may have taken the ID meanwhile.
