@@ -54,6 +54,11 @@ async function create(ctx: StContext, f: Fields): Promise<Data> {
   if (spec.name !== null && [...ctx.mountpoints.values()].some((m) => m.name === spec.name)) {
     throw new StError(StErrorCode.CANT_CREATE, `A stream with the provided name already exists`);
   }
+  if (spec.filename !== null) {
+    // a request names a file the server will read: the same protected_folders rules as recordings
+    const problem = ctx.paths.pathProblem(spec.filename);
+    if (problem !== null) throw new StError(StErrorCode.CANT_CREATE, problem);
+  }
   if (spec.srtpcrypto !== null || spec.srtpsuite !== null) throw new StError(StErrorCode.CANT_CREATE, 'SRTP-encrypted RTP sources are not supported yet');
   const mp = await ctx.startMountpoint(id, spec);
   let saved = false;

@@ -16,6 +16,9 @@ export interface MediaSource {
   close(): void;
   /** A viewer asked for a keyframe on stream `index` (PLI forwarded upstream where possible). */
   requestKeyframe?(index: number): void;
+  /** A viewer's PeerConnection is up / it left (on-demand files start a playout per viewer). */
+  viewerUp?(v: ViewerStream): void;
+  viewerGone?(v: ViewerStream): void;
 }
 
 /** One stream of a mountpoint and everything the packet path needs for it. */

@@ -27,6 +27,7 @@ import { Mountpoint } from './mountpoint.js';
 import { MountpointStore } from './persistence.js';
 import { openRtpSource } from './rtp-source.js';
 import { openRtspSource } from './rtsp-source.js';
+import { openFileSource } from './file-source.js';
 import type { MountpointSpec } from './spec.js';
 import { configure, endViewer, handleState, kickViewers, mediaUp, pause, start, stop, switchTo, watch, type HandleState } from './viewer.js';
 
@@ -103,6 +104,12 @@ export class StreamingPlugin implements Plugin {
         mp.source = await openRtspSource(mp, { media: ctx.media, ports: ctx.ports, log: ctx.log, now: ctx.now });
       } catch (err) {
         throw new StError(StErrorCode.CANT_CREATE, `Can't create RTSP source: ${(err as Error).message}`);
+      }
+    } else {
+      try {
+        mp.source = openFileSource(mp, { media: ctx.media, ports: ctx.ports, log: ctx.log, now: ctx.now });
+      } catch (err) {
+        throw new StError(StErrorCode.CANT_CREATE, `Can't create file source: ${(err as Error).message}`);
       }
     }
     // Sockets were bound while awaiting: another create may have taken the ID meanwhile.

@@ -46,6 +46,7 @@ export class Viewer {
     for (const v of this.streams) {
       v.active = false;
       v.stream.removeViewer(v);
+      this.mp.source?.viewerGone?.(v);
     }
   }
 }
@@ -202,6 +203,7 @@ export function mediaUp(ctx: StContext, session: PluginSession): void {
   if (ctx.media !== null) {
     const now = ctx.now();
     for (const s of v.streams) {
+      v.mp.source?.viewerUp?.(s);
       if (!s.active) continue;
       if (s.stream.spec.type === 'video') sendBufferedKeyframe(ctx.media, s, now);
       const last = s.stream.lastMessage;

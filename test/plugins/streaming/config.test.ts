@@ -24,7 +24,7 @@ test('conf/janus.plugin.streaming.jcfg loads: rtp-sample (media list) and multis
   }
 });
 
-test("Janus's own sample (legacy audio/video keys) loads; the file sources without a readable Ogg are skipped with file:line", async () => {
+test("Janus's own sample loads as it is: legacy audio/video keys, the multistream list, the a-law/mu-law file sources", async () => {
   const text = readFileSync('/etc/janus/janus.plugin.streaming.jcfg', 'utf8').replace(/port = \d+/g, 'port = 0');
   const h = await Harness.start(text);
   try {
@@ -34,6 +34,10 @@ test("Janus's own sample (legacy audio/video keys) loads; the file sources witho
     assert.deepEqual(mp.streams.map((s) => s.spec.mid), ['a', 'v']);
     assert.equal(mp.description, 'Opus/VP8 live stream coming from external source');
     assert.ok(h.plugin.mountpoint(123));
+    assert.equal(h.plugin.mountpoint(2)?.streams[0]?.spec.codec, 'pcma', 'radio.alaw, live');
+    assert.equal(h.plugin.mountpoint(3)?.streams[0]?.spec.codec, 'pcmu', 'music.mulaw, on demand');
+    assert.equal(h.plugin.mountpoint(3)?.typeName, 'on demand');
+    assert.deepEqual(h.warnings(), []);
   } finally {
     await h.stop();
   }
