@@ -149,8 +149,17 @@ async function main(argv: string[]): Promise<void> {
     // worker 0 unless its jcfg says `spread_rooms = true` (then `changeroom` between rooms of different
     // workers is refused: the open item, README "Threads").
     const last = pool.workers[pool.workers.length - 1]!;
+    // Streaming keeps its mountpoints (their UDP sockets) and viewers on one worker, the second when
+    // there are several (AudioBridge's mixing has the first): viewers of one source share its thread.
+    const streamingWorker = pool.workers[Math.min(1, pool.workers.length - 1)]!;
     const workers =
-      p.package === 'janus.plugin.textroom' ? [last] : p.package === 'janus.plugin.audiobridge' && !spread ? [pool.workers[0]!] : pool.workers;
+      p.package === 'janus.plugin.textroom'
+        ? [last]
+        : p.package === 'janus.plugin.streaming'
+          ? [streamingWorker]
+          : p.package === 'janus.plugin.audiobridge' && !spread
+            ? [pool.workers[0]!]
+            : pool.workers;
     const wp = new PooledPlugin({ describe: p, module: spec.module, exportName: spec.exportName, pool, workers });
     routedPlane.route(p.package, wp.media);
     pluginsInWorkers.push(wp);

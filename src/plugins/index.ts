@@ -25,6 +25,7 @@ export const WORKER_CAPABLE: Readonly<Record<string, { module: string; exportNam
   'janus.plugin.videoroom': { module: new URL('./videoroom/plugin.js', import.meta.url).href, exportName: 'VideoRoomPlugin', byDefault: true },
   'janus.plugin.echotest': { module: new URL('./echotest/plugin.js', import.meta.url).href, exportName: 'EchoTestPlugin', byDefault: true },
   'janus.plugin.textroom': { module: new URL('./textroom/plugin.js', import.meta.url).href, exportName: 'TextRoomPlugin', byDefault: true },
+  'janus.plugin.streaming': { module: new URL('./streaming/plugin.js', import.meta.url).href, exportName: 'StreamingPlugin', byDefault: true },
 };
 
 /** "janus.plugin.videoroom" is disabled by "libjanus_videoroom.so" or by its own name. */

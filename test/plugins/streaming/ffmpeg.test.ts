@@ -43,6 +43,8 @@ const firstVideoIsKeyframe = (v: StreamingViewer): boolean => {
 test('ffmpeg VP8 + Opus over RTP into an rtp mountpoint; two real PeerConnection viewers receive decrypted media starting on a keyframe', { timeout: 120_000 }, async () => {
   const gw = await startMediaGateway('portunus', ['streaming'], {}, { prefix: 'st-ffmpeg' });
   cleanup.push(() => gw.stop());
+  // the default configuration has a media worker pool: the plugin (sockets, viewers) runs in one worker
+  assert.match(gw.log(), /"plugin":"janus\.plugin\.streaming"[^\n]*plugin runs in the media worker pool/, 'Streaming must run in the worker pool');
   const [audioPort, videoPort] = await mountpointPorts(gw, 1, 'adminpwd');
   assert.ok(audioPort! > 0 && videoPort! > 0);
   const ff = startFfmpegRtp({ audioPort, videoPort, gop: 30 });
