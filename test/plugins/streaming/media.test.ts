@@ -103,3 +103,43 @@ test('destroy and kick_all end viewers with a stopped event and a hangup', async
     await h.stop();
   }
 });
+
+test('simulcast: three ports, the viewer gets the top substream, configure substream switches at a keyframe of the wanted one', async () => {
+  const h = await Harness.start('general: {\n}\nsim: {\n  type = "rtp"\n  id = 9\n  media = ({ type = "video", mid = "v", port = 0, port2 = 0, port3 = 0, pt = 100, codec = "vp8", simulcast = true })\n}\n');
+  const tx = new Sender();
+  try {
+    const ports = h.plugin.mountpoint(9)!.source!.ports[0]!;
+    assert.ok(ports.every((p) => p > 0), 'three ports bound');
+    const v = await h.viewer(9);
+    const ssrcs = [0x100, 0x200, 0x300];
+    const seq = [0, 1000, 2000]; // each layer has its own sequence space
+    const frame = async (sub: number, key: boolean, ts: number) => tx.send(ports[sub]!, vp8Packet(seq[sub]!++, ts, ssrcs[sub]!, { key, marker: true }));
+    // all three layers send a keyframe then deltas
+    for (let i = 0; i < 3; i++) await frame(i, true, 1000);
+    await until(() => h.host.rtpTo(v).length >= 1, 3000, 'a layer');
+    for (let i = 0; i < 3; i++) await frame(i, false, 4000);
+    await until(() => h.host.rtpTo(v).length >= 2, 3000, 'deltas');
+    await new Promise((r) => setTimeout(r, 100));
+    // only the first layer to bring a keyframe (the wanted top one, or a fallback while none is sent) is relayed
+    const before = h.host.rtpTo(v).length;
+    await frame(2, false, 7000);
+    await until(() => h.host.rtpTo(v).length === before + 1, 3000, 'top layer delta');
+    assert.equal(h.plugin.querySession(v).streams instanceof Array, true);
+    assert.deepEqual(await h.async(v, { request: 'configure', mid: 'v', substream: 0 }), { streaming: 'event', result: { event: 'configured' } });
+    const n = h.host.rtpTo(v).length;
+    await frame(0, false, 7000); // a delta of layer 0: no switch yet
+    await frame(2, false, 10000); // the current layer still flows until the switch
+    await until(() => h.host.rtpTo(v).length === n + 1, 3000, 'current layer until the switch');
+    await frame(0, true, 10000); // keyframe of layer 0: switch
+    await frame(2, false, 13000); // layer 2 no longer relayed
+    await frame(0, false, 13000);
+    await until(() => h.host.rtpTo(v).length === n + 3, 3000, 'layer 0 after the switch');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(h.host.rtpTo(v).length, n + 3);
+    const got = h.host.rtpTo(v).map((p) => p.readUInt16BE(2));
+    for (let i = 1; i < got.length; i++) assert.equal((got[i]! - got[i - 1]! + 0x10000) & 0xffff, 1, `continuous seq across layers (${got.join(',')})`);
+  } finally {
+    tx.close();
+    await h.stop();
+  }
+});
