@@ -34,6 +34,17 @@ function bindExact(port: number, address: string): Promise<Socket> {
   });
 }
 
+const RECEIVE_BUFFER = 4 << 20;
+
+/** Ask for a large receive buffer; the kernel caps it at net.core.rmem_max. */
+export function setBigReceiveBuffer(socket: Socket): void {
+  try {
+    socket.setRecvBufferSize(RECEIVE_BUFFER);
+  } catch {
+    // not permitted: keep the default
+  }
+}
+
 /** `iface` may be an address or an interface name; names are not resolved here (bind to all). */
 function bindAddress(iface: string | null): string {
   return iface !== null && /^[0-9.]+$|:/.test(iface) ? iface : '0.0.0.0';
@@ -60,6 +71,9 @@ class RtpSource implements MediaSource {
           const socket = await this.bind(want[sub]!, s.iface);
           this.sockets.push(socket);
           bound[sub] = socket.address().port;
+          // A 1.5 Mbps source sends frames in bursts; while the event loop is busy relaying to many
+          // viewers (or the thread is descheduled on a busy host) the default buffer overflows.
+          setBigReceiveBuffer(socket);
           if (s.mcast !== null) {
             try {
               socket.addMembership(s.mcast, s.iface !== null && /^[0-9.]+$/.test(s.iface) ? s.iface : undefined);

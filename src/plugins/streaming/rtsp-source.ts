@@ -12,7 +12,7 @@ import type { MediaSection } from '../../media/sdp/types.js';
 import { isRtp, rtpPayloadType } from '../../media/rtp/header.js';
 import { deliverRtp } from './fanout.js';
 import type { MediaSource, Mountpoint, MpStream } from './mountpoint.js';
-import type { SourceDeps } from './rtp-source.js';
+import { setBigReceiveBuffer, type SourceDeps } from './rtp-source.js';
 import { parseRtspUrl, RtspConnection, type RtspUrl } from './rtsp-client.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
@@ -83,6 +83,7 @@ class RtspSource implements MediaSource {
       this.inPt[st.index] = pt;
       const rtp = await this.deps.ports.allocate();
       this.sockets.push(rtp.socket);
+      setBigReceiveBuffer(rtp.socket);
       let rtcpPort = rtp.port + 1;
       const rtcp = await this.deps.ports.allocate().catch(() => null);
       if (rtcp !== null) {
