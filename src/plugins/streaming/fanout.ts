@@ -86,6 +86,7 @@ export function deliverRtp(media: PluginMediaHost, st: MpStream, sub: number, bu
         v.substream = sub;
         v.rewriter.switchSource();
         v.waitKeyframe = false;
+        v.onLayer?.(v);
       }
     }
     if (v.waitKeyframe && gate) {

@@ -22,6 +22,8 @@ export class ViewerStream {
   targetSubstream = 2;
   /** VP8 temporal layer cap (2 = all). */
   targetTemporal = 2;
+  /** Told when the simulcast substream changes (the viewer gets Janus's `substream` event); rare, off the per-packet path. */
+  onLayer: ((v: ViewerStream) => void) | null = null;
 
   constructor(
     readonly session: PluginSession,

@@ -91,12 +91,20 @@ export function watch(ctx: StContext, session: PluginSession, f: Fields, transac
   if (chosen.length === 0) throw new StError(StErrorCode.INVALID_ELEMENT, 'No media to watch');
   if (ctx.media === null) throw new StError(StErrorCode.UNKNOWN_ERROR, 'No media plane');
   const viewer = new Viewer(session, mp);
-  viewer.streams = chosen.map((st) => new ViewerStream(session, st, st.spec.mid));
+  viewer.streams = chosen.map((st) => withLayerEvents(ctx, new ViewerStream(session, st, st.spec.mid)));
   const jsep = viewerOffer(viewer.streams, mp.id);
   viewer.attach();
   session.state = { kind: 'viewer', viewer } satisfies HandleState;
   void transaction;
   return { data: status('preparing'), jsep };
+}
+
+/** Janus tells a simulcast viewer which substream it now gets (streamingtest.html shows its buttons from it). */
+function withLayerEvents(ctx: StContext, v: ViewerStream): ViewerStream {
+  v.onLayer = (x) => {
+    if (x.stream.spec.simulcast) event(ctx, x.session, null, { streaming: 'event', result: { mid: x.mid, substream: x.substream, temporal: x.targetTemporal } });
+  };
+  return v;
 }
 
 export function start(session: PluginSession, jsep: Jsep | null): Data {

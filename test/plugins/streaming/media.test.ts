@@ -136,6 +136,8 @@ test('simulcast: three ports, the viewer gets the top substream, configure subst
     await until(() => h.host.rtpTo(v).length === n + 3, 3000, 'layer 0 after the switch');
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(h.host.rtpTo(v).length, n + 3);
+    const layers = h.host.unsolicited(v).filter((d) => (d.result as { substream?: number } | undefined)?.substream !== undefined).map((d) => (d.result as { substream: number }).substream);
+    assert.deepEqual(layers, [0, 2, 0], 'substream events as the layer changes (first layer, the top one, the configured one)');
     const got = h.host.rtpTo(v).map((p) => p.readUInt16BE(2));
     for (let i = 1; i < got.length; i++) assert.equal((got[i]! - got[i - 1]! + 0x10000) & 0xffff, 1, `continuous seq across layers (${got.join(',')})`);
   } finally {
