@@ -145,3 +145,28 @@ test('simulcast: three ports, the viewer gets the top substream, configure subst
     await h.stop();
   }
 });
+
+test('recording: a stream to .mjr while it is relayed, stopped by mid', async () => {
+  const h = await Harness.start(CFG);
+  const tx = new Sender();
+  try {
+    const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const base = join(mkdtempSync(join(tmpdir(), 'st-rec-')), 'audio');
+    const s = h.attach();
+    assert.deepEqual(await h.sync(s, { request: 'recording', id: 1, action: 'start', media: [{ mid: 'a', filename: base }] }), { streaming: 'ok' });
+    assert.equal(((await h.sync(s, { request: 'recording', id: 1, action: 'start', media: [{ mid: 'a', filename: base }] })).error_code), 459, 'already recording');
+    const [aPort] = await portsOf(h, 1);
+    for (let i = 0; i < 10; i++) await tx.send(aPort!, opusPacket(i, i * 960, 0xaaaa));
+    await until(() => (h.plugin.mountpoint(1)!.streams[0]!.recorder?.frames ?? 0) >= 10, 3000, 'frames recorded');
+    const rec = h.plugin.mountpoint(1)!.streams[0]!.recorder!;
+    assert.deepEqual(await h.sync(s, { request: 'recording', id: 1, action: 'stop', media: [{ mid: 'a' }] }), { streaming: 'ok' });
+    await rec.close();
+    assert.ok(existsSync(`${base}.mjr`));
+    assert.equal(readFileSync(`${base}.mjr`).subarray(0, 8).toString('latin1'), 'MJR00002');
+  } finally {
+    tx.close();
+    await h.stop();
+  }
+});
