@@ -147,8 +147,15 @@ async function main(argv: string[]): Promise<void> {
     // VideoRoom, EchoTest and TextRoom use every worker (a TextRoom room's worker relays to members on
     // the others). AudioBridge spreads its rooms like VideoRoom (a `changeroom` to another worker's room
     // moves the participant, not its PeerConnection) unless its jcfg says `spread_rooms = false` (all
-    // its rooms on worker 0).
-    const workers = p.package === 'janus.plugin.audiobridge' && !spread ? [pool.workers[0]!] : pool.workers;
+    // its rooms on worker 0). Streaming keeps its mountpoints (their UDP sockets) and viewers on one
+    // worker, the second when there are several: viewers of one source share its thread.
+    const streamingWorker = pool.workers[Math.min(1, pool.workers.length - 1)]!;
+    const workers =
+      p.package === 'janus.plugin.streaming'
+        ? [streamingWorker]
+        : p.package === 'janus.plugin.audiobridge' && !spread
+          ? [pool.workers[0]!]
+          : pool.workers;
     const wp = new PooledPlugin({ describe: p, module: spec.module, exportName: spec.exportName, pool, workers });
     routedPlane.route(p.package, wp.media);
     pluginsInWorkers.push(wp);

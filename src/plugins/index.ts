@@ -6,6 +6,7 @@ import type { Plugin } from '../core/plugin.js';
 import { AudioBridgePlugin } from './audiobridge/plugin.js';
 import { EchoTestPlugin } from './echotest/plugin.js';
 import { RecordPlayPlugin } from './recordplay/plugin.js';
+import { StreamingPlugin } from './streaming/plugin.js';
 import { TextRoomPlugin } from './textroom/plugin.js';
 import { VideoCallPlugin } from './videocall/plugin.js';
 import { VideoRoomPlugin } from './videoroom/plugin.js';
@@ -20,6 +21,7 @@ export function builtinPlugins(): Plugin[] {
     new VideoCallPlugin(),
     // Main thread only: its playout clock is one timer for every viewer.
     new RecordPlayPlugin(),
+    new StreamingPlugin(),
   ];
 }
 
@@ -35,6 +37,7 @@ export const WORKER_CAPABLE: Readonly<Record<string, { module: string; exportNam
   'janus.plugin.videoroom': { module: new URL('./videoroom/plugin.js', import.meta.url).href, exportName: 'VideoRoomPlugin', byDefault: true },
   'janus.plugin.echotest': { module: new URL('./echotest/plugin.js', import.meta.url).href, exportName: 'EchoTestPlugin', byDefault: true },
   'janus.plugin.textroom': { module: new URL('./textroom/plugin.js', import.meta.url).href, exportName: 'TextRoomPlugin', byDefault: true },
+  'janus.plugin.streaming': { module: new URL('./streaming/plugin.js', import.meta.url).href, exportName: 'StreamingPlugin', byDefault: true },
 };
 
 /** "janus.plugin.videoroom" is disabled by "libjanus_videoroom.so" or by its own name. */

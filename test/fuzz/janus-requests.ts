@@ -6,7 +6,7 @@
 import { fc, mutatedLines, mutatedText } from './harness.js';
 import { CHROME_OFFER, FIREFOX_OFFER } from '../media/sdp/fixtures.js';
 
-export const PLUGINS = ['janus.plugin.echotest', 'janus.plugin.videoroom', 'janus.plugin.audiobridge', 'janus.plugin.textroom'];
+export const PLUGINS = ['janus.plugin.echotest', 'janus.plugin.videoroom', 'janus.plugin.audiobridge', 'janus.plugin.textroom', 'janus.plugin.streaming'];
 
 export const oddInt = fc.oneof(fc.constantFrom(0, 1, -1, 1234, 2 ** 31, 2 ** 53, -(2 ** 53), 1.5, 1e308, Number.MAX_SAFE_INTEGER), fc.integer());
 export const oddString = fc.oneof(fc.constantFrom('', ' ', '1234', 'abc', '\u0000', '\u{1F600}', 'x'.repeat(300), '<script>', '../../etc/passwd', '%s%n'), fc.string({ maxLength: 20 }));
@@ -36,6 +36,12 @@ const REQUESTS: Record<string, { requests: string[]; keys: string[] }> = {
     requests: ['create', 'edit', 'destroy', 'list', 'exists', 'allowed', 'kick', 'listparticipants', 'announcement', 'setup', 'ack', 'restart', 'join', 'leave', 'message', 'bogus'],
     keys: ['room', 'secret', 'pin', 'admin_key', 'username', 'display', 'text', 'to', 'tos', 'ack', 'history', 'post', 'is_private', 'permanent', 'allowed', 'action', 'transaction', 'textroom'],
   },
+  // no `url`: an rtsp mountpoint would connect somewhere
+  'janus.plugin.streaming': {
+    requests: ['create', 'edit', 'destroy', 'list', 'info', 'enable', 'disable', 'kick_all', 'recording', 'watch', 'start', 'pause', 'stop', 'configure', 'switch', 'bogus'],
+    keys: ['type', 'id', 'name', 'description', 'secret', 'pin', 'admin_key', 'is_private', 'permanent', 'media', 'audio', 'video', 'data', 'audioport', 'audiopt', 'audiocodec', 'videoport',
+      'videopt', 'videocodec', 'filename', 'action', 'mid', 'send', 'substream', 'temporal', 'new_description', 'new_pin', 'new_secret', 'offer_audio', 'collision', 'stop_recording'],
+  },
   'janus.plugin.echotest': {
     requests: ['', 'bogus'],
     keys: ['audio', 'video', 'data', 'bitrate', 'record', 'filename', 'substream', 'temporal', 'fallback', 'audiocodec', 'videocodec', 'videoprofile', 'opusred', 'min_delay', 'max_delay'],
@@ -49,6 +55,8 @@ export function valueFor(key: string): fc.Arbitrary<unknown> {
   if (key === 'record') return fc.constant(false);
   if (key === 'room' || key === 'id' || key === 'feed') return fc.oneof(fc.constantFrom(1234, 1, '1234', 'room-x', 0, -1), leaf);
   if (key === 'admin_key') return fc.constantFrom('supersecret', '', 'x');
+  if (key === 'type') return fc.constantFrom('rtp', 'live', 'ondemand', 'rtsp', 'x');
+  if (key === 'media') return fc.oneof(leaf, fc.constant([{ type: 'audio', mid: 'a', port: 0, pt: 111, codec: 'opus' }]), fc.array(fc.record({ type: fc.constantFrom('audio', 'video', 'data', 'x'), mid: oddString, port: fc.constantFrom(0, 70000, -1, 'x'), pt: oddInt, codec: fc.constantFrom('opus', 'vp8', 'mp3') }), { maxLength: 3 }));
   return leaf;
 }
 

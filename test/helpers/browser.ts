@@ -38,7 +38,7 @@ export const CHROMIUM_ARGS = [
   '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
 ];
 
-export type DemoName = 'echotest.html' | 'videoroomtest.html' | 'mvideoroomtest.html' | 'textroomtest.html' | 'audiobridgetest.html' | 'admin.html' | 'videocalltest.html' | 'recordplaytest.html';
+export type DemoName = 'echotest.html' | 'videoroomtest.html' | 'mvideoroomtest.html' | 'textroomtest.html' | 'audiobridgetest.html' | 'admin.html' | 'videocalltest.html' | 'recordplaytest.html' | 'streamingtest.html';
 
 /** Where the demo's settings.js points `server`: WebSockets or HTTP long poll. */
 export type GatewayAddress = { wsUrl: string; httpUrl?: undefined } | { httpUrl: string; wsUrl?: undefined };

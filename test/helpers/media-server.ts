@@ -17,7 +17,7 @@ import { startJanusOnFolder } from './janus-ref.js';
 import { startPortunusOnFolder } from './portunus.js';
 import { withRetries, type RunningServer } from './server-process.js';
 
-export type DemoPlugin = 'echotest' | 'videoroom' | 'textroom' | 'audiobridge' | 'videocall' | 'recordplay';
+export type DemoPlugin = 'echotest' | 'videoroom' | 'textroom' | 'audiobridge' | 'videocall' | 'recordplay' | 'streaming';
 export type GatewayKind = 'janus' | 'portunus';
 
 export const RTP_PORT_RANGE = '20000-20100';
@@ -99,6 +99,31 @@ export function mediaJanusJcfg(serverName: string, adminSecret: string, plugins:
   ].join('\n');
 }
 
+/**
+ * Streaming: one rtp mountpoint (id 1, Opus + VP8 like Janus's sample, ports picked from the range so
+ * parallel tests do not collide) and no file sources.
+ */
+const STREAMING_DEMO_JCFG = [
+  'general: {',
+  '}',
+  '',
+  'rtp-sample: {',
+  '  type = "rtp"',
+  '  id = 1',
+  '  description = "Opus/VP8 live stream coming from external source"',
+  '  audio = true',
+  '  video = true',
+  '  audioport = 0',
+  '  audiopt = 111',
+  '  audiocodec = "opus"',
+  '  videoport = 0',
+  '  videopt = 100',
+  '  videocodec = "vp8"',
+  '  secret = "adminpwd"',
+  '}',
+  '',
+].join('\n');
+
 /** Plugin config files: Janus's stock /etc/janus demo rooms (room-1234), numeric room ids. */
 export function pluginJcfg(p: DemoPlugin): string {
   switch (p) {
@@ -138,6 +163,8 @@ export function pluginJcfg(p: DemoPlugin): string {
         '}',
         '',
       ].join('\n');
+    case 'streaming':
+      return STREAMING_DEMO_JCFG;
     case 'audiobridge':
       return [
         'general: {',

@@ -71,7 +71,7 @@ test('-d 5: per-session lines carry session_id and handle_id; the startup summar
     const started = await s.waitLine((l) => l.msg === `Portunus ${VERSION_STRING} started`);
     assert.equal(typeof started.configs_folder, 'string');
     assert.match(String(started.config), /janus\.jcfg$/);
-    assert.deepEqual([...(started.plugins as string[])].sort(), ['janus.plugin.audiobridge', 'janus.plugin.echotest', 'janus.plugin.recordplay', 'janus.plugin.textroom', 'janus.plugin.videocall', 'janus.plugin.videoroom']);
+    assert.deepEqual([...(started.plugins as string[])].sort(), ['janus.plugin.audiobridge', 'janus.plugin.echotest', 'janus.plugin.recordplay', 'janus.plugin.streaming', 'janus.plugin.textroom', 'janus.plugin.videocall', 'janus.plugin.videoroom']);
     assert.deepEqual(started.transports, ['janus.transport.http', 'janus.transport.websockets']);
     const http = await s.waitLine((l) => l.msg === 'transport janus.transport.http');
     assert.deepEqual(http.api, { host: '127.0.0.1', port: s.ports.http });

@@ -1,0 +1,195 @@
+/**
+ * The source of an `rtsp` mountpoint: DESCRIBE / SETUP / PLAY over TCP (rtsp-client.ts), media over
+ * UDP into the same packet path as an rtp mountpoint. The first connection happens at creation: with
+ * rtsp_failcheck (default) a failure refuses the mountpoint; otherwise, and whenever the server goes
+ * quiet for rtsp_reconnect_delay seconds or closes the connection, it reconnects after that delay.
+ * The session is kept alive with OPTIONS at half the server's session timeout.
+ */
+import type { Socket } from 'node:dgram';
+import { CODECS, codecNameOf } from '../../media/sdp/negotiate.js';
+import { parseSdp } from '../../media/sdp/parse.js';
+import type { MediaSection } from '../../media/sdp/types.js';
+import { isRtp, rtpPayloadType } from '../../media/rtp/header.js';
+import { deliverRtp } from './fanout.js';
+import type { MediaSource, Mountpoint, MpStream } from './mountpoint.js';
+import { setBigReceiveBuffer, type SourceDeps } from './rtp-source.js';
+import { parseRtspUrl, RtspConnection, type RtspUrl } from './rtsp-client.js';
+
+const CONNECT_TIMEOUT_MS = 5000;
+
+function control(m: MediaSection): string | undefined {
+  return m.attributes.find((a) => a.name === 'control')?.value;
+}
+
+function resolveControl(base: string, ctl: string | undefined): string {
+  if (ctl === undefined || ctl === '*') return base;
+  if (/^rtsp:\/\//i.test(ctl)) return ctl;
+  return base.endsWith('/') ? `${base}${ctl}` : `${base}/${ctl}`;
+}
+
+class RtspSource implements MediaSource {
+  readonly ports: Array<[number, number, number]>;
+  private conn: RtspConnection | null = null;
+  private sockets: Socket[] = [];
+  /** Incoming payload type per stream index (the server's), rewritten to the mountpoint's. */
+  private readonly inPt: number[];
+  private keepalive: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private lastMedia = 0;
+  readonly target: RtspUrl;
+  /** Connections made so far (tests and diagnostics). */
+  connects = 0;
+
+  constructor(
+    private readonly mp: Mountpoint,
+    private readonly deps: SourceDeps,
+  ) {
+    this.ports = mp.streams.map(() => [0, 0, 0]);
+    this.inPt = mp.streams.map(() => -1);
+    this.target = parseRtspUrl(mp.spec.url!);
+  }
+
+  /** Connect once; rejects with the reason (the caller decides whether that is fatal). */
+  async connect(): Promise<void> {
+    this.teardown();
+    const user = this.mp.spec.rtspUser ?? this.target.user;
+    const pwd = this.mp.spec.rtspPwd ?? this.target.password;
+    const conn = new RtspConnection(this.target, user, pwd, CONNECT_TIMEOUT_MS);
+    this.conn = conn;
+    await conn.open();
+    const desc = await conn.request('DESCRIBE', this.target.url, { Accept: 'application/sdp' });
+    if (desc.status !== 200) throw new Error(`DESCRIBE answered ${desc.status} ${desc.reason}`);
+    const base = desc.headers.get('content-base') ?? desc.headers.get('content-location') ?? this.target.url;
+    const sdp = parseSdp(desc.body);
+    let timeoutS = 60;
+    for (const st of this.mp.streams) {
+      const m = sdp.media.find((x) => x.kind === st.spec.type);
+      if (m === undefined) throw new Error(`the RTSP server offers no ${st.spec.type}`);
+      const pt = Number(m.formats[0]);
+      const map = m.rtpmaps.find((r) => r.pt === pt);
+      const codec = map !== undefined ? codecNameOf(map) : undefined;
+      // the mountpoint's codec/pt default to what the server describes
+      if (st.spec.codec === null) {
+        if (codec === undefined || CODECS[codec].kind !== st.spec.type) throw new Error(`unsupported ${st.spec.type} codec in the RTSP description`);
+        st.spec.codec = codec;
+      }
+      if (st.spec.pt === null) st.spec.pt = pt;
+      if (st.spec.fmtp === null) {
+        const f = m.fmtps.find((x) => x.pt === pt);
+        if (f !== undefined && Object.keys(f.params).length > 0) st.spec.fmtp = Object.entries(f.params).map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join(';');
+      }
+      this.inPt[st.index] = pt;
+      const rtp = await this.deps.ports.allocate();
+      this.sockets.push(rtp.socket);
+      setBigReceiveBuffer(rtp.socket);
+      let rtcpPort = rtp.port + 1;
+      const rtcp = await this.deps.ports.allocate().catch(() => null);
+      if (rtcp !== null) {
+        this.sockets.push(rtcp.socket);
+        rtcpPort = rtcp.port;
+      }
+      this.listen(rtp.socket, st);
+      this.ports[st.index] = [rtp.port, 0, 0];
+      const setup = await conn.request('SETUP', resolveControl(base, control(m)), { Transport: `RTP/AVP;unicast;client_port=${rtp.port}-${rtcpPort}` });
+      if (setup.status !== 200) throw new Error(`SETUP answered ${setup.status} ${setup.reason}`);
+      const session = setup.headers.get('session');
+      if (session !== undefined) {
+        const [id, ...params] = session.split(';');
+        conn.session = id!.trim();
+        const t = params.map((p) => /timeout\s*=\s*(\d+)/.exec(p)).find((x) => x !== null);
+        if (t) timeoutS = Number(t[1]);
+      }
+    }
+    const play = await conn.request('PLAY', resolveControl(base, undefined), { Range: 'npt=0.000-' });
+    if (play.status !== 200) throw new Error(`PLAY answered ${play.status} ${play.reason}`);
+    this.connects++;
+    this.lastMedia = this.deps.now();
+    conn.onClose = () => this.scheduleReconnect('the RTSP connection closed');
+    this.keepalive = setInterval(() => {
+      conn.request('OPTIONS', this.target.url).catch(() => undefined);
+    }, Math.max(1, timeoutS / 2) * 1000);
+    const delayMs = this.mp.spec.rtspReconnectDelay * 1000;
+    this.watchdog = setInterval(() => {
+      if (this.deps.now() - this.lastMedia > delayMs) this.scheduleReconnect(`no media for ${this.mp.spec.rtspReconnectDelay} s`);
+    }, Math.max(250, delayMs / 4));
+    this.deps.log.info(`streaming: ${this.mp.name} playing ${this.target.url}`);
+  }
+
+  private listen(socket: Socket, st: MpStream): void {
+    const deps = this.deps;
+    socket.on('error', (err) => deps.log.warn(`streaming: ${this.mp.name} RTSP media socket: ${err.message}`));
+    socket.on('message', (msg: Buffer) => {
+      const media = deps.media;
+      if (this.closed || media === null || !isRtp(msg, msg.length)) return;
+      try {
+        const now = deps.now();
+        this.lastMedia = now;
+        const want = st.spec.pt!;
+        if (rtpPayloadType(msg) !== want) msg[1] = (msg[1]! & 0x80) | want;
+        deliverRtp(media, st, 0, msg, msg.length, now);
+      } catch (err) {
+        deps.log.error(`streaming: ${this.mp.name} packet path failure: ${(err as Error)?.stack ?? String(err)}`);
+      }
+    });
+  }
+
+  /** Drop the current session and try again after rtsp_reconnect_delay (once at a time). */
+  scheduleReconnect(why: string): void {
+    if (this.closed || this.reconnectTimer !== null) return;
+    this.deps.log.warn(`streaming: ${this.mp.name}: ${why}; reconnecting to ${this.target.url} in ${this.mp.spec.rtspReconnectDelay} s`);
+    this.teardown();
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      if (this.closed) return;
+      this.connect().catch((err: Error) => this.scheduleReconnect(`reconnect failed: ${err.message}`));
+    }, this.mp.spec.rtspReconnectDelay * 1000);
+  }
+
+  private teardown(): void {
+    if (this.keepalive !== null) clearInterval(this.keepalive);
+    if (this.watchdog !== null) clearInterval(this.watchdog);
+    this.keepalive = null;
+    this.watchdog = null;
+    const conn = this.conn;
+    this.conn = null;
+    if (conn !== null) {
+      conn.onClose = null;
+      conn.request('TEARDOWN', this.target.url).catch(() => undefined).finally(() => conn.close());
+    }
+    for (const s of this.sockets) {
+      try {
+        s.close();
+      } catch {
+        // already closed
+      }
+    }
+    this.sockets = [];
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.teardown();
+  }
+}
+
+/**
+ * Start an rtsp mountpoint's source. With rtsp_failcheck a failed first connection rejects;
+ * without it the mountpoint exists anyway and keeps trying (then its streams need pt/codec in the config).
+ */
+export async function openRtspSource(mp: Mountpoint, deps: SourceDeps): Promise<MediaSource> {
+  const src = new RtspSource(mp, deps);
+  try {
+    await src.connect();
+  } catch (err) {
+    if (mp.spec.rtspFailcheck || mp.streams.some((s) => s.spec.codec === null || s.spec.pt === null)) {
+      src.close();
+      throw err;
+    }
+    src.scheduleReconnect(`cannot connect: ${(err as Error).message}`);
+  }
+  return src;
+}
