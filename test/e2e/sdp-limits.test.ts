@@ -82,7 +82,6 @@ const BODY: Record<(typeof PLUGINS)[number], Record<string, unknown>> = {
   videoroom: { request: 'joinandconfigure', room: 1234, ptype: 'publisher', display: 'p' },
   textroom: { request: 'setup' },
   audiobridge: { request: 'join', room: 1234 },
-  streaming: { request: 'watch', id: 1 },
 };
 
 let mlines: RunningServer;
