@@ -165,29 +165,43 @@ export class Forwarder {
 
   /**
    * Copy the packet into the scratch buffer with the extension block rebuilt: only the extensions
-   * subscribers negotiated (audio level, video orientation), under SUB_EXT ids. Returns the length.
+   * subscribers negotiated (audio level, video orientation), under SUB_EXT ids, plus (video) zeroed
+   * abs-send-time and transport-wide sequence number elements the core fills in per subscriber
+   * PeerConnection as it sends (left zero, and ignored, where not negotiated). Returns the length.
    */
   private rebuild(ps: PublishedStream, buf: Buffer, len: number, hdr: number): number {
     const out = this.scratch;
-    if ((buf[0]! & 0x10) === 0) {
+    const transport = ps.type === 'video';
+    const hasExt = (buf[0]! & 0x10) !== 0;
+    if (!hasExt && !transport) {
       buf.copy(out, 0, 0, len);
       return len;
     }
     const fixed = 12 + (buf[0]! & 0x0f) * 4;
     buf.copy(out, 0, 0, fixed);
+    out[0] = out[0]! | 0x10;
     let p = fixed + 4;
-    if (ps.type === 'audio' && ps.audioLevelExt > 0) {
+    if (hasExt && ps.type === 'audio' && ps.audioLevelExt > 0) {
       const r = findRtpExtension(buf, len, ps.audioLevelExt);
       if (r >= 0 && extLength(r) >= 1) {
         out[p++] = (SUB_EXT.audioLevel << 4) | 0;
         out[p++] = buf[extOffset(r)]!;
       }
-    } else if (ps.type === 'video' && ps.videoOrientExt > 0) {
+    } else if (hasExt && ps.type === 'video' && ps.videoOrientExt > 0) {
       const r = findRtpExtension(buf, len, ps.videoOrientExt);
       if (r >= 0 && extLength(r) >= 1) {
         out[p++] = (SUB_EXT.videoOrientation << 4) | 0;
         out[p++] = buf[extOffset(r)]!;
       }
+    }
+    if (transport) {
+      out[p++] = (SUB_EXT.absSendTime << 4) | 2;
+      out[p++] = 0;
+      out[p++] = 0;
+      out[p++] = 0;
+      out[p++] = (SUB_EXT.transportCc << 4) | 1;
+      out[p++] = 0;
+      out[p++] = 0;
     }
     if (p === fixed + 4) {
       // Nothing kept: no extension block at all.
