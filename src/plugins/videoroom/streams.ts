@@ -12,6 +12,7 @@ import type { Participant } from './participant.js';
 import type { StreamRecorder } from './recording.js';
 import type { RtpForwarder } from './rtp-forward.js';
 import type { Subscriber } from './subscriber.js';
+import { LayerRates } from './layer-rates.js';
 
 export type StreamType = 'audio' | 'video' | 'data';
 
@@ -59,6 +60,8 @@ export class PublishedStream {
   talking = false;
   /** Packets and bytes received, for querySession. */
   packets = 0;
+  /** Bytes per layer / temporal layer and their bitrates (auto_layers). */
+  readonly rates = new LayerRates();
   /** The .mjr this stream is being recorded to (null: not recording). */
   recorder: StreamRecorder | null = null;
   /** RTP forwarders of this stream (copy-on-write, like `subscribers`). */
@@ -159,6 +162,11 @@ export class SubStream {
   readonly rewriter: RtpRewriter;
   readonly vp8 = new Vp8Rewriter();
   readonly sim: SimulcastState = { targetSub: 2, currentSub: -1, targetTemporal: 2, currentTemporal: -1, fallbackUs: 250000 };
+  /** auto_layers: `configure` named a substream/temporal for this m-line, so the automatic choice leaves it alone. */
+  explicitLayers = false;
+  /** auto_layers: paused because not even the lowest layer fits the estimate. */
+  autoPaused = false;
+  lastAutoDownMs = -Infinity;
   /** Per-m-line opus/H.264 things the offer advertises (h264-profile etc. in `streams`). */
   crossrefid: string | undefined;
 
@@ -204,5 +212,7 @@ export class SubStream {
     this.sim.targetTemporal = 2;
     this.sim.currentTemporal = -1;
     this.sim.fallbackUs = 250000;
+    this.explicitLayers = false;
+    this.autoPaused = false;
   }
 }

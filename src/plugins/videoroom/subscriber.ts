@@ -36,6 +36,10 @@ export class Subscriber {
   closed = false;
   autoupdate = true;
   useMsid = false;
+  /** auto_layers: next allocation time, last estimate used, last slow_link event. */
+  nextAutoAt = 0;
+  autoEstimate = 0;
+  lastSlowLinkMs = -Infinity;
   owner: Participant | undefined;
 
   constructor(
@@ -177,6 +181,11 @@ function layerOptions(p: Params): StreamOptions {
 function applyLayerOptions(line: SubStream, o: StreamOptions): void {
   if (o.substream !== undefined) line.sim.targetSub = Math.min(o.substream, MAX_LAYERS - 1);
   if (o.temporal !== undefined) line.sim.targetTemporal = Math.min(o.temporal, 2);
+  // An explicit choice wins over auto_layers for this m-line (and lifts an automatic pause).
+  if (o.substream !== undefined || o.temporal !== undefined) {
+    line.explicitLayers = true;
+    line.autoPaused = false;
+  }
   if (o.fallback !== undefined) line.sim.fallbackUs = o.fallback;
 }
 
