@@ -131,3 +131,53 @@ test('auto_layers: an explicit configure substream wins; without an estimate not
     assert.equal(h.host.wanted.size, 0, 'the estimate is not even asked for');
   }
 });
+
+test('auto_layers: two publishers share one subscriber estimate, the one who talked last gets the better layer', async () => {
+  const h = await Harness.start(ROOMS);
+  const pa = h.attach();
+  const pb = h.attach();
+  await publish(h, pa, 'auto', 'alice', { offer: CHROME_OFFER_SIMULCAST });
+  await publish(h, pb, 'auto', 'bob', { offer: CHROME_OFFER_SIMULCAST });
+  const sub = h.attach();
+  await subscribe(h, sub, 'auto', [{ feed: 'alice', mid: '1' }, { feed: 'bob', mid: '1' }]);
+  h.host.clear();
+  const a = new Publisher(h, pa);
+  const b = new Publisher(h, pb);
+  const speak = (who: TestSession, seq: number, level: number): void => {
+    h.rtp(who, info('0', 'audio', 999), rtpPacket({ pt: 111, seq, ts: seq * 960, ssrc: 999, ext: [{ id: 1, data: [0x80 | level] }], payload: Buffer.alloc(80) }));
+  };
+  h.host.estimates.set(sub.handleId, 1_300_000);
+  let seq = 0;
+  const run = (ms: number, talker: TestSession): void => {
+    for (let t = 0; t < ms; t += 10) {
+      const key = ((a.seq[0]! - 1000) % 50) === 0;
+      speak(pa, seq, talker === pa ? 10 : 100);
+      speak(pb, seq, talker === pb ? 10 : 100);
+      seq++;
+      a.tick(key);
+      h.time -= 10; // one clock step for both publishers
+      b.tick(key);
+    }
+  };
+  const sizesByMid = (): Record<string, Set<number>> => {
+    const out: Record<string, Set<number>> = {};
+    for (const mid of ['0', '1']) {
+      out[mid] = new Set(h.host.rtpTo(sub, mid).map((p) => SIZE.findIndex((s) => Math.abs(p.length - s - 30) < 40)));
+    }
+    h.host.clear();
+    return out;
+  };
+  run(2500, pb);
+  h.host.clear();
+  run(1000, pb);
+  let seen = sizesByMid();
+  assert.deepEqual([...seen['1']!], [2], "bob (talking): top layer");
+  assert.deepEqual([...seen['0']!], [0], 'alice: what is left');
+  // Alice talks now: after the hold time she gets the top layer and bob steps down.
+  run(5000, pa);
+  h.host.clear();
+  run(1000, pa);
+  seen = sizesByMid();
+  assert.deepEqual([...seen['0']!], [2], 'alice (talking): top layer');
+  assert.deepEqual([...seen['1']!], [0], 'bob: what is left');
+});
