@@ -333,7 +333,8 @@ export class GccEstimator {
   private updateLoss(now: number): void {
     if (this.lastLossUpdate !== this.lastLossUpdate) this.lastLossUpdate = now;
     const dt = now - this.lastLossUpdate;
-    if (this.lossTotal < 20 || dt < 200) return;
+    // 20 packets make a window; with little traffic (video paused), 5 packets over a second do.
+    if (!((this.lossTotal >= 20 && dt >= 200) || (this.lossTotal >= 5 && dt >= 1000))) return;
     const p = this.lossLost / this.lossTotal;
     this.lossFraction = p;
     this.lossLost = 0;
@@ -342,7 +343,8 @@ export class GccEstimator {
     let s = this.lossBps;
     if (p > 0.1) {
       if (now - this.lastLossDecrease >= 300 + this.rttMs) {
-        s = s * (1 - 0.5 * p);
+        // Never below half of what still gets through: the loss is answered by sending less, not nothing.
+        s = Math.max(s * (1 - 0.5 * p), Math.min(s, 0.5 * this.ackedBps));
         this.lastLossDecrease = now;
         this.nextProbeAt = Math.max(this.nextProbeAt, now + this.probeIntervalMs);
       }
@@ -364,7 +366,8 @@ export class GccEstimator {
     if (now < this.nextProbeAt || this.clusterEndAt === this.clusterEndAt) return 0;
     const est = this.estimateBps;
     const ceiling = wantedBps > 0 ? Math.min(this.maxBps, wantedBps) : this.maxBps;
-    if (est >= ceiling * 0.95 || this.lossFraction > 0.1 || this.usage === 'overuse') {
+    const lossy = this.lossFraction > 0.1 && now - this.lastLossUpdate < 2000;
+    if (est >= ceiling * 0.95 || lossy || this.usage === 'overuse') {
       this.nextProbeAt = now + this.probeIntervalMs;
       return 0;
     }

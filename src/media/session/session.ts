@@ -640,8 +640,9 @@ export class RtpSession {
 
   /**
    * The next probe packet due at `now` (padding to measure the link: an RTX copy of the latest
-   * video packet, or a duplicate of it on the media SSRC without RTX, which the receiver drops as
-   * a duplicate) into `out`, ready for SRTP; returns its length, 0 when none is due.
+   * video packet, which the receiver drops as a duplicate once restored) into `out`, ready for
+   * SRTP; returns its length, 0 when none is due. Only with RTX: a duplicate on the media SSRC
+   * would be dropped by the receiver's SRTP replay check before it is counted, i.e. read as loss.
    */
   pollProbeInto(out: Buffer, now: number): number {
     const g = this.gcc;
@@ -665,7 +666,7 @@ export class RtpSession {
     if (this.nextProbeAt < now - 50) this.nextProbeAt = now;
     let src: LocalStream | undefined;
     for (const ls of this.local) {
-      if (ls.active && ls.kind === 'video' && ls.buffer !== null && ls.lastSeq >= 0) {
+      if (ls.active && ls.kind === 'video' && ls.buffer !== null && ls.lastSeq >= 0 && ls.rtxSsrc >= 0) {
         src = ls;
         break;
       }
@@ -677,18 +678,16 @@ export class RtpSession {
     const seq = src.lastSeq;
     let len = src.buffer!.peekTo(seq, out);
     if (len < 0) return 0;
-    if (src.rtxSsrc >= 0) {
-      const hdr = rtpHeaderLength(out, len);
-      if (hdr < 0 || len + 2 > out.length) return 0;
-      out.copyWithin(hdr + 2, hdr, len);
-      out[hdr] = seq >>> 8;
-      out[hdr + 1] = seq & 0xff;
-      setRtpSsrc(out, src.rtxSsrc);
-      setRtpPayloadType(out, src.rtxPt);
-      setRtpSeq(out, src.rtxSeq);
-      src.rtxSeq = (src.rtxSeq + 1) & 0xffff;
-      len += 2;
-    }
+    const hdr = rtpHeaderLength(out, len);
+    if (hdr < 0 || len + 2 > out.length) return 0;
+    out.copyWithin(hdr + 2, hdr, len);
+    out[hdr] = seq >>> 8;
+    out[hdr + 1] = seq & 0xff;
+    setRtpSsrc(out, src.rtxSsrc);
+    setRtpPayloadType(out, src.rtxPt);
+    setRtpSeq(out, src.rtxSeq);
+    src.rtxSeq = (src.rtxSeq + 1) & 0xffff;
+    len += 2;
     this.stamp(out, len, now);
     this.probePackets++;
     this.probeBytes += len;

@@ -204,14 +204,16 @@ export function subscriberOffer(streams: readonly SubStream[], s: RoomSettings, 
     if (src === null) {
       return { kind, mid: sub.mid, direction: 'inactive', codec: { name: codec, pt, fmtp: offerFmtp(sub), rtcpFb: kind === 'video' ? VIDEO_FB : [] }, extensions: [{ id: SUB_EXT.mid, uri: EXT.mid }] };
     }
+    // RTX next to video, as Janus offers it (any payload type the m-line does not use).
+    const rtxPt = kind === 'video' && sub.rtxSsrc !== 0 ? (pt === 97 ? 98 : pt < 127 ? pt + 1 : 97) : undefined;
     const msid = useMsid ? { stream: `janus${String(src.owner.id)}`, track: `janus${String(src.owner.id)}${src.mid}` } : { stream: 'janus', track: `janus${sub.mid}` };
     return {
       kind,
       mid: sub.mid,
       direction: 'sendonly',
-      codec: { name: codec, pt, fmtp: offerFmtp(sub), rtcpFb: [...(kind === 'video' ? VIDEO_FB : []), ...(twccOn(s) ? ['transport-cc'] : [])] },
+      codec: { name: codec, pt, fmtp: offerFmtp(sub), rtcpFb: [...(kind === 'video' ? VIDEO_FB : []), ...(twccOn(s) ? ['transport-cc'] : [])], ...(rtxPt !== undefined ? { rtxPt } : {}) },
       extensions: subscriberExtensions(kind, s),
-      send: { ssrc: sub.ssrc, cname: 'janus', msid },
+      send: { ssrc: sub.ssrc, cname: 'janus', msid, ...(rtxPt !== undefined ? { rtxSsrc: sub.rtxSsrc } : {}) },
     };
   });
   const d = buildOffer(specs, { sessionName: `VideoRoom ${String(roomId)}` });

@@ -153,6 +153,11 @@ export class SubStream {
   fmtp: Record<string, string> = {};
   /** Our SSRC on this m-line (chosen by us, written into the offer). */
   ssrc: number;
+  /**
+   * Our RTX SSRC (video): offered with an RTX payload type, as Janus does, so retransmissions and
+   * bandwidth probes (padding) travel on their own sequence numbers. 0: none.
+   */
+  rtxSsrc = 0;
   /** `configure` send=false stops relaying this m-line. */
   send = true;
   /** Whether the m-line is active in the last offer the peer answered (only then does the core send on it). */

@@ -77,6 +77,7 @@ export class Subscriber {
     let line = this.streams.find((s) => s.type === ps.type && s.source === null && !s.ready);
     if (line === undefined) {
       line = new SubStream(this, ps.type, this.streams.length, String(this.streams.length), this.newSsrc(), ps.clockRate);
+      if (ps.type === 'video') line.rtxSsrc = this.newSsrc();
       this.push(line);
     }
     line.resetSimulcast();

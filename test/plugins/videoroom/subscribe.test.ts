@@ -63,7 +63,10 @@ test('subscriber join: attached with Janus stream entries and an offer with the 
   assert.equal(v!.direction, 'sendonly');
   assert.equal(v!.codec, 'vp8');
   assert.equal(v!.pt, 96);
-  assert.deepEqual(d.media[1]!.formats, ['96'], 'no RTX');
+  // RTX next to the video codec, as Janus offers it (retransmissions and bandwidth probes use it).
+  assert.deepEqual(d.media[1]!.formats, ['96', '97']);
+  assert.equal(v!.rtxPt, 97);
+  assert.equal(v!.fid.length, 1, 'a FID group pairs our video SSRC with its RTX SSRC');
   assert.equal(a!.mediaSsrcs.length, 1);
   assert.equal(v!.mediaSsrcs.length, 1);
   assert.notEqual(a!.mediaSsrcs[0], v!.mediaSsrcs[0]);
