@@ -171,7 +171,7 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
           const info = await postJson(`${gw!.adminUrl}/${ids.session}/${ids.sub}`, { janus: 'handle_info', transaction: 'hi', admin_secret: gw!.adminSecret }).catch((e: Error) => ({ error: e.message }));
           const hi = (info as { info?: { webrtc?: { bwe?: unknown } } }).info;
           const bwe = hi?.webrtc?.bwe ?? (info as { info?: Record<string, unknown> }).info?.['bwe'];
-          console.log(`# congestion ${kind} handle_info bwe: ${JSON.stringify(bwe ?? Object.keys(hi ?? {}))}`);
+          console.log(`# congestion ${kind} handle_info bwe: ${JSON.stringify(bwe ?? Object.keys(hi ?? {}))} plugin: ${JSON.stringify((hi as Record<string, unknown> | undefined)?.['plugin_specific'])}`);
           await watch('capped', 20_000 - Math.max(0, downMs));
           const capped = samples.filter((x) => x.phase === 'capped');
           const tail = capped.slice(-16); // last ~8 s

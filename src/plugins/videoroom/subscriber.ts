@@ -179,11 +179,12 @@ function layerOptions(p: Params): StreamOptions {
   return o;
 }
 
-function applyLayerOptions(line: SubStream, o: StreamOptions): void {
+/** `explicit`: a `configure` (not a join/subscribe/switch default), which auto_layers then leaves alone. */
+function applyLayerOptions(line: SubStream, o: StreamOptions, explicit = false): void {
   if (o.substream !== undefined) line.sim.targetSub = Math.min(o.substream, MAX_LAYERS - 1);
   if (o.temporal !== undefined) line.sim.targetTemporal = Math.min(o.temporal, 2);
   // An explicit choice wins over auto_layers for this m-line (and lifts an automatic pause).
-  if (o.substream !== undefined || o.temporal !== undefined) {
+  if (explicit && (o.substream !== undefined || o.temporal !== undefined)) {
     line.explicitLayers = true;
     line.autoPaused = false;
   }
@@ -486,7 +487,7 @@ function configureSubscriber(ctx: VrContext, sub: Subscriber, body: Body): Data 
         }
         line.send = opts.send;
       }
-      applyLayerOptions(line, opts);
+      applyLayerOptions(line, opts, true);
       if (line.sim.targetSub !== before) wantKeyframe.push(line);
     }
   }
