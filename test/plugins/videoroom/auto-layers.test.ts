@@ -122,6 +122,20 @@ test('auto_layers: an explicit configure substream wins; without an estimate not
     assert.deepEqual([...layersSeen(h, sub)], [2], 'the explicit choice stays');
   }
   {
+    // A substream in the subscribe request is only where it starts: auto_layers still moves it.
+    const h = await Harness.start(ROOMS);
+    const pub = h.attach();
+    await publish(h, pub, 'auto', 'sim', { offer: CHROME_OFFER_SIMULCAST });
+    const sub = h.attach();
+    await subscribe(h, sub, 'auto', [{ feed: 'sim', mid: '1', substream: 2 }]);
+    const p = new Publisher(h, pub);
+    h.host.estimates.set(sub.handleId, 250_000);
+    p.run(2000);
+    h.host.clear();
+    p.run(1000);
+    assert.deepEqual([...layersSeen(h, sub)], [0], 'moved down from the requested substream');
+  }
+  {
     const { h, sub, p } = await setup('manual');
     h.host.estimates.set(sub.handleId, 100_000);
     p.run(500);
