@@ -74,6 +74,8 @@ export interface MediaPlane {
   relayData?(handle: MediaHandle, label: string | null, data: string | Buffer): void;
   sendPli?(handle: MediaHandle, mid: string | null): void;
   sendRemb?(handle: MediaHandle, bitrate: number): void;
+  /** Send-side estimate towards the handle's peer (bps, 0 unknown); `wantedBps` caps probing. */
+  bandwidthEstimate?(handle: MediaHandle, wantedBps?: number): number;
   /**
    * The media part of Admin `handle_info` (ICE/DTLS state, `streams` statistics), or null without a PeerConnection.
    * May be asynchronous (a PeerConnection that lives in a media worker).

@@ -77,6 +77,12 @@ export interface PluginMediaHost {
   sendPli(session: PluginSession, mid: string | null): void;
   /** Tell the peer how much it may send us (bits per second; 0 removes the cap). */
   sendRemb(session: PluginSession, bitrate: number): void;
+  /**
+   * The core's send-side bandwidth estimate towards the peer, from its transport-cc feedback (bps;
+   * 0 while unknown, or when the peer did not negotiate transport-cc). `wantedBps`: what the plugin
+   * would send on a free link, so bandwidth probes aim no higher. Optional: hosts without it have no estimate.
+   */
+  bandwidthEstimate?(session: PluginSession, wantedBps?: number): number;
   /** TextRoom's name for relayData(session, null, text). */
   sendData(session: PluginSession, text: string): void;
   /** AudioBridge's name for relayRtp(session, mid, packet, packet.length). */

@@ -295,7 +295,9 @@ export function buildMediaInfo(p: PeerSnapshot): Record<string, unknown> {
 
   const ext = extensions(p.localDesc, p.remoteDesc);
   const twccId = ext[TWCC_URI];
-  const bwe = { twcc: twccId !== undefined, 'twcc-ext-id': twccId ?? 0 };
+  const bwe: Record<string, unknown> = { twcc: twccId !== undefined, 'twcc-ext-id': twccId ?? 0 };
+  // Portunus only: the send-side estimate towards this peer from its transport-cc feedback.
+  if (p.session.bwe !== undefined) bwe.portunus = { ...p.session.bwe };
 
   const media: Record<string, unknown> = {};
   const byMid = new Map(p.lines.map((l) => [l.mid, l]));

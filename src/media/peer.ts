@@ -65,6 +65,8 @@ export interface PeerConfig {
   log: Logger;
   /** ICE timing overrides (tests: fast consent loss). */
   iceTiming?: Partial<IceTiming>;
+  /** Janus `twcc_period` (ms, default 200): cadence of transport-cc feedback. */
+  twccPeriodMs?: number;
 }
 
 /** What a Peer reports (the plane turns these into MediaEvents for its handle). */
@@ -297,6 +299,7 @@ export class Peer {
       slowlinkThreshold: s.slowlinkThreshold,
       nackOptimizations: s.nackOptimizations,
       maxRtcpSize: MAX_RTCP_SIZE,
+      twccPeriodMs: cfg.twccPeriodMs ?? 200,
     });
     this.applySettings(s);
     socket.on('message', this.onMessage);
@@ -568,7 +571,7 @@ export class Peer {
     const remote = this.remoteDesc;
     const n = Math.max(local?.media.length ?? 0, remote?.media.length ?? 0);
     let data = false;
-    const ext = { mid: 0, rid: 0, repairedRid: 0 };
+    const ext = { mid: 0, rid: 0, repairedRid: 0, transportCc: 0, absSendTime: 0 };
     for (let i = 0; i < n; i++) {
       const lm = local?.media[i];
       const rm = remote?.media[i];
@@ -637,6 +640,8 @@ export class Peer {
         if (e.uri === EXT.mid && ext.mid === 0) ext.mid = e.id;
         else if (e.uri === EXT.rid && ext.rid === 0) ext.rid = e.id;
         else if (e.uri === EXT.repairedRid && ext.repairedRid === 0) ext.repairedRid = e.id;
+        else if (e.uri === EXT.transportWideCc && ext.transportCc === 0) ext.transportCc = e.id;
+        else if (e.uri === EXT.absSendTime && ext.absSendTime === 0) ext.absSendTime = e.id;
       }
       this.declareLocal(line, local !== null && remote !== null);
       this.declareRemote(line, rinfo, primaryPayloadTypes(negSection), hasFb(negSection, line.pt, 'nack', 'pli') || !hasFb(negSection, line.pt, 'ccm', 'fir') ? 'pli' : 'fir');
@@ -1037,10 +1042,41 @@ export class Peer {
     if (this.srtpOut !== null && this.remoteAddress !== null) {
       let n: number;
       for (let guard = 0; guard < 16 && (n = s.pollRtcpInto(this.rtcpOut, now)) > 0; guard++) this.sendRtcpCompound(this.rtcpOut, n);
+      this.sendProbes(now);
     }
     for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) this.onSessionEvent(e);
     const at = s.pollTimeout();
     if (at !== undefined && this.up) this.armTimer(at);
+  }
+
+  /** Probe packets due now (bandwidth probing towards this peer), protected and sent. */
+  private sendProbes(now: number): void {
+    const srtp = this.srtpOut;
+    if (srtp === null) return;
+    for (let guard = 0; guard < 8; guard++) {
+      const b = this.acquire();
+      const n = this.session.pollProbeInto(b.subarray(0, OUT_BUFFER_SIZE - srtp.rtpOverhead), now);
+      if (n <= 0) {
+        this.releaseUnused(b);
+        return;
+      }
+      const p = srtp.protectRtp(b, n);
+      if (p < 0) {
+        this.releaseUnused(b);
+        return;
+      }
+      this.sendPooled(b, p);
+    }
+  }
+
+  /** Send-side bandwidth estimate towards this peer from its transport-cc feedback (bps), 0 while unknown. */
+  get bandwidthEstimate(): number {
+    return this.session.estimateBps;
+  }
+
+  /** What the plugin would send this peer on a free link (bps): probing aims no higher. */
+  setWantedBitrate(bps: number): void {
+    this.session.setWantedBitrate(bps);
   }
 
   private onSessionEvent(e: RtpSessionEvent): void {

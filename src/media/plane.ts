@@ -74,6 +74,7 @@ export class WebRtcMediaPlane implements MediaPlane {
       consentFreshness: nat.ice_consent_freshness,
       keepaliveConncheck: nat.ice_keepalive_conncheck,
       dtlsMtu: config.media.dtls_mtu,
+      twccPeriodMs: config.media.twcc_period,
       hangupOnFailed: nat.hangup_on_failed,
       settings,
       log,
@@ -273,6 +274,13 @@ export class WebRtcMediaPlane implements MediaPlane {
 
   sendPli(handle: MediaHandle, mid: string | null): void {
     this.peers.get(handle.handleId)?.sendPli(mid);
+  }
+
+  bandwidthEstimate(handle: MediaHandle, wantedBps?: number): number {
+    const p = this.peers.get(handle.handleId);
+    if (p === undefined) return 0;
+    if (wantedBps !== undefined) p.setWantedBitrate(wantedBps);
+    return p.bandwidthEstimate;
   }
 
   sendRemb(handle: MediaHandle, bitrate: number): void {

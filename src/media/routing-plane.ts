@@ -67,6 +67,9 @@ export class RoutingMediaPlane implements MediaPlane {
   sendRemb(h: MediaHandle, bitrate: number): void {
     this.planeOf(h).sendRemb?.(h, bitrate);
   }
+  bandwidthEstimate(h: MediaHandle, wantedBps?: number): number {
+    return this.planeOf(h).bandwidthEstimate?.(h, wantedBps) ?? 0;
+  }
   handleInfo(h: MediaHandle): Record<string, unknown> | null | Promise<Record<string, unknown> | null> {
     return this.planeOf(h).handleInfo?.(h) ?? null;
   }

@@ -174,6 +174,7 @@ function makeHost(pkg: string, link: boolean): PluginHost & PluginMediaHost {
     relayData: (ps, label, data) => plane.relayData(ps as WorkerSession, label, data),
     sendPli: (ps, mid) => plane.sendPli(ps as WorkerSession, mid),
     sendRemb: (ps, bitrate) => plane.sendRemb(ps as WorkerSession, bitrate),
+    bandwidthEstimate: (ps, wanted) => plane.bandwidthEstimate(ps as WorkerSession, wanted),
     sendData: (ps, text) => plane.relayData(ps as WorkerSession, null, text),
     sendRtp: (ps, mid, packet) => plane.relayRtp(ps as WorkerSession, mid, packet, packet.length),
     ...(link ? { workerLink: workerLink(pkg) } : {}),

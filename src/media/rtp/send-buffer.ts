@@ -131,6 +131,16 @@ export class RtpSendBuffer {
     return len;
   }
 
+  /** Copy a held packet into `out` without counting it as a retransmission (probes); its length or -1. */
+  peekTo(seq: number, out: Buffer): number {
+    const j = this.slotOf[seq & this.mask]!;
+    if (j < 0 || this.slotSeq[j] !== (seq & 0xffff)) return -1;
+    const len = this.slotLen[j]!;
+    if (out.length < len) return -1;
+    this.pool[j]!.copy(out, 0, 0, len);
+    return len;
+  }
+
   /** Pool slots allocated so far. */
   get allocatedSlots(): number {
     return this.pool.length;

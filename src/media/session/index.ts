@@ -17,8 +17,12 @@
  * - Outgoing RTCP: every ~1 s (RFC 3550 randomized) SR per sending stream + report blocks + SDES
  *   CNAME; NACKs for lost packets (RTT-paced retries), PLI/FIR on requestKeyframe() (FIR seq nr +1
  *   each), REMB on setRemb() (at once on change, then every second).
- * - Not done: transport-cc feedback (twcc_period is ignored; incoming transport-cc is only counted),
- *   XR, RTCP for our RTX SSRCs.
+ * - transport-cc (when the transport-wide-cc extension id is set): feedback about every packet we
+ *   receive every twcc_period ms (TwccRecorder); our own transport-wide sequence numbers (and
+ *   abs-send-time) stamped into what we send, retransmissions and probes included (SendHistory);
+ *   the remote's feedback feeds a GCC estimator (src/media/cc/gcc.ts): estimateBps; probe padding
+ *   from pollProbeInto().
+ * - Not done: XR, RTCP for our RTX SSRCs.
  *
  * Usage (the Peer):
  * ```ts
@@ -47,6 +51,8 @@
  * }
  * for (let k = 0; k < r.keyframeCount; k++) plugin.keyframeRequested(handle, r.keyframeMids[k]!);
  * if (r.remb >= 0) plugin.remb(handle, r.remb);
+ * // bandwidth probes (after the RTCP in flushRtcp): padding packets to protect and send
+ * while ((n = s.pollProbeInto(probeBuf, now)) > 0) send(probeBuf, srtp.protectRtp(probeBuf, n));
  *
  * // timers: one per session, re-armed from pollTimeout() after each call batch
  * function flushRtcp(now: number) {

@@ -4,8 +4,14 @@
  * contract and a usage example.
  */
 import {
+  absSendTimeFromMs,
   extensionEquals,
   readExtensionString,
+  extLength,
+  extOffset,
+  findRtpExtension,
+  readTransportSeq,
+  writeAbsSendTime,
   rtpHeaderLength,
   rtpPayloadType,
   rtpSeq,
@@ -34,8 +40,11 @@ import {
   rtcpSenderSsrc,
   rttFromReport,
   writeRtcpHeader,
+  parseTransportCc,
+  TransportCcFeedback,
   type ReportBlock,
 } from '../rtcp/index.js';
+import { FeedbackBatch, GccEstimator, SendHistory, TwccRecorder } from '../cc/index.js';
 import { ownedCopy } from '../owned-buffer.js';
 import { SsrcTable } from './ssrc-table.js';
 import { LocalStream, RecvStream, RemoteMid } from './streams.js';
@@ -158,7 +167,29 @@ export class RtpSession {
   private extMid: number;
   private extRid: number;
   private extRrid: number;
+  /** transport-wide-cc / abs-send-time ids (0: not negotiated). One id per PeerConnection (BUNDLE). */
+  private extTwcc = 0;
+  private extAbs = 0;
   private readonly maxRemoteSsrcs: number;
+
+  // transport-cc, receive side: feedback about what the remote sends us
+  private readonly twccRecorder = new TwccRecorder();
+  private readonly twccPeriodMs: number;
+  private nextTwccAt = 0;
+  // transport-cc, send side: our sequence numbers, the remote's feedback, the estimate
+  private readonly sendHistory: SendHistory;
+  private readonly twccFb = new TransportCcFeedback();
+  private readonly twccBatch = new FeedbackBatch();
+  private gcc: GccEstimator | null = null;
+  private readonly gccOptions: RtpSessionOptions['bwe'];
+  private twccFeedbacksReceived = 0;
+  // probing: padding (RTX or duplicate packets) paced over a cluster
+  private probeEndAt = -1;
+  private nextProbeAt = 0;
+  private probeIntervalMs = 0;
+  private probePackets = 0;
+  private probeBytes = 0;
+  private wantedBps = 0;
 
   private readonly local: LocalStream[] = [];
   private readonly recv: RecvStream[] = [];
@@ -214,6 +245,11 @@ export class RtpSession {
     this.extRid = opts.extensions?.rid ?? 0;
     this.extRrid = opts.extensions?.repairedRid ?? 0;
     this.maxRemoteSsrcs = opts.maxRemoteSsrcs ?? 32;
+    this.extTwcc = opts.extensions?.transportCc ?? 0;
+    this.extAbs = opts.extensions?.absSendTime ?? 0;
+    this.twccPeriodMs = Math.max(10, opts.twccPeriodMs ?? 200);
+    this.gccOptions = opts.bwe;
+    this.sendHistory = new SendHistory(Math.floor(this.random() * 0x10000));
     this.result = new RtcpResult(this.maxRetransmits);
   }
 
@@ -235,11 +271,34 @@ export class RtpSession {
     this.nackOptimizations = on;
   }
 
-  /** Header extension ids after a (re)negotiation (mid / rid / repaired-rid; 0 or absent = not negotiated). */
-  setExtensions(ext: { mid?: number; rid?: number; repairedRid?: number }): void {
+  /** Header extension ids after a (re)negotiation (0 or absent = not negotiated). */
+  setExtensions(ext: { mid?: number; rid?: number; repairedRid?: number; transportCc?: number; absSendTime?: number }): void {
     this.extMid = ext.mid ?? 0;
     this.extRid = ext.rid ?? 0;
     this.extRrid = ext.repairedRid ?? 0;
+    this.extTwcc = ext.transportCc ?? 0;
+    this.extAbs = ext.absSendTime ?? 0;
+  }
+
+  /**
+   * What the caller would send with a free link (bps, 0 = unknown): probes never aim above it, so a
+   * subscriber whose best layers already fit is not probed for more.
+   */
+  setWantedBitrate(bps: number): void {
+    this.wantedBps = Math.max(0, bps);
+  }
+
+  /**
+   * The send-side bandwidth estimate from the remote's transport-cc feedback (bps), 0 while there
+   * is none (transport-cc not negotiated, or no feedback yet).
+   */
+  get estimateBps(): number {
+    return this.gcc !== null && this.twccFeedbacksReceived > 0 ? this.gcc.estimateBps : 0;
+  }
+
+  /** The estimator (diagnostics, tests), null before the first packet we stamped. */
+  get estimator(): GccEstimator | null {
+    return this.gcc;
   }
 
   /** Events are waiting in pollEvent() (e.g. `media` receiving:true after the first packet of a stream). */
@@ -414,6 +473,14 @@ export class RtpSession {
       this.malformedRtp++;
       return -1;
     }
+    if (this.extTwcc > 0) {
+      // Every packet counts for the sender's estimate, probes and unknown SSRCs included.
+      const tseq = readTransportSeq(buf, len, this.extTwcc);
+      if (tseq >= 0) {
+        if (!this.twccRecorder.pending) this.nextTwccAt = Math.max(this.nextTwccAt, now + this.twccPeriodMs);
+        this.twccRecorder.record(tseq, now);
+      }
+    }
     const ssrc = rtpSsrc(buf);
     let code = this.inTable.get(ssrc);
     if (code < 0) {
@@ -539,6 +606,8 @@ export class RtpSession {
     ls.packets++;
     ls.bytes += len;
     ls.lastSentMs = now;
+    if (ls.kind === 'video') ls.lastSeq = rtpSeq(buf);
+    this.stamp(buf, len, now);
     const sb = ls.buffer;
     if (sb !== null) {
       if (keyframe && this.nackOptimizations && ts !== ls.lastKeyframeTs) {
@@ -548,6 +617,81 @@ export class RtpSession {
       sb.store(buf, len, now);
     }
     return idx;
+  }
+
+  /**
+   * Our transport-wide sequence number and abs-send-time into a packet about to leave, when the
+   * packet carries those elements (the plugin left room for them); remembered for the feedback.
+   */
+  private stamp(buf: Buffer, len: number, now: number): void {
+    if (this.extAbs > 0) writeAbsSendTime(buf, len, this.extAbs, absSendTimeFromMs(now + this.unixOffsetMs));
+    if (this.extTwcc <= 0) return;
+    const at = findRtpExtension(buf, len, this.extTwcc);
+    if (at < 0 || extLength(at) < 2) return; // no room left for it: not counted (a hole would read as loss)
+    let g = this.gcc;
+    const cluster = g !== null && this.probeEndAt >= 0 ? g.probeCluster : 0;
+    const seq = this.sendHistory.onSent(now, len, cluster);
+    const o = extOffset(at);
+    buf[o] = seq >>> 8;
+    buf[o + 1] = seq & 0xff;
+    if (g === null) g = this.gcc = new GccEstimator(this.gccOptions);
+    if (cluster !== 0) g.onProbeSent(now, len);
+  }
+
+  /**
+   * The next probe packet due at `now` (padding to measure the link: an RTX copy of the latest
+   * video packet, which the receiver drops as a duplicate once restored) into `out`, ready for
+   * SRTP; returns its length, 0 when none is due. Only with RTX: a duplicate on the media SSRC
+   * would be dropped by the receiver's SRTP replay check before it is counted, i.e. read as loss.
+   */
+  pollProbeInto(out: Buffer, now: number): number {
+    const g = this.gcc;
+    if (g === null || this.twccFeedbacksReceived === 0 || this.extTwcc <= 0) return 0;
+    if (this.probeEndAt < 0) {
+      const target = g.probeTarget(now, this.wantedBps);
+      if (target <= 0) return 0;
+      let sending = 0;
+      for (const ls of this.local) if (ls.active) sending += ls.bytesLastSec * 8;
+      const padding = Math.max(target - sending, target / 2);
+      this.probeIntervalMs = (1200 * 8 * 1000) / padding;
+      this.probeEndAt = now + Math.max(GccEstimator.PROBE_CLUSTER_MS, GccEstimator.PROBE_MIN_PACKETS * this.probeIntervalMs);
+      this.nextProbeAt = now;
+    }
+    if (now > this.probeEndAt) {
+      this.probeEndAt = -1;
+      return 0;
+    }
+    if (now < this.nextProbeAt) return 0;
+    this.nextProbeAt += this.probeIntervalMs;
+    if (this.nextProbeAt < now - 50) this.nextProbeAt = now;
+    let src: LocalStream | undefined;
+    for (const ls of this.local) {
+      if (ls.active && ls.kind === 'video' && ls.buffer !== null && ls.lastSeq >= 0 && ls.rtxSsrc >= 0) {
+        src = ls;
+        break;
+      }
+    }
+    if (src === undefined) {
+      this.probeEndAt = -1;
+      return 0;
+    }
+    const seq = src.lastSeq;
+    let len = src.buffer!.peekTo(seq, out);
+    if (len < 0) return 0;
+    const hdr = rtpHeaderLength(out, len);
+    if (hdr < 0 || len + 2 > out.length) return 0;
+    out.copyWithin(hdr + 2, hdr, len);
+    out[hdr] = seq >>> 8;
+    out[hdr + 1] = seq & 0xff;
+    setRtpSsrc(out, src.rtxSsrc);
+    setRtpPayloadType(out, src.rtxPt);
+    setRtpSeq(out, src.rtxSeq);
+    src.rtxSeq = (src.rtxSeq + 1) & 0xffff;
+    len += 2;
+    this.stamp(out, len, now);
+    this.probePackets++;
+    this.probeBytes += len;
+    return len;
   }
 
   // ================================================================== RTCP in
@@ -594,7 +738,10 @@ export class RtpSession {
         case RtcpType.RTPFB:
           if (plen < 12) break;
           if (r.count === RtpfbFmt.NACK) this.onNack(buf, off, plen, now);
-          else if (r.count === RtpfbFmt.TransportCC) res.twccCount++;
+          else if (r.count === RtpfbFmt.TransportCC) {
+            res.twccCount++;
+            this.onTransportCc(buf, off, plen, now);
+          }
           break;
         case RtcpType.PSFB:
           if (plen < 12) break;
@@ -635,6 +782,15 @@ export class RtpSession {
       this.malformedRtcp++;
     }
     return res;
+  }
+
+  private onTransportCc(buf: Buffer, off: number, plen: number, now: number): void {
+    const g = this.gcc;
+    if (g === null || !parseTransportCc(buf, off, plen, this.twccFb)) return;
+    if (this.sendHistory.match(this.twccFb, this.twccBatch) === 0) return;
+    this.twccFeedbacksReceived++;
+    if (this.rttMs > 0) g.rttMs = this.rttMs;
+    g.onFeedback(this.twccBatch, now);
   }
 
   private readBlocks(buf: Buffer, off: number, plen: number, now: number): void {
@@ -720,6 +876,7 @@ export class RtpSession {
       ls.rtxSeq = (ls.rtxSeq + 1) & 0xffff;
       len += 2;
     }
+    this.stamp(out, len, now);
     res.retransmitLengths[i] = len;
     res.retransmitStreams[i] = ls.index;
     res.retransmitCount++;
@@ -744,6 +901,9 @@ export class RtpSession {
     if (!this.started) return undefined;
     let t = Math.min(this.nextReportAt, this.nextTickAt);
     if (this.hasPendingRtcp) t = Math.min(t, this.lastNow);
+    if (this.twccRecorder.pending) t = Math.min(t, this.nextTwccAt);
+    if (this.probeEndAt >= 0) t = Math.min(t, this.nextProbeAt);
+    else if (this.gcc !== null && this.twccFeedbacksReceived > 0) t = Math.min(t, this.lastNow + 250);
     if (this.rembValue > 0 && this.rembTargets() > 0) t = Math.min(t, this.rembChanged ? this.lastNow : this.nextRembAt);
     for (const st of this.recv) {
       if (st.retired) continue;
@@ -981,6 +1141,18 @@ export class RtpSession {
 
   private writeFeedback(out: Buffer, off: number, max: number, now: number): number {
     const sender = this.feedbackSsrc();
+    // transport-cc feedback every twcc_period
+    if (this.twccRecorder.pending && now >= this.nextTwccAt) {
+      let media = 0;
+      for (const st of this.recv) {
+        if (!st.retired) {
+          media = st.ssrc;
+          break;
+        }
+      }
+      off = this.twccRecorder.writeFeedback(out, off, max, sender, media);
+      if (!this.twccRecorder.pending) this.nextTwccAt = now + this.twccPeriodMs;
+    }
     // keyframe requests
     for (const st of this.recv) {
       if (!st.pendingPli && !st.pendingFir) continue;
@@ -1100,6 +1272,14 @@ export class RtpSession {
       unknownSsrcPackets: this.unknownSsrcPackets,
       malformedRtp: this.malformedRtp,
       malformedRtcp: this.malformedRtcp,
+      bwe: {
+        estimate: this.estimateBps,
+        twccFeedbacksSent: this.twccRecorder.feedbacksWritten,
+        twccFeedbacksReceived: this.twccFeedbacksReceived,
+        probePackets: this.probePackets,
+        probeBytes: this.probeBytes,
+        ...(this.gcc !== null ? { delayBased: Math.round(this.gcc.delayBps), lossBased: Math.round(this.gcc.lossBps), acked: Math.round(this.gcc.ackedBps), loss: this.gcc.lossFraction } : {}),
+      },
       inbound: this.recv
         .filter((st) => !st.retired)
         .map((st) => ({

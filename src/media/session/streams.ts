@@ -23,6 +23,8 @@ export class LocalStream {
   bytes = 0;
   retransmitted = 0;
   rtxSeq: number;
+  /** Sequence number of the last video packet sent (probes copy it), -1 before any. */
+  lastSeq = -1;
   /** RTP timestamp of the last keyframe that emptied the buffer (nack_optimizations). */
   lastKeyframeTs = -1;
 

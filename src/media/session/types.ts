@@ -46,8 +46,16 @@ export interface RtpSessionOptions {
   unixOffsetMs?: number;
   /** Random source in [0, 1) (report interval jitter, initial RTX seq, rtcpSsrc); default Math.random. */
   random?: () => number;
-  /** Header extension ids (from the SDP's a=extmap) used to learn unknown SSRCs on the fly. */
-  extensions?: { mid?: number; rid?: number; repairedRid?: number };
+  /**
+   * Header extension ids (from the SDP's a=extmap): mid/rid/repaired-rid learn unknown SSRCs on the
+   * fly; transport-wide-cc makes the session send transport-cc feedback and stamp what it sends;
+   * abs-send-time is stamped on what it sends.
+   */
+  extensions?: { mid?: number; rid?: number; repairedRid?: number; transportCc?: number; absSendTime?: number };
+  /** Janus `twcc_period` (ms, default 200): how often transport-cc feedback goes out. */
+  twccPeriodMs?: number;
+  /** Bounds of the send-side bandwidth estimate (bps). */
+  bwe?: { startBps?: number; minBps?: number; maxBps?: number };
   /** Most incoming SSRCs tracked (default 32); further unknown SSRCs are dropped. */
   maxRemoteSsrcs?: number;
 }
@@ -176,6 +184,18 @@ export interface RtpSessionStats {
   unknownSsrcPackets: number;
   malformedRtp: number;
   malformedRtcp: number;
+  /** transport-cc: the send-side estimate (bps, 0 while unknown) and feedback counters. */
+  bwe?: {
+    estimate: number;
+    twccFeedbacksSent: number;
+    twccFeedbacksReceived: number;
+    probePackets: number;
+    probeBytes: number;
+    delayBased?: number;
+    lossBased?: number;
+    acked?: number;
+    loss?: number;
+  };
   inbound: InboundStreamStats[];
   outbound: OutboundStreamStats[];
 }

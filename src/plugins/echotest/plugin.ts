@@ -131,10 +131,10 @@ function offeredOrder(m: MediaSection): CodecName[] {
   return out;
 }
 
-const AUDIO_EXTENSIONS = [EXT.mid, EXT.audioLevel];
-const VIDEO_EXTENSIONS = [EXT.mid, EXT.videoOrientation, EXT.playoutDelay, EXT.rid, EXT.repairedRid];
-/** No transport-cc: the core does not send transport-wide feedback yet, so REMB drives the browser's estimate. */
-const RTCP_FB = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
+/** transport-cc and abs-send-time too: the core sends transport-wide feedback and stamps what it echoes. */
+const AUDIO_EXTENSIONS = [EXT.mid, EXT.audioLevel, EXT.absSendTime, EXT.transportWideCc];
+const VIDEO_EXTENSIONS = [EXT.mid, EXT.videoOrientation, EXT.playoutDelay, EXT.rid, EXT.repairedRid, EXT.absSendTime, EXT.transportWideCc];
+const RTCP_FB = ['nack', 'nack pli', 'ccm fir', 'goog-remb', 'transport-cc'];
 
 export class EchoTestPlugin implements Plugin {
   readonly package = 'janus.plugin.echotest';

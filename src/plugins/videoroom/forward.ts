@@ -24,6 +24,7 @@ import { talkingEvent } from './events.js';
 import { recordRtp } from './recording.js';
 import type { Participant } from './participant.js';
 import { SUB_EXT } from './sdp.js';
+import { AutoLayers } from './auto-layers.js';
 import { MAX_LAYERS, type PublishedStream, type SubStream } from './streams.js';
 import { PLI_MIN_INTERVAL_MS, type Subscriber } from './subscriber.js';
 
@@ -40,11 +41,14 @@ export class Forwarder {
   private lastOwner: Participant | null = null;
   /** Packets handed to relayRtp (for the benchmark and diagnostics). */
   forwarded = 0;
+  readonly autoLayers: AutoLayers;
 
   constructor(
     private readonly ctx: VrContext,
     private readonly media: PluginMediaHost,
-  ) {}
+  ) {
+    this.autoLayers = new AutoLayers(ctx, media, (ps, now) => this.keyframeRequest(ps, now));
+  }
 
   /** Forget cached lookups (a publisher's streams changed). */
   invalidate(): void {
@@ -76,6 +80,13 @@ export class Forwarder {
     const local = me.remoteFrom < 0;
     if (ps.type === 'audio') {
       if (local && ps.audioLevelExt > 0 && settings.audiolevel_event) this.audioLevel(me, ps, buf, len);
+      if (settings.auto_layers) {
+        ps.rates.bytes[0] += len;
+        if (ps.audioLevelExt > 0) {
+          const r = findRtpExtension(buf, len, ps.audioLevelExt);
+          if (r >= 0 && extLength(r) >= 1 && (buf[extOffset(r)]! & 0x7f) < settings.audio_level_average) me.lastTalkMs = now;
+        }
+      }
     } else {
       const layer = ps.layerOf(info);
       ps.lastLayerMs[layer] = now;
@@ -136,7 +147,12 @@ export class Forwarder {
           break;
       }
     }
+    if (ps.type === 'video' && settings.auto_layers) {
+      if (tid >= 0) ps.rates.temporal = true;
+      ps.rates.bytes[layer * 3 + (tid > 0 ? Math.min(tid, 2) : 0)] += n;
+    }
     const simulcast = ps.type === 'video' && ps.simulcast;
+    const auto = settings.auto_layers;
     const vp8Pic = vp8 ? this.vp8.pictureId : -1;
     const vp8Tl0 = vp8 ? this.vp8.tl0PicIdx : -1;
 
@@ -144,6 +160,10 @@ export class Forwarder {
       const sub = subs[i]!;
       const owner = sub.owner;
       if (!owner.started || owner.paused || !sub.ready || !sub.send || sub.source !== ps) continue;
+      if (auto) {
+        if (now >= owner.nextAutoAt) this.autoLayers.evaluate(owner, now);
+        if (sub.autoPaused) continue;
+      }
       // Every subscriber starts from the publisher's header values.
       setRtpSeq(out, seq);
       setRtpTimestamp(out, ts);
@@ -172,29 +192,43 @@ export class Forwarder {
 
   /**
    * Copy the packet into the scratch buffer with the extension block rebuilt: only the extensions
-   * subscribers negotiated (audio level, video orientation), under SUB_EXT ids. Returns the length.
+   * subscribers negotiated (audio level, video orientation), under SUB_EXT ids, plus (video) zeroed
+   * abs-send-time and transport-wide sequence number elements the core fills in per subscriber
+   * PeerConnection as it sends (left zero, and ignored, where not negotiated). Returns the length.
    */
   private rebuild(ps: PublishedStream, buf: Buffer, len: number, hdr: number): number {
     const out = this.scratch;
-    if ((buf[0]! & 0x10) === 0) {
+    const transport = ps.type === 'video';
+    const hasExt = (buf[0]! & 0x10) !== 0;
+    if (!hasExt && !transport) {
       buf.copy(out, 0, 0, len);
       return len;
     }
     const fixed = 12 + (buf[0]! & 0x0f) * 4;
     buf.copy(out, 0, 0, fixed);
+    out[0] = out[0]! | 0x10;
     let p = fixed + 4;
-    if (ps.type === 'audio' && ps.audioLevelExt > 0) {
+    if (hasExt && ps.type === 'audio' && ps.audioLevelExt > 0) {
       const r = findRtpExtension(buf, len, ps.audioLevelExt);
       if (r >= 0 && extLength(r) >= 1) {
         out[p++] = (SUB_EXT.audioLevel << 4) | 0;
         out[p++] = buf[extOffset(r)]!;
       }
-    } else if (ps.type === 'video' && ps.videoOrientExt > 0) {
+    } else if (hasExt && ps.type === 'video' && ps.videoOrientExt > 0) {
       const r = findRtpExtension(buf, len, ps.videoOrientExt);
       if (r >= 0 && extLength(r) >= 1) {
         out[p++] = (SUB_EXT.videoOrientation << 4) | 0;
         out[p++] = buf[extOffset(r)]!;
       }
+    }
+    if (transport) {
+      out[p++] = (SUB_EXT.absSendTime << 4) | 2;
+      out[p++] = 0;
+      out[p++] = 0;
+      out[p++] = 0;
+      out[p++] = (SUB_EXT.transportCc << 4) | 1;
+      out[p++] = 0;
+      out[p++] = 0;
     }
     if (p === fixed + 4) {
       // Nothing kept: no extension block at all.

@@ -36,6 +36,8 @@ export class PublisherMedia {
 }
 
 export class Participant {
+  /** Last time (ms) this publisher's audio level said it was talking (auto_layers "speaker" priority). */
+  lastTalkMs = -Infinity;
   display: string | null = null;
   metadata: unknown = undefined;
   readonly media = new PublisherMedia();

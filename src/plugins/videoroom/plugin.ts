@@ -265,6 +265,8 @@ export class VideoRoomPlugin implements Plugin, PeerAwarePlugin {
         paused: sub.paused,
         autoupdate: sub.autoupdate,
         streams: sub.streamList(),
+        // Portunus only: what auto_layers last decided with.
+        ...(sub.room.settings.auto_layers ? { auto_layers: { estimate: Math.round(sub.autoEstimate), paused: sub.streams.filter((s) => s.autoPaused).map((s) => s.mid), evaluations: this.forwarder?.autoLayers.evaluations ?? 0 } } : {}),
         hangingup: 0,
         destroyed: 0,
       };

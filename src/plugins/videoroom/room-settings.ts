@@ -41,6 +41,13 @@ export interface RoomSettings {
   dummy_publisher: boolean;
   dummy_streams: unknown[] | null;
   threads: number;
+  /**
+   * Portunus only: pick each subscriber's simulcast substream/temporal layer within the core's
+   * bandwidth estimate towards it (transport-cc), pausing video that does not fit. Off: Janus's behaviour.
+   */
+  auto_layers: boolean;
+  /** Portunus only: which streams get the estimate first: "speaker" (most recently talking) or "order" (m-line order). */
+  auto_layers_priority: string | null;
 }
 
 type Kind = 'string' | 'bool' | 'int' | 'acodec' | 'vcodec' | 'array';
@@ -80,6 +87,8 @@ export const ROOM_PROPERTIES: ReadonlyArray<readonly [SettingKey, Kind]> = [
   ['dummy_publisher', 'bool'],
   ['dummy_streams', 'array'],
   ['threads', 'int'],
+  ['auto_layers', 'bool'],
+  ['auto_layers_priority', 'string'],
 ];
 
 export const AUDIO_CODECS = ['opus', 'multiopus', 'g722', 'pcmu', 'pcma', 'isac32', 'isac16', 'l16-48', 'l16'];
@@ -122,6 +131,8 @@ export function defaultSettings(description: string, publishers = 3): RoomSettin
     dummy_publisher: false,
     dummy_streams: null,
     threads: 0,
+    auto_layers: false,
+    auto_layers_priority: null,
   };
 }
 

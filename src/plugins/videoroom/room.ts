@@ -108,6 +108,7 @@ export class Room {
     o.videoorient_ext = s.videoorient_ext;
     o.playoutdelay_ext = s.playoutdelay_ext;
     o.transport_wide_cc_ext = s.transport_wide_cc_ext;
+    if (s.auto_layers) o.auto_layers = true; // Portunus only: absent (as in Janus) when off
     return o;
   }
 }

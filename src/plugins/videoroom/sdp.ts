@@ -24,11 +24,11 @@ import type { RoomSettings } from './room-settings.js';
 import { PublishedStream, type StreamType, type SubStream } from './streams.js';
 
 /**
- * No transport-cc and no abs-send-time towards anyone: the core does not generate transport-wide
- * feedback yet (REMB drives the browsers' estimates), and forwarded packets carry only the
- * extensions listed in SUB_EXT. Flip when the core sends transport-cc feedback.
+ * transport-cc both ways (room `transport_wide_cc_ext`, default on as in Janus): publishers get
+ * transport-wide feedback from the core, subscribers' packets carry our own transport-wide sequence
+ * numbers (the core stamps them) and their feedback drives the core's bandwidth estimate.
  */
-const CORE_TRANSPORT_CC = false;
+const twccOn = (s: RoomSettings): boolean => s.transport_wide_cc_ext;
 
 const VIDEO_FB = ['ccm fir', 'nack', 'nack pli', 'goog-remb'];
 
@@ -36,7 +36,7 @@ const VIDEO_FB = ['ccm fir', 'nack', 'nack pli', 'goog-remb'];
  * Extension ids of every subscriber m-line (fixed, so a forwarded packet's extension block is
  * built once per incoming packet and valid for every subscriber). Same ids as Chrome's own.
  */
-export const SUB_EXT = { audioLevel: 1, mid: 4, playoutDelay: 12, videoOrientation: 13 } as const;
+export const SUB_EXT = { audioLevel: 1, absSendTime: 2, transportCc: 3, mid: 4, playoutDelay: 12, videoOrientation: 13 } as const;
 
 export interface PublishRequest {
   audiocodec?: string;
@@ -84,14 +84,15 @@ export function answerPublisher(
   const offer = parseOffer(offerJsep.sdp);
   const audioPrefs = codecPrefs(s.audiocodec, req.audiocodec, 'audio', s);
   const videoPrefs = codecPrefs(s.videocodec, req.videocodec, 'video', s);
-  const audioExt = [EXT.mid, ...(s.audiolevel_ext ? [EXT.audioLevel] : []), ...(CORE_TRANSPORT_CC && s.transport_wide_cc_ext ? [EXT.transportWideCc] : [])];
+  // As Janus 1.1.2 answers Chrome: transport-cc on video only, no abs-send-time (we estimate nothing from it).
+  const audioExt = [EXT.mid, ...(s.audiolevel_ext ? [EXT.audioLevel] : [])];
   const videoExt = [
     EXT.mid,
     EXT.rid,
     EXT.repairedRid,
     ...(s.videoorient_ext ? [EXT.videoOrientation] : []),
     ...(s.playoutdelay_ext ? [EXT.playoutDelay] : []),
-    ...(CORE_TRANSPORT_CC && s.transport_wide_cc_ext ? [EXT.transportWideCc] : []),
+    ...(twccOn(s) ? [EXT.transportWideCc] : []),
   ];
   const { description, results } = buildAnswer(
     offer,
@@ -101,14 +102,14 @@ export function answerPublisher(
           codecs: audioPrefs,
           direction: 'recvonly',
           extensions: audioExt,
-          rtcpFb: CORE_TRANSPORT_CC ? ['transport-cc'] : [],
+          rtcpFb: [],
           rtx: false,
           simulcast: false,
           fmtp: { minptime: null, useinbandfec: s.opus_fec ? '1' : null, usedtx: s.opus_dtx ? '1' : null },
         };
       }
       if (m.kind === 'video') {
-        return { codecs: videoPrefs, direction: 'recvonly', extensions: videoExt, rtcpFb: [...VIDEO_FB, ...(CORE_TRANSPORT_CC ? ['transport-cc'] : [])], rtx: false, simulcast: true };
+        return { codecs: videoPrefs, direction: 'recvonly', extensions: videoExt, rtcpFb: [...VIDEO_FB, ...(twccOn(s) ? ['transport-cc'] : [])], rtx: false, simulcast: true };
       }
       return {};
     },
@@ -160,11 +161,20 @@ const DEFAULT_PT: Record<string, { codec: CodecName; pt: number }> = {
   video: { codec: 'vp8', pt: 96 },
 };
 
+/**
+ * Transport-wide extensions of subscriber video m-lines, as Janus offers them (the core stamps their
+ * values per PeerConnection); audio carries neither, so only video counts in the estimate.
+ */
+function transportExtensions(s: RoomSettings): Extmap[] {
+  return [{ id: SUB_EXT.absSendTime, uri: EXT.absSendTime }, ...(twccOn(s) ? [{ id: SUB_EXT.transportCc, uri: EXT.transportWideCc }] : [])];
+}
+
 function subscriberExtensions(type: 'audio' | 'video', s: RoomSettings): Extmap[] {
   if (type === 'audio') {
     return [...(s.audiolevel_ext ? [{ id: SUB_EXT.audioLevel, uri: EXT.audioLevel }] : []), { id: SUB_EXT.mid, uri: EXT.mid }];
   }
   return [
+    ...transportExtensions(s),
     { id: SUB_EXT.mid, uri: EXT.mid },
     ...(s.playoutdelay_ext ? [{ id: SUB_EXT.playoutDelay, uri: EXT.playoutDelay }] : []),
     ...(s.videoorient_ext ? [{ id: SUB_EXT.videoOrientation, uri: EXT.videoOrientation }] : []),
@@ -194,14 +204,16 @@ export function subscriberOffer(streams: readonly SubStream[], s: RoomSettings, 
     if (src === null) {
       return { kind, mid: sub.mid, direction: 'inactive', codec: { name: codec, pt, fmtp: offerFmtp(sub), rtcpFb: kind === 'video' ? VIDEO_FB : [] }, extensions: [{ id: SUB_EXT.mid, uri: EXT.mid }] };
     }
+    // RTX next to video, as Janus offers it (any payload type the m-line does not use).
+    const rtxPt = kind === 'video' && sub.rtxSsrc !== 0 ? (pt === 97 ? 98 : pt < 127 ? pt + 1 : 97) : undefined;
     const msid = useMsid ? { stream: `janus${String(src.owner.id)}`, track: `janus${String(src.owner.id)}${src.mid}` } : { stream: 'janus', track: `janus${sub.mid}` };
     return {
       kind,
       mid: sub.mid,
       direction: 'sendonly',
-      codec: { name: codec, pt, fmtp: offerFmtp(sub), rtcpFb: kind === 'video' ? VIDEO_FB : [] },
+      codec: { name: codec, pt, fmtp: offerFmtp(sub), rtcpFb: [...(kind === 'video' ? VIDEO_FB : []), ...(twccOn(s) ? ['transport-cc'] : [])], ...(rtxPt !== undefined ? { rtxPt } : {}) },
       extensions: subscriberExtensions(kind, s),
-      send: { ssrc: sub.ssrc, cname: 'janus', msid },
+      send: { ssrc: sub.ssrc, cname: 'janus', msid, ...(rtxPt !== undefined ? { rtxSsrc: sub.rtxSsrc } : {}) },
     };
   });
   const d = buildOffer(specs, { sessionName: `VideoRoom ${String(roomId)}` });

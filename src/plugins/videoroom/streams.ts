@@ -13,6 +13,7 @@ import type { StreamRecorder } from './recording.js';
 import type { RtpForwarder } from './rtp-forward.js';
 import type { Subscriber } from './subscriber.js';
 import type { RingProducer } from '../../workers/ring.js';
+import { LayerRates } from './layer-rates.js';
 
 export type StreamType = 'audio' | 'video' | 'data';
 
@@ -60,6 +61,8 @@ export class PublishedStream {
   talking = false;
   /** Packets and bytes received, for querySession. */
   packets = 0;
+  /** Bytes per layer / temporal layer and their bitrates (auto_layers). */
+  readonly rates = new LayerRates();
   /** The .mjr this stream is being recorded to (null: not recording). */
   recorder: StreamRecorder | null = null;
   /** RTP forwarders of this stream (copy-on-write, like `subscribers`). */
@@ -164,6 +167,11 @@ export class SubStream {
   fmtp: Record<string, string> = {};
   /** Our SSRC on this m-line (chosen by us, written into the offer). */
   ssrc: number;
+  /**
+   * Our RTX SSRC (video): offered with an RTX payload type, as Janus does, so retransmissions and
+   * bandwidth probes (padding) travel on their own sequence numbers. 0: none.
+   */
+  rtxSsrc = 0;
   /** `configure` send=false stops relaying this m-line. */
   send = true;
   /** Whether the m-line is active in the last offer the peer answered (only then does the core send on it). */
@@ -173,6 +181,11 @@ export class SubStream {
   readonly rewriter: RtpRewriter;
   readonly vp8 = new Vp8Rewriter();
   readonly sim: SimulcastState = { targetSub: 2, currentSub: -1, targetTemporal: 2, currentTemporal: -1, fallbackUs: 250000 };
+  /** auto_layers: `configure` named a substream/temporal for this m-line, so the automatic choice leaves it alone. */
+  explicitLayers = false;
+  /** auto_layers: paused because not even the lowest layer fits the estimate. */
+  autoPaused = false;
+  lastAutoDownMs = -Infinity;
   /** Per-m-line opus/H.264 things the offer advertises (h264-profile etc. in `streams`). */
   crossrefid: string | undefined;
 
@@ -218,5 +231,7 @@ export class SubStream {
     this.sim.targetTemporal = 2;
     this.sim.currentTemporal = -1;
     this.sim.fallbackUs = 250000;
+    this.explicitLayers = false;
+    this.autoPaused = false;
   }
 }

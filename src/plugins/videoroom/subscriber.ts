@@ -36,6 +36,10 @@ export class Subscriber {
   closed = false;
   autoupdate = true;
   useMsid = false;
+  /** auto_layers: next allocation time, last estimate used, last slow_link event. */
+  nextAutoAt = 0;
+  autoEstimate = 0;
+  lastSlowLinkMs = -Infinity;
   owner: Participant | undefined;
 
   constructor(
@@ -73,6 +77,7 @@ export class Subscriber {
     let line = this.streams.find((s) => s.type === ps.type && s.source === null && !s.ready);
     if (line === undefined) {
       line = new SubStream(this, ps.type, this.streams.length, String(this.streams.length), this.newSsrc(), ps.clockRate);
+      if (ps.type === 'video') line.rtxSsrc = this.newSsrc();
       this.push(line);
     }
     line.resetSimulcast();
@@ -174,9 +179,15 @@ function layerOptions(p: Params): StreamOptions {
   return o;
 }
 
-function applyLayerOptions(line: SubStream, o: StreamOptions): void {
+/** `explicit`: a `configure` (not a join/subscribe/switch default), which auto_layers then leaves alone. */
+function applyLayerOptions(line: SubStream, o: StreamOptions, explicit = false): void {
   if (o.substream !== undefined) line.sim.targetSub = Math.min(o.substream, MAX_LAYERS - 1);
   if (o.temporal !== undefined) line.sim.targetTemporal = Math.min(o.temporal, 2);
+  // An explicit choice wins over auto_layers for this m-line (and lifts an automatic pause).
+  if (explicit && (o.substream !== undefined || o.temporal !== undefined)) {
+    line.explicitLayers = true;
+    line.autoPaused = false;
+  }
   if (o.fallback !== undefined) line.sim.fallbackUs = o.fallback;
 }
 
@@ -477,7 +488,7 @@ function configureSubscriber(ctx: VrContext, sub: Subscriber, body: Body): Data 
         }
         line.send = opts.send;
       }
-      applyLayerOptions(line, opts);
+      applyLayerOptions(line, opts, true);
       if (line.sim.targetSub !== before) wantKeyframe.push(line);
     }
   }

@@ -94,6 +94,7 @@
 
   /** Subscribe to `feed` (all its streams) with an initial substream target. */
   async function subscribe(room, feed, substream) {
+    if (janus === null) await connect(); // a subscriber-only page
     sub = await attach({
       onmessage: (msg, jsep) => {
         subEvents.push(msg);
@@ -144,7 +145,7 @@
     if (sub && sub.webrtcStuff.pc) {
       (await sub.webrtcStuff.pc.getStats()).forEach((s) => {
         if (s.type === 'inbound-rtp' && s.kind === 'video') {
-          out.inbound = { mid: s.mid, frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0, framesDecoded: s.framesDecoded || 0, packetsReceived: s.packetsReceived || 0, packetsLost: s.packetsLost || 0, keyFramesDecoded: s.keyFramesDecoded || 0 };
+          out.inbound = { mid: s.mid, frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0, framesDecoded: s.framesDecoded || 0, packetsReceived: s.packetsReceived || 0, packetsLost: s.packetsLost || 0, keyFramesDecoded: s.keyFramesDecoded || 0, bytesReceived: s.bytesReceived || 0, framesDropped: s.framesDropped || 0, freezeCount: s.freezeCount || 0, totalFreezesDuration: s.totalFreezesDuration || 0 };
         }
       });
     }
@@ -153,5 +154,6 @@
     return out;
   }
 
-  window.harness = { publish, subscribe, configure, stats, log, subEvents, pubEvents };
+  const ids = () => ({ session: janus && janus.getSessionId(), pub: pub && pub.getId(), sub: sub && sub.getId() });
+  window.harness = { publish, subscribe, configure, stats, ids, log, subEvents, pubEvents };
 })();

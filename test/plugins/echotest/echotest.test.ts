@@ -88,12 +88,12 @@ test('a request with a Chrome offer: ack now, then {result:"ok"} with an answer 
   assert.equal(info[0]!.codec, 'opus');
   assert.equal(info[1]!.codec, 'vp8', "the browser's first video codec");
   assert.equal(info[1]!.rtxPt, undefined, 'no RTX: retransmissions are plain');
-  // Extensions: mid everywhere; no transport-cc (no TWCC feedback yet) and no abs-send-time.
+  // Extensions: mid everywhere; transport-cc and abs-send-time with the browser's ids (the core sends the feedback).
   assert.ok(info[0]!.extmapIds[EXT.mid] !== undefined && info[0]!.extmapIds[EXT.audioLevel] !== undefined);
-  assert.equal(info[1]!.extmapIds[EXT.transportWideCc], undefined);
-  assert.equal(info[0]!.extmapIds[EXT.absSendTime], undefined);
+  assert.equal(info[1]!.extmapIds[EXT.transportWideCc], 3);
+  assert.equal(info[0]!.extmapIds[EXT.absSendTime], 2);
   assert.ok(answer.media[1]!.rtcpFbs.some((f) => f.type === 'nack' && f.subtype === 'pli'));
-  assert.ok(!answer.media[1]!.rtcpFbs.some((f) => f.type === 'transport-cc'));
+  assert.ok(answer.media[1]!.rtcpFbs.some((f) => f.type === 'transport-cc'));
   assert.equal(answer.media[2]!.sctpPort, 5000);
   assert.deepEqual(p.querySession(s).video_codec, 'vp8');
 });

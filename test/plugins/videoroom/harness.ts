@@ -46,6 +46,9 @@ export class RecordingHost implements PluginHost, PluginMediaHost {
   readonly data: Array<{ handleId: number; label: string | null; data: string | Buffer }> = [];
   readonly plis: Array<{ handleId: number; mid: string | null }> = [];
   readonly rembs: Array<{ handleId: number; bitrate: number }> = [];
+  /** Bandwidth estimate the core reports per handle (bps), and the last `wantedBps` asked with. */
+  readonly estimates = new Map<number, number>();
+  readonly wanted = new Map<number, number>();
   /** Make pushEvent with a JSEP fail (the media plane refusing it). */
   refuseJsep = false;
 
@@ -64,6 +67,10 @@ export class RecordingHost implements PluginHost, PluginMediaHost {
   }
   sendRemb(session: PluginSession, bitrate: number): void {
     this.rembs.push({ handleId: session.handleId, bitrate });
+  }
+  bandwidthEstimate(session: PluginSession, wantedBps?: number): number {
+    if (wantedBps !== undefined) this.wanted.set(session.handleId, wantedBps);
+    return this.estimates.get(session.handleId) ?? 0;
   }
   sendData(session: PluginSession, text: string): void {
     this.relayData(session, null, text);

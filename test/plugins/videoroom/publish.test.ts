@@ -35,9 +35,10 @@ test('publish: Chrome offer answered with the room codecs and extensions, config
   assert.equal(v!.direction, 'recvonly');
   assert.deepEqual(d.media[1]!.formats, ['96'], 'VP8 only, no RTX (the core does not repair from RTX)');
   // rid/repaired-rid are kept even without simulcast, as Janus does (Chrome may start simulcast later).
-  assert.deepEqual(v!.extmapIds, { [EXT.videoOrientation]: 13, [EXT.playoutDelay]: 5, [EXT.mid]: 4, [EXT.rid]: 10, [EXT.repairedRid]: 11 });
-  assert.ok(!answer.sdp.includes('transport-cc'), 'no transport-cc until the core sends its feedback');
-  assert.deepEqual(d.media[1]!.rtcpFbs.map((f) => `${f.type}${f.subtype ? ' ' + f.subtype : ''}`).sort(), ['ccm fir', 'goog-remb', 'nack', 'nack pli']);
+  // As Janus 1.1.2 answers this offer: transport-cc (extension and feedback) on video only, no abs-send-time.
+  assert.deepEqual(v!.extmapIds, { [EXT.videoOrientation]: 13, [EXT.transportWideCc]: 3, [EXT.playoutDelay]: 5, [EXT.mid]: 4, [EXT.rid]: 10, [EXT.repairedRid]: 11 });
+  assert.deepEqual(d.media[1]!.rtcpFbs.map((f) => `${f.type}${f.subtype ? ' ' + f.subtype : ''}`).sort(), ['ccm fir', 'goog-remb', 'nack', 'nack pli', 'transport-cc']);
+  assert.equal(d.media[0]!.rtcpFbs.length, 0);
   assert.equal(d.media[1]!.rids.length, 0, 'no simulcast offered, none answered');
   // Not announced before the PeerConnection is up.
   assert.deepEqual(h.host.unsolicited(s), []);

@@ -63,13 +63,17 @@ test('subscriber join: attached with Janus stream entries and an offer with the 
   assert.equal(v!.direction, 'sendonly');
   assert.equal(v!.codec, 'vp8');
   assert.equal(v!.pt, 96);
-  assert.deepEqual(d.media[1]!.formats, ['96'], 'no RTX');
+  // RTX next to the video codec, as Janus offers it (retransmissions and bandwidth probes use it).
+  assert.deepEqual(d.media[1]!.formats, ['96', '97']);
+  assert.equal(v!.rtxPt, 97);
+  assert.equal(v!.fid.length, 1, 'a FID group pairs our video SSRC with its RTX SSRC');
   assert.equal(a!.mediaSsrcs.length, 1);
   assert.equal(v!.mediaSsrcs.length, 1);
   assert.notEqual(a!.mediaSsrcs[0], v!.mediaSsrcs[0]);
   assert.deepEqual(a!.msid, { stream: 'janus', track: 'janus0' });
   assert.deepEqual(a!.extmapIds, { [EXT.audioLevel]: 1, [EXT.mid]: 4 });
-  assert.deepEqual(v!.extmapIds, { [EXT.mid]: 4, [EXT.playoutDelay]: 12, [EXT.videoOrientation]: 13 });
+  // Janus's ids and set: abs-send-time and transport-cc on video (stamped by the core per subscriber).
+  assert.deepEqual(v!.extmapIds, { [EXT.absSendTime]: 2, [EXT.transportWideCc]: 3, [EXT.mid]: 4, [EXT.playoutDelay]: 12, [EXT.videoOrientation]: 13 });
   assert.deepEqual(d.groups, [{ semantics: 'BUNDLE', mids: ['0', '1'] }]);
   // Legacy `feed` form works too; a mid the feed does not have is 428.
   const legacy = h.attach();
@@ -116,6 +120,9 @@ test('forwarding: continuous seq/ts per subscriber, extensions rebuilt for the s
   assert.equal(findRtpExtension(a[0]!, a[0]!.length, 3), -1);
   // Video orientation under 13, payload intact, pt as negotiated.
   assert.notEqual(findRtpExtension(v[0]!, v[0]!.length, 13), -1);
+  // Room for the core's abs-send-time (2, 3 bytes) and transport-wide sequence number (3, 2 bytes).
+  assert.equal(findRtpExtension(v[0]!, v[0]!.length, 2) & 0xff, 3);
+  assert.equal(findRtpExtension(v[0]!, v[0]!.length, 3) & 0xff, 2);
   assert.equal(findRtpExtension(v[0]!, v[0]!.length, 4), -1);
   assert.equal(v[0]![1]! & 0x7f, 96);
   assert.deepEqual(v[0]!.subarray(v[0]!.length - 10), vp8Payload({ pictureId: 0, keyframe: true }).subarray(6), 'VP8 frame bytes intact');

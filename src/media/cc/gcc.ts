@@ -1,0 +1,436 @@
+/**
+ * Send-side bandwidth estimation for one PeerConnection from transport-cc feedback, in the spirit of
+ * Google Congestion Control as described in draft-ietf-rmcat-gcc-02:
+ *
+ * - Delay-based controller (§5): packets are grouped into 5 ms send bursts (§5.2); each group's
+ *   inter-group delay variation d(i) = (t(i) - t(i-1)) - (T(i) - T(i-1)) feeds the arrival-time
+ *   filter. Where the draft uses a Kalman filter (§5.3) we use the trend-line filter that replaced it
+ *   in libwebrtc: the least-squares slope of the smoothed accumulated delay over the last 20 groups,
+ *   scaled by the number of deltas seen. The over-use detector compares it with the draft's adaptive
+ *   threshold (§5.4: K_u = 0.01, K_d = 0.00018, clamped to [6, 600]); the rate controller is the
+ *   draft's Increase / Hold / Decrease state machine (§5.5): multiplicative increase (8 %/s) far
+ *   from the last congestion point, additive near it, decrease to beta = 0.85 of the received rate;
+ *   the estimate never runs more than 1.5x ahead of what the receiver actually got (§5.6).
+ * - Loss-based controller (§6): above 10 % loss As = As(1 - 0.5p); below 2 % it grows 5 %/s.
+ * - The estimate is min(delay-based, loss-based) within [minBps, maxBps].
+ * - Probing (not in the draft; as libwebrtc does): without it the 1.5x cap keeps an estimate near
+ *   what the application sends, so after a dip (or when only a low simulcast layer is forwarded) it
+ *   could never climb back. Every few seconds, unless the link is congested, the caller sends a
+ *   short probe cluster at twice the estimate (padding / duplicate packets); when the cluster
+ *   arrives as fast as it was sent the estimate jumps to what was measured.
+ *
+ * Sans-IO: feed matched feedback with onFeedback(batch, now); read estimateBps; ask probeTarget(now).
+ * No allocation per call.
+ */
+import type { FeedbackBatch } from './send-history.js';
+
+export type BandwidthUsage = 'normal' | 'overuse' | 'underuse';
+type RateState = 'hold' | 'increase' | 'decrease';
+
+export interface GccOptions {
+  startBps?: number;
+  minBps?: number;
+  maxBps?: number;
+  /** Seconds between probes while the link looks free (default 4). */
+  probeIntervalS?: number;
+}
+
+const BURST_MS = 5;
+const WINDOW = 20;
+const SMOOTHING = 0.9;
+const TREND_GAIN = 4;
+const K_UP = 0.01;
+const K_DOWN = 0.00018;
+const OVERUSE_TIME_MS = 10;
+const BETA = 0.85;
+const ACKED_WINDOW_MS = 500;
+const PROBE_CLUSTER_MS = 100;
+const PROBE_MIN_PACKETS = 5;
+
+export class GccEstimator {
+  readonly minBps: number;
+  readonly maxBps: number;
+  private readonly probeIntervalMs: number;
+
+  /** Delay-based estimate A_hat (bps). */
+  delayBps: number;
+  /** Loss-based estimate As (bps). */
+  lossBps: number;
+  usage: BandwidthUsage = 'normal';
+  state: RateState = 'increase';
+  /** Received (acked) bitrate over the last second, 0 while unknown. */
+  ackedBps = 0;
+  /** Loss fraction of the last loss-controller update. */
+  lossFraction = 0;
+  rttMs = 100;
+
+  // trend-line filter
+  private groupFirstSend = NaN;
+  private groupLastSend = NaN;
+  private groupLastRecv = NaN;
+  private prevSend = NaN;
+  private prevRecv = NaN;
+  private firstRecv = NaN;
+  private accDelay = 0;
+  private smoothed = 0;
+  private readonly winX = new Float64Array(WINDOW);
+  private readonly winY = new Float64Array(WINDOW);
+  private winN = 0;
+  private winHead = 0;
+  private numDeltas = 0;
+  private prevTrend = 0;
+  /** Last modified trend (ms), for diagnostics and tests. */
+  trend = 0;
+  threshold = 12.5;
+  private lastThresholdUpdate = NaN;
+  private overuseMs = 0;
+  private overuseCount = 0;
+  private lastGroupRecv = NaN;
+
+  // rate control
+  private lastUpdate = NaN;
+  private avgMaxKbps = -1;
+  private varMaxKbps = 0.4;
+  private lastOveruseMs = -Infinity;
+
+  // acked rate: ring of (now, bytes)
+  private readonly ackT = new Float64Array(64);
+  private readonly ackB = new Float64Array(64);
+  private ackHead = 0;
+  private ackN = 0;
+
+  // loss
+  private lossLost = 0;
+  private lossTotal = 0;
+  private lastLossUpdate = NaN;
+  private lastLossDecrease = -Infinity;
+
+  // probing
+  private nextProbeAt: number;
+  private clusterId = 0;
+  private clusterTarget = 0;
+  private clusterFirstSend = NaN;
+  private clusterLastSend = NaN;
+  private clusterSendBytes = 0;
+  private clusterLastSize = 0;
+  private clusterFirstRecv = NaN;
+  private clusterLastRecv = NaN;
+  private clusterRecvBytes = 0;
+  private clusterFirstSize = 0;
+  private clusterRecv = 0;
+  private clusterEndAt = NaN;
+  /** Probes run and those that raised the estimate (diagnostics, tests). */
+  probes = 0;
+  probesUp = 0;
+  lastProbeBps = 0;
+
+  constructor(opts: GccOptions = {}) {
+    this.minBps = opts.minBps ?? 30_000;
+    this.maxBps = opts.maxBps ?? 3_000_000;
+    const start = Math.min(this.maxBps, Math.max(this.minBps, opts.startBps ?? 500_000));
+    this.delayBps = start;
+    this.lossBps = start;
+    this.probeIntervalMs = (opts.probeIntervalS ?? 4) * 1000;
+    this.nextProbeAt = -Infinity;
+  }
+
+  /** What we may send now (bps). */
+  get estimateBps(): number {
+    return Math.max(this.minBps, Math.min(this.maxBps, this.delayBps, this.lossBps));
+  }
+
+  // ---------------------------------------------------------------------------------- feedback
+
+  onFeedback(b: FeedbackBatch, now: number): void {
+    let bytes = 0;
+    let lost = 0;
+    for (let k = 0; k < b.count; k++) {
+      const recv = b.recvMs[k]!;
+      if (recv !== recv) {
+        lost++;
+        continue;
+      }
+      bytes += b.size[k]!;
+      this.onArrival(b.sendMs[k]!, recv, now);
+      const c = b.cluster[k]!;
+      if (c !== 0 && c === this.clusterId) this.clusterArrival(b.sendMs[k]!, recv, b.size[k]!);
+    }
+    this.addAcked(now, bytes);
+    this.lossLost += lost;
+    this.lossTotal += b.count;
+    this.updateLoss(now);
+    this.updateRate(now);
+    this.evaluateProbe(now);
+  }
+
+  private addAcked(now: number, bytes: number): void {
+    const i = (this.ackHead + this.ackN) & 63;
+    if (this.ackN === 64) this.ackHead = (this.ackHead + 1) & 63;
+    else this.ackN++;
+    this.ackT[i] = now;
+    this.ackB[i] = bytes;
+    while (this.ackN > 1 && now - this.ackT[this.ackHead]! > ACKED_WINDOW_MS) {
+      this.ackHead = (this.ackHead + 1) & 63;
+      this.ackN--;
+    }
+    let sum = 0;
+    for (let k = 1; k < this.ackN; k++) sum += this.ackB[(this.ackHead + k) & 63]!;
+    const span = now - this.ackT[this.ackHead]!;
+    this.ackedBps = span >= 200 ? (sum * 8000) / span : 0;
+  }
+
+  /** §5.2 grouping, then one filter update per completed group. */
+  private onArrival(send: number, recv: number, now: number): void {
+    if (this.groupFirstSend !== this.groupFirstSend) {
+      this.groupFirstSend = this.groupLastSend = send;
+      this.groupLastRecv = recv;
+      return;
+    }
+    if (send < this.groupFirstSend) return; // older than the current group (a late or reordered report)
+    if (send - this.groupFirstSend <= BURST_MS) {
+      if (send > this.groupLastSend) this.groupLastSend = send;
+      if (recv > this.groupLastRecv) this.groupLastRecv = recv;
+      return;
+    }
+    // The current group is complete.
+    if (this.prevSend === this.prevSend) {
+      const sendDelta = this.groupLastSend - this.prevSend;
+      const recvDelta = this.groupLastRecv - this.prevRecv;
+      // A group that arrived before its predecessor was reordered on the way: no delay signal in it.
+      if (recvDelta >= 0) this.filter(recvDelta - sendDelta, this.groupLastRecv, now);
+    }
+    if (this.prevRecv !== this.prevRecv || this.groupLastRecv >= this.prevRecv) {
+      this.prevSend = this.groupLastSend;
+      this.prevRecv = this.groupLastRecv;
+    }
+    this.groupFirstSend = this.groupLastSend = send;
+    this.groupLastRecv = recv;
+  }
+
+  /** Trend-line filter and the §5.4 over-use detector. */
+  private filter(delta: number, recv: number, now: number): void {
+    if (this.firstRecv !== this.firstRecv) this.firstRecv = recv;
+    this.numDeltas = Math.min(this.numDeltas + 1, 1000);
+    this.accDelay += delta;
+    this.smoothed = SMOOTHING * this.smoothed + (1 - SMOOTHING) * this.accDelay;
+    const i = (this.winHead + this.winN) % WINDOW;
+    if (this.winN === WINDOW) this.winHead = (this.winHead + 1) % WINDOW;
+    else this.winN++;
+    this.winX[i] = recv - this.firstRecv;
+    this.winY[i] = this.smoothed;
+    if (this.winN < WINDOW) return;
+    let mx = 0;
+    let my = 0;
+    for (let k = 0; k < WINDOW; k++) {
+      mx += this.winX[k]!;
+      my += this.winY[k]!;
+    }
+    mx /= WINDOW;
+    my /= WINDOW;
+    let num = 0;
+    let den = 0;
+    for (let k = 0; k < WINDOW; k++) {
+      const dx = this.winX[k]! - mx;
+      num += dx * (this.winY[k]! - my);
+      den += dx * dx;
+    }
+    const slope = den > 0 ? num / den : this.prevTrend;
+    const m = Math.min(this.numDeltas, 60) * slope * TREND_GAIN;
+    this.trend = m;
+    const dt = this.lastGroupRecv === this.lastGroupRecv ? recv - this.lastGroupRecv : 0;
+    this.lastGroupRecv = recv;
+    if (m > this.threshold) {
+      this.overuseMs += dt;
+      this.overuseCount++;
+      if (this.overuseMs > OVERUSE_TIME_MS && this.overuseCount > 1 && slope >= this.prevTrend) {
+        this.overuseMs = 0;
+        this.overuseCount = 0;
+        this.usage = 'overuse';
+      }
+    } else if (m < -this.threshold) {
+      this.overuseMs = 0;
+      this.overuseCount = 0;
+      this.usage = 'underuse';
+    } else {
+      this.overuseMs = 0;
+      this.overuseCount = 0;
+      this.usage = 'normal';
+    }
+    this.prevTrend = slope;
+    this.updateThreshold(m, now);
+  }
+
+  private updateThreshold(m: number, now: number): void {
+    if (this.lastThresholdUpdate !== this.lastThresholdUpdate) this.lastThresholdUpdate = now;
+    const a = Math.abs(m);
+    if (a > this.threshold + 15) {
+      // A spike (e.g. a route change) must not drag the threshold along.
+      this.lastThresholdUpdate = now;
+      return;
+    }
+    const k = a < this.threshold ? K_DOWN : K_UP;
+    const dt = Math.min(now - this.lastThresholdUpdate, 100);
+    this.threshold = Math.min(600, Math.max(6, this.threshold + dt * k * (a - this.threshold)));
+    this.lastThresholdUpdate = now;
+  }
+
+  /** §5.5 state machine and §5.6 cap, once per feedback. */
+  private updateRate(now: number): void {
+    const dt = this.lastUpdate === this.lastUpdate ? Math.min(now - this.lastUpdate, 1000) : 0;
+    this.lastUpdate = now;
+    switch (this.usage) {
+      case 'overuse':
+        this.state = 'decrease';
+        break;
+      case 'underuse':
+        this.state = 'hold';
+        break;
+      default:
+        if (this.state === 'hold' || this.state === 'decrease') this.state = 'increase';
+    }
+    const r = this.ackedBps;
+    let a = this.delayBps;
+    if (this.state === 'decrease') {
+      if (now - this.lastOveruseMs >= Math.max(200, this.rttMs)) {
+        const base = r > 0 ? r : a;
+        a = Math.min(a, BETA * base);
+        this.noteCongestion(base / 1000);
+        this.lastOveruseMs = now;
+        this.nextProbeAt = Math.max(this.nextProbeAt, now + this.probeIntervalMs);
+      }
+      this.state = 'hold';
+      this.usage = 'normal';
+    } else if (this.state === 'increase' && dt > 0) {
+      const kbps = a / 1000;
+      const near = this.avgMaxKbps >= 0 && Math.abs(kbps - this.avgMaxKbps) <= 3 * Math.sqrt(this.varMaxKbps * this.avgMaxKbps);
+      if (this.avgMaxKbps >= 0 && kbps > this.avgMaxKbps + 3 * Math.sqrt(this.varMaxKbps * this.avgMaxKbps)) this.avgMaxKbps = -1;
+      let next: number;
+      if (near) {
+        const responseMs = 100 + this.rttMs;
+        next = a + Math.max(1000, (1200 * 8 * dt) / responseMs / 2);
+      } else {
+        next = a * Math.pow(1.08, dt / 1000);
+      }
+      if (r > 0) {
+        const cap = 1.5 * r + 10_000;
+        if (next > cap) next = Math.max(a, cap);
+      }
+      a = next;
+    }
+    this.delayBps = Math.max(this.minBps, Math.min(this.maxBps, a));
+  }
+
+  /** Running mean and variance of the rate at congestion (§5.5's "average max bitrate"). */
+  private noteCongestion(kbps: number): void {
+    if (this.avgMaxKbps < 0) this.avgMaxKbps = kbps;
+    else this.avgMaxKbps = 0.95 * this.avgMaxKbps + 0.05 * kbps;
+    const norm = Math.max(this.avgMaxKbps, 1);
+    const err = this.avgMaxKbps - kbps;
+    this.varMaxKbps = Math.min(2.5, Math.max(0.4, 0.95 * this.varMaxKbps + (0.05 * err * err) / norm));
+  }
+
+  /** §6, on windows of at least 20 packets and 200 ms. */
+  private updateLoss(now: number): void {
+    if (this.lastLossUpdate !== this.lastLossUpdate) this.lastLossUpdate = now;
+    const dt = now - this.lastLossUpdate;
+    // 20 packets make a window; with little traffic (video paused), 5 packets over a second do.
+    if (!((this.lossTotal >= 20 && dt >= 200) || (this.lossTotal >= 5 && dt >= 1000))) return;
+    const p = this.lossLost / this.lossTotal;
+    this.lossFraction = p;
+    this.lossLost = 0;
+    this.lossTotal = 0;
+    this.lastLossUpdate = now;
+    let s = this.lossBps;
+    if (p > 0.1) {
+      if (now - this.lastLossDecrease >= 300 + this.rttMs) {
+        // Never below half of what still gets through: the loss is answered by sending less, not nothing.
+        s = Math.max(s * (1 - 0.5 * p), Math.min(s, 0.5 * this.ackedBps));
+        this.lastLossDecrease = now;
+        this.nextProbeAt = Math.max(this.nextProbeAt, now + this.probeIntervalMs);
+      }
+    } else if (p < 0.02) {
+      s = s * Math.pow(1.05, Math.min(dt, 1000) / 1000);
+    }
+    // Far above the delay-based estimate, the loss-based one says nothing: keep it in reach.
+    this.lossBps = Math.max(this.minBps, Math.min(this.maxBps, s, Math.max(this.delayBps * 1.5, this.minBps)));
+  }
+
+  // ---------------------------------------------------------------------------------- probing
+
+  /**
+   * The rate (bps) of a probe cluster to start now, or 0. The caller sends padding so that its
+   * total rate reaches it for about PROBE_CLUSTER_MS and tags those packets with probeCluster.
+   * `wantedBps`: what the caller would send with a free link (0: as much as maxBps).
+   */
+  probeTarget(now: number, wantedBps = 0): number {
+    if (now < this.nextProbeAt || this.clusterEndAt === this.clusterEndAt) return 0;
+    const est = this.estimateBps;
+    const ceiling = wantedBps > 0 ? Math.min(this.maxBps, wantedBps) : this.maxBps;
+    const lossy = this.lossFraction > 0.1 && now - this.lastLossUpdate < 2000;
+    if (est >= ceiling * 0.95 || lossy || this.usage === 'overuse') {
+      this.nextProbeAt = now + this.probeIntervalMs;
+      return 0;
+    }
+    this.clusterId = (this.clusterId % 0xfffe) + 1;
+    this.clusterTarget = Math.min(ceiling, Math.max(2 * est, est + 200_000));
+    this.clusterFirstSend = this.clusterLastSend = this.clusterFirstRecv = this.clusterLastRecv = NaN;
+    this.clusterSendBytes = this.clusterRecvBytes = this.clusterRecv = 0;
+    this.clusterEndAt = now + PROBE_CLUSTER_MS + 1000;
+    this.nextProbeAt = now + this.probeIntervalMs;
+    this.probes++;
+    return this.clusterTarget;
+  }
+
+  /** Id to tag packets of the running probe cluster with (0 when none). */
+  get probeCluster(): number {
+    return this.clusterEndAt === this.clusterEndAt ? this.clusterId : 0;
+  }
+
+  /** How long a probe cluster lasts (ms) and its fewest packets. */
+  static readonly PROBE_CLUSTER_MS = PROBE_CLUSTER_MS;
+  static readonly PROBE_MIN_PACKETS = PROBE_MIN_PACKETS;
+
+  /** A packet of the running cluster was sent (the caller tags it with probeCluster). */
+  onProbeSent(sendMs: number, size: number): void {
+    if (this.clusterFirstSend !== this.clusterFirstSend) this.clusterFirstSend = sendMs;
+    else this.clusterSendBytes += this.clusterLastSize;
+    this.clusterLastSend = sendMs;
+    this.clusterLastSize = size;
+  }
+
+  private clusterArrival(send: number, recv: number, size: number): void {
+    if (this.clusterFirstRecv !== this.clusterFirstRecv || recv < this.clusterFirstRecv) {
+      if (this.clusterFirstRecv === this.clusterFirstRecv) this.clusterRecvBytes += this.clusterFirstSize;
+      this.clusterFirstRecv = recv;
+      this.clusterFirstSize = size;
+    } else this.clusterRecvBytes += size;
+    if (this.clusterLastRecv !== this.clusterLastRecv || recv > this.clusterLastRecv) this.clusterLastRecv = recv;
+    this.clusterRecv++;
+    void send;
+  }
+
+  private evaluateProbe(now: number): void {
+    if (this.clusterEndAt !== this.clusterEndAt) return;
+    const sendSpan = this.clusterLastSend - this.clusterFirstSend;
+    const recvSpan = this.clusterLastRecv - this.clusterFirstRecv;
+    const done = this.clusterRecv >= PROBE_MIN_PACKETS && sendSpan >= PROBE_CLUSTER_MS * 0.8;
+    if (!done) {
+      if (now > this.clusterEndAt) this.clusterEndAt = NaN;
+      return;
+    }
+    this.clusterEndAt = NaN;
+    if (!(sendSpan > 0) || !(recvSpan > 0)) return;
+    const sendBps = (this.clusterSendBytes * 8000) / sendSpan;
+    const recvBps = (this.clusterRecvBytes * 8000) / Math.max(recvSpan, 1);
+    const measured = Math.min(sendBps, recvBps);
+    this.lastProbeBps = measured;
+    // Arrived slower than sent: the link is saturated at recvBps; don't go above it.
+    const result = recvBps < 0.9 * sendBps ? 0.95 * recvBps : measured;
+    if (result > this.estimateBps && this.usage !== 'overuse' && this.lossFraction <= 0.1) {
+      this.delayBps = Math.min(this.maxBps, result);
+      this.lossBps = Math.max(this.lossBps, Math.min(this.maxBps, result));
+      this.avgMaxKbps = -1;
+      this.probesUp++;
+    }
+  }
+}

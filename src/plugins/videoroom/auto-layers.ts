@@ -1,0 +1,177 @@
+/**
+ * Automatic layer selection for VideoRoom subscribers (room `auto_layers = true`, Portunus only):
+ * twice a second per subscriber, the core's send-side bandwidth estimate towards that subscriber
+ * (transport-cc feedback, see src/media/cc) is shared among its m-lines: audio first, then video
+ * streams in priority order (`auto_layers_priority`: "speaker", the most recently talking publisher
+ * first, the default; or "order", m-line order). Every video stream first gets its cheapest option
+ * (lowest substream, lowest temporal layer); one that cannot even have that is paused (its audio
+ * goes on) and resumes when it fits again. What is left upgrades streams, in priority order, to the
+ * best substream/temporal pair whose measured bitrate fits. Going down is immediate; going up waits
+ * until UP_HOLD_MS after the last step down, so a link at its limit does not flap. An explicit
+ * `configure` with `substream`/`temporal` takes that m-line out of the automatic choice.
+ *
+ * Costs are measured, not guessed: each publisher stream counts the bytes of each layer and VP8
+ * temporal layer it receives (LayerRates, updated on the packet path without allocation).
+ */
+import type { PluginMediaHost } from '../../core/plugin.js';
+import type { VrContext } from './context.js';
+import type { PublishedStream, SubStream } from './streams.js';
+import type { Subscriber } from './subscriber.js';
+
+/** How often a subscriber's allocation is recomputed. */
+export const AUTO_EVAL_MS = 500;
+/** No step up within this long after a step down. */
+const UP_HOLD_MS = 3000;
+/** Share of the estimate we allocate (the rest absorbs RTCP, retransmissions and rate jitter). */
+const HEADROOM = 0.85;
+/** A layer with no packet for this long is not offered. */
+const LAYER_GONE_MS = 1000;
+/** Minimum gap between `slow_link` events to one subscriber. */
+const SLOWLINK_EVENT_MS = 5000;
+
+interface Choice {
+  line: SubStream;
+  ps: PublishedStream;
+  /** Candidate (layer, temporal) pairs, cheapest first, and their costs. */
+  layers: number[];
+  temporals: number[];
+  costs: number[];
+  pick: number;
+}
+
+export class AutoLayers {
+  /** Allocations made (tests, diagnostics). */
+  evaluations = 0;
+
+  constructor(
+    private readonly ctx: VrContext,
+    private readonly media: PluginMediaHost,
+    private readonly keyframe: (ps: PublishedStream, now: number) => void,
+  ) {}
+
+  evaluate(sub: Subscriber, now: number): void {
+    sub.nextAutoAt = now + AUTO_EVAL_MS;
+    const settings = sub.room.settings;
+    let audioBps = 0;
+    const choices: Choice[] = [];
+    let wanted = 0;
+    for (const line of sub.streams) {
+      const ps = line.source;
+      if (ps === null || !line.send || !line.ready) continue;
+      ps.rates.refresh(now);
+      if (line.type === 'audio') {
+        audioBps += Math.max(ps.rates.total, 32_000);
+        continue;
+      }
+      if (line.type !== 'video') continue;
+      const c = this.candidates(line, ps, now);
+      if (c.costs.length === 0) continue;
+      wanted += c.costs[c.costs.length - 1]!;
+      choices.push(c);
+    }
+    wanted += audioBps;
+    const est = this.media.bandwidthEstimate?.(sub.session, wanted > 0 ? wanted * 1.2 : 0) ?? 0;
+    if (est <= 0 || choices.length === 0) return;
+    this.evaluations++;
+    const previous = sub.autoEstimate;
+    sub.autoEstimate = est;
+    if (settings.auto_layers_priority === 'order') choices.sort((a, b) => a.line.mindex - b.line.mindex);
+    else choices.sort((a, b) => b.ps.owner.lastTalkMs - a.ps.owner.lastTalkMs || a.line.mindex - b.line.mindex);
+
+    let budget = est * HEADROOM - audioBps;
+    // Explicit choices are fixed costs.
+    for (const c of choices) {
+      if (!c.line.explicitLayers) continue;
+      const k = this.indexOf(c, c.line.sim.targetSub, c.line.sim.targetTemporal);
+      budget -= k >= 0 ? c.costs[k]! : c.costs[c.costs.length - 1]!;
+    }
+    // Everyone's cheapest option first, in priority order; who cannot have it pauses.
+    for (const c of choices) {
+      if (c.line.explicitLayers) continue;
+      if (c.costs[0]! <= budget) {
+        c.pick = 0;
+        budget -= c.costs[0]!;
+      } else c.pick = -1;
+    }
+    // Then upgrades, in priority order.
+    for (const c of choices) {
+      if (c.line.explicitLayers || c.pick < 0) continue;
+      let best = 0;
+      for (let k = c.costs.length - 1; k > 0; k--) {
+        if (c.costs[k]! - c.costs[0]! <= budget) {
+          best = k;
+          break;
+        }
+      }
+      budget -= c.costs[best]! - c.costs[0]!;
+      c.pick = best;
+    }
+    let down = false;
+    for (const c of choices) if (!c.line.explicitLayers) down = this.apply(c, now) || down;
+    if (down && now - sub.lastSlowLinkMs >= SLOWLINK_EVENT_MS && (previous === 0 || est < previous * 0.95 || down)) {
+      sub.lastSlowLinkMs = now;
+      // Janus's VideoRoom slow_link shape, with the estimate towards this subscriber.
+      this.ctx.host.pushEvent(sub.session, null, { videoroom: 'slow_link', room: sub.room.id, 'current-bitrate': Math.round(est) });
+    }
+  }
+
+  private candidates(line: SubStream, ps: PublishedStream, now: number): Choice {
+    const c: Choice = { line, ps, layers: [], temporals: [], costs: [], pick: 0 };
+    const r = ps.rates;
+    const maxLayer = ps.simulcast ? ps.maxLayer : 0;
+    for (let l = 0; l <= maxLayer; l++) {
+      if (ps.simulcast && now - ps.lastLayerMs[l]! > LAYER_GONE_MS) continue;
+      const tmax = r.temporal ? 2 : 0;
+      for (let t = 0; t <= tmax; t++) {
+        const cost = r.cost(l, r.temporal ? t : 2);
+        if (cost <= 0) continue;
+        c.layers.push(l);
+        c.temporals.push(r.temporal ? t : 2);
+        c.costs.push(cost);
+      }
+    }
+    // Cheapest first (a lower layer at full frame rate may cost more than a higher one at a third).
+    const idx = c.costs.map((_, i) => i).sort((a, b) => c.costs[a]! - c.costs[b]!);
+    c.layers = idx.map((i) => c.layers[i]!);
+    c.temporals = idx.map((i) => c.temporals[i]!);
+    c.costs = idx.map((i) => c.costs[i]!);
+    return c;
+  }
+
+  private indexOf(c: Choice, layer: number, temporal: number): number {
+    for (let k = c.costs.length - 1; k >= 0; k--) if (c.layers[k]! <= layer && c.temporals[k]! <= temporal) return k;
+    return -1;
+  }
+
+  /** Apply a choice to its m-line; true when it went down (lower cost, or paused). */
+  private apply(c: Choice, now: number): boolean {
+    const line = c.line;
+    const sim = line.sim;
+    if (c.pick < 0) {
+      if (line.autoPaused) return false;
+      line.autoPaused = true;
+      line.lastAutoDownMs = now;
+      return true;
+    }
+    const layer = c.layers[c.pick]!;
+    const temporal = c.temporals[c.pick]!;
+    const cur = this.indexOf(c, line.autoPaused ? -1 : sim.targetSub, sim.targetTemporal);
+    const curCost = line.autoPaused || cur < 0 ? -1 : c.costs[cur]!;
+    const up = c.costs[c.pick]! > curCost;
+    if (up && now - line.lastAutoDownMs < UP_HOLD_MS) return false;
+    if (line.autoPaused) {
+      line.autoPaused = false;
+      line.rewriter.switchSource();
+      line.vp8.switchSource();
+      sim.currentSub = -1;
+      sim.currentTemporal = -1;
+      line.waitingKeyframe = true;
+    }
+    if (sim.targetSub === layer && sim.targetTemporal === temporal) return false;
+    sim.targetSub = c.ps.simulcast ? layer : sim.targetSub;
+    sim.targetTemporal = temporal;
+    if (up) this.keyframe(c.ps, now);
+    else line.lastAutoDownMs = now;
+    return !up;
+  }
+}

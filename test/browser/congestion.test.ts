@@ -1,0 +1,220 @@
+/**
+ * Congestion control in real browsers on an impaired link. A 3-layer VP8 simulcast publisher
+ * (Chromium on this machine, our simulcast page) and a subscriber (a second Chromium inside a
+ * network namespace, see test/helpers/netns.ts) in one VideoRoom room; for Portunus the room has
+ * `auto_layers = true`. After a clean start the link into the subscriber's namespace is capped at
+ * 600 kbit/s (tc tbf, 100 ms queue) with 2 % random loss (iptables), then lifted. From the
+ * subscriber's getStats: received bitrate, decoded frames, freezes, dropped frames and the received
+ * resolution (which layer arrives).
+ *
+ * Portunus must step down to a layer that fits within a few seconds, keep decoding within the cap,
+ * and be back on the top layer within ~20 s (30 s allowed on this loaded machine) after the cap is
+ * lifted. Janus 1.1.2 runs the same scenario for comparison: its numbers are printed, not judged
+ * (a subscriber stays on the layer it asked for). Skipped, with the reason, without root/netns.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, closeAll } from '../helpers/browser.js';
+import { GATEWAYS, gatewayTitle, sleep } from '../helpers/demo-flows.js';
+import { startMediaGateway, type MediaGateway } from '../helpers/media-server.js';
+import { postJson } from '../helpers/janus-client.js';
+import { ImpairedLink, netnsUnavailable } from '../helpers/netns.js';
+import { repoRoot } from '../helpers/repo.js';
+import { ensureSystemPackage } from '../helpers/system.js';
+
+const ROOM = 4343;
+const CAP_KBIT = 600;
+const LOSS = 0.02;
+const CAPTURE = { width: 640, height: 360, fps: 15 };
+const ENCODINGS = [
+  { rid: 'h', active: true, maxBitrate: 900_000 },
+  { rid: 'm', active: true, maxBitrate: 250_000, scaleResolutionDownBy: 2 },
+  { rid: 'l', active: true, maxBitrate: 80_000, scaleResolutionDownBy: 4 },
+];
+
+interface Inbound {
+  frameWidth: number;
+  frameHeight: number;
+  framesDecoded: number;
+  packetsReceived: number;
+  packetsLost: number;
+  bytesReceived: number;
+  framesDropped: number;
+  freezeCount: number;
+  totalFreezesDuration: number;
+}
+
+const skip = netnsUnavailable();
+
+async function startPageServer(host: string): Promise<{ origin: string; close(): Promise<void> }> {
+  ensureSystemPackage('libjs-janus-gateway', '/usr/share/javascript/janus-gateway/janus.js');
+  ensureSystemPackage('libjs-webrtc-adapter', '/usr/share/javascript/webrtc-adapter/adapter.min.js');
+  const roots: Record<string, string> = { pages: join(repoRoot(), 'test/browser/pages'), javascript: '/usr/share/javascript' };
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      const [, top, ...rest] = path.split('/');
+      const root = roots[top ?? ''];
+      if (!root || rest.includes('..')) return void res.writeHead(404).end();
+      try {
+        const body = await readFile(join(root, ...rest));
+        const type = { '.html': 'text/html', '.js': 'text/javascript' }[extname(path)] ?? 'application/octet-stream';
+        res.writeHead(200, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'no-store' }).end(body);
+      } catch {
+        res.writeHead(404).end();
+      }
+    })();
+  });
+  await new Promise<void>((r) => server.listen(0, host, () => r()));
+  const port = (server.address() as { port: number }).port;
+  return { origin: `http://${host}:${port}`, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
+}
+
+describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % loss)', { skip: skip ?? false }, () => {
+  let link: ImpairedLink | undefined;
+  before(() => {
+    link = new ImpairedLink(ensureSystemPackage('chromium', CHROMIUM));
+  });
+  after(() => link?.remove());
+
+  // CC_GATEWAYS=portunus (comma list) narrows the run while working on it.
+  for (const kind of GATEWAYS.filter((k) => !process.env.CC_GATEWAYS || process.env.CC_GATEWAYS.split(',').includes(k))) {
+    describe(gatewayTitle(kind), () => {
+      let pubBrowser: Browser | undefined;
+      let subBrowser: Browser | undefined;
+      let gw: MediaGateway | undefined;
+      let pages: Awaited<ReturnType<typeof startPageServer>> | undefined;
+      before(async () => {
+        pages = await startPageServer(link!.hostIp);
+        // The host side of the veth is the one address besides loopback the pages may reach.
+        const args = [
+          ...CHROMIUM_ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? `${a}, EXCLUDE ${link!.hostIp}` : a)),
+          '--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/',
+          // getUserMedia needs a secure context; the pages come from the veth address, not 127.0.0.1.
+          `--unsafely-treat-insecure-origin-as-secure=${pages.origin}`,
+        ];
+        pubBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 30_000 });
+        subBrowser = await chromium.launch({ executablePath: link!.chromium, headless: true, args, timeout: 30_000 });
+        // Both browsers reach the gateway on the veth's host side (the publisher's traffic stays local).
+        gw = await startMediaGateway(kind, ['videoroom'], {}, { prefix: 'cc', janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${link!.hostIf}"`) });
+      });
+      after(async () => {
+        link?.clear();
+        await closeAll([{ close: async () => void (await pubBrowser?.close()) }, { close: async () => void (await subBrowser?.close()) }, gw, pages]);
+      });
+
+      test('the subscriber steps down under the cap, keeps decoding, and climbs back when it is lifted', { timeout: 240_000 }, async () => {
+        const room = ROOM;
+        const create = { request: 'create', room, description: 'cc', publishers: 2, bitrate: 3_000_000, videocodec: 'vp8', audiocodec: 'opus', fir_freq: 0, ...(kind === 'portunus' ? { auto_layers: true } : {}) };
+        const r = await postJson(gw!.adminUrl, { janus: 'message_plugin', transaction: 'cc', admin_secret: gw!.adminSecret, plugin: 'janus.plugin.videoroom', request: create });
+        assert.equal((r.response as { videoroom?: string } | undefined)?.videoroom, 'created', JSON.stringify(r));
+        const ws = gw!.wsUrl.replace('127.0.0.1', link!.hostIp);
+        const pubCtx = await pubBrowser!.newContext({ permissions: ['camera', 'microphone'] });
+        const subCtx = await subBrowser!.newContext({ permissions: ['camera', 'microphone'] });
+        const log: string[] = [];
+        try {
+          const pubPage: Page = await pubCtx.newPage();
+          const subPage: Page = await subCtx.newPage();
+          for (const [n, p] of [['pub', pubPage], ['sub', subPage]] as const) p.on('console', (m) => log.push(`[${n}] ${m.text().slice(0, 300)}`));
+          await pubPage.goto(`${pages!.origin}/pages/simulcast.html?${new URLSearchParams({ server: ws, startBitrate: '1200' })}`);
+          await subPage.goto(`${pages!.origin}/pages/simulcast.html?${new URLSearchParams({ server: ws })}`);
+          const feed = (await pubPage.evaluate(`harness.publish(${room}, ${JSON.stringify({ ...CAPTURE, encodings: ENCODINGS })})`)) as number;
+          // Three layers of three sizes sent by the publisher.
+          let heights: number[] = [];
+          for (const deadline = Date.now() + 20_000; ; await sleep(500)) {
+            const out = ((await pubPage.evaluate('harness.stats()')) as { outbound: Array<{ rid: string; frameHeight: number; packetsSent: number }> }).outbound;
+            heights = [...new Set(out.filter((o) => o.rid && o.packetsSent > 0 && o.frameHeight > 0).map((o) => o.frameHeight))].sort((a, b) => a - b);
+            if (heights.length === 3) break;
+            if (Date.now() > deadline) assert.fail(`three simulcast layers: ${JSON.stringify(out)}`);
+          }
+          const top = heights[2]!;
+          await subPage.evaluate(`harness.subscribe(${room}, ${JSON.stringify(feed)}, 2)`);
+          const none: Inbound = { frameWidth: 0, frameHeight: 0, framesDecoded: 0, packetsReceived: 0, packetsLost: 0, bytesReceived: 0, framesDropped: 0, freezeCount: 0, totalFreezesDuration: 0 };
+          const inbound = async (): Promise<Inbound> => ((await subPage.evaluate('harness.stats()')) as { inbound: Inbound | null }).inbound ?? none;
+          /** Sample every 500 ms for `ms`; returns per-sample [t, kbps, height, decoded]. */
+          const samples: Array<{ phase: string; t: number; kbps: number; h: number; dec: number; freezes: number; dropped: number }> = [];
+          const t0 = Date.now();
+          let last = await inbound();
+          let lastAt = Date.now();
+          const watch = async (phase: string, ms: number, until?: (s: Inbound) => boolean): Promise<number> => {
+            const start = Date.now();
+            for (;;) {
+              await sleep(500);
+              const s = await inbound();
+              const now = Date.now();
+              samples.push({ phase, t: now - t0, kbps: Math.round(((s.bytesReceived - last.bytesReceived) * 8) / (now - lastAt)), h: s.frameHeight, dec: s.framesDecoded, freezes: s.freezeCount, dropped: s.framesDropped });
+              last = s;
+              lastAt = now;
+              if (until && until(s)) return now - start;
+              if (now - start >= ms) return -1;
+            }
+          };
+          // Clean link: the top layer arrives.
+          const upAt = await watch('clean', 20_000, (s) => s.frameHeight === top);
+          assert.ok(upAt >= 0, `top layer (${top}p) on the clean link: ${JSON.stringify(samples.slice(-4))}`);
+          // Let the publisher's own estimate ramp up (its top layer grows for ~20 s from a cold start).
+          await watch('clean', 20_000);
+          const cleanTail = samples.slice(-10);
+          const cleanKbps = Math.round(cleanTail.reduce((a, x) => a + x.kbps, 0) / cleanTail.length);
+          // The cap must bite: 600 kbit/s, or half of what the top layer took on the clean link if less.
+          const cap = Math.max(150, Math.min(CAP_KBIT, Math.round(cleanKbps / 2)));
+          const before = last;
+          // Impaired.
+          link!.impair(cap, LOSS);
+          const downMs = await watch('capped', 15_000, (s) => s.frameHeight > 0 && s.frameHeight < top);
+          // What the gateway saw (Portunus: its estimate towards the subscriber, in handle_info).
+          const ids = (await subPage.evaluate('harness.ids()')) as { session: number; sub: number };
+          const info = await postJson(`${gw!.adminUrl}/${ids.session}/${ids.sub}`, { janus: 'handle_info', transaction: 'hi', admin_secret: gw!.adminSecret }).catch((e: Error) => ({ error: e.message }));
+          const hi = (info as { info?: { webrtc?: { bwe?: unknown } } }).info;
+          const bwe = hi?.webrtc?.bwe ?? (info as { info?: Record<string, unknown> }).info?.['bwe'];
+          console.log(`# congestion ${kind} handle_info bwe: ${JSON.stringify(bwe ?? Object.keys(hi ?? {}))} plugin: ${JSON.stringify((hi as Record<string, unknown> | undefined)?.['plugin_specific'])}`);
+          await watch('capped', 20_000 - Math.max(0, downMs));
+          const capped = samples.filter((x) => x.phase === 'capped');
+          const tail = capped.slice(-16); // last ~8 s
+          const tailKbps = Math.round(tail.reduce((a, x) => a + x.kbps, 0) / tail.length);
+          const decodedCapped = last.framesDecoded - before.framesDecoded;
+          const freezesCapped = last.freezeCount - before.freezeCount;
+          const freezeSecs = +(last.totalFreezesDuration - before.totalFreezesDuration).toFixed(1);
+          const droppedCapped = last.framesDropped - before.framesDropped;
+          const lostCapped = last.packetsLost - before.packetsLost;
+          // Lifted.
+          link!.clear();
+          const backMs = await watch('lifted', 40_000, (s) => s.frameHeight === top);
+          const summary = {
+            gateway: kind,
+            layers: heights,
+            cleanKbps,
+            capKbit: cap,
+            stepDownMs: downMs,
+            cappedKbpsLast8s: tailKbps,
+            framesDecodedIn20s: decodedCapped,
+            freezes: freezesCapped,
+            freezeSeconds: freezeSecs,
+            framesDropped: droppedCapped,
+            packetsLost: lostCapped,
+            topLayerBackMs: backMs,
+          };
+          console.log(`# congestion ${kind}: ${JSON.stringify(summary)}`);
+          console.log(`# congestion ${kind} samples (t ms, kbps, height): ${samples.map((x) => `${x.phase.slice(0, 2)}${x.t}:${x.kbps}/${x.h}`).join(' ')}`);
+          if (kind === 'portunus') {
+            assert.ok(downMs >= 0 && downMs <= 10_000, `steps down within 10 s of the cap: ${downMs} ms`);
+            assert.ok(tailKbps <= cap * 1.1, `received bitrate fits the cap (${cap}): ${tailKbps} kbit/s`);
+            assert.ok(decodedCapped >= 100, `frames keep decoding under the cap: ${decodedCapped} in ~20 s`);
+            assert.ok(backMs >= 0 && backMs <= 30_000, `top layer back within 30 s of lifting the cap: ${backMs} ms`);
+          }
+        } catch (e) {
+          if (e instanceof Error) e.message += `\nconsole tail:\n  ${log.slice(-30).join('\n  ')}\n--- ${kind} log tail ---\n${gw!.log().slice(-3000)}`;
+          throw e;
+        } finally {
+          await pubCtx.close().catch(() => undefined);
+          await subCtx.close().catch(() => undefined);
+        }
+      });
+    });
+  }
+});
+if (skip) console.log(`# congestion test skipped: ${skip}`);

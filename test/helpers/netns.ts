@@ -1,0 +1,116 @@
+/**
+ * An impaired link for browser tests: a network namespace joined to this machine by a veth pair
+ * (10.77.<n>.1 here, 10.77.<n>.2 inside), a Chromium launcher that runs inside it, and knobs to
+ * shape what this machine sends into it: `tc tbf` caps the rate and builds queueing delay (this
+ * kernel has no netem), `iptables -m statistic --mode random` inside the namespace drops packets.
+ * Needs root and iproute2/iptables; netnsUnavailable() says why not, so tests can skip cleanly.
+ */
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** null when namespaces can be used here, else the reason. */
+export function netnsUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root (ip netns, tc, iptables)';
+  const probe = `pccprobe${process.pid}`;
+  try {
+    run('ip', ['netns', 'add', probe]);
+    run('ip', ['netns', 'del', probe]);
+  } catch (e) {
+    return `ip netns unavailable: ${String((e as Error).message).split('\n')[0]}`;
+  }
+  for (const [cmd, args] of [['tc', ['-V']], ['iptables', ['--version']]] as const) {
+    try {
+      run(cmd, [...args]);
+    } catch {
+      return `${cmd} unavailable`;
+    }
+  }
+  return null;
+}
+
+export class ImpairedLink {
+  readonly ns: string;
+  readonly hostIf: string;
+  readonly nsIf: string;
+  readonly hostIp: string;
+  readonly nsIp: string;
+  /** A chromium wrapper (executablePath) that starts the browser inside the namespace. */
+  readonly chromium: string;
+  private readonly dir: string;
+  private lossRule: string[] | null = null;
+
+  constructor(chromiumBinary: string) {
+    const n = 10 + (process.pid % 200);
+    const tag = `${process.pid % 100000}`;
+    this.ns = `pcc${tag}`;
+    this.hostIf = `vcc${tag}a`;
+    this.nsIf = `vcc${tag}b`;
+    this.hostIp = `10.77.${n}.1`;
+    this.nsIp = `10.77.${n}.2`;
+    run('ip', ['netns', 'add', this.ns]);
+    try {
+      run('ip', ['link', 'add', this.hostIf, 'type', 'veth', 'peer', 'name', this.nsIf]);
+      run('ip', ['link', 'set', this.nsIf, 'netns', this.ns]);
+      run('ip', ['addr', 'add', `${this.hostIp}/24`, 'dev', this.hostIf]);
+      run('ip', ['link', 'set', this.hostIf, 'up']);
+      run('ip', ['netns', 'exec', this.ns, 'ip', 'addr', 'add', `${this.nsIp}/24`, 'dev', this.nsIf]);
+      run('ip', ['netns', 'exec', this.ns, 'ip', 'link', 'set', this.nsIf, 'up']);
+      run('ip', ['netns', 'exec', this.ns, 'ip', 'link', 'set', 'lo', 'up']);
+      run('ip', ['netns', 'exec', this.ns, 'ip', 'route', 'add', 'default', 'via', this.hostIp]);
+    } catch (e) {
+      this.remove();
+      throw e;
+    }
+    this.dir = mkdtempSync(join(tmpdir(), 'portunus-netns-'));
+    this.chromium = join(this.dir, 'chromium-in-netns');
+    writeFileSync(this.chromium, `#!/bin/sh\nexec ip netns exec ${this.ns} ${chromiumBinary} "$@"\n`);
+    chmodSync(this.chromium, 0o755);
+  }
+
+  /** Shape what goes into the namespace: rate cap (kbit/s) with a tbf queue, and random loss. */
+  impair(rateKbit: number, loss: number): void {
+    this.clear();
+    run('tc', ['qdisc', 'add', 'dev', this.hostIf, 'root', 'tbf', 'rate', `${rateKbit}kbit`, 'burst', '10kb', 'latency', '100ms']);
+    if (loss > 0) {
+      this.lossRule = ['INPUT', '-p', 'udp', '-m', 'statistic', '--mode', 'random', '--probability', String(loss), '-j', 'DROP'];
+      run('ip', ['netns', 'exec', this.ns, 'iptables', '-A', ...this.lossRule]);
+    }
+  }
+
+  /** Lift the cap and the loss. */
+  clear(): void {
+    try {
+      run('tc', ['qdisc', 'del', 'dev', this.hostIf, 'root']);
+    } catch {
+      // no qdisc of ours
+    }
+    if (this.lossRule !== null) {
+      try {
+        run('ip', ['netns', 'exec', this.ns, 'iptables', '-D', ...this.lossRule]);
+      } catch {
+        // already gone
+      }
+      this.lossRule = null;
+    }
+  }
+
+  remove(): void {
+    try {
+      run('ip', ['link', 'del', this.hostIf]);
+    } catch {
+      // went with the namespace
+    }
+    try {
+      run('ip', ['netns', 'del', this.ns]);
+    } catch {
+      // not there
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { GccEstimator, FeedbackBatch } from '../../../src/media/cc/index.js';
+import { LinkSim } from './sim.js';
+
+const kbps = (s: LinkSim): number => Math.round(s.gcc.estimateBps / 1000);
+
+test('step-down: the estimate falls under a new 600 kbit/s cap within 2 s and stays near it', () => {
+  const s = new LinkSim({ capacityBps: 2_000_000, startBps: 500_000 });
+  s.run(15_000);
+  assert.ok(kbps(s) > 1200, `ramped up on a 2 Mbit/s link: ${kbps(s)}`);
+  s.capacityBps = 600_000;
+  s.run(2000);
+  assert.ok(kbps(s) <= 720, `after 2 s at 600 kbit/s: ${kbps(s)}`);
+  const tr = s.trace(10_000, 500);
+  assert.ok(Math.max(...tr) <= 750 && Math.min(...tr) >= 300, `stays around the cap: ${tr.join(' ')}`);
+});
+
+test('recovery: after the cap is lifted probing finds the bandwidth again within 10 s', () => {
+  const s = new LinkSim({ capacityBps: 600_000, startBps: 500_000 });
+  s.run(10_000);
+  assert.ok(kbps(s) < 750, `capped: ${kbps(s)}`);
+  s.capacityBps = 2_000_000;
+  s.run(10_000);
+  assert.ok(kbps(s) >= 1300, `recovered: ${kbps(s)}`);
+  assert.ok(s.gcc.probesUp >= 1, 'a probe raised the estimate');
+});
+
+test('recovery without probing is slow: the 1.5x cap keeps the estimate near what is sent', () => {
+  // appMax = what the sender would send: probes never go above it, so a 300 kbit/s app stays put.
+  const s = new LinkSim({ capacityBps: 5_000_000, startBps: 300_000, appMaxBps: 300_000 });
+  s.run(10_000);
+  assert.ok(kbps(s) <= 500, `bounded by 1.5x the acked rate: ${kbps(s)}`);
+});
+
+test('loss-only: 20 % random loss on a fast link halves the estimate; 1 % does not lower it', () => {
+  const bad = new LinkSim({ capacityBps: 20_000_000, lossRate: 0.2, startBps: 1_500_000, appMaxBps: 2_000_000 });
+  bad.run(10_000);
+  assert.ok(kbps(bad) < 750, `20 % loss: ${kbps(bad)}`);
+  assert.ok(bad.gcc.lossFraction > 0.1);
+  const ok = new LinkSim({ capacityBps: 20_000_000, lossRate: 0.01, startBps: 1_500_000, appMaxBps: 2_000_000 });
+  ok.run(10_000);
+  assert.ok(kbps(ok) >= 1500, `1 % loss: ${kbps(ok)}`);
+});
+
+test('delay-only: a queue that grows without any loss brings the estimate under the link rate', () => {
+  const s = new LinkSim({ capacityBps: 800_000, maxQueueMs: 100_000, startBps: 1_500_000, appMaxBps: 2_000_000 });
+  s.run(1500);
+  assert.equal(s.dropped, 0);
+  assert.ok(kbps(s) <= 800, `after 1.5 s: ${kbps(s)}`);
+  const tr = s.trace(10_000, 500);
+  assert.ok(Math.max(...tr) <= 900, `oscillates around the link rate: ${tr.join(' ')}`);
+  assert.equal(s.dropped, 0);
+});
+
+test('reordering: packets reordered by up to 8 ms on a free link cause no decrease', () => {
+  const s = new LinkSim({ capacityBps: 20_000_000, jitterMs: 8, startBps: 1_000_000, appMaxBps: 2_000_000 });
+  const tr = s.trace(10_000, 250);
+  for (let i = 1; i < tr.length; i++) assert.ok(tr[i]! >= tr[i - 1]!, `no step down: ${tr.join(' ')}`);
+  assert.ok(tr[tr.length - 1]! >= 1900, `reaches what the app sends: ${tr.join(' ')}`);
+});
+
+test('estimator input checks: empty and all-lost feedback change nothing and do not throw', () => {
+  const g = new GccEstimator({ startBps: 800_000 });
+  const b = new FeedbackBatch();
+  g.onFeedback(b, 0);
+  b.count = 3;
+  for (let i = 0; i < 3; i++) {
+    b.sendMs[i] = i;
+    b.recvMs[i] = NaN;
+    b.size[i] = 1000;
+  }
+  g.onFeedback(b, 100);
+  assert.equal(g.estimateBps, 800_000);
+  assert.ok(g.estimateBps >= g.minBps && g.estimateBps <= g.maxBps);
+});
