@@ -7,7 +7,7 @@
  *   npx tsc -p tsconfig.json --outDir dist-vr2 --tsBuildInfoFile dist-vr2/.tsbuildinfo
  *   node dist-vr2/bench/videoroom-fanout-e2e.js [--publishers 10] [--subscribers 20] [--rate 100]
  *        [--seconds 10] [--warmup 3] [--size 1100] [--only portunus|janus] [--rounds 1] [--json]
- *        [--rooms 1] [--workers N]
+ *        [--rooms 1] [--workers N] [--procs 1] [--client light|full|count] [--decrypt-every 100]
  *
  * --rooms R runs R rooms side by side, each with P publishers and S subscribers (subscribers see their
  * own room's publishers). --workers N sets Portunus's `media_workers` (default: not set, one per core).
@@ -17,41 +17,39 @@
  * --rounds N runs the pair N times, alternating which gateway goes first, and reports per-gateway
  * medians (CPU per forwarded packet is noisy on a shared machine).
  *
- * Load (this process, Node WebRTC clients built from Portunus's media modules):
- *  - each publisher sends one sendonly VP8 m-line: pre-made VP8-like RTP packets (`--size` bytes,
- *    one packet per frame with the marker bit, a key frame every second) at `--rate` packets/s,
- *    paced on the clock (a 5 ms timer sends whatever is due), SRTP-protected;
+ * Load: the light clients of bench/light-client.ts (Portunus's media modules, real UDP, ICE, DTLS-SRTP):
+ *  - each publisher (in this process) sends one sendonly VP8 m-line: pre-made VP8-like RTP packets
+ *    (`--size` bytes, one packet per frame with the marker bit, a key frame every second) at `--rate`
+ *    packets/s, paced on the clock (a 5 ms timer sends whatever is due), SRTP-protected;
  *  - each subscriber joins once with `streams` = every publisher (one multistream PeerConnection,
  *    P recvonly video m-lines, answered with VP8, nack/pli/fir/remb feedback, only the mid extension,
- *    the same for both servers). Its socket counts the RTP datagrams that arrive and drops them before
- *    SRTP (STUN, DTLS and RTCP go to the client's PeerConnection): the load side stays cheap, and what
- *    is counted is exactly what the server sent.
+ *    the same for both servers). `--client light` (default) counts RTP per SSRC from the clear header,
+ *    authenticates and decrypts one packet in `--decrypt-every` (100), reads the server's SRs and
+ *    sends an RR per second; `--client full` passes every packet through the client Peer (SRTP, RTP
+ *    session, its NACKs and RRs); `--client count` counts and drops. Subscribers run in `--procs`
+ *    load processes (bench/light-load.ts, default 1; 0 = in this process), each with its own
+ *    WebSocket session, so the load side can use more than one core.
  * Measured over `--seconds` after `--warmup` (server process from /proc/<pid>/stat, all threads):
  *  - server CPU µs per forwarded packet = (utime + stime) / packets received by all subscribers;
  *  - loss per subscriber = 1 - received / (P × packets sent per publisher) in the window;
  *  - RSS per subscriber = (VmRSS with subscribers flowing - VmRSS with publishers only) / S;
  *  - the machine's UDP receive-buffer drops in the window (/proc/net/snmp RcvbufErrors, every socket
  *    of the machine): non-zero means loss may be the load side's or another process's, not the server's.
+ *  - the load side's CPU (this process + the load processes) per packet the subscribers received, and
+ *    the subscriber processes' alone (`subscriber_cpu_us_per_received`), so a run shows whether the
+ *    clients or the server saturated.
  * Client sockets get 4 MB receive buffers so a briefly descheduled load process does not drop.
  * The ratio printed at the end is Portunus / Janus CPU per forwarded packet (<= 1: target met).
  */
 import { parseArgs } from 'node:util';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RemoteInfo, Socket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
-import { LocalCandidates } from '../src/media/candidates.js';
 import { generateCertificate } from '../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
-import { Peer } from '../src/media/peer.js';
-import { clientPeerConfig } from '../test/helpers/client-peer-config.js';
 import { paceVp8, type Vp8Pacer } from './vp8-load.js';
-import { buildAnswer, buildOffer, EXT, extmapsFor, type AnswerOptions } from '../src/media/sdp/negotiate.js';
-import { extractRemoteTransport } from '../src/media/sdp/jsep.js';
-import { parseSdp } from '../src/media/sdp/parse.js';
-import { writeSdp } from '../src/media/sdp/write.js';
-import type { Logger } from '../src/log.js';
-import { WsClient, type JsonObject } from '../test/helpers/janus-client.js';
+import { LightClient, type ReceiveMode } from './light-client.js';
+import { LoadProcesses, type ChildState } from './light-load.js';
+import { Signalling } from './janus-signalling.js';
 import { makeMediaConfigsFolder, RTP_PORT_RANGE, type GatewayKind } from '../test/helpers/media-server.js';
 import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
 import { startPortunusOnFolder } from '../test/helpers/portunus.js';
@@ -70,6 +68,9 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     rooms: { type: 'string', default: '1' },
     workers: { type: 'string' },
+    procs: { type: 'string', default: '1' },
+    client: { type: 'string', default: 'light' },
+    'decrypt-every': { type: 'string', default: '100' },
   },
 });
 const ROOMS = Number(values.rooms);
@@ -80,144 +81,54 @@ const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const SIZE = Number(values.size);
 const ROOM = 4000;
+const PROCS = Number(values.procs);
+const MODE = values.client as ReceiveMode;
+const DECRYPT_EVERY = Number(values['decrypt-every']);
 const CLK_TCK = 100; // Linux USER_HZ
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const quiet: Logger = { fatal() {}, error() {}, warn() {}, info() {}, verb() {}, huge() {}, debug() {}, enabled: () => false, child: () => quiet };
-
 // ---------------------------------------------------------------------------------------------
-// Load clients
+// Load clients (bench/light-client.ts): publishers here, subscribers here (--procs 0) or in load processes
 
 const cert = generateCertificate();
 const allocator = new UdpPortAllocator({ range: { min: 47000, max: 47999 } });
 
-/** A dgram socket stand-in: counts (and optionally swallows) incoming RTP before the Peer sees it. */
-class CountingSocket extends EventEmitter {
-  rtp = 0;
-  swallowRtp = false;
-  readonly bySsrc = new Map<number, number>();
-  readonly seen = new Set<number>();
-  readonly pts = new Map<number, number>();
-  dups = 0;
-  constructor(readonly real: Socket) {
-    super();
-    real.on('message', (m: Buffer, r: RemoteInfo) => {
-      const b0 = m[0]!;
-      if (b0 >= 128 && b0 < 192 && m.length >= 12) {
-        const pt = m[1]! & 0x7f;
-        if (pt < 64 || pt > 95) {
-          this.rtp++;
-          if (process.env.BENCH_DEBUG) {
-            const ssrc = m.readUInt32BE(8);
-            this.bySsrc.set(ssrc, (this.bySsrc.get(ssrc) ?? 0) + 1);
-            const key = ssrc * 65536 + m.readUInt16BE(2);
-            if (this.seen.has(key)) this.dups++;
-            this.seen.add(key);
-            this.pts.set(m[1]! & 0x7f, (this.pts.get(m[1]! & 0x7f) ?? 0) + 1);
-          }
-          if (this.swallowRtp) return;
-        }
-      }
-      this.emit('message', m, r);
-    });
-  }
-  send(...args: unknown[]): void {
-    (this.real.send as (...a: unknown[]) => void)(...args);
-  }
-  close(): void {
-    this.real.close();
-  }
+/** Subscribers, wherever they run: join, read counters and CPU, close. */
+interface SubscriberLoad {
+  subscribe(room: number, feeds: number[]): Promise<void>;
+  states(): Promise<ChildState[]>;
+  close(): Promise<void>;
 }
 
-interface Client {
-  peer: Peer;
-  socket: CountingSocket;
-  up: boolean;
-  closed: string | null;
-}
-
-async function makeClient(address: string): Promise<Client> {
-  const sock = await allocator.allocate(address);
-  // 4 MB receive buffers (net.core.rmem_max permitting): a load process descheduled for a moment
-  // on a busy machine must not turn into kernel drops that would be counted as server loss.
-  try {
-    sock.socket.setRecvBufferSize(4 << 20);
-  } catch {
-    /* keep the default */
-  }
-  const socket = new CountingSocket(sock.socket);
-  const candidates = await LocalCandidates.create({ enforceList: [address] });
-  const cfg = clientPeerConfig(cert);
-  const c: Client = { peer: undefined as unknown as Peer, socket, up: false, closed: null };
-  const hc = candidates.hostCandidates(sock.port);
-  if (!hc) throw new Error(`no host candidate for ${address}`);
-  c.peer = new Peer(0, socket as unknown as Socket, sock.port, hc, cfg, {
-    webrtcUp: () => (c.up = true),
-    mediaState: () => {},
-    slowLink: () => {},
-    iceFailed: () => {},
-    closed: (r) => (c.closed = r),
-    localCandidate: () => {},
-  });
-  c.peer.setSink({ incomingRtp: () => {}, incomingRtcp: () => {}, incomingData: () => {}, dataReady: () => {} });
-  return c;
-}
-
-const FB = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
-
-function publisherOffer(c: Client): string {
-  const d = buildOffer([{ kind: 'video', mid: '0', direction: 'sendonly', codec: { name: 'vp8', pt: 96, rtcpFb: FB }, extensions: extmapsFor([EXT.mid]) }]);
-  return c.peer.setLocalDescription(writeSdp(d), 'offer');
-}
-
-function subscriberAnswer(c: Client, offerSdp: string): string {
-  const offer = parseSdp(offerSdp);
-  c.peer.setRemoteDescription(offer, extractRemoteTransport(offer, { type: 'offer' }), 'offer');
-  const { description } = buildAnswer(offer, (m): AnswerOptions =>
-    m.kind === 'video' ? { codecs: ['vp8'], direction: 'recvonly', extensions: [EXT.mid], rtcpFb: FB, rtx: false, simulcast: false } : { accept: false },
-  );
-  return c.peer.setLocalDescription(writeSdp(description), 'answer');
-}
-
-function applyAnswer(c: Client, sdp: string): void {
-  const d = parseSdp(sdp);
-  c.peer.setRemoteDescription(d, extractRemoteTransport(d, { type: 'answer' }), 'answer');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Signalling over WebSocket
-
-class Signalling {
-  private constructor(
-    readonly ws: WsClient,
-    readonly session: number,
-    private readonly ka: NodeJS.Timeout,
-  ) {}
-  static async open(url: string): Promise<Signalling> {
-    const ws = await WsClient.connect(url);
-    const r = await ws.request({ janus: 'create' });
-    const session = (r.data as { id: number }).id;
-    const ka = setInterval(() => ws.sendRaw({ janus: 'keepalive', session_id: session, transaction: `ka${Date.now()}` }), 15_000);
-    return new Signalling(ws, session, ka);
-  }
-  async attach(): Promise<number> {
-    const r = await this.ws.request({ janus: 'attach', session_id: this.session, plugin: 'janus.plugin.videoroom' });
-    return (r.data as { id: number }).id;
-  }
-  /** A plugin request; resolves with the plugin event (async requests: after the ack). */
-  async message(handle: number, body: Record<string, unknown>, jsep?: { type: string; sdp: string }, timeoutMs = 20_000): Promise<{ data: JsonObject; jsep?: { type: string; sdp: string } }> {
-    const transaction = `m${Math.random().toString(36).slice(2)}`;
-    const p = this.ws.waitFor((m) => m.transaction === transaction && m.janus !== 'ack', timeoutMs, `reply to ${JSON.stringify(body)}`);
-    this.ws.sendRaw({ janus: 'message', session_id: this.session, handle_id: handle, transaction, body, ...(jsep ? { jsep } : {}) });
-    const m = await p;
-    const data = ((m.plugindata as JsonObject | undefined)?.data ?? {}) as JsonObject;
-    if (m.janus === 'error' || data.error) throw new Error(`${JSON.stringify(body).slice(0, 120)}: ${JSON.stringify(m.error ?? data)}`);
-    return { data, ...(m.jsep ? { jsep: m.jsep as { type: string; sdp: string } } : {}) };
-  }
-  async close(): Promise<void> {
-    clearInterval(this.ka);
-    await this.ws.close();
-  }
+function inProcessSubscribers(sig: Signalling, address: string): SubscriberLoad {
+  const subs: LightClient[] = [];
+  return {
+    async subscribe(room, feeds) {
+      const c = await LightClient.create(address, cert, allocator, { mode: MODE, decryptEvery: DECRYPT_EVERY });
+      subs.push(c);
+      const h = await sig.attach();
+      const r = await sig.message(h, { request: 'join', ptype: 'subscriber', room, streams: feeds.map((feed) => ({ feed })) });
+      if (!r.jsep) throw new Error(`subscriber join without an offer: ${JSON.stringify(r.data)}`);
+      await sig.message(h, { request: 'start', room }, { type: 'answer', sdp: c.subscriberAnswer(r.jsep.sdp) });
+    },
+    async states() {
+      return [
+        {
+          up: subs.filter((c) => c.up).length,
+          closed: subs.filter((c) => c.closed !== null).map((c) => c.closed!),
+          rtp: subs.map((c) => c.rtp),
+          decrypted: subs.reduce((a, c) => a + c.decrypted, 0),
+          authFailures: subs.reduce((a, c) => a + c.authFailures, 0),
+          reportsSent: subs.reduce((a, c) => a + c.reportsSent, 0),
+          cpuUs: 0, // counted with this process's own CPU
+          bySsrc: process.env.BENCH_DEBUG && subs[0] ? [...subs[0].bySsrc.values()] : undefined,
+        },
+      ];
+    },
+    async close() {
+      for (const c of subs) c.close();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,6 +216,15 @@ interface Result {
   server_threads: number;
   kernel_rcvbuf_drops: number;
   load_cpu_percent: number;
+  /** Load side (this process + load processes) CPU µs per RTP packet the subscribers received. */
+  load_cpu_us_per_received: number;
+  load_procs: number;
+  /** The subscriber load processes alone (--procs > 0): CPU µs per RTP packet they received. */
+  subscriber_cpu_us_per_received: number;
+  client_mode: string;
+  /** Light clients: packets authenticated+decrypted in the window's sample, and failures. */
+  client_decrypted: number;
+  client_auth_failures: number;
   setup_s: number;
   /** The busiest thread's share of the server's CPU in the window (%). */
   busiest_thread_share_percent: number;
@@ -323,8 +243,8 @@ async function waitUntil(what: string, ok: () => boolean, ms: number): Promise<v
 async function runOne(kind: GatewayKind): Promise<Result> {
   const t0 = Date.now();
   const { srv, address, remove } = await startGateway(kind);
-  const pubs: Client[] = [];
-  const subs: Client[] = [];
+  const pubs: LightClient[] = [];
+  let load: SubscriberLoad | undefined;
   let sig: Signalling | undefined;
   let pacer: Vp8Pacer | undefined;
   try {
@@ -337,10 +257,10 @@ async function runOne(kind: GatewayKind): Promise<Result> {
         const h = await sig.attach();
         const joined = await sig.message(h, { request: 'join', ptype: 'publisher', room, display: `pub${i}` });
         roomFeeds.push(joined.data.id as number);
-        const c = await makeClient(address);
-        const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: publisherOffer(c) });
+        const c = await LightClient.create(address, cert, allocator);
+        const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: c.publisherOffer() });
         if (!r.jsep) throw new Error(`${kind}: publish without an answer: ${JSON.stringify(r.data)}`);
-        applyAnswer(c, r.jsep.sdp);
+        c.applyAnswer(r.jsep.sdp);
         pubs.push(c);
       }
     }
@@ -352,23 +272,23 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     await sleep(1000);
     const rssPubs = rssKb(srv.pid);
 
-    for (let k = 0; k < ROOMS; k++) {
-      const room = ROOM + k;
-      for (let i = 0; i < S; i++) {
-        const h = await sig.attach();
-        const c = await makeClient(address);
-        c.socket.swallowRtp = true;
-        const r = await sig.message(h, { request: 'join', ptype: 'subscriber', room, streams: feeds[k]!.map((feed) => ({ feed })) });
-        if (!r.jsep) throw new Error(`${kind}: subscriber join without an offer: ${JSON.stringify(r.data)}`);
-        await sig.message(h, { request: 'start', room }, { type: 'answer', sdp: subscriberAnswer(c, r.jsep.sdp) });
-        subs.push(c);
-      }
+    load = PROCS > 0 ? await LoadProcesses.start({ procs: PROCS, wsUrl: srv.wsUrl, address, mode: MODE, decryptEvery: DECRYPT_EVERY }) : inProcessSubscribers(sig, address);
+    for (let k = 0; k < ROOMS; k++) for (let i = 0; i < S; i++) await load.subscribe(ROOM + k, feeds[k]!);
+    const nSubs = S * ROOMS;
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const st = await load.states();
+      const closed = st.flatMap((x) => x.closed);
+      if (closed.length > 0) throw new Error(`${kind}: a subscriber PeerConnection closed: ${closed[0]}`);
+      if (st.reduce((a, x) => a + x.up, 0) === nSubs) break;
+      if (Date.now() > end) throw new Error(`${kind}: subscribers' PeerConnections not up`);
+      await sleep(100);
     }
-    await waitUntil(`${kind}: subscribers' PeerConnections up`, () => subs.every((c) => c.up), 30_000);
     const setup = (Date.now() - t0) / 1000;
     await sleep(WARMUP * 1000);
 
-    const recv0 = subs.map((c) => c.socket.rtp);
+    const st0 = await load.states();
+    const recv0 = LoadProcesses.received(st0);
     const sent0 = [...sent];
     const drops0 = rcvbufErrors();
     const cpu0 = cpuTicks(srv.pid);
@@ -379,6 +299,7 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     const cpu1 = cpuTicks(srv.pid);
     const tasks1 = threadTicks(srv.pid);
     const load1 = process.cpuUsage(load0);
+    const st1 = await load.states();
     const sentW = sent.map((n, i) => n - sent0[i]!);
     const window = (performance.now() - w0) / 1000;
     const rss = rssKb(srv.pid);
@@ -389,7 +310,9 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     await sleep(300);
     const kernelDrops = rcvbufErrors() - drops0;
     const sentTotal = sentW.reduce((a, b) => a + b, 0);
-    const recvW = subs.map((c, i) => c.socket.rtp - recv0[i]!);
+    const st2 = await load.states();
+    const recvW = LoadProcesses.received(st2).map((n, i) => n - recv0[i]!);
+    const loadCpuUs = load1.user + load1.system + st1.reduce((a, x, k) => a + x.cpuUs - st0[k]!.cpuUs, 0);
     // Packets sent after the window closed (the pacer ran until stopped) are not expected: compare with sent at stop.
     const sentAtStop = sent.map((n, i) => n - sent0[i]!).reduce((a, b) => a + b, 0);
     // A subscriber expects what its own room's publishers sent.
@@ -409,8 +332,9 @@ async function runOne(kind: GatewayKind): Promise<Result> {
       const pct = (d / CLK_TCK / window) * 100;
       if (pct >= 2) perThread[t] = +pct.toFixed(1);
     }
-    if (process.env.BENCH_DEBUG) console.error(kind, 'sub0 by ssrc', [...subs[0]!.socket.bySsrc.values()], 'dups', subs[0]!.socket.dups, 'pts', [...subs[0]!.socket.pts], 'sent', sent, 'udp', udpErrors());
-    for (const c of subs) if (c.closed) throw new Error(`${kind}: a subscriber PeerConnection closed: ${c.closed}`);
+    if (process.env.BENCH_DEBUG) console.error(kind, 'sub0 by ssrc', JSON.stringify(st2[0]!.bySsrc), 'sent', sent, 'udp', udpErrors());
+    const closed = st2.flatMap((x) => x.closed);
+    if (closed.length > 0) throw new Error(`${kind}: a subscriber PeerConnection closed: ${closed[0]}`);
     return {
       gateway: kind,
       publishers: P * ROOMS,
@@ -426,24 +350,24 @@ async function runOne(kind: GatewayKind): Promise<Result> {
       rss_kb_per_subscriber: Math.round((rss - rssPubs) / (S * ROOMS)),
       server_threads: nThreads,
       kernel_rcvbuf_drops: kernelDrops,
-      load_cpu_percent: +(((load1.user + load1.system) / 1e6 / window) * 100).toFixed(1),
+      load_cpu_percent: +((loadCpuUs / 1e6 / window) * 100).toFixed(1),
+      load_cpu_us_per_received: +(loadCpuUs / forwardedInWindow).toFixed(3),
+      load_procs: PROCS,
+      subscriber_cpu_us_per_received: PROCS > 0 ? +(st1.reduce((a, x, k) => a + x.cpuUs - st0[k]!.cpuUs, 0) / forwardedInWindow).toFixed(3) : 0,
+      client_mode: MODE,
+      client_decrypted: st2.reduce((a, x, k) => a + x.decrypted - st0[k]!.decrypted, 0),
+      client_auth_failures: st2.reduce((a, x, k) => a + x.authFailures - st0[k]!.authFailures, 0),
       setup_s: +setup.toFixed(1),
       busiest_thread_share_percent: threadSum > 0 ? +((busiest / threadSum) * 100).toFixed(1) : 0,
       ...(values.json || process.env.BENCH_THREADS ? { thread_cpu_percent: perThread } : {}),
     };
   } finally {
     pacer?.stop();
-    for (const c of [...pubs, ...subs]) c.peer.close();
+    for (const c of pubs) c.close();
+    await load?.close().catch(() => undefined);
     await sig?.close().catch(() => undefined);
     await srv.stop();
     remove();
-    for (const c of [...pubs, ...subs]) {
-      try {
-        c.socket.close(); // normally already closed by peer.close()
-      } catch {
-        /* closed */
-      }
-    }
   }
 }
 
@@ -468,7 +392,10 @@ async function main(): Promise<void> {
     const rs = results.filter((r) => r.gateway === kind);
     if (rs.length === 0) return undefined;
     const out: Record<string, unknown> = { gateway: kind };
-    for (const key of Object.keys(rs[0]!)) if (key !== 'gateway' && key !== 'thread_cpu_percent') out[key] = +median(rs.map((r) => r[key as keyof Result] as number)).toFixed(3);
+    for (const key of Object.keys(rs[0]!)) {
+      const v = rs[0]![key as keyof Result];
+      out[key] = typeof v === 'number' ? +median(rs.map((r) => r[key as keyof Result] as number)).toFixed(3) : key === 'thread_cpu_percent' ? undefined : v;
+    }
     return out as unknown as Result;
   };
   const p = summary('portunus');
@@ -489,6 +416,8 @@ async function main(): Promise<void> {
     row("busiest thread's share of the server's CPU (%)", (r) => r.busiest_thread_share_percent);
     row('UDP receive-buffer drops, whole machine, in the window', (r) => r.kernel_rcvbuf_drops);
     row('load generator CPU (%)', (r) => r.load_cpu_percent);
+    row('subscriber load processes CPU µs per received packet', (r) => r.subscriber_cpu_us_per_received);
+    row(`load side CPU µs per received packet (${MODE} clients, ${PROCS} load process(es))`, (r) => r.load_cpu_us_per_received);
     row('setup time for all PeerConnections (s)', (r) => r.setup_s);
     console.log(`\nCPU per forwarded packet, Portunus / Janus = ${ratio} (${ratio <= 1 ? 'at or below Janus' : 'above Janus'})`);
   }
