@@ -10,7 +10,9 @@
  *        [--rooms 1] [--workers N] [--procs 1] [--client light|full|count] [--decrypt-every 100]
  *
  * --rooms R runs R rooms side by side, each with P publishers and S subscribers (subscribers see their
- * own room's publishers). --workers N sets Portunus's `media_workers` (default: not set, one per core).
+ * own room's publishers). --workers N sets Portunus's `media_workers` (default: not set, one per core);
+ * a list (--workers 2,1,0) measures one Portunus per value in every round, each next to Janus, and
+ * prints each one's CPU per forward over Janus's in the same round (median over the rounds).
  * The split of the server's CPU over its threads (/proc/<pid>/task/N/stat) is reported: the busiest
  * thread's share of the server's CPU, and each busy thread's CPU %.
  *
@@ -148,7 +150,9 @@ function threadTicks(pid: number): Map<string, number> {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(`${tid} ${name}`, Number(f[11]) + Number(f[12]));
+      // Node 20 names no thread: the main thread is the one whose tid is the pid; the media workers
+      // are the other busy ones (each Worker runs its JavaScript on one thread of its own).
+      out.set(`${tid} ${Number(tid) === pid ? 'main' : name}`, Number(f[11]) + Number(f[12]));
     } catch {
       /* the thread ended */
     }
@@ -179,12 +183,12 @@ function udpErrors(): string {
   return h.map((k, i) => `${k}=${v[i]}`).filter((x) => /Errors|NoPorts/.test(x)).join(' ');
 }
 
-async function startGateway(kind: GatewayKind): Promise<{ srv: RunningServer; address: string; remove(): void }> {
+async function startGateway(kind: GatewayKind, workers: number | undefined): Promise<{ srv: RunningServer; address: string; remove(): void }> {
   const conf = await makeMediaConfigsFolder(`bench-${kind}`, ['videoroom']);
   // Same content for both: quieter logging, our own RTP port range, one room without caps.
   const jcfg = join(conf.dir, 'janus.jcfg');
   let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, '21000-21999');
-  if (kind === 'portunus' && values.workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${Number(values.workers)}`);
+  if (kind === 'portunus' && workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${workers}`);
   writeFileSync(jcfg, text);
   const rooms = Array.from({ length: ROOMS }, (_, r) => [`room-${ROOM + r}: {`, '  description = "fan-out bench"', `  publishers = ${P}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();
   writeFileSync(join(conf.dir, 'janus.plugin.videoroom.jcfg'), ['general: {', '  string_ids = false', '}', '', ...rooms].join('\n'));
@@ -202,6 +206,10 @@ async function startGateway(kind: GatewayKind): Promise<{ srv: RunningServer; ad
 
 interface Result {
   gateway: GatewayKind;
+  /** `portunus`, `portunus w=N` (--workers with several values) or `janus`. */
+  variant: string;
+  /** The machine's 1-minute load average at the end of the window. */
+  load_average: number;
   publishers: number;
   subscribers: number;
   window_s: number;
@@ -228,6 +236,8 @@ interface Result {
   setup_s: number;
   /** The busiest thread's share of the server's CPU in the window (%). */
   busiest_thread_share_percent: number;
+  /** The two busiest threads: "tid name" and CPU % of one core in the window. */
+  top_threads: string;
   /** Threads above 2 % of a core in the window: "tid name": CPU % of one core. */
   thread_cpu_percent?: Record<string, number>;
 }
@@ -240,9 +250,16 @@ async function waitUntil(what: string, ok: () => boolean, ms: number): Promise<v
   }
 }
 
-async function runOne(kind: GatewayKind): Promise<Result> {
+interface Variant {
+  label: string;
+  kind: GatewayKind;
+  workers?: number;
+}
+
+async function runOne(v: Variant): Promise<Result> {
+  const kind = v.kind;
   const t0 = Date.now();
-  const { srv, address, remove } = await startGateway(kind);
+  const { srv, address, remove } = await startGateway(kind, v.workers);
   const pubs: LightClient[] = [];
   let load: SubscriberLoad | undefined;
   let sig: Signalling | undefined;
@@ -337,6 +354,8 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     if (closed.length > 0) throw new Error(`${kind}: a subscriber PeerConnection closed: ${closed[0]}`);
     return {
       gateway: kind,
+      variant: v.label,
+      load_average: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
       publishers: P * ROOMS,
       subscribers: S * ROOMS,
       window_s: +window.toFixed(2),
@@ -358,6 +377,11 @@ async function runOne(kind: GatewayKind): Promise<Result> {
       client_decrypted: st2.reduce((a, x, k) => a + x.decrypted - st0[k]!.decrypted, 0),
       client_auth_failures: st2.reduce((a, x, k) => a + x.authFailures - st0[k]!.authFailures, 0),
       setup_s: +setup.toFixed(1),
+      top_threads: Object.entries(perThread)
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 2)
+        .map(([t, pct]) => `${t}: ${pct} %`)
+        .join(', '),
       busiest_thread_share_percent: threadSum > 0 ? +((busiest / threadSum) * 100).toFixed(1) : 0,
       ...(values.json || process.env.BENCH_THREADS ? { thread_cpu_percent: perThread } : {}),
     };
@@ -378,34 +402,50 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const base: GatewayKind[] = values.only ? [values.only as GatewayKind] : ['portunus', 'janus'];
+  // --workers 2,1,0: one Portunus variant per value, each measured in every round next to Janus.
+  const workerList = values.workers === undefined ? [undefined] : values.workers.split(',').map(Number);
+  const variants: Variant[] = [];
+  if (values.only !== 'janus')
+    for (const w of workerList) variants.push({ label: workerList.length > 1 ? `portunus w=${w}` : 'portunus', kind: 'portunus', ...(w !== undefined ? { workers: w } : {}) });
+  if (values.only !== 'portunus') variants.push({ label: 'janus', kind: 'janus' });
   const results: Result[] = [];
   for (let round = 0; round < Number(values.rounds); round++) {
-    for (const k of round % 2 === 0 ? base : [...base].reverse()) {
-      const r = await runOne(k);
+    for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
+      const r = await runOne(v);
       results.push(r);
-      if (!values.json) console.log(`${k}: ${JSON.stringify(r)}`);
+      if (!values.json) console.log(`${v.label}: ${JSON.stringify(r)}`);
     }
   }
-  /** Per gateway: the median of every numeric field over its runs. */
-  const summary = (kind: GatewayKind): Result | undefined => {
-    const rs = results.filter((r) => r.gateway === kind);
-    if (rs.length === 0) return undefined;
-    const out: Record<string, unknown> = { gateway: kind };
+  /** Per variant: the median of every numeric field over its runs. */
+  const summary = (label: string): Result => {
+    const rs = results.filter((r) => r.variant === label);
+    const out: Record<string, unknown> = {};
     for (const key of Object.keys(rs[0]!)) {
       const v = rs[0]![key as keyof Result];
       out[key] = typeof v === 'number' ? +median(rs.map((r) => r[key as keyof Result] as number)).toFixed(3) : key === 'thread_cpu_percent' ? undefined : v;
     }
     return out as unknown as Result;
   };
-  const p = summary('portunus');
-  const j = summary('janus');
-  const ratio = p && j ? +(p.server_cpu_us_per_forward / j.server_cpu_us_per_forward).toFixed(3) : null;
-  if (values.json) console.log(JSON.stringify({ results, median: { portunus: p, janus: j }, ratio_portunus_over_janus: ratio }, null, 2));
-  else if (ratio !== null) {
+  const medians = variants.map((v) => summary(v.label));
+  const j = medians.find((m) => m.gateway === 'janus');
+  /** Per round: each Portunus variant's CPU per forward over Janus's in the same round; the median. */
+  const ratios: Record<string, number> = {};
+  if (j)
+    for (const v of variants.filter((x) => x.kind === 'portunus')) {
+      const rs: number[] = [];
+      for (let round = 0; round < Number(values.rounds); round++) {
+        const p = results.filter((r) => r.variant === v.label)[round];
+        const jr = results.filter((r) => r.variant === 'janus')[round];
+        if (p && jr) rs.push(p.server_cpu_us_per_forward / jr.server_cpu_us_per_forward);
+      }
+      ratios[v.label] = +median(rs).toFixed(3);
+    }
+  if (values.json) {
+    console.log(JSON.stringify({ results, medians, ratios_over_janus_per_round_median: ratios }, null, 2));
+  } else {
     console.log(`\n${ROOMS > 1 ? `${ROOMS} rooms of ` : ''}${P} publishers x ${S} subscribers, ${RATE} packets/s of ${SIZE} bytes per publisher, ${SECONDS} s windows, ${values.rounds} round(s): medians\n`);
-    console.log(`| | Portunus | Janus 1.1.2 |\n|---|---|---|`);
-    const row = (label: string, f: (r: Result) => string | number) => console.log(`| ${label} | ${f(p!)} | ${f(j!)} |`);
+    console.log(`| | ${medians.map((m) => m.variant).join(' | ')} |\n|---|${medians.map(() => '---').join('|')}|`);
+    const row = (label: string, f: (r: Result) => string | number) => console.log(`| ${label} | ${medians.map(f).join(' | ')} |`);
     row('forwarded packets/s', (r) => r.forwarded_per_s);
     row('server CPU (% of one core)', (r) => r.server_cpu_percent);
     row('server CPU µs per forwarded packet', (r) => r.server_cpu_us_per_forward);
@@ -414,12 +454,14 @@ async function main(): Promise<void> {
     row('RSS per subscriber (kB)', (r) => r.rss_kb_per_subscriber);
     row('server threads', (r) => r.server_threads);
     row("busiest thread's share of the server's CPU (%)", (r) => r.busiest_thread_share_percent);
+    row('two busiest threads (last round)', (r) => results.filter((x) => x.variant === r.variant).at(-1)!.top_threads);
     row('UDP receive-buffer drops, whole machine, in the window', (r) => r.kernel_rcvbuf_drops);
     row('load generator CPU (%)', (r) => r.load_cpu_percent);
     row('subscriber load processes CPU µs per received packet', (r) => r.subscriber_cpu_us_per_received);
     row(`load side CPU µs per received packet (${MODE} clients, ${PROCS} load process(es))`, (r) => r.load_cpu_us_per_received);
     row('setup time for all PeerConnections (s)', (r) => r.setup_s);
-    console.log(`\nCPU per forwarded packet, Portunus / Janus = ${ratio} (${ratio <= 1 ? 'at or below Janus' : 'above Janus'})`);
+    row('load average (1 min)', (r) => r.load_average);
+    for (const [label, ratio] of Object.entries(ratios)) console.log(`\nCPU per forwarded packet, ${label} / Janus (median of per-round ratios) = ${ratio}`);
   }
   process.exit(0);
 }
