@@ -44,18 +44,15 @@
  * The ratio printed at the end is Portunus / Janus CPU per forwarded packet (<= 1: target met).
  */
 import { parseArgs } from 'node:util';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { generateCertificate } from '../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
 import { paceVp8, type Vp8Pacer } from './vp8-load.js';
 import { LightClient, type ReceiveMode } from './light-client.js';
 import { LoadProcesses, type ChildState } from './light-load.js';
 import { Signalling } from './janus-signalling.js';
-import { makeMediaConfigsFolder, RTP_PORT_RANGE, type GatewayKind } from '../test/helpers/media-server.js';
-import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
-import { startPortunusOnFolder } from '../test/helpers/portunus.js';
-import type { RunningServer } from '../test/helpers/server-process.js';
+import type { GatewayKind } from '../test/helpers/media-server.js';
+import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks, udpErrors } from './gateway-under-test.js';
 
 const { values } = parseArgs({
   options: {
@@ -136,74 +133,6 @@ function inProcessSubscribers(sig: Signalling, address: string): SubscriberLoad 
 // ---------------------------------------------------------------------------------------------
 // Server measurement
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-}
-
-/** CPU ticks of each thread of the process (/proc/<pid>/task/<tid>/stat), by thread id and name. */
-function threadTicks(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Node 20 names no thread: the main thread is the one whose tid is the pid; the media workers
-      // are the other busy ones (each Worker runs its JavaScript on one thread of its own).
-      out.set(`${tid} ${Number(tid) === pid ? 'main' : name}`, Number(f[11]) + Number(f[12]));
-    } catch {
-      /* the thread ended */
-    }
-  }
-  return out;
-}
-
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-}
-
-function threads(pid: number): number {
-  const m = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-}
-
-/** System-wide UDP receive-buffer drops (/proc/net/snmp RcvbufErrors): kernel drops at ANY socket of this machine. */
-function rcvbufErrors(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
-  const h = lines[0]!.split(/\s+/);
-  return Number(lines[1]!.split(/\s+/)[h.indexOf('RcvbufErrors')]);
-}
-
-function udpErrors(): string {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
-  const [h, v] = [lines[0]!.split(/\s+/), lines[1]!.split(/\s+/)];
-  return h.map((k, i) => `${k}=${v[i]}`).filter((x) => /Errors|NoPorts/.test(x)).join(' ');
-}
-
-async function startGateway(kind: GatewayKind, workers: number | undefined): Promise<{ srv: RunningServer; address: string; remove(): void }> {
-  const conf = await makeMediaConfigsFolder(`bench-${kind}`, ['videoroom']);
-  // Same content for both: quieter logging, our own RTP port range, one room without caps.
-  const jcfg = join(conf.dir, 'janus.jcfg');
-  let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, '21000-21999');
-  if (kind === 'portunus' && workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${workers}`);
-  writeFileSync(jcfg, text);
-  const rooms = Array.from({ length: ROOMS }, (_, r) => [`room-${ROOM + r}: {`, '  description = "fan-out bench"', `  publishers = ${P}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();
-  writeFileSync(join(conf.dir, 'janus.plugin.videoroom.jcfg'), ['general: {', '  string_ids = false', '}', '', ...rooms].join('\n'));
-  try {
-    const srv =
-      kind === 'janus'
-        ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret)
-        : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
-    return { srv, address: conf.address.address, remove: () => conf.remove() };
-  } catch (e) {
-    conf.remove();
-    throw e;
-  }
-}
-
 interface Result {
   gateway: GatewayKind;
   /** `portunus`, `portunus w=N` (--workers with several values) or `janus`. */
@@ -259,7 +188,7 @@ interface Variant {
 async function runOne(v: Variant): Promise<Result> {
   const kind = v.kind;
   const t0 = Date.now();
-  const { srv, address, remove } = await startGateway(kind, v.workers);
+  const { srv, address, remove } = await startGateway(kind, { workers: v.workers, rooms: ROOMS, publishers: P, firstRoom: ROOM });
   const pubs: LightClient[] = [];
   let load: SubscriberLoad | undefined;
   let sig: Signalling | undefined;
