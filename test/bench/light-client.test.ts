@@ -91,7 +91,17 @@ for (const kind of ['portunus', 'janus'] as GatewayKind[]) {
     const sub = await LightClient.create(address, cert, allocator, { decryptEvery: 10 });
     cleanups.push(() => sub.close());
     const subHandle = await sig.attach();
-    const offer = await sig.message(subHandle, { request: 'join', ptype: 'subscriber', room, streams: [{ feed }] });
+    // Janus lists the feed once its side of the publisher's PeerConnection is up, which can be a moment
+    // after ours: retry "No such feed" (428) for a while.
+    let offer: Awaited<ReturnType<Signalling['message']>> | undefined;
+    for (const end = Date.now() + 15_000; offer === undefined; ) {
+      try {
+        offer = await sig.message(subHandle, { request: 'join', ptype: 'subscriber', room, streams: [{ feed }] });
+      } catch (e) {
+        if (!/"error_code":428/.test(String(e)) || Date.now() > end) throw e;
+        await sleep(250);
+      }
+    }
     assert.ok(offer.jsep, 'subscriber offer');
     await sig.message(subHandle, { request: 'start', room }, { type: 'answer', sdp: sub.subscriberAnswer(offer.jsep.sdp) });
     const load = await LoadProcesses.start({ procs: 1, wsUrl: srv.wsUrl, address, mode: 'light', decryptEvery: 10, portBase: 46000 });
