@@ -7,55 +7,52 @@
  *   npx tsc -p tsconfig.json --outDir dist-vr2 --tsBuildInfoFile dist-vr2/.tsbuildinfo
  *   node dist-vr2/bench/videoroom-fanout-e2e.js [--publishers 10] [--subscribers 20] [--rate 100]
  *        [--seconds 10] [--warmup 3] [--size 1100] [--only portunus|janus] [--rounds 1] [--json]
- *        [--rooms 1] [--workers N]
+ *        [--rooms 1] [--workers N] [--procs 1] [--client light|full|count] [--decrypt-every 100]
  *
  * --rooms R runs R rooms side by side, each with P publishers and S subscribers (subscribers see their
- * own room's publishers). --workers N sets Portunus's `media_workers` (default: not set, one per core).
+ * own room's publishers). --workers N sets Portunus's `media_workers` (default: not set, one per core);
+ * a list (--workers 2,1,0) measures one Portunus per value in every round, each next to Janus, and
+ * prints each one's CPU per forward over Janus's in the same round (median over the rounds).
  * The split of the server's CPU over its threads (/proc/<pid>/task/N/stat) is reported: the busiest
  * thread's share of the server's CPU, and each busy thread's CPU %.
  *
  * --rounds N runs the pair N times, alternating which gateway goes first, and reports per-gateway
  * medians (CPU per forwarded packet is noisy on a shared machine).
  *
- * Load (this process, Node WebRTC clients built from Portunus's media modules):
- *  - each publisher sends one sendonly VP8 m-line: pre-made VP8-like RTP packets (`--size` bytes,
- *    one packet per frame with the marker bit, a key frame every second) at `--rate` packets/s,
- *    paced on the clock (a 5 ms timer sends whatever is due), SRTP-protected;
+ * Load: the light clients of bench/light-client.ts (Portunus's media modules, real UDP, ICE, DTLS-SRTP):
+ *  - each publisher (in this process) sends one sendonly VP8 m-line: pre-made VP8-like RTP packets
+ *    (`--size` bytes, one packet per frame with the marker bit, a key frame every second) at `--rate`
+ *    packets/s, paced on the clock (a 5 ms timer sends whatever is due), SRTP-protected;
  *  - each subscriber joins once with `streams` = every publisher (one multistream PeerConnection,
  *    P recvonly video m-lines, answered with VP8, nack/pli/fir/remb feedback, only the mid extension,
- *    the same for both servers). Its socket counts the RTP datagrams that arrive and drops them before
- *    SRTP (STUN, DTLS and RTCP go to the client's PeerConnection): the load side stays cheap, and what
- *    is counted is exactly what the server sent.
+ *    the same for both servers). `--client light` (default) counts RTP per SSRC from the clear header,
+ *    authenticates and decrypts one packet in `--decrypt-every` (100), reads the server's SRs and
+ *    sends an RR per second; `--client full` passes every packet through the client Peer (SRTP, RTP
+ *    session, its NACKs and RRs); `--client count` counts and drops. Subscribers run in `--procs`
+ *    load processes (bench/light-load.ts, default 1; 0 = in this process), each with its own
+ *    WebSocket session, so the load side can use more than one core.
  * Measured over `--seconds` after `--warmup` (server process from /proc/<pid>/stat, all threads):
  *  - server CPU µs per forwarded packet = (utime + stime) / packets received by all subscribers;
  *  - loss per subscriber = 1 - received / (P × packets sent per publisher) in the window;
  *  - RSS per subscriber = (VmRSS with subscribers flowing - VmRSS with publishers only) / S;
  *  - the machine's UDP receive-buffer drops in the window (/proc/net/snmp RcvbufErrors, every socket
  *    of the machine): non-zero means loss may be the load side's or another process's, not the server's.
+ *  - the load side's CPU (this process + the load processes) per packet the subscribers received, and
+ *    the subscriber processes' alone (`subscriber_cpu_us_per_received`), so a run shows whether the
+ *    clients or the server saturated.
  * Client sockets get 4 MB receive buffers so a briefly descheduled load process does not drop.
  * The ratio printed at the end is Portunus / Janus CPU per forwarded packet (<= 1: target met).
  */
 import { parseArgs } from 'node:util';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { RemoteInfo, Socket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
-import { LocalCandidates } from '../src/media/candidates.js';
+import { readFileSync } from 'node:fs';
 import { generateCertificate } from '../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
-import { Peer } from '../src/media/peer.js';
-import { clientPeerConfig } from '../test/helpers/client-peer-config.js';
 import { paceVp8, type Vp8Pacer } from './vp8-load.js';
-import { buildAnswer, buildOffer, EXT, extmapsFor, type AnswerOptions } from '../src/media/sdp/negotiate.js';
-import { extractRemoteTransport } from '../src/media/sdp/jsep.js';
-import { parseSdp } from '../src/media/sdp/parse.js';
-import { writeSdp } from '../src/media/sdp/write.js';
-import type { Logger } from '../src/log.js';
-import { WsClient, type JsonObject } from '../test/helpers/janus-client.js';
-import { makeMediaConfigsFolder, RTP_PORT_RANGE, type GatewayKind } from '../test/helpers/media-server.js';
-import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
-import { startPortunusOnFolder } from '../test/helpers/portunus.js';
-import type { RunningServer } from '../test/helpers/server-process.js';
+import { LightClient, type ReceiveMode } from './light-client.js';
+import { LoadProcesses, type ChildState } from './light-load.js';
+import { Signalling } from './janus-signalling.js';
+import type { GatewayKind } from '../test/helpers/media-server.js';
+import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks, udpErrors } from './gateway-under-test.js';
 
 const { values } = parseArgs({
   options: {
@@ -70,6 +67,9 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     rooms: { type: 'string', default: '1' },
     workers: { type: 'string' },
+    procs: { type: 'string', default: '1' },
+    client: { type: 'string', default: 'light' },
+    'decrypt-every': { type: 'string', default: '100' },
   },
 });
 const ROOMS = Number(values.rooms);
@@ -80,217 +80,65 @@ const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const SIZE = Number(values.size);
 const ROOM = 4000;
+const PROCS = Number(values.procs);
+const MODE = values.client as ReceiveMode;
+const DECRYPT_EVERY = Number(values['decrypt-every']);
 const CLK_TCK = 100; // Linux USER_HZ
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const quiet: Logger = { fatal() {}, error() {}, warn() {}, info() {}, verb() {}, huge() {}, debug() {}, enabled: () => false, child: () => quiet };
-
 // ---------------------------------------------------------------------------------------------
-// Load clients
+// Load clients (bench/light-client.ts): publishers here, subscribers here (--procs 0) or in load processes
 
 const cert = generateCertificate();
 const allocator = new UdpPortAllocator({ range: { min: 47000, max: 47999 } });
 
-/** A dgram socket stand-in: counts (and optionally swallows) incoming RTP before the Peer sees it. */
-class CountingSocket extends EventEmitter {
-  rtp = 0;
-  swallowRtp = false;
-  readonly bySsrc = new Map<number, number>();
-  readonly seen = new Set<number>();
-  readonly pts = new Map<number, number>();
-  dups = 0;
-  constructor(readonly real: Socket) {
-    super();
-    real.on('message', (m: Buffer, r: RemoteInfo) => {
-      const b0 = m[0]!;
-      if (b0 >= 128 && b0 < 192 && m.length >= 12) {
-        const pt = m[1]! & 0x7f;
-        if (pt < 64 || pt > 95) {
-          this.rtp++;
-          if (process.env.BENCH_DEBUG) {
-            const ssrc = m.readUInt32BE(8);
-            this.bySsrc.set(ssrc, (this.bySsrc.get(ssrc) ?? 0) + 1);
-            const key = ssrc * 65536 + m.readUInt16BE(2);
-            if (this.seen.has(key)) this.dups++;
-            this.seen.add(key);
-            this.pts.set(m[1]! & 0x7f, (this.pts.get(m[1]! & 0x7f) ?? 0) + 1);
-          }
-          if (this.swallowRtp) return;
-        }
-      }
-      this.emit('message', m, r);
-    });
-  }
-  send(...args: unknown[]): void {
-    (this.real.send as (...a: unknown[]) => void)(...args);
-  }
-  close(): void {
-    this.real.close();
-  }
+/** Subscribers, wherever they run: join, read counters and CPU, close. */
+interface SubscriberLoad {
+  subscribe(room: number, feeds: number[]): Promise<void>;
+  states(): Promise<ChildState[]>;
+  close(): Promise<void>;
 }
 
-interface Client {
-  peer: Peer;
-  socket: CountingSocket;
-  up: boolean;
-  closed: string | null;
-}
-
-async function makeClient(address: string): Promise<Client> {
-  const sock = await allocator.allocate(address);
-  // 4 MB receive buffers (net.core.rmem_max permitting): a load process descheduled for a moment
-  // on a busy machine must not turn into kernel drops that would be counted as server loss.
-  try {
-    sock.socket.setRecvBufferSize(4 << 20);
-  } catch {
-    /* keep the default */
-  }
-  const socket = new CountingSocket(sock.socket);
-  const candidates = await LocalCandidates.create({ enforceList: [address] });
-  const cfg = clientPeerConfig(cert);
-  const c: Client = { peer: undefined as unknown as Peer, socket, up: false, closed: null };
-  const hc = candidates.hostCandidates(sock.port);
-  if (!hc) throw new Error(`no host candidate for ${address}`);
-  c.peer = new Peer(0, socket as unknown as Socket, sock.port, hc, cfg, {
-    webrtcUp: () => (c.up = true),
-    mediaState: () => {},
-    slowLink: () => {},
-    iceFailed: () => {},
-    closed: (r) => (c.closed = r),
-    localCandidate: () => {},
-  });
-  c.peer.setSink({ incomingRtp: () => {}, incomingRtcp: () => {}, incomingData: () => {}, dataReady: () => {} });
-  return c;
-}
-
-const FB = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
-
-function publisherOffer(c: Client): string {
-  const d = buildOffer([{ kind: 'video', mid: '0', direction: 'sendonly', codec: { name: 'vp8', pt: 96, rtcpFb: FB }, extensions: extmapsFor([EXT.mid]) }]);
-  return c.peer.setLocalDescription(writeSdp(d), 'offer');
-}
-
-function subscriberAnswer(c: Client, offerSdp: string): string {
-  const offer = parseSdp(offerSdp);
-  c.peer.setRemoteDescription(offer, extractRemoteTransport(offer, { type: 'offer' }), 'offer');
-  const { description } = buildAnswer(offer, (m): AnswerOptions =>
-    m.kind === 'video' ? { codecs: ['vp8'], direction: 'recvonly', extensions: [EXT.mid], rtcpFb: FB, rtx: false, simulcast: false } : { accept: false },
-  );
-  return c.peer.setLocalDescription(writeSdp(description), 'answer');
-}
-
-function applyAnswer(c: Client, sdp: string): void {
-  const d = parseSdp(sdp);
-  c.peer.setRemoteDescription(d, extractRemoteTransport(d, { type: 'answer' }), 'answer');
-}
-
-// ---------------------------------------------------------------------------------------------
-// Signalling over WebSocket
-
-class Signalling {
-  private constructor(
-    readonly ws: WsClient,
-    readonly session: number,
-    private readonly ka: NodeJS.Timeout,
-  ) {}
-  static async open(url: string): Promise<Signalling> {
-    const ws = await WsClient.connect(url);
-    const r = await ws.request({ janus: 'create' });
-    const session = (r.data as { id: number }).id;
-    const ka = setInterval(() => ws.sendRaw({ janus: 'keepalive', session_id: session, transaction: `ka${Date.now()}` }), 15_000);
-    return new Signalling(ws, session, ka);
-  }
-  async attach(): Promise<number> {
-    const r = await this.ws.request({ janus: 'attach', session_id: this.session, plugin: 'janus.plugin.videoroom' });
-    return (r.data as { id: number }).id;
-  }
-  /** A plugin request; resolves with the plugin event (async requests: after the ack). */
-  async message(handle: number, body: Record<string, unknown>, jsep?: { type: string; sdp: string }, timeoutMs = 20_000): Promise<{ data: JsonObject; jsep?: { type: string; sdp: string } }> {
-    const transaction = `m${Math.random().toString(36).slice(2)}`;
-    const p = this.ws.waitFor((m) => m.transaction === transaction && m.janus !== 'ack', timeoutMs, `reply to ${JSON.stringify(body)}`);
-    this.ws.sendRaw({ janus: 'message', session_id: this.session, handle_id: handle, transaction, body, ...(jsep ? { jsep } : {}) });
-    const m = await p;
-    const data = ((m.plugindata as JsonObject | undefined)?.data ?? {}) as JsonObject;
-    if (m.janus === 'error' || data.error) throw new Error(`${JSON.stringify(body).slice(0, 120)}: ${JSON.stringify(m.error ?? data)}`);
-    return { data, ...(m.jsep ? { jsep: m.jsep as { type: string; sdp: string } } : {}) };
-  }
-  async close(): Promise<void> {
-    clearInterval(this.ka);
-    await this.ws.close();
-  }
+function inProcessSubscribers(sig: Signalling, address: string): SubscriberLoad {
+  const subs: LightClient[] = [];
+  return {
+    async subscribe(room, feeds) {
+      const c = await LightClient.create(address, cert, allocator, { mode: MODE, decryptEvery: DECRYPT_EVERY });
+      subs.push(c);
+      const h = await sig.attach();
+      const r = await sig.message(h, { request: 'join', ptype: 'subscriber', room, streams: feeds.map((feed) => ({ feed })) });
+      if (!r.jsep) throw new Error(`subscriber join without an offer: ${JSON.stringify(r.data)}`);
+      await sig.message(h, { request: 'start', room }, { type: 'answer', sdp: c.subscriberAnswer(r.jsep.sdp) });
+    },
+    async states() {
+      return [
+        {
+          up: subs.filter((c) => c.up).length,
+          closed: subs.filter((c) => c.closed !== null).map((c) => c.closed!),
+          rtp: subs.map((c) => c.rtp),
+          decrypted: subs.reduce((a, c) => a + c.decrypted, 0),
+          authFailures: subs.reduce((a, c) => a + c.authFailures, 0),
+          reportsSent: subs.reduce((a, c) => a + c.reportsSent, 0),
+          cpuUs: 0, // counted with this process's own CPU
+          bySsrc: process.env.BENCH_DEBUG && subs[0] ? [...subs[0].bySsrc.values()] : undefined,
+        },
+      ];
+    },
+    async close() {
+      for (const c of subs) c.close();
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Server measurement
 
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-}
-
-/** CPU ticks of each thread of the process (/proc/<pid>/task/<tid>/stat), by thread id and name. */
-function threadTicks(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(`${tid} ${name}`, Number(f[11]) + Number(f[12]));
-    } catch {
-      /* the thread ended */
-    }
-  }
-  return out;
-}
-
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-}
-
-function threads(pid: number): number {
-  const m = /Threads:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-}
-
-/** System-wide UDP receive-buffer drops (/proc/net/snmp RcvbufErrors): kernel drops at ANY socket of this machine. */
-function rcvbufErrors(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
-  const h = lines[0]!.split(/\s+/);
-  return Number(lines[1]!.split(/\s+/)[h.indexOf('RcvbufErrors')]);
-}
-
-function udpErrors(): string {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
-  const [h, v] = [lines[0]!.split(/\s+/), lines[1]!.split(/\s+/)];
-  return h.map((k, i) => `${k}=${v[i]}`).filter((x) => /Errors|NoPorts/.test(x)).join(' ');
-}
-
-async function startGateway(kind: GatewayKind): Promise<{ srv: RunningServer; address: string; remove(): void }> {
-  const conf = await makeMediaConfigsFolder(`bench-${kind}`, ['videoroom']);
-  // Same content for both: quieter logging, our own RTP port range, one room without caps.
-  const jcfg = join(conf.dir, 'janus.jcfg');
-  let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, '21000-21999');
-  if (kind === 'portunus' && values.workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${Number(values.workers)}`);
-  writeFileSync(jcfg, text);
-  const rooms = Array.from({ length: ROOMS }, (_, r) => [`room-${ROOM + r}: {`, '  description = "fan-out bench"', `  publishers = ${P}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();
-  writeFileSync(join(conf.dir, 'janus.plugin.videoroom.jcfg'), ['general: {', '  string_ids = false', '}', '', ...rooms].join('\n'));
-  try {
-    const srv =
-      kind === 'janus'
-        ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret)
-        : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
-    return { srv, address: conf.address.address, remove: () => conf.remove() };
-  } catch (e) {
-    conf.remove();
-    throw e;
-  }
-}
-
 interface Result {
   gateway: GatewayKind;
+  /** `portunus`, `portunus w=N` (--workers with several values) or `janus`. */
+  variant: string;
+  /** The machine's 1-minute load average at the end of the window. */
+  load_average: number;
   publishers: number;
   subscribers: number;
   window_s: number;
@@ -305,9 +153,20 @@ interface Result {
   server_threads: number;
   kernel_rcvbuf_drops: number;
   load_cpu_percent: number;
+  /** Load side (this process + load processes) CPU µs per RTP packet the subscribers received. */
+  load_cpu_us_per_received: number;
+  load_procs: number;
+  /** The subscriber load processes alone (--procs > 0): CPU µs per RTP packet they received. */
+  subscriber_cpu_us_per_received: number;
+  client_mode: string;
+  /** Light clients: packets authenticated+decrypted in the window's sample, and failures. */
+  client_decrypted: number;
+  client_auth_failures: number;
   setup_s: number;
   /** The busiest thread's share of the server's CPU in the window (%). */
   busiest_thread_share_percent: number;
+  /** The two busiest threads: "tid name" and CPU % of one core in the window. */
+  top_threads: string;
   /** Threads above 2 % of a core in the window: "tid name": CPU % of one core. */
   thread_cpu_percent?: Record<string, number>;
 }
@@ -320,11 +179,18 @@ async function waitUntil(what: string, ok: () => boolean, ms: number): Promise<v
   }
 }
 
-async function runOne(kind: GatewayKind): Promise<Result> {
+interface Variant {
+  label: string;
+  kind: GatewayKind;
+  workers?: number;
+}
+
+async function runOne(v: Variant): Promise<Result> {
+  const kind = v.kind;
   const t0 = Date.now();
-  const { srv, address, remove } = await startGateway(kind);
-  const pubs: Client[] = [];
-  const subs: Client[] = [];
+  const { srv, address, remove } = await startGateway(kind, { workers: v.workers, rooms: ROOMS, publishers: P, firstRoom: ROOM });
+  const pubs: LightClient[] = [];
+  let load: SubscriberLoad | undefined;
   let sig: Signalling | undefined;
   let pacer: Vp8Pacer | undefined;
   try {
@@ -337,10 +203,10 @@ async function runOne(kind: GatewayKind): Promise<Result> {
         const h = await sig.attach();
         const joined = await sig.message(h, { request: 'join', ptype: 'publisher', room, display: `pub${i}` });
         roomFeeds.push(joined.data.id as number);
-        const c = await makeClient(address);
-        const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: publisherOffer(c) });
+        const c = await LightClient.create(address, cert, allocator);
+        const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: c.publisherOffer() });
         if (!r.jsep) throw new Error(`${kind}: publish without an answer: ${JSON.stringify(r.data)}`);
-        applyAnswer(c, r.jsep.sdp);
+        c.applyAnswer(r.jsep.sdp);
         pubs.push(c);
       }
     }
@@ -352,23 +218,23 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     await sleep(1000);
     const rssPubs = rssKb(srv.pid);
 
-    for (let k = 0; k < ROOMS; k++) {
-      const room = ROOM + k;
-      for (let i = 0; i < S; i++) {
-        const h = await sig.attach();
-        const c = await makeClient(address);
-        c.socket.swallowRtp = true;
-        const r = await sig.message(h, { request: 'join', ptype: 'subscriber', room, streams: feeds[k]!.map((feed) => ({ feed })) });
-        if (!r.jsep) throw new Error(`${kind}: subscriber join without an offer: ${JSON.stringify(r.data)}`);
-        await sig.message(h, { request: 'start', room }, { type: 'answer', sdp: subscriberAnswer(c, r.jsep.sdp) });
-        subs.push(c);
-      }
+    load = PROCS > 0 ? await LoadProcesses.start({ procs: PROCS, wsUrl: srv.wsUrl, address, mode: MODE, decryptEvery: DECRYPT_EVERY }) : inProcessSubscribers(sig, address);
+    for (let k = 0; k < ROOMS; k++) for (let i = 0; i < S; i++) await load.subscribe(ROOM + k, feeds[k]!);
+    const nSubs = S * ROOMS;
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const st = await load.states();
+      const closed = st.flatMap((x) => x.closed);
+      if (closed.length > 0) throw new Error(`${kind}: a subscriber PeerConnection closed: ${closed[0]}`);
+      if (st.reduce((a, x) => a + x.up, 0) === nSubs) break;
+      if (Date.now() > end) throw new Error(`${kind}: subscribers' PeerConnections not up`);
+      await sleep(100);
     }
-    await waitUntil(`${kind}: subscribers' PeerConnections up`, () => subs.every((c) => c.up), 30_000);
     const setup = (Date.now() - t0) / 1000;
     await sleep(WARMUP * 1000);
 
-    const recv0 = subs.map((c) => c.socket.rtp);
+    const st0 = await load.states();
+    const recv0 = LoadProcesses.received(st0);
     const sent0 = [...sent];
     const drops0 = rcvbufErrors();
     const cpu0 = cpuTicks(srv.pid);
@@ -379,6 +245,7 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     const cpu1 = cpuTicks(srv.pid);
     const tasks1 = threadTicks(srv.pid);
     const load1 = process.cpuUsage(load0);
+    const st1 = await load.states();
     const sentW = sent.map((n, i) => n - sent0[i]!);
     const window = (performance.now() - w0) / 1000;
     const rss = rssKb(srv.pid);
@@ -389,7 +256,9 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     await sleep(300);
     const kernelDrops = rcvbufErrors() - drops0;
     const sentTotal = sentW.reduce((a, b) => a + b, 0);
-    const recvW = subs.map((c, i) => c.socket.rtp - recv0[i]!);
+    const st2 = await load.states();
+    const recvW = LoadProcesses.received(st2).map((n, i) => n - recv0[i]!);
+    const loadCpuUs = load1.user + load1.system + st1.reduce((a, x, k) => a + x.cpuUs - st0[k]!.cpuUs, 0);
     // Packets sent after the window closed (the pacer ran until stopped) are not expected: compare with sent at stop.
     const sentAtStop = sent.map((n, i) => n - sent0[i]!).reduce((a, b) => a + b, 0);
     // A subscriber expects what its own room's publishers sent.
@@ -409,10 +278,13 @@ async function runOne(kind: GatewayKind): Promise<Result> {
       const pct = (d / CLK_TCK / window) * 100;
       if (pct >= 2) perThread[t] = +pct.toFixed(1);
     }
-    if (process.env.BENCH_DEBUG) console.error(kind, 'sub0 by ssrc', [...subs[0]!.socket.bySsrc.values()], 'dups', subs[0]!.socket.dups, 'pts', [...subs[0]!.socket.pts], 'sent', sent, 'udp', udpErrors());
-    for (const c of subs) if (c.closed) throw new Error(`${kind}: a subscriber PeerConnection closed: ${c.closed}`);
+    if (process.env.BENCH_DEBUG) console.error(kind, 'sub0 by ssrc', JSON.stringify(st2[0]!.bySsrc), 'sent', sent, 'udp', udpErrors());
+    const closed = st2.flatMap((x) => x.closed);
+    if (closed.length > 0) throw new Error(`${kind}: a subscriber PeerConnection closed: ${closed[0]}`);
     return {
       gateway: kind,
+      variant: v.label,
+      load_average: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
       publishers: P * ROOMS,
       subscribers: S * ROOMS,
       window_s: +window.toFixed(2),
@@ -426,24 +298,29 @@ async function runOne(kind: GatewayKind): Promise<Result> {
       rss_kb_per_subscriber: Math.round((rss - rssPubs) / (S * ROOMS)),
       server_threads: nThreads,
       kernel_rcvbuf_drops: kernelDrops,
-      load_cpu_percent: +(((load1.user + load1.system) / 1e6 / window) * 100).toFixed(1),
+      load_cpu_percent: +((loadCpuUs / 1e6 / window) * 100).toFixed(1),
+      load_cpu_us_per_received: +(loadCpuUs / forwardedInWindow).toFixed(3),
+      load_procs: PROCS,
+      subscriber_cpu_us_per_received: PROCS > 0 ? +(st1.reduce((a, x, k) => a + x.cpuUs - st0[k]!.cpuUs, 0) / forwardedInWindow).toFixed(3) : 0,
+      client_mode: MODE,
+      client_decrypted: st2.reduce((a, x, k) => a + x.decrypted - st0[k]!.decrypted, 0),
+      client_auth_failures: st2.reduce((a, x, k) => a + x.authFailures - st0[k]!.authFailures, 0),
       setup_s: +setup.toFixed(1),
+      top_threads: Object.entries(perThread)
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 2)
+        .map(([t, pct]) => `${t}: ${pct} %`)
+        .join(', '),
       busiest_thread_share_percent: threadSum > 0 ? +((busiest / threadSum) * 100).toFixed(1) : 0,
       ...(values.json || process.env.BENCH_THREADS ? { thread_cpu_percent: perThread } : {}),
     };
   } finally {
     pacer?.stop();
-    for (const c of [...pubs, ...subs]) c.peer.close();
+    for (const c of pubs) c.close();
+    await load?.close().catch(() => undefined);
     await sig?.close().catch(() => undefined);
     await srv.stop();
     remove();
-    for (const c of [...pubs, ...subs]) {
-      try {
-        c.socket.close(); // normally already closed by peer.close()
-      } catch {
-        /* closed */
-      }
-    }
   }
 }
 
@@ -454,31 +331,50 @@ const median = (xs: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const base: GatewayKind[] = values.only ? [values.only as GatewayKind] : ['portunus', 'janus'];
+  // --workers 2,1,0: one Portunus variant per value, each measured in every round next to Janus.
+  const workerList = values.workers === undefined ? [undefined] : values.workers.split(',').map(Number);
+  const variants: Variant[] = [];
+  if (values.only !== 'janus')
+    for (const w of workerList) variants.push({ label: workerList.length > 1 ? `portunus w=${w}` : 'portunus', kind: 'portunus', ...(w !== undefined ? { workers: w } : {}) });
+  if (values.only !== 'portunus') variants.push({ label: 'janus', kind: 'janus' });
   const results: Result[] = [];
   for (let round = 0; round < Number(values.rounds); round++) {
-    for (const k of round % 2 === 0 ? base : [...base].reverse()) {
-      const r = await runOne(k);
+    for (const v of round % 2 === 0 ? variants : [...variants].reverse()) {
+      const r = await runOne(v);
       results.push(r);
-      if (!values.json) console.log(`${k}: ${JSON.stringify(r)}`);
+      if (!values.json) console.log(`${v.label}: ${JSON.stringify(r)}`);
     }
   }
-  /** Per gateway: the median of every numeric field over its runs. */
-  const summary = (kind: GatewayKind): Result | undefined => {
-    const rs = results.filter((r) => r.gateway === kind);
-    if (rs.length === 0) return undefined;
-    const out: Record<string, unknown> = { gateway: kind };
-    for (const key of Object.keys(rs[0]!)) if (key !== 'gateway' && key !== 'thread_cpu_percent') out[key] = +median(rs.map((r) => r[key as keyof Result] as number)).toFixed(3);
+  /** Per variant: the median of every numeric field over its runs. */
+  const summary = (label: string): Result => {
+    const rs = results.filter((r) => r.variant === label);
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(rs[0]!)) {
+      const v = rs[0]![key as keyof Result];
+      out[key] = typeof v === 'number' ? +median(rs.map((r) => r[key as keyof Result] as number)).toFixed(3) : key === 'thread_cpu_percent' ? undefined : v;
+    }
     return out as unknown as Result;
   };
-  const p = summary('portunus');
-  const j = summary('janus');
-  const ratio = p && j ? +(p.server_cpu_us_per_forward / j.server_cpu_us_per_forward).toFixed(3) : null;
-  if (values.json) console.log(JSON.stringify({ results, median: { portunus: p, janus: j }, ratio_portunus_over_janus: ratio }, null, 2));
-  else if (ratio !== null) {
+  const medians = variants.map((v) => summary(v.label));
+  const j = medians.find((m) => m.gateway === 'janus');
+  /** Per round: each Portunus variant's CPU per forward over Janus's in the same round; the median. */
+  const ratios: Record<string, number> = {};
+  if (j)
+    for (const v of variants.filter((x) => x.kind === 'portunus')) {
+      const rs: number[] = [];
+      for (let round = 0; round < Number(values.rounds); round++) {
+        const p = results.filter((r) => r.variant === v.label)[round];
+        const jr = results.filter((r) => r.variant === 'janus')[round];
+        if (p && jr) rs.push(p.server_cpu_us_per_forward / jr.server_cpu_us_per_forward);
+      }
+      ratios[v.label] = +median(rs).toFixed(3);
+    }
+  if (values.json) {
+    console.log(JSON.stringify({ results, medians, ratios_over_janus_per_round_median: ratios }, null, 2));
+  } else {
     console.log(`\n${ROOMS > 1 ? `${ROOMS} rooms of ` : ''}${P} publishers x ${S} subscribers, ${RATE} packets/s of ${SIZE} bytes per publisher, ${SECONDS} s windows, ${values.rounds} round(s): medians\n`);
-    console.log(`| | Portunus | Janus 1.1.2 |\n|---|---|---|`);
-    const row = (label: string, f: (r: Result) => string | number) => console.log(`| ${label} | ${f(p!)} | ${f(j!)} |`);
+    console.log(`| | ${medians.map((m) => m.variant).join(' | ')} |\n|---|${medians.map(() => '---').join('|')}|`);
+    const row = (label: string, f: (r: Result) => string | number) => console.log(`| ${label} | ${medians.map(f).join(' | ')} |`);
     row('forwarded packets/s', (r) => r.forwarded_per_s);
     row('server CPU (% of one core)', (r) => r.server_cpu_percent);
     row('server CPU µs per forwarded packet', (r) => r.server_cpu_us_per_forward);
@@ -487,10 +383,14 @@ async function main(): Promise<void> {
     row('RSS per subscriber (kB)', (r) => r.rss_kb_per_subscriber);
     row('server threads', (r) => r.server_threads);
     row("busiest thread's share of the server's CPU (%)", (r) => r.busiest_thread_share_percent);
+    row('two busiest threads (last round)', (r) => results.filter((x) => x.variant === r.variant).at(-1)!.top_threads);
     row('UDP receive-buffer drops, whole machine, in the window', (r) => r.kernel_rcvbuf_drops);
     row('load generator CPU (%)', (r) => r.load_cpu_percent);
+    row('subscriber load processes CPU µs per received packet', (r) => r.subscriber_cpu_us_per_received);
+    row(`load side CPU µs per received packet (${MODE} clients, ${PROCS} load process(es))`, (r) => r.load_cpu_us_per_received);
     row('setup time for all PeerConnections (s)', (r) => r.setup_s);
-    console.log(`\nCPU per forwarded packet, Portunus / Janus = ${ratio} (${ratio <= 1 ? 'at or below Janus' : 'above Janus'})`);
+    row('load average (1 min)', (r) => r.load_average);
+    for (const [label, ratio] of Object.entries(ratios)) console.log(`\nCPU per forwarded packet, ${label} / Janus (median of per-round ratios) = ${ratio}`);
   }
   process.exit(0);
 }

@@ -314,6 +314,16 @@ export class Peer {
     return this.up;
   }
 
+  /**
+   * The negotiated SRTP contexts and the selected remote address, null until DTLS is up. For load
+   * clients (bench/light-client.ts) that take RTP off the socket before the Peer, count it and decrypt
+   * only a sample themselves; the Peer keeps using `outbound` for what it sends.
+   */
+  get srtpTransport(): { inbound: SrtpContext; outbound: SrtpContext; remote: SocketAddress } | null {
+    if (this.srtpIn === null || this.srtpOut === null || this.remoteAddress === null) return null;
+    return { inbound: this.srtpIn, outbound: this.srtpOut, remote: this.remoteAddress };
+  }
+
   /** Drop and error counters (tests, Admin). Allocates: not for the packet path. */
   get stats(): PeerStats {
     const st = this.session.getStats();

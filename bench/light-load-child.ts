@@ -1,0 +1,61 @@
+/**
+ * One load process of bench/light-load.ts: subscribers built from bench/light-client.ts, joined over
+ * their own Janus API WebSocket session, driven by the parent over IPC (see LoadProcesses there).
+ */
+import { generateCertificate } from '../src/media/dtls/certificate.js';
+import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
+import { LightClient, type ReceiveMode } from './light-client.js';
+import { Signalling } from './janus-signalling.js';
+import type { ChildReply, ChildRequest } from './light-load.js';
+
+const cert = generateCertificate();
+let allocator: UdpPortAllocator | null = null;
+let sig: Signalling | null = null;
+let cfg: { address: string; mode: ReceiveMode; decryptEvery: number } | null = null;
+const subs: LightClient[] = [];
+
+async function handle(req: ChildRequest): Promise<unknown> {
+  switch (req.op) {
+    case 'init':
+      allocator = new UdpPortAllocator({ range: { min: req.portMin, max: req.portMax } });
+      cfg = { address: req.address, mode: req.mode, decryptEvery: req.decryptEvery };
+      sig = await Signalling.open(req.wsUrl);
+      return null;
+    case 'subscribe': {
+      const c = await LightClient.create(cfg!.address, cert, allocator!, { mode: cfg!.mode, decryptEvery: cfg!.decryptEvery });
+      const h = await sig!.attach();
+      const r = await sig!.message(h, { request: 'join', ptype: 'subscriber', room: req.room, streams: req.feeds.map((feed) => ({ feed })) });
+      if (!r.jsep) throw new Error(`subscriber join without an offer: ${JSON.stringify(r.data)}`);
+      await sig!.message(h, { request: 'start', room: req.room }, { type: 'answer', sdp: c.subscriberAnswer(r.jsep.sdp) });
+      subs.push(c);
+      return subs.length - 1;
+    }
+    case 'state':
+      return {
+        up: subs.filter((c) => c.up).length,
+        closed: subs.filter((c) => c.closed !== null).map((c) => c.closed),
+        rtp: subs.map((c) => c.rtp),
+        decrypted: subs.reduce((a, c) => a + c.decrypted, 0),
+        authFailures: subs.reduce((a, c) => a + c.authFailures, 0),
+        reportsSent: subs.reduce((a, c) => a + c.reportsSent, 0),
+        cpuUs: (() => {
+          const u = process.cpuUsage();
+          return u.user + u.system;
+        })(),
+        bySsrc: process.env.BENCH_DEBUG && subs[0] ? [...subs[0].bySsrc.values()] : undefined,
+      };
+    case 'close':
+      for (const c of subs) c.close();
+      await sig?.close().catch(() => undefined);
+      setImmediate(() => process.exit(0));
+      return null;
+  }
+}
+
+process.on('message', (req: ChildRequest) => {
+  handle(req).then(
+    (value) => process.send!({ id: req.id, value } satisfies ChildReply),
+    (e: unknown) => process.send!({ id: req.id, error: String((e as Error)?.stack ?? e) } satisfies ChildReply),
+  );
+});
+process.on('disconnect', () => process.exit(0));

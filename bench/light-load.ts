@@ -1,0 +1,114 @@
+/**
+ * Subscriber load spread over several processes (bench/light-load-child.ts), so the load side can use
+ * more than one core: the parent asks each process over IPC to join subscribers, reads their counters
+ * and CPU, and closes them. Subscriber i lives in process i % procs.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ReceiveMode } from './light-client.js';
+
+export type ChildRequest = { id: number } & (
+  | { op: 'init'; wsUrl: string; address: string; portMin: number; portMax: number; mode: ReceiveMode; decryptEvery: number }
+  | { op: 'subscribe'; room: number; feeds: number[] }
+  | { op: 'state' }
+  | { op: 'close' }
+);
+export type ChildReply = { id: number; value?: unknown; error?: string };
+
+export interface ChildState {
+  up: number;
+  closed: string[];
+  rtp: number[];
+  decrypted: number;
+  authFailures: number;
+  reportsSent: number;
+  cpuUs: number;
+  bySsrc?: unknown;
+}
+
+class LoadChild {
+  private next = 1;
+  private readonly waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  private constructor(readonly proc: ChildProcess) {
+    proc.on('message', (m: ChildReply) => {
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (m.error !== undefined) w.reject(new Error(`load process: ${m.error}`));
+      else w.resolve(m.value);
+    });
+    proc.on('exit', (code) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`load process exited (${code})`));
+      this.waiting.clear();
+    });
+  }
+  static start(): LoadChild {
+    const script = fileURLToPath(new URL('./light-load-child.js', import.meta.url));
+    return new LoadChild(fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  }
+  request<T>(req: Record<string, unknown>): Promise<T> {
+    const id = this.next++;
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.proc.send({ ...req, id });
+    });
+  }
+}
+
+export interface LoadProcessesOptions {
+  procs: number;
+  wsUrl: string;
+  address: string;
+  mode: ReceiveMode;
+  decryptEvery: number;
+  /** Client UDP ports: process k gets its own 500-port slice from here. */
+  portBase?: number;
+}
+
+export class LoadProcesses {
+  private placed = 0;
+  private constructor(private readonly children: LoadChild[]) {}
+
+  static async start(o: LoadProcessesOptions): Promise<LoadProcesses> {
+    const children = Array.from({ length: Math.max(1, o.procs) }, () => LoadChild.start());
+    const base = o.portBase ?? 44000;
+    await Promise.all(
+      children.map((c, k) =>
+        c.request({ op: 'init', wsUrl: o.wsUrl, address: o.address, portMin: base + 500 * k, portMax: base + 500 * k + 499, mode: o.mode, decryptEvery: o.decryptEvery }),
+      ),
+    );
+    return new LoadProcesses(children);
+  }
+
+  get procs(): number {
+    return this.children.length;
+  }
+
+  /** Join one subscriber to `room` with every feed in `feeds` (one PeerConnection). */
+  async subscribe(room: number, feeds: number[]): Promise<void> {
+    const c = this.children[this.placed++ % this.children.length]!;
+    await c.request({ op: 'subscribe', room, feeds });
+  }
+
+  async states(): Promise<ChildState[]> {
+    return Promise.all(this.children.map((c) => c.request<ChildState>({ op: 'state' })));
+  }
+
+  /** Received RTP per subscriber, in the order they were subscribed. */
+  static received(states: ChildState[]): number[] {
+    const n = states.reduce((a, s) => a + s.rtp.length, 0);
+    return Array.from({ length: n }, (_, i) => states[i % states.length]!.rtp[Math.floor(i / states.length)]!);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.children.map(async (c) => {
+        const exited = new Promise<void>((r) => (c.proc.exitCode !== null ? r() : c.proc.once('exit', () => r())));
+        await c.request({ op: 'close' }).catch(() => undefined);
+        const t = setTimeout(() => c.proc.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
+  }
+}
