@@ -85,6 +85,8 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, `${VR}.jcfg`), `general: {\n\tsubscribers_spread_at = ${Number(values['spread-at'])}\n}\nroom-${ROOM}: {\n\tdescription = "webinar"\n\tfir_freq = 0\n\tvideocodec = "vp8"\n}\n`);
   const config = defaultJanusConfig(dir);
   config.media.rtp_port_range = null;
+  // Joining hundreds takes longer than a session's 60 s without keepalives.
+  config.general.session_timeout = 0;
   config.nat.ice_enforce_list = ['127.0.0.1'];
   const candidates = await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list });
   const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
     const ev = new Promise<Ev>((resolve) => waiting.set(transaction, resolve));
     const ack = await gw.handle({ janus: 'message', session_id: session, handle_id: handle, transaction, body, ...(jsep ? { jsep } : {}) }, client);
     if (ack.janus !== 'ack') return ack as Ev;
-    const e = await Promise.race([ev, sleep(20_000).then(() => null)]);
+    const e = await Promise.race([ev, sleep(60_000).then(() => null)]);
     waiting.delete(transaction);
     if (e === null) throw new Error(`no answer to ${JSON.stringify(body)}`);
     return e;
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
           const att = await message(h.session, h.handle, { request: 'join', ptype: 'subscriber', room: ROOM, streams: [{ feed: pubId }] });
           if (!att.jsep) {
             const l = await message(ph.session, ph.handle, { request: 'listparticipants', room: ROOM });
-            throw new Error(`join #${subs.length} on worker ${vr.pool.boundWorker(h.handle)?.index}: ${JSON.stringify(att.plugindata?.data)}; participants now ${JSON.stringify(l.plugindata?.data['participants'])}, publisher hung up: ${pc.closedReason}`);
+            throw new Error(`join #${subs.length} on worker ${vr.pool.boundWorker(h.handle)?.index}: ${JSON.stringify(att.plugindata?.data)}; listparticipants: ${JSON.stringify(l.plugindata?.data ?? l)}, publisher hung up: ${pc.closedReason}, worker restarts ${JSON.stringify(pool.workers.map((w) => w.restarts))}`);
           }
           await message(h.session, h.handle, { request: 'start' }, { type: 'answer', sdp: answerOffer(c, att.jsep.sdp) });
           s.worker = vr.pool.boundWorker(h.handle)?.index ?? -1;
