@@ -85,6 +85,8 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, `${VR}.jcfg`), `general: {\n\tsubscribers_spread_at = ${Number(values['spread-at'])}\n}\nroom-${ROOM}: {\n\tdescription = "webinar"\n\tfir_freq = 0\n\tvideocodec = "vp8"\n}\n`);
   const config = defaultJanusConfig(dir);
   config.media.rtp_port_range = null;
+  // Joining hundreds takes longer than a session's 60 s without keepalives.
+  config.general.session_timeout = 0;
   config.nat.ice_enforce_list = ['127.0.0.1'];
   const candidates = await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list });
   const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
@@ -114,7 +116,7 @@ async function main(): Promise<void> {
     const ev = new Promise<Ev>((resolve) => waiting.set(transaction, resolve));
     const ack = await gw.handle({ janus: 'message', session_id: session, handle_id: handle, transaction, body, ...(jsep ? { jsep } : {}) }, client);
     if (ack.janus !== 'ack') return ack as Ev;
-    const e = await Promise.race([ev, sleep(20_000).then(() => null)]);
+    const e = await Promise.race([ev, sleep(60_000).then(() => null)]);
     waiting.delete(transaction);
     if (e === null) throw new Error(`no answer to ${JSON.stringify(body)}`);
     return e;
@@ -168,7 +170,10 @@ async function main(): Promise<void> {
           const s = { c, joinAt: performance.now(), firstAt: NaN, worker: -1 };
           subs.push(s);
           const att = await message(h.session, h.handle, { request: 'join', ptype: 'subscriber', room: ROOM, streams: [{ feed: pubId }] });
-          if (!att.jsep) throw new Error(`join: ${JSON.stringify(att.plugindata?.data)}`);
+          if (!att.jsep) {
+            const l = await message(ph.session, ph.handle, { request: 'listparticipants', room: ROOM });
+            throw new Error(`join #${subs.length} on worker ${vr.pool.boundWorker(h.handle)?.index}: ${JSON.stringify(att.plugindata?.data)}; listparticipants: ${JSON.stringify(l.plugindata?.data ?? l)}, publisher hung up: ${pc.closedReason}, worker restarts ${JSON.stringify(pool.workers.map((w) => w.restarts))}`);
+          }
           await message(h.session, h.handle, { request: 'start' }, { type: 'answer', sdp: answerOffer(c, att.jsep.sdp) });
           s.worker = vr.pool.boundWorker(h.handle)?.index ?? -1;
         }),
@@ -184,7 +189,20 @@ async function main(): Promise<void> {
     await sleep(1000);
     const from = counter + 1;
     const marks = subs.map((s) => s.c.rtp.length);
+    // Server side: video packets each worker sent per second over the window, from its 1 s metrics
+    // reports (timed by when they arrive): what left the server, whatever the clients kept up with.
+    const reports = pool.workers.map(() => [] as Array<{ at: number; out: number }>);
+    const seenMetrics = pool.workers.map((w) => w.mediaMetrics);
+    const watch = setInterval(() => {
+      for (const [i, w] of pool.workers.entries()) {
+        if (w.mediaMetrics !== seenMetrics[i] && w.mediaMetrics !== null) {
+          seenMetrics[i] = w.mediaMetrics;
+          reports[i]!.push({ at: performance.now(), out: w.mediaMetrics.video.packetsOut });
+        }
+      }
+    }, 10);
     await sleep(SECONDS * 1000);
+    clearInterval(watch);
     const to = counter;
     await sleep(500);
     const losses = subs.map((s, i) => {
@@ -206,6 +224,17 @@ async function main(): Promise<void> {
     console.log(`placement (worker: subscribers): ${JSON.stringify(Object.fromEntries([...perWorker].sort()))}; joins took ${joinSecs.toFixed(1)} s (${PARALLEL} at a time)`);
     console.log(`join-to-first-packet: median ${pct(firsts, 50).toFixed(0)} ms, p95 ${pct(firsts, 95).toFixed(0)} ms, max ${Math.max(...firsts).toFixed(0)} ms (${firsts.length}/${S} got packets)`);
     console.log(`loss over ${SECONDS} s (${to - from + 1} packets each): all ${lossOf(null)}; on the room's worker ${lossOf(roomWorker ?? 0)}; across the ring ${lossOf(-2)}`);
+    const sent = pool.workers.map((w, i) => {
+      const r = reports[i]!;
+      const on = subs.filter((s) => s.worker === w.index).length;
+      if (r.length < 2 || on === 0) return `worker ${w.index}: n/a`;
+      const rate = ((r.at(-1)!.out - r[0]!.out) / (r.at(-1)!.at - r[0]!.at)) * 1000;
+      return `worker ${w.index}: ${rate.toFixed(0)}/s of ${on * PPS}/s expected (${((rate / (on * PPS)) * 100).toFixed(1)} %)`;
+    });
+    console.log(`video packets sent by the server: ${sent.join('; ')}`);
+    const reasons = new Map<string, number>();
+    for (const s of subs) if (s.c.closedReason !== null) reasons.set(s.c.closedReason, (reasons.get(s.c.closedReason) ?? 0) + 1);
+    console.log(`publisher closed: ${pc.closedReason ?? 'no'}; subscribers closed: ${JSON.stringify(Object.fromEntries(reasons))}`);
     console.log(`worker load: ${JSON.stringify(pool.workers.map((w) => ({ worker: w.index, peers: w.load.peers, pps: w.load.packetsPerSec, lagMaxMs: Math.round(w.load.loopLagMaxMs) })))}`);
   } finally {
     sending = false;
