@@ -42,7 +42,8 @@ export class Inbound {
   fallbackUs = 250_000;
   /** When each simulcast layer of the sender last carried a packet (ms). */
   readonly lastLayerMs = [0, 0, 0];
-  lastPliMs = 0;
+  // performance.now() starts near 0 in a fresh process (or worker): no request may be held back by a request never sent.
+  lastPliMs = -Infinity;
 
   line(mid: string, kind: 'audio' | 'video'): InboundLine {
     let l = this.lines.get(mid);
