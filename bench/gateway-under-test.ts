@@ -78,7 +78,7 @@ export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promis
   if (kind === 'portunus' && workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${workers}`);
   writeFileSync(jcfg, text);
   const rooms = Array.from({ length: o.rooms }, (_, r) => [`room-${o.firstRoom + r}: {`, '  description = "fan-out bench"', `  publishers = ${o.publishers}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();
-  writeFileSync(join(conf.dir, 'janus.plugin.videoroom.jcfg'), ['general: {', '  string_ids = false', '}', '', ...rooms].join('\n'));
+  writeFileSync(join(conf.dir, 'janus.plugin.videoroom.jcfg'), ['general: {', '  string_ids = false', ...(process.env['BENCH_SPREAD_AT'] ? [`  subscribers_spread_at = ${Number(process.env['BENCH_SPREAD_AT'])}`] : []), '}', '', ...rooms].join('\n'));
   try {
     const srv =
       kind === 'janus'
