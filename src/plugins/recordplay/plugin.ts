@@ -41,6 +41,11 @@ const TICK_MS = 5;
 class RpSession {
   recorder = false;
   recording: Recording | null = null;
+  /**
+   * The recording or playout a hang-up just ended: janus.js's stop() sends `stop` and then hangs up,
+   * and the browser's DTLS close can beat the request here; its `stopped` must still name the id.
+   */
+  lastId: number | null = null;
   files: { audio: MjrFile | null; video: MjrFile | null; data: MjrFile | null } = { audio: null, video: null, data: null };
   /** The mids recorded (first audio and first video m-line). */
   audioMid: string | null = null;
@@ -214,7 +219,8 @@ export class RecordPlayPlugin implements Plugin {
         {
           // What `stop` stops is what was active when it was asked: janus.js sends a `hangup` right
           // after it, which may tear the session down before the queued request runs.
-          const activeId = st.recording?.id;
+          const activeId = st.recording?.id ?? (request === 'stop' && st.lastId !== null ? st.lastId : undefined);
+          if (request === 'stop') st.lastId = null;
           setImmediate(() => {
             this.process(st, request, transaction, body, jsep, activeId).catch((err) => {
               if (this.log) fault(this.log, 'plugin_hook', err, { plugin: PKG, handle_id: session.handleId, where: 'handleMessage' });
@@ -403,6 +409,7 @@ export class RecordPlayPlugin implements Plugin {
       }
       st.recorder = true;
       st.recording = rec;
+      st.lastId = null;
       st.paused = false;
       lib.recordings.set(id, rec);
       this.notify(st, { event: 'recording', id, audio: st.files.audio !== null, video: st.files.video !== null, data: st.files.data !== null });
@@ -552,6 +559,7 @@ export class RecordPlayPlugin implements Plugin {
         rec.completed = true;
         rec.closing = closed.then(() => lib.complete(rec)).finally(() => delete rec.closing);
       }
+      st.lastId = rec?.id ?? null;
       st.recording = null;
       st.recorder = false;
       st.audioMid = null;

@@ -153,6 +153,28 @@ describe('Record&Play media through Portunus', { timeout: 180_000 }, () => {
     assert.deepEqual(listed && { ...listed, date: 'x' }, { id: 42, name: 'media test', date: 'x', audio: true, audio_codec: 'opus', video: true, video_codec: 'vp8', data: false });
   });
 
+  test('stop after the PeerConnection already hung up (janus.js stop() then hangup(), DTLS close first): "stopped" still names the recording', async () => {
+    const h = await attach();
+    const c = await rtcClient(gw);
+    clients.push(c);
+    const offer = buildOffer([{ kind: 'audio', mid: '0', direction: 'sendonly', codec: { name: 'opus', pt: 111 }, extensions: extmapsFor([EXT.mid]) }]);
+    const sdp = c.peer.setLocalDescription(writeSdp(offer), 'offer');
+    const ev = await request(h, { request: 'record', name: 'race test', id: 43 }, { type: 'offer', sdp });
+    assert.deepEqual(data(ev), { recordplay: 'event', result: { status: 'recording', id: 43 } });
+    const answer = parseSdp((ev.jsep as { sdp: string }).sdp);
+    c.peer.setRemoteDescription(answer, extractRemoteTransport(answer, { type: 'answer' }), 'answer');
+    await waitUntil('the recorder PeerConnection', () => c.up);
+    for (let n = 0; n < 10; n++) {
+      const a = rtpPacket(111, n, n * 960, 0x4343, Buffer.alloc(40, 0x11));
+      c.peer.sendRtp('0', a, a.length);
+    }
+    // The media goes first (as the browser's close_notify can), then the request.
+    await postJson(`${gw.httpUrl}/${h.session}/${h.handle}`, { janus: 'hangup', transaction: 'hup' });
+    await nextEvent(h, isDone);
+    const stop = await request(h, { request: 'stop' });
+    assert.deepEqual(data(stop), { recordplay: 'event', result: { status: 'stopped', id: 43 } });
+  });
+
   test('play it back: both m-lines, recorded pacing, a key frame first, "done" at the end', async () => {
     const { h, c } = await watch(42);
     await nextEvent(h, isDone, 30_000);
