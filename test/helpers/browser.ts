@@ -466,7 +466,7 @@ export async function waitForMedia(
   dp: DemoPage,
   want: MediaWant,
   timeoutMs: number,
-  opts: { select?: (pcs: PcReport[]) => PcReport[]; count?: number; what?: string } = {},
+  opts: { select?: (pcs: PcReport[]) => PcReport[]; count?: number; what?: string; /** Dialogs that are progress, not failure. */ ignoreAlerts?: RegExp } = {},
 ): Promise<PcReport[]> {
   const select = opts.select ?? ((pcs) => pcs.filter((p) => p.connectionState !== 'closed'));
   const count = opts.count ?? 1;
@@ -487,7 +487,7 @@ export async function waitForMedia(
       if (bad < 0) return sel;
       problem = `pc#${sel[bad]!.index}: ${problems[bad]}`;
     }
-    const alerted = await dp.alerts();
+    const alerted = (await dp.alerts()).filter((a) => !opts.ignoreAlerts?.test(a));
     if (alerted.length || Date.now() > deadline) {
       const why = alerted.length ? `failed (the page alerted ${JSON.stringify(alerted.join(' | ').trim())})` : `not flowing after ${timeoutMs} ms`;
       throw new Error(`${dp.label}: ${opts.what ?? 'media'} ${why}: ${problem}\n${await dp.diagnostics()}`);
