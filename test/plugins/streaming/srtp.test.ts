@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { SrtpContext } from '../../../src/media/srtp/index.js';
 import { Harness, opusPacket, portsOf, Sender, until, vp8Packet } from './harness.js';
 
@@ -29,9 +30,13 @@ test('srtpsuite/srtpcrypto are validated like Janus: bad suite or key refuses th
     assert.deepEqual(await h.sync(s, { ...base, srtpsuite: 80, srtpcrypto: KEY.subarray(0, 20).toString('base64') }), err(456, 'Invalid SRTP crypto'));
     assert.deepEqual(await h.sync(s, { ...base, srtpsuite: 32, srtpcrypto: 'not base64 at all!' }), err(456, 'Invalid SRTP crypto'));
     assert.equal((await h.sync(s, { ...base, srtpsuite: 'x', srtpcrypto: CRYPTO })).error_code, 454, 'a non-integer suite is an invalid element');
-    const ok = await h.sync(s, { ...base, id: 9, srtpsuite: 32, srtpcrypto: CRYPTO });
+    const ok = await h.sync(s, { ...base, id: 9, srtpsuite: 32, srtpcrypto: CRYPTO, permanent: true });
     assert.equal(ok.streaming, 'created');
+    assert.equal(ok.permanent, true);
     assert.ok(h.plugin.mountpoint(9)!.streams[0]!.srtp !== null, 'the created mountpoint decrypts');
+    const saved = readFileSync(h.doc.file, 'utf8');
+    assert.match(saved, /srtpsuite = 32/, 'permanent keeps the suite');
+    assert.ok(saved.includes(CRYPTO), 'permanent keeps the key');
   } finally {
     await h.stop();
   }
@@ -79,6 +84,51 @@ test('SRTP source: packets protected with the key reach viewers decrypted; garba
     assert.ok(h.warnings().some((w) => /SRTP/.test(w)), 'a warning says why packets are dropped');
   } finally {
     tx.close();
+    await h.stop();
+  }
+});
+
+test('SRTP source with rtcpport: only an authenticated SRTCP sender report sets where PLIs go, and the PLI is SRTCP-protected', async () => {
+  const probe = new Sender();
+  await new Promise<void>((r) => probe.socket.bind(0, '127.0.0.1', () => r()));
+  const rtcpPort = probe.socket.address().port;
+  probe.close();
+  const cfg = `general: {\n}\nsec: {\n  type = "rtp"\n  id = 8\n  srtpsuite = 32\n  srtpcrypto = "${CRYPTO}"\n  media = (\n    { type = "video", mid = "v", port = 0, rtcpport = ${rtcpPort}, pt = 100, codec = "vp8" }\n  )\n}\n`;
+  const h = await Harness.start(cfg);
+  const sender = new Sender();
+  const attacker = new Sender();
+  try {
+    const mp = h.plugin.mountpoint(8)!;
+    const good = new SrtpContext('AES_CM_128_HMAC_SHA1_32', KEY.subarray(0, 16), KEY.subarray(16, 30));
+    const other = randomBytes(30);
+    const wrong = new SrtpContext('AES_CM_128_HMAC_SHA1_32', other.subarray(0, 16), other.subarray(16, 30));
+    const sr = (ctx: SrtpContext): Buffer => {
+      const b = Buffer.alloc(28 + ctx.rtcpOverhead);
+      b[0] = 0x80;
+      b[1] = 200;
+      b.writeUInt16BE(6, 2);
+      b.writeUInt32BE(0xbbbb, 4);
+      return b.subarray(0, ctx.protectRtcp(b, 28));
+    };
+    const plis: Buffer[] = [];
+    sender.socket.on('message', (m) => plis.push(m));
+    attacker.socket.on('message', () => plis.push(Buffer.from('attacker')));
+    await sender.send(rtcpPort, sr(good));
+    await new Promise((r) => setTimeout(r, 100));
+    await attacker.send(rtcpPort, sr(wrong));
+    await until(() => mp.streams[0]!.srtpDropped === 1, 3000, 'forged SRTCP counted');
+    mp.source!.requestKeyframe!(0);
+    await until(() => plis.length === 1, 3000, 'PLI upstream');
+    const pli = plis[0]!;
+    assert.notEqual(pli.toString(), 'attacker', 'the forged report did not redirect PLIs');
+    assert.equal(pli.length, 12 + 14, 'PLI + SRTCP index + 80-bit tag');
+    const n = good.unprotectRtcp(pli, pli.length);
+    assert.equal(n, 12, 'the sender can authenticate and decrypt it');
+    assert.equal(pli[1], 206);
+    assert.equal(pli[0]! & 0x1f, 1, 'FMT 1: PLI');
+  } finally {
+    sender.close();
+    attacker.close();
     await h.stop();
   }
 });
