@@ -26,10 +26,11 @@ test('srtpsuite/srtpcrypto are validated like Janus: bad suite or key refuses th
   try {
     const s = h.attach();
     const base = { request: 'create', type: 'rtp', media: [{ type: 'audio', mid: 'a', port: 0, pt: 111, codec: 'opus' }] };
-    assert.deepEqual(await h.sync(s, { ...base, srtpsuite: 64, srtpcrypto: CRYPTO }), err(456, 'Invalid SRTP suite (64)'));
-    assert.deepEqual(await h.sync(s, { ...base, srtpsuite: 80, srtpcrypto: KEY.subarray(0, 20).toString('base64') }), err(456, 'Invalid SRTP crypto'));
-    assert.deepEqual(await h.sync(s, { ...base, srtpsuite: 32, srtpcrypto: 'not base64 at all!' }), err(456, 'Invalid SRTP crypto'));
+    assert.deepEqual(await h.sync(s, { ...base, srtpsuite: 64, srtpcrypto: CRYPTO }), err(456, "Can't add 'rtp' stream, invalid SRTP suite..."));
+    assert.deepEqual(await h.sync(s, { ...base, srtpsuite: 80, srtpcrypto: KEY.subarray(0, 20).toString('base64') }), err(456, "Error creating 'rtp' stream"));
+    assert.deepEqual(await h.sync(s, { ...base, srtpsuite: 32, srtpcrypto: 'not base64 at all!' }), err(456, "Error creating 'rtp' stream"));
     assert.equal((await h.sync(s, { ...base, srtpsuite: 'x', srtpcrypto: CRYPTO })).error_code, 454, 'a non-integer suite is an invalid element');
+    assert.deepEqual(await h.sync(s, { ...base, srtpsuite: 0 }), err(456, "Can't add 'rtp' stream, invalid SRTP suite..."), 'a bad suite alone is refused too');
     const ok = await h.sync(s, { ...base, id: 9, srtpsuite: 32, srtpcrypto: CRYPTO, permanent: true });
     assert.equal(ok.streaming, 'created');
     assert.equal(ok.permanent, true);
