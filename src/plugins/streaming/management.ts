@@ -59,7 +59,6 @@ async function create(ctx: StContext, f: Fields): Promise<Data> {
     const problem = ctx.paths.pathProblem(spec.filename);
     if (problem !== null) throw new StError(StErrorCode.CANT_CREATE, problem);
   }
-  if (spec.srtpcrypto !== null || spec.srtpsuite !== null) throw new StError(StErrorCode.CANT_CREATE, 'SRTP-encrypted RTP sources are not supported yet');
   const mp = await ctx.startMountpoint(id, spec);
   let saved = false;
   if (permanent) {

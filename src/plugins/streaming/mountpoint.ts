@@ -3,6 +3,7 @@
  * The source that fills the streams (RTP sockets, an RTSP session, an Ogg file) is attached
  * separately and only calls `Mountpoint.deliver*` on the packet path.
  */
+import type { SrtpContext } from '../../media/srtp/index.js';
 import type { MjrFile } from '../../recording/mjr.js';
 import type { MpId } from './ids.js';
 import type { MountpointSpec, MountpointType, StreamSpec } from './spec.js';
@@ -38,6 +39,10 @@ export class MpStream {
   readonly ssrc = [0, 0, 0];
   readonly ssrcSeen = [0, 0, 0];
   packets = 0;
+  /** SRTP receive context of an encrypted rtp source (srtpsuite/srtpcrypto), else null. */
+  srtp: SrtpContext | null = null;
+  /** SRTP/SRTCP packets dropped because they failed authentication, replay or parsing. */
+  srtpDropped = 0;
   /** The .mjr this stream is being recorded to (`recording` request), or null. */
   recorder: MjrFile | null = null;
 

@@ -22,6 +22,10 @@ export function mountpointToConfig(mp: Mountpoint): Record<string, CfgValue> {
   if (s.type === 'rtp') {
     if (s.collision > 0) out.collision = s.collision;
     if (s.e2ee) out.e2ee = true;
+    if (s.srtpsuite !== null && s.srtpcrypto !== null) {
+      out.srtpsuite = s.srtpsuite;
+      out.srtpcrypto = s.srtpcrypto;
+    }
     if (s.playoutdelayExt) out.playoutdelay_ext = true;
     out.media = mp.streams.map((st, i) => {
       const m = st.spec;

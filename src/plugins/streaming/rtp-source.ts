@@ -10,6 +10,7 @@ import type { Logger } from '../../log.js';
 import type { UdpPortAllocator } from '../../media/net/port-allocator.js';
 import { isRtp, rtpSsrc } from '../../media/rtp/header.js';
 import { deliverData, deliverRtp } from './fanout.js';
+import { srtpReceiveContext, srtpSourceKeys } from './srtp-source.js';
 import type { MediaSource, Mountpoint, MpStream } from './mountpoint.js';
 
 export interface SourceDeps {
@@ -62,9 +63,11 @@ class RtpSource implements MediaSource {
   ) {}
 
   async open(): Promise<void> {
+    const keys = srtpSourceKeys(this.mp.spec.srtpsuite, this.mp.spec.srtpcrypto);
     try {
       for (const st of this.mp.streams) {
         const s = st.spec;
+        if (keys !== null && s.type !== 'data') st.srtp = srtpReceiveContext(keys);
         const want = s.simulcast && s.type === 'video' ? [s.port, s.port2, s.port3] : [s.port];
         const bound: [number, number, number] = [0, 0, 0];
         for (let sub = 0; sub < want.length; sub++) {
@@ -88,8 +91,14 @@ class RtpSource implements MediaSource {
           const socket = await this.bind(s.rtcpport, s.iface);
           this.sockets.push(socket);
           const slot = { socket, peer: null as RemoteInfo | null };
-          // only the sender's address matters: RTCP from it (SR) tells us where PLIs go
-          socket.on('message', (_m, rinfo) => {
+          // only the sender's address matters: RTCP from it (SR) tells us where PLIs go; with SRTP
+          // only an authenticated SRTCP packet may redirect them
+          socket.on('message', (m: Buffer, rinfo) => {
+            const srtp = st.srtp;
+            if (srtp !== null && srtp.unprotectRtcp(m, m.length) < 0) {
+              st.srtpDropped++;
+              return;
+            }
             slot.peer = rinfo;
           });
           socket.on('error', (err) => this.deps.log.warn(`streaming: ${this.mp.name} RTCP socket: ${err.message}`));
@@ -121,6 +130,16 @@ class RtpSource implements MediaSource {
           return;
         }
         if (!isRtp(msg, msg.length)) return;
+        let len = msg.length;
+        const srtp = st.srtp;
+        if (srtp !== null) {
+          // decrypted in place: the datagram's buffer is ours alone
+          len = srtp.unprotectRtp(msg, len);
+          if (len < 0) {
+            if (st.srtpDropped++ === 0) deps.log.warn(`streaming: ${this.mp.name} dropping SRTP packets that fail to unprotect (wrong key or suite?)`);
+            return;
+          }
+        }
         const ssrc = rtpSsrc(msg);
         if (ssrc !== st.ssrc[sub]) {
           // another sender on the same port: ignored unless the current one has been quiet for `collision` ms
@@ -128,7 +147,7 @@ class RtpSource implements MediaSource {
           st.ssrc[sub] = ssrc;
         }
         st.ssrcSeen[sub] = now;
-        deliverRtp(media, st, sub, msg, msg.length, now);
+        deliverRtp(media, st, sub, msg, len, now);
       } catch (err) {
         deps.log.error(`streaming: ${this.mp.name} packet path failure: ${(err as Error)?.stack ?? String(err)}`);
       }
@@ -145,6 +164,13 @@ class RtpSource implements MediaSource {
     pli.writeUInt16BE(2, 2);
     pli.writeUInt32BE(1, 4);
     pli.writeUInt32BE(st.ssrc[0]! >>> 0, 8);
+    if (st.srtp !== null) {
+      const out = Buffer.alloc(12 + st.srtp.rtcpOverhead);
+      pli.copy(out);
+      const n = st.srtp.protectRtcp(out, 12);
+      slot.socket.send(out, 0, n, slot.peer.port, slot.peer.address);
+      return;
+    }
     slot.socket.send(pli, slot.peer.port, slot.peer.address);
   }
 

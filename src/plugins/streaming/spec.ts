@@ -6,6 +6,7 @@
 import { CODECS, type CodecName } from '../../media/sdp/negotiate.js';
 import { StError, StErrorCode, missing } from './errors.js';
 import { requireString, requireUint, type Fields } from './fields.js';
+import { srtpSourceKeys } from './srtp-source.js';
 
 export type MountpointType = 'rtp' | 'live' | 'ondemand' | 'rtsp';
 export type StreamKind = 'audio' | 'video' | 'data';
@@ -193,6 +194,7 @@ export function readSpec(f: Fields): MountpointSpec {
     f.uint('threads'); // irrelevant here (one event loop per worker), but type-checked like Janus
     spec.srtpsuite = f.uint('srtpsuite') ?? null;
     spec.srtpcrypto = f.string('srtpcrypto') ?? null;
+    srtpSourceKeys(spec.srtpsuite, spec.srtpcrypto); // refuse bad keys before any socket is bound
     spec.e2ee = f.bool('e2ee') ?? false;
     spec.playoutdelayExt = f.bool('playoutdelay_ext') ?? false;
     const media = f.list('media');

@@ -65,6 +65,13 @@ async function drive(kind: GatewayKind): Promise<Step[]> {
     await sync('create-random-id', { request: 'create', type: 'rtp', media: [{ type: 'audio', mid: 'a', port: 0, pt: 111, codec: 'opus' }] });
     await sync('create-dup', { request: 'create', type: 'rtp', id: 1, audio: true, audioport: 0, audiopt: 111, audiocodec: 'opus' });
     await sync('create-no-type', { request: 'create' });
+    const srtpKey = Buffer.alloc(30, 7).toString('base64');
+    const srtpBase = { request: 'create', type: 'rtp', media: [{ type: 'audio', mid: 'a', port: 0, pt: 111, codec: 'opus' }] };
+    await sync('create-srtp-bad-suite', { ...srtpBase, srtpsuite: 64, srtpcrypto: srtpKey });
+    await sync('create-srtp-suite-alone', { ...srtpBase, srtpsuite: 0 });
+    await sync('create-srtp-short-crypto', { ...srtpBase, srtpsuite: 80, srtpcrypto: 'AAAA' });
+    await sync('create-srtp-not-base64', { ...srtpBase, srtpsuite: 32, srtpcrypto: 'not base64!' });
+    await sync('create-srtp-crypto-type', { ...srtpBase, srtpsuite: 80, srtpcrypto: 5 });
     await sync('create-bad-type', { request: 'create', type: 'xyz' });
     await sync('create-no-media', { request: 'create', type: 'rtp' });
     await sync('create-bad-id', { request: 'create', type: 'rtp', id: 'a' });
