@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { longPoll, postJson, tx, type JsonObject } from '../../helpers/janus-client.js';
+import type { JsonObject } from '../../helpers/janus-client.js';
+import { PluginHttp } from '../../helpers/plugin-http.js';
 import { startMediaGateway, type MediaGateway } from '../../helpers/media-server.js';
 import { diffTranscripts, type Rule, type Step } from '../../helpers/shape-diff.js';
 import { CHROME_OFFER } from '../videoroom/fixtures.js';
@@ -20,50 +21,9 @@ const JANUS = '/usr/bin/janus';
 const SAMPLES = '/usr/share/janus/recordings';
 const RULES: Rule[] = [];
 
-class Http {
-  private events: JsonObject[] = [];
-  private constructor(
-    private readonly url: string,
-    readonly session: number,
-  ) {}
-
-  static async open(url: string): Promise<Http> {
-    const s = await postJson(url, { janus: 'create', transaction: tx() });
-    return new Http(url, (s['data'] as JsonObject)['id'] as number);
-  }
-
-  async attach(): Promise<number> {
-    const a = await postJson(`${this.url}/${this.session}`, { janus: 'attach', plugin: 'janus.plugin.recordplay', transaction: tx() });
-    return (a['data'] as JsonObject)['id'] as number;
-  }
-
-  async req(handle: number, body: unknown, jsep?: Record<string, unknown>): Promise<JsonObject> {
-    const transaction = tx('rp');
-    const r = await postJson(`${this.url}/${this.session}/${handle}`, { janus: 'message', transaction, body, ...(jsep ? { jsep } : {}) });
-    if (r['janus'] === 'success') return (r['plugindata'] as JsonObject)['data'] as JsonObject;
-    if (r['janus'] !== 'ack') return { janus: r['janus'] ?? null, error: r['error'] ?? null };
-    const deadline = Date.now() + 8000;
-    for (;;) {
-      const i = this.events.findIndex((e) => e['transaction'] === transaction);
-      if (i >= 0) {
-        const e = this.events.splice(i, 1)[0]!;
-        const data = (e['plugindata'] as JsonObject)['data'] as JsonObject;
-        return e['jsep'] ? { ...data, jsep_type: (e['jsep'] as JsonObject)['type']! } : data;
-      }
-      if (Date.now() > deadline) throw new Error(`no event for ${JSON.stringify(body)}`);
-      const p = await longPoll(this.url, this.session, { maxev: 10, timeoutMs: 3000 });
-      for (const e of Array.isArray(p.json) ? p.json : [p.json]) if (e && typeof e === 'object' && !Array.isArray(e)) this.events.push(e as JsonObject);
-    }
-  }
-
-  async close(): Promise<void> {
-    await postJson(`${this.url}/${this.session}`, { janus: 'destroy', transaction: tx() }).catch(() => undefined);
-  }
-}
-
 async function run(gw: MediaGateway): Promise<Step[]> {
   const steps: Step[] = [];
-  const http = await Http.open(gw.httpUrl);
+  const http = await PluginHttp.open(gw.httpUrl, 'janus.plugin.recordplay');
   try {
     const h = await http.attach();
     const player = await http.attach();
