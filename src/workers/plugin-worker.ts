@@ -31,7 +31,9 @@ import { IdleGc } from './idle-gc.js';
 import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
 import { ShardConfig } from './shard-config.js';
 import { PluginPeers, type PeerAwarePlugin } from './peers.js';
+import { closeUdpSockets, trackUdpSockets } from './udp-sockets.js';
 
+trackUdpSockets();
 const port = parentPort!;
 const init = workerData as WorkerInit;
 setLogLevel(init.logLevel);
@@ -237,6 +239,8 @@ async function call(c: MainCall): Promise<unknown> {
     case 'closeMedia':
       for (const p of peers.values()) p.close();
       await plane?.close();
+      // Whatever a plugin left open: main terminates this thread next (see udp-sockets.ts).
+      await closeUdpSockets();
       return null;
     case 'peerCall': {
       const plugin = plugins.get(c.p) as (Plugin & PeerAwarePlugin) | undefined;
@@ -326,7 +330,8 @@ function onNotice(n: MainNotice): void {
       return;
     }
     case 'exitForTests':
-      process.exit(n.code);
+      // Sockets first: ending the thread while a datagram is due can abort the process (udp-sockets.ts).
+      void closeUdpSockets().then(() => process.exit(n.code));
       return;
     case 'faultInjection':
       faultInjection.armed = n.armed;
