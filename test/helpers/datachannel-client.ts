@@ -478,7 +478,16 @@ export class TextroomParticipant {
     readonly handleId: number,
     readonly dc: DataChannelClient,
     readonly name: string,
-  ) {}
+  ) {
+    // A run of many participants on a loaded machine can outlast session_timeout (60 s) between
+    // requests: keep the session alive as janus.js does.
+    this.keepalive = setInterval(() => {
+      this.ws.request({ janus: 'keepalive', session_id: this.sessionId }, 10_000).catch(() => undefined);
+    }, 20_000);
+    this.keepalive.unref();
+  }
+
+  private readonly keepalive: NodeJS.Timeout;
 
   /**
    * create + attach janus.plugin.textroom + setup (the gateway offers) + ack (our answer), then wait
@@ -488,12 +497,13 @@ export class TextroomParticipant {
   static async connect(wsUrl: string, name: string, opts: DataChannelClientOptions = {}): Promise<TextroomParticipant> {
     const ws = await WsClient.connect(wsUrl);
     const dc = await DataChannelClient.create({ name, ...opts });
+    let p: TextroomParticipant | undefined;
     try {
       const created = await ws.request({ janus: 'create' }, 10_000);
       const sessionId = (created.data as JsonObject).id as number;
       const attached = await ws.request({ janus: 'attach', session_id: sessionId, plugin: 'janus.plugin.textroom' }, 10_000);
       const handleId = (attached.data as JsonObject).id as number;
-      const p = new TextroomParticipant(ws, sessionId, handleId, dc, name);
+      p = new TextroomParticipant(ws, sessionId, handleId, dc, name);
       const ev = await p.message({ request: 'setup' });
       const jsep = ev.jsep as JsonObject | undefined;
       const data = (ev.plugindata as JsonObject).data as JsonObject;
@@ -506,6 +516,7 @@ export class TextroomParticipant {
       await ws.waitFor((m) => m.janus === 'webrtcup' && m.sender === handleId, 15_000, `${name}: webrtcup`);
       return p;
     } catch (e) {
+      if (p) clearInterval(p.keepalive);
       dc.close();
       await ws.close();
       throw e;
@@ -523,6 +534,7 @@ export class TextroomParticipant {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.keepalive);
     this.dc.close();
     try {
       await this.ws.request({ janus: 'destroy', session_id: this.sessionId }, 3000);

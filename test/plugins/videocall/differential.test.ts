@@ -83,11 +83,11 @@ describe('VideoCall: differential against Janus 1.1.2', { skip: !haveJanus && 'J
   before(async () => {
     // Janus now and then tears the call down by itself before the script's own hangup (its transcript
     // then ends with reason "Remote WebRTC hangup" and the busy/accept steps see no call): such a
-    // reference run says nothing about Portunus, so it is run again (at most 3 attempts).
+    // reference run says nothing about Portunus, so it is run again (at most 5 attempts).
     const callSurvived = (steps: Step[]): boolean =>
       ((steps.find((x) => x.name === 'peer-hangup')?.value as JsonObject | undefined)?.['result'] as JsonObject | undefined)?.['reason'] !== 'Remote WebRTC hangup';
     for (const kind of ['janus', 'portunus'] as const) {
-      for (let attempt = 1; attempt <= (kind === 'janus' ? 3 : 1); attempt++) {
+      for (let attempt = 1; attempt <= (kind === 'janus' ? 5 : 1); attempt++) {
         const gw = await startMediaGateway(kind, ['videocall'], {}, { prefix: 'vc-diff' });
         try {
           const steps = await run(gw);
