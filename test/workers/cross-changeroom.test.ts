@@ -192,7 +192,7 @@ test('AudioBridge across workers: leave while away frees the handle; a dead room
     assert.equal(hangups(a7, since).length, 0, 'a participant of the live worker was hung up');
 
     // The room's worker is back with room 8; a new mover goes there from room 7; now its PeerConnection's worker dies.
-    await waitFor('worker restarted', () => pool.workers[r8]!.restarts === 1 && !pool.workers[r8]!.exited, 8000);
+    await waitFor('worker restarted', () => pool.workers[r8]!.restarts === 1 && !pool.workers[r8]!.exited, 30_000);
     await sleep(300);
     const c8 = await joinParticipant(w, 8, 'c8');
     const m2 = await joinParticipant(w, 7, 'mover2');

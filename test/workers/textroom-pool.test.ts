@@ -351,7 +351,7 @@ test('TextRoom over 2 workers: a dead room worker gives its remote members `dest
     const lp = await b.dc.request({ textroom: 'listparticipants', room: otherRoom });
     assert.deepEqual((lp.participants as Array<{ username: string }>).map((p) => p.username), ['b']);
     // The worker comes back with room 1 (jcfg, empty); b joins it again and talks there.
-    await waitFor('room 1 worker restarted', () => pool.workers[w1]!.restarts === 1 && !pool.workers[w1]!.exited, 8000);
+    await waitFor('room 1 worker restarted', () => pool.workers[w1]!.restarts === 1 && !pool.workers[w1]!.exited, 30_000);
     await sleep(300);
     const again = await b.dc.request({ textroom: 'join', room: 1, username: 'b' }, 8000);
     assert.equal(again.textroom, 'success', JSON.stringify(again));

@@ -273,7 +273,7 @@ test('VideoRoom across workers: remote subscribers get the media in order, switc
     const local = subs[2]!;
     const info = await gw.admin.handle({ janus: 'handle_info', transaction: 'hi2', session_id: local.session, handle_id: local.handle });
     assert.equal((info as { janus: string }).janus, 'success');
-    await waitFor('the worker restarted', () => other.restarts === 1 && !other.exited && other.mediaMetrics !== null, 8000);
+    await waitFor('the worker restarted', () => other.restarts === 1 && !other.exited && other.mediaMetrics !== null, 30_000);
   } finally {
     sending = false;
     for (const c of clients) c.close();
@@ -351,7 +351,7 @@ test('VideoRoom across workers: a destroyed room and a dead room worker reach th
     // Its own PeerConnection (on the living worker) is not hung up.
     await sleep(500);
     assert.equal(w.client.events.slice(before).filter((e) => e.janus === 'hangup' && (e as { sender?: number }).sender === sub.handle).length, 0);
-    await waitFor('the room worker restarted', () => rw.restarts === 1 && !rw.exited && rw.mediaMetrics !== null, 8000);
+    await waitFor('the room worker restarted', () => rw.restarts === 1 && !rw.exited && rw.mediaMetrics !== null, 30_000);
   } finally {
     for (const c of clients) c.close();
     await w.gw.stop();
