@@ -92,6 +92,55 @@
     return out;
   }
 
-  const ids = () => ({ session: janus && janus.getSessionId(), pub: pub && pub.getId() });
-  window.harness = { publish, stats, ids, log, events };
+  let sub = null, subUp = false;
+  /** Subscribe to `feed` (a page of its own: the publisher may be in another browser). */
+  async function subscribe(room, feed) {
+    if (janus === null) await connect();
+    sub = await new Promise((resolve, reject) => janus.attach({
+      plugin: 'janus.plugin.videoroom',
+      success: resolve,
+      error: (e) => reject(new Error(String(e))),
+      onmessage: (msg, jsep) => {
+        events.push(msg);
+        note(`subscriber event ${JSON.stringify(msg)}`);
+        if (jsep) {
+          sub.createAnswer({
+            jsep, tracks: [{ type: 'data' }],
+            success: (answer) => sub.send({ message: { request: 'start', room }, jsep: answer }),
+            error: (e) => note(`createAnswer error ${JSON.stringify(e)}`),
+          });
+        }
+        fire();
+      },
+      onremotetrack: (track, mid, on) => {
+        if (on && track.kind === 'video') {
+          const v = document.getElementById('local');
+          v.srcObject = new MediaStream([track]);
+          v.play().catch(() => undefined);
+        }
+      },
+      webrtcState: (on) => { subUp = on; note(`subscriber webrtc ${on ? 'up' : 'down'}`); fire(); },
+    }));
+    sub.send({ message: { request: 'join', ptype: 'subscriber', room, streams: [{ feed }] } });
+    await until('subscriber webrtcup', () => subUp, 30000);
+  }
+
+  /** What the subscriber's video receiver knows: inbound-rtp, the SR-based remote-outbound-rtp, the RTX SSRC in the offer. */
+  async function subStats() {
+    const out = { inbound: null, remoteOutbound: [], offerRtxSsrc: 0, offerSsrc: 0 };
+    const pc = sub && sub.webrtcStuff.pc;
+    if (!pc) return out;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        out.inbound = { ssrc: s.ssrc, packetsReceived: s.packetsReceived || 0, packetsLost: s.packetsLost || 0, nackCount: s.nackCount || 0, retransmittedPacketsReceived: s.retransmittedPacketsReceived || 0, retransmittedBytesReceived: s.retransmittedBytesReceived || 0, framesDecoded: s.framesDecoded || 0, bytesReceived: s.bytesReceived || 0 };
+      }
+      if (s.type === 'remote-outbound-rtp') out.remoteOutbound.push({ kind: s.kind, ssrc: s.ssrc, packetsSent: s.packetsSent || 0, bytesSent: s.bytesSent || 0, reportsSent: s.reportsSent || 0, remoteTimestamp: s.remoteTimestamp || 0 });
+    });
+    const fid = /a=ssrc-group:FID (\d+) (\d+)/.exec((pc.remoteDescription && pc.remoteDescription.sdp) || '');
+    if (fid) { out.offerSsrc = Number(fid[1]); out.offerRtxSsrc = Number(fid[2]); }
+    return out;
+  }
+
+  const ids = () => ({ session: janus && janus.getSessionId(), pub: pub && pub.getId(), sub: sub && sub.getId() });
+  window.harness = { publish, subscribe, stats, subStats, ids, log, events };
 })();
