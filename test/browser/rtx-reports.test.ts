@@ -43,15 +43,15 @@ interface SubStats {
 
 /**
  * The gateway, advertising only the veth's host side. Started up to 3 times: on this shared 2-core
- * machine Portunus has been seen taking 17-20 s to answer /janus/info while others compile, and the
- * helper's 20 s limit is not retried.
+ * machine Portunus has been seen taking 17-20 s to answer /janus/info (or its Admin API) while others
+ * compile, and the helper does not retry that.
  */
 async function startGateway(kind: GatewayKind, prefix: string, hostIf: string): Promise<MediaGateway> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startMediaGateway(kind, ['videoroom'], {}, { prefix, janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${hostIf}"`) });
     } catch (e) {
-      if (attempt === 3 || !/did not answer/.test(String(e))) throw e;
+      if (attempt === 3 || !/did not answer|not ready/.test(String(e))) throw e;
       console.log(`# ${kind} start attempt ${attempt} timed out; retrying`);
     }
   }

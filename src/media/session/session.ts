@@ -836,7 +836,6 @@ export class RtpSession {
     if (idx < 0) return;
     const ls = this.local[idx]!;
     ls.rtxReports++;
-    ls.rtxRemoteLost = b.cumulativeLost;
     this.result.rtxReportCount++;
     if (b.lsr !== 0) {
       const rtt = rttFromReport(ntpMiddle32FromMs(now + this.unixOffsetMs), b.lsr, b.dlsr);

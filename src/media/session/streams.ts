@@ -27,7 +27,6 @@ export class LocalStream {
   rtxOctets = 0;
   /** Report blocks the remote sent about our RTX SSRC (libwebrtc reports every SSRC it receives). */
   rtxReports = 0;
-  rtxRemoteLost = 0;
   rtxSeq: number;
   /** Sequence number of the last video packet sent (probes copy it), -1 before any. */
   lastSeq = -1;
