@@ -1110,8 +1110,8 @@ export class RtpSession {
       blocksWritten = true;
       ssrcs.push(ls.ssrc);
       off += len;
-      // The RTX stream gets its own SR (as libwebrtc and Janus send it): the receiver sees an SSRC
-      // with counts instead of one it never heard a report about. Its timestamps are the media's.
+      // The RTX stream gets its own SR (RFC 3550: every sending SSRC reports): the receiver sees an
+      // SSRC with counts instead of one it never heard a report about. Its timestamps are the media's.
       if (ls.rtxSsrc >= 0 && ls.rtxPackets > 0 && off + 28 <= max) {
         writeRtcpHeader(out, off, 0, RtcpType.SR, 28);
         out.writeUInt32BE(ls.rtxSsrc, off + 4);
