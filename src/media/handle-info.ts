@@ -237,6 +237,8 @@ function mediumInfo(p: PeerSnapshot, l: LineSnapshot, rm: MediaSection | undefin
       plis: { in: out ? out.plisReceived : 0, out: inbound.reduce((n, s) => n + s.plisSent, 0) },
       firs: { in: out ? out.firsReceived : 0, out: inbound.reduce((n, s) => n + s.firsSent, 0) },
       retransmitted: out?.retransmitted ?? 0,
+      // What went out on our RTX SSRC (as its SR says) and how many report blocks came back about it.
+      ...(out?.rtxSsrc !== undefined ? { rtx: { packets: out.rtxPackets ?? 0, octets: out.rtxOctets ?? 0, reports: out.rtxReports ?? 0 } } : {}),
       ...(inbound.some((s) => s.rid !== undefined) ? { rids: inbound.map((s) => s.rid ?? null) } : {}),
     },
   });

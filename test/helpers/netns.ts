@@ -2,7 +2,8 @@
  * An impaired link for browser tests: a network namespace joined to this machine by a veth pair
  * (10.77.<n>.1 here, 10.77.<n>.2 inside), a Chromium launcher that runs inside it, and knobs to
  * shape what this machine sends into it: `tc tbf` caps the rate and builds queueing delay (this
- * kernel has no netem), `iptables -m statistic --mode random` inside the namespace drops packets.
+ * kernel has no netem), `iptables -m statistic --mode random` inside the namespace drops packets;
+ * shapeUplink() caps what the namespace sends instead (a publisher's uplink).
  * Needs root and iproute2/iptables; netnsUnavailable() says why not, so tests can skip cleanly.
  */
 import { execFileSync } from 'node:child_process';
@@ -98,6 +99,30 @@ export class ImpairedLink {
       }
       this.lossRule = null;
     }
+  }
+
+  /**
+   * Shape what the namespace sends (its uplink): a tbf on the namespace's veth end, the egress a
+   * publisher inside sees as its bottleneck. Separate from impair() (the downlink) so both can be used.
+   */
+  shapeUplink(rateKbit: number): void {
+    this.liftUplink();
+    run('ip', ['netns', 'exec', this.ns, 'tc', 'qdisc', 'add', 'dev', this.nsIf, 'root', 'tbf', 'rate', `${rateKbit}kbit`, 'burst', '10kb', 'latency', '100ms']);
+  }
+
+  liftUplink(): void {
+    try {
+      run('ip', ['netns', 'exec', this.ns, 'tc', 'qdisc', 'del', 'dev', this.nsIf, 'root']);
+    } catch {
+      // no qdisc of ours
+    }
+  }
+
+  /** Packets the uplink tbf sent and dropped since shapeUplink() (zeros when none is installed). */
+  uplinkCounters(): { sent: number; dropped: number } {
+    const out = run('ip', ['netns', 'exec', this.ns, 'tc', '-s', 'qdisc', 'show', 'dev', this.nsIf]);
+    const m = /qdisc tbf[\s\S]*?Sent \d+ bytes (\d+) pkt \(dropped (\d+)/.exec(out);
+    return m ? { sent: Number(m[1]), dropped: Number(m[2]) } : { sent: 0, dropped: 0 };
   }
 
   remove(): void {

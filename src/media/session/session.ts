@@ -114,6 +114,8 @@ export class RtcpResult {
   reportCount = 0;
   byeCount = 0;
   twccCount = 0;
+  /** Report blocks about our RTX SSRCs (not in reportCount: no media stream's loss). */
+  rtxReportCount = 0;
   /** The compound packet was malformed (what was read before the error was applied). */
   malformed = false;
 
@@ -133,6 +135,7 @@ export class RtcpResult {
     this.reportCount = 0;
     this.byeCount = 0;
     this.twccCount = 0;
+    this.rtxReportCount = 0;
     this.malformed = false;
   }
 }
@@ -199,6 +202,8 @@ export class RtpSession {
   private readonly inTable = new SsrcTable();
   /** our media SSRC -> local index */
   private readonly outTable = new SsrcTable();
+  /** our RTX SSRC -> local index (reports about it; NACK/PLI name the media SSRC) */
+  private readonly rtxOutTable = new SsrcTable();
 
   private started = false;
   private lastNow = 0;
@@ -313,6 +318,7 @@ export class RtpSession {
     const ls = new LocalStream(this.local.length, cfg, this.minNackQueueMs, this.random);
     this.local.push(ls);
     this.outTable.set(ls.ssrc, ls.index);
+    if (ls.rtxSsrc >= 0 && this.rtxOutTable.get(ls.rtxSsrc) < 0) this.rtxOutTable.set(ls.rtxSsrc, ls.index);
     if (this.rttMs > 0) this.applyRtt(ls);
     return ls.index;
   }
@@ -323,6 +329,7 @@ export class RtpSession {
       if (ls.mid === mid && ls.active) {
         ls.active = false;
         this.outTable.delete(ls.ssrc);
+        if (ls.rtxSsrc >= 0 && this.rtxOutTable.get(ls.rtxSsrc) === ls.index) this.rtxOutTable.delete(ls.rtxSsrc);
       }
     }
   }
@@ -688,6 +695,7 @@ export class RtpSession {
     setRtpSeq(out, src.rtxSeq);
     src.rtxSeq = (src.rtxSeq + 1) & 0xffff;
     len += 2;
+    this.countRtx(src, out, len, hdr);
     this.stamp(out, len, now);
     this.probePackets++;
     this.probeBytes += len;
@@ -798,7 +806,10 @@ export class RtpSession {
     for (let i = 0; i < n; i++) {
       const b = readReportBlock(buf, off, i, this.block);
       const idx = this.outTable.get(b.ssrc);
-      if (idx < 0) continue;
+      if (idx < 0) {
+        this.readRtxBlock(b, now);
+        continue;
+      }
       const ls = this.local[idx]!;
       this.result.reportCount++;
       ls.haveReport = true;
@@ -812,6 +823,23 @@ export class RtpSession {
           this.setRtt(rtt);
         }
       }
+    }
+  }
+
+  /**
+   * A report block about one of our RTX SSRCs: counted and used for RTT (its LSR echoes the SR we
+   * sent for that SSRC), never as the media stream's loss: RTX has no sequence the receiver can
+   * judge loss on (retransmissions come only when asked for).
+   */
+  private readRtxBlock(b: ReportBlock, now: number): void {
+    const idx = this.rtxOutTable.get(b.ssrc);
+    if (idx < 0) return;
+    const ls = this.local[idx]!;
+    ls.rtxReports++;
+    this.result.rtxReportCount++;
+    if (b.lsr !== 0) {
+      const rtt = rttFromReport(ntpMiddle32FromMs(now + this.unixOffsetMs), b.lsr, b.dlsr);
+      if (rtt >= 0) this.setRtt(rtt);
     }
   }
 
@@ -875,12 +903,20 @@ export class RtpSession {
       setRtpSeq(out, ls.rtxSeq);
       ls.rtxSeq = (ls.rtxSeq + 1) & 0xffff;
       len += 2;
+      this.countRtx(ls, out, len, hdr);
     }
     this.stamp(out, len, now);
     res.retransmitLengths[i] = len;
     res.retransmitStreams[i] = ls.index;
     res.retransmitCount++;
     ls.retransmitted++;
+  }
+
+  /** The RTX stream's SR counters: payload octets are the OSN and the original payload, as RFC 4588 sends them. */
+  private countRtx(ls: LocalStream, out: Buffer, len: number, hdr: number): void {
+    const pad = out[0]! & 0x20 ? out[len - 1]! : 0;
+    ls.rtxPackets = (ls.rtxPackets + 1) >>> 0;
+    ls.rtxOctets = (ls.rtxOctets + Math.max(0, len - hdr - pad)) >>> 0;
   }
 
   // ================================================================== time
@@ -1017,7 +1053,11 @@ export class RtpSession {
     if (off === 0) off = this.writeMinimalHeader(out, max);
     const ssrcs = this.sdesSsrcs;
     ssrcs.length = 0;
-    for (const ls of this.local) if (ls.active) ssrcs.push(ls.ssrc);
+    for (const ls of this.local) {
+      if (!ls.active) continue;
+      ssrcs.push(ls.ssrc);
+      if (ls.rtxSsrc >= 0 && ls.rtxPackets > 0) ssrcs.push(ls.rtxSsrc);
+    }
     if (ssrcs.length === 0) ssrcs.push(this.rtcpSsrc);
     const n = Math.min(31, ssrcs.length);
     const len = 4 + 4 * n;
@@ -1070,6 +1110,19 @@ export class RtpSession {
       blocksWritten = true;
       ssrcs.push(ls.ssrc);
       off += len;
+      // The RTX stream gets its own SR (RFC 3550: every sending SSRC reports): the receiver sees an
+      // SSRC with counts instead of one it never heard a report about. Its timestamps are the media's.
+      if (ls.rtxSsrc >= 0 && ls.rtxPackets > 0 && off + 28 <= max) {
+        writeRtcpHeader(out, off, 0, RtcpType.SR, 28);
+        out.writeUInt32BE(ls.rtxSsrc, off + 4);
+        out.writeUInt32BE(ntpSec >>> 0, off + 8);
+        out.writeUInt32BE(ntpFrac >>> 0, off + 12);
+        out.writeUInt32BE(ls.sendStats.rtpTimestampAt(now), off + 16);
+        out.writeUInt32BE(ls.rtxPackets >>> 0, off + 20);
+        out.writeUInt32BE(ls.rtxOctets >>> 0, off + 24);
+        ssrcs.push(ls.rtxSsrc);
+        off += 28;
+      }
     }
     if (!blocksWritten) {
       if (blocks === 0) return start;
@@ -1311,7 +1364,7 @@ export class RtpSession {
           mid: ls.mid,
           kind: ls.kind,
           ssrc: ls.ssrc,
-          ...(ls.rtxSsrc >= 0 ? { rtxSsrc: ls.rtxSsrc } : {}),
+          ...(ls.rtxSsrc >= 0 ? { rtxSsrc: ls.rtxSsrc, rtxPackets: ls.rtxPackets, rtxOctets: ls.rtxOctets, rtxReports: ls.rtxReports } : {}),
           packets: ls.packets,
           bytes: ls.bytes,
           bytesLastSec: ls.bytesLastSec,

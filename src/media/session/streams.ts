@@ -22,6 +22,11 @@ export class LocalStream {
   packets = 0;
   bytes = 0;
   retransmitted = 0;
+  /** What went out on the RTX SSRC (retransmissions and probes), for its own SR: packets, payload octets. */
+  rtxPackets = 0;
+  rtxOctets = 0;
+  /** Report blocks the remote sent about our RTX SSRC (libwebrtc reports every SSRC it receives). */
+  rtxReports = 0;
   rtxSeq: number;
   /** Sequence number of the last video packet sent (probes copy it), -1 before any. */
   lastSeq = -1;

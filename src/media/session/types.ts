@@ -159,6 +159,10 @@ export interface OutboundStreamStats {
   kind: MediaKind;
   ssrc: number;
   rtxSsrc?: number;
+  /** With RTX: packets (retransmissions and probes) and payload octets sent on rtxSsrc, as in its SR; report blocks about it. */
+  rtxPackets?: number;
+  rtxOctets?: number;
+  rtxReports?: number;
   packets: number;
   bytes: number;
   bytesLastSec: number;

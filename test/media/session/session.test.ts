@@ -186,6 +186,79 @@ test('with RTX the retransmission carries our RTX SSRC/PT and the OSN, and the o
   assert.equal(rx.onRtp(probe, 12, 30), -1);
 });
 
+test('the RTX SSRC gets its own SR once it sent something: RTX packets and payload octets, the media clock, a CNAME, a BYE', () => {
+  const s = sender(true);
+  for (let i = 0; i < 10; i++) s.onOutgoingRtp(rtp(LOCAL_V, i, 90000 + 3000 * i, { payload: 100 }), 112, (i * 100) / 3);
+  // nothing resent yet: one SR, for the media SSRC only
+  const first = drainRtcp(s, 500)[0]!;
+  assert.deepEqual(parts(first).map((p) => [p.type, rtcpSenderSsrc(first, p.off)]), [[RtcpType.SR, LOCAL_V], [RtcpType.SDES, LOCAL_V]]);
+  s.onOutgoingRtp(rtp(LOCAL_V, 10, 120000, { payload: 100 }), 112, 820);
+  s.onOutgoingRtp(rtp(LOCAL_V, 11, 123000, { payload: 100 }), 112, 830);
+  assert.equal(s.onRtcp(buildNack(1, LOCAL_V, [10, 11]), 16, 850).retransmitCount, 2);
+  const buf = reportAt(s, 1500);
+  const ps = parts(buf);
+  assert.deepEqual(ps.map((p) => p.type), [RtcpType.SR, RtcpType.SR, RtcpType.SDES]);
+  assert.equal(rtcpSenderSsrc(buf, ps[0]!.off), LOCAL_V);
+  assert.equal(rtcpSenderSsrc(buf, ps[1]!.off), LOCAL_V_RTX);
+  const media = readSenderInfo(buf, ps[0]!.off, newSenderInfo());
+  const rtx = readSenderInfo(buf, ps[1]!.off, newSenderInfo());
+  assert.equal(reportBlockCount(buf, ps[1]!.off, ps[1]!.len), 0);
+  assert.equal(rtx.packetCount, 2);
+  assert.equal(rtx.octetCount, 2 * 102, 'payload octets: the 2-byte OSN and the original payload');
+  assert.equal(media.packetCount, 12, 'retransmissions are not counted on the media SSRC');
+  assert.equal(rtx.ntpSec, media.ntpSec);
+  assert.equal(rtx.ntpFrac, media.ntpFrac);
+  assert.equal(rtx.rtpTimestamp, media.rtpTimestamp, 'RTX keeps the media timestamps (RFC 4588)');
+  assert.deepEqual(parseSdes(buf, ps[2]!.off, ps[2]!.len), [{ ssrc: LOCAL_V, cname: 'test-cname' }, { ssrc: LOCAL_V_RTX, cname: 'test-cname' }]);
+  const out = s.getStats().outbound[0]!;
+  assert.equal(out.rtxPackets, 2);
+  assert.equal(out.rtxOctets, 204);
+  // a clean close says goodbye for the RTX SSRC too
+  const bye = Buffer.alloc(1500);
+  const n = s.writeBye(bye, 1600);
+  const bp = parts(bye.subarray(0, n));
+  const b = bp.find((p) => p.type === RtcpType.BYE)!;
+  const named: number[] = [];
+  for (let i = 0; i < b.fmt; i++) named.push(bye.readUInt32BE(b.off + 4 + 4 * i));
+  assert.deepEqual(named, [LOCAL_V, LOCAL_V_RTX, LOCAL_A]);
+});
+
+test('receiver reports about our RTX SSRC: counted apart, RTT from their LSR, never the media stream\'s loss', () => {
+  const s = sender(true);
+  s.onOutgoingRtp(rtp(LOCAL_V, 1, 3000), 112, 0);
+  s.onRtcp(buildNack(1, LOCAL_V, [1]), 16, 100);
+  drainRtcp(s, 500); // SRs for both SSRCs at 500
+  const rtxBlock = newReportBlock();
+  rtxBlock.ssrc = LOCAL_V_RTX;
+  rtxBlock.fractionLost = 200; // what libwebrtc may say of a sparse RTX sequence
+  rtxBlock.cumulativeLost = 7;
+  rtxBlock.lsr = ((ntpSeconds(WALL + 500) & 0xffff) << 16) | (ntpFraction(WALL + 500) >>> 16);
+  rtxBlock.dlsr = Math.floor((20 * 65536) / 1000);
+  const r = s.onRtcp(buildReceiverReport(0x99999999, [rtxBlock]), 32, 600);
+  assert.equal(r.malformed, false);
+  assert.equal(r.rtxReportCount, 1);
+  assert.equal(r.reportCount, 0, 'not a report about a media stream');
+  assert.ok(Math.abs(s.rtt - 80) < 1, `RTT from the RTX SR's echo: ${s.rtt}`);
+  const out = s.getStats().outbound[0]!;
+  assert.equal(out.rtxReports, 1);
+  assert.equal(out.remoteLost, 0);
+  assert.equal(out.remoteFractionLost, 0);
+  // with the media block in the same RR both are read
+  const mediaBlock = newReportBlock();
+  mediaBlock.ssrc = LOCAL_V;
+  mediaBlock.cumulativeLost = 1;
+  const both = s.onRtcp(buildReceiverReport(0x99999999, [rtxBlock, mediaBlock]), 56, 700);
+  assert.equal(both.rtxReportCount, 1);
+  assert.equal(both.reportCount, 1);
+  assert.equal(s.getStats().outbound[0]!.remoteLost, 1);
+  // NACK / PLI naming the RTX SSRC: ignored, no error
+  assert.equal(s.onRtcp(buildNack(1, LOCAL_V_RTX, [1]), 16, 800).retransmitCount, 0);
+  assert.equal(s.onRtcp(buildPli(1, LOCAL_V_RTX), 12, 800).pliCount, 0);
+  // after the stream is removed its RTX SSRC is unknown again
+  s.removeLocalStream('v');
+  assert.equal(s.onRtcp(buildReceiverReport(0x99999999, [rtxBlock]), 32, 900).rtxReportCount, 0);
+});
+
 test('nack_optimizations: a keyframe empties the retransmission buffer', () => {
   const s = sender(false, { nackOptimizations: true });
   for (let seq = 1; seq <= 5; seq++) s.onOutgoingRtp(rtp(LOCAL_V, seq, 3000), 112, seq);
