@@ -8,7 +8,7 @@
  * (never fatal). When it works, each new media socket asks it for its own mapping (short timeout).
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { hostCandidate, localPreference, srflxCandidate, type IceCandidate } from './ice/candidate.js';
+import { hostCandidate, localPreference, srflxCandidate, tcpPassiveCandidate, type IceCandidate } from './ice/candidate.js';
 import { discoverLocalAddresses, type LocalAddress } from './net/interfaces.js';
 import { applyNat11Mapping } from './net/nat.js';
 import { stunBinding } from './net/stun-client.js';
@@ -123,6 +123,16 @@ export class LocalCandidates {
     const hosts = this.addresses.map((a, i) => hostCandidate(a.address, port, { localPreference: localPreference(4, i) }));
     const advertised = applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false);
     return { base: hosts[0]!, advertised };
+  }
+
+  /**
+   * Passive ICE-TCP candidates (nat.ice_tcp) for a listener on `port`, one per address in interface
+   * order, 1:1 NAT mapped like the UDP ones. Their priorities sit below every UDP candidate's.
+   */
+  tcpCandidates(port: number): IceCandidate[] {
+    const n = this.addresses.length;
+    const hosts = this.addresses.map((a, i) => tcpPassiveCandidate(a.address, port, { otherPreference: 0x1fff - Math.min(i, n) * 10 }));
+    return applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false);
   }
 
   /** The srflx candidate of a bound socket, or null (STUN off, unanswered, or same as the host address). */

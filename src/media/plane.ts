@@ -16,6 +16,7 @@ import { log as rootLog, type Logger } from '../log.js';
 import { LocalCandidates } from './candidates.js';
 import { generateCertificate, loadCertificate, type DtlsCertificate } from './dtls/certificate.js';
 import { PortRangeExhaustedError, UdpPortAllocator } from './net/port-allocator.js';
+import { IceTcpListener, type IceTcpStats } from './net/ice-tcp.js';
 import type { IceTiming } from './ice/agent.js';
 import { Peer, type MediaRuntimeSettings, type PeerConfig } from './peer.js';
 import { SdpError } from './sdp/errors.js';
@@ -52,6 +53,12 @@ export class WebRtcMediaPlane implements MediaPlane {
   private readonly retired = zeroTotals();
   /** What we generate is held to the same limits as what we accept (media.max_mlines, media.max_sdp_size). */
   private readonly sdpLimits: SdpLimits;
+  /**
+   * nat.ice_tcp: this plane's listener, opened with the first PeerConnection (a plane that never hosts
+   * one, like main's when media workers carry the PeerConnections, holds no port).
+   */
+  private iceTcp: Promise<IceTcpListener | null> | null = null;
+  private iceTcpListener: IceTcpListener | null = null;
 
   private constructor(
     private readonly config: JanusConfig,
@@ -232,6 +239,35 @@ export class WebRtcMediaPlane implements MediaPlane {
     for (const id of [...this.peers.keys()]) this.drop(id, 'Shutdown');
     await Promise.allSettled([...this.creating.values()]);
     for (const id of [...this.peers.keys()]) this.drop(id, 'Shutdown');
+    await this.iceTcp;
+    this.iceTcpListener?.close();
+  }
+
+  /** The ICE-TCP listener's port and refusal counters, null when nat.ice_tcp is off or not opened yet. */
+  get iceTcpInfo(): { port: number; connections: number; stats: IceTcpStats } | null {
+    const l = this.iceTcpListener;
+    return l === null ? null : { port: l.port, connections: l.connections, stats: { ...l.stats } };
+  }
+
+  /** Open the ICE-TCP listener once; a failure is a warning (UDP keeps working), not a refused call. */
+  private ensureIceTcp(): Promise<IceTcpListener | null> {
+    if (!this.config.nat.ice_tcp) return Promise.resolve(null);
+    this.iceTcp ??= IceTcpListener.listen({ range: this.config.media.rtp_port_range ?? { min: 0, max: 0 }, log: this.log })
+      .then((l) => {
+        if (this.closed) {
+          l.close();
+          return null;
+        }
+        this.iceTcpListener = l;
+        this.peerConfig.iceTcp = l;
+        this.log.info('ICE-TCP listening', { port: l.port });
+        return l;
+      })
+      .catch((err: unknown) => {
+        this.log.warn('ICE-TCP disabled: cannot listen', { err: err instanceof Error ? err.message : String(err) });
+        return null;
+      });
+    return this.iceTcp;
   }
 
   /** /metrics: live PeerConnections by state and the cumulative counters of every PeerConnection so far. */
@@ -348,6 +384,8 @@ export class WebRtcMediaPlane implements MediaPlane {
     } catch {
       /* srflx is optional */
     }
+    const tcp = await this.ensureIceTcp();
+    if (tcp !== null) cands.advertised.push(...this.candidates.tcpCandidates(tcp.port));
     const id = handle.handleId;
     const events = this.events;
     const peer = new Peer(id, allocated.socket, allocated.port, cands, this.peerConfig, {
