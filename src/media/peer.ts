@@ -107,6 +107,10 @@ class TcpPath implements MediaPath {
   }
 }
 
+/** Local ICE socket ids: the UDP sockets; ICE-TCP connections take the ids after them. */
+const SOCKET_UDP4 = 0;
+const SOCKET_UDP6 = 1;
+
 /** ICE-TCP connections one PeerConnection keeps at most (a browser opens one per local interface). */
 const MAX_TCP_CONNECTIONS = 8;
 
@@ -274,7 +278,8 @@ export class Peer {
   private path: MediaPath | null = null;
   /** Adopted ICE-TCP connections by local ICE socket id. */
   private readonly tcpConns = new Map<number, IceTcpConnection>();
-  private tcpSeq = 0;
+  /** ICE-TCP connections get local socket ids after the UDP ones. */
+  private tcpSeq = SOCKET_UDP6;
   private registeredUfrag: string | null = null;
   private iceState: IceState = 'new';
   private lastRestart = false;
@@ -330,7 +335,7 @@ export class Peer {
     readonly handleId: number,
     private readonly socket: Socket,
     readonly port: number,
-    private readonly candidates: { base: IceCandidate; advertised: IceCandidate[] },
+    private readonly candidates: { base: IceCandidate; advertised: IceCandidate[]; v6?: { socket: Socket; base: IceCandidate } },
     private readonly cfg: PeerConfig,
     private readonly events: PeerEvents,
   ) {
@@ -351,6 +356,11 @@ export class Peer {
     this.applySettings(s);
     if (cfg.iceTcp) this.registerUfrag(this.freshUfrag());
     socket.on('message', this.onMessage);
+    const s6 = candidates.v6?.socket;
+    if (s6 !== undefined) {
+      s6.on('message', this.onMessage6);
+      s6.on('error', (err) => this.cfg.log.warn('media socket error', { handle: handleId, family: 6, err: String(err) }));
+    }
     socket.on('error', (err) => this.cfg.log.warn('media socket error', { handle: handleId, err: String(err) }));
   }
 
@@ -438,8 +448,13 @@ export class Peer {
       software: 'Portunus',
       ...(this.cfg.iceTiming ? { timing: this.cfg.iceTiming } : {}),
     });
-    a.addLocalCandidate(this.candidates.base, 0);
-    for (const c of this.candidates.advertised) if (c !== this.candidates.base) a.addLocalCandidate(c, 0);
+    a.addLocalCandidate(this.candidates.base, SOCKET_UDP4);
+    const v6 = this.candidates.v6;
+    if (v6 !== undefined) a.addLocalCandidate(v6.base, SOCKET_UDP6);
+    for (const c of this.candidates.advertised) {
+      if (c === this.candidates.base || c === v6?.base) continue;
+      a.addLocalCandidate(c, v6 !== undefined && c.transport === 'udp' && c.address.includes(':') ? SOCKET_UDP6 : SOCKET_UDP4);
+    }
     this.agent = a;
     this.agentCreatedAt = performance.now();
     return a;
@@ -792,7 +807,11 @@ export class Peer {
   // ============================================================ receive path
 
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
-    this.receive(msg, rinfo, 0);
+    this.receive(msg, rinfo, SOCKET_UDP4);
+  };
+
+  private readonly onMessage6 = (msg: Buffer, rinfo: RemoteInfo): void => {
+    this.receive(msg, rinfo, SOCKET_UDP6);
   };
 
   /** One packet from local ICE socket `socketId` (0: the UDP socket, else an ICE-TCP connection). */
@@ -880,7 +899,8 @@ export class Peer {
   /** Media goes to `to` through local ICE socket `socketId` from now on. */
   private setPath(socketId: number, to: SocketAddress): void {
     this.remoteAddress = { address: to.address, port: to.port };
-    if (socketId === 0) this.path = new UdpPath(this.socket, to.address, to.port);
+    if (socketId === SOCKET_UDP4) this.path = new UdpPath(this.socket, to.address, to.port);
+    else if (socketId === SOCKET_UDP6) this.path = this.candidates.v6 !== undefined ? new UdpPath(this.candidates.v6.socket, to.address, to.port) : null;
     else {
       const conn = this.tcpConns.get(socketId);
       this.path = conn !== undefined ? new TcpPath(conn) : null;
@@ -1064,7 +1084,8 @@ export class Peer {
   private sendIce(d: Buffer, to: SocketAddress, socketId: number): void {
     if (this.closed) return;
     try {
-      if (socketId === 0) this.socket.send(d, to.port, to.address);
+      if (socketId === SOCKET_UDP4) this.socket.send(d, to.port, to.address);
+      else if (socketId === SOCKET_UDP6) this.candidates.v6?.socket.send(d, to.port, to.address);
       else this.tcpConns.get(socketId)?.send(d, 0, d.length);
     } catch (err) {
       this.failure('send', 'send', err);
@@ -1471,6 +1492,8 @@ export class Peer {
     this.sink = null;
     this.pendingData.clear();
     this.socket.off('message', this.onMessage);
+    const s6 = this.candidates.v6?.socket;
+    s6?.off('message', this.onMessage6);
     if (this.cfg.iceTcp !== undefined && this.registeredUfrag !== null) this.cfg.iceTcp.unregister(this.registeredUfrag, this.tcpOwner);
     const conns = [...this.tcpConns.values()];
     this.tcpConns.clear();
@@ -1479,6 +1502,11 @@ export class Peer {
     setImmediate(() => {
       try {
         this.socket.close();
+      } catch {
+        /* already closed */
+      }
+      try {
+        s6?.close();
       } catch {
         /* already closed */
       }

@@ -46,6 +46,8 @@ export class WebRtcMediaPlane implements MediaPlane {
   /** Handles hung up while their peer was being created (the result is closed on arrival). */
   private readonly generation = new Map<number, number>();
   private readonly allocator: UdpPortAllocator;
+  /** media.ipv6 with IPv6 addresses: a second (udp6) socket per PeerConnection from the same range. */
+  private readonly allocator6: UdpPortAllocator | null;
   private readonly peerConfig: PeerConfig;
   private readonly log: Logger;
   private closed = false;
@@ -72,6 +74,7 @@ export class WebRtcMediaPlane implements MediaPlane {
     this.sdpLimits = { maxMlines: config.media.max_mlines, maxSize: config.media.max_sdp_size };
     const range = config.media.rtp_port_range ?? { min: 0, max: 0 };
     this.allocator = new UdpPortAllocator({ range, address: '0.0.0.0' });
+    this.allocator6 = candidates.addresses6.length > 0 ? new UdpPortAllocator({ range, address: '::', type: 'udp6' }) : null;
     const nat = config.nat;
     this.peerConfig = {
       certificate,
@@ -122,6 +125,7 @@ export class WebRtcMediaPlane implements MediaPlane {
       }));
     log.info('media plane ready', {
       addresses: candidates.addresses.map((a) => a.address),
+      ...(candidates.addresses6.length > 0 ? { addresses6: candidates.addresses6.map((a) => a.address) } : {}),
       rtp_port_range: config.media.rtp_port_range ? `${config.media.rtp_port_range.min}-${config.media.rtp_port_range.max}` : 'any',
       fingerprint: certificate.sdpFingerprint,
       ice_lite: config.nat.ice_lite,
@@ -383,6 +387,21 @@ export class WebRtcMediaPlane implements MediaPlane {
       if (srflx) cands.advertised.push(srflx);
     } catch {
       /* srflx is optional */
+    }
+    if (this.allocator6 !== null) {
+      // IPv6 is extra reach: a PeerConnection without it still works over IPv4.
+      try {
+        const a6 = await this.allocator6.allocate();
+        try {
+          a6.socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+          a6.socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+        } catch {
+          /* keep the defaults */
+        }
+        this.candidates.addIpv6(cands, a6.socket, a6.port);
+      } catch (err) {
+        this.log.warn('no IPv6 socket for this PeerConnection', { handle: handle.handleId, err: err instanceof Error ? err.message : String(err) });
+      }
     }
     const tcp = await this.ensureIceTcp();
     if (tcp !== null) cands.advertised.push(...this.candidates.tcpCandidates(tcp.port));
