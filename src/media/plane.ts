@@ -285,6 +285,18 @@ export class WebRtcMediaPlane implements MediaPlane {
       states[peerState(peer)]!++;
       addPeer(t, peer);
     }
+    const tcp = this.iceTcpListener;
+    if (tcp !== null) {
+      // ICE-TCP connections closed for bad input (portunus_media_errors_total{type="ice_tcp_..."}).
+      const st = tcp.stats;
+      t.errors.ice_tcp_garbage = st.garbage;
+      t.errors.ice_tcp_oversize = st.oversize;
+      t.errors.ice_tcp_timeout = st.timeout;
+      t.errors.ice_tcp_unknown_ufrag = st.unknownUfrag;
+      t.errors.ice_tcp_overflow = st.overflow;
+      t.errors.ice_tcp_refused = st.refused;
+      t.errors.ice_tcp_send_dropped = st.sendDropped;
+    }
     const range = this.config.media.rtp_port_range;
     return {
       peerConnections: states,

@@ -60,6 +60,9 @@ test('ice_tcp: passive TCP candidates in the answer; a TCP client is answered on
     const st = w.plane.iceTcpInfo!.stats;
     assert.equal(st.garbage + st.unknownUfrag + st.oversize, 3, JSON.stringify(st));
     assert.equal(st.oversize, 1);
+    const errs = w.plane.metrics().errors!;
+    assert.equal(errs.ice_tcp_oversize, 1, 'counted in /metrics (portunus_media_errors_total)');
+    assert.equal((errs.ice_tcp_garbage ?? 0) + (errs.ice_tcp_unknown_ufrag ?? 0), 2);
     udp.peer.sendRtp('0', rtpPacket(111, 1, 960, 5, Buffer.from('ping')), 16);
     await waitFor('UDP echo still works', () => udp.rtp.find((p) => p.bytes.subarray(12).toString() === 'ping'));
 
