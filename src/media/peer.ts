@@ -1,5 +1,6 @@
 /**
- * Peer: one handle's server-side PeerConnection. One UDP socket (BUNDLE + rtcp-mux), one ICE agent,
+ * Peer: one handle's server-side PeerConnection. One UDP socket (BUNDLE + rtcp-mux; a second, IPv6
+ * one with media.ipv6; ICE-TCP connections with nat.ice_tcp: see below), one ICE agent,
  * one DTLS association, SRTP in both directions, SCTP data channels when negotiated, and one
  * RtpSession (session/) for everything RTP/RTCP: receive statistics, NACK in both directions,
  * SR/RR/SDES, REMB, PLI/FIR, `media` and `slowlink` events, per-stream statistics.
