@@ -61,11 +61,13 @@ describe('ICE-TCP: echotest.html from a namespace where all UDP is dropped', { s
     const ws = gw!.wsUrl.replace('127.0.0.1', link!.hostIp);
     const dp = await openDemo(handle!, { wsUrl: ws }, 'echotest.html', {}, 'echotest/ice-tcp');
     await withPages(gw!, [dp], async () => {
+      const t0 = Date.now();
       await dp.start();
       await dp.waitForConsole(/Plugin attached! \(janus\.plugin\.echotest/, 15_000, 'session creation + attach to janus.plugin.echotest');
       // UDP checks time out first on the browser's side; TCP must carry everything.
       const [pc] = await waitForMedia(dp, { video: true, data: true }, 60_000, { what: 'echoed video over ICE-TCP' });
       assert.ok(pc);
+      const mediaMs = Date.now() - t0;
       assert.match(pc.selectedPair ?? '', /\/tcp -> .*\/tcp \((succeeded|in-progress)\)$/, `the browser's selected pair is TCP: ${pc.selectedPair}`);
       assert.ok(pc.selectedPair!.includes(`${link!.hostIp}:`), `the remote candidate is the veth address: ${pc.selectedPair}`);
 
@@ -75,7 +77,7 @@ describe('ICE-TCP: echotest.html from a namespace where all UDP is dropped', { s
       const f0 = inboundTotal(before1, 'video', 'framesDecoded');
       const f1 = inboundTotal(after1, 'video', 'framesDecoded');
       if (!(f1 > f0 + 15)) assert.fail(`echoed video frames decoded must grow over 3 s on TCP (${f0} -> ${f1})\n${await dp.diagnostics()}`);
-      console.log(`# ice-tcp: selected pair ${after1[0]?.selectedPair}; frames decoded ${f0} -> ${f1} in 3 s`);
+      console.log(`# ice-tcp: selected pair ${after1[0]?.selectedPair}; frames decoded ${f0} -> ${f1} in 3 s; start to decoded media ${mediaMs} ms`);
 
       const text = `over tcp ${Date.now()}`;
       await dp.page.locator('#datasend').fill(text);

@@ -69,10 +69,12 @@ describe('IPv6: echotest.html from a namespace where IPv4 UDP is dropped', { ski
     const ws = gw!.wsUrl.replace('127.0.0.1', link!.hostIp);
     const dp = await openDemo(handle!, { wsUrl: ws }, 'echotest.html', {}, 'echotest/ipv6');
     await withPages(gw!, [dp], async () => {
+      const t0 = Date.now();
       await dp.start();
       await dp.waitForConsole(/Plugin attached! \(janus\.plugin\.echotest/, 15_000, 'session creation + attach to janus.plugin.echotest');
       const [pc] = await waitForMedia(dp, { video: true, data: true }, 60_000, { what: 'echoed video over IPv6' });
       assert.ok(pc);
+      const mediaMs = Date.now() - t0;
       assert.match(pc.selectedPair ?? '', /\/udp -> .*\/udp \((succeeded|in-progress)\)$/, `the browser's selected pair is UDP: ${pc.selectedPair}`);
       assert.ok(pc.selectedPair!.includes(`${hostIp6}:`), `the remote candidate is the veth's IPv6 address: ${pc.selectedPair}`);
 
@@ -82,7 +84,7 @@ describe('IPv6: echotest.html from a namespace where IPv4 UDP is dropped', { ski
       const f0 = inboundTotal(before1, 'video', 'framesDecoded');
       const f1 = inboundTotal(after1, 'video', 'framesDecoded');
       if (!(f1 > f0 + 15)) assert.fail(`echoed video frames decoded must grow over 3 s on IPv6 (${f0} -> ${f1})\n${await dp.diagnostics()}`);
-      console.log(`# ipv6: selected pair ${after1[0]?.selectedPair}; frames decoded ${f0} -> ${f1} in 3 s`);
+      console.log(`# ipv6: selected pair ${after1[0]?.selectedPair}; frames decoded ${f0} -> ${f1} in 3 s; start to decoded media ${mediaMs} ms`);
 
       const text = `over ipv6 ${Date.now()}`;
       await dp.page.locator('#datasend').fill(text);
