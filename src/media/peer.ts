@@ -18,7 +18,7 @@
  *   timer / due feedback -> RtpSession.pollRtcpInto -> SRTCP protect -> send; pollEvent -> PeerEvents
  *
  * ICE-TCP (RFC 6544): connections accepted by the plane's IceTcpListener that name our ufrag are
- * adopted as extra local ICE sockets (ids 1, 2, ...; the UDP socket is 0). Their RFC 4571 frames enter
+ * adopted as extra local ICE sockets (ids 2, 3, ...; the UDP sockets are 0 and 1). Their RFC 4571 frames enter
  * the same receive path as datagrams, and "send" goes through a MediaPath chosen when ICE selects a
  * pair: the UDP socket towards the remote address (no allocation, as before) or the TCP connection.
  */
