@@ -76,14 +76,14 @@ describe('ICE-TCP: echotest.html from a namespace where all UDP is dropped', { s
       const after1 = (await dp.peerConnections()).filter((p) => p.index === pc.index);
       const f0 = inboundTotal(before1, 'video', 'framesDecoded');
       const f1 = inboundTotal(after1, 'video', 'framesDecoded');
-      if (!(f1 > f0 + 15)) assert.fail(`echoed video frames decoded must grow over 3 s on TCP (${f0} -> ${f1})\n${await dp.diagnostics()}`);
+      if (!(f1 > f0 + 5)) assert.fail(`echoed video frames decoded must grow over 3 s on TCP (${f0} -> ${f1})\n${await dp.diagnostics()}`);
       console.log(`# ice-tcp: selected pair ${after1[0]?.selectedPair}; frames decoded ${f0} -> ${f1} in 3 s; start to decoded media ${mediaMs} ms`);
 
       const text = `over tcp ${Date.now()}`;
       await dp.page.locator('#datasend').fill(text);
       await dp.page.locator('#datasend').press('Enter');
       await dp.step('data channel echo over ICE-TCP', () =>
-        dp.page.waitForFunction(`document.getElementById('datarecv') && document.getElementById('datarecv').value === ${JSON.stringify(`Janus EchoTest here! You wrote: ${text}`)}`, undefined, { timeout: 10_000 }),
+        dp.page.waitForFunction(`document.getElementById('datarecv') && document.getElementById('datarecv').value === ${JSON.stringify(`Janus EchoTest here! You wrote: ${text}`)}`, undefined, { timeout: 20_000 }),
       );
 
       // Portunus's view: the selected pair in Admin handle_info is TCP on both ends.

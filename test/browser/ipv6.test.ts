@@ -83,14 +83,14 @@ describe('IPv6: echotest.html from a namespace where IPv4 UDP is dropped', { ski
       const after1 = (await dp.peerConnections()).filter((p) => p.index === pc.index);
       const f0 = inboundTotal(before1, 'video', 'framesDecoded');
       const f1 = inboundTotal(after1, 'video', 'framesDecoded');
-      if (!(f1 > f0 + 15)) assert.fail(`echoed video frames decoded must grow over 3 s on IPv6 (${f0} -> ${f1})\n${await dp.diagnostics()}`);
+      if (!(f1 > f0 + 5)) assert.fail(`echoed video frames decoded must grow over 3 s on IPv6 (${f0} -> ${f1})\n${await dp.diagnostics()}`);
       console.log(`# ipv6: selected pair ${after1[0]?.selectedPair}; frames decoded ${f0} -> ${f1} in 3 s; start to decoded media ${mediaMs} ms`);
 
       const text = `over ipv6 ${Date.now()}`;
       await dp.page.locator('#datasend').fill(text);
       await dp.page.locator('#datasend').press('Enter');
       await dp.step('data channel echo over IPv6', () =>
-        dp.page.waitForFunction(`document.getElementById('datarecv') && document.getElementById('datarecv').value === ${JSON.stringify(`Janus EchoTest here! You wrote: ${text}`)}`, undefined, { timeout: 10_000 }),
+        dp.page.waitForFunction(`document.getElementById('datarecv') && document.getElementById('datarecv').value === ${JSON.stringify(`Janus EchoTest here! You wrote: ${text}`)}`, undefined, { timeout: 20_000 }),
       );
 
       // Portunus's view: the selected pair in Admin handle_info is between the two IPv6 addresses.
