@@ -8,7 +8,7 @@
  * (never fatal). When it works, each new media socket asks it for its own mapping (short timeout).
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { hostCandidate, localPreference, srflxCandidate, type IceCandidate } from './ice/candidate.js';
+import { hostCandidate, localPreference, srflxCandidate, tcpPassiveCandidate, type IceCandidate } from './ice/candidate.js';
 import { discoverLocalAddresses, type LocalAddress } from './net/interfaces.js';
 import { applyNat11Mapping } from './net/nat.js';
 import { stunBinding } from './net/stun-client.js';
@@ -35,6 +35,8 @@ export interface SocketCandidates {
   base: IceCandidate;
   /** Everything to advertise (SDP / trickle), in priority order; may not include `base` (1:1 NAT). */
   advertised: IceCandidate[];
+  /** media.ipv6: the IPv6 socket and the base its candidates pair from (advertised holds them too). */
+  v6?: { socket: Socket; base: IceCandidate };
 }
 
 /**
@@ -44,12 +46,24 @@ export interface SocketCandidates {
 export interface CandidatesSnapshot {
   opts: Omit<CandidateOptions, 'interfaces' | 'log'>;
   addresses: LocalAddress[];
+  addresses6?: LocalAddress[];
   stunUsable: boolean;
   publicIp: string | null;
 }
 
+/** fe80::/10 */
+function isLinkLocal6(address: string): boolean {
+  return /^fe[89ab]/i.test(address);
+}
+
 export class LocalCandidates {
+  /** IPv4 addresses (the media socket every PeerConnection has, udp4 on 0.0.0.0). */
   readonly addresses: LocalAddress[];
+  /**
+   * media.ipv6: IPv6 addresses for a second, udp6 socket per PeerConnection: global and ULA ones;
+   * link-local ones only with media.ipv6_linklocal or when there is no other IPv6 address.
+   */
+  readonly addresses6: LocalAddress[];
   /** False when stun_server is unset, unresolvable or silent at startup. */
   stunUsable = false;
   /** The public address the startup probe saw (Admin/info use), or null. */
@@ -58,15 +72,25 @@ export class LocalCandidates {
   private constructor(
     private readonly opts: CandidateOptions,
     addresses?: LocalAddress[],
+    addresses6?: LocalAddress[],
   ) {
-    // Only IPv4 media sockets for now (udp4 bound to 0.0.0.0).
-    this.addresses = addresses ?? discoverLocalAddresses({
-      enforceList: opts.enforceList ?? [],
-      ignoreList: opts.ignoreList ?? [],
-      ipv6: false,
-      ipv6LinkLocal: opts.ipv6LinkLocal ?? false,
-      ...(opts.interfaces ? { interfaces: opts.interfaces } : {}),
-    }).filter((a) => a.family === 4);
+    const discover = (ipv6: boolean): LocalAddress[] =>
+      discoverLocalAddresses({
+        enforceList: opts.enforceList ?? [],
+        ignoreList: opts.ignoreList ?? [],
+        ipv6,
+        ipv6LinkLocal: ipv6,
+        ...(opts.interfaces ? { interfaces: opts.interfaces } : {}),
+      });
+    this.addresses = addresses ?? discover(false).filter((a) => a.family === 4);
+    if (addresses6) this.addresses6 = addresses6;
+    else if (!opts.ipv6) this.addresses6 = [];
+    else {
+      const all = discover(true).filter((a) => a.family === 6);
+      const routable = all.filter((a) => !isLinkLocal6(a.address));
+      // A link-local address needs the interface with every send; only worth it when nothing else exists.
+      this.addresses6 = opts.ipv6LinkLocal || routable.length === 0 ? all : routable;
+    }
   }
 
   /** Discovers the interfaces and probes the STUN server (never throws for STUN problems). */
@@ -79,11 +103,11 @@ export class LocalCandidates {
 
   snapshot(): CandidatesSnapshot {
     const { interfaces: _i, log: _l, ...opts } = this.opts;
-    return { opts, addresses: this.addresses.map((a) => ({ ...a })), stunUsable: this.stunUsable, publicIp: this.publicIp };
+    return { opts, addresses: this.addresses.map((a) => ({ ...a })), addresses6: this.addresses6.map((a) => ({ ...a })), stunUsable: this.stunUsable, publicIp: this.publicIp };
   }
 
   static restore(snap: CandidatesSnapshot, log?: Logger): LocalCandidates {
-    const lc = new LocalCandidates({ ...snap.opts, ...(log ? { log } : {}) }, snap.addresses);
+    const lc = new LocalCandidates({ ...snap.opts, ...(log ? { log } : {}) }, snap.addresses, snap.addresses6 ?? []);
     lc.stunUsable = snap.stunUsable;
     lc.publicIp = snap.publicIp;
     return lc;
@@ -123,6 +147,28 @@ export class LocalCandidates {
     const hosts = this.addresses.map((a, i) => hostCandidate(a.address, port, { localPreference: localPreference(4, i) }));
     const advertised = applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false);
     return { base: hosts[0]!, advertised };
+  }
+
+  /**
+   * IPv6 host candidates (1:1 NAT mapped by the IPv6 entries of nat_1_1_mapping) for a udp6 socket on
+   * `port`, appended to `into` with that socket as `into.v6`. Their local preference is above IPv4's
+   * (RFC 8421: prefer IPv6 when both work).
+   */
+  addIpv6(into: SocketCandidates, socket: Socket, port: number): void {
+    if (this.addresses6.length === 0) return;
+    const hosts = this.addresses6.map((a, i) => hostCandidate(a.address, port, { localPreference: localPreference(6, i) }));
+    into.advertised.push(...applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false));
+    into.v6 = { socket, base: hosts[0]! };
+  }
+
+  /**
+   * Passive ICE-TCP candidates (nat.ice_tcp) for a listener on `port`, one per address in interface
+   * order, 1:1 NAT mapped like the UDP ones. Their priorities sit below every UDP candidate's.
+   */
+  tcpCandidates(port: number): IceCandidate[] {
+    const n = this.addresses.length;
+    const hosts = this.addresses.map((a, i) => tcpPassiveCandidate(a.address, port, { otherPreference: 0x1fff - Math.min(i, n) * 10 }));
+    return applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false);
   }
 
   /** The srflx candidate of a bound socket, or null (STUN off, unanswered, or same as the host address). */

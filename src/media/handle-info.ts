@@ -266,7 +266,7 @@ export function buildMediaInfo(p: PeerSnapshot): Record<string, unknown> {
   if (p.iceConnectedAt >= 0) ice.connected = us(p.iceConnectedAt);
   ice['local-candidates'] = p.localCandidates.map(candidateText);
   ice['remote-candidates'] = p.remoteCandidates.map(candidateText);
-  if (pair) ice['selected-pair'] = `${pair.local.address}:${pair.local.port} [${pair.local.type},udp] <-> ${pair.remote.address}:${pair.remote.port} [${pair.remote.type},udp]`;
+  if (pair) ice['selected-pair'] = `${pair.local.address}:${pair.local.port} [${pair.local.type},${pair.local.transport}] <-> ${pair.remote.address}:${pair.remote.port} [${pair.remote.type},${pair.remote.transport}]`;
   // Janus 1.1.2 reports -1 here on every PeerConnection (a 0.x stream field it no longer sets).
   ice.ready = -1;
 

@@ -1,5 +1,6 @@
 /**
- * Peer: one handle's server-side PeerConnection. One UDP socket (BUNDLE + rtcp-mux), one ICE agent,
+ * Peer: one handle's server-side PeerConnection. One UDP socket (BUNDLE + rtcp-mux; a second, IPv6
+ * one with media.ipv6; ICE-TCP connections with nat.ice_tcp: see below), one ICE agent,
  * one DTLS association, SRTP in both directions, SCTP data channels when negotiated, and one
  * RtpSession (session/) for everything RTP/RTCP: receive statistics, NACK in both directions,
  * SR/RR/SDES, REMB, PLI/FIR, `media` and `slowlink` events, per-stream statistics.
@@ -15,6 +16,11 @@
  *   sendRtp (plugin relay) -> copy into a pooled buffer -> SSRC rewrite -> RtpSession.onOutgoingRtp
  *     (SR counters, retransmission ring) -> SRTP protect -> send
  *   timer / due feedback -> RtpSession.pollRtcpInto -> SRTCP protect -> send; pollEvent -> PeerEvents
+ *
+ * ICE-TCP (RFC 6544): connections accepted by the plane's IceTcpListener that name our ufrag are
+ * adopted as extra local ICE sockets (ids 2, 3, ...; the UDP sockets are 0 and 1). Their RFC 4571 frames enter
+ * the same receive path as datagrams, and "send" goes through a MediaPath chosen when ICE selects a
+ * pair: the UDP socket towards the remote address (no allocation, as before) or the TCP connection.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
@@ -29,7 +35,8 @@ import { isVp9Keyframe } from '../codecs/vp9.js';
 import type { DtlsCertificate, Fingerprint as DtlsFingerprint } from './dtls/certificate.js';
 import { DtlsEndpoint, type DtlsCloseReason, type DtlsConnectedInfo } from './dtls/endpoint.js';
 import { IceAgent, type IceEvent, type IceState, type IceTiming, type SocketAddress } from './ice/agent.js';
-import { serializeCandidate, tryParseCandidate, type IceCandidate } from './ice/candidate.js';
+import { serializeCandidate, tcpPassiveCandidate, tryParseCandidate, type IceCandidate } from './ice/candidate.js';
+import type { IceTcpConnection, IceTcpListener, IceTcpOwner, IceTcpReceiver } from './net/ice-tcp.js';
 import { buildMediaInfo } from './handle-info.js';
 import { RtcpReader, RtcpType, PsfbFmt } from './rtcp/header.js';
 import { fbMediaSsrc, setFbSenderSsrc } from './rtcp/feedback.js';
@@ -67,7 +74,46 @@ export interface PeerConfig {
   iceTiming?: Partial<IceTiming>;
   /** Janus `twcc_period` (ms, default 200): cadence of transport-cc feedback. */
   twccPeriodMs?: number;
+  /** nat.ice_tcp: the plane's ICE-TCP listener (our ufrags are registered there). */
+  iceTcp?: IceTcpListener;
 }
+
+/**
+ * Where media for the selected pair goes. `send` returns true when it copied the bytes (the caller may
+ * reuse `buf` at once and `onSent` will not run), false when `onSent` will run once `buf` is free.
+ */
+interface MediaPath {
+  send(buf: Buffer, off: number, len: number, onSent?: () => void): boolean;
+}
+
+/** The UDP socket towards one remote address: one object per selected pair, nothing per packet. */
+class UdpPath implements MediaPath {
+  constructor(
+    private readonly socket: Socket,
+    private readonly address: string,
+    private readonly port: number,
+  ) {}
+  send(buf: Buffer, off: number, len: number, onSent?: () => void): boolean {
+    this.socket.send(buf, off, len, this.port, this.address, onSent);
+    return false;
+  }
+}
+
+/** An adopted ICE-TCP connection (RFC 4571 framing; the connection copies each packet). */
+class TcpPath implements MediaPath {
+  constructor(readonly conn: IceTcpConnection) {}
+  send(buf: Buffer, off: number, len: number): boolean {
+    this.conn.send(buf, off, len);
+    return true;
+  }
+}
+
+/** Local ICE socket ids: the UDP sockets; ICE-TCP connections take the ids after them. */
+const SOCKET_UDP4 = 0;
+const SOCKET_UDP6 = 1;
+
+/** ICE-TCP connections one PeerConnection keeps at most (a browser opens one per local interface). */
+const MAX_TCP_CONNECTIONS = 8;
 
 /** What a Peer reports (the plane turns these into MediaEvents for its handle). */
 export interface PeerEvents {
@@ -229,6 +275,13 @@ export class Peer {
   private pendingRemoteCandidates: IceCandidate[] = [];
   private pendingEndOfCandidates = false;
   private remoteAddress: SocketAddress | null = null;
+  /** How media reaches `remoteAddress` (set together with it). */
+  private path: MediaPath | null = null;
+  /** Adopted ICE-TCP connections by local ICE socket id. */
+  private readonly tcpConns = new Map<number, IceTcpConnection>();
+  /** ICE-TCP connections get local socket ids after the UDP ones. */
+  private tcpSeq = SOCKET_UDP6;
+  private registeredUfrag: string | null = null;
   private iceState: IceState = 'new';
   private lastRestart = false;
   /** performance.now() when the agent was created / got the remote description / first connected (Admin). */
@@ -283,7 +336,7 @@ export class Peer {
     readonly handleId: number,
     private readonly socket: Socket,
     readonly port: number,
-    private readonly candidates: { base: IceCandidate; advertised: IceCandidate[] },
+    private readonly candidates: { base: IceCandidate; advertised: IceCandidate[]; v6?: { socket: Socket; base: IceCandidate } },
     private readonly cfg: PeerConfig,
     private readonly events: PeerEvents,
   ) {
@@ -302,7 +355,13 @@ export class Peer {
       twccPeriodMs: cfg.twccPeriodMs ?? 200,
     });
     this.applySettings(s);
+    if (cfg.iceTcp) this.registerUfrag(this.freshUfrag());
     socket.on('message', this.onMessage);
+    const s6 = candidates.v6?.socket;
+    if (s6 !== undefined) {
+      s6.on('message', this.onMessage6);
+      s6.on('error', (err) => this.cfg.log.warn('media socket error', { handle: handleId, family: 6, err: String(err) }));
+    }
     socket.on('error', (err) => this.cfg.log.warn('media socket error', { handle: handleId, err: String(err) }));
   }
 
@@ -390,8 +449,13 @@ export class Peer {
       software: 'Portunus',
       ...(this.cfg.iceTiming ? { timing: this.cfg.iceTiming } : {}),
     });
-    a.addLocalCandidate(this.candidates.base, 0);
-    for (const c of this.candidates.advertised) if (c !== this.candidates.base) a.addLocalCandidate(c, 0);
+    a.addLocalCandidate(this.candidates.base, SOCKET_UDP4);
+    const v6 = this.candidates.v6;
+    if (v6 !== undefined) a.addLocalCandidate(v6.base, SOCKET_UDP6);
+    for (const c of this.candidates.advertised) {
+      if (c === this.candidates.base || c === v6?.base) continue;
+      a.addLocalCandidate(c, v6 !== undefined && c.transport === 'udp' && c.address.includes(':') ? SOCKET_UDP6 : SOCKET_UDP4);
+    }
     this.agent = a;
     this.agentCreatedAt = performance.now();
     return a;
@@ -406,7 +470,7 @@ export class Peer {
     if (restart) {
       if (type === 'offer') {
         // The client restarts ICE: new local credentials for our answer.
-        this.localUfrag = iceString(4);
+        this.registerUfrag(this.freshUfrag());
         this.localPwd = iceString(22);
       }
       agent.restart(this.localUfrag, this.localPwd);
@@ -491,7 +555,7 @@ export class Peer {
    */
   restartIce(): void {
     if (this.closed) return;
-    this.localUfrag = iceString(4);
+    this.registerUfrag(this.freshUfrag());
     this.localPwd = iceString(22);
     this.agent?.restart(this.localUfrag, this.localPwd);
     this.flush();
@@ -744,6 +808,15 @@ export class Peer {
   // ============================================================ receive path
 
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    this.receive(msg, rinfo, SOCKET_UDP4);
+  };
+
+  private readonly onMessage6 = (msg: Buffer, rinfo: RemoteInfo): void => {
+    this.receive(msg, rinfo, SOCKET_UDP6);
+  };
+
+  /** One packet from local ICE socket `socketId` (0: the UDP socket, else an ICE-TCP connection). */
+  private receive(msg: Buffer, rinfo: SocketAddress, socketId: number): void {
     if (this.closed || msg.length === 0) return;
     const b0 = msg[0]!;
     let stage = STAGE_DEMUX;
@@ -760,14 +833,14 @@ export class Peer {
       }
       if (b0 <= 3) {
         stage = STAGE_STUN;
-        if (this.agent === null || !this.agent.handlePacket(msg, rinfo, 0, performance.now())) this.counters.dropped++;
+        if (this.agent === null || !this.agent.handlePacket(msg, rinfo, socketId, performance.now())) this.counters.dropped++;
         this.flush();
         return;
       }
       if (b0 >= 20 && b0 <= 63) {
         stage = STAGE_DTLS;
         // A DTLS packet from anywhere before ICE picked a pair sets the destination: only a real one.
-        if (this.remoteAddress === null && rinfo.port > 0) this.remoteAddress = { address: rinfo.address, port: rinfo.port };
+        if (this.remoteAddress === null && rinfo.port > 0) this.setPath(socketId, rinfo);
         if (this.dtls) this.dtls.handleDatagram(msg, performance.now());
         else if (this.earlyDtls.length < 16) this.earlyDtls.push(msg);
         else this.counters.dropped++;
@@ -780,7 +853,65 @@ export class Peer {
       this.counters.dropped++;
       this.failure('socket', STAGE_NAMES[stage]!, err, RECEIVE_FAULT_LIMIT);
     }
+  }
+
+  // ============================================================ ICE-TCP
+
+  /** A ufrag no other PeerConnection of this plane uses (the ICE-TCP listener routes by it). */
+  private freshUfrag(): string {
+    const l = this.cfg.iceTcp;
+    let u = iceString(4);
+    for (let i = 0; l !== undefined && l.isTaken(u) && i < 64; i++) u = iceString(i < 32 ? 4 : 8);
+    return u;
+  }
+
+  private registerUfrag(ufrag: string): void {
+    this.localUfrag = ufrag;
+    const l = this.cfg.iceTcp;
+    if (l === undefined) return;
+    if (this.registeredUfrag !== null) l.unregister(this.registeredUfrag, this.tcpOwner);
+    this.registeredUfrag = ufrag;
+    l.register(ufrag, this.tcpOwner);
+  }
+
+  private readonly tcpOwner: IceTcpOwner = {
+    adopt: (conn) => {
+      const a = this.agent;
+      if (this.closed || a === null || this.tcpConns.size >= MAX_TCP_CONNECTIONS) return false;
+      const id = ++this.tcpSeq;
+      conn.socketId = id;
+      conn.setReceiver(this.tcpReceiver);
+      this.tcpConns.set(id, conn);
+      a.addLocalCandidate(tcpPassiveCandidate(conn.local.address, conn.local.port), id);
+      this.cfg.log.verb('ICE-TCP connection adopted', { handle: this.handleId, remote: `${conn.remote.address}:${conn.remote.port}` });
+      return true;
+    },
   };
+
+  private readonly tcpReceiver: IceTcpReceiver = {
+    onFrame: (frame, conn) => this.receive(frame, conn.remote, conn.socketId),
+    onClose: (conn) => {
+      this.tcpConns.delete(conn.socketId);
+      // The selected pair's connection is gone: nothing to send on until ICE picks another (consent fails).
+      if (this.path instanceof TcpPath && this.path.conn === conn) this.path = null;
+    },
+  };
+
+  /** Media goes to `to` through local ICE socket `socketId` from now on. */
+  private setPath(socketId: number, to: SocketAddress): void {
+    this.remoteAddress = { address: to.address, port: to.port };
+    if (socketId === SOCKET_UDP4) this.path = new UdpPath(this.socket, to.address, to.port);
+    else if (socketId === SOCKET_UDP6) this.path = this.candidates.v6 !== undefined ? new UdpPath(this.candidates.v6.socket, to.address, to.port) : null;
+    else {
+      const conn = this.tcpConns.get(socketId);
+      this.path = conn !== undefined ? new TcpPath(conn) : null;
+    }
+  }
+
+  /** Where a selected pair's media goes: 'udp' or 'tcp' (tests, diagnostics). */
+  get selectedTransport(): 'udp' | 'tcp' | null {
+    return this.path === null ? null : this.path instanceof TcpPath ? 'tcp' : 'udp';
+  }
 
   /**
    * A fault caught at one of this PeerConnection's boundaries: counted and logged with the handle id,
@@ -920,13 +1051,16 @@ export class Peer {
   }
 
   private sendPooled(b: Buffer, len: number): void {
-    const to = this.remoteAddress;
-    if (to === null) {
+    const path = this.path;
+    if (path === null) {
       this.releaseUnused(b);
       return;
     }
     try {
-      this.socket.send(b, 0, len, to.port, to.address, this.onSent);
+      if (path.send(b, 0, len, this.onSent)) {
+        this.releaseUnused(b);
+        return;
+      }
     } catch (err) {
       // Synchronous: bad port/address (ICE never selects one) or a closed socket. onSent will not run.
       this.releaseUnused(b);
@@ -936,11 +1070,24 @@ export class Peer {
     this.inflight.push(b);
   }
 
-  /** Unpooled datagram (STUN, DTLS): the sender allocated it. */
-  private sendRaw(d: Buffer, to: SocketAddress | null = this.remoteAddress): void {
-    if (this.closed || to === null) return;
+  /** Unpooled packet on the selected path (DTLS): the sender allocated it. */
+  private sendRaw(d: Buffer): void {
+    const path = this.path;
+    if (this.closed || path === null) return;
     try {
-      this.socket.send(d, to.port, to.address);
+      path.send(d, 0, d.length);
+    } catch (err) {
+      this.failure('send', 'send', err);
+    }
+  }
+
+  /** An ICE agent's packet: out of the local ICE socket it names. */
+  private sendIce(d: Buffer, to: SocketAddress, socketId: number): void {
+    if (this.closed) return;
+    try {
+      if (socketId === SOCKET_UDP4) this.socket.send(d, to.port, to.address);
+      else if (socketId === SOCKET_UDP6) this.candidates.v6?.socket.send(d, to.port, to.address);
+      else this.tcpConns.get(socketId)?.send(d, 0, d.length);
     } catch (err) {
       this.failure('send', 'send', err);
     }
@@ -1212,7 +1359,7 @@ export class Peer {
   private onIceEvent(e: IceEvent): void {
     switch (e.type) {
       case 'selected-pair':
-        this.remoteAddress = { address: e.pair.remoteAddress.address, port: e.pair.remoteAddress.port };
+        this.setPath(e.pair.localSocketId, e.pair.remoteAddress);
         // Janus's ICE "connected" time is when a pair is selected (DTLS starts right after).
         if (this.iceConnectedAt < 0) this.iceConnectedAt = performance.now();
         if (this.dtls && this.dtlsRole === 'client' && this.dtls.state === 'new') this.dtls.start(performance.now());
@@ -1236,7 +1383,7 @@ export class Peer {
     if (this.closed) return;
     const a = this.agent;
     if (a !== null) {
-      for (let t = a.pollTransmit(); t; t = a.pollTransmit()) this.sendRaw(t.bytes, t.to);
+      for (let t = a.pollTransmit(); t; t = a.pollTransmit()) this.sendIce(t.bytes, t.to, t.localSocketId);
       for (let e = a.pollEvent(); e; e = a.pollEvent()) this.onIceEvent(e);
     }
     let at = Infinity;
@@ -1346,6 +1493,12 @@ export class Peer {
     this.sink = null;
     this.pendingData.clear();
     this.socket.off('message', this.onMessage);
+    const s6 = this.candidates.v6?.socket;
+    s6?.off('message', this.onMessage6);
+    if (this.cfg.iceTcp !== undefined && this.registeredUfrag !== null) this.cfg.iceTcp.unregister(this.registeredUfrag, this.tcpOwner);
+    const conns = [...this.tcpConns.values()];
+    this.tcpConns.clear();
+    this.path = null;
     // Let queued sends (close_notify) leave before the handle goes.
     setImmediate(() => {
       try {
@@ -1353,6 +1506,12 @@ export class Peer {
       } catch {
         /* already closed */
       }
+      try {
+        s6?.close();
+      } catch {
+        /* already closed */
+      }
+      for (const c of conns) c.close(true);
     });
   }
 }

@@ -16,6 +16,7 @@ import { log as rootLog, type Logger } from '../log.js';
 import { LocalCandidates } from './candidates.js';
 import { generateCertificate, loadCertificate, type DtlsCertificate } from './dtls/certificate.js';
 import { PortRangeExhaustedError, UdpPortAllocator } from './net/port-allocator.js';
+import { IceTcpListener, type IceTcpStats } from './net/ice-tcp.js';
 import type { IceTiming } from './ice/agent.js';
 import { Peer, type MediaRuntimeSettings, type PeerConfig } from './peer.js';
 import { SdpError } from './sdp/errors.js';
@@ -45,6 +46,8 @@ export class WebRtcMediaPlane implements MediaPlane {
   /** Handles hung up while their peer was being created (the result is closed on arrival). */
   private readonly generation = new Map<number, number>();
   private readonly allocator: UdpPortAllocator;
+  /** media.ipv6 with IPv6 addresses: a second (udp6) socket per PeerConnection from the same range. */
+  private readonly allocator6: UdpPortAllocator | null;
   private readonly peerConfig: PeerConfig;
   private readonly log: Logger;
   private closed = false;
@@ -52,6 +55,12 @@ export class WebRtcMediaPlane implements MediaPlane {
   private readonly retired = zeroTotals();
   /** What we generate is held to the same limits as what we accept (media.max_mlines, media.max_sdp_size). */
   private readonly sdpLimits: SdpLimits;
+  /**
+   * nat.ice_tcp: this plane's listener, opened with the first PeerConnection (a plane that never hosts
+   * one, like main's when media workers carry the PeerConnections, holds no port).
+   */
+  private iceTcp: Promise<IceTcpListener | null> | null = null;
+  private iceTcpListener: IceTcpListener | null = null;
 
   private constructor(
     private readonly config: JanusConfig,
@@ -65,6 +74,7 @@ export class WebRtcMediaPlane implements MediaPlane {
     this.sdpLimits = { maxMlines: config.media.max_mlines, maxSize: config.media.max_sdp_size };
     const range = config.media.rtp_port_range ?? { min: 0, max: 0 };
     this.allocator = new UdpPortAllocator({ range, address: '0.0.0.0' });
+    this.allocator6 = candidates.addresses6.length > 0 ? new UdpPortAllocator({ range, address: '::', type: 'udp6' }) : null;
     const nat = config.nat;
     this.peerConfig = {
       certificate,
@@ -115,6 +125,7 @@ export class WebRtcMediaPlane implements MediaPlane {
       }));
     log.info('media plane ready', {
       addresses: candidates.addresses.map((a) => a.address),
+      ...(candidates.addresses6.length > 0 ? { addresses6: candidates.addresses6.map((a) => a.address) } : {}),
       rtp_port_range: config.media.rtp_port_range ? `${config.media.rtp_port_range.min}-${config.media.rtp_port_range.max}` : 'any',
       fingerprint: certificate.sdpFingerprint,
       ice_lite: config.nat.ice_lite,
@@ -232,6 +243,35 @@ export class WebRtcMediaPlane implements MediaPlane {
     for (const id of [...this.peers.keys()]) this.drop(id, 'Shutdown');
     await Promise.allSettled([...this.creating.values()]);
     for (const id of [...this.peers.keys()]) this.drop(id, 'Shutdown');
+    await this.iceTcp;
+    this.iceTcpListener?.close();
+  }
+
+  /** The ICE-TCP listener's port and refusal counters, null when nat.ice_tcp is off or not opened yet. */
+  get iceTcpInfo(): { port: number; connections: number; stats: IceTcpStats } | null {
+    const l = this.iceTcpListener;
+    return l === null ? null : { port: l.port, connections: l.connections, stats: { ...l.stats } };
+  }
+
+  /** Open the ICE-TCP listener once; a failure is a warning (UDP keeps working), not a refused call. */
+  private ensureIceTcp(): Promise<IceTcpListener | null> {
+    if (!this.config.nat.ice_tcp) return Promise.resolve(null);
+    this.iceTcp ??= IceTcpListener.listen({ range: this.config.media.rtp_port_range ?? { min: 0, max: 0 }, log: this.log })
+      .then((l) => {
+        if (this.closed) {
+          l.close();
+          return null;
+        }
+        this.iceTcpListener = l;
+        this.peerConfig.iceTcp = l;
+        this.log.info('ICE-TCP listening', { port: l.port });
+        return l;
+      })
+      .catch((err: unknown) => {
+        this.log.warn('ICE-TCP disabled: cannot listen', { err: err instanceof Error ? err.message : String(err) });
+        return null;
+      });
+    return this.iceTcp;
   }
 
   /** /metrics: live PeerConnections by state and the cumulative counters of every PeerConnection so far. */
@@ -244,6 +284,18 @@ export class WebRtcMediaPlane implements MediaPlane {
     for (const peer of this.peers.values()) {
       states[peerState(peer)]!++;
       addPeer(t, peer);
+    }
+    const tcp = this.iceTcpListener;
+    if (tcp !== null) {
+      // ICE-TCP connections closed for bad input (portunus_media_errors_total{type="ice_tcp_..."}).
+      const st = tcp.stats;
+      t.errors.ice_tcp_garbage = st.garbage;
+      t.errors.ice_tcp_oversize = st.oversize;
+      t.errors.ice_tcp_timeout = st.timeout;
+      t.errors.ice_tcp_unknown_ufrag = st.unknownUfrag;
+      t.errors.ice_tcp_overflow = st.overflow;
+      t.errors.ice_tcp_refused = st.refused;
+      t.errors.ice_tcp_send_dropped = st.sendDropped;
     }
     const range = this.config.media.rtp_port_range;
     return {
@@ -348,6 +400,23 @@ export class WebRtcMediaPlane implements MediaPlane {
     } catch {
       /* srflx is optional */
     }
+    if (this.allocator6 !== null) {
+      // IPv6 is extra reach: a PeerConnection without it still works over IPv4.
+      try {
+        const a6 = await this.allocator6.allocate();
+        try {
+          a6.socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+          a6.socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+        } catch {
+          /* keep the defaults */
+        }
+        this.candidates.addIpv6(cands, a6.socket, a6.port);
+      } catch (err) {
+        this.log.warn('no IPv6 socket for this PeerConnection', { handle: handle.handleId, err: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    const tcp = await this.ensureIceTcp();
+    if (tcp !== null) cands.advertised.push(...this.candidates.tcpCandidates(tcp.port));
     const id = handle.handleId;
     const events = this.events;
     const peer = new Peer(id, allocated.socket, allocated.port, cands, this.peerConfig, {

@@ -47,6 +47,11 @@ export interface BrowserHandle {
   browser: Browser;
   /** Requests for anything but 127.0.0.1 that were blocked (should stay empty). */
   blocked: string[];
+  /**
+   * Serve the demo pages here instead of 127.0.0.1:<any> (a browser inside a network namespace); the
+   * address is then the one besides 127.0.0.1 the pages may reach.
+   */
+  pageHost?: { address: string; port: number };
   close(): Promise<void>;
 }
 
@@ -212,11 +217,11 @@ export interface DemoPage {
 
 const LOG_LIMIT = 4000;
 
-function isLocalUrl(u: string): boolean {
+function isLocalUrl(u: string, extraHost?: string): boolean {
   try {
     const url = new URL(u);
     if (url.protocol === 'data:' || url.protocol === 'blob:' || url.protocol === 'about:') return true;
-    return url.hostname === '127.0.0.1' || url.hostname === 'localhost';
+    return url.hostname === '127.0.0.1' || url.hostname === 'localhost' || (extraHost !== undefined && url.hostname === extraHost);
   } catch {
     return false;
   }
@@ -236,7 +241,7 @@ export async function openDemo(
   admin?: { server: string; secret: string },
 ): Promise<DemoPage> {
   const serverUrl = gateway.wsUrl ?? gateway.httpUrl;
-  const demo = await startDemoServer({ server: serverUrl, iceServers: [], ...(admin ? { admin } : {}) });
+  const demo = await startDemoServer({ server: serverUrl, iceServers: [], ...(admin ? { admin } : {}) }, handle.pageHost?.address, handle.pageHost?.port);
   const context = await handle.browser.newContext({ permissions: ['camera', 'microphone'], viewport: { width: 1280, height: 900 } });
   const log: string[] = [];
   const waiters: { re: RegExp; resolve: (line: string) => void }[] = [];
@@ -252,7 +257,7 @@ export async function openDemo(
     }
   };
   await context.route(
-    (url) => !isLocalUrl(url.href),
+    (url) => !isLocalUrl(url.href, handle.pageHost?.address),
     async (route) => {
       const u = route.request().url();
       handle.blocked.push(u);

@@ -97,7 +97,8 @@ export function ensureDemos(): void {
   ensureSystemPackage('fonts-font-awesome', '/usr/share/fonts-font-awesome/css/font-awesome.min.css');
 }
 
-export async function startDemoServer(settings: DemoSettings): Promise<DemoServer> {
+/** `host`/`port`: where to serve (a browser in a network namespace reaches the veth address, not 127.0.0.1). */
+export async function startDemoServer(settings: DemoSettings, host = '127.0.0.1', listenPort = 0): Promise<DemoServer> {
   ensureDemos();
   let current = settings;
   const missing: string[] = [];
@@ -149,12 +150,12 @@ export async function startDemoServer(settings: DemoSettings): Promise<DemoServe
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(listenPort, host, () => resolve());
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return {
-    origin: `http://127.0.0.1:${port}`,
+    origin: `http://${host}:${port}`,
     missing,
     served,
     setSettings: (s) => {

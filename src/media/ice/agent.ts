@@ -9,9 +9,15 @@
  * the same millisecond clock as `now`, at which `handleTimeout` must be called next), and
  * `pollEvent()` (state changes, selected pair, peer-reflexive candidates, role changes).
  *
- * Scope: one component (component 1: BUNDLE + rtcp-mux, as in WebRTC), UDP only. Local candidates
+ * Scope: one component (component 1: BUNDLE + rtcp-mux, as in WebRTC). Local candidates
  * are tied to an opaque `localSocketId`; pairs are formed per (socket, remote address), i.e. local
  * srflx candidates (and 1:1-NAT-mapped ones) share their base's pairs (RFC 8445 6.1.2.4 pruning).
+ *
+ * ICE-TCP (RFC 6544), passive side only: each accepted TCP connection is a local socket of its own
+ * whose base is a `tcp` host candidate. Such a base never forms pairs from signalled candidates (we
+ * do not connect out, and what browsers signal is `tcptype active` with the discard port 9); its
+ * pairs come from the checks arriving on the connection (peer-reflexive remote candidates), and the
+ * triggered checks, responses and consent checks of those pairs go back on the same connection.
  */
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
 import { normalizeIp, ipFamily } from '../stun/address.js';
@@ -168,6 +174,11 @@ function addrKey(address: string, port: number): string {
   return `${address}|${port}`;
 }
 
+/** TCP remotes live apart from UDP ones: the same address and port number are another endpoint. */
+function tcpKey(address: string, port: number): string {
+  return `tcp|${address}|${port}`;
+}
+
 export class IceAgent {
   readonly lite: boolean;
   private _controlling: boolean;
@@ -277,7 +288,7 @@ export class IceAgent {
     const entry: LocalEntry = { cand: { ...candidate, address }, socketId: localSocketId, family };
     this.locals.push(entry);
     if (this.bases.has(localSocketId) || (candidate.type !== 'host' && candidate.type !== 'relay')) return;
-    if (candidate.component !== 1 || candidate.transport !== 'udp') return;
+    if (candidate.component !== 1) return;
     this.bases.set(localSocketId, entry);
     if (this.lite) return;
     for (const r of this.remotes.values()) this.formPair(entry, r);
@@ -285,7 +296,8 @@ export class IceAgent {
   }
 
   /**
-   * Add a (trickled) remote candidate. Returns false if it is ignored: not component 1 / UDP, an
+   * Add a (trickled) remote candidate. Returns false if it is ignored: not component 1 / UDP (TCP
+   * remote candidates are learnt from the checks on an accepted connection instead), an
    * unresolved mDNS name (resolve it first; checks from it still arrive as peer-reflexive), a
    * `ufrag` of another ICE generation, or a duplicate.
    */
@@ -547,8 +559,11 @@ export class IceAgent {
 
   /** Pair bookkeeping for an authenticated incoming check (7.3.1.3 - 7.3.1.5). */
   private processCheck(from: SocketAddress, socketId: number, priority: number, useCandidate: boolean): void {
+    const local = this.bases.get(socketId);
+    if (!local) return;
+    const tcp = local.cand.transport === 'tcp';
     const address = normalizeIp(from.address);
-    const key = addrKey(address, from.port);
+    const key = tcp ? tcpKey(address, from.port) : addrKey(address, from.port);
     let remote = this.remotes.get(key);
     if (!remote) {
       const family = ipFamily(address);
@@ -556,18 +571,18 @@ export class IceAgent {
       const cand: IceCandidate = {
         foundation: `p${++this.prflxCounter}`,
         component: 1,
-        transport: 'udp',
+        transport: tcp ? 'tcp' : 'udp',
         priority,
         address,
         port: from.port,
         type: 'prflx',
+        ...(tcp ? { tcpType: 'active' as const } : {}),
       };
       remote = { cand, key, family };
       this.remotes.set(key, remote);
       this.events.push({ type: 'remote-prflx', candidate: { ...cand } });
     }
-    const local = this.bases.get(socketId);
-    if (!local || local.family !== remote.family) return;
+    if (local.family !== remote.family) return;
     let pair = this.pairIndex.get(`${socketId}|${key}`);
     if (!pair) {
       pair = this.formPair(local, remote, true);
@@ -665,7 +680,9 @@ export class IceAgent {
   // ------------------------------------------------------------------ checklist
 
   private formPair(local: LocalEntry, remote: RemoteEntry, fromCheck = false): Pair | undefined {
-    if (local.family !== remote.family) return undefined;
+    if (local.family !== remote.family || local.cand.transport !== remote.cand.transport) return undefined;
+    // a passive TCP base pairs only with the peer that connected to it (see the header)
+    if (local.cand.transport === 'tcp' && !fromCheck) return undefined;
     const id = `${local.socketId}|${remote.key}`;
     if (this.pairIndex.has(id)) return undefined;
     if (this.pairs.length >= MAX_PAIRS) return undefined;

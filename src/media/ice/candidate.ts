@@ -215,6 +215,34 @@ export function hostCandidate(address: string, port: number, opts: { component?:
   };
 }
 
+/**
+ * Type preference of TCP host candidates: below every UDP type a host can have (host 126, prflx 110,
+ * srflx 100), so a working UDP pair always outranks a TCP one (RFC 6544 4.2 leaves the value to us;
+ * libwebrtc uses the same 90).
+ */
+export const TCP_HOST_TYPE_PREFERENCE = 90;
+/** RFC 6544 4.2 direction preference of a passive host candidate (active 6, passive 4, S-O 2). */
+const TCP_PASSIVE_DIRECTION_PREF = 4;
+
+/**
+ * A passive ICE-TCP host candidate (RFC 6544): we accept connections on `port`, never connect out.
+ * local preference = 2^13 * direction-pref + other-pref (the interface order).
+ */
+export function tcpPassiveCandidate(address: string, port: number, opts: { component?: number; otherPreference?: number } = {}): IceCandidate {
+  const component = opts.component ?? 1;
+  const other = Math.max(0, Math.min(0x1fff, opts.otherPreference ?? 0x1fff));
+  return {
+    foundation: computeFoundation('host', address, 'tcp'),
+    component,
+    transport: 'tcp',
+    priority: computePriority(TCP_HOST_TYPE_PREFERENCE, TCP_PASSIVE_DIRECTION_PREF * 0x2000 + other, component),
+    address: normalizeIp(address),
+    port,
+    type: 'host',
+    tcpType: 'passive',
+  };
+}
+
 /** Convenience constructor for a server-reflexive candidate discovered through `server`. */
 export function srflxCandidate(mapped: { address: string; port: number }, base: { address: string; port: number }, server: string, opts: { component?: number; localPreference?: number } = {}): IceCandidate {
   const component = opts.component ?? 1;

@@ -44,7 +44,9 @@ export class PortRangeExhaustedError extends Error {
 
 function bindSocket(type: SocketType, port: number, address: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = createSocket({ type, reuseAddr: false });
+    // udp6 stays IPv6-only: a dual-stack socket on "::" would also claim the port for IPv4 and collide
+    // with the udp4 socket of another PeerConnection on the same port number.
+    const socket = createSocket({ type, reuseAddr: false, ...(type === 'udp6' ? { ipv6Only: true } : {}) });
     const onError = (err: Error): void => {
       socket.close();
       reject(err);
