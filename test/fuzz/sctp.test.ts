@@ -1,6 +1,6 @@
 /**
  * SCTP and DCEP (src/media/sctp): parseDcep gives a message or undefined for any bytes, and a real
- * pair of associations (our werift-sctp adapter plus DataChannelManager on each side, wired in
+ * pair of associations (our SCTP association plus DataChannelManager on each side, wired in
  * memory) survives garbage: DCEP OPENs with odd channel types and lying lengths sent as real SCTP
  * messages, messages with any PPID, and mutated or random SCTP packets injected into the server.
  * Nothing throws or leaks a rejection; the server's channel table stays bounded.
@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fc, check, checkAsync, boundedHeap, mutated, noStrayErrors, rawBytes, typedOnly, applyMutation, mutationArb , REPLAYING } from './harness.js';
 import { buildDataChannelAck, buildDataChannelOpen, parseDcep, PPID_BINARY, PPID_BINARY_EMPTY, PPID_BINARY_PARTIAL, PPID_DCEP, PPID_STRING, PPID_STRING_EMPTY, PPID_STRING_PARTIAL } from '../../src/media/sctp/dcep.js';
-import { WeriftSctpAssociation } from '../../src/media/sctp/association.js';
+import { CoreSctpAssociation } from '../../src/media/sctp/association.js';
 import { DataChannelManager } from '../../src/media/sctp/datachannel.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -49,7 +49,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 
 interface End {
-  assoc: WeriftSctpAssociation;
+  assoc: CoreSctpAssociation;
   dc: DataChannelManager;
   opened: number;
   messages: number;
@@ -64,10 +64,10 @@ async function scenario(steps: Step[]): Promise<void> {
   const seen: Buffer[] = [];
   const mk = (isClient: boolean): End => {
     const e = { opened: 0, messages: 0 } as End;
-    e.assoc = new WeriftSctpAssociation({ isClient, maxFragmentSize: 1200 - 77 }, {
+    e.assoc = new CoreSctpAssociation({ isClient, maxFragmentSize: 1200 - 77 }, {
       transmit: (p) => {
         if (isClient && seen.length < 64) seen.push(Buffer.from(p));
-        queue.push({ to: isClient ? server : client, p });
+        queue.push({ to: isClient ? server : client, p: Buffer.from(p) });
       },
       message: (s, ppid, data) => e.dc.onSctpMessage(s, ppid, data),
       streamsReset: (ids) => e.dc.onStreamsReset(ids),
@@ -136,7 +136,7 @@ test('SCTP associations with DataChannelManagers: garbage DCEP, odd PPIDs and in
 test('DataChannelManager: a message in 60,000 one-byte PARTIAL fragments is joined in linear time (regression)', () => {
   // Found while fuzzing: every fragment re-summed all earlier ones, so this took ~5 s of blocked
   // event loop (and the limit, 256 KiB of 1-byte fragments, ~100 s).
-  const assoc = new WeriftSctpAssociation({ isClient: false }, { transmit() {}, message() {}, streamsReset() {}, stateChange() {} });
+  const assoc = new CoreSctpAssociation({ isClient: false }, { transmit() {}, message() {}, streamsReset() {}, stateChange() {} });
   const got: Buffer[] = [];
   const dc = new DataChannelManager(assoc, 'server', { message: (_ch, d) => got.push(d) });
   dc.onSctpMessage(0, PPID_DCEP, buildDataChannelOpen({ channelType: 0, priority: 0, reliabilityParameter: 0, label: 'x', protocol: '' }));
