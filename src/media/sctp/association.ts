@@ -174,8 +174,10 @@ export class CoreSctpAssociation implements SctpAssociation {
   }
 
   private arm(at: number): void {
-    if (at === Infinity || this._state === 'closed') { this.stopTimer(); return; }
-    if (this.timer !== null && this.timerAt === at) return;
+    if (this._state === 'closed') { this.stopTimer(); return; }
+    // An earlier timer already armed stays: waking early costs one empty poll, re-arming on every
+    // packet (T3 and delayed-SACK deadlines move with each message) costs a clearTimeout+setTimeout.
+    if (at === Infinity || (this.timer !== null && at >= this.timerAt)) return;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timerAt = at;
     this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - performance.now())));
