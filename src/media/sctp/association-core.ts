@@ -95,6 +95,8 @@ const RESULT_IN_PROGRESS = 6;
 // Error causes.
 const CAUSE_USER_ABORT = 12;
 
+/** DATA chunk I bit (RFC 7053): acknowledge without delay. */
+const FLAG_IMMEDIATE = 0x08;
 const COMMON_HEADER = 12;
 const DATA_HEADER = 16;
 const COOKIE_MAGIC = 0x50544e53; // 'PTNS'
@@ -407,6 +409,7 @@ export class SctpCore {
     if (b.length === 12) { this.stats.dropped++; return true; } // no user data (§3.3.1): ack, never deliver
     const sid = b.readUInt16BE(4);
     if (sid >= this.inStreams) { this.stats.dropped++; return false; }
+    if (flags & FLAG_IMMEDIATE) this.sackNeeded = true; // RFC 7053: the sender waits for this SACK
     const v = this.receiver.onData(b.readUInt32BE(0), flags & 7, sid, b.readUInt16BE(6), b.readUInt32BE(8), b.subarray(12));
     if (v === 'too-large') {
       this.abortPending = true;
