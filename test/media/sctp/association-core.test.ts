@@ -267,3 +267,28 @@ test('a dead peer: T3 gives up after maxRetransmissions and the association clos
   l.a.core.send(1, PPID, Buffer.from('void'), { ordered: true }, l.now);
   assert.ok(l.run(l.now + 60_000, () => l.a.core.state === 'closed'));
 });
+
+test('stream reset overtaking its data: the receiver waits for the sender\'s last TSN (in progress), then resets', () => {
+  const l = new Link(10);
+  assert.ok(l.connect());
+  // DATA from a is slow, RE-CONFIG fast: the reset request arrives before the messages it follows.
+  l.fate = (from, p) => (from === 'a' && chunkTypes(p).includes(0) ? { delay: 300 } : 'deliver');
+  for (let i = 0; i < 3; i++) l.a.core.send(5, PPID, Buffer.from(`m${i}`), { ordered: true }, l.now);
+  l.flush();
+  l.a.core.resetStreams([5], l.now);
+  let resetAt = -1;
+  let gotAtReset = -1;
+  assert.ok(l.run(l.now + 10_000, () => {
+    if (resetAt < 0 && l.b.resets.flat().includes(5)) { resetAt = l.now; gotAtReset = l.b.got.length; }
+    return resetAt >= 0 && l.a.resets.flat().includes(5);
+  }));
+  assert.equal(gotAtReset, 3, 'all three messages were delivered before the stream was reset');
+  const responses: number[] = [];
+  for (const { p } of l.b.sent) {
+    for (let off = 12; off + 4 <= p.length; off += (p.readUInt16BE(off + 2) + 3) & ~3) {
+      if (p[off] === 0x82 && p.readUInt16BE(off + 4) === 16) responses.push(p.readUInt32BE(off + 12));
+      if (p.readUInt16BE(off + 2) < 4) break;
+    }
+  }
+  assert.ok(responses.includes(6), `an "in progress" response first (results ${responses.join(',')})`);
+});
