@@ -292,3 +292,62 @@ test('stream reset overtaking its data: the receiver waits for the sender\'s las
   }
   assert.ok(responses.includes(6), `an "in progress" response first (results ${responses.join(',')})`);
 });
+
+test('a browser-shaped INIT (I-DATA offered, zero-checksum and unknown parameters) gets a plain-DATA association; the I bit gets an immediate SACK', async () => {
+  const { SctpCore } = await import('../../../src/media/sctp/association-core.js');
+  const { sctpChecksum } = await import('../../../src/media/sctp/crc32c.js');
+  const got: string[] = [];
+  const core = new SctpCore({}, { message: (_s, _p, d) => got.push(d.toString()), streamsReset: () => {}, stateChange: () => {} });
+  const packet = (vtag: number, chunk: Buffer): Buffer => {
+    const p = Buffer.alloc(12 + ((chunk.length + 3) & ~3));
+    p.writeUInt16BE(5000, 0); p.writeUInt16BE(5000, 2); p.writeUInt32BE(vtag, 4);
+    chunk.copy(p, 12);
+    p.writeUInt32LE(sctpChecksum(p), 8);
+    return p;
+  };
+  const params = Buffer.from([
+    0x80, 0x08, 0x00, 0x07, 0x82, 0xc0, 0x40, 0x00, // Supported Extensions: RE-CONFIG, FORWARD-TSN, I-DATA
+    0xc0, 0x00, 0x00, 0x04, // Forward-TSN supported
+    0x80, 0x01, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, // zero checksum acceptable (RFC 9653)
+    0xbf, 0xff, 0x00, 0x05, 0x01, 0x00, 0x00, 0x00, // unknown, skip
+  ]);
+  const init = Buffer.alloc(20 + params.length);
+  init[0] = 1; init.writeUInt16BE(init.length, 2);
+  init.writeUInt32BE(0xabcdef01, 4); init.writeUInt32BE(131072, 8); init.writeUInt16BE(1024, 12); init.writeUInt16BE(1024, 14); init.writeUInt32BE(1000, 16);
+  params.copy(init, 20);
+  core.handle(packet(0, init), 0);
+  const ack = core.poll(0);
+  assert.ok(ack && ack[12] === 2, 'INIT-ACK');
+  assert.equal(ack.readUInt32BE(4), 0xabcdef01, 'sent with the peer\'s tag');
+  const ourTag = ack.readUInt32BE(16);
+  // Our parameters: no I-DATA (0x40), no zero checksum (0x8001); the cookie.
+  const body = Buffer.from(ack.subarray(12 + 20, 12 + ack.readUInt16BE(14)));
+  let cookie: Buffer | undefined;
+  for (let off = 0; off + 4 <= body.length; off += (body.readUInt16BE(off + 2) + 3) & ~3) {
+    const t = body.readUInt16BE(off);
+    assert.notEqual(t, 0x8001);
+    if (t === 0x8008) assert.ok(!body.subarray(off + 4, off + body.readUInt16BE(off + 2)).includes(0x40), 'I-DATA not offered');
+    if (t === 7) cookie = Buffer.from(body.subarray(off + 4, off + body.readUInt16BE(off + 2)));
+  }
+  assert.ok(cookie);
+  assert.equal(core.poll(0), undefined);
+  const echo = Buffer.alloc(4 + cookie.length);
+  echo[0] = 10; echo.writeUInt16BE(echo.length, 2); cookie.copy(echo, 4);
+  core.handle(packet(ourTag, echo), 1);
+  assert.equal(core.state, 'established');
+  assert.equal(core.poll(1)![12], 11, 'COOKIE-ACK');
+  const data = Buffer.alloc(16 + 2);
+  data[0] = 0; data[1] = 0x08 | 0x03; data.writeUInt16BE(18, 2); data.writeUInt32BE(1000, 4); data.writeUInt16BE(1, 8); data.writeUInt16BE(0, 10); data.writeUInt32BE(51, 12);
+  data.write('hi', 16);
+  core.handle(packet(ourTag, data), 2);
+  assert.deepEqual(got, ['hi']);
+  const sack = core.poll(2);
+  assert.ok(sack && sack[12] === 3, 'SACK at once (I bit), not after the delay');
+  assert.equal(sack.readUInt32BE(16), 1000, 'cumulative TSN');
+  // Bad checksum, wrong tag: dropped.
+  const bad = packet(ourTag, data);
+  bad[20] ^= 1;
+  core.handle(bad, 3);
+  core.handle(packet((ourTag ^ 1) >>> 0, data), 3);
+  assert.equal(core.stats.dropped, 2);
+});
