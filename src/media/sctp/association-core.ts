@@ -1093,6 +1093,11 @@ export class SctpCore {
     this.outq = [];
     this.head = this.nextSend = 0;
     this.flightSize = this.queuedBytes = this.rtxPending = 0;
+    // Nothing else may follow an ABORT; the shutdown handshake's last words still go out.
+    this.ctrl = this.ctrl.filter((c) => c.chunk[0] === CT_SHUTDOWN_ACK || c.chunk[0] === CT_SHUTDOWN_COMPLETE);
+    this.t1Chunk = null;
+    this.resetInFlight = null;
+    this.resetQueue.length = 0;
     this.setState('closed');
   }
 
