@@ -1,11 +1,14 @@
 /**
  * SctpAssociation: the narrow interface the data-channel layer needs from SCTP (RFC 8261: SCTP packets
- * carried as DTLS application data), and its werift-sctp implementation. Only this file touches werift-sctp.
+ * carried as DTLS application data), and its implementation over our sans-IO SctpCore
+ * (association-core.ts). This file is the core's glue to the clock: one timer per association, re-armed
+ * from the core's deadline, and output drained after every input.
  *
- * Not sans-IO: werift-sctp runs its own wall-clock timers (T1/T3/SACK/heartbeat) and async sends.
+ * Bundling: messages sent in the same tick leave together. send() only queues; the drain runs from one
+ * microtask per tick (or right away after an incoming packet, with the SACK it owes).
  */
-import { SCTP } from 'werift-sctp';
-import { DataChunk } from 'werift-sctp/lib/sctp/src/chunk.js';
+import { performance } from 'node:perf_hooks';
+import { SctpCore, type SctpCoreState } from './association-core.js';
 
 export interface SctpSendOptions {
   ordered: boolean;
@@ -17,7 +20,7 @@ export interface SctpSendOptions {
 export type SctpState = 'new' | 'connecting' | 'connected' | 'closed';
 
 export interface SctpAssociationEvents {
-  /** An SCTP packet to send as DTLS application data. */
+  /** An SCTP packet to send as DTLS application data. Consume it synchronously (it is a reused buffer). */
   transmit(packet: Buffer): void;
   /** One complete user message. */
   message(streamId: number, ppid: number, data: Buffer): void;
@@ -25,14 +28,11 @@ export interface SctpAssociationEvents {
   streamsReset(streamIds: number[]): void;
   stateChange(state: SctpState): void;
   /**
-   * One of the association's own timers threw (a bug; werift arms them with setTimeout, outside any
-   * caller's stack). The association is no longer trustworthy: the owner closes its PeerConnection.
+   * The association threw from its own timer or from packet input (a bug). It is no longer
+   * trustworthy: the owner closes its PeerConnection.
    */
   fault?(err: unknown): void;
 }
-
-/** werift's timer callbacks (writable instance properties it passes to setTimeout by name). */
-const WERIFT_TIMERS = ['timer1Expired', 'timer2Expired', 'timer3Expired', 'timerReconfigHandleExpired', 'timerHeartbeatExpired'] as const;
 
 export interface SctpAssociation {
   readonly state: SctpState;
@@ -49,177 +49,162 @@ export interface SctpAssociation {
 }
 
 export interface SctpAssociationOptions {
-  /** SCTP client (sends INIT) — we use the DTLS client. */
+  /** SCTP client (sends INIT) — we use the DTLS client. The other side answers, and a collision is fine. */
   isClient: boolean;
   localPort?: number;
   /** From the remote SDP a=sctp-port (default 5000). */
   remotePort?: number;
   maxMessageSize?: number;
-  /**
-   * Largest user-data fragment per DATA chunk (bytes). werift-sctp always cuts messages into
-   * 1200-byte fragments, which makes 1265-byte DTLS datagrams with AES-GCM: above a dtls_mtu of 1200.
-   * When smaller than 1200, messages are fragmented by this adapter instead (RFC 4960 §6.9).
-   */
+  /** Largest message we reassemble from the peer (default: 4x maxMessageSize, at least 1 MiB). */
+  maxReceiveMessageSize?: number;
+  /** Largest SCTP packet, bytes (over DTLS: the DTLS MTU minus DTLS_RECORD_OVERHEAD). */
+  mtu?: number;
+  /** Legacy: largest user-data fragment per DATA chunk; sets mtu to this plus the SCTP headers. */
   maxFragmentSize?: number;
 }
 
-/** werift-sctp's fixed fragment size. */
-const WERIFT_FRAGMENT_SIZE = 1200;
-/** Per-datagram overhead around one DATA chunk: DTLS record (13) + AES-GCM nonce and tag (24) + SCTP common header (12) + DATA chunk header (16). */
-export const SCTP_DTLS_OVERHEAD = 13 + 24 + 12 + 16;
+/** DTLS record header (13) + AES-GCM explicit nonce and tag (24). */
+export const DTLS_RECORD_OVERHEAD = 13 + 24;
+/** Per-datagram overhead around one DATA chunk: DTLS record + SCTP common header (12) + DATA chunk header (16). */
+export const SCTP_DTLS_OVERHEAD = DTLS_RECORD_OVERHEAD + 12 + 16;
 
 /** Default a=max-message-size we accept and advertise. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 262_144;
 
-interface WeriftSctpInternals {
-  handleData(buf: Buffer): Promise<void>;
-  reconfigQueue: number[];
-  transmitReconfigRequest(): Promise<void>;
-  send(streamId: number, ppid: number, data: Buffer, opts?: { ordered?: boolean; maxRetransmits?: number; expiry?: number }): Promise<void>;
-  localTsn: number;
-  outboundQueue: DataChunk[];
-  outboundStreamSeq: Record<number, number>;
-  transmit(): Promise<void>;
-}
+const toState = (s: SctpCoreState): SctpState =>
+  s === 'established' || s === 'shutdown-pending' || s === 'shutdown-sent' ? 'connected'
+    : s === 'closed' ? 'closed'
+      : 'connecting';
 
-const DATA_UNORDERED = 0x04;
-const DATA_FIRST_FRAG = 0x02;
-const DATA_LAST_FRAG = 0x01;
-
-/**
- * Replace werift's send() with one that cuts user messages into `size`-byte DATA chunks: same
- * bookkeeping (TSN, stream sequence number, outbound queue), our own fragment size.
- */
-function installFragmentingSend(sctp: WeriftSctpInternals, size: number): void {
-  sctp.send = (streamId, ppid, data, opts = {}) => {
-    const ordered = opts.ordered ?? true;
-    const ssn = ordered ? (sctp.outboundStreamSeq[streamId] ?? 0) : 0;
-    const count = Math.max(1, Math.ceil(data.length / size));
-    for (let i = 0; i < count; i++) {
-      const chunk = new DataChunk(0, undefined);
-      chunk.flags = (ordered ? 0 : DATA_UNORDERED) | (i === 0 ? DATA_FIRST_FRAG : 0) | (i === count - 1 ? DATA_LAST_FRAG : 0);
-      chunk.tsn = sctp.localTsn;
-      chunk.streamId = streamId;
-      chunk.streamSeqNum = ssn;
-      chunk.protocol = ppid;
-      chunk.userData = data.subarray(i * size, (i + 1) * size);
-      chunk.bookSize = chunk.userData.length;
-      chunk.expiry = opts.expiry;
-      chunk.maxRetransmits = opts.maxRetransmits;
-      sctp.localTsn = (sctp.localTsn + 1) >>> 0;
-      sctp.outboundQueue.push(chunk);
-    }
-    if (ordered) sctp.outboundStreamSeq[streamId] = (ssn + 1) & 0xffff;
-    return sctp.transmit();
-  };
-}
-
-export class WeriftSctpAssociation implements SctpAssociation {
+export class CoreSctpAssociation implements SctpAssociation {
   readonly maxMessageSize: number;
-  readonly stats = { packetsIn: 0, dropped: 0 };
+  readonly core: SctpCore;
+  private faults = 0;
   private _state: SctpState = 'new';
-  private readonly sctp: SCTP;
-  private readonly remotePort: number;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private flushQueued = false;
 
-  constructor(opts: SctpAssociationOptions, private readonly events: SctpAssociationEvents) {
+  constructor(private readonly opts: SctpAssociationOptions, private readonly events: SctpAssociationEvents) {
     this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.remotePort = opts.remotePort ?? 5000;
-    const transport = {
-      onData: undefined as ((b: Buffer) => void) | undefined,
-      send: (buf: Buffer): Promise<void> => {
-        if (this._state !== 'closed') {
-          try { this.events.transmit(buf); } catch { /* sink */ }
-        }
-        return Promise.resolve();
+    const mtu = opts.mtu ?? (opts.maxFragmentSize !== undefined ? opts.maxFragmentSize + 28 : 1200);
+    this.core = new SctpCore({
+      localPort: opts.localPort ?? 5000,
+      remotePort: opts.remotePort ?? 5000,
+      mtu,
+      maxReceiveMessageSize: opts.maxReceiveMessageSize ?? Math.max(1 << 20, 4 * this.maxMessageSize),
+      receiveWindow: Math.max(2 << 20, 2 * (opts.maxReceiveMessageSize ?? 4 * this.maxMessageSize)),
+    }, {
+      message: (sid, ppid, data) => {
+        try { this.events.message(sid, ppid, data); } catch { /* consumer */ }
       },
-      close: (): void => {},
-    };
-    const port = opts.localPort ?? 5000;
-    this.sctp = opts.isClient ? SCTP.client(transport, port) : SCTP.server(transport, port);
-    const frag = Math.floor(opts.maxFragmentSize ?? WERIFT_FRAGMENT_SIZE);
-    if (frag < WERIFT_FRAGMENT_SIZE) installFragmentingSend(this.sctp as unknown as WeriftSctpInternals, Math.max(256, frag) & ~3); // chunks are padded to 4 bytes
-    // werift installs transport.onData -> handleData without catching its rejection; we never call it.
-    transport.onData = undefined;
-    this.sctp.onReceive.subscribe((streamId: number, ppid: number, data: Buffer) => {
-      try { this.events.message(streamId, ppid, data); } catch { /* consumer */ }
+      streamsReset: (ids) => {
+        try { this.events.streamsReset(ids); } catch { /* consumer */ }
+      },
+      stateChange: (s) => this.setState(toState(s)),
     });
-    this.sctp.onReconfigStreams.subscribe((ids: number[]) => {
-      try { this.events.streamsReset([...ids]); } catch { /* consumer */ }
-    });
-    this.containTimers();
-    this.sctp.stateChanged.connected.subscribe(() => this.setState('connected'));
-    this.sctp.stateChanged.closed.subscribe(() => this.setState('closed'));
   }
 
   get state(): SctpState { return this._state; }
-
-  /**
-   * Fault boundary around werift's timers: a throw (or rejection) from one would otherwise be an
-   * uncaught exception. werift re-arms them by reading the property again, so the wrapper stays.
-   */
-  private containTimers(): void {
-    const internals = this.sctp as unknown as Record<string, unknown>;
-    for (const name of WERIFT_TIMERS) {
-      const original = internals[name];
-      if (typeof original !== 'function') continue;
-      internals[name] = () => {
-        try {
-          const r: unknown = (original as () => unknown)();
-          if (r instanceof Promise) r.catch((err: unknown) => this.timerFailed(err));
-        } catch (err) {
-          this.timerFailed(err);
-        }
-      };
-    }
-  }
-
-  private timerFailed(err: unknown): void {
-    this.stats.dropped++;
-    try { this.events.fault?.(err); } catch { /* the owner's problem */ }
+  get stats(): { packetsIn: number; dropped: number } {
+    return { packetsIn: this.core.stats.packetsIn, dropped: this.core.stats.dropped + this.faults };
   }
 
   start(): void {
     if (this._state !== 'new') return;
     this.setState('connecting');
-    this.sctp.start(this.remotePort).catch(() => { this.stats.dropped++; });
+    if (this.opts.isClient) this.core.connect(performance.now());
+    this.flush();
   }
 
   handlePacket(packet: Buffer): void {
-    this.stats.packetsIn++;
     if (this._state === 'closed') return;
-    if (packet.length < 12) { this.stats.dropped++; return; }
     try {
-      (this.sctp as unknown as WeriftSctpInternals).handleData(packet).catch(() => { this.stats.dropped++; });
-    } catch {
-      this.stats.dropped++;
+      this.core.handle(packet, performance.now());
+    } catch (err) {
+      this.fail(err);
+      return;
     }
+    this.flush();
   }
 
   send(streamId: number, ppid: number, data: Buffer, opts: SctpSendOptions): boolean {
     if (this._state !== 'connected' || data.length > this.maxMessageSize) return false;
-    const o: { ordered: boolean; maxRetransmits?: number; expiry?: number } = { ordered: opts.ordered };
-    if (opts.maxRetransmits !== undefined) o.maxRetransmits = opts.maxRetransmits;
-    if (opts.maxPacketLifeTime !== undefined) o.expiry = Date.now() / 1000 + opts.maxPacketLifeTime / 1000;
-    this.sctp.send(streamId, ppid, data, o).catch(() => { this.stats.dropped++; });
+    if (!this.core.send(streamId, ppid, data, opts, performance.now())) return false;
+    this.flushSoon();
     return true;
   }
 
   resetStreams(streamIds: number[]): void {
     if (this._state !== 'connected') return;
-    const s = this.sctp as unknown as WeriftSctpInternals;
-    for (const id of streamIds) if (!s.reconfigQueue.includes(id)) s.reconfigQueue.push(id);
-    s.transmitReconfigRequest().catch(() => { this.stats.dropped++; });
+    this.core.resetStreams(streamIds, performance.now());
+    this.flushSoon();
   }
 
   close(): void {
     if (this._state === 'closed') return;
-    this.sctp.stop().catch(() => {});
+    this.core.abort();
+    this.flush();
     this.setState('closed');
+    this.stopTimer();
+  }
+
+  private flushSoon(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(this.onFlushSoon);
+  }
+
+  private readonly onFlushSoon = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
+
+  /** Drains the core's packets to `transmit`, then re-arms the one timer. Faults go to the owner. */
+  private flush(): void {
+    try {
+      const now = performance.now();
+      for (let p = this.core.poll(now); p !== undefined; p = this.core.poll(now)) {
+        try { this.events.transmit(p); } catch { /* sink */ }
+      }
+      this.arm(this.core.deadline);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private arm(at: number): void {
+    if (this._state === 'closed') { this.stopTimer(); return; }
+    // An earlier timer already armed stays: waking early costs one empty poll, re-arming on every
+    // packet (T3 and delayed-SACK deadlines move with each message) costs a clearTimeout+setTimeout.
+    if (at === Infinity || (this.timer !== null && at >= this.timerAt)) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    this.timerAt = Infinity;
+    this.flush();
+  };
+
+  private stopTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = Infinity;
+  }
+
+  private fail(err: unknown): void {
+    this.faults++;
+    this.stopTimer();
+    try { this.events.fault?.(err); } catch { /* the owner's problem */ }
   }
 
   private setState(s: SctpState): void {
     if (this._state === s || this._state === 'closed') return;
     this._state = s;
+    if (s === 'closed') this.stopTimer();
     try { this.events.stateChange(s); } catch { /* consumer */ }
   }
 }

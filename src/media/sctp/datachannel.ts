@@ -2,7 +2,7 @@
  * DataChannelManager: WebRTC data channels (RFC 8831) with in-band DCEP negotiation (RFC 8832) over an
  * SctpAssociation. Plus `connectSctpOverDtls` to wire an association onto a DtlsEndpoint (RFC 8261).
  */
-import { DEFAULT_MAX_MESSAGE_SIZE, SCTP_DTLS_OVERHEAD, WeriftSctpAssociation, type SctpAssociation, type SctpState } from './association.js';
+import { CoreSctpAssociation, DEFAULT_MAX_MESSAGE_SIZE, DTLS_RECORD_OVERHEAD, type SctpAssociation, type SctpState } from './association.js';
 import {
   PPID_BINARY, PPID_BINARY_EMPTY, PPID_BINARY_PARTIAL, PPID_DCEP, PPID_STRING, PPID_STRING_EMPTY, PPID_STRING_PARTIAL,
   buildDataChannelAck, buildDataChannelOpen, channelTypeOf, isLocalStreamId, parseDcep, reliabilityOf, streamIdParity,
@@ -187,7 +187,7 @@ export class DataChannelManager {
       const ch = this.channels.get(id);
       if (!ch) continue;
       if (ch.state !== 'closing') {
-        // Peer-initiated: reset our outgoing side too (werift already queues it) and close.
+        // Peer-initiated: the association resets our outgoing side too (RFC 8831 §6.7); close.
         ch.state = 'closing';
       }
       this.finishClose(ch);
@@ -283,13 +283,13 @@ export function createSctpOverDtls(dtls: DtlsEndpoint, opts: SctpOverDtlsOptions
   start(): void;
 } {
   let channels: DataChannelManager | undefined;
-  const sctp = new WeriftSctpAssociation({
+  const sctp = new CoreSctpAssociation({
     isClient: dtls.role === 'client',
     localPort: opts.localPort ?? 5000,
     remotePort: opts.remotePort ?? 5000,
     maxMessageSize: opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
-    // Every DATA chunk fits in one DTLS datagram of at most dtls_mtu bytes.
-    maxFragmentSize: dtls.mtu - SCTP_DTLS_OVERHEAD,
+    // Every SCTP packet fits in one DTLS datagram of at most dtls_mtu bytes.
+    mtu: dtls.mtu - DTLS_RECORD_OVERHEAD,
   }, {
     transmit: (p) => { dtls.send(p); },
     message: (sid, ppid, data) => channels?.onSctpMessage(sid, ppid, data),

@@ -21,7 +21,7 @@ function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
   });
 }
 
-/** Two DataChannelManagers over two DTLS endpoints in memory (real time: werift-sctp has its own timers). */
+/** Two DataChannelManagers over two DTLS endpoints in memory (real time: each association arms its own timer). */
 async function setup(): Promise<{ c: End; s: End; stop(): void }> {
   const p = await connectPair();
   assert.equal(p.client.ep.state, 'connected');
