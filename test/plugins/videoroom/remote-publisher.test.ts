@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import { buildPli } from '../../../src/media/rtcp/feedback.js';
-import { CHROME_OFFER_SIMULCAST } from './fixtures.js';
+import { CHROME_OFFER, CHROME_OFFER_SIMULCAST } from './fixtures.js';
 import { Harness, type Data, type TestSession } from './harness.js';
 import { info, MEDIA_ROOMS, publish, rtpPacket, seqs, subscribe, vp8Payload } from './media-helpers.js';
 import { waitFor } from '../../media/peer/helpers.js';
@@ -206,6 +206,45 @@ test('simulcast origin: each layer crosses under its own SSRC (1010, 1011, 1012)
     }, 5000);
     const s = seqs(after);
     for (let i = 1; i < s.length; i++) assert.equal(s[i], (s[i - 1]! + 1) & 0xffff, 'sequence numbers stay continuous across the layer switch');
+  } finally {
+    await h.plugin.destroy();
+  }
+});
+
+test('remote publisher data stream: RTP-enveloped messages (payload type 1 binary, 0 text) reach data subscribers', { timeout: 30_000 }, async () => {
+  const h = await Harness.start(MEDIA_ROOMS);
+  const tx = await udp();
+  try {
+    const admin = h.attach();
+    const add = await h.sync(admin, { request: 'add_remote_publisher', room: '9999', secret: 'secret', id: 'dc', streams: [...REMOTE_STREAMS, { type: 'data', mindex: 2, mid: '2' }] });
+    assert.equal(add.videoroom, 'success', JSON.stringify(add));
+    const sub = h.attach();
+    await subscribe(h, sub, '9999', [{ feed: 'dc' }]);
+    h.host.clear();
+    const env = (pt: number, body: Buffer): Buffer => Buffer.concat([rtpPacket({ pt, seq: 0, ts: 0, ssrc: 1020, payload: Buffer.alloc(0) }), body]);
+    tx.send(env(0, Buffer.from('hello')), add.port as number, '127.0.0.1');
+    tx.send(env(1, Buffer.from([1, 2, 3])), add.port as number, '127.0.0.1');
+    await waitFor('two data messages at the subscriber', () => (h.host.data.length >= 2 ? true : undefined), 5000);
+    assert.deepEqual(h.host.data.map((d) => d.data), ['hello', Buffer.from([1, 2, 3])]);
+  } finally {
+    tx.close();
+    await h.plugin.destroy();
+  }
+});
+
+test('a remotization outlives unpublish: republishing forwards the new streams again', { timeout: 30_000 }, async () => {
+  const { h, pub, admin, sub } = await cascade();
+  try {
+    assert.equal((await h.async(pub, { request: 'unpublish' })).unpublished, 'ok');
+    const lr = await h.sync(admin, { request: 'listremotes', room: '9999', secret: 'secret', publisher_id: 'alice' });
+    assert.deepEqual((lr.list as Data[]).map((r) => r.remote_id), ['to-b'], 'still listed after unpublish');
+    const ev = await h.asyncFull(pub, { request: 'configure', audio: true, video: true }, { type: 'offer', sdp: CHROME_OFFER });
+    assert.equal(ev.data.configured, 'ok');
+    h.plugin.setupMedia(pub);
+    await sleep(100);
+    h.host.clear();
+    for (let i = 0; i < 5; i++) h.rtp(pub, AUDIO, rtpPacket({ pt: 111, seq: 40 + i, ts: 960 * (40 + i), ssrc: 0x1111 }));
+    await waitFor('audio of the republished stream at the remote subscriber', () => (h.host.rtpTo(sub, '0').length >= 5 ? true : undefined), 5000);
   } finally {
     await h.plugin.destroy();
   }
