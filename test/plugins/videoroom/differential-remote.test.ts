@@ -186,6 +186,14 @@ async function run(gw: MediaGateway): Promise<Step[]> {
     await q('participants-after', { request: 'listparticipants', room: 1234 });
     await q('rm-ok-2', { ...rm, id: 4343 });
     await ev('rm-ok-2-event');
+    await q('add-ok-iface-name', { ...add, id: 4444, iface: 'lo', streams: [streams[0]] });
+    await ev('add-ok-iface-name-event');
+    await q('add-ok-iface-ip', { ...add, id: 4545, iface: '127.0.0.1', port: 0, streams: [streams[0]] });
+    await ev('add-ok-iface-ip-event');
+    await q('rm-iface-name', { ...rm, id: 4444 });
+    await ev('rm-iface-name-event');
+    await q('rm-iface-ip', { ...rm, id: 4545 });
+    await ev('rm-iface-ip-event');
   } finally {
     await http.close();
   }
