@@ -167,7 +167,6 @@ export class RemoteFeed {
   private streams: (FeedStream | undefined)[] = [];
   /** Where keyframe requests go: the latest sender on the RTCP port. */
   private rtcpPeer: { address: string; port: number } | null = null;
-  private readonly pli = Buffer.alloc(12);
   closed = false;
   received = 0;
   dropped = 0;
@@ -269,7 +268,8 @@ export class RemoteFeed {
       return;
     }
     fs.lastPliMs = now;
-    const b = this.pli;
+    // A buffer per PLI (at most one per stream per second): dgram may still hold the previous one.
+    const b = Buffer.allocUnsafe(12);
     b[0] = 0x81; // V=2, FMT=1 (PLI)
     b[1] = 206; // PSFB
     b.writeUInt16BE(2, 2);
