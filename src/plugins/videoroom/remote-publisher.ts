@@ -113,6 +113,8 @@ export function wrapHost<H extends PluginHost>(host: H): H {
       if (session instanceof RemotePublisherSession) session.feed?.close();
       else host.closePeerConnection(session, reason);
     },
+    // Event handlers hear about a remote publisher without a handle, as from Janus.
+    ...(host.notifyEvent !== undefined ? { notifyEvent: (session: PluginSession | null, data: Record<string, unknown>) => host.notifyEvent!(session instanceof RemotePublisherSession ? null : session, data) } : {}),
   };
 }
 

@@ -249,3 +249,43 @@ test('a remotization outlives unpublish: republishing forwards the new streams a
     await h.plugin.destroy();
   }
 });
+
+async function portFree(port: number): Promise<boolean> {
+  const s = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      s.close();
+    } catch {
+      // never bound
+    }
+  }
+}
+
+test('a remote publisher\'s ports close when it is kicked, when its room is destroyed, and with the plugin', { timeout: 30_000 }, async () => {
+  const h = await Harness.start(MEDIA_ROOMS);
+  try {
+    const admin = h.attach();
+    assert.equal((await h.sync(admin, { request: 'create', room: 'gone' })).videoroom, 'created');
+    const a = await h.sync(admin, { request: 'add_remote_publisher', room: 'gone', id: 'r1', streams: REMOTE_STREAMS });
+    const b = await h.sync(admin, { request: 'add_remote_publisher', room: '9999', secret: 'secret', id: 'r2', streams: REMOTE_STREAMS });
+    const c = await h.sync(admin, { request: 'add_remote_publisher', room: '9999', secret: 'secret', id: 'r3', streams: REMOTE_STREAMS });
+    for (const r of [a, b, c]) assert.equal(await portFree(r.port as number), false, 'bound while the remote publisher lives');
+    assert.deepEqual(await h.sync(admin, { request: 'kick', room: '9999', secret: 'secret', id: 'r2' }), { videoroom: 'success' });
+    assert.equal(await portFree(b.port as number), true, 'kicked: RTP port closed');
+    assert.equal(await portFree(b.rtcp_port as number), true, 'kicked: RTCP port closed');
+    assert.equal((await h.sync(admin, { request: 'destroy', room: 'gone' })).videoroom, 'destroyed');
+    assert.equal(await portFree(a.port as number), true, 'room destroyed: port closed');
+    await h.plugin.destroy();
+    assert.equal(await portFree(c.port as number), true, 'plugin destroyed: port closed');
+  } finally {
+    await h.plugin.destroy().catch(() => undefined);
+  }
+});
