@@ -542,8 +542,9 @@ export function updateRemotePublisher(ctx: VrContext, body: Body): Data {
       }
       continue;
     }
-    // A new stream must come right after the existing ones (Janus skips it otherwise).
-    if (spec.mindex - streams.length > 1) {
+    // A new stream must come right after the existing ones (Janus skips it otherwise). One that reuses
+    // a taken mindex under another mid would shadow that stream (Janus corrupts its tables): skipped too.
+    if (spec.mindex - streams.length > 1 || streams.some((s) => s.mindex === spec.mindex)) {
       ctx.log.warn(`videoroom: remote publisher ${id}: not adding stream with mindex ${spec.mindex} (missing indexes)`, { room: roomId, id });
       continue;
     }
