@@ -5,7 +5,7 @@
 import type { PluginSession } from '../../core/plugin.js';
 import type { VrId } from './ids.js';
 import type { Remotization } from './publish-remotely.js';
-import type { RemoteFeed } from './remote-publisher.js';
+import type { RemoteFeed } from './remote-feed.js';
 import type { RtpForwarder } from './rtp-forward.js';
 import type { Room } from './room.js';
 import type { PublishedStream } from './streams.js';

@@ -34,7 +34,7 @@ import { Room } from './room.js';
 import { VrRtpForwarders } from './rtp-forward.js';
 import { closeSubscriber, requestKeyframes, subscriberRequest } from './subscriber.js';
 import { RemoteRooms } from './remote.js';
-import { RemoteFeeds, wrapHost, wrapMediaHost } from './remote-publisher.js';
+import { RemoteFeeds, wrapHost, wrapMediaHost } from './remote-feed.js';
 
 type Data = Record<string, unknown>;
 

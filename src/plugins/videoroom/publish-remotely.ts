@@ -3,7 +3,7 @@
  * VideoRoom's `add_remote_publisher` port (Janus 1.1.2's cascading), as one plain-RTP flow.
  *
  * A "remotization" is a set of RTP forwarders (rtp-forward.ts) marked with its remote_id, all to the
- * same host:port, each stream under Janus's SSRC plan (remote-publisher.ts: 1000 + 10 x mindex, + 1 / + 2
+ * same host:port, each stream under Janus's SSRC plan (remote-feed.ts: 1000 + 10 x mindex, + 1 / + 2
  * for simulcast layers, lowest first), with the publisher's own payload types, sequence numbers and
  * timestamps. The first video stream's forwarder gets the `rtcp_port` back-channel: it latches, and a
  * PLI whose media SSRC names any of the remotization's video streams becomes a keyframe request to the
@@ -18,7 +18,7 @@ import type { VrContext } from './context.js';
 import { noSuchRoom, VrError, VrErrorCode } from './errors.js';
 import { missing, Params, type Body } from './params.js';
 import type { Participant } from './participant.js';
-import { remoteSsrc } from './remote-publisher.js';
+import { remoteSsrc } from './remote-feed.js';
 import { checkLock, hostFamily, randomStreamId, resolve, RtpForwarder } from './rtp-forward.js';
 import type { PublishedStream } from './streams.js';
 
