@@ -144,6 +144,8 @@ interface FeedStream {
   infos: RtpStreamInfo[];
   lastPliMs: number;
   pliTimer: NodeJS.Timeout | null;
+  /** Asked for before anyone latched on the RTCP port: sent as soon as someone does. */
+  pliWanted: boolean;
 }
 
 /** One remote publisher's sockets and packet intake. */
@@ -189,7 +191,7 @@ export class RemoteFeed {
       }
       const kind = ps.type === 'audio' ? 'audio' : 'video';
       const infos = [0, 1, 2].map((substream) => ({ mid: ps.mid, mindex: ps.mindex, kind, ssrc: remoteSsrc(ps.mindex, substream), substream, rid: undefined }) satisfies RtpStreamInfo);
-      next[ps.mindex] = { ps, infos, lastPliMs: -Infinity, pliTimer: null };
+      next[ps.mindex] = { ps, infos, lastPliMs: -Infinity, pliTimer: null, pliWanted: false };
     }
     this.streams = next;
   }
@@ -224,7 +226,10 @@ export class RemoteFeed {
   /** Only for latching, as Janus: an RTP or RTCP packet from the origin tells us where PLIs go. */
   private onRtcp(msg: Buffer, address: string, port: number): void {
     if (msg.length < 8 || (msg[0]! & 0xc0) !== 0x80) return;
-    if (this.rtcpPeer === null || this.rtcpPeer.address !== address || this.rtcpPeer.port !== port) this.rtcpPeer = { address, port };
+    const first = this.rtcpPeer === null;
+    if (first || this.rtcpPeer!.address !== address || this.rtcpPeer!.port !== port) this.rtcpPeer = { address, port };
+    // Keyframe requests made before the origin latched (a subscriber quicker than the origin's forwarder).
+    if (first) for (const fs of this.streams) if (fs?.pliWanted) this.sendPli(fs);
   }
 
   /** A keyframe request for one stream (mid) or every video stream (null). */
@@ -238,6 +243,7 @@ export class RemoteFeed {
 
   private sendPli(fs: FeedStream): void {
     const peer = this.rtcpPeer;
+    fs.pliWanted = peer === null;
     if (peer === null) return;
     const now = this.feeds.ctx.now();
     const wait = fs.lastPliMs + PLI_INTERVAL_MS - now;
