@@ -27,6 +27,8 @@ export interface VrContext {
   readonly rtpfwd: VrRtpForwarders;
   /** Cross-worker rooms (remote.ts); absent outside the media worker pool. */
   remote?: import('./remote.js').RemoteRooms;
+  /** Remote publishers' feeds (remote-feed.ts); absent without a media host. */
+  feeds?: import('./remote-feed.js').RemoteFeeds;
   /** Monotonic milliseconds (performance.now in production; tests drive it). */
   now(): number;
 }

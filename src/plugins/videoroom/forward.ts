@@ -350,11 +350,11 @@ export class Forwarder {
 
   // ------------------------------------------------------------------------ data channels
 
-  publisherData(me: Participant, label: string, data: Buffer, isBinary: boolean): void {
+  publisherData(me: Participant, label: string | null, data: Buffer, isBinary: boolean): void {
     const ps = me.media.streams.find((s) => s.type === 'data');
     if (ps === undefined || ps.moderated || !ps.send) return;
     ps.recorder?.file.writeData(data);
-    if (ps.forwarders.length > 0) this.ctx.rtpfwd.forwardData(ps, data);
+    if (ps.forwarders.length > 0) this.ctx.rtpfwd.forwardData(ps, data, isBinary);
     if (ps.subscribers.length === 0) return;
     const payload: string | Buffer = isBinary ? data : data.toString('utf8');
     for (const line of ps.subscribers) {

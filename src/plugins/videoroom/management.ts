@@ -5,7 +5,7 @@
  */
 import type { VrContext } from './context.js';
 import { notify } from './context.js';
-import { notSupported, noSuchRoom, VrError, VrErrorCode } from './errors.js';
+import { noSuchRoom, VrError, VrErrorCode } from './errors.js';
 import type { VrId } from './ids.js';
 import { dropSubscribers, removeParticipant } from './membership.js';
 import { moderatedEvent, roomEvent } from './events.js';
@@ -16,6 +16,8 @@ import { defaultSettings, settingsFromRequest } from './room-settings.js';
 import { checkKey } from './auth.js';
 import { setRecording } from './recording.js';
 import { listForwarders, rtpForward, stopRtpForward } from './rtp-forward.js';
+import { addRemotePublisher, removeRemotePublisher, updateRemotePublisher } from './remote-publisher.js';
+import { listRemotes, publishRemotely, unpublishRemotely } from './publish-remotely.js';
 
 type Data = Record<string, unknown>;
 /** `session`: the requesting handle, null from the Admin API (Janus names it in the events it sends). */
@@ -230,16 +232,12 @@ function listParticipants(ctx: VrContext, body: Body): Data {
   const id = ctx.ids.require(body.room, 'room');
   const room = findRoom(ctx, id);
   const participants = [...room.participants.values()].map((m) => {
-    const o: Data = { ...m.identity(), publisher: m.media.active };
+    const o: Data = m.remoteFeed !== null ? { ...m.identity(), remote: true, publisher: m.media.active } : { ...m.identity(), publisher: m.media.active };
     if (m.media.active && m.media.streams.some((x) => x.type === 'audio' && x.audioLevelExt > 0)) o.talking = m.media.streams.some((x) => x.talking);
     return o;
   });
   return { videoroom: 'participants', room: id, participants };
 }
-
-const remotePending: Handler = () => {
-  throw notSupported('Remote publishers');
-};
 
 /** The synchronous requests; the same table serves handle messages and Admin `message_plugin`. */
 export const SYNC_REQUESTS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
@@ -256,10 +254,10 @@ export const SYNC_REQUESTS: ReadonlyMap<string, Handler> = new Map<string, Handl
   ['listforwarders', listForwarders],
   ['rtp_forward', rtpForward],
   ['stop_rtp_forward', stopRtpForward],
-  ['add_remote_publisher', remotePending],
-  ['update_remote_publisher', remotePending],
-  ['remove_remote_publisher', remotePending],
-  ['publish_remotely', remotePending],
-  ['unpublish_remotely', remotePending],
-  ['listremotes', remotePending],
+  ['add_remote_publisher', addRemotePublisher],
+  ['update_remote_publisher', updateRemotePublisher],
+  ['remove_remote_publisher', removeRemotePublisher],
+  ['publish_remotely', publishRemotely],
+  ['unpublish_remotely', unpublishRemotely],
+  ['listremotes', listRemotes],
 ]);

@@ -4,6 +4,8 @@
  */
 import type { PluginSession } from '../../core/plugin.js';
 import type { VrId } from './ids.js';
+import type { Remotization } from './publish-remotely.js';
+import type { RemoteFeed } from './remote-feed.js';
 import type { RtpForwarder } from './rtp-forward.js';
 import type { Room } from './room.js';
 import type { PublishedStream } from './streams.js';
@@ -49,6 +51,10 @@ export class Participant {
   readonly rtpForwarders = new Map<number, RtpForwarder>();
   /** A mirror of a publisher on another media worker (remote.ts): that worker's index; -1 for ours. */
   remoteFrom = -1;
+  /** A remote publisher (add_remote_publisher): its plain-RTP feed; null for a handle's publisher. */
+  remoteFeed: RemoteFeed | null = null;
+  /** publish_remotely targets by remote_id (publish-remotely.ts). */
+  readonly remotizations = new Map<string, Remotization>();
 
   constructor(
     readonly id: VrId,

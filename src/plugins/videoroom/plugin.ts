@@ -34,6 +34,7 @@ import { Room } from './room.js';
 import { VrRtpForwarders } from './rtp-forward.js';
 import { closeSubscriber, requestKeyframes, subscriberRequest } from './subscriber.js';
 import { RemoteRooms } from './remote.js';
+import { RemoteFeeds, wrapHost, wrapMediaHost } from './remote-feed.js';
 
 type Data = Record<string, unknown>;
 
@@ -76,16 +77,24 @@ export class VideoRoomPlugin implements Plugin, PeerAwarePlugin {
       }
       rooms.set(r.id, room);
     }
-    const media = isMediaRelayHost(init.host) ? init.host : null;
+    // Remote publishers have no handle: keyframe requests and teardown for them go to their feed.
+    const host = wrapHost(init.host);
+    const media = isMediaRelayHost(host) ? wrapMediaHost(host) : null;
     if (media === null) log.warn('videoroom: the host has no media relay: media will not be forwarded');
     const now = (): number => this.clock();
     const rtpfwd = new VrRtpForwarders(log, (ps) => {
       ps.lastPliMs = now();
       media?.sendPli(ps.owner.session, ps.mid);
     }, now);
-    this.ctx = { general, ids, rooms, host: init.host, media, log, store: new RoomStore(init.config, ids, log), recordings: new Recordings(), paths: this.paths ?? PathPolicy.fromGateway(init.gateway), rtpfwd, now };
+    this.ctx = { general, ids, rooms, host, media, log, store: new RoomStore(init.config, ids, log), recordings: new Recordings(), paths: this.paths ?? PathPolicy.fromGateway(init.gateway), rtpfwd, now };
     this.forwarder = media !== null ? new Forwarder(this.ctx, media) : null;
     const forwarder = this.forwarder;
+    if (forwarder !== null) {
+      this.ctx.feeds = new RemoteFeeds(this.ctx, {
+        rtp: (me, info, buf, len) => forwarder.publisherRtp(me, info, buf, len),
+        data: (me, data, isBinary) => forwarder.publisherData(me, null, data, isBinary),
+      });
+    }
     if (init.peers !== undefined && forwarder !== null) {
       this.ctx.remote = new RemoteRooms(this.ctx, init.peers, {
         rtp: (me, info, buf, len) => {
@@ -106,6 +115,7 @@ export class VideoRoomPlugin implements Plugin, PeerAwarePlugin {
     // Shutdown: every recording is flushed and closed before the plugin goes.
     await this.ctx?.recordings.closeAll();
     this.ctx?.rtpfwd.close();
+    this.ctx?.feeds?.close();
     this.ctx?.rooms.clear();
     this.ctx = null;
     this.forwarder = null;

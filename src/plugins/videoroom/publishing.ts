@@ -14,6 +14,7 @@ import { startRecording, stopRecording } from './recording.js';
 import { answerPublisher, type PublishRequest } from './sdp.js';
 import type { PublishedStream } from './streams.js';
 import { dropPublisherStreams } from './subscriber.js';
+import { syncRemotizations } from './publish-remotely.js';
 
 type Data = Record<string, unknown>;
 
@@ -80,6 +81,7 @@ export function negotiatePublisher(ctx: VrContext, me: Participant, jsep: Jsep, 
     me.recordingActive = true;
     startRecording(ctx, me);
   }
+  syncRemotizations(ctx, me);
   return answer;
 }
 

@@ -23,6 +23,7 @@ import { isH264Keyframe } from '../../codecs/h264.js';
 import { isVp8Keyframe } from '../../codecs/vp8.js';
 import { isVp9Keyframe } from '../../codecs/vp9.js';
 import type { Logger } from '../../log.js';
+import { fbMediaSsrc } from '../../media/rtcp/feedback.js';
 import { PsfbFmt, RtcpReader, RtcpType } from '../../media/rtcp/header.js';
 import { RtpRewriter } from '../../media/rtp/rewriter.js';
 import { rtpHeaderLength, setRtpPayloadType, setRtpSsrc } from '../../media/rtp/header.js';
@@ -65,6 +66,8 @@ export class RtpForwarder {
   sent = 0;
   errors = 0;
   closed = false;
+  /** Part of a `publish_remotely` (publish-remotely.ts): hidden from listforwarders/stop_rtp_forward, as in Janus. */
+  remoteId: string | null = null;
 
   constructor(
     readonly streamId: number,
@@ -197,7 +200,7 @@ export class VrRtpForwarders {
       ps.forwarders = ps.forwarders.filter((x) => x !== f);
       if (f.rewriter !== null) ps.simForwarders--;
     }
-    f.source.owner.rtpForwarders.delete(f.streamId);
+    if (f.source.owner.rtpForwarders.get(f.streamId) === f) f.source.owner.rtpForwarders.delete(f.streamId);
     const r = f.rtcpSocket;
     f.rtcpSocket = null;
     if (r !== null) {
@@ -260,11 +263,14 @@ export class VrRtpForwarders {
     const r = this.rtcp.reset(msg, msg.length);
     while (r.next()) {
       if (r.type !== RtcpType.PSFB || (r.count !== PsfbFmt.PLI && r.count !== PsfbFmt.FIR) || r.length < 12) continue;
+      // A remotization has one RTCP port for all its streams: the PLI's media SSRC names the stream.
+      const ps = f.remoteId === null ? f.source : remotizedStream(f, fbMediaSsrc(msg, r.offset));
+      if (ps === undefined) return;
       const now = this.now();
-      const last = this.lastPli.get(f.source) ?? -Infinity;
+      const last = this.lastPli.get(ps) ?? -Infinity;
       if (now - last < PLI_MIN_MS) return;
-      this.lastPli.set(f.source, now);
-      this.keyframe(f.source);
+      this.lastPli.set(ps, now);
+      this.keyframe(ps);
       return;
     }
   }
@@ -312,16 +318,27 @@ export class VrRtpForwarders {
     }
   }
 
-  /** A publisher data channel message to its data forwarders: the message itself is the datagram. */
-  forwardData(ps: PublishedStream, data: Buffer): void {
+  /**
+   * A publisher data channel message to its data forwarders: the message itself is the datagram, or
+   * for a remotization an RTP header first (its SSRC names the stream, payload type 1: binary, 0: text).
+   */
+  forwardData(ps: PublishedStream, data: Buffer, isBinary = true): void {
     const list = ps.forwarders;
-    if (data.length > BUF_SIZE) return;
+    if (data.length + 12 > BUF_SIZE) return;
     for (let i = 0; i < list.length; i++) {
       const f = list[i]!;
       if (f.closed) continue;
       const out = this.free.pop() ?? Buffer.allocUnsafeSlow(BUF_SIZE);
-      data.copy(out, 0, 0, data.length);
-      this.send(f, out, data.length);
+      let off = 0;
+      if (f.remoteId !== null) {
+        out.fill(0, 0, 12);
+        out[0] = 0x80;
+        out[1] = isBinary ? 1 : 0;
+        out.writeUInt32BE(f.ssrc >>> 0, 8);
+        off = 12;
+      }
+      data.copy(out, off, 0, data.length);
+      this.send(f, out, off + data.length);
     }
   }
 
@@ -377,6 +394,15 @@ export class VrRtpForwarders {
   }
 }
 
+/** The video stream of the same publisher whose remotization forwarder (same remote_id) sends with this SSRC. */
+function remotizedStream(f: RtpForwarder, ssrc: number): PublishedStream | undefined {
+  for (const ps of f.source.owner.media.streams) {
+    if (ps.type !== 'video') continue;
+    for (const g of ps.forwarders) if (g.remoteId === f.remoteId && g.ssrc === ssrc) return ps;
+  }
+  return undefined;
+}
+
 function isKeyframe(ps: PublishedStream, buf: Buffer, len: number): boolean {
   const hdr = rtpHeaderLength(buf, len);
   if (hdr < 0) return false;
@@ -423,7 +449,7 @@ interface Target {
   simulcast: boolean;
 }
 
-function hostFamily(p: Params, name = 'host_family'): 0 | 4 | 6 {
+export function hostFamily(p: Params, name = 'host_family'): 0 | 4 | 6 {
   const v = p.string(name);
   if (v === undefined) return 0;
   const l = v.toLowerCase();
@@ -433,7 +459,7 @@ function hostFamily(p: Params, name = 'host_family'): 0 | 4 | 6 {
 }
 
 /** getaddrinfo-like resolution: first answer, restricted to a family when given; 430 when nothing matches. */
-async function resolve(host: string, family: 0 | 4 | 6): Promise<string> {
+export async function resolve(host: string, family: 0 | 4 | 6): Promise<string> {
   const literal = isIP(host);
   try {
     if (literal !== 0) {
@@ -447,7 +473,7 @@ async function resolve(host: string, family: 0 | 4 | 6): Promise<string> {
 }
 
 /** Janus's `lock_rtp_forward`: the admin_key is needed only when both are configured. */
-function checkLock(ctx: VrContext, p: Params): void {
+export function checkLock(ctx: VrContext, p: Params): void {
   if (ctx.general.lockRtpForward && ctx.general.adminKey !== null) checkKey(p, 'admin_key', ctx.general.adminKey);
 }
 
@@ -459,7 +485,7 @@ function findRoomWithSecret(ctx: VrContext, p: Params) {
   return room;
 }
 
-function randomStreamId(me: Participant): number {
+export function randomStreamId(me: Participant): number {
   for (;;) {
     const id = (Math.random() * 0x100000000) >>> 0;
     if (id !== 0 && !me.rtpForwarders.has(id)) return id;
@@ -646,7 +672,7 @@ export function listForwarders(ctx: VrContext, body: Body): Data {
     const e: Data = { publisher_id: m.id };
     if (m.display !== null) e.display = m.display;
     // Per stream in m-line order, as Janus walks them.
-    e.forwarders = m.media.streams.flatMap((s) => s.forwarders.map((f) => f.summary()));
+    e.forwarders = m.media.streams.flatMap((s) => s.forwarders.filter((f) => f.remoteId === null).map((f) => f.summary()));
     publishers.push(e);
   }
   return { videoroom: 'forwarders', room: roomId, publishers };

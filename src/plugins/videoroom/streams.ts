@@ -127,8 +127,12 @@ export class PublishedStream {
   /** Entry in a `publishers` list / `configured` reply. */
   entry(withTalking: boolean): Record<string, unknown> {
     const o: Record<string, unknown> = { type: this.type, mindex: this.mindex, mid: this.mid };
-    if (this.disabled) o.disabled = true;
-    if (this.codec !== undefined && !this.disabled) o.codec = this.codec;
+    // Janus says nothing more about a disabled stream (not even its description).
+    if (this.disabled) {
+      o.disabled = true;
+      return o;
+    }
+    if (this.codec !== undefined) o.codec = this.codec;
     if (this.description !== undefined) o.description = this.description;
     if (this.moderated) o.moderated = true;
     if (this.type === 'audio' && !this.disabled) {

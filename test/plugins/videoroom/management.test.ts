@@ -207,10 +207,10 @@ test('enable_recording: validation, secret, and the room record flag follows it 
   assert.deepEqual(await h.sync(s, { ...base, record: false }), { videoroom: 'success', record: false });
 });
 
-test('remote publishers answer a clear not-supported error; RTP forwarders are served (also via Admin message_plugin)', async () => {
+test('remote publisher requests are validated; RTP forwarders are served (also via Admin message_plugin)', async () => {
   const h = await Harness.start(SEED_VIDEOROOM_JCFG);
   const s = h.attach();
-  assert.deepEqual(await h.sync(s, { request: 'add_remote_publisher', room: '9999' }), vrError(499, 'Remote publishers not supported yet'));
+  assert.deepEqual(await h.sync(s, { request: 'add_remote_publisher', room: '9999' }), vrError(429, 'Missing mandatory element (streams)'));
   assert.deepEqual(await h.sync(s, { request: 'listforwarders', room: '9999', secret: 'secret' }), { videoroom: 'forwarders', room: '9999', publishers: [] });
   assert.deepEqual(await h.plugin.handleAdminMessage({ request: 'stop_rtp_forward', room: '9999', secret: 'secret', publisher_id: 'x', stream_id: 1 }), vrError(428, 'No such feed (x)'));
 });
