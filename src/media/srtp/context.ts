@@ -8,15 +8,10 @@
  *
  * Protect needs room after `len` in the Buffer for the trailer: `rtpOverhead` / `rtcpOverhead`.
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  createSecretKey,
-  type KeyObject,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { ownedCopy } from '../owned-buffer.js';
 import { AesCmXor, type AesCmEngine } from './aes-cm.js';
+import { HmacSha1, NO_ROC } from './hmac-sha1.js';
 import { deriveSrtpSessionKeys, type SrtpSessionKeys } from './kdf.js';
 import { srtpProfileByName, type SrtpProfile, type SrtpProfileName } from './profiles.js';
 import { ReplayWindow } from './replay.js';
@@ -88,8 +83,8 @@ export class SrtpContext {
   // AES-CM
   private readonly rtpXor: AesCmXor | null;
   private readonly rtcpXor: AesCmXor | null;
-  private readonly rtpAuth: KeyObject | null;
-  private readonly rtcpAuth: KeyObject | null;
+  private readonly rtpAuth: HmacSha1 | null;
+  private readonly rtcpAuth: HmacSha1 | null;
   // GCM
   private readonly rtpGcmKey: KeyObject | null;
   private readonly rtcpGcmKey: KeyObject | null;
@@ -99,7 +94,7 @@ export class SrtpContext {
   /** Scratch: 16-byte counter block / 12-byte GCM nonce. */
   private readonly iv = Buffer.alloc(16);
   private readonly iv12: Buffer;
-  /** Scratch: ROC or E|index, big-endian. */
+  /** Scratch: E|SRTCP index, big-endian (GCM additional data). */
   private readonly word = Buffer.alloc(4);
 
   constructor(
@@ -138,8 +133,8 @@ export class SrtpContext {
       const engine = options.engine ?? 'ecb';
       this.rtpXor = new AesCmXor(keys.rtpKey, engine);
       this.rtcpXor = new AesCmXor(keys.rtcpKey, engine);
-      this.rtpAuth = createSecretKey(keys.rtpAuthKey);
-      this.rtcpAuth = createSecretKey(keys.rtcpAuthKey);
+      this.rtpAuth = new HmacSha1(keys.rtpAuthKey);
+      this.rtcpAuth = new HmacSha1(keys.rtcpAuthKey);
       this.rtpGcmKey = this.rtcpGcmKey = null;
     }
   }
@@ -239,9 +234,7 @@ export class SrtpContext {
 
     this.cmIv(this.rtpSalt, ssrc, roc, seq);
     this.rtpXor!.xor(this.iv, buf, hdr, len);
-    this.word.writeUInt32BE(roc >>> 0, 0);
-    const mac = createHmac('sha1', this.rtpAuth!).update(buf.subarray(0, len)).update(this.word).digest();
-    mac.copy(buf, len, 0, this.rtpTagLen);
+    this.rtpAuth!.sign(buf, 0, len, roc >>> 0, buf, len, this.rtpTagLen);
     return len + this.rtpTagLen;
   }
 
@@ -251,6 +244,7 @@ export class SrtpContext {
    */
   unprotectRtp(buf: Buffer, len: number): number {
     const tagLen = this.rtpTagLen;
+    if (len > buf.length) return SrtpError.Malformed;
     const end = len - tagLen;
     const hdr = rtpHeaderLength(buf, end);
     if (hdr < 0) return SrtpError.Malformed;
@@ -270,9 +264,7 @@ export class SrtpContext {
       const r = this.gcmUnprotectRtp(buf, end, hdr, ssrc, roc, seq);
       if (r < 0) return r;
     } else {
-      this.word.writeUInt32BE(roc >>> 0, 0);
-      const mac = createHmac('sha1', this.rtpAuth!).update(buf.subarray(0, end)).update(this.word).digest();
-      if (!tagEquals(mac, buf, end, tagLen)) return SrtpError.AuthFailed;
+      if (!this.rtpAuth!.verify(buf, 0, end, roc >>> 0, buf, end, tagLen)) return SrtpError.AuthFailed;
       this.cmIv(this.rtpSalt, ssrc, roc, seq);
       this.rtpXor!.xor(this.iv, buf, hdr, end);
     }
@@ -318,15 +310,14 @@ export class SrtpContext {
     this.cmIv(this.rtcpSalt, ssrc, 0, index);
     this.rtcpXor!.xor(this.iv, buf, 8, len);
     buf.writeUInt32BE(eIndex, len);
-    const mac = createHmac('sha1', this.rtcpAuth!).update(buf.subarray(0, len + 4)).digest();
-    mac.copy(buf, len + 4, 0, this.rtcpTagLen);
+    this.rtcpAuth!.sign(buf, 0, len + 4, NO_ROC, buf, len + 4, this.rtcpTagLen);
     return len + 4 + this.rtcpTagLen;
   }
 
   /** Verify and decrypt an SRTCP packet in place; returns the RTCP length or a negative SrtpError. */
   unprotectRtcp(buf: Buffer, len: number): number {
     const tagLen = this.rtcpTagLen;
-    if (len < 8 + 4 + tagLen) return SrtpError.Malformed;
+    if (len < 8 + 4 + tagLen || len > buf.length) return SrtpError.Malformed;
     const ssrc = buf.readUInt32BE(4);
     const aead = this.rtcpGcmKey !== null;
     // AES-CM: ... | E|index | tag ;  GCM: ... | tag | E|index
@@ -363,8 +354,7 @@ export class SrtpContext {
       if (out !== null) buf.set(out, 8);
     } else {
       end = eOff;
-      const mac = createHmac('sha1', this.rtcpAuth!).update(buf.subarray(0, end + 4)).digest();
-      if (!tagEquals(mac, buf, end + 4, tagLen)) return SrtpError.AuthFailed;
+      if (!this.rtcpAuth!.verify(buf, 0, end + 4, NO_ROC, buf, end + 4, tagLen)) return SrtpError.AuthFailed;
       if (encrypted) {
         this.cmIv(this.rtcpSalt, ssrc, 0, index);
         this.rtcpXor!.xor(this.iv, buf, 8, end);
@@ -455,11 +445,4 @@ function rtpHeaderLength(buf: Buffer, len: number): number {
     n += 4 + ((buf[n + 2]! << 8) | buf[n + 3]!) * 4;
   }
   return n <= len ? n : -1;
-}
-
-/** Constant-time compare of the first `n` bytes of `mac` with buf[off, off + n). */
-function tagEquals(mac: Buffer, buf: Buffer, off: number, n: number): boolean {
-  let d = 0;
-  for (let i = 0; i < n; i++) d |= mac[i]! ^ buf[off + i]!;
-  return d === 0;
 }
