@@ -12,6 +12,8 @@
  * hashed in the final block, so the packet is never copied or extended for them.
  */
 
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+
 /** Pass as `roc` when the message has no ROC suffix (SRTCP: the index is already in the packet). */
 export const NO_ROC = -1;
 
@@ -318,4 +320,47 @@ function hashFrom(buf: Uint8Array, off: number, len: number, roc: number, prefix
   tail[last - 2] = (bits >>> 8) & 0xff;
   tail[last - 1] = bits & 0xff;
   compressBlocks(tail, 0, blocks);
+}
+
+/**
+ * The same interface over node:crypto's createHmac (one Hmac object per packet): what the SRTP
+ * path used before HmacSha1, kept selectable (SrtpContextOptions.hmac) so bench/hmac.ts can keep
+ * measuring the two against each other on the packet path.
+ */
+export class NodeHmacSha1 {
+  private readonly key: KeyObject;
+  private readonly rocBytes = Buffer.alloc(4);
+
+  constructor(key: Uint8Array) {
+    this.key = createSecretKey(key);
+  }
+
+  private digest(buf: Uint8Array, off: number, len: number, roc: number): Buffer {
+    const h = createHmac('sha1', this.key).update(buf.subarray(off, off + len));
+    if (roc >= 0) {
+      this.rocBytes.writeUInt32BE(roc >>> 0, 0);
+      h.update(this.rocBytes);
+    }
+    return h.digest();
+  }
+
+  sign(buf: Uint8Array, off: number, len: number, roc: number, out: Uint8Array, outOff: number, tagLen: number): void {
+    const mac = this.digest(buf, off, len, roc);
+    for (let i = 0; i < tagLen; i++) out[outOff + i] = mac[i]!;
+  }
+
+  verify(buf: Uint8Array, off: number, len: number, roc: number, tag: Uint8Array, tagOff: number, tagLen: number): boolean {
+    const mac = this.digest(buf, off, len, roc);
+    let d = 0;
+    for (let i = 0; i < tagLen; i++) d |= mac[i]! ^ tag[tagOff + i]!;
+    return d === 0;
+  }
+}
+
+/** An SRTP authenticator: HmacSha1 (default) or NodeHmacSha1. */
+export type SrtpAuthenticator = HmacSha1 | NodeHmacSha1;
+export type SrtpHmacEngine = 'js' | 'node';
+
+export function createSrtpAuthenticator(key: Uint8Array, engine: SrtpHmacEngine = 'js'): SrtpAuthenticator {
+  return engine === 'node' ? new NodeHmacSha1(key) : new HmacSha1(key);
 }

@@ -176,3 +176,32 @@ for (const p of [AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32]) {
     }
   });
 }
+
+test("SrtpContext hmac 'js' and 'node' give identical SRTP/SRTCP packets and accept each other's", () => {
+  const key = randomBytes(16);
+  const salt = randomBytes(14);
+  const js = new SrtpContext(AES_CM_128_HMAC_SHA1_80, key, salt, { hmac: 'js' });
+  const node = new SrtpContext(AES_CM_128_HMAC_SHA1_80, key, salt, { hmac: 'node' });
+  const rxNode = new SrtpContext(AES_CM_128_HMAC_SHA1_80, key, salt, { hmac: 'node' });
+  for (let seq = 0; seq < 50; seq++) {
+    const a = Buffer.alloc(1200);
+    a[0] = 0x80;
+    a.writeUInt16BE(seq, 2);
+    a.writeUInt32BE(0x5eed, 8);
+    randomBytes(1000).copy(a, 12);
+    const b = Buffer.from(a);
+    const n = js.protectRtp(a, 1012);
+    assert.equal(node.protectRtp(b, 1012), n);
+    assert.deepEqual(a.subarray(0, n), b.subarray(0, n));
+    assert.equal(rxNode.unprotectRtp(a, n), 1012);
+    const r = Buffer.alloc(100);
+    r[0] = 0x80;
+    r[1] = 201;
+    r.writeUInt32BE(0x5eed, 4);
+    const r2 = Buffer.from(r);
+    const m = js.protectRtcp(r, 40);
+    assert.equal(node.protectRtcp(r2, 40), m);
+    assert.deepEqual(r.subarray(0, m), r2.subarray(0, m));
+    assert.equal(rxNode.unprotectRtcp(r, m), 40);
+  }
+});
