@@ -8,8 +8,9 @@
  * as process CPU time (robust when the machine is loaded: time spent descheduled is not counted;
  * includes GC threads, so allocation costs are kept) and as wall time.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { AES_CM_128_HMAC_SHA1_32, AES_CM_128_HMAC_SHA1_80, AesCmXor, HmacSha1, NodeHmacSha1, SrtpContext } from '../src/media/srtp/index.js';
+import { WasmHmacSha1 } from './sha1-wasm.js';
 
 const size = Number(process.argv[2] ?? 1100);
 const rounds = Number(process.argv[3] ?? 11);
@@ -43,6 +44,18 @@ const authKey = randomBytes(20);
   const js = new HmacSha1(authKey);
   add('HMAC-SHA1 tag (80-bit): createHmac', (i) => node.sign(buf, 0, size, i >>> 4, buf, size, 10));
   add('HMAC-SHA1 tag (80-bit): HmacSha1', (i) => js.sign(buf, 0, size, i >>> 4, buf, size, 10));
+  const wasm = new WasmHmacSha1(authKey);
+  add('HMAC-SHA1 tag (80-bit): WebAssembly', (i) => wasm.sign(buf, 0, size, i >>> 4, buf, size, 10));
+  // all three must agree before their times mean anything
+  const tags = [node, js, wasm].map((h) => {
+    const out = Buffer.alloc(10);
+    h.sign(buf, 0, size, 77, out, 0, 10);
+    return out.toString('hex');
+  });
+  const r = Buffer.alloc(4);
+  r.writeUInt32BE(77);
+  const ref = createHmac('sha1', authKey).update(buf.subarray(0, size)).update(r).digest().subarray(0, 10).toString('hex');
+  if (tags.some((t) => t !== ref)) throw new Error(`HMAC variants disagree: ${tags.join(' ')} vs ${ref}`);
 }
 {
   // AES-CM keystream + XOR alone, for the share of the rest of protect
