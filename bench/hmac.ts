@@ -1,6 +1,7 @@
 /**
  * HMAC-SHA1 on the SRTP packet path: node's createHmac per packet vs our HmacSha1 (hmac-sha1.ts),
- * alone and inside a whole protectRtp (run on demand, not part of the tests):
+ * alone and inside a whole protectRtp, with and without keystream batches (keystream-batch.ts)
+ * (run on demand, not part of the tests):
  *   npx tsc -p tsconfig.json && node dist/bench/hmac.js [packetSize=1100] [rounds=11] [perRound=20000]
  *
  * Each variant runs `perRound` calls per round; rounds interleave the variants so a load change on
@@ -68,17 +69,22 @@ const authKey = randomBytes(20);
     x.xor(iv, buf, 12, size);
   });
 }
-for (const profile of [AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32]) {
-  for (const hmac of ['node', 'js'] as const) {
-    const key = randomBytes(16);
-    const salt = randomBytes(14);
-    const tx = new SrtpContext(profile, key, salt, { hmac });
-    const buf = packet();
-    add(`protectRtp ${profile.name.slice(-2)}-bit tag, hmac '${hmac}'`, (i) => {
-      buf.writeUInt16BE(i & 0xffff, 2);
-      tx.protectRtp(buf, size);
-    });
-  }
+const protectVariants = [
+  [AES_CM_128_HMAC_SHA1_80, 'node', false, 'before: createHmac, keystream per packet'],
+  [AES_CM_128_HMAC_SHA1_80, 'js', false, 'HmacSha1, keystream per packet'],
+  [AES_CM_128_HMAC_SHA1_80, 'js', true, 'HmacSha1, batched keystream (default)'],
+  [AES_CM_128_HMAC_SHA1_32, 'node', false, 'before'],
+  [AES_CM_128_HMAC_SHA1_32, 'js', true, 'default'],
+] as const;
+for (const [profile, hmac, keystreamBatch, what] of protectVariants) {
+  const key = randomBytes(16);
+  const salt = randomBytes(14);
+  const tx = new SrtpContext(profile, key, salt, { hmac, keystreamBatch });
+  const buf = packet();
+  add(`protectRtp _${profile.name.slice(-2)}: ${what}`, (i) => {
+    buf.writeUInt16BE(i & 0xffff, 2);
+    tx.protectRtp(buf, size);
+  });
 }
 
 function run(v: Variant): void {
@@ -103,7 +109,7 @@ const min = (xs: number[]): number => Math.min(...xs);
 const ns = (x: number): string => x.toFixed(0).padStart(6);
 const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
 console.log(`node ${process.version}, ${size}-byte RTP packet, ${rounds} interleaved rounds x ${perRound} calls, load average ${load}`);
-console.log(`${'ns per packet'.padEnd(44)} cpu median    min | wall median    min`);
+console.log(`${'ns per packet'.padEnd(56)} cpu median    min | wall median    min`);
 for (const v of variants) {
-  console.log(`${v.label.padEnd(44)} ${ns(med(v.cpu))} ${ns(min(v.cpu))} |      ${ns(med(v.wall))} ${ns(min(v.wall))}`);
+  console.log(`${v.label.padEnd(56)} ${ns(med(v.cpu))} ${ns(min(v.cpu))} |      ${ns(med(v.wall))} ${ns(min(v.wall))}`);
 }
