@@ -8,7 +8,8 @@
  *  - 'ctr': a new 'aes-128-ctr' cipher per packet from a pre-imported KeyObject.
  * Measured (Node 20, 2-core box under load, interleaved rounds, 1200-byte payload): keystream+XOR
  * alone ecb ~3.3-3.6 µs vs ctr ~4.5-5.2 µs; whole protect ecb ~7-9 µs vs ctr ~10-13 µs.
- * So 'ecb' is the default; bench/srtp.ts re-measures both.
+ * So 'ecb' is the default; bench/srtp.ts re-measures both. protectRtp usually does not call xor():
+ * it takes keystream made for several packets at once (keystream-batch.ts, via encryptBlocks).
  */
 import { createCipheriv, createSecretKey, type Cipher, type KeyObject } from 'node:crypto';
 
