@@ -8,7 +8,8 @@
  *  - 'ctr': a new 'aes-128-ctr' cipher per packet from a pre-imported KeyObject.
  * Measured (Node 20, 2-core box under load, interleaved rounds, 1200-byte payload): keystream+XOR
  * alone ecb ~3.3-3.6 µs vs ctr ~4.5-5.2 µs; whole protect ecb ~7-9 µs vs ctr ~10-13 µs.
- * So 'ecb' is the default; bench/srtp.ts re-measures both.
+ * So 'ecb' is the default; bench/srtp.ts re-measures both. protectRtp usually does not call xor():
+ * it takes keystream made for several packets at once (keystream-batch.ts, via encryptBlocks).
  */
 import { createCipheriv, createSecretKey, type Cipher, type KeyObject } from 'node:crypto';
 
@@ -76,7 +77,17 @@ export class AesCmXor {
       views[blocks] = view;
     }
     const ks = this.ecb.update(view);
-    xorInto(buf, start, ks, n, this);
+    xorInto(buf, start, ks, 0, n, this);
+  }
+
+  /** AES-ECB of whole 16-byte counter blocks (keystream for keystream-batch.ts); null on 'ctr'. */
+  encryptBlocks(counters: Buffer): Buffer | null {
+    return this.ecb === null ? null : this.ecb.update(counters);
+  }
+
+  /** buf[start, end) ^= ks[ksOff, ksOff + end - start). */
+  xorKeystream(ks: Buffer, ksOff: number, buf: Uint8Array, start: number, end: number): void {
+    if (end > start) xorInto(buf, start, ks, ksOff, end - start, this);
   }
 
   /** Cached 32-bit view over the last packet ArrayBuffer (receive buffers are reused). */
@@ -87,10 +98,10 @@ export class AesCmXor {
  * buf[start + i] ^= ks[i] for i < n. When both sides are 4-byte aligned, XOR whole words through
  * Int32Array views (the packet's view is cached per ArrayBuffer; only the keystream view is new).
  */
-function xorInto(buf: Uint8Array, start: number, ks: Buffer, n: number, cache: AesCmXor): void {
+function xorInto(buf: Uint8Array, start: number, ks: Buffer, ksOff: number, n: number, cache: AesCmXor): void {
   const pOff = buf.byteOffset + start;
   let i = 0;
-  if (n >= 64 && (pOff & 3) === 0 && (ks.byteOffset & 3) === 0) {
+  if (n >= 64 && (pOff & 3) === 0 && ((ks.byteOffset + ksOff) & 3) === 0) {
     const ab = buf.buffer;
     let pv = cache.view32;
     if (pv === null || pv.buffer !== ab) {
@@ -98,11 +109,11 @@ function xorInto(buf: Uint8Array, start: number, ks: Buffer, n: number, cache: A
       cache.view32 = pv;
     }
     const words = n >>> 2;
-    const kv = new Int32Array(ks.buffer, ks.byteOffset, words);
+    const kv = new Int32Array(ks.buffer, ks.byteOffset + ksOff, words);
     const p0 = pOff >>> 2;
     for (let w = 0; w < words; w++) pv[p0 + w] ^= kv[w]!;
     i = words << 2;
   }
-  for (; i < n; i++) buf[start + i] ^= ks[i]!;
+  for (; i < n; i++) buf[start + i] ^= ks[ksOff + i]!;
 }
 

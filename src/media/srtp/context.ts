@@ -8,16 +8,12 @@
  *
  * Protect needs room after `len` in the Buffer for the trailer: `rtpOverhead` / `rtcpOverhead`.
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  createSecretKey,
-  type KeyObject,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, type KeyObject } from 'node:crypto';
 import { ownedCopy } from '../owned-buffer.js';
 import { AesCmXor, type AesCmEngine } from './aes-cm.js';
+import { createSrtpAuthenticator, NO_ROC, type SrtpAuthenticator, type SrtpHmacEngine } from './hmac-sha1.js';
 import { deriveSrtpSessionKeys, type SrtpSessionKeys } from './kdf.js';
+import { batchXor, KeystreamBatch } from './keystream-batch.js';
 import { srtpProfileByName, type SrtpProfile, type SrtpProfileName } from './profiles.js';
 import { ReplayWindow } from './replay.js';
 import { estimateSrtpIndex } from './rollover.js';
@@ -46,6 +42,16 @@ export interface SrtpContextOptions {
   replayWindow?: number;
   /** AES-CM keystream engine, see aes-cm.ts. Default 'ecb'. */
   engine?: AesCmEngine;
+  /**
+   * HMAC-SHA1 implementation: 'js' (hmac-sha1.ts, no allocation per packet) or 'node' (a
+   * createHmac per packet, measured slower: bench/hmac.ts). Default 'js'.
+   */
+  hmac?: SrtpHmacEngine;
+  /**
+   * protectRtp takes AES-CM keystream from batches made for the next packets of each sending SSRC
+   * (keystream-batch.ts; ~8 KB per sending video SSRC). Default true; 'ecb' engine only.
+   */
+  keystreamBatch?: boolean;
   /** Disable replay checks (e.g. for a context that only protects). Default false. */
   disableReplayCheck?: boolean;
 }
@@ -58,6 +64,8 @@ class SsrcState {
   sl = -1;
   /** Next SRTCP index to send. */
   rtcpSendIndex = 0;
+  /** Keystream made ahead for the next packets sent (protect side only, created on first use). */
+  batch: KeystreamBatch | null = null;
   rtpReplay: ReplayWindow;
   rtcpReplay: ReplayWindow;
   constructor(
@@ -82,14 +90,15 @@ export class SrtpContext {
   private readonly rtcpTagLen: number;
   private readonly window: number;
   private readonly replayCheck: boolean;
+  private readonly batchKeystream: boolean;
   private readonly streams = new Map<number, SsrcState>();
   private last: SsrcState | null = null;
 
   // AES-CM
   private readonly rtpXor: AesCmXor | null;
   private readonly rtcpXor: AesCmXor | null;
-  private readonly rtpAuth: KeyObject | null;
-  private readonly rtcpAuth: KeyObject | null;
+  private readonly rtpAuth: SrtpAuthenticator | null;
+  private readonly rtcpAuth: SrtpAuthenticator | null;
   // GCM
   private readonly rtpGcmKey: KeyObject | null;
   private readonly rtcpGcmKey: KeyObject | null;
@@ -99,7 +108,7 @@ export class SrtpContext {
   /** Scratch: 16-byte counter block / 12-byte GCM nonce. */
   private readonly iv = Buffer.alloc(16);
   private readonly iv12: Buffer;
-  /** Scratch: ROC or E|index, big-endian. */
+  /** Scratch: E|SRTCP index, big-endian (GCM additional data). */
   private readonly word = Buffer.alloc(4);
 
   constructor(
@@ -126,6 +135,7 @@ export class SrtpContext {
     this.rtcpOverhead = p.rtcpTagLength + 4;
     this.window = options.replayWindow ?? 1024;
     this.replayCheck = !options.disableReplayCheck;
+    this.batchKeystream = options.keystreamBatch ?? true;
     this.rtpSalt = ownedCopy(keys.rtpSalt);
     this.rtcpSalt = ownedCopy(keys.rtcpSalt);
     this.iv12 = this.iv.subarray(0, 12);
@@ -138,8 +148,8 @@ export class SrtpContext {
       const engine = options.engine ?? 'ecb';
       this.rtpXor = new AesCmXor(keys.rtpKey, engine);
       this.rtcpXor = new AesCmXor(keys.rtcpKey, engine);
-      this.rtpAuth = createSecretKey(keys.rtpAuthKey);
-      this.rtcpAuth = createSecretKey(keys.rtcpAuthKey);
+      this.rtpAuth = createSrtpAuthenticator(keys.rtpAuthKey, options.hmac);
+      this.rtcpAuth = createSrtpAuthenticator(keys.rtcpAuthKey, options.hmac);
       this.rtpGcmKey = this.rtcpGcmKey = null;
     }
   }
@@ -237,11 +247,13 @@ export class SrtpContext {
     }
     if (this.rtpGcmKey !== null) return this.gcmProtectRtp(buf, len, hdr, ssrc, roc, seq);
 
-    this.cmIv(this.rtpSalt, ssrc, roc, seq);
-    this.rtpXor!.xor(this.iv, buf, hdr, len);
-    this.word.writeUInt32BE(roc >>> 0, 0);
-    const mac = createHmac('sha1', this.rtpAuth!).update(buf.subarray(0, len)).update(this.word).digest();
-    mac.copy(buf, len, 0, this.rtpTagLen);
+    let batched = false;
+    if (this.batchKeystream) batched = batchXor((s.batch ??= new KeystreamBatch()), this.rtpXor!, this.rtpSalt, ssrc, index, buf, hdr, len);
+    if (!batched) {
+      this.cmIv(this.rtpSalt, ssrc, roc, seq);
+      this.rtpXor!.xor(this.iv, buf, hdr, len);
+    }
+    this.rtpAuth!.sign(buf, 0, len, roc >>> 0, buf, len, this.rtpTagLen);
     return len + this.rtpTagLen;
   }
 
@@ -251,6 +263,7 @@ export class SrtpContext {
    */
   unprotectRtp(buf: Buffer, len: number): number {
     const tagLen = this.rtpTagLen;
+    if (len > buf.length) return SrtpError.Malformed;
     const end = len - tagLen;
     const hdr = rtpHeaderLength(buf, end);
     if (hdr < 0) return SrtpError.Malformed;
@@ -270,9 +283,7 @@ export class SrtpContext {
       const r = this.gcmUnprotectRtp(buf, end, hdr, ssrc, roc, seq);
       if (r < 0) return r;
     } else {
-      this.word.writeUInt32BE(roc >>> 0, 0);
-      const mac = createHmac('sha1', this.rtpAuth!).update(buf.subarray(0, end)).update(this.word).digest();
-      if (!tagEquals(mac, buf, end, tagLen)) return SrtpError.AuthFailed;
+      if (!this.rtpAuth!.verify(buf, 0, end, roc >>> 0, buf, end, tagLen)) return SrtpError.AuthFailed;
       this.cmIv(this.rtpSalt, ssrc, roc, seq);
       this.rtpXor!.xor(this.iv, buf, hdr, end);
     }
@@ -318,15 +329,14 @@ export class SrtpContext {
     this.cmIv(this.rtcpSalt, ssrc, 0, index);
     this.rtcpXor!.xor(this.iv, buf, 8, len);
     buf.writeUInt32BE(eIndex, len);
-    const mac = createHmac('sha1', this.rtcpAuth!).update(buf.subarray(0, len + 4)).digest();
-    mac.copy(buf, len + 4, 0, this.rtcpTagLen);
+    this.rtcpAuth!.sign(buf, 0, len + 4, NO_ROC, buf, len + 4, this.rtcpTagLen);
     return len + 4 + this.rtcpTagLen;
   }
 
   /** Verify and decrypt an SRTCP packet in place; returns the RTCP length or a negative SrtpError. */
   unprotectRtcp(buf: Buffer, len: number): number {
     const tagLen = this.rtcpTagLen;
-    if (len < 8 + 4 + tagLen) return SrtpError.Malformed;
+    if (len < 8 + 4 + tagLen || len > buf.length) return SrtpError.Malformed;
     const ssrc = buf.readUInt32BE(4);
     const aead = this.rtcpGcmKey !== null;
     // AES-CM: ... | E|index | tag ;  GCM: ... | tag | E|index
@@ -363,8 +373,7 @@ export class SrtpContext {
       if (out !== null) buf.set(out, 8);
     } else {
       end = eOff;
-      const mac = createHmac('sha1', this.rtcpAuth!).update(buf.subarray(0, end + 4)).digest();
-      if (!tagEquals(mac, buf, end + 4, tagLen)) return SrtpError.AuthFailed;
+      if (!this.rtcpAuth!.verify(buf, 0, end + 4, NO_ROC, buf, end + 4, tagLen)) return SrtpError.AuthFailed;
       if (encrypted) {
         this.cmIv(this.rtcpSalt, ssrc, 0, index);
         this.rtcpXor!.xor(this.iv, buf, 8, end);
@@ -455,11 +464,4 @@ function rtpHeaderLength(buf: Buffer, len: number): number {
     n += 4 + ((buf[n + 2]! << 8) | buf[n + 3]!) * 4;
   }
   return n <= len ? n : -1;
-}
-
-/** Constant-time compare of the first `n` bytes of `mac` with buf[off, off + n). */
-function tagEquals(mac: Buffer, buf: Buffer, off: number, n: number): boolean {
-  let d = 0;
-  for (let i = 0; i < n; i++) d |= mac[i]! ^ buf[off + i]!;
-  return d === 0;
 }

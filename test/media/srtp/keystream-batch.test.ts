@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes, randomInt } from 'node:crypto';
+import { AES_CM_128_HMAC_SHA1_80, BATCH, MAX_SLOT, SrtpContext } from '../../../src/media/srtp/index.js';
+
+/** protectRtp with and without keystream batches must give the same bytes for any send pattern. */
+function compare(sends: { ssrc: number; seq: number; payload: number; at?: number }[]): number {
+  const key = randomBytes(16);
+  const salt = randomBytes(14);
+  const batched = new SrtpContext(AES_CM_128_HMAC_SHA1_80, key, salt, { keystreamBatch: true });
+  const plain = new SrtpContext(AES_CM_128_HMAC_SHA1_80, key, salt, { keystreamBatch: false });
+  const rx = new SrtpContext(AES_CM_128_HMAC_SHA1_80, key, salt, { disableReplayCheck: true });
+  let checked = 0;
+  for (const [i, p] of sends.entries()) {
+    const at = p.at ?? 0;
+    const a = Buffer.alloc(at + 12 + p.payload + 16);
+    a[at] = 0x80;
+    a[at + 1] = 96;
+    a.writeUInt16BE(p.seq & 0xffff, at + 2);
+    a.writeUInt32BE(p.ssrc >>> 0, at + 8);
+    randomBytes(p.payload).copy(a, at + 12);
+    const b = Buffer.from(a);
+    const va = a.subarray(at);
+    const vb = b.subarray(at);
+    const n = batched.protectRtp(va, 12 + p.payload);
+    assert.equal(plain.protectRtp(vb, 12 + p.payload), n);
+    assert.equal(va.subarray(0, n).toString('hex'), vb.subarray(0, n).toString('hex'), `send #${i} ${JSON.stringify(p)}`);
+    rx.setRoc(p.ssrc, batched.getRoc(p.ssrc));
+    const copy = Buffer.from(va.subarray(0, n));
+    assert.ok(rx.unprotectRtp(copy, n) >= 0, `send #${i} unprotects`);
+    checked++;
+  }
+  return checked;
+}
+
+test('keystream batches: in-order video and audio streams interleaved, odd buffer offsets', () => {
+  const sends = [];
+  for (let k = 0; k < 5 * BATCH; k++) {
+    sends.push({ ssrc: 0x1111, seq: 100 + k, payload: 1000 + (k % 7) * 13, at: k % 3 });
+    sends.push({ ssrc: 0x2222, seq: 5000 + k, payload: 80 + (k % 5) });
+  }
+  assert.equal(compare(sends), 10 * BATCH);
+});
+
+test('keystream batches: gaps, retransmissions of older indices, growing packets, over MAX_SLOT, empty payload', () => {
+  const seqs = [10, 11, 20, 12, 13, 14, 9, 30, 31, 31, 32, 40];
+  const sends = seqs.map((seq, k) => ({ ssrc: 7, seq, payload: [0, 15, 16, 17, 200, 1200, MAX_SLOT - 12, MAX_SLOT, 1500, 20, 1400, 3][k]! }));
+  assert.equal(compare(sends), seqs.length);
+});
+
+test('keystream batches: across the ROC wrap (seq 65530 -> 10) and random patterns', () => {
+  const sends = [];
+  for (let seq = 65530; seq < 65536 + 10; seq++) sends.push({ ssrc: 0xdeadbeef, seq, payload: 300 });
+  assert.equal(compare(sends), sends.length);
+  const rnd = [];
+  let seq = randomInt(0, 65536);
+  for (let k = 0; k < 300; k++) {
+    seq += randomInt(-2, 12);
+    rnd.push({ ssrc: [1, 2, 3][k % 3]!, seq: seq & 0xffff, payload: randomInt(0, 1600), at: randomInt(0, 4) });
+  }
+  assert.equal(compare(rnd), 300);
+});
