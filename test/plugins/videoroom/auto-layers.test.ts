@@ -229,3 +229,35 @@ test('auto_layers: padding-only packets (Chrome pads its low layer up to its est
   assert.equal(got.filter((b) => (b[0]! & 0x20) !== 0).length, 0, 'no padding-only packet relayed');
   for (let i = 1; i < got.length; i++) assert.equal(got[i]!.readUInt16BE(2), (got[i - 1]!.readUInt16BE(2) + 1) & 0xffff, 'sequence numbers close up over the padding');
 });
+
+test('auto_layers: a step up that is undone within 5 s makes the next one wait twice as long', async () => {
+  const { h, sub, p } = await setup('auto');
+  h.host.estimates.set(sub.handleId, 3_000_000);
+  p.run(1000);
+  h.host.clear();
+  p.run(1000);
+  assert.deepEqual([...layersSeen(h, sub)], [2], 'top layer');
+  h.host.estimates.set(sub.handleId, 700_000);
+  p.run(1000);
+  // Back up after the usual 3 s...
+  h.host.estimates.set(sub.handleId, 3_000_000);
+  p.run(3000);
+  h.host.clear();
+  p.run(1000);
+  assert.deepEqual([...layersSeen(h, sub)], [2], 'first step up after 3 s');
+  // ...which did not fit: down again at once.
+  h.host.estimates.set(sub.handleId, 700_000);
+  p.run(1000);
+  h.host.clear();
+  p.run(500);
+  assert.deepEqual([...layersSeen(h, sub)], [1], 'down again');
+  h.host.estimates.set(sub.handleId, 3_000_000);
+  p.run(4000);
+  h.host.clear();
+  p.run(500);
+  assert.deepEqual([...layersSeen(h, sub)], [1], 'the next step up waits longer than 3 s');
+  p.run(2000);
+  h.host.clear();
+  p.run(1000);
+  assert.deepEqual([...layersSeen(h, sub)], [2], 'and comes after 6 s');
+});
