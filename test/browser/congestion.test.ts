@@ -7,10 +7,12 @@
  * subscriber's getStats: received bitrate, decoded frames, freezes, dropped frames and the received
  * resolution (which layer arrives).
  *
- * Portunus must step down to a layer that fits within a few seconds, keep decoding within the cap,
- * and be back on the top layer within ~20 s (30 s allowed on this loaded machine) after the cap is
- * lifted. Janus 1.1.2 runs the same scenario for comparison: its numbers are printed, not judged
- * (a subscriber stays on the layer it asked for). Skipped, with the reason, without root/netns.
+ * Portunus must hold the top layer on the clean link (a dip of a second is allowed), step down (a
+ * substream or temporal layer event) within a few seconds of the cap, keep decoding within it, and
+ * be back on the top layer at its full rate within ~20 s (25 s allowed on this loaded machine) after
+ * the cap is lifted. Runs by default (about a minute); skipped, with the reason, without root,
+ * `ip netns`, tc or iptables. CC_GATEWAYS=janus,portunus runs Janus 1.1.2 through the same
+ * scenario first: its numbers are printed, not judged (a subscriber stays on the layer it asked for).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,9 +31,17 @@ import { ensureSystemPackage } from '../helpers/system.js';
 const ROOM = 4343;
 const CAP_KBIT = 600;
 const LOSS = 0.02;
-const CAPTURE = { width: 640, height: 360, fps: 15 };
+const CAPPED_MS = 20_000;
+/** Under the cap the subscriber may be on a layer's base temporal layer (a quarter of 15 fps): ~4 fps at least. */
+const MIN_FRAMES_CAPPED = 70;
+// Experiments (not the default run): CC_CAPTURE=1280x720x30 with CC_Y4M=<file> (a y4m the fake camera
+// loops, e.g. ffmpeg's testsrc2 with noise: compresses far less than the built-in pattern, so the top
+// layer reaches ~1 Mbit/s), CC_TOP_KBIT (the top layer's maxBitrate), CC_CAP_KBIT (a fixed cap).
+const [capW, capH, capFps] = (process.env['CC_CAPTURE'] ?? '640x360x15').split('x').map(Number);
+const CAPTURE = { width: capW!, height: capH!, fps: capFps! };
+const FIXED_CAP = Number(process.env['CC_CAP_KBIT'] ?? 0);
 const ENCODINGS = [
-  { rid: 'h', active: true, maxBitrate: 900_000 },
+  { rid: 'h', active: true, maxBitrate: Number(process.env['CC_TOP_KBIT'] ?? 900) * 1000 },
   { rid: 'm', active: true, maxBitrate: 250_000, scaleResolutionDownBy: 2 },
   { rid: 'l', active: true, maxBitrate: 80_000, scaleResolutionDownBy: 4 },
 ];
@@ -48,10 +58,10 @@ interface Inbound {
   totalFreezesDuration: number;
 }
 
-// Opt-in for now (PORTUNUS_CC_BROWSER=1): in the merged run of 2026-12-04 the estimate dropped the
-// subscriber to the lowest layer on the clean link and the capped phase decoded too few frames; issue 13
-// stays open until the estimator holds the top layer on a clean link and this passes every time.
-const skip = process.env['PORTUNUS_CC_BROWSER'] === '1' ? netnsUnavailable() : 'opt-in: set PORTUNUS_CC_BROWSER=1 (issue 13, not yet stable)';
+// Portunus only by default (keeps the test near a minute); CC_GATEWAYS=janus,portunus adds Janus 1.1.2's
+// numbers for comparison (printed, not judged).
+const KINDS = (process.env['CC_GATEWAYS'] ?? 'portunus').split(',').filter((k): k is (typeof GATEWAYS)[number] => (GATEWAYS as string[]).includes(k));
+const skip = netnsUnavailable();
 
 async function startPageServer(host: string): Promise<{ origin: string; close(): Promise<void> }> {
   ensureSystemPackage('libjs-janus-gateway', '/usr/share/javascript/janus-gateway/janus.js');
@@ -84,8 +94,7 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
   });
   after(() => link?.remove());
 
-  // CC_GATEWAYS=portunus (comma list) narrows the run while working on it.
-  for (const kind of GATEWAYS.filter((k) => !process.env.CC_GATEWAYS || process.env.CC_GATEWAYS.split(',').includes(k))) {
+  for (const kind of KINDS) {
     describe(gatewayTitle(kind), () => {
       let pubBrowser: Browser | undefined;
       let subBrowser: Browser | undefined;
@@ -97,20 +106,21 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
         const args = [
           ...CHROMIUM_ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? `${a}, EXCLUDE ${link!.hostIp}` : a)),
           '--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/',
+          ...(process.env['CC_Y4M'] ? [`--use-file-for-fake-video-capture=${process.env['CC_Y4M']}`] : []),
           // getUserMedia needs a secure context; the pages come from the veth address, not 127.0.0.1.
           `--unsafely-treat-insecure-origin-as-secure=${pages.origin}`,
         ];
         pubBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 30_000 });
         subBrowser = await chromium.launch({ executablePath: link!.chromium, headless: true, args, timeout: 30_000 });
         // Both browsers reach the gateway on the veth's host side (the publisher's traffic stays local).
-        gw = await startMediaGateway(kind, ['videoroom'], {}, { prefix: 'cc', janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${link!.hostIf}"`) });
+        gw = await startMediaGateway(kind, ['videoroom'], {}, { prefix: 'cc', readyTimeoutMs: 60_000, janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${link!.hostIf}"`) });
       });
       after(async () => {
         link?.clear();
         await closeAll([{ close: async () => void (await pubBrowser?.close()) }, { close: async () => void (await subBrowser?.close()) }, gw, pages]);
       });
 
-      test('the subscriber steps down under the cap, keeps decoding, and climbs back when it is lifted', { timeout: 240_000 }, async () => {
+      test('the subscriber steps down under the cap, keeps decoding, and climbs back when it is lifted', { timeout: 150_000 }, async () => {
         const room = ROOM;
         const create = { request: 'create', room, description: 'cc', publishers: 2, bitrate: 3_000_000, videocodec: 'vp8', audiocodec: 'opus', fir_freq: 0, ...(kind === 'portunus' ? { auto_layers: true } : {}) };
         const r = await postJson(gw!.adminUrl, { janus: 'message_plugin', transaction: 'cc', admin_secret: gw!.adminSecret, plugin: 'janus.plugin.videoroom', request: create });
@@ -138,44 +148,57 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
           await subPage.evaluate(`harness.subscribe(${room}, ${JSON.stringify(feed)}, 2)`);
           const none: Inbound = { frameWidth: 0, frameHeight: 0, framesDecoded: 0, packetsReceived: 0, packetsLost: 0, bytesReceived: 0, framesDropped: 0, freezeCount: 0, totalFreezesDuration: 0 };
           const inbound = async (): Promise<Inbound> => ((await subPage.evaluate('harness.stats()')) as { inbound: Inbound | null }).inbound ?? none;
-          /** Sample every 500 ms for `ms`; returns per-sample [t, kbps, height, decoded]. */
-          const samples: Array<{ phase: string; t: number; kbps: number; h: number; dec: number; freezes: number; dropped: number }> = [];
+          /** Sample every 500 ms for `ms`, or until `until` says so; returns how long it took, -1 when it did not. */
+          type Sample = { phase: string; t: number; kbps: number; h: number; dec: number; freezes: number; dropped: number };
+          const samples: Sample[] = [];
           const t0 = Date.now();
           let last = await inbound();
           let lastAt = Date.now();
-          const watch = async (phase: string, ms: number, until?: (s: Inbound) => boolean): Promise<number> => {
+          const watch = async (phase: string, ms: number, until?: (s: Inbound, x: Sample) => boolean): Promise<number> => {
             const start = Date.now();
             for (;;) {
               await sleep(500);
               const s = await inbound();
               const now = Date.now();
-              samples.push({ phase, t: now - t0, kbps: Math.round(((s.bytesReceived - last.bytesReceived) * 8) / (now - lastAt)), h: s.frameHeight, dec: s.framesDecoded, freezes: s.freezeCount, dropped: s.framesDropped });
+              const x = { phase, t: now - t0, kbps: Math.round(((s.bytesReceived - last.bytesReceived) * 8) / (now - lastAt)), h: s.frameHeight, dec: s.framesDecoded, freezes: s.freezeCount, dropped: s.framesDropped };
+              samples.push(x);
               last = s;
               lastAt = now;
-              if (until && until(s)) return now - start;
+              if (until && until(s, x)) return now - start;
               if (now - start >= ms) return -1;
             }
           };
-          // Clean link: the top layer arrives.
+          /** Layer events the plugin sent the subscriber since `from` (substream / temporal changes). */
+          const layerEvents = async (from: number): Promise<Array<{ substream?: number; temporal?: number }>> =>
+            ((await subPage.evaluate(`harness.subEvents.slice(${from})`)) as Array<{ substream?: number; temporal?: number }>).filter((e) => e.substream !== undefined || e.temporal !== undefined);
+          // Clean link: the top layer arrives, and stays while the publisher's own estimate ramps up.
           const upAt = await watch('clean', 20_000, (s) => s.frameHeight === top);
           assert.ok(upAt >= 0, `top layer (${top}p) on the clean link: ${JSON.stringify(samples.slice(-4))}`);
-          // Let the publisher's own estimate ramp up (its top layer grows for ~20 s from a cold start).
-          await watch('clean', 20_000);
+          await watch('clean', 12_000);
+          const cleanHeld = samples.filter((x) => x.phase === 'clean').slice(samples.findIndex((x) => x.h === top));
+          const cleanDips = cleanHeld.filter((x) => x.h !== top).length;
           const cleanTail = samples.slice(-10);
           const cleanKbps = Math.round(cleanTail.reduce((a, x) => a + x.kbps, 0) / cleanTail.length);
           // The cap must bite: 600 kbit/s, or half of what the top layer took on the clean link if less.
-          const cap = Math.max(150, Math.min(CAP_KBIT, Math.round(cleanKbps / 2)));
+          const cap = FIXED_CAP > 0 ? FIXED_CAP : Math.max(150, Math.min(CAP_KBIT, Math.round(cleanKbps / 2)));
           const before = last;
-          // Impaired.
+          const eventsBefore = (await subPage.evaluate('harness.subEvents.length')) as number;
+          // Impaired: the first substream or temporal step down is the reaction.
           link!.impair(cap, LOSS);
-          const downMs = await watch('capped', 15_000, (s) => s.frameHeight > 0 && s.frameHeight < top);
+          const capAt = Date.now();
+          let downMs = -1;
+          const watchDown = async (): Promise<boolean> => {
+            if (downMs < 0 && (await layerEvents(eventsBefore)).some((e) => (e.substream ?? 2) < 2 || (e.temporal ?? 2) < 2)) downMs = Date.now() - capAt;
+            return downMs >= 0;
+          };
+          for (let i = 0; i < 40 && !(await watchDown()); i++) await watch('capped', 0);
           // What the gateway saw (Portunus: its estimate towards the subscriber, in handle_info).
           const ids = (await subPage.evaluate('harness.ids()')) as { session: number; sub: number };
           const info = await postJson(`${gw!.adminUrl}/${ids.session}/${ids.sub}`, { janus: 'handle_info', transaction: 'hi', admin_secret: gw!.adminSecret }).catch((e: Error) => ({ error: e.message }));
           const hi = (info as { info?: { webrtc?: { bwe?: unknown } } }).info;
           const bwe = hi?.webrtc?.bwe ?? (info as { info?: Record<string, unknown> }).info?.['bwe'];
           console.log(`# congestion ${kind} handle_info bwe: ${JSON.stringify(bwe ?? Object.keys(hi ?? {}))} plugin: ${JSON.stringify((hi as Record<string, unknown> | undefined)?.['plugin_specific'])}`);
-          await watch('capped', 20_000 - Math.max(0, downMs));
+          await watch('capped', CAPPED_MS - (Date.now() - capAt));
           const capped = samples.filter((x) => x.phase === 'capped');
           const tail = capped.slice(-16); // last ~8 s
           const tailKbps = Math.round(tail.reduce((a, x) => a + x.kbps, 0) / tail.length);
@@ -184,13 +207,15 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
           const freezeSecs = +(last.totalFreezesDuration - before.totalFreezesDuration).toFixed(1);
           const droppedCapped = last.framesDropped - before.framesDropped;
           const lostCapped = last.packetsLost - before.packetsLost;
-          // Lifted.
+          // Lifted: back when the top layer arrives at (most of) its clean-link rate again, i.e. at full frame rate.
           link!.clear();
-          const backMs = await watch('lifted', 40_000, (s) => s.frameHeight === top);
+          let good = 0;
+          const backMs = await watch('lifted', 30_000, (s, x) => (good = s.frameHeight === top && x.kbps >= cleanKbps * 0.6 ? good + 1 : 0) >= 2);
           const summary = {
             gateway: kind,
             layers: heights,
             cleanKbps,
+            cleanDips,
             capKbit: cap,
             stepDownMs: downMs,
             cappedKbpsLast8s: tailKbps,
@@ -204,10 +229,11 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
           console.log(`# congestion ${kind}: ${JSON.stringify(summary)}`);
           console.log(`# congestion ${kind} samples (t ms, kbps, height): ${samples.map((x) => `${x.phase.slice(0, 2)}${x.t}:${x.kbps}/${x.h}`).join(' ')}`);
           if (kind === 'portunus') {
-            assert.ok(downMs >= 0 && downMs <= 10_000, `steps down within 10 s of the cap: ${downMs} ms`);
+            assert.ok(cleanDips <= 2, `the clean link holds the top layer (${cleanDips} of ${cleanHeld.length} samples below it)`);
+            assert.ok(downMs >= 0 && downMs <= 8_000, `steps down within 8 s of the cap: ${downMs} ms`);
             assert.ok(tailKbps <= cap * 1.1, `received bitrate fits the cap (${cap}): ${tailKbps} kbit/s`);
-            assert.ok(decodedCapped >= 100, `frames keep decoding under the cap: ${decodedCapped} in ~20 s`);
-            assert.ok(backMs >= 0 && backMs <= 30_000, `top layer back within 30 s of lifting the cap: ${backMs} ms`);
+            assert.ok(decodedCapped >= MIN_FRAMES_CAPPED, `frames keep decoding under the cap: ${decodedCapped} in ${CAPPED_MS / 1000} s`);
+            assert.ok(backMs >= 0 && backMs <= 25_000, `top layer back within 25 s of lifting the cap: ${backMs} ms`);
           }
         } catch (e) {
           if (e instanceof Error) e.message += `\nconsole tail:\n  ${log.slice(-30).join('\n  ')}\n--- ${kind} log tail ---\n${gw!.log().slice(-3000)}`;

@@ -46,6 +46,7 @@ const BETA = 0.85;
 const ACKED_WINDOW_MS = 500;
 const PROBE_CLUSTER_MS = 100;
 const PROBE_MIN_PACKETS = 5;
+const TRUST_AFTER_MS = 3000;
 
 export class GccEstimator {
   readonly minBps: number;
@@ -119,6 +120,13 @@ export class GccEstimator {
   private clusterFirstSize = 0;
   private clusterRecv = 0;
   private clusterEndAt = NaN;
+  /**
+   * Whether the estimate rests on a measurement yet: a probe cluster was evaluated, the link pushed
+   * back (over-use or loss), or TRUST_AFTER_MS of feedback passed. Before that it is the start
+   * value creeping up, and a layer chooser acting on it would step a subscriber down on any link.
+   */
+  trusted = false;
+  private firstFeedbackAt = NaN;
   /** Probes run and those that raised the estimate (diagnostics, tests). */
   probes = 0;
   probesUp = 0;
@@ -142,6 +150,7 @@ export class GccEstimator {
   // ---------------------------------------------------------------------------------- feedback
 
   onFeedback(b: FeedbackBatch, now: number): void {
+    if (this.firstFeedbackAt !== this.firstFeedbackAt) this.firstFeedbackAt = now;
     let bytes = 0;
     let lost = 0;
     for (let k = 0; k < b.count; k++) {
@@ -161,6 +170,7 @@ export class GccEstimator {
     this.updateLoss(now);
     this.updateRate(now);
     this.evaluateProbe(now);
+    if (!this.trusted && now - this.firstFeedbackAt >= TRUST_AFTER_MS) this.trusted = true;
   }
 
   private addAcked(now: number, bytes: number): void {
@@ -295,6 +305,7 @@ export class GccEstimator {
         const base = r > 0 ? r : a;
         a = Math.min(a, BETA * base);
         this.noteCongestion(base / 1000);
+        this.trusted = true;
         this.lastOveruseMs = now;
         this.nextProbeAt = Math.max(this.nextProbeAt, now + this.probeIntervalMs);
       }
@@ -346,6 +357,7 @@ export class GccEstimator {
         // Never below half of what still gets through: the loss is answered by sending less, not nothing.
         s = Math.max(s * (1 - 0.5 * p), Math.min(s, 0.5 * this.ackedBps));
         this.lastLossDecrease = now;
+        this.trusted = true;
         this.nextProbeAt = Math.max(this.nextProbeAt, now + this.probeIntervalMs);
       }
     } else if (p < 0.02) {
@@ -420,6 +432,7 @@ export class GccEstimator {
     }
     this.clusterEndAt = NaN;
     if (!(sendSpan > 0) || !(recvSpan > 0)) return;
+    this.trusted = true;
     const sendBps = (this.clusterSendBytes * 8000) / sendSpan;
     const recvBps = (this.clusterRecvBytes * 8000) / Math.max(recvSpan, 1);
     const measured = Math.min(sendBps, recvBps);

@@ -295,10 +295,11 @@ export class RtpSession {
 
   /**
    * The send-side bandwidth estimate from the remote's transport-cc feedback (bps), 0 while there
-   * is none (transport-cc not negotiated, or no feedback yet).
+   * is none (transport-cc not negotiated, no feedback yet, or nothing measured yet: see
+   * GccEstimator.trusted), so that what acts on it starts from what was asked for.
    */
   get estimateBps(): number {
-    return this.gcc !== null && this.twccFeedbacksReceived > 0 ? this.gcc.estimateBps : 0;
+    return this.gcc !== null && this.twccFeedbacksReceived > 0 && this.gcc.trusted ? this.gcc.estimateBps : 0;
   }
 
   /** The estimator (diagnostics, tests), null before the first packet we stamped. */
@@ -1331,7 +1332,7 @@ export class RtpSession {
         twccFeedbacksReceived: this.twccFeedbacksReceived,
         probePackets: this.probePackets,
         probeBytes: this.probeBytes,
-        ...(this.gcc !== null ? { delayBased: Math.round(this.gcc.delayBps), lossBased: Math.round(this.gcc.lossBps), acked: Math.round(this.gcc.ackedBps), loss: this.gcc.lossFraction } : {}),
+        ...(this.gcc !== null ? { trusted: this.gcc.trusted, delayBased: Math.round(this.gcc.delayBps), lossBased: Math.round(this.gcc.lossBps), acked: Math.round(this.gcc.ackedBps), loss: this.gcc.lossFraction } : {}),
       },
       inbound: this.recv
         .filter((st) => !st.retired)

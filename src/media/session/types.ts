@@ -195,6 +195,8 @@ export interface RtpSessionStats {
     twccFeedbacksReceived: number;
     probePackets: number;
     probeBytes: number;
+    /** The estimate rests on a measurement (a probe, over-use or loss, or 3 s of feedback). */
+    trusted?: boolean;
     delayBased?: number;
     lossBased?: number;
     acked?: number;

@@ -7,7 +7,8 @@
  * (lowest substream, lowest temporal layer); one that cannot even have that is paused (its audio
  * goes on) and resumes when it fits again. What is left upgrades streams, in priority order, to the
  * best substream/temporal pair whose measured bitrate fits. Going down is immediate; going up waits
- * until UP_HOLD_MS after the last step down, so a link at its limit does not flap. An explicit
+ * until UP_HOLD_MS after the last step down, so a link at its limit does not flap; a step up undone
+ * within FAILED_UP_MS doubles that wait (up to MAX_UP_HOLD_MS). An explicit
  * `configure` with `substream`/`temporal` takes that m-line out of the automatic choice.
  *
  * Costs are measured, not guessed: each publisher stream counts the bytes of each layer and VP8
@@ -22,6 +23,12 @@ import type { Subscriber } from './subscriber.js';
 export const AUTO_EVAL_MS = 500;
 /** No step up within this long after a step down. */
 const UP_HOLD_MS = 3000;
+/**
+ * A step down this soon after a step up means the step up did not fit (e.g. a probe read a
+ * shaper's burst allowance as bandwidth): the next one waits twice as long, up to MAX_UP_HOLD_MS.
+ */
+const FAILED_UP_MS = 5000;
+const MAX_UP_HOLD_MS = 12_000;
 /** Share of the estimate we allocate (the rest absorbs RTCP, retransmissions and rate jitter). */
 const HEADROOM = 0.85;
 /** A layer with no packet for this long is not offered. */
@@ -150,7 +157,7 @@ export class AutoLayers {
     if (c.pick < 0) {
       if (line.autoPaused) return false;
       line.autoPaused = true;
-      line.lastAutoDownMs = now;
+      this.steppedDown(line, now);
       return true;
     }
     const layer = c.layers[c.pick]!;
@@ -158,7 +165,7 @@ export class AutoLayers {
     const cur = this.indexOf(c, line.autoPaused ? -1 : sim.targetSub, sim.targetTemporal);
     const curCost = line.autoPaused || cur < 0 ? -1 : c.costs[cur]!;
     const up = c.costs[c.pick]! > curCost;
-    if (up && now - line.lastAutoDownMs < UP_HOLD_MS) return false;
+    if (up && now - line.lastAutoDownMs < Math.max(UP_HOLD_MS, line.autoUpHoldMs)) return false;
     if (line.autoPaused) {
       line.autoPaused = false;
       line.rewriter.switchSource();
@@ -170,8 +177,15 @@ export class AutoLayers {
     if (sim.targetSub === layer && sim.targetTemporal === temporal) return false;
     sim.targetSub = c.ps.simulcast ? layer : sim.targetSub;
     sim.targetTemporal = temporal;
-    if (up) this.keyframe(c.ps, now);
-    else line.lastAutoDownMs = now;
+    if (up) {
+      line.lastAutoUpMs = now;
+      this.keyframe(c.ps, now);
+    } else this.steppedDown(line, now);
     return !up;
+  }
+
+  private steppedDown(line: SubStream, now: number): void {
+    line.autoUpHoldMs = now - line.lastAutoUpMs < FAILED_UP_MS ? Math.min(MAX_UP_HOLD_MS, Math.max(UP_HOLD_MS, line.autoUpHoldMs) * 2) : UP_HOLD_MS;
+    line.lastAutoDownMs = now;
   }
 }

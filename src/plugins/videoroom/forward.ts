@@ -74,6 +74,7 @@ export class Forwarder {
     if (hdr < 0 || len > MAX_PACKET) return;
     const now = this.ctx.now();
     ps.packets++;
+    const padding = len - hdr - (buf[0]! & 0x20 ? buf[len - 1]! : 0) <= 0;
     const room = me.room;
     const settings = room.settings;
 
@@ -89,7 +90,9 @@ export class Forwarder {
       }
     } else {
       const layer = ps.layerOf(info);
-      ps.lastLayerMs[layer] = now;
+      // A padding-only packet (Chrome pads its lowest layer up to its bandwidth estimate, or to
+      // x-google-min-bitrate, when RTX is not used) says nothing about a layer being alive.
+      if (!padding) ps.lastLayerMs[layer] = now;
       // Periodic keyframe requests (fir_freq seconds): the room's worker sends them, not a mirror.
       const fir = settings.fir_freq;
       if (local && fir > 0 && now - ps.lastFirMs >= fir * 1000) {
@@ -147,7 +150,7 @@ export class Forwarder {
           break;
       }
     }
-    if (ps.type === 'video' && settings.auto_layers) {
+    if (ps.type === 'video' && settings.auto_layers && !padding) {
       if (tid >= 0) ps.rates.temporal = true;
       ps.rates.bytes[layer * 3 + (tid > 0 ? Math.min(tid, 2) : 0)] += n;
     }
@@ -168,6 +171,12 @@ export class Forwarder {
       setRtpSeq(out, seq);
       setRtpTimestamp(out, ts);
       setRtpSsrc(out, ssrc);
+      if (padding) {
+        // Padding is the publisher probing its own uplink: forwarded it would only eat into the
+        // subscriber's link (and its estimate) without a byte of video. Sequence numbers close up.
+        if (!simulcast || layer === sub.sim.currentSub) sub.rewriter.drop(out);
+        continue;
+      }
       if (simulcast && !this.selectLayer(sub, ps, layer, keyframe, now)) continue;
       if (tid >= 0 && !this.selectTemporal(sub, tid, layerSync, keyframe)) {
         sub.rewriter.drop(out);

@@ -190,6 +190,9 @@ export class SubStream {
   /** auto_layers: paused because not even the lowest layer fits the estimate. */
   autoPaused = false;
   lastAutoDownMs = -Infinity;
+  lastAutoUpMs = -Infinity;
+  /** auto_layers: how long after a step down no step up is tried (grows while step ups keep failing). */
+  autoUpHoldMs = 0;
   /** Per-m-line opus/H.264 things the offer advertises (h264-profile etc. in `streams`). */
   crossrefid: string | undefined;
 

@@ -74,3 +74,39 @@ test('estimator input checks: empty and all-lost feedback change nothing and do 
   assert.equal(g.estimateBps, 800_000);
   assert.ok(g.estimateBps >= g.minBps && g.estimateBps <= g.maxBps);
 });
+
+test('trust: the start value is not an estimate; a probe, over-use or loss makes it one', () => {
+  const free = new LinkSim({ capacityBps: 5_000_000, startBps: 300_000, appMaxBps: 1_000_000 });
+  free.run(150);
+  assert.equal(free.gcc.trusted, false, 'the first feedbacks carry only the start value');
+  free.run(1000);
+  assert.ok(free.gcc.trusted && free.gcc.probes >= 1, 'the first probe measured the link');
+  assert.ok(kbps(free) >= 400, `and raised the estimate: ${kbps(free)}`);
+  // No probing possible (nothing above what is sent): trusted after a few seconds of clean feedback.
+  const quiet = new LinkSim({ capacityBps: 5_000_000, startBps: 300_000, appMaxBps: 300_000 });
+  quiet.run(1500);
+  assert.equal(quiet.gcc.trusted, false);
+  quiet.run(3000);
+  assert.equal(quiet.gcc.trusted, true);
+  // A narrow link pushes back quickly.
+  const narrow = new LinkSim({ capacityBps: 150_000, startBps: 500_000, probeIntervalS: 100 });
+  narrow.run(1000);
+  assert.equal(narrow.gcc.trusted, true, 'the probe or the loss on a 150 kbit/s link');
+  narrow.run(4000);
+  assert.ok(kbps(narrow) < 300, `${kbps(narrow)}`);
+});
+
+test('bursty forwarded video (30 fps frames sent back-to-back, keyframes 10x every 3 s) on a clean link: the estimate stays above the video', () => {
+  for (const capacityBps of [50_000_000, 5_000_000, 2_000_000]) {
+    const s = new LinkSim({ capacityBps, startBps: 300_000, video: { bps: 1_000_000, fps: 30, keyframeMs: 3000, keyframeFactor: 10 } });
+    s.run(3000);
+    const tr = s.trace(20_000, 250);
+    assert.ok(Math.min(...tr) >= 1150, `${capacityBps / 1e6} Mbit/s link: ${tr.join(' ')}`);
+    assert.equal(s.dropped, 0);
+  }
+  // 15 fps at 200 kbit/s (a 360p simulcast layer): far above it.
+  const small = new LinkSim({ capacityBps: 5_000_000, startBps: 300_000, video: { bps: 200_000, fps: 15, keyframeMs: 3000, keyframeFactor: 10 } });
+  small.run(3000);
+  const tr = small.trace(20_000, 250);
+  assert.ok(Math.min(...tr) >= 400, `${tr.join(' ')}`);
+});

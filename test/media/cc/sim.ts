@@ -18,6 +18,12 @@ export interface SimOptions extends GccOptions {
   /** Extra random delay per packet (ms, uniform), which reorders packets. */
   jitterMs?: number;
   seed?: number;
+  /**
+   * Forwarded video instead of a sender paced at the estimate: frames of `bps / fps` bytes (a
+   * keyframe every `keyframeMs`, `keyframeFactor` times bigger), each frame's packets sent
+   * back-to-back in the same millisecond, as an SFU relays them; the rate does not follow the estimate.
+   */
+  video?: { bps: number; fps: number; keyframeMs?: number; keyframeFactor?: number };
 }
 
 const SIZE = 1200;
@@ -41,10 +47,13 @@ export class LinkSim {
   private credit = 0;
   private linkFreeAt = 0;
   private nextFeedback = 0;
-  /** Arrivals waiting in flight: [arrivalMs, seq]. */
-  private inFlight: Array<[number, number]> = [];
+  /** Arrivals waiting in flight: [arrivalMs, seq, size]. */
+  private inFlight: Array<[number, number, number]> = [];
   private probeUntil = -1;
   private probeBps = 0;
+  video: SimOptions['video'];
+  private nextFrameAt = 0;
+  private nextKeyAt = 0;
   sentBytes = 0;
   deliveredBytes = 0;
   dropped = 0;
@@ -60,6 +69,22 @@ export class LinkSim {
     this.feedbackMs = o.feedbackMs ?? 100;
     this.rand = prng(o.seed ?? 7);
     this.gcc.rttMs = 2 * this.propagationMs;
+    this.video = o.video;
+  }
+
+  /** One frame's packets, back-to-back (the last one shorter). */
+  private sendFrame(): void {
+    const v = this.video!;
+    let bytes = v.bps / 8 / v.fps;
+    if (this.now >= this.nextKeyAt) {
+      bytes *= v.keyframeFactor ?? 10;
+      this.nextKeyAt = this.now + (v.keyframeMs ?? 3000);
+    }
+    while (bytes > 0) {
+      const size = Math.max(100, Math.min(SIZE, Math.round(bytes)));
+      this.send(size);
+      bytes -= size;
+    }
   }
 
   private send(size: number): void {
@@ -78,7 +103,7 @@ export class LinkSim {
       return;
     }
     const jitter = this.jitterMs > 0 ? this.rand() * this.jitterMs : 0;
-    this.inFlight.push([this.linkFreeAt + this.propagationMs + jitter, seq]);
+    this.inFlight.push([this.linkFreeAt + this.propagationMs + jitter, seq, size]);
   }
 
   /** Advance `ms` of virtual time in 1 ms steps. */
@@ -94,7 +119,15 @@ export class LinkSim {
           this.probeUntil = t + GccEstimator.PROBE_CLUSTER_MS;
         }
       } else if (t > this.probeUntil) this.probeUntil = -1;
-      const rate = this.probeUntil >= 0 ? Math.max(this.probeBps, Math.min(this.gcc.estimateBps, this.appMaxBps)) : Math.min(this.gcc.estimateBps, this.appMaxBps);
+      let rate: number;
+      if (this.video !== undefined) {
+        if (t >= this.nextFrameAt) {
+          this.nextFrameAt += 1000 / this.video.fps;
+          this.sendFrame();
+        }
+        // Probe padding on top of the video.
+        rate = this.probeUntil >= 0 ? Math.max(0, this.probeBps - this.video.bps) : 0;
+      } else rate = this.probeUntil >= 0 ? Math.max(this.probeBps, Math.min(this.gcc.estimateBps, this.appMaxBps)) : Math.min(this.gcc.estimateBps, this.appMaxBps);
       this.credit += rate / 8000;
       while (this.credit >= SIZE) {
         this.credit -= SIZE;
@@ -105,7 +138,7 @@ export class LinkSim {
         let k = 0;
         while (k < this.inFlight.length && this.inFlight[k]![0] <= t) {
           this.recorder.record(this.inFlight[k]![1], this.inFlight[k]![0]);
-          this.deliveredBytes += SIZE;
+          this.deliveredBytes += this.inFlight[k]![2];
           k++;
         }
         if (k > 0) this.inFlight.splice(0, k);

@@ -92,6 +92,7 @@ test('the sender turns feedback into an estimate; a congested path lowers it', (
   let linkFree = 0;
   let now = 0;
   const pending: Array<{ at: number; b: Buffer; len: number }> = [];
+  let untrustedFeedback = 0;
   for (let i = 0; i < 1000; i++) {
     now = i * 8;
     const p = pkt(LOCAL_V, i);
@@ -102,8 +103,16 @@ test('the sender turns feedback into an estimate; a congested path lowers it', (
       const q = pending.shift()!;
       rx.onRtp(q.b, q.len, q.at);
     }
-    for (const b of drainRtcp(rx, now)) tx.onRtcp(b, b.length, now + 20);
+    for (const b of drainRtcp(rx, now)) {
+      tx.onRtcp(b, b.length, now + 20);
+      // The start value is no estimate: a layer chooser must see nothing until something was measured.
+      if (!tx.getStats().bwe!.trusted) {
+        untrustedFeedback++;
+        assert.equal(tx.estimateBps, 0, 'no estimate before it rests on a measurement');
+      }
+    }
   }
+  assert.ok(untrustedFeedback >= 1, 'the first feedback alone is not trusted');
   const est = tx.estimateBps;
   assert.ok(est > 0 && est < 600_000, `estimate ${est}`);
   const bwe = tx.getStats().bwe!;

@@ -195,3 +195,69 @@ test('auto_layers: two publishers share one subscriber estimate, the one who tal
   assert.deepEqual([...seen['0']!], [2], 'alice (talking): top layer');
   assert.deepEqual([...seen['1']!], [0], 'bob: what is left');
 });
+
+test('auto_layers: padding-only packets (Chrome pads its low layer up to its estimate) are neither forwarded nor counted as that layer', async () => {
+  const { h, sub, p } = await setup('auto');
+  // Eight 255-byte padding packets on the low layer with each tick: ~1.9 Mbit/s of nothing.
+  const pad = (): void => {
+    for (let k = 0; k < 8; k++) {
+      const s = p.seq[0]!++;
+      const pkt = rtpPacket({ pt: 96, seq: s, ts: (s - 1) * 900, ssrc: 100, payload: Buffer.alloc(255, 0) });
+      pkt[0] = pkt[0]! | 0x20;
+      pkt[pkt.length - 1] = 255;
+      h.rtp(p.pub, L[0]!, pkt);
+    }
+  };
+  const run = (ms: number): void => {
+    for (let t = 0; t < ms; t += 10) {
+      p.tick(((p.seq[1]! - 2000) % 50) === 0);
+      pad();
+    }
+  };
+  h.host.estimates.set(sub.handleId, 3_000_000);
+  run(2500);
+  const wanted = h.host.wanted.get(sub.handleId) ?? 0;
+  assert.ok(wanted > 900_000 && wanted < 1_500_000, `probing ceiling is what the top layer costs, padding not included: ${wanted}`);
+  // 250 kbit/s: the low layer (~190 kbit/s of video) fits; counted with its padding it would not.
+  h.host.estimates.set(sub.handleId, 250_000);
+  run(1500);
+  h.host.clear();
+  run(1000);
+  const got = h.host.rtpTo(sub);
+  assert.ok(got.length >= 90, `the low layer flows: ${got.length} packets`);
+  assert.deepEqual([...layersSeen(h, sub)], [0], 'low layer');
+  assert.equal(got.filter((b) => (b[0]! & 0x20) !== 0).length, 0, 'no padding-only packet relayed');
+  for (let i = 1; i < got.length; i++) assert.equal(got[i]!.readUInt16BE(2), (got[i - 1]!.readUInt16BE(2) + 1) & 0xffff, 'sequence numbers close up over the padding');
+});
+
+test('auto_layers: a step up that is undone within 5 s makes the next one wait twice as long', async () => {
+  const { h, sub, p } = await setup('auto');
+  h.host.estimates.set(sub.handleId, 3_000_000);
+  p.run(1000);
+  h.host.clear();
+  p.run(1000);
+  assert.deepEqual([...layersSeen(h, sub)], [2], 'top layer');
+  h.host.estimates.set(sub.handleId, 700_000);
+  p.run(1000);
+  // Back up after the usual 3 s...
+  h.host.estimates.set(sub.handleId, 3_000_000);
+  p.run(3000);
+  h.host.clear();
+  p.run(1000);
+  assert.deepEqual([...layersSeen(h, sub)], [2], 'first step up after 3 s');
+  // ...which did not fit: down again at once.
+  h.host.estimates.set(sub.handleId, 700_000);
+  p.run(1000);
+  h.host.clear();
+  p.run(500);
+  assert.deepEqual([...layersSeen(h, sub)], [1], 'down again');
+  h.host.estimates.set(sub.handleId, 3_000_000);
+  p.run(4000);
+  h.host.clear();
+  p.run(500);
+  assert.deepEqual([...layersSeen(h, sub)], [1], 'the next step up waits longer than 3 s');
+  p.run(2000);
+  h.host.clear();
+  p.run(1000);
+  assert.deepEqual([...layersSeen(h, sub)], [2], 'and comes after 6 s');
+});
