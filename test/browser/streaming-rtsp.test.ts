@@ -57,7 +57,7 @@ forEachGateway(
       const { mark, timings } = stopwatch();
       const dp = await openDemo(env.handle(), { wsUrl: gw.wsUrl }, 'streamingtest.html', {}, `streaming-rtsp/${env.kind}`);
       await withPages(gw, [dp], async () => {
-        const pc = await watchInStreamingDemo(dp, MP_ID);
+        const pc = await watchInStreamingDemo(dp, MP_ID, 30_000, mark);
         mark('media flowing');
         const { frames } = await assertPlaying(dp, pc);
         mark('growth checked');

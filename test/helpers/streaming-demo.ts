@@ -8,7 +8,7 @@ import { AUDIBLE_POWER, audioPowerBetween, inboundTotal, waitForMedia, type Demo
 import { sleep } from './demo-flows.js';
 
 /** Start the page's session, choose mountpoint `id` in its list and click Watch; resolves once audio and video play. */
-export async function watchInStreamingDemo(dp: DemoPage, id: number, mediaTimeoutMs = 30_000): Promise<PcReport> {
+export async function watchInStreamingDemo(dp: DemoPage, id: number, mediaTimeoutMs = 30_000, mark: (what: string) => void = () => {}): Promise<PcReport> {
   await dp.start();
   await dp.waitForConsole(/Plugin attached! \(janus\.plugin\.streaming/, 15_000, 'attach to janus.plugin.streaming');
   await dp.waitForConsole(/Got a list of available streams/, 15_000, 'the mountpoint list');
@@ -17,6 +17,7 @@ export async function watchInStreamingDemo(dp: DemoPage, id: number, mediaTimeou
     await dp.page.locator(`#streamslist a[id="${id}"]`).click();
   });
   await dp.step('click Watch', () => dp.page.locator('#watch').click());
+  mark('watch clicked');
   const [pc] = await waitForMedia(dp, { audio: true, video: true }, mediaTimeoutMs, { what: `mountpoint ${id} audio+video` });
   assert.ok(pc);
   // (Debian's streamingtest.html has no element for "Started": the webrtcup callback logs it)
