@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openDemo } from '../helpers/browser.js';
 import { forEachGateway, stopwatch, withPages } from '../helpers/demo-flows.js';
-import { startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
+import { ensureRtspServerPackages, startRtspServer, type RtspServer } from '../helpers/rtsp-server.js';
 import { freePort } from '../helpers/server-conf.js';
 import { assertPlaying, watchInStreamingDemo } from '../helpers/streaming-demo.js';
 
@@ -20,7 +20,15 @@ const METADATA = 'GStreamer videotestsrc + audiotestsrc over RTSP';
 
 // The server must be up before the gateways start: both connect to it while reading their jcfg.
 let rtsp: RtspServer | undefined;
+/** Why the RTSP server cannot run here (its Debian packages missing and not installable: not root, no apt). */
+let unavailable: string | null = null;
 before(async () => {
+  try {
+    ensureRtspServerPackages();
+  } catch (e) {
+    unavailable = (e as Error).message;
+    return;
+  }
   rtsp = await startRtspServer(null, await freePort());
 });
 after(async () => {
@@ -28,7 +36,7 @@ after(async () => {
 });
 
 function rtspJcfg(): string {
-  if (!rtsp) throw new Error('RTSP server not started');
+  if (!rtsp) return 'general: {\n}\n';
   return [
     'general: {',
     '}',
@@ -52,7 +60,11 @@ forEachGateway(
   'streamingtest.html with an rtsp mountpoint',
   ['streaming'],
   (env) => {
-    test('watch the mountpoint pulling from the GStreamer RTSP server: webrtcup, video frames decoded, audio heard', { timeout: 60_000 }, async () => {
+    test('watch the mountpoint pulling from the GStreamer RTSP server: webrtcup, video frames decoded, audio heard', { timeout: 60_000 }, async (t) => {
+      if (unavailable !== null) {
+        t.skip(`no RTSP server: ${unavailable}`);
+        return;
+      }
       const gw = env.gw();
       const { mark, timings } = stopwatch();
       const dp = await openDemo(env.handle(), { wsUrl: gw.wsUrl }, 'streamingtest.html', {}, `streaming-rtsp/${env.kind}`);

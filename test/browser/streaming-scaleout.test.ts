@@ -80,7 +80,7 @@ for (const kind of GATEWAYS) {
     before(async () => {
       // one after the other: on a loaded machine, three starting processes side by side starve each other
       browser = await launchBrowser();
-      const edit = kind === 'portunus' ? { janusJcfg: oneWorker, readyTimeoutMs: 60_000 } : {};
+      const edit = kind === 'portunus' ? { janusJcfg: oneWorker } : {};
       a = await startMediaGateway(kind, ['videoroom'], { videoroom: roomJcfg }, { prefix: 'st-so-a', ...edit });
       b = await startMediaGateway(kind, ['streaming'], { streaming: MOUNTPOINT_JCFG }, { prefix: 'st-so-b', ...edit });
     });
