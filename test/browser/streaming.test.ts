@@ -26,8 +26,9 @@ forEachGateway('streamingtest.html', ['streaming'], (env) => {
     const { mark, timings } = stopwatch();
     const [audioPort, videoPort] = await mountpointPorts(gw, 1, 'adminpwd');
     const ff = startFfmpegRtp({ audioPort, videoPort, gop: 30 });
-    const dp = await openDemo(env.handle(), { wsUrl: gw.wsUrl }, 'streamingtest.html', {}, `streaming/${env.kind}`);
     try {
+      // (inside the try: a page that fails to load must not leave ffmpeg running and the test process hanging on it)
+      const dp = await openDemo(env.handle(), { wsUrl: gw.wsUrl }, 'streamingtest.html', {}, `streaming/${env.kind}`);
       await withPages(gw, [dp], async () => {
         await dp.start();
         await dp.waitForConsole(/Plugin attached! \(janus\.plugin\.streaming/, 10_000, 'attach to janus.plugin.streaming');
