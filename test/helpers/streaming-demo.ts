@@ -25,8 +25,18 @@ export async function watchInStreamingDemo(dp: DemoPage, id: number, mediaTimeou
   return pc;
 }
 
-/** Over `windowMs`, decoded video frames must grow by more than `minFrames` and the audio must carry energy. */
+/**
+ * Over `windowMs`, decoded video frames must grow by more than `minFrames` and the audio must carry energy.
+ * The window starts once the live video runs: a Portunus viewer first gets the mountpoint's buffered
+ * keyframe (one picture at once), then nothing until the source's next keyframe (up to a GOP later).
+ */
 export async function assertPlaying(dp: DemoPage, pc: PcReport, windowMs = 2000, minFrames = 20): Promise<{ frames: number; power: number }> {
+  const frames0 = inboundTotal((await dp.peerConnections()).filter((p) => p.index === pc.index), 'video', 'framesDecoded');
+  for (let waited = 0; waited < 10_000; waited += 200) {
+    const now = inboundTotal((await dp.peerConnections()).filter((p) => p.index === pc.index), 'video', 'framesDecoded');
+    if (now > frames0 + 1) break;
+    await sleep(200);
+  }
   const before = (await dp.peerConnections()).filter((p) => p.index === pc.index);
   await sleep(windowMs);
   const after = (await dp.peerConnections()).filter((p) => p.index === pc.index);
