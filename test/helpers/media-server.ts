@@ -214,7 +214,7 @@ export interface MediaGateway extends RunningServer {
  * Start the real Janus or Portunus on a fresh media configs folder (removed on stop()). `janusJcfg`
  * edits the generated janus.jcfg text (e.g. to add `protected_folders`).
  */
-export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[], overrides: PluginConfigOverrides = {}, opts: { prefix?: string; janusJcfg?: (text: string) => string; readyTimeoutMs?: number } = {}): Promise<MediaGateway> {
+export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[], overrides: PluginConfigOverrides = {}, opts: { prefix?: string; janusJcfg?: (text: string) => string; /** Portunus only; default 60 s: next to Chromium on a loaded 2-core machine its start (main + worker threads loading their modules) has been seen to take over 20 s. */ readyTimeoutMs?: number } = {}): Promise<MediaGateway> {
   return withRetries(4, async () => {
     const conf = await makeMediaConfigsFolder(`${kind}-${opts.prefix ?? 'browser'}`, plugins, overrides);
     try {
@@ -225,7 +225,7 @@ export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[]
       const srv =
         kind === 'janus'
           ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret)
-          : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: opts.readyTimeoutMs } : {});
+          : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, { readyTimeoutMs: opts.readyTimeoutMs ?? 60_000 });
       const stop = srv.stop;
       srv.stop = async () => {
         await stop();

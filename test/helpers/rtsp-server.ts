@@ -6,6 +6,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from './repo.js';
 import { freePort } from './server-conf.js';
+import { ensureSystemPackage } from './system.js';
+
+/** Debian's multiarch library folder of this machine. */
+const LIB = `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+
+/** The RTSP server library, its Python bindings and the GStreamer elements of the pipeline (installed when missing and root). */
+export function ensureRtspServerPackages(): void {
+  ensureSystemPackage('python3-gi', '/usr/lib/python3/dist-packages/gi/__init__.py');
+  ensureSystemPackage('gir1.2-gst-rtsp-server-1.0', `${LIB}/girepository-1.0/GstRtspServer-1.0.typelib`);
+  ensureSystemPackage('gstreamer1.0-plugins-base', `${LIB}/gstreamer-1.0/libgstopus.so`);
+  ensureSystemPackage('gstreamer1.0-plugins-good', `${LIB}/gstreamer-1.0/libgstvpx.so`);
+}
 
 export interface RtspServer {
   url: string;
@@ -15,6 +27,7 @@ export interface RtspServer {
 }
 
 export async function startRtspServer(auth: { kind: 'basic' | 'digest'; user: string; password: string } | null = null, port?: number): Promise<RtspServer> {
+  ensureRtspServerPackages();
   const p = port ?? (await freePort());
   const args = [join(repoRoot(), 'test/helpers/rtsp-server.py'), String(p), auth?.kind ?? 'none', auth?.user ?? '', auth?.password ?? ''];
   const proc = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });

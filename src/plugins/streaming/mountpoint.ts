@@ -14,6 +14,8 @@ import type { Viewer } from './viewer.js';
 export interface MediaSource {
   /** Ports actually bound, per stream index: [port, port2, port3] (0 = none). */
   readonly ports: ReadonlyArray<readonly [number, number, number]>;
+  /** RTCP port actually bound per stream index (0 = none): `rtcpport = 0` picks one, and senders must learn which. */
+  readonly rtcpPorts?: ReadonlyArray<number>;
   close(): void;
   /** A viewer asked for a keyframe on stream `index` (PLI forwarded upstream where possible). */
   requestKeyframe?(index: number): void;

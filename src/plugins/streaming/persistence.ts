@@ -34,7 +34,7 @@ export function mountpointToConfig(mp: Mountpoint): Record<string, CfgValue> {
       if (m.msid !== null) e.msid = m.msid;
       // the port actually bound, so a sender configured for it still reaches us after a restart
       e.port = bound?.[0] || m.port;
-      if (m.rtcpport !== null) e.rtcpport = m.rtcpport;
+      if (m.rtcpport !== null) e.rtcpport = mp.source?.rtcpPorts?.[i] || m.rtcpport;
       if (m.mcast !== null) e.mcast = m.mcast;
       if (m.iface !== null) e.iface = m.iface;
       if (m.pt !== null) e.pt = m.pt;

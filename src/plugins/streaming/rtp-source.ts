@@ -53,6 +53,7 @@ function bindAddress(iface: string | null): string {
 
 class RtpSource implements MediaSource {
   readonly ports: Array<[number, number, number]> = [];
+  readonly rtcpPorts: number[] = [];
   private readonly sockets: Socket[] = [];
   private readonly rtcp: Array<{ socket: Socket; peer: RemoteInfo | null } | null> = [];
   private closed = false;
@@ -90,6 +91,7 @@ class RtpSource implements MediaSource {
         if (s.rtcpport !== null) {
           const socket = await this.bind(s.rtcpport, s.iface);
           this.sockets.push(socket);
+          this.rtcpPorts.push(socket.address().port);
           const slot = { socket, peer: null as RemoteInfo | null };
           // only the sender's address matters: RTCP from it (SR) tells us where PLIs go; with SRTP
           // only an authenticated SRTCP packet may redirect them
@@ -103,7 +105,10 @@ class RtpSource implements MediaSource {
           });
           socket.on('error', (err) => this.deps.log.warn(`streaming: ${this.mp.name} RTCP socket: ${err.message}`));
           this.rtcp.push(slot);
-        } else this.rtcp.push(null);
+        } else {
+          this.rtcp.push(null);
+          this.rtcpPorts.push(0);
+        }
       }
     } catch (err) {
       this.close();

@@ -61,7 +61,7 @@ export function infoView(mp: Mountpoint, admin: boolean, now: number): Data {
         m.port2 = p?.[1] ?? s.port2;
         m.port3 = p?.[2] ?? s.port3;
       }
-      if (s.rtcpport !== null) m.rtcpport = s.rtcpport;
+      if (s.rtcpport !== null) m.rtcpport = mp.source?.rtcpPorts?.[i] || s.rtcpport;
       if (s.mcast !== null) m.mcast = s.mcast;
       if (s.iface !== null) m.iface = s.iface;
     }
@@ -77,10 +77,13 @@ export function createdStream(mp: Mountpoint): Data {
   const out: Data = { id: mp.id, type: mp.typeName, description: mp.description, is_private: mp.isPrivate };
   if (mp.spec.type !== 'rtp') return out;
   const ports = mp.source?.ports ?? [];
+  // the RTCP port bound (where a sender's RTCP must go for PLIs to come back), as Janus reports it
+  const rtcp = (i: number): number => mp.source?.rtcpPorts?.[i] ?? 0;
   if (mp.spec.legacy) {
     mp.streams.forEach((st, i) => {
       const p = ports[i] ?? [0, 0, 0];
       out[`${st.spec.type}_port`] = p[0];
+      if (rtcp(i) > 0) out[`${st.spec.type}_rtcp_port`] = rtcp(i);
       if (st.spec.simulcast) {
         out[`${st.spec.type}_port_2`] = p[1];
         out[`${st.spec.type}_port_3`] = p[2];
@@ -93,6 +96,7 @@ export function createdStream(mp: Mountpoint): Data {
     const e: Data = { type: st.spec.type, mid: st.spec.mid };
     if (st.spec.msid !== null) e.msid = st.spec.msid;
     e.port = p[0];
+    if (rtcp(i) > 0) e.rtcp_port = rtcp(i);
     if (st.spec.simulcast) {
       e.port_2 = p[1];
       e.port_3 = p[2];

@@ -20,6 +20,9 @@ const RULES: Rule[] = [
   { step: '*', path: '**.port_3', mode: 'type', why: 'picked' },
   { step: '*', path: '**.audio_port', mode: 'type', why: 'picked' },
   { step: '*', path: '**.video_port', mode: 'type', why: 'picked' },
+  { step: '*', path: '**.rtcp_port', mode: 'type', why: 'picked (rtcpport = 0)' },
+  { step: '*', path: '**.rtcpport', mode: 'type', why: 'picked (rtcpport = 0)' },
+  { step: '*', path: '**.video_rtcp_port', mode: 'type', why: 'picked (videortcpport = 0)' },
   { step: 'create-random-id', path: 'created', mode: 'type', why: 'mp-<random id>' },
   { step: 'create-random-id', path: 'stream.id', mode: 'type', why: 'random id' },
   { step: 'create-random-id', path: 'stream.description', mode: 'type', why: 'mp-<random id>' },
@@ -105,6 +108,13 @@ async function drive(kind: GatewayKind): Promise<Step[]> {
     await async('pause', { request: 'pause' });
     await sync('destroy-6', { request: 'destroy', id: 6 });
     await sync('destroy-1', { request: 'destroy', id: 1, secret: 'adminpwd' });
+    // rtcpport = 0: a port is picked, and create/info must say which (senders send RTCP there to get PLIs back)
+    await sync('create-rtcp-media', { request: 'create', type: 'rtp', id: 11, media: [{ type: 'audio', mid: 'a', port: 0, pt: 111, codec: 'opus' }, { type: 'video', mid: 'v', port: 0, rtcpport: 0, pt: 100, codec: 'vp8' }] });
+    await sync('create-rtcp-legacy', { request: 'create', type: 'rtp', id: 12, video: true, videoport: 0, videortcpport: 0, videopt: 100, videocodec: 'vp8' });
+    await sync('info-rtcp-media', { request: 'info', id: 11 });
+    await sync('info-rtcp-legacy', { request: 'info', id: 12 });
+    await sync('destroy-11', { request: 'destroy', id: 11 });
+    await sync('destroy-12', { request: 'destroy', id: 12 });
     await sync('list-after', { request: 'list' });
     await post(`${base}/${s}`, { janus: 'destroy' });
   } finally {

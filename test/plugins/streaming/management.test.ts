@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Jcfg } from '../../../src/config/jcfg.js';
-import { Harness } from './harness.js';
+import { Harness, Sender, until } from './harness.js';
 
 const err = (code: number, error: string) => ({ streaming: 'event', error_code: code, error });
 
@@ -90,6 +90,45 @@ test('bad requests answer Janus codes and never throw', async () => {
     assert.deepEqual(await h.async(s, { request: 'switch', id: 1 }), err(455, "Can't switch: not on a mountpoint"));
     assert.deepEqual(await h.async(s, { request: 'watch' }), err(453, 'Missing mandatory element (id)'));
   } finally {
+    await h.stop();
+  }
+});
+
+test('rtcpport = 0 picks a port that create, info and permanent report, and a sender reaching it gets the viewers\' PLIs', async () => {
+  const h = await Harness.start('general: {\n}\n');
+  const sender = new Sender();
+  try {
+    const s = h.attach();
+    const created = await h.sync(s, {
+      request: 'create', type: 'rtp', id: 3, secret: 'k', permanent: true,
+      media: [{ type: 'audio', mid: 'a', port: 0, pt: 111, codec: 'opus' }, { type: 'video', mid: 'v', port: 0, rtcpport: 0, pt: 100, codec: 'vp8' }],
+    });
+    const ports = (created.stream as { ports: Array<{ port: number; rtcp_port?: number }> }).ports;
+    assert.equal(ports[0]!.rtcp_port, undefined, 'no rtcp_port for a stream without rtcpport (as Janus)');
+    const rtcpPort = ports[1]!.rtcp_port!;
+    assert.ok(rtcpPort > 0 && rtcpPort !== ports[1]!.port, `a bound RTCP port in the reply (${JSON.stringify(ports)})`);
+    const info = (await h.sync(s, { request: 'info', id: 3, secret: 'k' })).info as { media: Array<{ rtcpport?: number }> };
+    assert.equal(info.media[1]!.rtcpport, rtcpPort, 'info says the bound port, not 0');
+    assert.match(readFileSync(h.doc.file, 'utf8'), new RegExp(`rtcpport = ${rtcpPort}`), 'permanent keeps the bound port, as the RTP ports');
+    const legacy = await h.sync(s, { request: 'create', type: 'rtp', id: 4, video: true, videoport: 0, videortcpport: 0, videopt: 100, videocodec: 'vp8' });
+    const ls = legacy.stream as { video_port: number; video_rtcp_port?: number };
+    assert.ok(ls.video_rtcp_port! > 0 && ls.video_rtcp_port !== ls.video_port, `legacy reply has video_rtcp_port (${JSON.stringify(ls)})`);
+
+    // the sender's RTCP (any packet) to the reported port: a new viewer's keyframe request comes back to it
+    const plis: Buffer[] = [];
+    sender.socket.on('message', (m) => plis.push(m));
+    const sr = Buffer.alloc(28);
+    sr[0] = 0x80;
+    sr[1] = 200;
+    sr.writeUInt16BE(6, 2);
+    await sender.send(rtcpPort, sr);
+    await new Promise((r) => setTimeout(r, 100));
+    await h.viewer(3);
+    await until(() => plis.length > 0, 3000, 'a PLI at the sender');
+    assert.equal(plis[0]![1], 206, 'payload-specific feedback');
+    assert.equal(plis[0]![0]! & 0x1f, 1, 'FMT 1: PLI');
+  } finally {
+    sender.close();
     await h.stop();
   }
 });
