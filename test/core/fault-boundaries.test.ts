@@ -246,7 +246,9 @@ test('a throw at each fault boundary closes only its owner; the others keep thei
     // 3. A send to an address nothing can be sent to (what the port-0 candidate did): socket.send throws.
     await scenario('send to port 0', 'send', async () => {
       const v = await echoParty('v-send');
-      serverPeer(v).remoteAddress = { address: '127.0.0.1', port: 0 };
+      // Media now goes to port 0 over the peer's UDP socket (its private setPath, as ICE selecting such a pair would).
+      const peer = serverPeer(v);
+      (peer.setPath as (socketId: number, to: { address: string; port: number }) => void).call(peer, 0, { address: '127.0.0.1', port: 0 });
       assert.equal((await hangupOf(v)).reason, 'Internal error (send)');
       v.sending = false;
     });

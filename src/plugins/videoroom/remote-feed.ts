@@ -88,17 +88,34 @@ export function wrapMediaHost<H extends PluginMediaHost>(media: H): H {
 
 /** Events to a remote publisher are dropped; "closing its PeerConnection" (kick, room destroyed) closes its sockets. */
 export function wrapHost<H extends PluginHost>(host: H): H {
-  return {
-    ...delegate(host),
-    pushEvent: (session: PluginSession, transaction: string | null, data: Record<string, unknown>, jsep?: Jsep) =>
-      session instanceof RemotePublisherSession ? false : host.pushEvent(session, transaction, data, jsep),
-    closePeerConnection: (session: PluginSession, reason?: string) => {
-      if (session instanceof RemotePublisherSession) session.feed?.close();
-      else host.closePeerConnection(session, reason);
-    },
-    // Event handlers hear about a remote publisher without a handle, as from Janus.
-    ...(host.notifyEvent !== undefined ? { notifyEvent: (session: PluginSession | null, data: Record<string, unknown>) => host.notifyEvent!(session instanceof RemotePublisherSession ? null : session, data) } : {}),
+  const pushEvent = (session: PluginSession, transaction: string | null, data: Record<string, unknown>, jsep?: Jsep): boolean =>
+    session instanceof RemotePublisherSession ? false : host.pushEvent(session, transaction, data, jsep);
+  const closePeerConnection = (session: PluginSession, reason?: string): void => {
+    if (session instanceof RemotePublisherSession) session.feed?.close();
+    else host.closePeerConnection(session, reason);
   };
+  // Event handlers hear about a remote publisher without a handle, as from Janus.
+  const notifyEvent = (session: PluginSession | null, data: Record<string, unknown>): void =>
+    host.notifyEvent?.(session instanceof RemotePublisherSession ? null : session, data);
+  // A Proxy, not a copy: the core (and tests) may set or replace host members after the plugin
+  // started (event handlers switched on later), and the wrapper must see what the host has now.
+  // Functions are bound once per member and reused, so a call allocates nothing.
+  const bound = new Map<PropertyKey, { fn: unknown; bound: unknown }>();
+  return new Proxy(host, {
+    get(target, key) {
+      if (key === 'pushEvent') return pushEvent;
+      if (key === 'closePeerConnection') return closePeerConnection;
+      if (key === 'notifyEvent') return target.notifyEvent === undefined ? undefined : notifyEvent;
+      const v: unknown = Reflect.get(target, key);
+      if (typeof v !== 'function') return v;
+      let b = bound.get(key);
+      if (b === undefined || b.fn !== v) {
+        b = { fn: v, bound: (v as (...a: unknown[]) => unknown).bind(target) };
+        bound.set(key, b);
+      }
+      return b.bound;
+    },
+  });
 }
 
 /** The packet path of the plugin (forward.ts), handed in by plugin.ts. */
