@@ -1,0 +1,147 @@
+/**
+ * media.single_port's cost per packet (src/media/net/udp-mux.ts) against the port-range mode (one socket
+ * per PeerConnection, the socket's 'message' listener is the PeerConnection's handler).
+ *
+ * Part 1, in process, no I/O: the demux step alone (address -> PeerConnection) over `--peers` bound
+ * addresses, with the numeric key the mux uses and, for comparison, a `${address}:${port}` string key.
+ * Part 2, real UDP on 127.0.0.1: a child process sends `--packets` datagrams round-robin from `--peers`
+ * client sockets, to one shared socket (mux) or to `--peers` sockets (range); the receiving process's
+ * CPU per received datagram is what is compared (the sender's CPU is in the child, not counted).
+ *
+ *   node dist/bench/single-port.js [--peers 200] [--packets 200000] [--size 1200]
+ */
+import { fork } from 'node:child_process';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { UdpMux, ipv4PortKey, type UdpMuxPort } from '../src/media/net/udp-mux.js';
+
+const { values } = parseArgs({
+  options: {
+    peers: { type: 'string', default: '200' },
+    packets: { type: 'string', default: '200000' },
+    size: { type: 'string', default: '1200' },
+    child: { type: 'string' },
+  },
+});
+const PEERS = Number(values.peers);
+const PACKETS = Number(values.packets);
+const SIZE = Number(values.size);
+
+function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+}
+
+if (values.child !== undefined) {
+  // Sender: `--child host:port,port,...` (one target port per client, or the same one for all).
+  const targets = values.child.split(',').map(Number);
+  const socks: Socket[] = [];
+  for (let i = 0; i < PEERS; i++) {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+    socks.push(s);
+  }
+  const pkt = Buffer.alloc(SIZE, 0);
+  pkt[0] = 0x80;
+  pkt[1] = 111;
+  let sent = 0;
+  // Bursts of 64 then a turn of the event loop: paced enough that loopback drops few.
+  const burst = (): void => {
+    for (let k = 0; k < 64 && sent < PACKETS; k++, sent++) socks[sent % PEERS]!.send(pkt, targets[sent % targets.length]!, '127.0.0.1');
+    if (sent < PACKETS) setTimeout(burst, 0);
+    else setTimeout(() => process.send!('done'), 200);
+  };
+  process.send!(socks.map((x) => x.address().port));
+  process.once('message', () => burst());
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+  console.log(`# single-port bench: ${PEERS} PeerConnections, ${PACKETS} packets of ${SIZE} bytes`);
+  micro();
+  const range = await overUdp('range');
+  const mux = await overUdp('mux');
+  console.log(`udp  range (${PEERS} sockets): ${range.us.toFixed(2)} µs CPU/packet received (${range.got}/${PACKETS} received)`);
+  console.log(`udp  mux   (1 socket):  ${mux.us.toFixed(2)} µs CPU/packet received (${mux.got}/${PACKETS} received)`);
+  console.log(`udp  mux - range: ${(mux.us - range.us).toFixed(2)} µs/packet`);
+}
+
+/** Part 1: demux step only. */
+function micro(): void {
+  const N = 5_000_000;
+  const rinfos: RemoteInfo[] = [];
+  for (let i = 0; i < PEERS; i++) rinfos.push({ address: `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`, port: 20_000 + i, family: 'IPv4', size: SIZE });
+  let hits = 0;
+  const sink = (): void => {
+    hits++;
+  };
+  // numeric key (what the mux does)
+  const byNum = new Map<number, () => void>();
+  const byStr = new Map<string, () => void>();
+  for (const r of rinfos) {
+    byNum.set(ipv4PortKey(r.address, r.port), sink);
+    byStr.set(`${r.address}:${r.port}`, sink);
+  }
+  const run = (label: string, f: (r: RemoteInfo) => void): number => {
+    for (let i = 0; i < 200_000; i++) f(rinfos[i % PEERS]!); // warm-up
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) f(rinfos[i % PEERS]!);
+    const ns = Number(process.hrtime.bigint() - t0) / N;
+    console.log(`demux ${label}: ${ns.toFixed(1)} ns/packet`);
+    return ns;
+  };
+  const direct = run('none (port-range: the socket calls the handler)  ', () => sink());
+  const num = run('numeric key (ipv4PortKey + Map<number>)          ', (r) => byNum.get(ipv4PortKey(r.address, r.port))!());
+  const str = run('string key (`${address}:${port}` + Map<string>)  ', (r) => byStr.get(`${r.address}:${r.port}`)!());
+  console.log(`demux extra per packet: numeric ${(num - direct).toFixed(1)} ns, string ${(str - direct).toFixed(1)} ns (hits ${hits})`);
+}
+
+/** Part 2: real datagrams; the receiver's CPU per received packet. */
+async function overUdp(mode: 'range' | 'mux'): Promise<{ us: number; got: number }> {
+  let got = 0;
+  const handler = (): void => {
+    got++;
+  };
+  const sockets: Socket[] = [];
+  let mux: UdpMux | null = null;
+  let targets: number[];
+  if (mode === 'mux') {
+    mux = await UdpMux.bind(0, { address: '127.0.0.1', bufferBytes: 8 << 20 });
+    targets = [mux.port];
+  } else {
+    targets = [];
+    for (let i = 0; i < PEERS; i++) {
+      const s = createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+      try {
+        s.setRecvBufferSize(1 << 20);
+      } catch {
+        /* keep */
+      }
+      s.on('message', handler);
+      sockets.push(s);
+      targets.push(s.address().port);
+    }
+  }
+  const child = fork(fileURLToPath(import.meta.url), ['--child', targets.join(','), '--peers', String(PEERS), '--packets', String(PACKETS), '--size', String(SIZE)], { stdio: 'inherit' });
+  const clientPorts = await new Promise<number[]>((r) => child.once('message', (m) => r(m as number[])));
+  if (mux !== null) {
+    // Each client's address bound to its own PeerConnection view, as its first check would have done
+    // (the cost measured is the per-packet lookup, not the learning).
+    for (const cp of clientPorts) {
+      const v: UdpMuxPort = mux.open();
+      v.on('message', handler as never);
+      mux.bindTo(ipv4PortKey('127.0.0.1', cp), v);
+    }
+  }
+  const c0 = cpuUs();
+  child.send('go');
+  await new Promise<void>((r) => child.once('message', () => r()));
+  const cpu = cpuUs() - c0;
+  child.kill();
+  for (const s of sockets) s.close();
+  mux?.close();
+  return { us: cpu / Math.max(1, got), got };
+}
