@@ -487,7 +487,12 @@ export class WebRtcMediaPlane implements MediaPlane {
     const srflx = await this.muxSrflx;
     if (srflx) cands.advertised.push({ ...srflx });
     const port = mux.open();
-    return this.finishPeer(handle, port as unknown as Socket, mux.port, cands);
+    try {
+      return await this.finishPeer(handle, port as unknown as Socket, mux.port, cands);
+    } catch (err) {
+      port.close(); // its view would otherwise stay registered on the shared socket
+      throw err;
+    }
   }
 
   private async finishPeer(handle: MediaHandle, socket: Socket, localPort: number, cands: NonNullable<ReturnType<LocalCandidates['hostCandidates']>>): Promise<Peer> {
