@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import type { JanusMessage } from '../../../src/core/messages.js';
 import { tryParseCandidate } from '../../../src/media/ice/candidate.js';
+import { parseSdp } from '../../../src/media/sdp/parse.js';
+import { StunBuilder, StunMessageType } from '../../../src/media/stun/index.js';
 import { applyAnswer, clientOffer, makeClient, makeWorld, rtpPacket, waitFor } from '../peer/helpers.js';
 
 type Ev = JanusMessage & { jsep?: { type: string; sdp: string } };
@@ -83,4 +85,43 @@ test('single_port: two PeerConnections on one UDP port, each echoed to its own c
     await w.stop();
   }
   assert.equal(w.plane.singlePortInfo!.peerConnections, 0);
+});
+
+test('single_port: an ICE restart moves the PeerConnection to its new ufrag; the old one routes nowhere; media keeps flowing', { timeout: 60_000 }, async () => {
+  const w = await makeWorld((c) => {
+    c.media.single_port = c.media.rtp_port_range!.max + 5;
+  });
+  const c = await makeClient();
+  const stranger = createSocket('udp4');
+  try {
+    const [s, h] = await w.attachEcho();
+    await w.req({ janus: 'message', session_id: s, handle_id: h, transaction: 'o1', body: {}, jsep: { type: 'offer', sdp: clientOffer(c) } });
+    const a1 = await waitFor('answer', () => (w.client.events as Ev[]).find((e) => e.transaction === 'o1' && e.jsep), 8000);
+    applyAnswer(c, a1.jsep!.sdp);
+    await waitFor('DTLS up', () => c.up, 10_000);
+    const oldUfrag = parseSdp(a1.jsep!.sdp).media[0]!.iceUfrag!;
+
+    c.peer.restartIce();
+    await w.req({ janus: 'message', session_id: s, handle_id: h, transaction: 'o2', body: {}, jsep: { type: 'offer', sdp: clientOffer(c) } });
+    const a2 = await waitFor('restart answer', () => (w.client.events as Ev[]).find((e) => e.transaction === 'o2' && e.jsep), 8000);
+    const newUfrag = parseSdp(a2.jsep!.sdp).media[0]!.iceUfrag!;
+    assert.notEqual(newUfrag, oldUfrag);
+    applyAnswer(c, a2.jsep!.sdp);
+    const server = w.plane.peerOf(h)!;
+    await waitFor('checks with the new credentials succeed (server)', () => server.iceAgent!.getPairs().some((p) => p.state === 'succeeded'), 10_000);
+    c.peer.sendRtp('0', rtpPacket(111, 50, 48_000, 5, Buffer.from('after')), 17);
+    await waitFor('echo after the restart', () => c.rtp.find((p) => p.bytes.subarray(12).toString() === 'after'), 8000);
+
+    // A check naming the old ufrag, from an address nobody bound: routed nowhere, counted.
+    await new Promise<void>((r) => stranger.bind(0, '127.0.0.1', () => r()));
+    const before = w.plane.singlePortInfo!.stats.unknownUfrag;
+    const old = new StunBuilder(StunMessageType.BindingRequest).username(`${oldUfrag}:x`).priority(1).build({ integrityKey: 'x'.repeat(22), fingerprint: true });
+    await new Promise<void>((r) => stranger.send(old, w.plane.singlePortInfo!.port, '127.0.0.1', () => r()));
+    await waitFor('old ufrag counted unknown', () => w.plane.singlePortInfo!.stats.unknownUfrag === before + 1);
+    assert.equal(w.client.events.filter((e) => e.janus === 'hangup').length, 0);
+  } finally {
+    stranger.close();
+    c.close();
+    await w.stop();
+  }
 });
