@@ -3,7 +3,8 @@
  * per PeerConnection, the socket's 'message' listener is the PeerConnection's handler).
  *
  * Part 1, in process, no I/O: the demux step alone (address -> PeerConnection) over `--peers` bound
- * addresses, with the numeric key the mux uses and, for comparison, a `${address}:${port}` string key.
+ * addresses: the mux's lookup (port, then address string compare), and for comparison a 48-bit
+ * address+port number key and a `${address}:${port}` string key; with the GCs each caused (allocation).
  * Part 2, real UDP on 127.0.0.1: a child process sends `--packets` datagrams round-robin from `--peers`
  * client sockets, to one shared socket (mux) or to `--peers` sockets (range); the receiving process's
  * CPU per received datagram is what is compared (the sender's CPU is in the child, not counted).
@@ -13,8 +14,9 @@
 import { fork } from 'node:child_process';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { UdpMux, ipv4PortKey, type UdpMuxPort } from '../src/media/net/udp-mux.js';
+import { UdpMux, type UdpMuxPort } from '../src/media/net/udp-mux.js';
 
 const { values } = parseArgs({
   options: {
@@ -60,7 +62,7 @@ if (values.child !== undefined) {
 
 async function main(): Promise<void> {
   console.log(`# single-port bench: ${PEERS} PeerConnections, ${PACKETS} packets of ${SIZE} bytes`);
-  micro();
+  await micro();
   const range = await overUdp('range');
   const mux = await overUdp('mux');
   console.log(`udp  range (${PEERS} sockets): ${range.us.toFixed(2)} µs CPU/packet received (${range.got}/${PACKETS} received)`);
@@ -69,7 +71,7 @@ async function main(): Promise<void> {
 }
 
 /** Part 1: demux step only. */
-function micro(): void {
+async function micro(): Promise<void> {
   const N = 5_000_000;
   const rinfos: RemoteInfo[] = [];
   for (let i = 0; i < PEERS; i++) rinfos.push({ address: `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`, port: 20_000 + i, family: 'IPv4', size: SIZE });
@@ -77,25 +79,52 @@ function micro(): void {
   const sink = (): void => {
     hits++;
   };
-  // numeric key (what the mux does)
+  const mux = await UdpMux.bind(0, { address: '127.0.0.1' });
   const byNum = new Map<number, () => void>();
   const byStr = new Map<string, () => void>();
   for (const r of rinfos) {
-    byNum.set(ipv4PortKey(r.address, r.port), sink);
+    const v = mux.open();
+    v.on('message', sink as never);
+    mux.bindTo(r.address, r.port, v);
+    byNum.set(ipv4Key(r.address) * 65536 + r.port, sink);
     byStr.set(`${r.address}:${r.port}`, sink);
   }
   const run = (label: string, f: (r: RemoteInfo) => void): number => {
     for (let i = 0; i < 200_000; i++) f(rinfos[i % PEERS]!); // warm-up
+    const gc0 = gcs;
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < N; i++) f(rinfos[i % PEERS]!);
     const ns = Number(process.hrtime.bigint() - t0) / N;
-    console.log(`demux ${label}: ${ns.toFixed(1)} ns/packet`);
+    console.log(`demux ${label}: ${ns.toFixed(1)} ns/packet, ${gcs - gc0} GCs in ${N / 1e6}M`);
     return ns;
   };
-  const direct = run('none (port-range: the socket calls the handler)  ', () => sink());
-  const num = run('numeric key (ipv4PortKey + Map<number>)          ', (r) => byNum.get(ipv4PortKey(r.address, r.port))!());
-  const str = run('string key (`${address}:${port}` + Map<string>)  ', (r) => byStr.get(`${r.address}:${r.port}`)!());
-  console.log(`demux extra per packet: numeric ${(num - direct).toFixed(1)} ns, string ${(str - direct).toFixed(1)} ns (hits ${hits})`);
+  let gcs = 0;
+  const obs = new PerformanceObserver((l) => void (gcs += l.getEntries().length));
+  obs.observe({ entryTypes: ['gc'] });
+  const direct = run('none (port-range: the socket calls the handler)', () => sink());
+  const ours = run('mux.lookup (port Map + address compare)        ', (r) => mux.lookup(r.address, r.port)!.listener!(EMPTY, r));
+  const num = run('48-bit number key + Map<number>                ', (r) => byNum.get(ipv4Key(r.address) * 65536 + r.port)!());
+  const str = run('string key `${address}:${port}` + Map<string>  ', (r) => byStr.get(`${r.address}:${r.port}`)!());
+  await new Promise((r) => setTimeout(r, 100)); // let the GC entries arrive
+  obs.disconnect();
+  console.log(`demux extra per packet: lookup ${(ours - direct).toFixed(1)} ns, number ${(num - direct).toFixed(1)} ns, string ${(str - direct).toFixed(1)} ns (hits ${hits})`);
+  mux.close();
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Dotted-quad to a number (the alternative key measured above). */
+function ipv4Key(a: string): number {
+  let ip = 0;
+  let part = 0;
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c === 46) {
+      ip = ip * 256 + part;
+      part = 0;
+    } else part = part * 10 + (c - 48);
+  }
+  return ip * 256 + part;
 }
 
 /** Part 2: real datagrams; the receiver's CPU per received packet. */
@@ -133,7 +162,7 @@ async function overUdp(mode: 'range' | 'mux'): Promise<{ us: number; got: number
     for (const cp of clientPorts) {
       const v: UdpMuxPort = mux.open();
       v.on('message', handler as never);
-      mux.bindTo(ipv4PortKey('127.0.0.1', cp), v);
+      mux.bindTo('127.0.0.1', cp, v);
     }
   }
   const c0 = cpuUs();

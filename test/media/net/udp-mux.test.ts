@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { UdpMux, ipv4PortKey, type UdpMuxPort } from '../../../src/media/net/udp-mux.js';
+import { UdpMux, type UdpMuxPort } from '../../../src/media/net/udp-mux.js';
 import { StunBuilder, StunMessageType } from '../../../src/media/stun/index.js';
 
 const check = (username: string): Buffer => new StunBuilder(StunMessageType.BindingRequest).username(username).priority(1).build({ integrityKey: 'x'.repeat(22), fingerprint: true });
@@ -31,13 +31,36 @@ function recording(mux: UdpMux): { port: UdpMuxPort; got: Array<{ msg: Buffer; f
 
 const send = (s: Socket, b: Buffer, port: number): Promise<void> => new Promise((r) => s.send(b, port, '127.0.0.1', () => r()));
 
-test('ipv4PortKey: distinct per address and port, -1 for anything but dotted-quad IPv4', () => {
-  assert.equal(ipv4PortKey('0.0.0.0', 0), 0);
-  assert.equal(ipv4PortKey('255.255.255.255', 65535), 2 ** 48 - 1);
-  assert.equal(ipv4PortKey('127.0.0.1', 5000), (0x7f000001 * 65536) + 5000);
-  assert.notEqual(ipv4PortKey('127.0.0.1', 5000), ipv4PortKey('127.0.0.1', 5001));
-  assert.notEqual(ipv4PortKey('10.0.0.1', 5000), ipv4PortKey('10.0.1.0', 5000));
-  for (const bad of ['', '::1', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1..2.3', '1.2.3.4a', '1234.1.1.1', '::ffff:1.2.3.4']) assert.equal(ipv4PortKey(bad, 1), -1, bad);
+test('bindings: by address and port, chained per port, moved by a later bind, unbound from the middle of a chain', async (t) => {
+  const mux = await UdpMux.bind(0, { address: '127.0.0.1' });
+  t.after(() => mux.close());
+  const a = mux.open();
+  const b = mux.open();
+  mux.bindTo('10.0.0.1', 5000, a);
+  mux.bindTo('10.0.0.2', 5000, b);
+  mux.bindTo('10.0.0.3', 5000, a);
+  mux.bindTo('10.0.0.1', 5001, b);
+  assert.equal(mux.lookup('10.0.0.1', 5000), a);
+  assert.equal(mux.lookup('10.0.0.2', 5000), b);
+  assert.equal(mux.lookup('10.0.0.3', 5000), a);
+  assert.equal(mux.lookup('10.0.0.1', 5001), b);
+  assert.equal(mux.lookup('10.0.0.4', 5000), undefined);
+  assert.equal(mux.lookup('10.0.0.1', 5002), undefined);
+  // content, not identity: a string built at run time (as Node's rinfo.address is) matches
+  assert.equal(mux.lookup(['10', '0', '0', '2'].join('.'), 5000), b);
+  assert.equal(mux.addressCount, 4);
+  mux.bindTo('10.0.0.3', 5000, b); // moves
+  assert.equal(mux.lookup('10.0.0.3', 5000), b);
+  assert.equal(mux.addressCount, 4);
+  a.close();
+  assert.equal(mux.lookup('10.0.0.1', 5000), undefined);
+  assert.equal(mux.lookup('10.0.0.2', 5000), b, 'the rest of the chain survives');
+  assert.equal(mux.lookup('10.0.0.3', 5000), b);
+  assert.equal(mux.addressCount, 3);
+  mux.bindTo('10.0.0.9', 1, a); // a closed view binds nothing
+  assert.equal(mux.addressCount, 3);
+  b.close();
+  assert.equal(mux.addressCount, 0);
 });
 
 test('first packet routed by the USERNAME ufrag, then by source address; two clients on one address with different ports stay apart', async (t) => {
@@ -183,8 +206,9 @@ test('a PeerConnection keeps at most 16 addresses (forged checks cost bounded me
   const mux = await UdpMux.bind(0, { address: '127.0.0.1' });
   t.after(() => mux.close());
   const a = mux.open();
-  for (let i = 0; i < 40; i++) mux.bindTo(ipv4PortKey('10.0.0.1', 1000 + i), a);
+  for (let i = 0; i < 40; i++) mux.bindTo('10.0.0.1', 1000 + i, a);
   assert.equal(mux.addressCount, 16);
-  assert.equal(a.keys.length, 16);
-  assert.equal(a.keys[0], ipv4PortKey('10.0.0.1', 1024), 'the oldest went first');
+  assert.equal(a.bindings.length, 16);
+  assert.equal(mux.lookup('10.0.0.1', 1023), undefined, 'the oldest went first');
+  assert.equal(mux.lookup('10.0.0.1', 1024), a);
 });
