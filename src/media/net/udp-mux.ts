@@ -95,17 +95,19 @@ export class UdpMuxPort {
 
   /**
    * dgram's two send forms the Peer uses: (buf, port, address) for ICE and (buf, off, len, port,
-   * address, cb) for media. A STUN packet we send binds its destination to us: the answer to our own
-   * connectivity check carries no USERNAME to route it by.
+   * address, cb) for media. A STUN packet we send binds its destination to us, if nobody has it: the
+   * answer to our own connectivity check carries no USERNAME to route it by. Never taken from another
+   * PeerConnection: remote candidates come from the client, and one naming another client's address
+   * must not divert that client's packets (only a check naming a ufrag moves an address).
    */
   send(buf: Uint8Array, a: number, b: number | string, c?: number, d?: string, cb?: (err: Error | null) => void): void {
     if (this.closed) throw new Error('Not running');
     if (typeof b === 'string') {
-      if (buf.length > 0 && buf[0]! <= 3) this.mux.bindTo(b, a, this);
+      if (buf.length > 0 && buf[0]! <= 3) this.mux.bindTo(b, a, this, false);
       this.mux.socket.send(buf, a, b);
       return;
     }
-    if (b > 0 && buf[a]! <= 3) this.mux.bindTo(d!, c!, this);
+    if (b > 0 && buf[a]! <= 3) this.mux.bindTo(d!, c!, this, false);
     this.mux.socket.send(buf, a, b, c, d, cb);
   }
 
@@ -224,13 +226,16 @@ export class UdpMux {
     }
   }
 
-  /** @internal `address`:`rport` now routes to `owner` (a check naming it, or our own STUN sent there). */
-  bindTo(address: string, rport: number, owner: UdpMuxPort): void {
+  /**
+   * @internal `address`:`rport` now routes to `owner` (a check naming it, or our own STUN sent there).
+   * `move` false: only if the address is not bound to another PeerConnection already.
+   */
+  bindTo(address: string, rport: number, owner: UdpMuxPort, move = true): void {
     if (owner.isClosed || !this.ports.has(owner)) return;
     let b: Binding | null | undefined = this.byPort.get(rport);
     for (; b !== undefined && b !== null; b = b.next) if (b.address === address) break;
     if (b !== undefined && b !== null) {
-      if (b.owner === owner) return;
+      if (b.owner === owner || !move) return;
       // The address moves to another PeerConnection (its USERNAME says so).
       const list = b.owner.bindings;
       const i = list.indexOf(b);

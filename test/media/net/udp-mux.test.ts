@@ -145,6 +145,13 @@ test('a STUN packet we send binds its destination (our own check); its answer, w
   await send(c, resp, mux.port);
   await until(() => a.got.length === 1);
   assert.equal(a.got[0]!.msg.readUInt16BE(0), 0x0101, 'the success response');
+  // our own STUN never takes an address bound to another PeerConnection (a client could signal another
+  // client's address as its candidate to divert its packets)
+  const b = recording(mux);
+  b.port.send(check('dddd:bbbb'), c.address().port, '127.0.0.1');
+  await send(c, rtp(5), mux.port);
+  await until(() => a.got.length === 2);
+  assert.equal(b.got.length, 0, 'still routed to the first');
   // media does not bind: an RTP packet we send to another address leaves its answers unrouted
   const other = await client();
   t.after(() => other.close());
