@@ -482,7 +482,8 @@ export class WebRtcMediaPlane implements MediaPlane {
     }
     const cands = this.candidates.hostCandidates(mux.port);
     if (!cands) throw new JanusError(ErrorCode.UNKNOWN, 'Error creating PeerConnection: no usable local address (ice_enforce_list / ice_ignore_list)');
-    // Asked before the mux routes anything from the STUN server (its answer comes from an unbound address).
+    // Once per socket: the mapping is the socket's, not the PeerConnection's. stunBinding listens on the
+    // socket itself; the mux sees the server's answer too and counts it as unknown (one datagram).
     this.muxSrflx ??= this.candidates.srflxFor(mux.socket, cands.base).catch(() => null);
     const srflx = await this.muxSrflx;
     if (srflx) cands.advertised.push({ ...srflx });
