@@ -16,6 +16,8 @@ export interface CliOptions {
   stunServer?: { host: string; port: number };
   nat11?: string[];
   rtpPortRange?: { min: number; max: number };
+  /** Portunus only: media.single_port. */
+  singlePort?: number;
   interface?: string;
 }
 
@@ -75,6 +77,7 @@ const FLAGS: FlagSpec[] = [
       o.rtpPortRange = { min, max };
     },
   },
+  { long: 'single-port', value: true, apply: (o, v) => void (o.singlePort = int(v, '--single-port', 0, 65535)) },
   { long: 'interface', short: 'i', value: true, apply: (o, v) => void (o.interface = v) },
 ];
 
@@ -119,6 +122,7 @@ export function applyCli(cfg: JanusConfig, o: CliOptions): void {
   }
   if (o.nat11) cfg.nat.nat_1_1_mapping = o.nat11;
   if (o.rtpPortRange) cfg.media.rtp_port_range = o.rtpPortRange;
+  if (o.singlePort !== undefined) cfg.media.single_port = o.singlePort;
 }
 
 export const HELP = `Usage: portunus [OPTIONS]
@@ -136,5 +140,6 @@ A Janus WebRTC Server compatible gateway.
   -S, --stun-server=host:port   STUN server to use
   -1, --nat-1-1=ip[,ip...]      Public IP(s) to advertise (1:1 NAT mapping)
   -r, --rtp-port-range=min-max  Port range for the media plane
+      --single-port=port        Every PeerConnection on one UDP port per media worker (Portunus only)
   -i, --interface=ip            Interface to use (will be the public IP)
 `;

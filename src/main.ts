@@ -113,7 +113,9 @@ async function main(argv: string[]): Promise<void> {
   };
   let mediaPlane: WebRtcMediaPlane;
   try {
-    mediaPlane = await WebRtcMediaPlane.create({ config: cfg.janus, settings: mediaSettings });
+    // media.single_port: workers take single_port .. single_port+N-1, main (plugins with media_worker = false) the next one.
+    const sp = cfg.janus.media.single_port;
+    mediaPlane = await WebRtcMediaPlane.create({ config: cfg.janus, settings: mediaSettings, singlePort: sp > 0 ? sp + cfg.janus.media.media_workers : 0 });
   } catch (err) {
     log.fatal('could not start the media plane', { err: err instanceof Error ? err.message : String(err) });
     process.exit(1);

@@ -199,6 +199,7 @@ export const JANUS_KEYS: FileSpec = {
     max_sdp_size: int(1024, 64 * 1024 * 1024),
 
     media_workers: int(0, 1024),
+    single_port: int(0, 65535),
   },
   nat: {
     stun_server: str,

@@ -73,6 +73,11 @@ export interface JanusMedia {
    * PeerConnection on the main thread (debugging); N: a pool of N threads the rooms are spread over.
    */
   media_workers: number;
+  /**
+   * Portunus only: every PeerConnection on one UDP port (0: off, one port per PeerConnection from
+   * rtp_port_range). With media workers, worker N uses single_port + N (see README "Single port").
+   */
+  single_port: number;
 }
 
 export interface JanusNat {

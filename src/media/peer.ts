@@ -37,6 +37,7 @@ import { DtlsEndpoint, type DtlsCloseReason, type DtlsConnectedInfo } from './dt
 import { IceAgent, type IceEvent, type IceState, type IceTiming, type SocketAddress } from './ice/agent.js';
 import { serializeCandidate, tcpPassiveCandidate, tryParseCandidate, type IceCandidate } from './ice/candidate.js';
 import type { IceTcpConnection, IceTcpListener, IceTcpOwner, IceTcpReceiver } from './net/ice-tcp.js';
+import type { UdpMux } from './net/udp-mux.js';
 import { buildMediaInfo } from './handle-info.js';
 import { RtcpReader, RtcpType, PsfbFmt } from './rtcp/header.js';
 import { fbMediaSsrc, setFbSenderSsrc } from './rtcp/feedback.js';
@@ -76,6 +77,8 @@ export interface PeerConfig {
   twccPeriodMs?: number;
   /** nat.ice_tcp: the plane's ICE-TCP listener (our ufrags are registered there). */
   iceTcp?: IceTcpListener;
+  /** media.single_port: the plane's shared UDP socket; our socket is then a view of it, routed by our ufrag. */
+  udpMux?: UdpMux;
 }
 
 /**
@@ -355,7 +358,7 @@ export class Peer {
       twccPeriodMs: cfg.twccPeriodMs ?? 200,
     });
     this.applySettings(s);
-    if (cfg.iceTcp) this.registerUfrag(this.freshUfrag());
+    if (cfg.iceTcp || cfg.udpMux) this.registerUfrag(this.freshUfrag());
     socket.on('message', this.onMessage);
     const s6 = candidates.v6?.socket;
     if (s6 !== undefined) {
@@ -857,21 +860,28 @@ export class Peer {
 
   // ============================================================ ICE-TCP
 
-  /** A ufrag no other PeerConnection of this plane uses (the ICE-TCP listener routes by it). */
+  /** A ufrag no other PeerConnection of this plane uses (the ICE-TCP listener and the single-port socket route by it). */
   private freshUfrag(): string {
     const l = this.cfg.iceTcp;
+    const m = this.cfg.udpMux;
     let u = iceString(4);
-    for (let i = 0; l !== undefined && l.isTaken(u) && i < 64; i++) u = iceString(i < 32 ? 4 : 8);
+    for (let i = 0; ((l !== undefined && l.isTaken(u)) || (m !== undefined && m.isTaken(u))) && i < 64; i++) u = iceString(i < 32 ? 4 : 8);
     return u;
   }
 
   private registerUfrag(ufrag: string): void {
     this.localUfrag = ufrag;
     const l = this.cfg.iceTcp;
-    if (l === undefined) return;
-    if (this.registeredUfrag !== null) l.unregister(this.registeredUfrag, this.tcpOwner);
+    const m = this.cfg.udpMux;
+    if (l === undefined && m === undefined) return;
+    if (this.registeredUfrag !== null) {
+      l?.unregister(this.registeredUfrag, this.tcpOwner);
+      m?.unregister(this.registeredUfrag, this.socket);
+    }
     this.registeredUfrag = ufrag;
-    l.register(ufrag, this.tcpOwner);
+    l?.register(ufrag, this.tcpOwner);
+    // Only when our socket is a view of the mux (register ignores anything else).
+    m?.register(ufrag, this.socket);
   }
 
   private readonly tcpOwner: IceTcpOwner = {

@@ -17,7 +17,10 @@ import { LocalCandidates } from './candidates.js';
 import { generateCertificate, loadCertificate, type DtlsCertificate } from './dtls/certificate.js';
 import { PortRangeExhaustedError, UdpPortAllocator } from './net/port-allocator.js';
 import { IceTcpListener, type IceTcpStats } from './net/ice-tcp.js';
+import { UdpMux, type UdpMuxStats } from './net/udp-mux.js';
 import type { IceTiming } from './ice/agent.js';
+import type { IceCandidate } from './ice/candidate.js';
+import type { Socket } from 'node:dgram';
 import { Peer, type MediaRuntimeSettings, type PeerConfig } from './peer.js';
 import { SdpError } from './sdp/errors.js';
 import { extractRemoteTransport } from './sdp/jsep.js';
@@ -37,6 +40,11 @@ export interface WebRtcMediaPlaneOptions {
   log?: Logger;
   /** ICE timing overrides (tests: fast consent loss / check failure); Janus has no such settings. */
   iceTiming?: Partial<IceTiming>;
+  /**
+   * The UDP port of this plane's shared socket (media.single_port); default `config.media.single_port`.
+   * Media workers pass single_port + their index (one port per worker thread). 0: a socket per PeerConnection.
+   */
+  singlePort?: number;
 }
 
 export class WebRtcMediaPlane implements MediaPlane {
@@ -61,6 +69,12 @@ export class WebRtcMediaPlane implements MediaPlane {
    */
   private iceTcp: Promise<IceTcpListener | null> | null = null;
   private iceTcpListener: IceTcpListener | null = null;
+  /** media.single_port: the shared UDP socket, opened with the first PeerConnection like the ICE-TCP listener. */
+  private readonly singlePort: number;
+  private udpMux: Promise<UdpMux> | null = null;
+  private udpMuxReady: UdpMux | null = null;
+  /** The srflx candidate of the shared socket, asked once (every PeerConnection has the same one). */
+  private muxSrflx: Promise<IceCandidate | null> | null = null;
 
   private constructor(
     private readonly config: JanusConfig,
@@ -69,8 +83,10 @@ export class WebRtcMediaPlane implements MediaPlane {
     settings: () => MediaRuntimeSettings,
     log: Logger,
     iceTiming: Partial<IceTiming> | undefined,
+    singlePort: number,
   ) {
     this.log = log;
+    this.singlePort = singlePort;
     this.sdpLimits = { maxMlines: config.media.max_mlines, maxSize: config.media.max_sdp_size };
     const range = config.media.rtp_port_range ?? { min: 0, max: 0 };
     this.allocator = new UdpPortAllocator({ range, address: '0.0.0.0' });
@@ -131,7 +147,7 @@ export class WebRtcMediaPlane implements MediaPlane {
       ice_lite: config.nat.ice_lite,
       full_trickle: config.nat.full_trickle,
     });
-    return new WebRtcMediaPlane(config, certificate, candidates, settings, log, opts.iceTiming);
+    return new WebRtcMediaPlane(config, certificate, candidates, settings, log, opts.iceTiming, opts.singlePort ?? config.media.single_port);
   }
 
   attach(events: MediaEvents): void {
@@ -245,6 +261,8 @@ export class WebRtcMediaPlane implements MediaPlane {
     for (const id of [...this.peers.keys()]) this.drop(id, 'Shutdown');
     await this.iceTcp;
     this.iceTcpListener?.close();
+    await this.udpMux?.catch(() => null);
+    this.udpMuxReady?.close();
   }
 
   /** The ICE-TCP listener's port and refusal counters, null when nat.ice_tcp is off or not opened yet. */
@@ -253,10 +271,36 @@ export class WebRtcMediaPlane implements MediaPlane {
     return l === null ? null : { port: l.port, connections: l.connections, stats: { ...l.stats } };
   }
 
+  /** The shared UDP socket's port and drop counters, null when media.single_port is off or not opened yet. */
+  get singlePortInfo(): { port: number; peerConnections: number; addresses: number; stats: UdpMuxStats } | null {
+    const m = this.udpMuxReady;
+    return m === null ? null : { port: m.port, peerConnections: m.portCount, addresses: m.addressCount, stats: { ...m.stats } };
+  }
+
+  /** Bind the shared UDP socket once. Unlike ICE-TCP, failing to bind it fails the call: there is no other UDP. */
+  private ensureUdpMux(): Promise<UdpMux> {
+    this.udpMux ??= UdpMux.bind(this.singlePort, { bufferBytes: 4 * SOCKET_BUFFER_BYTES, log: this.log }).then(
+      (m) => {
+        if (this.closed) m.close();
+        this.udpMuxReady = m;
+        this.peerConfig.udpMux = m;
+        this.log.info('single-port UDP listening', { port: m.port });
+        return m;
+      },
+      (err: unknown) => {
+        this.udpMux = null; // try again with the next PeerConnection (the port may be freed)
+        throw err;
+      },
+    );
+    return this.udpMux;
+  }
+
   /** Open the ICE-TCP listener once; a failure is a warning (UDP keeps working), not a refused call. */
   private ensureIceTcp(): Promise<IceTcpListener | null> {
     if (!this.config.nat.ice_tcp) return Promise.resolve(null);
-    this.iceTcp ??= IceTcpListener.listen({ range: this.config.media.rtp_port_range ?? { min: 0, max: 0 }, log: this.log })
+    // Single-port mode: TCP on the same port number, so a firewall opens one port for both.
+    const range = this.udpMuxReady !== null ? { min: this.udpMuxReady.port, max: this.udpMuxReady.port } : (this.config.media.rtp_port_range ?? { min: 0, max: 0 });
+    this.iceTcp ??= IceTcpListener.listen({ range, log: this.log })
       .then((l) => {
         if (this.closed) {
           l.close();
@@ -284,6 +328,13 @@ export class WebRtcMediaPlane implements MediaPlane {
     for (const peer of this.peers.values()) {
       states[peerState(peer)]!++;
       addPeer(t, peer);
+    }
+    const mux = this.udpMuxReady;
+    if (mux !== null) {
+      // Datagrams on the shared socket that no PeerConnection owns (portunus_media_errors_total{type="single_port_..."}).
+      t.errors.single_port_unknown_source = mux.stats.unknownSource;
+      t.errors.single_port_unknown_ufrag = mux.stats.unknownUfrag;
+      t.errors.single_port_garbage = mux.stats.garbage;
     }
     const tcp = this.iceTcpListener;
     if (tcp !== null) {
@@ -371,6 +422,7 @@ export class WebRtcMediaPlane implements MediaPlane {
 
   private async createPeer(handle: MediaHandle): Promise<Peer> {
     if (this.closed) throw new JanusError(ErrorCode.WEBRTC_STATE, 'Media plane is shutting down');
+    if (this.singlePort > 0) return this.createMuxedPeer(handle);
     let allocated;
     try {
       allocated = await this.allocator.allocate();
@@ -415,11 +467,41 @@ export class WebRtcMediaPlane implements MediaPlane {
         this.log.warn('no IPv6 socket for this PeerConnection', { handle: handle.handleId, err: err instanceof Error ? err.message : String(err) });
       }
     }
+    return this.finishPeer(handle, allocated.socket, allocated.port, cands);
+  }
+
+  /** media.single_port: the PeerConnection gets a view of the plane's shared socket, no port of its own. */
+  private async createMuxedPeer(handle: MediaHandle): Promise<Peer> {
+    let mux: UdpMux;
+    try {
+      mux = await this.ensureUdpMux();
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.log.error('cannot create a PeerConnection: single_port not bound', { handle: handle.handleId, port: this.singlePort, err: msg });
+      throw new JanusError(ErrorCode.UNKNOWN, `Error creating PeerConnection: single_port ${this.singlePort}: ${msg}`);
+    }
+    const cands = this.candidates.hostCandidates(mux.port);
+    if (!cands) throw new JanusError(ErrorCode.UNKNOWN, 'Error creating PeerConnection: no usable local address (ice_enforce_list / ice_ignore_list)');
+    // Once per socket: the mapping is the socket's, not the PeerConnection's. stunBinding listens on the
+    // socket itself; the mux sees the server's answer too and counts it as unknown (one datagram).
+    this.muxSrflx ??= this.candidates.srflxFor(mux.socket, cands.base).catch(() => null);
+    const srflx = await this.muxSrflx;
+    if (srflx) cands.advertised.push({ ...srflx });
+    const port = mux.open();
+    try {
+      return await this.finishPeer(handle, port as unknown as Socket, mux.port, cands);
+    } catch (err) {
+      port.close(); // its view would otherwise stay registered on the shared socket
+      throw err;
+    }
+  }
+
+  private async finishPeer(handle: MediaHandle, socket: Socket, localPort: number, cands: NonNullable<ReturnType<LocalCandidates['hostCandidates']>>): Promise<Peer> {
     const tcp = await this.ensureIceTcp();
     if (tcp !== null) cands.advertised.push(...this.candidates.tcpCandidates(tcp.port));
     const id = handle.handleId;
     const events = this.events;
-    const peer = new Peer(id, allocated.socket, allocated.port, cands, this.peerConfig, {
+    const peer = new Peer(id, socket, localPort, cands, this.peerConfig, {
       webrtcUp: () => events?.webrtcUp(id),
       mediaState: (info) => events?.mediaState(id, info),
       slowLink: (info) => events?.slowLink(id, info),
@@ -428,7 +510,7 @@ export class WebRtcMediaPlane implements MediaPlane {
       localCandidate: (c) => events?.localCandidate(id, c),
     });
     peer.setSink(events?.mediaSink?.(id) ?? null);
-    this.log.verb('PeerConnection created', { handle: id, port: allocated.port });
+    this.log.verb('PeerConnection created', { handle: id, port: localPort });
     return peer;
   }
 }

@@ -194,7 +194,9 @@ async function call(c: MainCall): Promise<unknown> {
     case 'init': {
       const certificate = certificateFromPem(init.certPem, init.keyPem);
       const candidates = LocalCandidates.restore(init.candidates, log);
-      plane = await WebRtcMediaPlane.create({ config: init.config, certificate, candidates, settings: () => settings, log });
+      // media.single_port: one shared socket per worker thread, on consecutive ports (no socket hand-over between threads).
+      const sp = init.config.media.single_port;
+      plane = await WebRtcMediaPlane.create({ config: init.config, certificate, candidates, settings: () => settings, log, singlePort: sp > 0 ? sp + init.index : 0 });
       plane.attach(mediaEvents);
       return null;
     }

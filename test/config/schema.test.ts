@@ -116,7 +116,7 @@ test('values: lenient types, lists, arrays, nullable strings', async () => {
   const dir = folder({
     'janus.jcfg': [
       'general: { debug_level = "6"; session_timeout = 0; token_auth = "yes"; server_name = 42; protected_folders = ["/bin", "/usr"] }',
-      'media: { rtp_port_range = " 20000 - 40000 " ; ipv6 = 1 }',
+      'media: { rtp_port_range = " 20000 - 40000 " ; ipv6 = 1; single_port = 10000 }',
       'nat: { nat_1_1_mapping = "1.2.3.4, 5.6.7.8"; ice_nomination = "Regular"; turn_type = "tls"; ice_ignore_list = "" }',
       'plugins: { disable = "libjanus_voicemail.so,libjanus_recordplay.so" }',
       'events: { broadcast = true; stats_period = 5 }',
@@ -133,6 +133,7 @@ test('values: lenient types, lists, arrays, nullable strings', async () => {
   assert.deepEqual(janus.general.protected_folders, ['/bin', '/usr']);
   assert.deepEqual(janus.media.rtp_port_range, { min: 20000, max: 40000 });
   assert.equal(janus.media.ipv6, true);
+  assert.equal(janus.media.single_port, 10000);
   assert.deepEqual(janus.nat.nat_1_1_mapping, ['1.2.3.4', '5.6.7.8']);
   assert.equal(janus.nat.ice_nomination, 'regular');
   assert.equal(janus.nat.turn_type, 'tls');
@@ -150,6 +151,7 @@ const INVALID: Array<[file: string, text: string, line: number, key: string, rea
   ['janus.jcfg', '# c\n\nmedia: {\n  dtls_mtu = 1200\n\n\n  rtp_port_range = "abc"\n}', 7, 'media.rtp_port_range', /expected "min-max"/],
   ['janus.jcfg', 'media: { rtp_port_range = "40000-20000" }', 1, 'media.rtp_port_range', /min <= max/],
   ['janus.jcfg', 'media: { rtp_port_range = "1-70000" }', 1, 'media.rtp_port_range', /1-65535/],
+  ['janus.jcfg', 'media: { single_port = 70000 }', 1, 'media.single_port', /out of range/],
   ['janus.jcfg', 'nat: {\n stun_port = "abc" }', 2, 'nat.stun_port', /expected a port number/],
   ['janus.jcfg', 'nat: { ice_nomination = "x" }', 1, 'nat.ice_nomination', /expected one of "regular", "aggressive", got "x"/],
   ['janus.jcfg', 'nat: { turn_type = "sctp" }', 1, 'nat.turn_type', /expected one of "udp", "tcp", "tls"/],

@@ -47,6 +47,10 @@ test('CLI overrides the configuration', () => {
   assert.equal(cfg.nat.stun_server, 'stun.l.google.com');
   assert.equal(cfg.nat.stun_port, 19302);
   assert.deepEqual(cfg.media.rtp_port_range, { min: 2000, max: 3000 });
+  assert.equal(cfg.media.single_port, 0, 'single_port off by default');
+  applyCli(cfg, parseArgs(['--single-port=10000']));
+  assert.equal(cfg.media.single_port, 10000);
+  assert.throws(() => parseArgs(['--single-port', '70000']), /out of range/);
   const untouched = defaultJanusConfig('/x');
   applyCli(untouched, parseArgs([]));
   assert.deepEqual(untouched, defaultJanusConfig('/x'));

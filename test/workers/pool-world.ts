@@ -23,13 +23,14 @@ import { waitFor, type AbWorld } from '../plugins/audiobridge/net.js';
 export type Ev = JanusMessage & { jsep?: { type: string; sdp: string }; plugindata?: { data: Record<string, unknown> }; sender?: number };
 export const ECHO = 'janus.plugin.echotest';
 
-export async function makeWorld(size: number, extraJcfg = '') {
+export async function makeWorld(size: number, extraJcfg = '', tune?: (c: ReturnType<typeof defaultJanusConfig>) => void) {
   const dir = mkdtempSync(join(tmpdir(), 'pool-'));
   // Two jcfg rooms: dealt round-robin, one per worker.
   writeFileSync(join(dir, `${AUDIOBRIDGE_PACKAGE}.jcfg`), `general: {\n}\nroom-7: {\n\tsampling_rate = 48000\n}\nroom-8: {\n\tsampling_rate = 48000\n}\n${extraJcfg}`);
   const config = defaultJanusConfig(dir);
   config.media.rtp_port_range = null;
   config.nat.ice_enforce_list = ['127.0.0.1'];
+  tune?.(config);
   const candidates = await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list });
   const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
   const settings = () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false });

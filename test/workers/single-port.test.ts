@@ -1,0 +1,75 @@
+/**
+ * media.single_port with media worker threads: worker N owns its own shared socket on single_port + N
+ * (one socket per worker thread, no datagram hand-over between threads). Two EchoTest PeerConnections,
+ * one per worker, advertise those two ports and both echo.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { rmSync } from 'node:fs';
+import { tryParseCandidate } from '../../src/media/ice/candidate.js';
+import { applyAnswer, clientOffer, makeClient, rtpPacket, type ClientPeer } from '../media/peer/helpers.js';
+import { waitFor } from '../plugins/audiobridge/net.js';
+import { ECHO, makeWorld } from './pool-world.js';
+
+/** Two consecutive free UDP ports (bound and released: a small race with other tests, retried). */
+async function twoFreePorts(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const base = 40_000 + Math.floor(Math.random() * 20_000);
+    const socks = [createSocket('udp4'), createSocket('udp4')];
+    const ok = await Promise.all(
+      socks.map(
+        (s, k) =>
+          new Promise<boolean>((r) => {
+            s.once('error', () => r(false));
+            s.bind(base + k, '0.0.0.0', () => r(true));
+          }),
+      ),
+    );
+    for (const s of socks) {
+      try {
+        s.close();
+      } catch {
+        /* never bound */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    if (ok.every(Boolean)) return base;
+  }
+  throw new Error('no two free consecutive UDP ports');
+}
+
+test('single_port with 2 media workers: each worker echoes through its own port single_port + index', { timeout: 90_000 }, async () => {
+  const base = await twoFreePorts();
+  const { dir, gw, attach, message, workerOf } = await makeWorld(2, '', (c) => {
+    c.media.single_port = base;
+  });
+  const clients: ClientPeer[] = [];
+  try {
+    const echoes: Array<{ session: number; handle: number; c: ClientPeer; port: number }> = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await makeClient();
+      clients.push(c);
+      const h = await attach(ECHO);
+      const res = await message(h.session, h.handle, { audio: true, video: true }, { type: 'offer', sdp: clientOffer(c) });
+      assert.ok(res.jsep, JSON.stringify(res));
+      const ports = new Set(res.jsep.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:')).map((l) => tryParseCandidate(l)!.port));
+      assert.equal(ports.size, 1, res.jsep.sdp);
+      applyAnswer(c, res.jsep.sdp);
+      await waitFor('echo DTLS up', () => c.up, 15_000);
+      echoes.push({ ...h, c, port: [...ports][0]! });
+    }
+    const workers = await Promise.all(echoes.map((e) => workerOf(e.session, e.handle)));
+    assert.deepEqual([...workers].sort(), [0, 1], `EchoTest handles on workers ${JSON.stringify(workers)}`);
+    for (const [i, e] of echoes.entries()) assert.equal(e.port, base + workers[i]!, `worker ${workers[i]} advertises single_port + ${workers[i]}`);
+    for (const [k, e] of echoes.entries()) {
+      for (let i = 0; i < 5; i++) e.c.peer.sendRtp('1', rtpPacket(96, 100 + i, 9000 * i, 0x1234, Buffer.from(`w${k}-${i}`)), 16);
+    }
+    await waitFor('both echoes come back', () => echoes.every((e) => e.c.rtp.length > 0), 8000);
+    for (const [k, e] of echoes.entries()) assert.ok(e.c.rtp.every((p) => p.bytes.subarray(12).toString().startsWith(`w${k}-`)), `client ${k} gets only its own echo`);
+  } finally {
+    for (const c of clients) c.close();
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
