@@ -130,6 +130,8 @@ export class GccEstimator {
   /** Probes run and those that raised the estimate (diagnostics, tests). */
   probes = 0;
   probesUp = 0;
+  /** Probe clusters that were measured (lastProbeBps holds the latest). */
+  probesMeasured = 0;
   lastProbeBps = 0;
 
   constructor(opts: GccOptions = {}) {
@@ -437,6 +439,7 @@ export class GccEstimator {
     const recvBps = (this.clusterRecvBytes * 8000) / Math.max(recvSpan, 1);
     const measured = Math.min(sendBps, recvBps);
     this.lastProbeBps = measured;
+    this.probesMeasured++;
     // Arrived slower than sent: the link is saturated at recvBps; don't go above it.
     const result = recvBps < 0.9 * sendBps ? 0.95 * recvBps : measured;
     if (result > this.estimateBps && this.usage !== 'overuse' && this.lossFraction <= 0.1) {
