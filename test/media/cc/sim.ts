@@ -160,7 +160,7 @@ export class LinkSim {
         const p = this.gcc.probeTarget(t, this.appMaxBps);
         if (p > 0) {
           this.probeBps = p;
-          this.probeUntil = t + GccEstimator.PROBE_CLUSTER_MS;
+          this.probeUntil = t + this.gcc.probeDurationMs;
         }
       } else if (t > this.probeUntil) this.probeUntil = -1;
       let rate: number;
@@ -169,8 +169,8 @@ export class LinkSim {
           this.nextFrameAt += 1000 / this.video.fps;
           this.sendFrame();
         }
-        // Probe padding on top of the video.
-        rate = this.probeUntil >= 0 ? Math.max(0, this.probeBps - this.video.bps) : 0;
+        // Probe padding on top of the video, at least half the probe's rate (as the session pads).
+        rate = this.probeUntil >= 0 ? Math.max(this.probeBps / 2, this.probeBps - this.video.bps) : 0;
       } else rate = this.probeUntil >= 0 ? Math.max(this.probeBps, Math.min(this.gcc.estimateBps, this.appMaxBps)) : Math.min(this.gcc.estimateBps, this.appMaxBps);
       this.credit += rate / 8000;
       while (this.credit >= SIZE) {
