@@ -1334,7 +1334,19 @@ export class RtpSession {
         twccFeedbacksReceived: this.twccFeedbacksReceived,
         probePackets: this.probePackets,
         probeBytes: this.probeBytes,
-        ...(this.gcc !== null ? { trusted: this.gcc.trusted, delayBased: Math.round(this.gcc.delayBps), lossBased: Math.round(this.gcc.lossBps), acked: Math.round(this.gcc.ackedBps), loss: this.gcc.lossFraction } : {}),
+        ...(this.gcc !== null
+          ? {
+              trusted: this.gcc.trusted,
+              delayBased: Math.round(this.gcc.delayBps),
+              lossBased: Math.round(this.gcc.lossBps),
+              acked: Math.round(this.gcc.ackedBps),
+              loss: this.gcc.lossFraction,
+              probes: this.gcc.probes,
+              probesMeasured: this.gcc.probesMeasured,
+              probesUp: this.gcc.probesUp,
+              lastProbe: Math.round(this.gcc.lastProbeBps),
+            }
+          : {}),
       },
       inbound: this.recv
         .filter((st) => !st.retired)

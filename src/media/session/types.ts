@@ -201,6 +201,11 @@ export interface RtpSessionStats {
     lossBased?: number;
     acked?: number;
     loss?: number;
+    /** Probe clusters started, measured, and those that raised the estimate; what the latest one read (bps). */
+    probes?: number;
+    probesMeasured?: number;
+    probesUp?: number;
+    lastProbe?: number;
   };
   inbound: InboundStreamStats[];
   outbound: OutboundStreamStats[];

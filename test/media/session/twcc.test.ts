@@ -146,6 +146,7 @@ test('probing: once feedback arrives, padding goes out paced as RTX copies of th
   for (let i = 1; i < probes.length; i++) assert.equal(probes[i]!.tseq, (probes[i - 1]!.tseq + 1) & 0xffff);
   assert.ok(probes[probes.length - 1]!.at - probes[0]!.at >= 50, 'paced over the cluster, not one burst');
   assert.equal(tx.getStats().bwe!.probePackets, probes.length);
+  assert.equal(tx.getStats().bwe!.probes, 1, 'one cluster started, in handle_info');
 });
 
 test('probing: a cluster lasts what the estimator sized (bytes, not packets) and small video packets still pad at its rate', () => {
