@@ -16,8 +16,9 @@
  * - Probing (not in the draft; as libwebrtc does): without it the 1.5x cap keeps an estimate near
  *   what the application sends, so after a dip (or when only a low simulcast layer is forwarded) it
  *   could never climb back. Every few seconds, unless the link is congested, the caller sends a
- *   short probe cluster at twice the estimate (padding / duplicate packets); when the cluster
- *   arrives as fast as it was sent the estimate jumps to what was measured.
+ *   probe cluster at twice the estimate (padding / duplicate packets), sized in bytes; when its
+ *   tail arrives as fast as it was sent the estimate jumps to what was measured (the tail, because
+ *   a token bucket passes its burst at any rate: see evaluateProbe).
  *
  * Sans-IO: feed matched feedback with onFeedback(batch, now); read estimateBps; ask probeTarget(now).
  * No allocation per call.
