@@ -56,6 +56,13 @@ const PROBE_MIN_BYTES = 30_000;
 const PROBE_MAX_MS = 1000;
 /** The receive rate is judged on packets sent after this fraction of the cluster. */
 const PROBE_TAIL_FROM = 0.7;
+/**
+ * A cluster packet whose one-way delay exceeds the cluster's lowest by this much found a queue at the
+ * bottleneck; queued packets leave it back to back, so their arrival rate is the bottleneck's rate.
+ */
+const PROBE_QUEUED_MS = 15;
+/** Once the feedback shows this much queue, the rest of the cluster would only add to it: stop. */
+const PROBE_STOP_QUEUE_MS = 60;
 /** How long after its end a cluster's feedback is waited for. */
 const PROBE_FEEDBACK_WAIT_MS = 1000;
 const TRUST_AFTER_MS = 3000;
@@ -132,6 +139,10 @@ export class GccEstimator {
   private clusterLost = 0;
   private readonly whole = new ArrivalSpan();
   private readonly tail = new ArrivalSpan();
+  private readonly queued = new ArrivalSpan();
+  private clusterMinDelay = Infinity;
+  private clusterMaxQueue = 0;
+  private clusterStopped = false;
   /**
    * Whether the estimate rests on a measurement yet: a probe cluster was evaluated, the link pushed
    * back (over-use or loss), or TRUST_AFTER_MS of feedback passed. Before that it is the start
@@ -142,8 +153,9 @@ export class GccEstimator {
   /** Probes run and those that raised the estimate (diagnostics, tests). */
   probes = 0;
   probesUp = 0;
-  /** Probe clusters that were measured (lastProbeBps holds the latest). */
+  /** Probe clusters that were measured (lastProbeBps holds the latest), and stopped early on a queue. */
   probesMeasured = 0;
+  probesStopped = 0;
   lastProbeBps = 0;
 
   constructor(opts: GccOptions = {}) {
@@ -170,7 +182,8 @@ export class GccEstimator {
     for (let k = 0; k < b.count; k++) {
       const recv = b.recvMs[k]!;
       const c = b.cluster[k]!;
-      const inCluster = c !== 0 && c === this.clusterId && this.clusterEndAt === this.clusterEndAt;
+      // What the caller tagged after the cluster was stopped is not part of it.
+      const inCluster = c !== 0 && c === this.clusterId && this.clusterEndAt === this.clusterEndAt && b.sendMs[k]! <= this.clusterLastSend;
       if (recv !== recv) {
         lost++;
         if (inCluster) this.clusterLost++;
@@ -407,6 +420,10 @@ export class GccEstimator {
     this.clusterSendBytes = this.clusterLastSize = this.clusterSent = this.clusterLost = 0;
     this.whole.reset();
     this.tail.reset();
+    this.queued.reset();
+    this.clusterMinDelay = Infinity;
+    this.clusterMaxQueue = 0;
+    this.clusterStopped = false;
     this.clusterEndAt = now + this.clusterDurationMs + PROBE_FEEDBACK_WAIT_MS;
     this.nextProbeAt = now + this.probeIntervalMs;
     this.probes++;
@@ -416,6 +433,11 @@ export class GccEstimator {
   /** How long the cluster probeTarget just started should be sent for (ms). */
   get probeDurationMs(): number {
     return this.clusterDurationMs;
+  }
+
+  /** Whether the caller should go on sending the running cluster (false once its feedback shows a queue). */
+  get probeSending(): boolean {
+    return this.clusterEndAt === this.clusterEndAt && !this.clusterStopped;
   }
 
   /** Id to tag packets of the running probe cluster with (0 when none). */
@@ -429,6 +451,7 @@ export class GccEstimator {
 
   /** A packet of the running cluster was sent (the caller tags it with probeCluster). */
   onProbeSent(sendMs: number, size: number): void {
+    if (this.clusterStopped) return;
     // The send rate counts what left after the first packet went: the last one's size is not part of it.
     if (this.clusterFirstSend !== this.clusterFirstSend) this.clusterFirstSend = sendMs;
     else this.clusterSendBytes += this.clusterLastSize;
@@ -440,6 +463,11 @@ export class GccEstimator {
   private clusterArrival(send: number, recv: number, size: number): void {
     this.whole.add(recv, size);
     if (send - this.clusterFirstSend >= this.clusterDurationMs * PROBE_TAIL_FROM) this.tail.add(recv, size);
+    const delay = recv - send;
+    if (delay < this.clusterMinDelay) this.clusterMinDelay = delay;
+    const queue = delay - this.clusterMinDelay;
+    if (queue > PROBE_QUEUED_MS) this.queued.add(recv, size);
+    if (queue > this.clusterMaxQueue) this.clusterMaxQueue = queue;
   }
 
   /**
@@ -451,7 +479,11 @@ export class GccEstimator {
    */
   private evaluateProbe(now: number): void {
     if (this.clusterEndAt !== this.clusterEndAt) return;
-    const sendDone = now >= this.clusterFirstSend + this.clusterDurationMs;
+    if (!this.clusterStopped && this.clusterMaxQueue > PROBE_STOP_QUEUE_MS && now < this.clusterFirstSend + this.clusterDurationMs) {
+      this.clusterStopped = true;
+      this.probesStopped++;
+    }
+    const sendDone = this.clusterStopped || now >= this.clusterFirstSend + this.clusterDurationMs;
     const allReported = this.whole.count + this.clusterLost >= this.clusterSent;
     if (!(sendDone && allReported) && now <= this.clusterEndAt) return;
     this.clusterEndAt = NaN;
@@ -461,10 +493,12 @@ export class GccEstimator {
     this.trusted = true;
     const sendBps = (this.clusterSendBytes * 8000) / sendSpan;
     const tailBps = this.tail.bps();
+    const queuedBps = this.queued.count >= 3 ? this.queued.bps() : 0;
     const lossy = this.clusterLost > 0.1 * this.clusterSent;
     // The bottleneck dropped the tail: what got through came mostly from a burst, no reading.
-    if (tailBps <= 0 && lossy) return;
-    const recvBps = tailBps > 0 ? Math.min(wholeBps, tailBps) : wholeBps;
+    if (tailBps <= 0 && queuedBps <= 0 && lossy) return;
+    let recvBps = tailBps > 0 ? Math.min(wholeBps, tailBps) : wholeBps;
+    if (queuedBps > 0) recvBps = Math.min(recvBps, queuedBps);
     const measured = Math.min(sendBps, recvBps);
     this.lastProbeBps = measured;
     this.probesMeasured++;

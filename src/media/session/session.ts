@@ -666,7 +666,7 @@ export class RtpSession {
       this.probeEndAt = now + g.probeDurationMs;
       this.nextProbeAt = now;
     }
-    if (now > this.probeEndAt) {
+    if (now > this.probeEndAt || !g.probeSending) {
       this.probeEndAt = -1;
       return 0;
     }
@@ -1343,6 +1343,7 @@ export class RtpSession {
               loss: this.gcc.lossFraction,
               probes: this.gcc.probes,
               probesMeasured: this.gcc.probesMeasured,
+              probesStopped: this.gcc.probesStopped,
               probesUp: this.gcc.probesUp,
               lastProbe: Math.round(this.gcc.lastProbeBps),
             }

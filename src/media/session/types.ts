@@ -201,9 +201,10 @@ export interface RtpSessionStats {
     lossBased?: number;
     acked?: number;
     loss?: number;
-    /** Probe clusters started, measured, and those that raised the estimate; what the latest one read (bps). */
+    /** Probe clusters started, measured, stopped early on a queue, and those that raised the estimate; what the latest one read (bps). */
     probes?: number;
     probesMeasured?: number;
+    probesStopped?: number;
     probesUp?: number;
     lastProbe?: number;
   };

@@ -158,3 +158,16 @@ test('plain FIFO: probes still read the link rate (600 kbit/s and 2 Mbit/s)', ()
     assert.ok(top >= (capacityBps / 1000) * 0.9 && top <= (capacityBps / 1000) * 1.1, `${capacityBps / 1000} kbit/s FIFO, probes read: ${r.join(' ')}`);
   }
 });
+
+test('a probe cluster stops early once its feedback shows a queue, and still reads the link', () => {
+  // 300 kbit/s FIFO: a 30 kB cluster at 2x lasts ~400 ms, feedback every 100 ms sees the queue first.
+  const narrow = new LinkSim({ capacityBps: 300_000, startBps: 250_000, video: { bps: 200_000, fps: 15 } });
+  narrow.run(30_000);
+  assert.ok(narrow.gcc.probesStopped >= 1, `stopped: ${narrow.gcc.probesStopped} of ${narrow.gcc.probes}`);
+  assert.ok(narrow.probeReadings.length >= 1 && Math.max(...narrow.probeReadings) <= 330, `probes read: ${narrow.probeReadings.join(' ')}`);
+  // A free link shows no queue: nothing is stopped, the probes find the room.
+  const free = new LinkSim({ capacityBps: 20_000_000, startBps: 250_000, video: { bps: 200_000, fps: 15 }, appMaxBps: 1_500_000 });
+  free.run(30_000);
+  assert.equal(free.gcc.probesStopped, 0);
+  assert.ok(kbps(free) >= 1000, `${kbps(free)} (probes ${free.probeReadings.join(' ')})`);
+});

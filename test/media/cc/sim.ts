@@ -162,7 +162,7 @@ export class LinkSim {
           this.probeBps = p;
           this.probeUntil = t + this.gcc.probeDurationMs;
         }
-      } else if (t > this.probeUntil) this.probeUntil = -1;
+      } else if (t > this.probeUntil || !this.gcc.probeSending) this.probeUntil = -1;
       let rate: number;
       if (this.video !== undefined) {
         if (t >= this.nextFrameAt) {
