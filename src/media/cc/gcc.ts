@@ -16,8 +16,9 @@
  * - Probing (not in the draft; as libwebrtc does): without it the 1.5x cap keeps an estimate near
  *   what the application sends, so after a dip (or when only a low simulcast layer is forwarded) it
  *   could never climb back. Every few seconds, unless the link is congested, the caller sends a
- *   short probe cluster at twice the estimate (padding / duplicate packets); when the cluster
- *   arrives as fast as it was sent the estimate jumps to what was measured.
+ *   probe cluster at twice the estimate (padding / duplicate packets), sized in bytes; when its
+ *   tail arrives as fast as it was sent the estimate jumps to what was measured (the tail, because
+ *   a token bucket passes its burst at any rate: see evaluateProbe).
  *
  * Sans-IO: feed matched feedback with onFeedback(batch, now); read estimateBps; ask probeTarget(now).
  * No allocation per call.
@@ -46,6 +47,24 @@ const BETA = 0.85;
 const ACKED_WINDOW_MS = 500;
 const PROBE_CLUSTER_MS = 100;
 const PROBE_MIN_PACKETS = 5;
+/**
+ * Fewest bytes in a probe cluster. Sent at twice a token bucket's rate, a full bucket's burst b is
+ * spent once 2b went out (tc's common 10 kB burst: 20.5 kB), within the cluster's first
+ * PROBE_TAIL_FROM; the rest queues behind it and arrives at the bucket's rate.
+ */
+const PROBE_MIN_BYTES = 30_000;
+const PROBE_MAX_MS = 1000;
+/** The receive rate is judged on packets sent after this fraction of the cluster. */
+const PROBE_TAIL_FROM = 0.7;
+/**
+ * A cluster packet whose one-way delay exceeds the cluster's lowest by this much found a queue at the
+ * bottleneck; queued packets leave it back to back, so their arrival rate is the bottleneck's rate.
+ */
+const PROBE_QUEUED_MS = 15;
+/** Once the feedback shows this much queue, the rest of the cluster would only add to it: stop. */
+const PROBE_STOP_QUEUE_MS = 60;
+/** How long after its end a cluster's feedback is waited for. */
+const PROBE_FEEDBACK_WAIT_MS = 1000;
 const TRUST_AFTER_MS = 3000;
 
 export class GccEstimator {
@@ -106,20 +125,24 @@ export class GccEstimator {
   private lastLossUpdate = NaN;
   private lastLossDecrease = -Infinity;
 
-  // probing
+  // probing: the running cluster (id, plan) and what came back of it
   private nextProbeAt: number;
   private clusterId = 0;
   private clusterTarget = 0;
+  private clusterDurationMs = PROBE_CLUSTER_MS;
+  private clusterEndAt = NaN;
   private clusterFirstSend = NaN;
   private clusterLastSend = NaN;
   private clusterSendBytes = 0;
   private clusterLastSize = 0;
-  private clusterFirstRecv = NaN;
-  private clusterLastRecv = NaN;
-  private clusterRecvBytes = 0;
-  private clusterFirstSize = 0;
-  private clusterRecv = 0;
-  private clusterEndAt = NaN;
+  private clusterSent = 0;
+  private clusterLost = 0;
+  private readonly whole = new ArrivalSpan();
+  private readonly tail = new ArrivalSpan();
+  private readonly queued = new ArrivalSpan();
+  private clusterMinDelay = Infinity;
+  private clusterMaxQueue = 0;
+  private clusterStopped = false;
   /**
    * Whether the estimate rests on a measurement yet: a probe cluster was evaluated, the link pushed
    * back (over-use or loss), or TRUST_AFTER_MS of feedback passed. Before that it is the start
@@ -130,6 +153,9 @@ export class GccEstimator {
   /** Probes run and those that raised the estimate (diagnostics, tests). */
   probes = 0;
   probesUp = 0;
+  /** Probe clusters that were measured (lastProbeBps holds the latest), and stopped early on a queue. */
+  probesMeasured = 0;
+  probesStopped = 0;
   lastProbeBps = 0;
 
   constructor(opts: GccOptions = {}) {
@@ -155,14 +181,17 @@ export class GccEstimator {
     let lost = 0;
     for (let k = 0; k < b.count; k++) {
       const recv = b.recvMs[k]!;
+      const c = b.cluster[k]!;
+      // What the caller tagged after the cluster was stopped is not part of it.
+      const inCluster = c !== 0 && c === this.clusterId && this.clusterEndAt === this.clusterEndAt && b.sendMs[k]! <= this.clusterLastSend;
       if (recv !== recv) {
         lost++;
+        if (inCluster) this.clusterLost++;
         continue;
       }
       bytes += b.size[k]!;
       this.onArrival(b.sendMs[k]!, recv, now);
-      const c = b.cluster[k]!;
-      if (c !== 0 && c === this.clusterId) this.clusterArrival(b.sendMs[k]!, recv, b.size[k]!);
+      if (inCluster) this.clusterArrival(b.sendMs[k]!, recv, b.size[k]!);
     }
     this.addAcked(now, bytes);
     this.lossLost += lost;
@@ -371,7 +400,7 @@ export class GccEstimator {
 
   /**
    * The rate (bps) of a probe cluster to start now, or 0. The caller sends padding so that its
-   * total rate reaches it for about PROBE_CLUSTER_MS and tags those packets with probeCluster.
+   * total rate reaches it for probeDurationMs and tags what it sends meanwhile with probeCluster.
    * `wantedBps`: what the caller would send with a free link (0: as much as maxBps).
    */
   probeTarget(now: number, wantedBps = 0): number {
@@ -384,13 +413,31 @@ export class GccEstimator {
       return 0;
     }
     this.clusterId = (this.clusterId % 0xfffe) + 1;
-    this.clusterTarget = Math.min(ceiling, Math.max(2 * est, est + 200_000));
-    this.clusterFirstSend = this.clusterLastSend = this.clusterFirstRecv = this.clusterLastRecv = NaN;
-    this.clusterSendBytes = this.clusterRecvBytes = this.clusterRecv = 0;
-    this.clusterEndAt = now + PROBE_CLUSTER_MS + 1000;
+    const target = (this.clusterTarget = Math.min(ceiling, Math.max(2 * est, est + 200_000)));
+    // Sized in bytes, so that a token bucket's burst is spent before the tail that is judged.
+    this.clusterDurationMs = Math.min(PROBE_MAX_MS, Math.max(PROBE_CLUSTER_MS, (PROBE_MIN_BYTES * 8000) / target));
+    this.clusterFirstSend = this.clusterLastSend = NaN;
+    this.clusterSendBytes = this.clusterLastSize = this.clusterSent = this.clusterLost = 0;
+    this.whole.reset();
+    this.tail.reset();
+    this.queued.reset();
+    this.clusterMinDelay = Infinity;
+    this.clusterMaxQueue = 0;
+    this.clusterStopped = false;
+    this.clusterEndAt = now + this.clusterDurationMs + PROBE_FEEDBACK_WAIT_MS;
     this.nextProbeAt = now + this.probeIntervalMs;
     this.probes++;
-    return this.clusterTarget;
+    return target;
+  }
+
+  /** How long the cluster probeTarget just started should be sent for (ms). */
+  get probeDurationMs(): number {
+    return this.clusterDurationMs;
+  }
+
+  /** Whether the caller should go on sending the running cluster (false once its feedback shows a queue). */
+  get probeSending(): boolean {
+    return this.clusterEndAt === this.clusterEndAt && !this.clusterStopped;
   }
 
   /** Id to tag packets of the running probe cluster with (0 when none). */
@@ -398,52 +445,103 @@ export class GccEstimator {
     return this.clusterEndAt === this.clusterEndAt ? this.clusterId : 0;
   }
 
-  /** How long a probe cluster lasts (ms) and its fewest packets. */
+  /** The shortest probe cluster (ms) and its fewest packets. */
   static readonly PROBE_CLUSTER_MS = PROBE_CLUSTER_MS;
   static readonly PROBE_MIN_PACKETS = PROBE_MIN_PACKETS;
 
   /** A packet of the running cluster was sent (the caller tags it with probeCluster). */
   onProbeSent(sendMs: number, size: number): void {
+    if (this.clusterStopped) return;
+    // The send rate counts what left after the first packet went: the last one's size is not part of it.
     if (this.clusterFirstSend !== this.clusterFirstSend) this.clusterFirstSend = sendMs;
     else this.clusterSendBytes += this.clusterLastSize;
     this.clusterLastSend = sendMs;
     this.clusterLastSize = size;
+    this.clusterSent++;
   }
 
   private clusterArrival(send: number, recv: number, size: number): void {
-    if (this.clusterFirstRecv !== this.clusterFirstRecv || recv < this.clusterFirstRecv) {
-      if (this.clusterFirstRecv === this.clusterFirstRecv) this.clusterRecvBytes += this.clusterFirstSize;
-      this.clusterFirstRecv = recv;
-      this.clusterFirstSize = size;
-    } else this.clusterRecvBytes += size;
-    if (this.clusterLastRecv !== this.clusterLastRecv || recv > this.clusterLastRecv) this.clusterLastRecv = recv;
-    this.clusterRecv++;
-    void send;
+    this.whole.add(recv, size);
+    if (send - this.clusterFirstSend >= this.clusterDurationMs * PROBE_TAIL_FROM) this.tail.add(recv, size);
+    const delay = recv - send;
+    if (delay < this.clusterMinDelay) this.clusterMinDelay = delay;
+    const queue = delay - this.clusterMinDelay;
+    if (queue > PROBE_QUEUED_MS) this.queued.add(recv, size);
+    if (queue > this.clusterMaxQueue) this.clusterMaxQueue = queue;
   }
 
+  /**
+   * Once all of the cluster was reported (or it timed out): the probe's result is the rate it was
+   * received at, taken over the tail of the cluster. A token bucket (tc tbf, a policer) lets its
+   * burst through at whatever rate it was sent; judged over the whole cluster that reads as free
+   * bandwidth. The cluster is long enough (PROBE_MIN_BYTES) for a burst of ~10 kB to be spent in
+   * its first half, so its second half arrives at the bucket's rate.
+   */
   private evaluateProbe(now: number): void {
     if (this.clusterEndAt !== this.clusterEndAt) return;
-    const sendSpan = this.clusterLastSend - this.clusterFirstSend;
-    const recvSpan = this.clusterLastRecv - this.clusterFirstRecv;
-    const done = this.clusterRecv >= PROBE_MIN_PACKETS && sendSpan >= PROBE_CLUSTER_MS * 0.8;
-    if (!done) {
-      if (now > this.clusterEndAt) this.clusterEndAt = NaN;
-      return;
+    if (!this.clusterStopped && this.clusterMaxQueue > PROBE_STOP_QUEUE_MS && now < this.clusterFirstSend + this.clusterDurationMs) {
+      this.clusterStopped = true;
+      this.probesStopped++;
     }
+    const sendDone = this.clusterStopped || now >= this.clusterFirstSend + this.clusterDurationMs;
+    const allReported = this.whole.count + this.clusterLost >= this.clusterSent;
+    if (!(sendDone && allReported) && now <= this.clusterEndAt) return;
     this.clusterEndAt = NaN;
-    if (!(sendSpan > 0) || !(recvSpan > 0)) return;
+    const sendSpan = this.clusterLastSend - this.clusterFirstSend;
+    const wholeBps = this.whole.bps();
+    if (this.whole.count < PROBE_MIN_PACKETS || !(sendSpan > 0) || wholeBps <= 0) return;
     this.trusted = true;
     const sendBps = (this.clusterSendBytes * 8000) / sendSpan;
-    const recvBps = (this.clusterRecvBytes * 8000) / Math.max(recvSpan, 1);
+    const tailBps = this.tail.bps();
+    const queuedBps = this.queued.count >= 3 ? this.queued.bps() : 0;
+    const lossy = this.clusterLost > 0.1 * this.clusterSent;
+    // The bottleneck dropped the tail: what got through came mostly from a burst, no reading.
+    if (tailBps <= 0 && queuedBps <= 0 && lossy) return;
+    let recvBps = tailBps > 0 ? Math.min(wholeBps, tailBps) : wholeBps;
+    if (queuedBps > 0) recvBps = Math.min(recvBps, queuedBps);
     const measured = Math.min(sendBps, recvBps);
     this.lastProbeBps = measured;
-    // Arrived slower than sent: the link is saturated at recvBps; don't go above it.
-    const result = recvBps < 0.9 * sendBps ? 0.95 * recvBps : measured;
+    this.probesMeasured++;
+    // Arrived slower than sent, or part of it dropped: the link is saturated at recvBps; stay under it.
+    const saturated = recvBps < 0.9 * sendBps || lossy;
+    const result = saturated ? 0.95 * recvBps : measured;
     if (result > this.estimateBps && this.usage !== 'overuse' && this.lossFraction <= 0.1) {
       this.delayBps = Math.min(this.maxBps, result);
       this.lossBps = Math.max(this.lossBps, Math.min(this.maxBps, result));
-      this.avgMaxKbps = -1;
+      // A saturated probe found the link's rate: grow carefully near it, as after an over-use.
+      if (saturated) this.noteCongestion(recvBps / 1000);
+      else this.avgMaxKbps = -1;
       this.probesUp++;
     }
+  }
+}
+
+/** First and last arrival of a set of packets and the bytes that arrived after the first one. */
+class ArrivalSpan {
+  first = NaN;
+  last = NaN;
+  private firstSize = 0;
+  bytes = 0;
+  count = 0;
+
+  reset(): void {
+    this.first = this.last = NaN;
+    this.firstSize = this.bytes = this.count = 0;
+  }
+
+  add(recv: number, size: number): void {
+    if (this.count === 0 || recv < this.first) {
+      if (this.count > 0) this.bytes += this.firstSize;
+      this.first = recv;
+      this.firstSize = size;
+    } else this.bytes += size;
+    if (this.count === 0 || recv > this.last) this.last = recv;
+    this.count++;
+  }
+
+  /** Receive rate (bps), 0 when the arrivals span no time. */
+  bps(): number {
+    const span = this.last - this.first;
+    return this.count >= 2 && span > 0 ? (this.bytes * 8000) / span : 0;
   }
 }

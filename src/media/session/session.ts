@@ -189,7 +189,7 @@ export class RtpSession {
   // probing: padding (RTX or duplicate packets) paced over a cluster
   private probeEndAt = -1;
   private nextProbeAt = 0;
-  private probeIntervalMs = 0;
+  private probePaddingBps = 0;
   private probePackets = 0;
   private probeBytes = 0;
   private wantedBps = 0;
@@ -660,18 +660,17 @@ export class RtpSession {
       if (target <= 0) return 0;
       let sending = 0;
       for (const ls of this.local) if (ls.active) sending += ls.bytesLastSec * 8;
-      const padding = Math.max(target - sending, target / 2);
-      this.probeIntervalMs = (1200 * 8 * 1000) / padding;
-      this.probeEndAt = now + Math.max(GccEstimator.PROBE_CLUSTER_MS, GccEstimator.PROBE_MIN_PACKETS * this.probeIntervalMs);
+      this.probePaddingBps = Math.max(target - sending, target / 2);
+      // Sized by the estimator in bytes (a token bucket's burst must be spent early in the cluster);
+      // at least half of it padding, that is many packets.
+      this.probeEndAt = now + g.probeDurationMs;
       this.nextProbeAt = now;
     }
-    if (now > this.probeEndAt) {
+    if (now > this.probeEndAt || !g.probeSending) {
       this.probeEndAt = -1;
       return 0;
     }
     if (now < this.nextProbeAt) return 0;
-    this.nextProbeAt += this.probeIntervalMs;
-    if (this.nextProbeAt < now - 50) this.nextProbeAt = now;
     let src: LocalStream | undefined;
     for (const ls of this.local) {
       if (ls.active && ls.kind === 'video' && ls.buffer !== null && ls.lastSeq >= 0 && ls.rtxSsrc >= 0) {
@@ -698,6 +697,9 @@ export class RtpSession {
     len += 2;
     this.countRtx(src, out, len, hdr);
     this.stamp(out, len, now);
+    // Paced by what went out: the latest video packet may be far smaller than a full one.
+    this.nextProbeAt += (len * 8 * 1000) / this.probePaddingBps;
+    if (this.nextProbeAt < now - 50) this.nextProbeAt = now;
     this.probePackets++;
     this.probeBytes += len;
     return len;
@@ -1332,7 +1334,20 @@ export class RtpSession {
         twccFeedbacksReceived: this.twccFeedbacksReceived,
         probePackets: this.probePackets,
         probeBytes: this.probeBytes,
-        ...(this.gcc !== null ? { trusted: this.gcc.trusted, delayBased: Math.round(this.gcc.delayBps), lossBased: Math.round(this.gcc.lossBps), acked: Math.round(this.gcc.ackedBps), loss: this.gcc.lossFraction } : {}),
+        ...(this.gcc !== null
+          ? {
+              trusted: this.gcc.trusted,
+              delayBased: Math.round(this.gcc.delayBps),
+              lossBased: Math.round(this.gcc.lossBps),
+              acked: Math.round(this.gcc.ackedBps),
+              loss: this.gcc.lossFraction,
+              probes: this.gcc.probes,
+              probesMeasured: this.gcc.probesMeasured,
+              probesStopped: this.gcc.probesStopped,
+              probesUp: this.gcc.probesUp,
+              lastProbe: Math.round(this.gcc.lastProbeBps),
+            }
+          : {}),
       },
       inbound: this.recv
         .filter((st) => !st.retired)

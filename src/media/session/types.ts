@@ -201,6 +201,12 @@ export interface RtpSessionStats {
     lossBased?: number;
     acked?: number;
     loss?: number;
+    /** Probe clusters started, measured, stopped early on a queue, and those that raised the estimate; what the latest one read (bps). */
+    probes?: number;
+    probesMeasured?: number;
+    probesStopped?: number;
+    probesUp?: number;
+    lastProbe?: number;
   };
   inbound: InboundStreamStats[];
   outbound: OutboundStreamStats[];

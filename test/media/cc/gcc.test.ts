@@ -110,3 +110,64 @@ test('bursty forwarded video (30 fps frames sent back-to-back, keyframes 10x eve
   const tr = small.trace(20_000, 250);
   assert.ok(Math.min(...tr) >= 400, `${tr.join(' ')}`);
 });
+
+// tc tbf as in test/browser/congestion.test.ts: a full bucket passes its burst at once, so a probe
+// cluster that fits into the burst plus the refill arrives as fast as it was sent.
+const TBF = { burstBytes: 10 * 1024, latencyMs: 100 };
+
+test('token bucket: probes through a 600 kbit/s tbf with a 10 kB burst read its rate, not the burst', () => {
+  const paced = new LinkSim({ capacityBps: 600_000, bucket: TBF, startBps: 500_000 });
+  const tr = paced.trace(40_000, 500);
+  assert.ok(paced.probeReadings.length >= 3, `probes measured: ${paced.probeReadings.join(' ')}`);
+  assert.ok(Math.max(...paced.probeReadings) <= 700, `paced sender, probes read: ${paced.probeReadings.join(' ')}`);
+  assert.ok(Math.max(...tr.slice(4)) <= 800, `paced sender, estimate: ${tr.join(' ')}`);
+  // Forwarded video under the cap (frames back-to-back), probed towards what the subscriber wants.
+  const video = new LinkSim({
+    capacityBps: 600_000,
+    bucket: TBF,
+    startBps: 300_000,
+    video: { bps: 450_000, fps: 15, keyframeMs: 3000, keyframeFactor: 3 },
+  });
+  const vtr = video.trace(40_000, 500);
+  assert.ok(video.probeReadings.length >= 3, `probes measured: ${video.probeReadings.join(' ')}`);
+  assert.ok(Math.max(...video.probeReadings) <= 700, `video, probes read: ${video.probeReadings.join(' ')}`);
+  assert.ok(Math.max(...vtr) <= 750, `video, estimate: ${vtr.join(' ')}`);
+});
+
+test('token bucket: through a 150 kbit/s tbf probes read at most ~200 kbit/s; lifted to 2 Mbit/s, probing finds it again within 10 s', () => {
+  const s = new LinkSim({ capacityBps: 150_000, bucket: TBF, startBps: 300_000, video: { bps: 120_000, fps: 15 } });
+  const tr = s.trace(30_000, 500);
+  assert.ok(s.probeReadings.length >= 2, `probes measured: ${s.probeReadings.join(' ')}`);
+  assert.ok(Math.max(...s.probeReadings) <= 200, `probes read: ${s.probeReadings.join(' ')}`);
+  // The rate controller alone may run up to 1.5x what arrives (~235 kbit/s), probes must not add to it.
+  assert.ok(Math.max(...tr.slice(4)) <= 250, `estimate: ${tr.join(' ')}`);
+  const up = new LinkSim({ capacityBps: 600_000, bucket: TBF, startBps: 500_000 });
+  up.run(12_000);
+  up.capacityBps = 2_000_000;
+  up.run(10_000);
+  assert.ok(kbps(up) >= 1300, `recovered: ${kbps(up)} (probes ${up.probeReadings.join(' ')})`);
+});
+
+test('plain FIFO: probes still read the link rate (600 kbit/s and 2 Mbit/s)', () => {
+  for (const capacityBps of [600_000, 2_000_000]) {
+    const s = new LinkSim({ capacityBps, startBps: 500_000 });
+    s.run(40_000);
+    const r = s.probeReadings;
+    assert.ok(r.length >= 3, `${r.join(' ')}`);
+    const top = Math.max(...r.slice(1));
+    assert.ok(top >= (capacityBps / 1000) * 0.9 && top <= (capacityBps / 1000) * 1.1, `${capacityBps / 1000} kbit/s FIFO, probes read: ${r.join(' ')}`);
+  }
+});
+
+test('a probe cluster stops early once its feedback shows a queue, and still reads the link', () => {
+  // 300 kbit/s FIFO: a 30 kB cluster at 2x lasts ~400 ms, feedback every 100 ms sees the queue first.
+  const narrow = new LinkSim({ capacityBps: 300_000, startBps: 250_000, video: { bps: 200_000, fps: 15 } });
+  narrow.run(30_000);
+  assert.ok(narrow.gcc.probesStopped >= 1, `stopped: ${narrow.gcc.probesStopped} of ${narrow.gcc.probes}`);
+  assert.ok(narrow.probeReadings.length >= 1 && Math.max(...narrow.probeReadings) <= 330, `probes read: ${narrow.probeReadings.join(' ')}`);
+  // A free link shows no queue: nothing is stopped, the probes find the room.
+  const free = new LinkSim({ capacityBps: 20_000_000, startBps: 250_000, video: { bps: 200_000, fps: 15 }, appMaxBps: 1_500_000 });
+  free.run(30_000);
+  assert.equal(free.gcc.probesStopped, 0);
+  assert.ok(kbps(free) >= 1000, `${kbps(free)} (probes ${free.probeReadings.join(' ')})`);
+});

@@ -1,8 +1,10 @@
 /**
  * A virtual-time bottleneck for the estimator tests: a sender paced at min(estimate, appMax) in
  * 1200-byte packets (plus probe padding), a FIFO link of `capacityBps` with a drop-tail queue
- * (`maxQueueMs`, like tc tbf's latency), random loss and a fixed propagation delay; the receiver's
- * arrivals go through the real TwccRecorder -> transport-cc bytes -> parser -> SendHistory -> GCC.
+ * (`maxQueueMs`) or, with `bucket`, a token bucket of that rate as tc tbf shapes (a full bucket lets
+ * `burstBytes` through at once, then packets wait for tokens; the queue holds rate x latency + burst
+ * bytes, tbf's `limit`), random loss and a fixed propagation delay; the receiver's arrivals go through
+ * the real TwccRecorder -> transport-cc bytes -> parser -> SendHistory -> GCC.
  */
 import { FeedbackBatch, GccEstimator, SendHistory, TwccRecorder, type GccOptions } from '../../../src/media/cc/index.js';
 import { parseTransportCc, TransportCcFeedback } from '../../../src/media/rtcp/index.js';
@@ -24,6 +26,8 @@ export interface SimOptions extends GccOptions {
    * back-to-back in the same millisecond, as an SFU relays them; the rate does not follow the estimate.
    */
   video?: { bps: number; fps: number; keyframeMs?: number; keyframeFactor?: number };
+  /** tc tbf instead of the FIFO: `rate capacityBps burst burstBytes latency latencyMs` (default 100). */
+  bucket?: { burstBytes: number; latencyMs?: number };
 }
 
 const SIZE = 1200;
@@ -57,6 +61,14 @@ export class LinkSim {
   sentBytes = 0;
   deliveredBytes = 0;
   dropped = 0;
+  /** What each evaluated probe cluster measured (kbit/s), in order. */
+  readonly probeReadings: number[] = [];
+  private readonly bucket: SimOptions['bucket'];
+  private tokens = 0;
+  private tokensAt = 0;
+  /** Packets in the token bucket's queue: [departureMs, size]. */
+  private readonly tbfQueue: Array<[number, number]> = [];
+  private tbfBacklog = 0;
 
   constructor(o: SimOptions = {}) {
     this.gcc = new GccEstimator(o);
@@ -70,6 +82,28 @@ export class LinkSim {
     this.rand = prng(o.seed ?? 7);
     this.gcc.rttMs = 2 * this.propagationMs;
     this.video = o.video;
+    this.bucket = o.bucket;
+    this.tokens = o.bucket?.burstBytes ?? 0;
+  }
+
+  /** When a packet entering the token bucket now leaves it, or -1 when the queue is full. */
+  private tbfDeparture(size: number): number {
+    const b = this.bucket!;
+    while (this.tbfQueue.length > 0 && this.tbfQueue[0]![0] <= this.now) this.tbfBacklog -= this.tbfQueue.shift()![1];
+    const limit = (this.capacityBps * (b.latencyMs ?? 100)) / 8000 + b.burstBytes;
+    if (this.tbfBacklog + size > limit) return -1;
+    // FIFO: not before the packet ahead left, and only once the bucket holds its size.
+    let at = Math.max(this.now, this.tokensAt);
+    let tokens = Math.min(b.burstBytes, this.tokens + ((at - this.tokensAt) * this.capacityBps) / 8000);
+    if (tokens < size) {
+      at += ((size - tokens) * 8000) / this.capacityBps;
+      tokens = size;
+    }
+    this.tokens = tokens - size;
+    this.tokensAt = at;
+    this.tbfQueue.push([at, size]);
+    this.tbfBacklog += size;
+    return at;
   }
 
   /** One frame's packets, back-to-back (the last one shorter). */
@@ -88,22 +122,32 @@ export class LinkSim {
   }
 
   private send(size: number): void {
-    const cluster = this.gcc.probeCluster;
+    // As the session does: only what goes out while the cluster is being sent belongs to it.
+    const cluster = this.probeUntil >= 0 ? this.gcc.probeCluster : 0;
     const seq = this.history.onSent(this.now, size, cluster);
     if (cluster !== 0) this.gcc.onProbeSent(this.now, size);
     this.sentBytes += size;
-    const start = Math.max(this.now, this.linkFreeAt);
-    if (start - this.now > this.maxQueueMs) {
-      this.dropped++;
-      return;
+    let leaves: number;
+    if (this.bucket !== undefined) {
+      leaves = this.tbfDeparture(size);
+      if (leaves < 0) {
+        this.dropped++;
+        return;
+      }
+    } else {
+      const start = Math.max(this.now, this.linkFreeAt);
+      if (start - this.now > this.maxQueueMs) {
+        this.dropped++;
+        return;
+      }
+      leaves = this.linkFreeAt = start + (size * 8 * 1000) / this.capacityBps;
     }
-    this.linkFreeAt = start + (size * 8 * 1000) / this.capacityBps;
     if (this.rand() < this.lossRate) {
       this.dropped++;
       return;
     }
     const jitter = this.jitterMs > 0 ? this.rand() * this.jitterMs : 0;
-    this.inFlight.push([this.linkFreeAt + this.propagationMs + jitter, seq, size]);
+    this.inFlight.push([leaves + this.propagationMs + jitter, seq, size]);
   }
 
   /** Advance `ms` of virtual time in 1 ms steps. */
@@ -116,17 +160,17 @@ export class LinkSim {
         const p = this.gcc.probeTarget(t, this.appMaxBps);
         if (p > 0) {
           this.probeBps = p;
-          this.probeUntil = t + GccEstimator.PROBE_CLUSTER_MS;
+          this.probeUntil = t + this.gcc.probeDurationMs;
         }
-      } else if (t > this.probeUntil) this.probeUntil = -1;
+      } else if (t > this.probeUntil || !this.gcc.probeSending) this.probeUntil = -1;
       let rate: number;
       if (this.video !== undefined) {
         if (t >= this.nextFrameAt) {
           this.nextFrameAt += 1000 / this.video.fps;
           this.sendFrame();
         }
-        // Probe padding on top of the video.
-        rate = this.probeUntil >= 0 ? Math.max(0, this.probeBps - this.video.bps) : 0;
+        // Probe padding on top of the video, at least half the probe's rate (as the session pads).
+        rate = this.probeUntil >= 0 ? Math.max(this.probeBps / 2, this.probeBps - this.video.bps) : 0;
       } else rate = this.probeUntil >= 0 ? Math.max(this.probeBps, Math.min(this.gcc.estimateBps, this.appMaxBps)) : Math.min(this.gcc.estimateBps, this.appMaxBps);
       this.credit += rate / 8000;
       while (this.credit >= SIZE) {
@@ -150,7 +194,9 @@ export class LinkSim {
         while ((n = this.recorder.writeFeedback(this.out, 0, 1200, 1, 2)) > 0) {
           if (!parseTransportCc(this.out, 0, n, this.fb)) throw new Error('unparseable feedback');
           this.history.match(this.fb, this.batch);
+          const measured = this.gcc.probesMeasured;
           this.gcc.onFeedback(this.batch, t);
+          if (this.gcc.probesMeasured !== measured) this.probeReadings.push(Math.round(this.gcc.lastProbeBps / 1000));
         }
       }
     }

@@ -146,6 +146,43 @@ test('probing: once feedback arrives, padding goes out paced as RTX copies of th
   for (let i = 1; i < probes.length; i++) assert.equal(probes[i]!.tseq, (probes[i - 1]!.tseq + 1) & 0xffff);
   assert.ok(probes[probes.length - 1]!.at - probes[0]!.at >= 50, 'paced over the cluster, not one burst');
   assert.equal(tx.getStats().bwe!.probePackets, probes.length);
+  assert.equal(tx.getStats().bwe!.probes, 1, 'one cluster started, in handle_info');
+});
+
+test('probing: a cluster lasts what the estimator sized (bytes, not packets) and small video packets still pad at its rate', () => {
+  const tx = sender(true);
+  const rx = receiver(50);
+  let now = 0;
+  // 90p-sized packets: a cluster of copies of them needs many more packets than of full ones.
+  for (let i = 0; i < 60; i++) {
+    now = i * 20;
+    const p = pkt(LOCAL_V, 500 + i, 250);
+    tx.onOutgoingRtp(p.b, p.len, now);
+    rx.onRtp(p.b, p.len, now + 10);
+    for (const b of drainRtcp(rx, now + 10)) tx.onRtcp(b, b.length, now + 15);
+  }
+  const out = Buffer.alloc(1600);
+  let first = -1;
+  let last = -1;
+  let bytes = 0;
+  let target = 0;
+  for (let t = now; t < now + 2000; t++) {
+    let n: number;
+    while ((n = tx.pollProbeInto(out, t)) > 0) {
+      if (first < 0) {
+        first = t;
+        target = tx.estimator!.probeDurationMs;
+      }
+      last = t;
+      bytes += n;
+    }
+  }
+  assert.ok(first >= 0, 'a probe ran');
+  const sizedMs = target;
+  assert.ok(sizedMs > 100, `sized in bytes, longer than the 100 ms floor at this rate: ${sizedMs}`);
+  assert.ok(last - first >= sizedMs * 0.9 && last - first <= sizedMs + 5, `sent over ${last - first} ms of ${sizedMs}`);
+  // The 30 kB cluster minus the ~100 kbit/s of video is padding, however small the packets copied.
+  assert.ok(bytes >= 22_000 && bytes <= 34_000, `padding bytes: ${bytes} over ${last - first} ms of ${sizedMs}`);
 });
 
 test('without transport-cc negotiated nothing is stamped, no feedback, no estimate', () => {
