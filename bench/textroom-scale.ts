@@ -13,7 +13,7 @@
  * clock); exactly-once in order per sender (each receiver tracks each sender's sequence).
  *
  *   node dist/bench/textroom-scale.js [--sizes 50,200] [--gateways janus,portunus] [--procs 3]
- *        [--one-seconds 10] [--all-seconds 5,2] [--drain 120] [--json]
+ *        [--one-seconds 10] [--all-seconds 5,2] [--drain 120] [--workers N (Portunus media_workers)] [--json]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -38,6 +38,7 @@ const ALL_SECONDS = opt('all-seconds', '5,2').split(',').map(Number);
 const DRAIN_S = Number(opt('drain', '120'));
 const JSON_OUT = argv.includes('--json');
 const RTP_RANGE = '20000-20999';
+const WORKERS = argv.includes('--workers') ? Number(opt('workers', '0')) : undefined;
 
 function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -162,7 +163,7 @@ async function runPhase(gateway: string, n: number, srv: RunningServer, children
 
 async function runOne(gateway: 'janus' | 'portunus', n: number, allSeconds: number): Promise<Row[]> {
   const where = machineAddress();
-  const srv = await startTextroomGateway(gateway, { enforce: where.iface, rtpPortRange: RTP_RANGE });
+  const srv = await startTextroomGateway(gateway, { enforce: where.iface, rtpPortRange: RTP_RANGE, ...(WORKERS !== undefined ? { mediaWorkers: WORKERS } : {}) });
   const procs = Math.min(PROCS, n);
   const children = Array.from({ length: procs }, () => new Child());
   try {

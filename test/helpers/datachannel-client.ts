@@ -559,6 +559,8 @@ export interface TextroomGatewayOptions {
   nodeArgs?: string[];
   /** media.rtp_port_range (default 20000-20100): one port per member on both gateways, so hundreds of members need a wider one. */
   rtpPortRange?: string;
+  /** Portunus only: general.media_workers (default: one per core). */
+  mediaWorkers?: number;
 }
 
 export const DEFAULT_TEXTROOM_JCFG = ['general: {', '  json = "compact"', '}', '', 'room-1234: {', '  description = "Demo Room"', '  secret = "adminpwd"', '}', ''].join('\n');
@@ -582,6 +584,7 @@ export async function startTextroomGateway(kind: 'janus' | 'portunus', opts: Tex
       const adminSecret = 'textroom_admin_secret';
       let jcfg = mediaJanusJcfg(serverName, adminSecret, ['textroom'], opts.enforce ?? '127.0.0.1');
       if (opts.rtpPortRange) jcfg = jcfg.replace(/rtp_port_range = "[^"]*"/, `rtp_port_range = ${JSON.stringify(opts.rtpPortRange)}`);
+      if (kind === 'portunus' && opts.mediaWorkers !== undefined) jcfg = jcfg.replace('general: {\n', `general: {\n  media_workers = ${opts.mediaWorkers}\n`);
       writeFileSync(join(dir, 'janus.jcfg'), jcfg);
       writeFileSync(join(dir, 'janus.transport.http.jcfg'), httpJcfg(ports));
       writeFileSync(join(dir, 'janus.transport.websockets.jcfg'), websocketsJcfg(ports, false));
