@@ -13,7 +13,7 @@
  * clock); exactly-once in order per sender (each receiver tracks each sender's sequence).
  *
  *   node dist/bench/textroom-scale.js [--sizes 50,200] [--gateways janus,portunus] [--procs 3]
- *        [--one-seconds 10] [--all-seconds 5,2] [--drain 120] [--workers N (Portunus media_workers)] [--json]
+ *        [--one-seconds 10] [--all-seconds 5,2] [--drain 120] [--stall 15] [--workers N (Portunus media_workers)] [--json]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -36,6 +36,8 @@ const PROCS = Number(opt('procs', '3'));
 const ONE_SECONDS = Number(opt('one-seconds', '10'));
 const ALL_SECONDS = opt('all-seconds', '5,2').split(',').map(Number);
 const DRAIN_S = Number(opt('drain', '120'));
+/** No new delivery for this long: the rest is lost. */
+const STALL_S = Number(opt('stall', '15'));
 const JSON_OUT = argv.includes('--json');
 const RTP_RANGE = '20000-20999';
 const WORKERS = argv.includes('--workers') ? Number(opt('workers', '0')) : undefined;
@@ -122,12 +124,20 @@ async function runPhase(gateway: string, n: number, srv: RunningServer, children
   const expected = sent * n; // the sender gets its own message too (both gateways)
   const deadline = performance.now() + DRAIN_S * 1000;
   let states: ScaleState[] = [];
-  let cpuEnd = 0;
+  // The window ends at the last delivery seen: a gateway that lost messages would otherwise be
+  // charged its idle CPU until the deadline.
+  let cpuEnd = cpu0;
+  let tEnd = t0;
+  let lastGot = -1;
   for (;;) {
     states = await Promise.all(children.map((c) => c.request<ScaleState>({ op: 'state' })));
-    cpuEnd = cpuMs(srv.pid);
     const got = states.reduce((a, s) => a + s.accepted + s.violations, 0);
-    if (got >= expected || performance.now() > deadline) break;
+    if (got !== lastGot) {
+      lastGot = got;
+      cpuEnd = cpuMs(srv.pid);
+      tEnd = performance.now();
+    }
+    if (got >= expected || performance.now() > deadline || performance.now() - tEnd > STALL_S * 1000) break;
     await sleep(250);
   }
   const hist = new LatencyHistogram();
@@ -137,7 +147,7 @@ async function runPhase(gateway: string, n: number, srv: RunningServer, children
   const lastAt = Math.max(...states.map((s) => s.lastAt));
   const serverCpuMs = cpuEnd - cpu0;
   const deliveries = Math.max(1, accepted + violations);
-  const cpuWindowS = (performance.now() - t0) / 1000;
+  const cpuWindowS = (tEnd - t0) / 1000;
   return {
     gateway,
     members: n,
