@@ -54,11 +54,12 @@ function certificate(): DtlsCertificate {
 
 /** Client sockets: their own range (the gateway uses 20000-20100), shifted per process so parallel test files do not collide. */
 const allocators = new Map<string, UdpPortAllocator>();
-function allocatorFor(address: string): UdpPortAllocator {
-  let a = allocators.get(address);
+function allocatorFor(address: string, range?: { min: number; max: number }): UdpPortAllocator {
+  const key = range ? `${address}/${range.min}-${range.max}` : address;
+  let a = allocators.get(key);
   if (!a) {
     const base = 46000 + (process.pid % 10) * 300 + allocators.size * 3000;
-    allocators.set(address, (a = new UdpPortAllocator({ range: { min: base, max: base + 299 }, address })));
+    allocators.set(key, (a = new UdpPortAllocator({ range: range ?? { min: base, max: base + 299 }, address })));
   }
   return a;
 }
@@ -72,6 +73,8 @@ export interface DataChannelClientOptions {
   maxMessageSize?: number;
   /** Name for error messages. */
   name?: string;
+  /** Local UDP port range (default: 300 ports picked from the process id); load generators with many clients per process give each process its own. */
+  portRange?: { min: number; max: number };
 }
 
 export interface ReceivedFrame {
@@ -134,7 +137,7 @@ export class DataChannelClient {
 
   static async create(opts: DataChannelClientOptions = {}): Promise<DataChannelClient> {
     const address = opts.address ?? '127.0.0.1';
-    const s = await allocatorFor(address).allocate();
+    const s = await allocatorFor(address, opts.portRange).allocate();
     return new DataChannelClient(s.socket, s.port, address, opts);
   }
 
@@ -554,6 +557,10 @@ export interface TextroomGatewayOptions {
   textroomJcfg?: string;
   /** Extra node flags for the Portunus process (e.g. ['--cpu-prof']). */
   nodeArgs?: string[];
+  /** media.rtp_port_range (default 20000-20100): one port per member on both gateways, so hundreds of members need a wider one. */
+  rtpPortRange?: string;
+  /** Portunus only: general.media_workers (default: one per core). */
+  mediaWorkers?: number;
 }
 
 export const DEFAULT_TEXTROOM_JCFG = ['general: {', '  json = "compact"', '}', '', 'room-1234: {', '  description = "Demo Room"', '  secret = "adminpwd"', '}', ''].join('\n');
@@ -575,7 +582,10 @@ export async function startTextroomGateway(kind: 'janus' | 'portunus', opts: Tex
       const ports = await freePorts();
       const serverName = uniqueServerName('portunus-textroom');
       const adminSecret = 'textroom_admin_secret';
-      writeFileSync(join(dir, 'janus.jcfg'), mediaJanusJcfg(serverName, adminSecret, ['textroom'], opts.enforce ?? '127.0.0.1'));
+      let jcfg = mediaJanusJcfg(serverName, adminSecret, ['textroom'], opts.enforce ?? '127.0.0.1');
+      if (opts.rtpPortRange) jcfg = jcfg.replace(/rtp_port_range = "[^"]*"/, `rtp_port_range = ${JSON.stringify(opts.rtpPortRange)}`);
+      if (kind === 'portunus' && opts.mediaWorkers !== undefined) jcfg = jcfg.replace('general: {\n', `general: {\n  media_workers = ${opts.mediaWorkers}\n`);
+      writeFileSync(join(dir, 'janus.jcfg'), jcfg);
       writeFileSync(join(dir, 'janus.transport.http.jcfg'), httpJcfg(ports));
       writeFileSync(join(dir, 'janus.transport.websockets.jcfg'), websocketsJcfg(ports, false));
       writeFileSync(join(dir, 'janus.plugin.textroom.jcfg'), opts.textroomJcfg ?? DEFAULT_TEXTROOM_JCFG);
