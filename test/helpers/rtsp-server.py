@@ -3,7 +3,8 @@
 (gir1.2-gst-rtsp-server-1.0): VP8 test pattern + Opus tone at rtsp://127.0.0.1:<port>/test, optionally
 behind Basic or Digest auth. Prints "READY <port>" once listening; runs until killed.
 
-usage: rtsp-server.py PORT [basic|digest|none] [USER PASS]
+usage: rtsp-server.py PORT [basic|digest|none] [USER PASS] [tcp]
+("tcp": the server offers RTP interleaved on the RTSP connection only; a UDP SETUP gets 461.)
 """
 import sys
 
@@ -18,6 +19,7 @@ port = sys.argv[1]
 auth_kind = sys.argv[2] if len(sys.argv) > 2 else 'none'
 user = sys.argv[3] if len(sys.argv) > 3 else 'user'
 password = sys.argv[4] if len(sys.argv) > 4 else 'pass'
+tcp_only = len(sys.argv) > 5 and sys.argv[5] == 'tcp'
 
 Gst.init(None)
 server = GstRtspServer.RTSPServer()
@@ -30,6 +32,8 @@ factory.set_launch(
     'audiotestsrc is-live=true wave=sine freq=440 ! audioconvert ! audioresample ! opusenc ! rtpopuspay name=pay1 pt=97 )'
 )
 factory.set_shared(True)
+if tcp_only:
+    factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
 if auth_kind != 'none':
     auth = GstRtspServer.RTSPAuth()
     token = GstRtspServer.RTSPToken()

@@ -26,10 +26,11 @@ export interface RtspServer {
   stop(): Promise<void>;
 }
 
-export async function startRtspServer(auth: { kind: 'basic' | 'digest'; user: string; password: string } | null = null, port?: number): Promise<RtspServer> {
+/** `tcpOnly`: the server refuses RTP over UDP (461) and only streams interleaved on the RTSP connection. */
+export async function startRtspServer(auth: { kind: 'basic' | 'digest'; user: string; password: string } | null = null, port?: number, opts: { tcpOnly?: boolean } = {}): Promise<RtspServer> {
   ensureRtspServerPackages();
   const p = port ?? (await freePort());
-  const args = [join(repoRoot(), 'test/helpers/rtsp-server.py'), String(p), auth?.kind ?? 'none', auth?.user ?? '', auth?.password ?? ''];
+  const args = [join(repoRoot(), 'test/helpers/rtsp-server.py'), String(p), auth?.kind ?? 'none', auth?.user ?? '', auth?.password ?? '', opts.tcpOnly ? 'tcp' : ''];
   const proc = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   await new Promise<void>((resolve, reject) => {

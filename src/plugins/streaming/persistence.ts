@@ -61,6 +61,7 @@ export function mountpointToConfig(mp: Mountpoint): Record<string, CfgValue> {
   if (s.type === 'rtsp') {
     out.rtsp_reconnect_delay = s.rtspReconnectDelay;
     if (!s.rtspFailcheck) out.rtsp_failcheck = false;
+    if (s.rtspInterleaved) out.rtsp_interleaved = true;
   }
   for (const st of mp.streams) {
     const m = st.spec;

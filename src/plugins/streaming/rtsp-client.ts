@@ -54,6 +54,8 @@ export class RtspConnection {
   private nc = 0;
   session: string | null = null;
   onClose: (() => void) | null = null;
+  /** RTP/RTCP interleaved on this connection (RFC 2326 §10.12): `$`, channel, length, packet. */
+  onInterleaved: ((channel: number, data: Buffer) => void) | null = null;
 
   constructor(
     readonly target: RtspUrl,
@@ -173,7 +175,11 @@ export class RtspConnection {
         if (this.buf.length < 4) return;
         const n = 4 + this.buf.readUInt16BE(2);
         if (this.buf.length < n) return;
+        const frame = this.buf.subarray(4, n);
+        const channel = this.buf[1]!;
         this.buf = this.buf.subarray(n);
+        // The frame's bytes are never reused by us (each read is a fresh Buffer): it may be kept.
+        this.onInterleaved?.(channel, frame);
         continue;
       }
       const end = this.buf.indexOf('\r\n\r\n');

@@ -13,7 +13,7 @@ import { isRtp, rtpPayloadType } from '../../media/rtp/header.js';
 import { deliverRtp } from './fanout.js';
 import type { MediaSource, Mountpoint, MpStream } from './mountpoint.js';
 import { setBigReceiveBuffer, type SourceDeps } from './rtp-source.js';
-import { parseRtspUrl, RtspConnection, type RtspUrl } from './rtsp-client.js';
+import { parseRtspUrl, RtspConnection, type RtspResponse, type RtspUrl } from './rtsp-client.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -41,6 +41,10 @@ class RtspSource implements MediaSource {
   readonly target: RtspUrl;
   /** Connections made so far (tests and diagnostics). */
   connects = 0;
+  /** Whether the current session's media is interleaved on the RTSP connection (tests, diagnostics). */
+  interleaved = false;
+  /** Interleaved RTP channel -> stream. */
+  private readonly byChannel = new Map<number, MpStream>();
 
   constructor(
     private readonly mp: Mountpoint,
@@ -64,6 +68,8 @@ class RtspSource implements MediaSource {
     const base = desc.headers.get('content-base') ?? desc.headers.get('content-location') ?? this.target.url;
     const sdp = parseSdp(desc.body);
     let timeoutS = 60;
+    let interleaved = this.mp.spec.rtspInterleaved;
+    this.byChannel.clear();
     for (const st of this.mp.streams) {
       const m = sdp.media.find((x) => x.kind === st.spec.type);
       if (m === undefined) throw new Error(`the RTSP server offers no ${st.spec.type}`);
@@ -81,18 +87,17 @@ class RtspSource implements MediaSource {
         if (f !== undefined && Object.keys(f.params).length > 0) st.spec.fmtp = Object.entries(f.params).map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join(';');
       }
       this.inPt[st.index] = pt;
-      const rtp = await this.deps.ports.allocate();
-      this.sockets.push(rtp.socket);
-      setBigReceiveBuffer(rtp.socket);
-      let rtcpPort = rtp.port + 1;
-      const rtcp = await this.deps.ports.allocate().catch(() => null);
-      if (rtcp !== null) {
-        this.sockets.push(rtcp.socket);
-        rtcpPort = rtcp.port;
+      const url = resolveControl(base, control(m));
+      let setup = interleaved ? null : await this.setupUdp(conn, url, st);
+      if (setup === null || setup.status === 461) {
+        // 461 Unsupported Transport: a server (or a path through a firewall) that only does TCP.
+        // Media then comes interleaved on this connection, channels 2i (RTP) and 2i+1 (RTCP).
+        if (!interleaved) this.closeSockets();
+        interleaved = true;
+        const ch = 2 * st.index;
+        this.byChannel.set(ch, st);
+        setup = await conn.request('SETUP', url, { Transport: `RTP/AVP/TCP;unicast;interleaved=${ch}-${ch + 1}` });
       }
-      this.listen(rtp.socket, st);
-      this.ports[st.index] = [rtp.port, 0, 0];
-      const setup = await conn.request('SETUP', resolveControl(base, control(m)), { Transport: `RTP/AVP;unicast;client_port=${rtp.port}-${rtcpPort}` });
       if (setup.status !== 200) throw new Error(`SETUP answered ${setup.status} ${setup.reason}`);
       const session = setup.headers.get('session');
       if (session !== undefined) {
@@ -102,6 +107,11 @@ class RtspSource implements MediaSource {
         if (t) timeoutS = Number(t[1]);
       }
     }
+    if (interleaved) conn.onInterleaved = (channel, data) => {
+      const st = this.byChannel.get(channel);
+      if (st !== undefined) this.onRtp(st, data);
+    };
+    this.interleaved = interleaved;
     const play = await conn.request('PLAY', resolveControl(base, undefined), { Range: 'npt=0.000-' });
     if (play.status !== 200) throw new Error(`PLAY answered ${play.status} ${play.reason}`);
     this.connects++;
@@ -114,25 +124,55 @@ class RtspSource implements MediaSource {
     this.watchdog = setInterval(() => {
       if (this.deps.now() - this.lastMedia > delayMs) this.scheduleReconnect(`no media for ${this.mp.spec.rtspReconnectDelay} s`);
     }, Math.max(250, delayMs / 4));
-    this.deps.log.info(`streaming: ${this.mp.name} playing ${this.target.url}`);
+    this.deps.log.info(`streaming: ${this.mp.name} playing ${this.target.url}${interleaved ? ' (RTP interleaved on the RTSP connection)' : ''}`);
+  }
+
+  /** SETUP with RTP over UDP to two ports of ours. */
+  private async setupUdp(conn: RtspConnection, url: string, st: MpStream): Promise<RtspResponse> {
+      const rtp = await this.deps.ports.allocate();
+      this.sockets.push(rtp.socket);
+      setBigReceiveBuffer(rtp.socket);
+      let rtcpPort = rtp.port + 1;
+      const rtcp = await this.deps.ports.allocate().catch(() => null);
+      if (rtcp !== null) {
+        this.sockets.push(rtcp.socket);
+        rtcpPort = rtcp.port;
+      }
+      this.listen(rtp.socket, st);
+      this.ports[st.index] = [rtp.port, 0, 0];
+      return await conn.request('SETUP', url, { Transport: `RTP/AVP;unicast;client_port=${rtp.port}-${rtcpPort}` });
   }
 
   private listen(socket: Socket, st: MpStream): void {
+    socket.on('error', (err) => this.deps.log.warn(`streaming: ${this.mp.name} RTSP media socket: ${err.message}`));
+    socket.on('message', (msg: Buffer) => this.onRtp(st, msg));
+  }
+
+  /** One RTP packet of stream `st`, from its UDP socket or interleaved on the RTSP connection. */
+  private onRtp(st: MpStream, msg: Buffer): void {
     const deps = this.deps;
-    socket.on('error', (err) => deps.log.warn(`streaming: ${this.mp.name} RTSP media socket: ${err.message}`));
-    socket.on('message', (msg: Buffer) => {
-      const media = deps.media;
-      if (this.closed || media === null || !isRtp(msg, msg.length)) return;
+    const media = deps.media;
+    if (this.closed || media === null || !isRtp(msg, msg.length)) return;
+    try {
+      const now = deps.now();
+      this.lastMedia = now;
+      const want = st.spec.pt!;
+      if (rtpPayloadType(msg) !== want) msg[1] = (msg[1]! & 0x80) | want;
+      deliverRtp(media, st, 0, msg, msg.length, now);
+    } catch (err) {
+      deps.log.error(`streaming: ${this.mp.name} packet path failure: ${(err as Error)?.stack ?? String(err)}`);
+    }
+  }
+
+  private closeSockets(): void {
+    for (const s of this.sockets) {
       try {
-        const now = deps.now();
-        this.lastMedia = now;
-        const want = st.spec.pt!;
-        if (rtpPayloadType(msg) !== want) msg[1] = (msg[1]! & 0x80) | want;
-        deliverRtp(media, st, 0, msg, msg.length, now);
-      } catch (err) {
-        deps.log.error(`streaming: ${this.mp.name} packet path failure: ${(err as Error)?.stack ?? String(err)}`);
+        s.close();
+      } catch {
+        // already closed
       }
-    });
+    }
+    this.sockets = [];
   }
 
   /** Drop the current session and try again after rtsp_reconnect_delay (once at a time). */
@@ -158,14 +198,7 @@ class RtspSource implements MediaSource {
       conn.onClose = null;
       conn.request('TEARDOWN', this.target.url).catch(() => undefined).finally(() => conn.close());
     }
-    for (const s of this.sockets) {
-      try {
-        s.close();
-      } catch {
-        // already closed
-      }
-    }
-    this.sockets = [];
+    this.closeSockets();
   }
 
   close(): void {

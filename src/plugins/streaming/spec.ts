@@ -53,6 +53,8 @@ export interface MountpointSpec {
   rtspPwd: string | null;
   rtspReconnectDelay: number;
   rtspFailcheck: boolean;
+  /** Portunus only: RTP interleaved on the RTSP connection from the start (else only after a 461 to UDP). */
+  rtspInterleaved: boolean;
   collision: number;
   srtpsuite: number | null;
   srtpcrypto: string | null;
@@ -183,6 +185,7 @@ export function readSpec(f: Fields): MountpointSpec {
     rtspPwd: null,
     rtspReconnectDelay: 5,
     rtspFailcheck: true,
+    rtspInterleaved: false,
     collision: 0,
     srtpsuite: null,
     srtpcrypto: null,
@@ -227,6 +230,7 @@ export function readSpec(f: Fields): MountpointSpec {
     spec.rtspPwd = f.string('rtsp_pwd') ?? null;
     spec.rtspReconnectDelay = f.uint('rtsp_reconnect_delay') ?? 5;
     spec.rtspFailcheck = f.bool('rtsp_failcheck') ?? true;
+    spec.rtspInterleaved = f.bool('rtsp_interleaved') ?? false;
     spec.legacy = true;
     spec.streams = legacyStreams(f, type);
     if (spec.streams.length === 0) throw new StError(StErrorCode.CANT_CREATE, "Can't add 'rtsp' stream, no audio or video have to be streamed...");

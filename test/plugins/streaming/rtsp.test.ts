@@ -65,3 +65,23 @@ test('rtsp_reconnect_delay: the server goes away and comes back on the same port
     await h.stop();
   }
 });
+
+for (const mode of ['a TCP-only server (461 to UDP, then interleaved)', 'rtsp_interleaved = true'] as const) {
+  test(`RTP interleaved on the RTSP connection with ${mode}: VP8 and Opus reach a viewer`, { timeout: 60_000 }, async () => {
+    const tcpOnly = mode.startsWith('a TCP');
+    const srv = await startRtspServer(null, undefined, { tcpOnly });
+    servers.push(srv);
+    const h = await Harness.start('general: {\n}\n');
+    try {
+      const s = h.attach();
+      const created = await h.sync(s, rtspMp(7, srv.url, tcpOnly ? {} : { rtsp_interleaved: true }));
+      assert.equal(created.streaming, 'created', JSON.stringify(created));
+      const v = await h.viewer(7);
+      await until(() => h.host.rtpTo(v, 'v').length >= 30 && h.host.rtpTo(v, 'a').length >= 20, 20_000, 'interleaved RTSP media at the viewer');
+      assert.ok(h.log.lines.some((l) => /RTP interleaved on the RTSP connection/.test(l.msg)), 'the session is interleaved');
+      assert.equal(h.host.rtpTo(v, 'v')[0]![13]! & 0x01, 0, 'first video packet is a keyframe');
+    } finally {
+      await h.stop();
+    }
+  });
+}
