@@ -18,9 +18,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import { normalizeIp } from '../stun/address.js';
-import { StunClass } from '../stun/constants.js';
-import { parseStun } from '../stun/message.js';
 import type { SocketAddress } from '../ice/agent.js';
+import { bindingRequestUfrag } from './binding-ufrag.js';
 import { FRAME_HEADER, Rfc4571Reader } from './rfc4571.js';
 import type { PortRange } from './port-allocator.js';
 
@@ -292,12 +291,7 @@ export class IceTcpListener {
   /** The owner the first frame names, undefined for an unknown ufrag, 'garbage' for anything else. */
   private ownerOf(f: Buffer): IceTcpOwner | undefined | 'garbage' {
     if (f[0]! > 3) return 'garbage';
-    const msg = parseStun(f);
-    if (!msg || msg.method !== 0x001 || msg.cls !== StunClass.Request) return 'garbage';
-    const user = msg.getUsername();
-    if (user === undefined) return 'garbage';
-    const colon = user.indexOf(':');
-    if (colon <= 0) return 'garbage';
-    return this.owners.get(user.slice(0, colon));
+    const ufrag = bindingRequestUfrag(f);
+    return ufrag === undefined ? 'garbage' : this.owners.get(ufrag);
   }
 }

@@ -22,8 +22,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../../log.js';
-import { StunClass } from '../stun/constants.js';
-import { parseStun } from '../stun/message.js';
+import { bindingRequestUfrag } from './binding-ufrag.js';
 
 export interface UdpMuxStats {
   /** Datagrams received on the shared socket. */
@@ -311,12 +310,7 @@ export class UdpMux {
   /** The port a Binding request's USERNAME names, if any (STUN only: checks are rare next to media). */
   private ownerOf(msg: Buffer): UdpMuxPort | undefined {
     if (this.byUfrag.size === 0) return undefined;
-    const m = parseStun(msg);
-    if (!m || m.method !== 0x001 || m.cls !== StunClass.Request) return undefined;
-    const user = m.getUsername();
-    if (user === undefined) return undefined;
-    const colon = user.indexOf(':');
-    if (colon <= 0) return undefined;
-    return this.byUfrag.get(user.slice(0, colon));
+    const ufrag = bindingRequestUfrag(msg);
+    return ufrag === undefined ? undefined : this.byUfrag.get(ufrag);
   }
 }
