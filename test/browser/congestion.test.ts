@@ -16,17 +16,14 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, closeAll } from '../helpers/browser.js';
 import { GATEWAYS, gatewayTitle, sleep } from '../helpers/demo-flows.js';
 import { startMediaGateway, type MediaGateway } from '../helpers/media-server.js';
 import { postJson } from '../helpers/janus-client.js';
 import { ImpairedLink, netnsUnavailable } from '../helpers/netns.js';
-import { repoRoot } from '../helpers/repo.js';
 import { ensureSystemPackage } from '../helpers/system.js';
+import { startPageServer } from '../helpers/page-server.js';
 
 const ROOM = 4343;
 const CAP_KBIT = 600;
@@ -62,30 +59,6 @@ interface Inbound {
 // numbers for comparison (printed, not judged).
 const KINDS = (process.env['CC_GATEWAYS'] ?? 'portunus').split(',').filter((k): k is (typeof GATEWAYS)[number] => (GATEWAYS as string[]).includes(k));
 const skip = netnsUnavailable();
-
-async function startPageServer(host: string): Promise<{ origin: string; close(): Promise<void> }> {
-  ensureSystemPackage('libjs-janus-gateway', '/usr/share/javascript/janus-gateway/janus.js');
-  ensureSystemPackage('libjs-webrtc-adapter', '/usr/share/javascript/webrtc-adapter/adapter.min.js');
-  const roots: Record<string, string> = { pages: join(repoRoot(), 'test/browser/pages'), javascript: '/usr/share/javascript' };
-  const server: Server = createServer((req, res) => {
-    void (async () => {
-      const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-      const [, top, ...rest] = path.split('/');
-      const root = roots[top ?? ''];
-      if (!root || rest.includes('..')) return void res.writeHead(404).end();
-      try {
-        const body = await readFile(join(root, ...rest));
-        const type = { '.html': 'text/html', '.js': 'text/javascript' }[extname(path)] ?? 'application/octet-stream';
-        res.writeHead(200, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'no-store' }).end(body);
-      } catch {
-        res.writeHead(404).end();
-      }
-    })();
-  });
-  await new Promise<void>((r) => server.listen(0, host, () => r()));
-  const port = (server.address() as { port: number }).port;
-  return { origin: `http://${host}:${port}`, close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))) };
-}
 
 describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % loss)', { skip: skip ?? false }, () => {
   let link: ImpairedLink | undefined;

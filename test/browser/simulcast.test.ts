@@ -23,16 +23,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS, closeAll } from '../helpers/browser.js';
 import { GATEWAYS, gatewayTitle, sleep, stopwatch } from '../helpers/demo-flows.js';
 import { startMediaGateway, type MediaGateway } from '../helpers/media-server.js';
 import { postJson } from '../helpers/janus-client.js';
-import { repoRoot } from '../helpers/repo.js';
 import { ensureSystemPackage } from '../helpers/system.js';
+import { startPageServer } from '../helpers/page-server.js';
 
 const ROOM = 4242;
 const LAYERS = { width: 640, height: 360, fps: 15 };
@@ -64,34 +61,6 @@ interface Stats {
   remoteVideo: { width: number; height: number; time: number; paused: boolean };
 }
 
-/** Serves our test pages (/pages/) and Debian's JavaScript libraries (/javascript/) on 127.0.0.1. */
-async function startPageServer(): Promise<{ origin: string; close(): Promise<void> }> {
-  ensureSystemPackage('libjs-janus-gateway', '/usr/share/javascript/janus-gateway/janus.js');
-  ensureSystemPackage('libjs-webrtc-adapter', '/usr/share/javascript/webrtc-adapter/adapter.min.js');
-  const roots: Record<string, string> = { pages: join(repoRoot(), 'test/browser/pages'), javascript: '/usr/share/javascript' };
-  const server: Server = createServer((req, res) => {
-    void (async () => {
-      const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-      const [, top, ...rest] = path.split('/');
-      const root = roots[top ?? ''];
-      if (!root || rest.includes('..')) return void res.writeHead(404).end();
-      try {
-        const body = await readFile(join(root, ...rest));
-        const type = { '.html': 'text/html', '.js': 'text/javascript' }[extname(path)] ?? 'application/octet-stream';
-        res.writeHead(200, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'no-store' }).end(body);
-      } catch {
-        res.writeHead(404).end();
-      }
-    })();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))),
-  };
-}
-
 async function createRoom(gw: MediaGateway, room: number): Promise<void> {
   const r = await postJson(gw.adminUrl, {
     janus: 'message_plugin',
@@ -117,7 +86,7 @@ for (const kind of GATEWAYS) {
         timeout: 30_000,
       });
       gw = await startMediaGateway(kind, ['videoroom']);
-      pages = await startPageServer();
+      pages = await startPageServer('127.0.0.1');
     });
     after(async () => {
       await closeAll([{ close: async () => void (await browser?.close()) }, gw, pages]);
