@@ -17,7 +17,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, closeAll } from '../helpers/browser.js';
+import { CHROMIUM, closeAll } from '../helpers/browser.js';
 import { GATEWAYS, gatewayTitle, sleep } from '../helpers/demo-flows.js';
 import { startMediaGateway, type MediaGateway } from '../helpers/media-server.js';
 import { postJson } from '../helpers/janus-client.js';
@@ -76,13 +76,10 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
       before(async () => {
         pages = await startPageServer(link!.hostIp);
         // The host side of the veth is the one address besides loopback the pages may reach.
-        const args = [
-          ...CHROMIUM_ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? `${a}, EXCLUDE ${link!.hostIp}` : a)),
+        const args = link!.chromiumArgs(pages.origin, [
           '--force-fieldtrials=WebRTC-LegacySimulcastLayerLimit/Disabled/',
           ...(process.env['CC_Y4M'] ? [`--use-file-for-fake-video-capture=${process.env['CC_Y4M']}`] : []),
-          // getUserMedia needs a secure context; the pages come from the veth address, not 127.0.0.1.
-          `--unsafely-treat-insecure-origin-as-secure=${pages.origin}`,
-        ];
+        ]);
         pubBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 30_000 });
         subBrowser = await chromium.launch({ executablePath: link!.chromium, headless: true, args, timeout: 30_000 });
         // Both browsers reach the gateway on the veth's host side (the publisher's traffic stays local).

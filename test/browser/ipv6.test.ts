@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, closeAll, inboundTotal, openDemo, waitForMedia, type BrowserHandle } from '../helpers/browser.js';
+import { CHROMIUM, closeAll, inboundTotal, openDemo, waitForMedia, type BrowserHandle } from '../helpers/browser.js';
 import { sleep, withPages } from '../helpers/demo-flows.js';
 import { startMediaGateway, type MediaGateway } from '../helpers/media-server.js';
 import { postJson } from '../helpers/janus-client.js';
@@ -52,11 +52,7 @@ describe('IPv6: echotest.html from a namespace where IPv4 UDP is dropped', { ski
       janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${link!.hostIf}"`).replace('media: {', 'media: {\n  ipv6 = true'),
     });
     const pagePort = await freePort(link.hostIp);
-    const args = [
-      ...CHROMIUM_ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? `${a}, EXCLUDE ${link!.hostIp}` : a)),
-      // getUserMedia needs a secure context; the pages come from the veth address, not 127.0.0.1.
-      `--unsafely-treat-insecure-origin-as-secure=http://${link.hostIp}:${pagePort}`,
-    ];
+    const args = link.chromiumArgs(`http://${link.hostIp}:${pagePort}`);
     const browser = await chromium.launch({ executablePath: link.chromium, headless: true, args, timeout: 30_000 });
     handle = { browser, blocked: [], pageHost: { address: link.hostIp, port: pagePort }, close: async () => void (await browser.close().catch(() => undefined)) };
   });

@@ -14,7 +14,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, closeAll } from '../helpers/browser.js';
+import { CHROMIUM, closeAll } from '../helpers/browser.js';
 import { GATEWAYS, gatewayTitle, sleep } from '../helpers/demo-flows.js';
 import { startMediaGateway, type GatewayKind, type MediaGateway } from '../helpers/media-server.js';
 import { postJson } from '../helpers/janus-client.js';
@@ -75,10 +75,7 @@ describe('RTCP for our RTX SSRCs, with a Chromium subscriber on a lossy link', {
       let pages: PageServer | undefined;
       before(async () => {
         pages = await startPageServer(link!.hostIp);
-        const args = [
-          ...CHROMIUM_ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? `${a}, EXCLUDE ${link!.hostIp}` : a)),
-          `--unsafely-treat-insecure-origin-as-secure=${pages.origin}`,
-        ];
+        const args = link!.chromiumArgs(pages.origin);
         pubBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 30_000 });
         subBrowser = await chromium.launch({ executablePath: link!.chromium, headless: true, args, timeout: 30_000 });
         gw = await startGateway(kind, 'rtxrr', link!.hostIf);

@@ -17,7 +17,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, closeAll } from '../helpers/browser.js';
+import { CHROMIUM, closeAll } from '../helpers/browser.js';
 import { GATEWAYS, gatewayTitle, sleep } from '../helpers/demo-flows.js';
 import { startMediaGateway, type GatewayKind, type MediaGateway } from '../helpers/media-server.js';
 import { postJson } from '../helpers/janus-client.js';
@@ -97,11 +97,7 @@ describe('a publisher on a constrained uplink follows the link (transport-cc fee
       let nextRoom = 4360;
       before(async () => {
         pages = await startPageServer(link!.hostIp);
-        const args = [
-          ...CHROMIUM_ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? `${a}, EXCLUDE ${link!.hostIp}` : a)),
-          // getUserMedia needs a secure context; the pages come from the veth address, not 127.0.0.1.
-          `--unsafely-treat-insecure-origin-as-secure=${pages.origin}`,
-        ];
+        const args = link!.chromiumArgs(pages.origin);
         browser = await chromium.launch({ executablePath: link!.chromium, headless: true, args, timeout: 30_000 });
         gw = await startGateway(kind, 'ccup', link!.hostIf);
       });

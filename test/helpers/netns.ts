@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CHROMIUM_ARGS } from './browser.js';
 
 function run(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -72,6 +73,19 @@ export class ImpairedLink {
     this.chromium = join(this.dir, 'chromium-in-netns');
     writeFileSync(this.chromium, `#!/bin/sh\nexec ip netns exec ${this.ns} ${chromiumBinary} "$@"\n`);
     chmodSync(this.chromium, 0o755);
+  }
+
+  /**
+   * Chromium's flags for pages served from this link's host address at `origin` (http://<hostIp>:<port>):
+   * the host-resolver rule must leave that address alone, and getUserMedia needs the origin treated as
+   * secure (it is not 127.0.0.1). `extra` flags are added at the end.
+   */
+  chromiumArgs(origin: string, extra: string[] = []): string[] {
+    return [
+      ...CHROMIUM_ARGS.map((a) => (a.startsWith('--host-resolver-rules=') ? `${a}, EXCLUDE ${this.hostIp}` : a)),
+      `--unsafely-treat-insecure-origin-as-secure=${origin}`,
+      ...extra,
+    ];
   }
 
   /** Shape what goes into the namespace: rate cap (kbit/s) with a tbf queue, and random loss. */
