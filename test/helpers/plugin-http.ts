@@ -25,13 +25,15 @@ export class PluginHttp {
   }
 
   private async poll(): Promise<void> {
-    const p = await longPoll(this.url, this.session, { maxev: 10, timeoutMs: 3000 });
+    // A long poll that fails or times out is simply polled again until the caller's deadline.
+    const p = await longPoll(this.url, this.session, { maxev: 10, timeoutMs: 3000 }).catch(() => null);
+    if (p === null) return;
     for (const e of Array.isArray(p.json) ? p.json : [p.json]) if (e && typeof e === 'object' && !Array.isArray(e) && e['janus'] !== 'keepalive') this.events.push(e as JsonObject);
   }
 
-  /** The first kept event that matches, as its plugin data (plus `jsep_type`); polls until `what` times out. */
-  private async take(match: (e: JsonObject) => boolean, what: string): Promise<JsonObject> {
-    const deadline = Date.now() + 8000;
+  /** The first kept event that matches, as its plugin data (plus `jsep_type`); null if none within `ms`. */
+  private async find(match: (e: JsonObject) => boolean, ms: number): Promise<JsonObject | null> {
+    const deadline = Date.now() + ms;
     for (;;) {
       const i = this.events.findIndex(match);
       if (i >= 0) {
@@ -39,9 +41,16 @@ export class PluginHttp {
         const data = (e['plugindata'] as JsonObject)['data'] as JsonObject;
         return e['jsep'] ? { ...data, jsep_type: (e['jsep'] as JsonObject)['type']! } : data;
       }
-      if (Date.now() > deadline) throw new Error(`no ${what}`);
+      if (Date.now() > deadline) return null;
       await this.poll();
     }
+  }
+
+  /** As find(), within 8 s, and an error naming `what` when nothing came. */
+  private async take(match: (e: JsonObject) => boolean, what: string): Promise<JsonObject> {
+    const found = await this.find(match, 8000);
+    if (found === null) throw new Error(`no ${what}`);
+    return found;
   }
 
   async req(handle: number, body: unknown, jsep?: Record<string, unknown>): Promise<JsonObject> {
@@ -54,10 +63,17 @@ export class PluginHttp {
 
   /** The next unsolicited plugin event for `handle` (no transaction), in arrival order. */
   unsolicited(handle: number): Promise<JsonObject> {
-    return this.take((e) => e['sender'] === handle && e['janus'] === 'event' && e['transaction'] === undefined, `unsolicited event for ${handle}`);
+    return this.take(unsolicitedFor(handle), `unsolicited event for ${handle}`);
+  }
+
+  /** The next unsolicited plugin event for `handle`, or null when none comes within `ms` (a script step that expects silence). */
+  event(handle: number, ms = 4000): Promise<JsonObject | null> {
+    return this.find(unsolicitedFor(handle), ms);
   }
 
   async close(): Promise<void> {
     await postJson(`${this.url}/${this.session}`, { janus: 'destroy', transaction: tx() }).catch(() => undefined);
   }
 }
+
+const unsolicitedFor = (handle: number) => (e: JsonObject): boolean => e['sender'] === handle && e['janus'] === 'event' && e['transaction'] === undefined;

@@ -8,7 +8,8 @@
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { longPoll, postJson, tx, type JsonObject } from '../../helpers/janus-client.js';
+import type { JsonObject } from '../../helpers/janus-client.js';
+import { PluginHttp } from '../../helpers/plugin-http.js';
 import { pluginJcfg, startMediaGateway, type MediaGateway } from '../../helpers/media-server.js';
 import { diffTranscripts, Masker, type Rule, type Step } from '../../helpers/shape-diff.js';
 
@@ -21,63 +22,10 @@ const RULES: Rule[] = [
   { step: /^add-ok/, path: 'rtcp_port', mode: 'type', why: 'a port picked from the range' },
 ];
 
-class Http {
-  private events: JsonObject[] = [];
-  private constructor(
-    private readonly url: string,
-    readonly session: number,
-  ) {}
-
-  static async open(url: string): Promise<Http> {
-    const s = await postJson(url, { janus: 'create', transaction: tx() });
-    return new Http(url, (s['data'] as JsonObject)['id'] as number);
-  }
-
-  async attach(): Promise<number> {
-    const a = await postJson(`${this.url}/${this.session}`, { janus: 'attach', plugin: 'janus.plugin.videoroom', transaction: tx() });
-    return (a['data'] as JsonObject)['id'] as number;
-  }
-
-  private async poll(): Promise<void> {
-    const p = await longPoll(this.url, this.session, { maxev: 10, timeoutMs: 3000 }).catch(() => null);
-    if (p === null) return;
-    for (const e of Array.isArray(p.json) ? p.json : [p.json]) if (e && typeof e === 'object' && !Array.isArray(e)) this.events.push(e as JsonObject);
-  }
-
-  async req(handle: number, body: Record<string, unknown>): Promise<JsonObject> {
-    const transaction = tx('vr');
-    const r = await postJson(`${this.url}/${this.session}/${handle}`, { janus: 'message', transaction, body });
-    if (r['janus'] === 'success') return (r['plugindata'] as JsonObject)['data'] as JsonObject;
-    if (r['janus'] !== 'ack') return { janus: r['janus'] ?? null, error: r['error'] ?? null };
-    const deadline = Date.now() + 8000;
-    for (;;) {
-      const i = this.events.findIndex((e) => e['transaction'] === transaction);
-      if (i >= 0) return ((this.events.splice(i, 1)[0]!['plugindata'] as JsonObject)['data']) as JsonObject;
-      if (Date.now() > deadline) throw new Error(`no event for ${JSON.stringify(body)}`);
-      await this.poll();
-    }
-  }
-
-  /** The next unsolicited plugin event of `handle` (null when none comes within `ms`). */
-  async event(handle: number, ms = 4000): Promise<JsonObject | null> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const i = this.events.findIndex((e) => e['sender'] === handle && e['janus'] === 'event' && e['transaction'] === undefined);
-      if (i >= 0) return ((this.events.splice(i, 1)[0]!['plugindata'] as JsonObject)['data']) as JsonObject;
-      if (Date.now() > deadline) return null;
-      await this.poll();
-    }
-  }
-
-  async close(): Promise<void> {
-    await postJson(`${this.url}/${this.session}`, { janus: 'destroy', transaction: tx() }).catch(() => undefined);
-  }
-}
-
 async function run(gw: MediaGateway): Promise<Step[]> {
   const steps: Step[] = [];
   const m = new Masker();
-  const http = await Http.open(gw.httpUrl);
+  const http = await PluginHttp.open(gw.httpUrl, 'janus.plugin.videoroom');
   try {
     const obs = await http.attach();
     const adm = await http.attach();
