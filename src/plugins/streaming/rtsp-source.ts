@@ -92,7 +92,6 @@ class RtspSource implements MediaSource {
       if (setup === null || setup.status === 461) {
         // 461 Unsupported Transport: a server (or a path through a firewall) that only does TCP.
         // Media then comes interleaved on this connection, channels 2i (RTP) and 2i+1 (RTCP).
-        if (!interleaved) this.closeSockets();
         interleaved = true;
         const ch = 2 * st.index;
         this.byChannel.set(ch, st);
@@ -129,18 +128,27 @@ class RtspSource implements MediaSource {
 
   /** SETUP with RTP over UDP to two ports of ours. */
   private async setupUdp(conn: RtspConnection, url: string, st: MpStream): Promise<RtspResponse> {
-      const rtp = await this.deps.ports.allocate();
-      this.sockets.push(rtp.socket);
-      setBigReceiveBuffer(rtp.socket);
-      let rtcpPort = rtp.port + 1;
-      const rtcp = await this.deps.ports.allocate().catch(() => null);
-      if (rtcp !== null) {
-        this.sockets.push(rtcp.socket);
-        rtcpPort = rtcp.port;
-      }
-      this.listen(rtp.socket, st);
-      this.ports[st.index] = [rtp.port, 0, 0];
-      return await conn.request('SETUP', url, { Transport: `RTP/AVP;unicast;client_port=${rtp.port}-${rtcpPort}` });
+    const mine: Socket[] = [];
+    const rtp = await this.deps.ports.allocate();
+    mine.push(rtp.socket);
+    setBigReceiveBuffer(rtp.socket);
+    let rtcpPort = rtp.port + 1;
+    const rtcp = await this.deps.ports.allocate().catch(() => null);
+    if (rtcp !== null) {
+      mine.push(rtcp.socket);
+      rtcpPort = rtcp.port;
+    }
+    this.sockets.push(...mine);
+    this.listen(rtp.socket, st);
+    this.ports[st.index] = [rtp.port, 0, 0];
+    const res = await conn.request('SETUP', url, { Transport: `RTP/AVP;unicast;client_port=${rtp.port}-${rtcpPort}` });
+    if (res.status === 461) {
+      // This stream goes interleaved instead: its ports are not needed (the other streams keep theirs).
+      for (const s of mine) s.close();
+      this.sockets = this.sockets.filter((s) => !mine.includes(s));
+      this.ports[st.index] = [0, 0, 0];
+    }
+    return res;
   }
 
   private listen(socket: Socket, st: MpStream): void {
