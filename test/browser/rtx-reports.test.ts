@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, closeAll } from '../helpers/browser.js';
 import { GATEWAYS, gatewayTitle, sleep } from '../helpers/demo-flows.js';
-import { startMediaGateway, type GatewayKind, type MediaGateway } from '../helpers/media-server.js';
+import { startVideoRoomGatewayOn, type MediaGateway } from '../helpers/media-server.js';
 import { postJson } from '../helpers/janus-client.js';
 import { ImpairedLink, netnsUnavailable } from '../helpers/netns.js';
 import { startPageServer, type PageServer } from '../helpers/page-server.js';
@@ -41,22 +41,6 @@ interface SubStats {
   offerRtxSsrc: number;
 }
 
-/**
- * The gateway, advertising only the veth's host side. Started up to 3 times: on this shared 2-core
- * machine Portunus has been seen taking 17-20 s to answer /janus/info (or its Admin API) while others
- * compile, and the helper does not retry that.
- */
-async function startGateway(kind: GatewayKind, prefix: string, hostIf: string): Promise<MediaGateway> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startMediaGateway(kind, ['videoroom'], {}, { prefix, janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${hostIf}"`) });
-    } catch (e) {
-      if (attempt === 3 || !/did not answer|not ready/.test(String(e))) throw e;
-      console.log(`# ${kind} start attempt ${attempt} timed out; retrying`);
-    }
-  }
-}
-
 const skip = netnsUnavailable();
 
 describe('RTCP for our RTX SSRCs, with a Chromium subscriber on a lossy link', { skip: skip ?? false }, () => {
@@ -78,7 +62,7 @@ describe('RTCP for our RTX SSRCs, with a Chromium subscriber on a lossy link', {
         const args = link!.chromiumArgs(pages.origin);
         pubBrowser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args, timeout: 30_000 });
         subBrowser = await chromium.launch({ executablePath: link!.chromium, headless: true, args, timeout: 30_000 });
-        gw = await startGateway(kind, 'rtxrr', link!.hostIf);
+        gw = await startVideoRoomGatewayOn(kind, 'rtxrr', link!.hostIf);
       });
       after(async () => {
         link?.clear();

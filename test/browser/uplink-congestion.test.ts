@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { CHROMIUM, closeAll } from '../helpers/browser.js';
 import { GATEWAYS, gatewayTitle, sleep } from '../helpers/demo-flows.js';
-import { startMediaGateway, type GatewayKind, type MediaGateway } from '../helpers/media-server.js';
+import { startVideoRoomGatewayOn, type MediaGateway } from '../helpers/media-server.js';
 import { postJson } from '../helpers/janus-client.js';
 import { ImpairedLink, netnsUnavailable } from '../helpers/netns.js';
 import { startPageServer, type PageServer } from '../helpers/page-server.js';
@@ -61,22 +61,6 @@ interface Sample {
 }
 
 const optIn = process.env['PORTUNUS_CC_UPLINK'] === '1' || process.env['PORTUNUS_CC_BROWSER'] === '1';
-/**
- * The gateway, advertising only the veth's host side. Started up to 3 times: on this shared 2-core
- * machine Portunus has been seen taking 17-20 s to answer /janus/info (or its Admin API) while others
- * compile, and the helper does not retry that.
- */
-async function startGateway(kind: GatewayKind, prefix: string, hostIf: string): Promise<MediaGateway> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startMediaGateway(kind, ['videoroom'], {}, { prefix, janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${hostIf}"`) });
-    } catch (e) {
-      if (attempt === 3 || !/did not answer|not ready/.test(String(e))) throw e;
-      console.log(`# ${kind} start attempt ${attempt} timed out; retrying`);
-    }
-  }
-}
-
 const skip = optIn ? netnsUnavailable() : 'opt-in: set PORTUNUS_CC_UPLINK=1 (root, ~5 min: three 70 s runs)';
 
 const avg = (xs: number[]): number => (xs.length === 0 ? 0 : Math.round(xs.reduce((a, x) => a + x, 0) / xs.length));
@@ -99,7 +83,7 @@ describe('a publisher on a constrained uplink follows the link (transport-cc fee
         pages = await startPageServer(link!.hostIp);
         const args = link!.chromiumArgs(pages.origin);
         browser = await chromium.launch({ executablePath: link!.chromium, headless: true, args, timeout: 30_000 });
-        gw = await startGateway(kind, 'ccup', link!.hostIf);
+        gw = await startVideoRoomGatewayOn(kind, 'ccup', link!.hostIf);
       });
       after(async () => {
         link?.liftUplink();

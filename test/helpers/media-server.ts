@@ -238,3 +238,19 @@ export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[]
     }
   });
 }
+
+/**
+ * A VideoRoom gateway advertising only `hostIf` (the host side of a test's veth pair). Started up to 3
+ * times: on a loaded 2-core machine Portunus has been seen taking 17-20 s to answer /janus/info (or its
+ * Admin API), which startMediaGateway does not retry.
+ */
+export async function startVideoRoomGatewayOn(kind: GatewayKind, prefix: string, hostIf: string): Promise<MediaGateway> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startMediaGateway(kind, ['videoroom'], {}, { prefix, janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${hostIf}"`) });
+    } catch (e) {
+      if (attempt === 3 || !/did not answer|not ready/.test(String(e))) throw e;
+      console.log(`# ${kind} start attempt ${attempt} timed out; retrying`);
+    }
+  }
+}
