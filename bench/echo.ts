@@ -4,8 +4,8 @@
  *
  *   node dist/bench/echo.js [--peers 4] [--rate 500] [--seconds 10] [--warmup 3] [--size 1000] [--rounds 1] [--only portunus|janus] [--info]
  *
- * Each server runs in its own process on a fresh configs folder (EchoTest only, rtp_port_range
- * 20000-20100, ICE on this machine's non-loopback address), one after the other. The load client is
+ * Each server runs in its own process on a fresh configs folder (EchoTest only, an rtp_port_range
+ * block of its own, ICE on this machine's non-loopback address), one after the other. The load client is
  * this process: `peers` PeerConnections made of our own media modules (the Peer class as an offering
  * client: audio + video, SRTP as negotiated) over the Janus API on WebSockets; it counts the echoed
  * packets without decrypting them, so that it stays cheaper than the servers it loads. Each

@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeMediaConfigsFolder, RTP_PORT_RANGE, type GatewayKind } from '../test/helpers/media-server.js';
+import { makeMediaConfigsFolder, type GatewayKind } from '../test/helpers/media-server.js';
 import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
 import { startPortunusOnFolder } from '../test/helpers/portunus.js';
 import type { RunningServer } from '../test/helpers/server-process.js';
@@ -74,7 +74,7 @@ export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promis
   const conf = await makeMediaConfigsFolder(`bench-${kind}`, ['videoroom']);
   // Same content for both: quieter logging, our own RTP port range, one room without caps.
   const jcfg = join(conf.dir, 'janus.jcfg');
-  let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, '21000-21999');
+  let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(conf.rtpPortRange, '21000-21999');
   if (kind === 'portunus' && workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${workers}`);
   writeFileSync(jcfg, text);
   const rooms = Array.from({ length: o.rooms }, (_, r) => [`room-${o.firstRoom + r}: {`, '  description = "fan-out bench"', `  publishers = ${o.publishers}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();

@@ -29,7 +29,7 @@ import { parseSdp } from '../src/media/sdp/parse.js';
 import { writeSdp } from '../src/media/sdp/write.js';
 import { clientPeerConfig } from '../test/helpers/client-peer-config.js';
 import { pollUntil, postJson } from '../test/helpers/janus-client.js';
-import { makeMediaConfigsFolder, RTP_PORT_RANGE, type GatewayKind } from '../test/helpers/media-server.js';
+import { makeMediaConfigsFolder, type GatewayKind } from '../test/helpers/media-server.js';
 import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
 import { startPortunusOnFolder } from '../test/helpers/portunus.js';
 
@@ -174,7 +174,7 @@ async function watch(httpUrl: string, address: string): Promise<Viewer> {
 async function runOne(kind: GatewayKind): Promise<Record<string, unknown>> {
   const conf = await makeMediaConfigsFolder(`bench-st-${kind}`, ['streaming']);
   const jcfg = join(conf.dir, 'janus.jcfg');
-  writeFileSync(jcfg, readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, '22000-22999'));
+  writeFileSync(jcfg, readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(conf.rtpPortRange, '22000-22999'));
   const srv = kind === 'janus' ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret) : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
   const viewers: Viewer[] = [];
   let sender: ReturnType<typeof startSender> | undefined;

@@ -33,6 +33,7 @@ import { writeSdp } from '../../src/media/sdp/write.js';
 import { WsClient, type JsonObject } from './janus-client.js';
 import { freePorts, httpJcfg, uniqueServerName, websocketsJcfg } from './server-conf.js';
 import { mediaJanusJcfg } from './media-server.js';
+import { reserveRtpPortRange } from './rtp-ranges.js';
 import { startJanusOnFolder } from './janus-ref.js';
 import { startPortunusOnFolder } from './portunus.js';
 import { withRetries, type RunningServer } from './server-process.js';
@@ -52,7 +53,7 @@ function certificate(): DtlsCertificate {
   return (sharedCert ??= generateCertificate());
 }
 
-/** Client sockets: their own range (the gateway uses 20000-20100), shifted per process so parallel test files do not collide. */
+/** Client sockets: their own range (gateways get blocks in 23000-29999, rtp-ranges.ts), shifted per process so parallel test files do not collide. */
 const allocators = new Map<string, UdpPortAllocator>();
 function allocatorFor(address: string, range?: { min: number; max: number }): UdpPortAllocator {
   const key = range ? `${address}/${range.min}-${range.max}` : address;
@@ -557,7 +558,7 @@ export interface TextroomGatewayOptions {
   textroomJcfg?: string;
   /** Extra node flags for the Portunus process (e.g. ['--cpu-prof']). */
   nodeArgs?: string[];
-  /** media.rtp_port_range (default 20000-20100): one port per member on both gateways, so hundreds of members need a wider one. */
+  /** media.rtp_port_range (default: a 101-port block of its own, rtp-ranges.ts): one port per member on both gateways, so hundreds of members need a wider one. */
   rtpPortRange?: string;
   /** Portunus only: general.media_workers (default: one per core). */
   mediaWorkers?: number;
@@ -567,7 +568,7 @@ export const DEFAULT_TEXTROOM_JCFG = ['general: {', '  json = "compact"', '}', '
 
 /**
  * Portunus with only the TextRoom plugin and the HTTP/WebSockets transports, advertising 127.0.0.1
- * (ice_enforce_list), media ports in 20000-20100. Configs folder removed on stop().
+ * (ice_enforce_list), media ports in a block of its own (rtp-ranges.ts). Configs folder removed on stop().
  */
 export async function startTextroomPortunus(opts: TextroomGatewayOptions = {}): Promise<RunningServer> {
   return startTextroomGateway('portunus', opts);
@@ -576,14 +577,17 @@ export async function startTextroomPortunus(opts: TextroomGatewayOptions = {}): 
 /** The same configs folder run by the real Janus 1.1.2 or by Portunus (the harness self-check runs Janus). */
 export async function startTextroomGateway(kind: 'janus' | 'portunus', opts: TextroomGatewayOptions = {}): Promise<RunningServer> {
   return withRetries(4, async () => {
+    const rtp = opts.rtpPortRange === undefined ? await reserveRtpPortRange() : null;
     const dir = mkdtempSync(join(tmpdir(), 'portunus-textroom-conf-'));
-    const remove = (): void => rmSync(dir, { recursive: true, force: true });
+    const remove = (): void => {
+      rmSync(dir, { recursive: true, force: true });
+      rtp?.release();
+    };
     try {
       const ports = await freePorts();
       const serverName = uniqueServerName('portunus-textroom');
       const adminSecret = 'textroom_admin_secret';
-      let jcfg = mediaJanusJcfg(serverName, adminSecret, ['textroom'], opts.enforce ?? '127.0.0.1');
-      if (opts.rtpPortRange) jcfg = jcfg.replace(/rtp_port_range = "[^"]*"/, `rtp_port_range = ${JSON.stringify(opts.rtpPortRange)}`);
+      let jcfg = mediaJanusJcfg(serverName, adminSecret, ['textroom'], opts.enforce ?? '127.0.0.1', opts.rtpPortRange ?? rtp!.text);
       if (kind === 'portunus' && opts.mediaWorkers !== undefined) jcfg = jcfg.replace('general: {\n', `general: {\n  media_workers = ${opts.mediaWorkers}\n`);
       writeFileSync(join(dir, 'janus.jcfg'), jcfg);
       writeFileSync(join(dir, 'janus.transport.http.jcfg'), httpJcfg(ports));

@@ -3,7 +3,8 @@
  * both run unchanged, with what a browser on this machine needs:
  *  - nat.ice_enforce_list = the machine's first non-internal IPv4 interface (Chromium gathers no
  *    loopback candidates), no STUN server;
- *  - media.rtp_port_range = "20000-20100";
+ *  - media.rtp_port_range: a block of 101 ports of its own (rtp-ranges.ts), so gateways of test
+ *    processes running at the same time never share ports;
  *  - only the demo plugins a test asks for, each with Janus's stock demo room 1234 (numeric ids:
  *    the demo pages parseInt ?room=), and only the HTTP and WebSockets transports.
  * Reuses the colleague's server-conf.ts (transport files, ports) and janus-ref.ts / portunus.ts
@@ -16,11 +17,10 @@ import { JANUS_LIB, freePorts, httpJcfg, uniqueServerName, websocketsJcfg, type 
 import { startJanusOnFolder } from './janus-ref.js';
 import { startPortunusOnFolder } from './portunus.js';
 import { withRetries, type RunningServer } from './server-process.js';
+import { reserveRtpPortRange } from './rtp-ranges.js';
 
 export type DemoPlugin = 'echotest' | 'videoroom' | 'textroom' | 'audiobridge' | 'videocall' | 'recordplay' | 'streaming';
 export type GatewayKind = 'janus' | 'portunus';
-
-export const RTP_PORT_RANGE = '20000-20100';
 
 export interface MachineAddress {
   iface: string;
@@ -49,7 +49,8 @@ function modules(kind: 'plugins' | 'transports' | 'events' | 'loggers'): string[
   }
 }
 
-export function mediaJanusJcfg(serverName: string, adminSecret: string, plugins: DemoPlugin[], enforce: string): string {
+/** `rtpPortRange`: `min-max`, a block reserved with reserveRtpPortRange() (rtp-ranges.ts). */
+export function mediaJanusJcfg(serverName: string, adminSecret: string, plugins: DemoPlugin[], enforce: string, rtpPortRange: string): string {
   const keepPlugins = new Set(plugins.map((p) => `libjanus_${p}.so`));
   const keepTransports = new Set(['libjanus_http.so', 'libjanus_websockets.so']);
   const disablePlugins = modules('plugins').filter((f) => !keepPlugins.has(f));
@@ -69,7 +70,7 @@ export function mediaJanusJcfg(serverName: string, adminSecret: string, plugins:
     '}',
     '',
     'media: {',
-    `  rtp_port_range = ${q(RTP_PORT_RANGE)}`,
+    `  rtp_port_range = ${q(rtpPortRange)}`,
     '  dtls_mtu = 1200',
     '}',
     '',
@@ -184,6 +185,9 @@ export function pluginJcfg(p: DemoPlugin): string {
 export interface MediaConfigsFolder {
   dir: string;
   ports: Ports;
+  /** media.rtp_port_range of this folder's janus.jcfg (`min-max`), held for this process until remove(). */
+  rtpPortRange: string;
+  rtpPorts: { min: number; max: number };
   serverName: string;
   adminSecret: string;
   address: MachineAddress;
@@ -195,19 +199,26 @@ export type PluginConfigOverrides = Partial<Record<DemoPlugin, string>>;
 
 export async function makeMediaConfigsFolder(prefix: string, plugins: DemoPlugin[], overrides: PluginConfigOverrides = {}): Promise<MediaConfigsFolder> {
   const address = machineAddress();
-  const dir = mkdtempSync(join(tmpdir(), `${prefix}-conf-`));
   const ports = await freePorts();
+  const rtp = await reserveRtpPortRange();
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-conf-`));
   const serverName = uniqueServerName(prefix);
   const adminSecret = 'browser_admin_secret';
-  writeFileSync(join(dir, 'janus.jcfg'), mediaJanusJcfg(serverName, adminSecret, plugins, address.iface));
+  writeFileSync(join(dir, 'janus.jcfg'), mediaJanusJcfg(serverName, adminSecret, plugins, address.iface, rtp.text));
   writeFileSync(join(dir, 'janus.transport.http.jcfg'), httpJcfg(ports));
   writeFileSync(join(dir, 'janus.transport.websockets.jcfg'), websocketsJcfg(ports, false));
   for (const p of plugins) writeFileSync(join(dir, `janus.plugin.${p}.jcfg`), overrides[p] ?? pluginJcfg(p));
-  return { dir, ports, serverName, adminSecret, address, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const remove = (): void => {
+    rmSync(dir, { recursive: true, force: true });
+    rtp.release();
+  };
+  return { dir, ports, rtpPortRange: rtp.text, rtpPorts: { min: rtp.min, max: rtp.max }, serverName, adminSecret, address, remove };
 }
 
 export interface MediaGateway extends RunningServer {
   address: MachineAddress;
+  /** Its media.rtp_port_range (a block of its own, see rtp-ranges.ts). */
+  rtpPorts: { min: number; max: number };
 }
 
 /**
@@ -231,7 +242,7 @@ export async function startMediaGateway(kind: GatewayKind, plugins: DemoPlugin[]
         await stop();
         conf.remove();
       };
-      return Object.assign(srv, { address: conf.address });
+      return Object.assign(srv, { address: conf.address, rtpPorts: conf.rtpPorts });
     } catch (e) {
       conf.remove();
       throw e;

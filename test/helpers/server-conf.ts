@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { reserveRtpPortRange } from './rtp-ranges.js';
 
 export const JANUS_LIB = '/usr/lib/x86_64-linux-gnu/janus';
 
@@ -89,7 +90,8 @@ export function uniqueServerName(prefix: string): string {
 
 const q = (s: string): string => JSON.stringify(s);
 
-export function janusJcfg(opts: ServerOptions, serverName: string): string {
+/** `rtpPortRange`: makeConfigsFolder() passes a block reserved for this process (rtp-ranges.ts). */
+export function janusJcfg(opts: ServerOptions, serverName: string, rtpPortRange = '41000-41200'): string {
   const lines = [
     'general: {',
     `  plugins_folder = ${q(`${JANUS_LIB}/plugins`)}`,
@@ -105,7 +107,7 @@ export function janusJcfg(opts: ServerOptions, serverName: string): string {
   if (opts.extraGeneral) lines.push(opts.extraGeneral);
   lines.push('}', '');
   lines.push('certificates: {', '}', '');
-  lines.push('media: {', '  rtp_port_range = "41000-41200"', '  dtls_mtu = 1200', ...(opts.mediaWorkers !== undefined ? [`  media_workers = ${opts.mediaWorkers}`] : []), '}', '');
+  lines.push('media: {', `  rtp_port_range = ${q(rtpPortRange)}`, '  dtls_mtu = 1200', ...(opts.mediaWorkers !== undefined ? [`  media_workers = ${opts.mediaWorkers}`] : []), '}', '');
   lines.push('nat: {', '  nice_debug = false', '  ice_ignore_list = "vmnet"', '}', '');
   lines.push(disableSections(opts.sampleEvh ? { sampleEvh: true } : {}));
   return lines.join('\n');
@@ -198,10 +200,11 @@ export interface ConfigsFolder {
 }
 
 export async function makeConfigsFolder(prefix: string, opts: ServerOptions = {}): Promise<ConfigsFolder> {
-  const dir = mkdtempSync(join(tmpdir(), `${prefix}-conf-`));
   const ports = await freePorts();
+  const rtp = await reserveRtpPortRange();
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-conf-`));
   const serverName = uniqueServerName(prefix);
-  writeFileSync(join(dir, 'janus.jcfg'), janusJcfg(opts, serverName));
+  writeFileSync(join(dir, 'janus.jcfg'), janusJcfg(opts, serverName, rtp.text));
   writeFileSync(join(dir, 'janus.transport.http.jcfg'), httpJcfg(ports));
   writeFileSync(join(dir, 'janus.transport.websockets.jcfg'), websocketsJcfg(ports, opts.adminWs ?? false));
   writeFileSync(join(dir, 'janus.plugin.videoroom.jcfg'), videoroomJcfg(opts));
@@ -211,7 +214,10 @@ export async function makeConfigsFolder(prefix: string, opts: ServerOptions = {}
     ports,
     serverName,
     adminSecret: opts.adminSecret ?? 'e2e_admin_secret',
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    remove: () => {
+      rmSync(dir, { recursive: true, force: true });
+      rtp.release();
+    },
   };
 }
 

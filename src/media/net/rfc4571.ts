@@ -102,7 +102,10 @@ export class Rfc4571Reader {
   /** Stop: later pushes are ignored (the connection is being closed for another reason). */
   stop(): void {
     if (this.failed === null) this.failed = 'stopped';
+    // Nothing is held for a frame that will never complete (pending reads 0).
     this.partial = null;
+    this.partialFill = 0;
+    this.headHi = -1;
   }
 
   private deliver(f: Buffer): void {

@@ -5,12 +5,20 @@
  *
  * Mapping: out_seq = (in_seq + seqOffset) mod 2^16, out_ts = (in_ts + tsOffset) mod 2^32.
  * Offsets are re-based when the source SSRC changes or switchSource() was called (packets still
- * arriving from the previous source are then refused): the next
+ * arriving from the previous source within STRAGGLER_MS are then refused): the next
  * sequence number follows the last one sent, and the timestamp advances by the wall-clock time
  * elapsed since the last packet (at least one tick), so receivers' jitter buffers see no jump.
  */
 import { rtpSeq, rtpSsrc, rtpTimestamp, setRtpSeq, setRtpSsrc, setRtpTimestamp } from './header.js';
 import { seqDiff } from './seq.js';
+
+/**
+ * How long after a source change packets of the previous source count as stragglers (in flight or
+ * reordered at the switch) and are dropped. Later, that source is simply switched back to: refusing
+ * it for good froze a Streaming mountpoint for its viewers after one stray datagram with another
+ * SSRC (the real sender's packets were all "stragglers" from then on).
+ */
+export const STRAGGLER_MS = 500;
 
 export interface RtpRewriterOptions {
   /** Outgoing SSRC of this stream. */
@@ -35,6 +43,8 @@ export class RtpRewriter {
   private lastSeq = -1;
   private lastTs = 0;
   private lastMs = 0;
+  /** When the source last changed (ms). */
+  private switchedMs = 0;
   private readonly firstSeq: number;
   private readonly firstTs: number;
 
@@ -74,7 +84,7 @@ export class RtpRewriter {
     const inTs = rtpTimestamp(buf);
     if (inSsrc !== this.source || this.rebase) {
       // a straggler from the source we just switched away from is dropped, not re-based to
-      if (inSsrc === this.previous && !this.rebase) return false;
+      if (inSsrc === this.previous && !this.rebase && nowMs - this.switchedMs < STRAGGLER_MS) return false;
       if (this.lastSeq < 0) {
         this.seqOffset = (this.firstSeq - inSeq) & 0xffff;
         this.tsOffset = (this.firstTs - inTs) >>> 0;
@@ -83,7 +93,10 @@ export class RtpRewriter {
         const elapsed = Math.max(1, Math.round(((nowMs - this.lastMs) * this.clockRate) / 1000));
         this.tsOffset = (this.lastTs + elapsed - inTs) >>> 0;
       }
-      if (inSsrc !== this.source) this.previous = this.source;
+      if (inSsrc !== this.source) {
+        this.previous = this.source;
+        this.switchedMs = nowMs;
+      }
       this.source = inSsrc;
       this.rebase = false;
       this.lastSeq = -2; // force "newer" below

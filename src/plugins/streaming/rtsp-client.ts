@@ -5,14 +5,9 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { RtspReader, type RtspResponse } from './rtsp-reader.js';
 
-export interface RtspResponse {
-  status: number;
-  reason: string;
-  /** Header names lower-cased. */
-  headers: Map<string, string>;
-  body: string;
-}
+export type { RtspResponse } from './rtsp-reader.js';
 
 export interface RtspUrl {
   host: string;
@@ -47,7 +42,14 @@ const MAX_RESPONSE = 256 * 1024;
 
 export class RtspConnection {
   private socket: Socket | null = null;
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly reader = new RtspReader(MAX_RESPONSE, {
+    response: (r) => {
+      const p = this.pending;
+      this.pending = null;
+      p?.resolve(r);
+    },
+    interleaved: (channel, data) => this.onInterleaved?.(channel, data),
+  });
   private cseq = 0;
   private pending: { resolve: (r: RtspResponse) => void; reject: (e: Error) => void } | null = null;
   private authorization: ((method: string, uri: string) => string) | null = null;
@@ -162,50 +164,13 @@ export class RtspConnection {
           reject(e);
         },
       };
-      s.write(`${lines.join('\r\n')}\r\n\r\n`);
+      // Values from the server (nonce, realm, session, URLs) never end a line of ours early.
+      s.write(`${lines.map((l) => l.replace(/[\r\n]/g, '')).join('\r\n')}\r\n\r\n`);
     });
   }
 
   private onData(d: Buffer): void {
-    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
-    for (;;) {
-      if (this.buf.length === 0) return;
-      if (this.buf[0] === 0x24) {
-        // interleaved binary frame: '$', channel, 16-bit length
-        if (this.buf.length < 4) return;
-        const n = 4 + this.buf.readUInt16BE(2);
-        if (this.buf.length < n) return;
-        const frame = this.buf.subarray(4, n);
-        const channel = this.buf[1]!;
-        this.buf = this.buf.subarray(n);
-        // The frame's bytes are never reused by us (each read is a fresh Buffer): it may be kept.
-        this.onInterleaved?.(channel, frame);
-        continue;
-      }
-      const end = this.buf.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (this.buf.length > MAX_RESPONSE) this.socket?.destroy();
-        return;
-      }
-      const head = this.buf.subarray(0, end).toString('latin1').split('\r\n');
-      const headers = new Map<string, string>();
-      for (const line of head.slice(1)) {
-        const i = line.indexOf(':');
-        if (i > 0) headers.set(line.slice(0, i).trim().toLowerCase(), line.slice(i + 1).trim());
-      }
-      const len = Number(headers.get('content-length') ?? '0') || 0;
-      if (len > MAX_RESPONSE) {
-        this.socket?.destroy();
-        return;
-      }
-      if (this.buf.length < end + 4 + len) return;
-      const body = this.buf.subarray(end + 4, end + 4 + len).toString('utf8');
-      this.buf = this.buf.subarray(end + 4 + len);
-      const m = /^RTSP\/1\.0\s+(\d{3})\s*(.*)$/.exec(head[0] ?? '');
-      if (m === null) continue; // a request from the server (rare): ignored
-      const p = this.pending;
-      this.pending = null;
-      p?.resolve({ status: Number(m[1]), reason: m[2] ?? '', headers, body });
-    }
+    // A server that breaks framing or sends a message past MAX_RESPONSE is dropped (the source reconnects).
+    if (this.reader.push(d) !== null) this.socket?.destroy();
   }
 }

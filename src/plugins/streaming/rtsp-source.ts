@@ -6,26 +6,15 @@
  * The session is kept alive with OPTIONS at half the server's session timeout.
  */
 import type { Socket } from 'node:dgram';
-import { CODECS, codecNameOf } from '../../media/sdp/negotiate.js';
 import { parseSdp } from '../../media/sdp/parse.js';
-import type { MediaSection } from '../../media/sdp/types.js';
 import { isRtp, rtpPayloadType } from '../../media/rtp/header.js';
 import { deliverRtp } from './fanout.js';
 import type { MediaSource, Mountpoint, MpStream } from './mountpoint.js';
 import { setBigReceiveBuffer, type SourceDeps } from './rtp-source.js';
 import { parseRtspUrl, RtspConnection, type RtspResponse, type RtspUrl } from './rtsp-client.js';
+import { DEFAULT_SESSION_TIMEOUT_S, describedStream, parseSessionHeader, resolveControl } from './rtsp-describe.js';
 
 const CONNECT_TIMEOUT_MS = 5000;
-
-function control(m: MediaSection): string | undefined {
-  return m.attributes.find((a) => a.name === 'control')?.value;
-}
-
-function resolveControl(base: string, ctl: string | undefined): string {
-  if (ctl === undefined || ctl === '*') return base;
-  if (/^rtsp:\/\//i.test(ctl)) return ctl;
-  return base.endsWith('/') ? `${base}${ctl}` : `${base}/${ctl}`;
-}
 
 class RtspSource implements MediaSource {
   readonly ports: Array<[number, number, number]>;
@@ -67,27 +56,21 @@ class RtspSource implements MediaSource {
     if (desc.status !== 200) throw new Error(`DESCRIBE answered ${desc.status} ${desc.reason}`);
     const base = desc.headers.get('content-base') ?? desc.headers.get('content-location') ?? this.target.url;
     const sdp = parseSdp(desc.body);
-    let timeoutS = 60;
+    let timeoutS = DEFAULT_SESSION_TIMEOUT_S;
     let interleaved = this.mp.spec.rtspInterleaved;
     this.byChannel.clear();
     for (const st of this.mp.streams) {
-      const m = sdp.media.find((x) => x.kind === st.spec.type);
-      if (m === undefined) throw new Error(`the RTSP server offers no ${st.spec.type}`);
-      const pt = Number(m.formats[0]);
-      const map = m.rtpmaps.find((r) => r.pt === pt);
-      const codec = map !== undefined ? codecNameOf(map) : undefined;
+      const d = describedStream(sdp, st.spec.type);
+      const pt = d.pt;
       // the mountpoint's codec/pt default to what the server describes
       if (st.spec.codec === null) {
-        if (codec === undefined || CODECS[codec].kind !== st.spec.type) throw new Error(`unsupported ${st.spec.type} codec in the RTSP description`);
-        st.spec.codec = codec;
+        if (d.codec === undefined) throw new Error(`unsupported ${st.spec.type} codec in the RTSP description`);
+        st.spec.codec = d.codec;
       }
       if (st.spec.pt === null) st.spec.pt = pt;
-      if (st.spec.fmtp === null) {
-        const f = m.fmtps.find((x) => x.pt === pt);
-        if (f !== undefined && Object.keys(f.params).length > 0) st.spec.fmtp = Object.entries(f.params).map(([k, v]) => (v === '' ? k : `${k}=${v}`)).join(';');
-      }
+      if (st.spec.fmtp === null && d.fmtp !== null) st.spec.fmtp = d.fmtp;
       this.inPt[st.index] = pt;
-      const url = resolveControl(base, control(m));
+      const url = resolveControl(base, d.control);
       let setup = interleaved ? null : await this.setupUdp(conn, url, st);
       if (setup === null || setup.status === 461) {
         // 461 Unsupported Transport: a server (or a path through a firewall) that only does TCP.
@@ -100,10 +83,9 @@ class RtspSource implements MediaSource {
       if (setup.status !== 200) throw new Error(`SETUP answered ${setup.status} ${setup.reason}`);
       const session = setup.headers.get('session');
       if (session !== undefined) {
-        const [id, ...params] = session.split(';');
-        conn.session = id!.trim();
-        const t = params.map((p) => /timeout\s*=\s*(\d+)/.exec(p)).find((x) => x !== null);
-        if (t) timeoutS = Number(t[1]);
+        const sh = parseSessionHeader(session);
+        conn.session = sh.id;
+        if (sh.timeoutS !== null) timeoutS = sh.timeoutS;
       }
     }
     if (interleaved) conn.onInterleaved = (channel, data) => {

@@ -4,6 +4,7 @@ import {
   RtpReceiveEvent,
   RtpReceiveStats,
   RtpRewriter,
+  STRAGGLER_MS,
   RtpSendBuffer,
   RtpSendStats,
   rtpSeq,
@@ -62,6 +63,20 @@ test('rewriter: source switch keeps seq continuous and advances ts by elapsed ti
   const e = pkt(2, 50002, 123456789 + 6000);
   rw.rewrite(e, 200);
   assert.equal(rtpSeq(e), 2);
+});
+
+test('rewriter: the previous source, back after the straggler window, is switched back to (regression: refused for good)', () => {
+  const rw = new RtpRewriter({ ssrc: 7, clockRate: 48000, initialSeq: 100, initialTimestamp: 0 });
+  rw.rewrite(pkt(1, 10, 960), 0);
+  // One stray packet of another SSRC (a Streaming mountpoint with collision = 0 takes any sender).
+  assert.equal(rw.rewrite(pkt(2, 5000, 7), 20), true);
+  assert.equal(rw.rewrite(pkt(1, 11, 1920), 20 + STRAGGLER_MS - 1), false, 'a straggler right after the switch');
+  const back = pkt(1, 12, 2880);
+  assert.equal(rw.rewrite(back, 20 + STRAGGLER_MS), true, 'the sender is back');
+  assert.equal(rtpSeq(back), 102, 'continuous after the stray packet');
+  const next = pkt(1, 13, 3840);
+  assert.equal(rw.rewrite(next, 40 + STRAGGLER_MS), true);
+  assert.equal(rtpSeq(next), 103);
 });
 
 test('rewriter: switchSource() after a pause re-bases the same SSRC; drop() hides skipped packets', () => {

@@ -384,7 +384,7 @@ test('in a real Portunus process (AudioBridge in its media worker thread): two p
         const d = (ev['plugindata'] as JsonObject)['data'] as JsonObject;
         const rtp = d['rtp'] as JsonObject;
         assert.equal(rtp['ip'], gw.address.address, 'the advertised address is the machine address');
-        assert.ok((rtp['port'] as number) >= 20000 && (rtp['port'] as number) <= 20100, 'inside media.rtp_port_range');
+        assert.ok((rtp['port'] as number) >= gw.rtpPorts.min && (rtp['port'] as number) <= gw.rtpPorts.max, 'inside media.rtp_port_range');
         cs[i]!.target = { ip: rtp['ip'] as string, port: rtp['port'] as number, pt: 111 };
       }
       cs[0]!.start(440);

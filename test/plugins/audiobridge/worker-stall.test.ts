@@ -43,7 +43,7 @@ async function startServer(worker: boolean): Promise<Stalled> {
   const jcfg = `general: {\n${worker ? '' : '\tmedia_worker = false\n'}}\nroom-${ROOM}: {\n\tsampling_rate = 48000\n}\n`;
   const conf = await makeMediaConfigsFolder('abstall', ['audiobridge'], { audiobridge: jcfg });
   // Our test clients live on 127.0.0.1: make the server advertise that address.
-  writeFileSync(join(conf.dir, 'janus.jcfg'), mediaJanusJcfg(conf.serverName, conf.adminSecret, ['audiobridge'], '127.0.0.1'));
+  writeFileSync(join(conf.dir, 'janus.jcfg'), mediaJanusJcfg(conf.serverName, conf.adminSecret, ['audiobridge'], '127.0.0.1', conf.rtpPortRange));
   const inspectPort = await freePort();
   try {
     const srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, { nodeArgs: [`--inspect=127.0.0.1:${inspectPort}`] });

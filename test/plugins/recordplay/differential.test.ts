@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonObject } from '../../helpers/janus-client.js';
 import { PluginHttp } from '../../helpers/plugin-http.js';
-import { startMediaGateway, type MediaGateway } from '../../helpers/media-server.js';
+import { collectTranscripts, haveJanus } from '../../helpers/differential.js';
+import type { GatewayKind, MediaGateway } from '../../helpers/media-server.js';
 import { diffTranscripts, type Rule, type Step } from '../../helpers/shape-diff.js';
 import { CHROME_OFFER } from '../videoroom/fixtures.js';
 
-const JANUS = '/usr/bin/janus';
 const SAMPLES = '/usr/share/janus/recordings';
 const RULES: Rule[] = [];
 
@@ -66,26 +66,27 @@ async function run(gw: MediaGateway): Promise<Step[]> {
   return steps;
 }
 
-const haveJanus = existsSync(JANUS) && existsSync(join(SAMPLES, '1234.nfo'));
+const haveSamples = haveJanus() && existsSync(join(SAMPLES, '1234.nfo'));
 
-describe('Record&Play: differential against Janus 1.1.2', { skip: !haveJanus && 'Janus or its sample recordings not installed', timeout: 120_000 }, () => {
+describe('Record&Play: differential against Janus 1.1.2', { skip: !haveSamples && 'Janus or its sample recordings not installed', timeout: 120_000 }, () => {
   let janusSteps: Step[] = [];
   let portunusSteps: Step[] = [];
   before(async () => {
-    for (const kind of ['janus', 'portunus'] as const) {
-      const dir = mkdtempSync(join(tmpdir(), `rp-diff-${kind}-`));
-      cpSync(SAMPLES, dir, { recursive: true });
-      const gw = await startMediaGateway(kind, ['recordplay'], { recordplay: `general: {\n  path = ${JSON.stringify(dir)}\n}\n` }, { prefix: 'rp-diff' });
-      try {
-        const steps = await run(gw);
-        if (kind === 'janus') janusSteps = steps;
-        else portunusSteps = steps;
-      } finally {
-        await gw.stop();
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }
-    if (process.env['RP_DUMP']) console.log(JSON.stringify({ janus: janusSteps, portunus: portunusSteps }, null, 1));
+    // Each gateway gets its own copy of the samples (recording writes there).
+    const dirs = new Map<GatewayKind, string>();
+    ({ janus: janusSteps, portunus: portunusSteps } = await collectTranscripts({
+      plugins: ['recordplay'],
+      prefix: 'rp-diff',
+      overrides: (kind) => {
+        const dir = mkdtempSync(join(tmpdir(), `rp-diff-${kind}-`));
+        cpSync(SAMPLES, dir, { recursive: true });
+        dirs.set(kind, dir);
+        return { recordplay: `general: {\n  path = ${JSON.stringify(dir)}\n}\n` };
+      },
+      cleanup: (kind) => rmSync(dirs.get(kind)!, { recursive: true, force: true }),
+      script: run,
+      dumpEnv: 'RP_DUMP',
+    }));
   });
 
   test('Janus itself: the sample recording is listed and prepared with an offer', () => {

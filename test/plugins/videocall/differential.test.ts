@@ -7,14 +7,13 @@
  */
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import type { JsonObject } from '../../helpers/janus-client.js';
 import { PluginHttp } from '../../helpers/plugin-http.js';
-import { startMediaGateway, type MediaGateway } from '../../helpers/media-server.js';
+import { collectTranscripts, haveJanus } from '../../helpers/differential.js';
+import type { MediaGateway } from '../../helpers/media-server.js';
 import { diffTranscripts, type Rule, type Step } from '../../helpers/shape-diff.js';
 import { CHROME_OFFER } from '../videoroom/fixtures.js';
 
-const JANUS = '/usr/bin/janus';
 const RULES: Rule[] = [];
 
 async function run(gw: MediaGateway): Promise<Step[]> {
@@ -75,9 +74,7 @@ async function run(gw: MediaGateway): Promise<Step[]> {
   return steps;
 }
 
-const haveJanus = existsSync(JANUS);
-
-describe('VideoCall: differential against Janus 1.1.2', { skip: !haveJanus && 'Janus not installed', timeout: 120_000 }, () => {
+describe('VideoCall: differential against Janus 1.1.2', { skip: !haveJanus() && 'Janus not installed', timeout: 120_000 }, () => {
   let janusSteps: Step[] = [];
   let portunusSteps: Step[] = [];
   before(async () => {
@@ -86,23 +83,7 @@ describe('VideoCall: differential against Janus 1.1.2', { skip: !haveJanus && 'J
     // reference run says nothing about Portunus, so it is run again (at most 5 attempts).
     const callSurvived = (steps: Step[]): boolean =>
       ((steps.find((x) => x.name === 'peer-hangup')?.value as JsonObject | undefined)?.['result'] as JsonObject | undefined)?.['reason'] !== 'Remote WebRTC hangup';
-    for (const kind of ['janus', 'portunus'] as const) {
-      for (let attempt = 1; attempt <= (kind === 'janus' ? 5 : 1); attempt++) {
-        const gw = await startMediaGateway(kind, ['videocall'], {}, { prefix: 'vc-diff' });
-        try {
-          const steps = await run(gw);
-          if (kind === 'portunus') portunusSteps = steps;
-          else {
-            janusSteps = steps;
-            if (callSurvived(steps)) break;
-            console.log(`# videocall janus: attempt ${attempt}: Janus hung the call up by itself; running it again`);
-          }
-        } finally {
-          await gw.stop();
-        }
-      }
-    }
-    if (process.env['VC_DUMP']) console.log(JSON.stringify({ janus: janusSteps, portunus: portunusSteps }, null, 1));
+    ({ janus: janusSteps, portunus: portunusSteps } = await collectTranscripts({ plugins: ['videocall'], prefix: 'vc-diff', script: run, usable: callSurvived, janusAttempts: 5, dumpEnv: 'VC_DUMP' }));
   });
 
   test('Janus itself: the call reached the callee with an offer', () => {

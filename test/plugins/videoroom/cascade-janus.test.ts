@@ -80,7 +80,7 @@ async function gateway(kind: GatewayKind): Promise<MediaGateway> {
         await stop();
         conf.remove();
       };
-      gw = Object.assign(srv, { address: conf.address });
+      gw = Object.assign(srv, { address: conf.address, rtpPorts: conf.rtpPorts });
     } catch (e) {
       conf.remove();
       throw e;

@@ -6,15 +6,15 @@
  * forwarders for them, as soon as it answers the offer.
  * VR_FWD_DUMP=1 prints both transcripts. Skipped when Janus is not installed.
  */
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { longPoll, postJson, tx, type JsonObject } from '../../helpers/janus-client.js';
-import { pluginJcfg, startMediaGateway, type MediaGateway } from '../../helpers/media-server.js';
+import type { JsonObject } from '../../helpers/janus-client.js';
+import { collectTranscripts, haveJanus } from '../../helpers/differential.js';
+import { pluginJcfg, type MediaGateway } from '../../helpers/media-server.js';
+import { PluginHttp } from '../../helpers/plugin-http.js';
 import { diffTranscripts, Masker, type Rule, type Step } from '../../helpers/shape-diff.js';
 import { CHROME_OFFER_SIMULCAST } from './fixtures.js';
 
-const JANUS = '/usr/bin/janus';
 const CONF = pluginJcfg('videoroom').replace('  string_ids = false', '  string_ids = false\n  admin_key = "fwdkey"\n  lock_rtp_forward = true');
 
 const RULES: Rule[] = [
@@ -22,47 +22,10 @@ const RULES: Rule[] = [
   { step: '*', path: '**.local_rtcp_port', mode: 'type', why: 'an ephemeral port' },
 ];
 
-class Http {
-  private events: JsonObject[] = [];
-  private constructor(
-    private readonly url: string,
-    readonly session: number,
-  ) {}
-
-  static async open(url: string): Promise<Http> {
-    const s = await postJson(url, { janus: 'create', transaction: tx() });
-    return new Http(url, (s['data'] as JsonObject)['id'] as number);
-  }
-
-  async attach(): Promise<number> {
-    const a = await postJson(`${this.url}/${this.session}`, { janus: 'attach', plugin: 'janus.plugin.videoroom', transaction: tx() });
-    return (a['data'] as JsonObject)['id'] as number;
-  }
-
-  async req(handle: number, body: Record<string, unknown>, jsep?: Record<string, unknown>): Promise<JsonObject> {
-    const transaction = tx('vf');
-    const r = await postJson(`${this.url}/${this.session}/${handle}`, { janus: 'message', transaction, body, ...(jsep ? { jsep } : {}) });
-    if (r['janus'] === 'success') return (r['plugindata'] as JsonObject)['data'] as JsonObject;
-    if (r['janus'] !== 'ack') return { janus: r['janus'] ?? null, error: r['error'] ?? null };
-    const deadline = Date.now() + 8000;
-    for (;;) {
-      const i = this.events.findIndex((e) => e['transaction'] === transaction);
-      if (i >= 0) return ((this.events.splice(i, 1)[0]!['plugindata'] as JsonObject)['data']) as JsonObject;
-      if (Date.now() > deadline) throw new Error(`no event for ${JSON.stringify(body)}`);
-      const p = await longPoll(this.url, this.session, { maxev: 10, timeoutMs: 5000 });
-      for (const e of Array.isArray(p.json) ? p.json : [p.json]) if (e && typeof e === 'object' && !Array.isArray(e)) this.events.push(e as JsonObject);
-    }
-  }
-
-  async close(): Promise<void> {
-    await postJson(`${this.url}/${this.session}`, { janus: 'destroy', transaction: tx() }).catch(() => undefined);
-  }
-}
-
 async function run(gw: MediaGateway): Promise<Step[]> {
   const steps: Step[] = [];
   const m = new Masker();
-  const http = await Http.open(gw.httpUrl);
+  const http = await PluginHttp.open(gw.httpUrl, 'janus.plugin.videoroom');
   try {
     const pub = await http.attach();
     const adm = await http.attach();
@@ -136,25 +99,12 @@ async function run(gw: MediaGateway): Promise<Step[]> {
   return steps;
 }
 
-const haveJanus = existsSync(JANUS);
-
-describe('VideoRoom RTP forwarders: differential against Janus 1.1.2', { skip: !haveJanus && 'Janus not installed', timeout: 120_000 }, () => {
+describe('VideoRoom RTP forwarders: differential against Janus 1.1.2', { skip: !haveJanus() && 'Janus not installed', timeout: 120_000 }, () => {
   let janusSteps: Step[] = [];
   let portunusSteps: Step[] = [];
   before(async () => {
-    for (const kind of ['janus', 'portunus'] as const) {
-      const gw = await startMediaGateway(kind, ['videoroom'], { videoroom: CONF });
-      try {
-        const steps = await run(gw);
-        if (kind === 'janus') janusSteps = steps;
-        else portunusSteps = steps;
-      } finally {
-        await gw.stop();
-      }
-    }
-    if (process.env['VR_FWD_DUMP']) console.log(JSON.stringify({ janus: janusSteps, portunus: portunusSteps }, null, 1));
+    ({ janus: janusSteps, portunus: portunusSteps } = await collectTranscripts({ plugins: ['videoroom'], overrides: { videoroom: CONF }, script: run, dumpEnv: 'VR_FWD_DUMP' }));
   });
-  after(() => undefined);
 
   test('Janus itself: the script ran and forwarders were created', () => {
     const streams = janusSteps.find((s) => s.name === 'fwd-streams')?.value as JsonObject;

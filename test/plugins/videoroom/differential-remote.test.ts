@@ -7,13 +7,12 @@
  */
 import { describe, test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import type { JsonObject } from '../../helpers/janus-client.js';
 import { PluginHttp } from '../../helpers/plugin-http.js';
-import { pluginJcfg, startMediaGateway, type MediaGateway } from '../../helpers/media-server.js';
+import { collectTranscripts, haveJanus } from '../../helpers/differential.js';
+import { pluginJcfg, type MediaGateway } from '../../helpers/media-server.js';
 import { diffTranscripts, Masker, type Rule, type Step } from '../../helpers/shape-diff.js';
 
-const JANUS = '/usr/bin/janus';
 const CONF = pluginJcfg('videoroom').replace('  string_ids = false', '  string_ids = false\n  admin_key = "fwdkey"\n  lock_rtp_forward = true');
 
 const RULES: Rule[] = [
@@ -148,23 +147,11 @@ async function run(gw: MediaGateway): Promise<Step[]> {
   return steps;
 }
 
-const haveJanus = existsSync(JANUS);
-
-describe('VideoRoom remote publishers: differential against Janus 1.1.2', { skip: !haveJanus && 'Janus not installed', timeout: 180_000 }, () => {
+describe('VideoRoom remote publishers: differential against Janus 1.1.2', { skip: !haveJanus() && 'Janus not installed', timeout: 180_000 }, () => {
   let janusSteps: Step[] = [];
   let portunusSteps: Step[] = [];
   before(async () => {
-    for (const kind of ['janus', 'portunus'] as const) {
-      const gw = await startMediaGateway(kind, ['videoroom'], { videoroom: CONF });
-      try {
-        const steps = await run(gw);
-        if (kind === 'janus') janusSteps = steps;
-        else portunusSteps = steps;
-      } finally {
-        await gw.stop();
-      }
-    }
-    if (process.env['VR_REMOTE_DUMP']) console.log(JSON.stringify({ janus: janusSteps, portunus: portunusSteps }, null, 1));
+    ({ janus: janusSteps, portunus: portunusSteps } = await collectTranscripts({ plugins: ['videoroom'], overrides: { videoroom: CONF }, script: run, dumpEnv: 'VR_REMOTE_DUMP' }));
   });
 
   test('Janus itself: the remote publisher was added and announced', () => {
