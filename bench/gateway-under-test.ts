@@ -62,11 +62,13 @@ export interface GatewayOptions {
   rooms: number;
   publishers: number;
   firstRoom: number;
+  /** The server's RTP port range (default 21000-21999). */
+  rtpRange?: string;
 }
 
 /**
  * Portunus or Janus 1.1.2 on the same generated configs folder content: VideoRoom only, WebSocket and
- * HTTP, quieter logging, RTP ports 21000-21999, `rooms` rooms from `firstRoom` with `publishers`
+ * HTTP, quieter logging, RTP ports 21000-21999 (or `rtpRange`), `rooms` rooms from `firstRoom` with `publishers`
  * publishers each and no bitrate cap or FIR period.
  */
 export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promise<{ srv: RunningServer; address: string; remove(): void }> {
@@ -74,7 +76,7 @@ export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promis
   const conf = await makeMediaConfigsFolder(`bench-${kind}`, ['videoroom']);
   // Same content for both: quieter logging, our own RTP port range, one room without caps.
   const jcfg = join(conf.dir, 'janus.jcfg');
-  let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, '21000-21999');
+  let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(RTP_PORT_RANGE, o.rtpRange ?? '21000-21999');
   if (kind === 'portunus' && workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${workers}`);
   writeFileSync(jcfg, text);
   const rooms = Array.from({ length: o.rooms }, (_, r) => [`room-${o.firstRoom + r}: {`, '  description = "fan-out bench"', `  publishers = ${o.publishers}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();

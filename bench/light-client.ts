@@ -95,6 +95,9 @@ export class LightClient {
   /** SRTCP packets from the server, authenticated ('light'). */
   rtcpIn = 0;
   up = false;
+  /** performance.now() when the PeerConnection came up (DTLS done) and when the first RTP packet arrived; NaN before. */
+  upAt = NaN;
+  firstRtpAt = NaN;
   closed: string | null = null;
   readonly bySsrc = new Map<number, SsrcCount>();
   readonly mode: ReceiveMode;
@@ -135,6 +138,7 @@ export class LightClient {
     c.peerRef = new Peer(0, c.tap as unknown as Socket, sock.port, hc, clientPeerConfig(cert), {
       webrtcUp: () => {
         c.up = true;
+        c.upAt = performance.now();
         if (c.mode === 'light') c.rrTimer = setInterval(() => c.sendReport(), RR_INTERVAL_MS);
       },
       mediaState: () => {},
@@ -143,7 +147,7 @@ export class LightClient {
       closed: (r) => (c.closed = r),
       localCandidate: () => {},
     });
-    c.peerRef.setSink({ incomingRtp: () => c.mode === 'full' && c.rtp++, incomingRtcp: () => {}, incomingData: () => {}, dataReady: () => {} });
+    c.peerRef.setSink({ incomingRtp: () => c.mode === 'full' && (c.rtp === 0 && (c.firstRtpAt = performance.now()), c.rtp++), incomingRtcp: () => {}, incomingData: () => {}, dataReady: () => {} });
     return c;
   }
 
@@ -193,7 +197,7 @@ export class LightClient {
 
   /** Returns true when the packet stops here. */
   private onRtp(m: Buffer): boolean {
-    this.rtp++;
+    if (this.rtp++ === 0) this.firstRtpAt = performance.now();
     if (this.mode === 'count') return true;
     const ssrc = m.readUInt32BE(8);
     const seq = m.readUInt16BE(2);
