@@ -50,6 +50,31 @@ export function rcvbufErrors(): number {
   return Number(lines[1]!.split(/\s+/)[h.indexOf('RcvbufErrors')]);
 }
 
+/**
+ * Datagrams the kernel dropped at the UDP sockets bound to a port in [min, max] (the `drops` column of
+ * /proc/net/udp and udp6: full receive buffers of those sockets only, while they are open). With the
+ * server's RTP range this says whether the server's own sockets overflowed, where RcvbufErrors counts
+ * every socket of the machine (the load clients' too).
+ */
+export function udpDropsInPorts(min: number, max: number): number {
+  let drops = 0;
+  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+    let text = '';
+    try {
+      text = readFileSync(f, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 13) continue;
+      const port = parseInt(cols[1]!.slice(cols[1]!.lastIndexOf(':') + 1), 16);
+      if (port >= min && port <= max) drops += Number(cols[cols.length - 1]) || 0;
+    }
+  }
+  return drops;
+}
+
 export function udpErrors(): string {
   const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
   const [h, v] = [lines[0]!.split(/\s+/), lines[1]!.split(/\s+/)];
@@ -85,7 +110,8 @@ export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promis
     const srv =
       kind === 'janus'
         ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret)
-        : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
+        : // BENCH_SERVER_NODE_ARGS: extra node flags for Portunus only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+          await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, process.env['BENCH_SERVER_NODE_ARGS'] ? { nodeArgs: process.env['BENCH_SERVER_NODE_ARGS'].split(' ') } : {});
     return { srv, address: conf.address.address, remove: () => conf.remove() };
   } catch (e) {
     conf.remove();

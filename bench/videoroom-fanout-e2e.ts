@@ -52,7 +52,7 @@ import { LightClient, type ReceiveMode } from './light-client.js';
 import { LoadProcesses, type ChildState } from './light-load.js';
 import { Signalling } from './janus-signalling.js';
 import type { GatewayKind } from '../test/helpers/media-server.js';
-import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks, udpErrors } from './gateway-under-test.js';
+import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks, udpDropsInPorts, udpErrors } from './gateway-under-test.js';
 
 const { values } = parseArgs({
   options: {
@@ -152,6 +152,8 @@ interface Result {
   rss_kb_per_subscriber: number;
   server_threads: number;
   kernel_rcvbuf_drops: number;
+  /** Of those, at the server's own media sockets (RTP range 21000-21999, /proc/net/udp `drops`). */
+  server_socket_drops: number;
   load_cpu_percent: number;
   /** Load side (this process + load processes) CPU µs per RTP packet the subscribers received. */
   load_cpu_us_per_received: number;
@@ -237,6 +239,7 @@ async function runOne(v: Variant): Promise<Result> {
     const recv0 = LoadProcesses.received(st0);
     const sent0 = [...sent];
     const drops0 = rcvbufErrors();
+    const serverDrops0 = udpDropsInPorts(21000, 21999);
     const cpu0 = cpuTicks(srv.pid);
     const tasks0 = threadTicks(srv.pid);
     const load0 = process.cpuUsage();
@@ -255,6 +258,7 @@ async function runOne(v: Variant): Promise<Result> {
     pacer = undefined;
     await sleep(300);
     const kernelDrops = rcvbufErrors() - drops0;
+    const serverDrops = udpDropsInPorts(21000, 21999) - serverDrops0;
     const sentTotal = sentW.reduce((a, b) => a + b, 0);
     const st2 = await load.states();
     const recvW = LoadProcesses.received(st2).map((n, i) => n - recv0[i]!);
@@ -298,6 +302,7 @@ async function runOne(v: Variant): Promise<Result> {
       rss_kb_per_subscriber: Math.round((rss - rssPubs) / (S * ROOMS)),
       server_threads: nThreads,
       kernel_rcvbuf_drops: kernelDrops,
+      server_socket_drops: serverDrops,
       load_cpu_percent: +((loadCpuUs / 1e6 / window) * 100).toFixed(1),
       load_cpu_us_per_received: +(loadCpuUs / forwardedInWindow).toFixed(3),
       load_procs: PROCS,
@@ -385,6 +390,7 @@ async function main(): Promise<void> {
     row("busiest thread's share of the server's CPU (%)", (r) => r.busiest_thread_share_percent);
     row('two busiest threads (last round)', (r) => results.filter((x) => x.variant === r.variant).at(-1)!.top_threads);
     row('UDP receive-buffer drops, whole machine, in the window', (r) => r.kernel_rcvbuf_drops);
+    row("of those at the server's media sockets", (r) => r.server_socket_drops);
     row('load generator CPU (%)', (r) => r.load_cpu_percent);
     row('subscriber load processes CPU µs per received packet', (r) => r.subscriber_cpu_us_per_received);
     row(`load side CPU µs per received packet (${MODE} clients, ${PROCS} load process(es))`, (r) => r.load_cpu_us_per_received);

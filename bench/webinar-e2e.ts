@@ -31,7 +31,7 @@ import { LightClient, type ReceiveMode } from './light-client.js';
 import { LoadProcesses, type ChildState, type JoinTiming } from './light-load.js';
 import { Signalling } from './janus-signalling.js';
 import type { GatewayKind } from '../test/helpers/media-server.js';
-import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks } from './gateway-under-test.js';
+import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks, udpDropsInPorts } from './gateway-under-test.js';
 
 const { values } = parseArgs({
   options: {
@@ -104,6 +104,8 @@ interface Result {
   server_threads: number;
   busiest_thread_share_percent: number;
   kernel_rcvbuf_drops: number;
+  /** Of those, at the server's own media sockets (its RTP port range, /proc/net/udp `drops`). */
+  server_socket_drops: number;
   load_cpu_us_per_received: number;
 }
 
@@ -189,6 +191,7 @@ async function runOne(v: Variant, n: number): Promise<Result> {
     const recv0 = LoadProcesses.received(st0);
     const sent0 = sent[0]!;
     const drops0 = rcvbufErrors();
+    const serverDrops0 = udpDropsInPorts(PORTS, PORTS + 499);
     const cpu0 = cpuTicks(srv.pid);
     const tasks0 = threadTicks(srv.pid);
     const load0 = process.cpuUsage();
@@ -207,6 +210,7 @@ async function runOne(v: Variant, n: number): Promise<Result> {
     const sentAtRead = sent[0]! - sent0;
     const st2 = await l.states();
     const kernelDrops = rcvbufErrors() - drops0;
+    const serverDrops = udpDropsInPorts(PORTS, PORTS + 499) - serverDrops0;
     const recvW = LoadProcesses.received(st2).map((x, i) => x - recv0[i]!);
     const losses = recvW.map((x) => Math.max(0, 1 - x / sentAtRead));
     const forwarded = recvW.reduce((a, b) => a + b, 0) * (sentW / Math.max(1, sentAtRead));
@@ -258,6 +262,7 @@ async function runOne(v: Variant, n: number): Promise<Result> {
       server_threads: nThreads,
       busiest_thread_share_percent: threadSum > 0 ? +((busiest / threadSum) * 100).toFixed(1) : 0,
       kernel_rcvbuf_drops: kernelDrops,
+      server_socket_drops: serverDrops,
       load_cpu_us_per_received: +(loadCpuUs / Math.max(1, forwarded)).toFixed(2),
     };
   } finally {
@@ -308,7 +313,7 @@ async function main(): Promise<void> {
       row('RSS with the publisher only (MB)', (r) => r.rss_mb_publisher_only);
       row('RSS per subscriber (kB)', (r) => r.rss_kb_per_subscriber);
       row("server threads / busiest thread's share (%)", (r) => `${r.server_threads} / ${r.busiest_thread_share_percent}`);
-      row('UDP receive-buffer drops, whole machine', (r) => r.kernel_rcvbuf_drops);
+      row("UDP receive-buffer drops: whole machine / the server's sockets", (r) => `${r.kernel_rcvbuf_drops} / ${r.server_socket_drops}`);
       row('load side CPU µs per received packet', (r) => r.load_cpu_us_per_received);
       row('load average (1 min)', (r) => r.load_average);
     }
