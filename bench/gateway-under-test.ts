@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { makeMediaConfigsFolder, RTP_PORT_RANGE, type GatewayKind } from '../test/helpers/media-server.js';
 import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
 import { startPortunusOnFolder } from '../test/helpers/portunus.js';
+export { udpDropsInPorts } from '../src/metrics/udp-drops.js';
 import type { RunningServer } from '../test/helpers/server-process.js';
 
 export function cpuTicks(pid: number): number {
@@ -48,31 +49,6 @@ export function rcvbufErrors(): number {
   const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
   const h = lines[0]!.split(/\s+/);
   return Number(lines[1]!.split(/\s+/)[h.indexOf('RcvbufErrors')]);
-}
-
-/**
- * Datagrams the kernel dropped at the UDP sockets bound to a port in [min, max] (the `drops` column of
- * /proc/net/udp and udp6: full receive buffers of those sockets only, while they are open). With the
- * server's RTP range this says whether the server's own sockets overflowed, where RcvbufErrors counts
- * every socket of the machine (the load clients' too).
- */
-export function udpDropsInPorts(min: number, max: number): number {
-  let drops = 0;
-  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
-    let text = '';
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 13) continue;
-      const port = parseInt(cols[1]!.slice(cols[1]!.lastIndexOf(':') + 1), 16);
-      if (port >= min && port <= max) drops += Number(cols[cols.length - 1]) || 0;
-    }
-  }
-  return drops;
 }
 
 export function udpErrors(): string {
