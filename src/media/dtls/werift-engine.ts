@@ -8,7 +8,7 @@ import { DtlsClient, DtlsServer, type DtlsSocket } from 'werift-dtls/lib/dtls/sr
 import { Flight } from 'werift-dtls/lib/dtls/src/flight/flight.js';
 import { DtlsPlaintext } from 'werift-dtls/lib/dtls/src/record/message/plaintext.js';
 import { ownedCopy } from '../owned-buffer.js';
-import { createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type ECDH, type KeyObject } from 'node:crypto';
+import { X509Certificate, createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign as cryptoSign, type ECDH, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 // werift retransmits flights on its own wall-clock timers (0.5 s, 1 s, ... x10). We run our own
@@ -53,6 +53,31 @@ const p256Keys = new WeakMap<Buffer, ECDH>();
       return { curve, privateKey: priv, publicKey };
     }
     return jsKeyPair(curve);
+  };
+  // Our certificate and key, parsed once per PEM instead of once per handshake (werift parses both
+  // with @fidm/x509 for every association, and signs with the PEM text: a PEM parse per signature).
+  const cipherModule = require('werift-dtls/lib/dtls/src/context/cipher.js') as { CipherContext: { prototype: Record<string, unknown> } };
+  type LocalKey = { key: KeyObject; pem: Buffer; sign(data: Buffer, hash: string): Buffer; toPEM(): Buffer };
+  const parsed = new Map<string, { cert: Buffer; local: LocalKey }>();
+  const proto = cipherModule.CipherContext.prototype;
+  proto['parseX509'] = function (this: Record<string, unknown>, certPem: string, keyPem: string, signatureHash: unknown): void {
+    const k = `${certPem}\n${keyPem}`;
+    let p = parsed.get(k);
+    if (p === undefined) {
+      const key = createPrivateKey(keyPem);
+      const pem = Buffer.from(keyPem);
+      p = { cert: Buffer.from(new X509Certificate(certPem).raw), local: { key, pem, sign: (data, hash) => cryptoSign(hash, data, key), toPEM: () => pem } };
+      // One certificate per process in practice (dtls_certificate, or the generated one): a small bound anyway.
+      if (parsed.size >= 8) parsed.clear();
+      parsed.set(k, p);
+    }
+    this['localCert'] = p.cert;
+    this['localPrivateKey'] = p.local;
+    this['signatureHashAlgorithm'] = signatureHash;
+  };
+  // The client's CertificateVerify: the same key object, no PEM parse.
+  proto['signatureData'] = function (this: { localPrivateKey: LocalKey }, data: Buffer, hash: string): Buffer {
+    return cryptoSign(hash, data, this.localPrivateKey.key);
   };
   // A bad peer key throws here as it did in werift (the handshake fails; endpoint.ts reports it).
   prf.prfPreMasterSecret = (publicKey: Buffer, privateKey: Buffer, curve: number): Buffer => {
