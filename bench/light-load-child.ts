@@ -46,6 +46,10 @@ async function handle(req: ChildRequest): Promise<unknown> {
         }),
         closed: subs.filter((c) => c.closed !== null).map((c) => c.closed),
         rtp: subs.map((c) => c.rtp),
+        gaps: subs.map((c) => {
+          const l = c.lossFromSequence();
+          return l.expected - l.received;
+        }),
         decrypted: subs.reduce((a, c) => a + c.decrypted, 0),
         authFailures: subs.reduce((a, c) => a + c.authFailures, 0),
         reportsSent: subs.reduce((a, c) => a + c.reportsSent, 0),

@@ -33,6 +33,8 @@ export interface ChildState {
   joins?: JoinTiming[];
   closed: string[];
   rtp: number[];
+  /** Per subscriber: packets missing from its sequence numbers since its first one (light/count clients). */
+  gaps?: number[];
   decrypted: number;
   authFailures: number;
   reportsSent: number;

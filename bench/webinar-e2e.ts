@@ -40,6 +40,8 @@ const { values } = parseArgs({
     size: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
+    /** After the window: how long to let in-flight packets arrive before reading the counters. */
+    'tail-ms': { type: 'string', default: '1000' },
     parallel: { type: 'string', default: '10' },
     late: { type: 'string', default: '10' },
     procs: { type: 'string', default: '2' },
@@ -97,6 +99,8 @@ interface Result {
   loss_max_percent: number;
   /** Subscribers that lost anything in the window (uniform loss = before the fan-out). */
   subscribers_with_loss: number;
+  /** Sequence-number gaps over the window, summed over subscribers (what never arrived, whatever the timing). */
+  sequence_gaps: number;
   server_cpu_percent: number;
   server_cpu_us_per_forward: number;
   rss_mb_publisher_only: number;
@@ -206,10 +210,11 @@ async function runOne(v: Variant, n: number): Promise<Result> {
     const st1 = await l.states();
     const loadCpu = process.cpuUsage(load0);
     // In-flight packets arrive; those sent after the window are not expected (scaled below).
-    await sleep(300);
+    await sleep(Number(values['tail-ms']));
     const sentAtRead = sent[0]! - sent0;
     const st2 = await l.states();
     const kernelDrops = rcvbufErrors() - drops0;
+    const gaps = (s: ChildState[]) => s.reduce((a, x) => a + (x.gaps ?? []).reduce((b, g) => b + g, 0), 0);
     const serverDrops = udpDropsInPorts(PORTS, PORTS + 499) - serverDrops0;
     const recvW = LoadProcesses.received(st2).map((x, i) => x - recv0[i]!);
     const losses = recvW.map((x) => Math.max(0, 1 - x / sentAtRead));
@@ -255,6 +260,7 @@ async function runOne(v: Variant, n: number): Promise<Result> {
       loss_mean_percent: +((losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length)) * 100).toFixed(3),
       loss_max_percent: +(Math.max(0, ...losses) * 100).toFixed(3),
       subscribers_with_loss: losses.filter((x) => x > 0.001).length,
+      sequence_gaps: gaps(st2) - gaps(st0),
       server_cpu_percent: +((cpuUs / 1e6 / window) * 100).toFixed(1),
       server_cpu_us_per_forward: +(cpuUs / Math.max(1, forwarded)).toFixed(2),
       rss_mb_publisher_only: +(rssPub / 1024).toFixed(1),
@@ -307,7 +313,7 @@ async function main(): Promise<void> {
       row('all N joined in (s)', (r) => r.join_phase_s);
       row('forwarded packets/s', (r) => r.forwarded_per_s);
       row('loss per subscriber, mean / max (%)', (r) => `${r.loss_mean_percent} / ${r.loss_max_percent}`);
-      row('subscribers with loss', (r) => r.subscribers_with_loss);
+      row('subscribers with loss / sequence gaps in the window (all subscribers)', (r) => `${r.subscribers_with_loss} / ${r.sequence_gaps}`);
       row('server CPU (% of one core)', (r) => r.server_cpu_percent);
       row('server CPU µs per forwarded packet', (r) => r.server_cpu_us_per_forward);
       row('RSS with the publisher only (MB)', (r) => r.rss_mb_publisher_only);
