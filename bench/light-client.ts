@@ -55,6 +55,12 @@ export interface LightClientOptions {
   decryptEvery?: number;
   /** SO_RCVBUF for the client socket: a briefly descheduled load process must not drop. */
   receiveBuffer?: number;
+  /**
+   * First DTLS retransmission timeout, ms (default: the environment's BENCH_CLIENT_DTLS_RTO_MS, else
+   * 1000 as RFC 6347). A browser uses ~2x the ICE RTT, at least 50 ms: a ClientHello the server was not
+   * ready for costs it ~50 ms, not 1 s.
+   */
+  dtlsInitialRtoMs?: number;
 }
 
 const FB = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
@@ -84,6 +90,11 @@ class ReceiveTap extends EventEmitter {
   close(): void {
     this.real.close();
   }
+}
+
+function dtlsRto(opts: LightClientOptions): { dtlsInitialRtoMs?: number } {
+  const ms = opts.dtlsInitialRtoMs ?? (process.env['BENCH_CLIENT_DTLS_RTO_MS'] ? Number(process.env['BENCH_CLIENT_DTLS_RTO_MS']) : undefined);
+  return ms !== undefined && ms > 0 ? { dtlsInitialRtoMs: ms } : {};
 }
 
 export class LightClient {
@@ -135,7 +146,7 @@ export class LightClient {
     const candidates = await LocalCandidates.create({ enforceList: [address] });
     const hc = candidates.hostCandidates(sock.port);
     if (!hc) throw new Error(`no host candidate for ${address}`);
-    c.peerRef = new Peer(0, c.tap as unknown as Socket, sock.port, hc, clientPeerConfig(cert), {
+    c.peerRef = new Peer(0, c.tap as unknown as Socket, sock.port, hc, clientPeerConfig(cert, dtlsRto(opts)), {
       webrtcUp: () => {
         c.up = true;
         c.upAt = performance.now();

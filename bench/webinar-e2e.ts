@@ -19,6 +19,11 @@
  * - Then `--late` more subscribers join one at a time into the running room: join to first packet
  *   without the burst's own queueing (what one viewer joining a busy webinar sees).
  *
+ * The clients' DTLS starts its retransmission timer at `--client-dtls-rto` (100 ms) as a browser does
+ * (libwebrtc: ~2x the ICE RTT, at least 50 ms), not RFC 6347's 1 s: a server that drops the first
+ * ClientHello (Janus does while its own ICE side is not done yet) would otherwise show a 1 s join that
+ * no browser sees.
+ *
  * Ports: the server's RTP range is `--ports` .. +499, the clients' the next 500 (a shared machine:
  * stay inside the range you were given). Everything should run under `nice -n 19` on a shared box.
  */
@@ -52,8 +57,12 @@ const { values } = parseArgs({
     ports: { type: 'string', default: '36000' },
     client: { type: 'string', default: 'light' },
     'decrypt-every': { type: 'string', default: '100' },
+    /** The clients' first DTLS retransmission timeout (ms): a browser's is ~2x the ICE RTT, at least 50 ms. */
+    'client-dtls-rto': { type: 'string', default: '100' },
   },
 });
+// Read by every LightClient, here and in the load processes (forked after this: they inherit it).
+process.env['BENCH_CLIENT_DTLS_RTO_MS'] = values['client-dtls-rto'];
 const PPS = Number(values.pps);
 const SIZE = Number(values.size);
 const SECONDS = Number(values.seconds);
