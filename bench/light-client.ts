@@ -47,6 +47,16 @@ export interface SsrcCount {
   /** Middle 32 bits of the NTP time of the last SR about this SSRC, and when it arrived (ms). */
   lsr: number;
   lsrAt: number;
+  /**
+   * Arrival time minus media time (RTP timestamp at 90 kHz, unwrapped from the first packet), ms: the
+   * smallest seen is this stream's baseline, so `lag` = the latest packet's delay beyond it and
+   * `maxLag` the worst since reset: how far behind the sender's clock delivery ran (a stall anywhere on
+   * the path shows here even when nothing is lost). Video at 90 kHz only.
+   */
+  minDelay: number;
+  lag: number;
+  maxLag: number;
+  firstTs: number;
 }
 
 export interface LightClientOptions {
@@ -183,6 +193,16 @@ export class LightClient {
     this.peerRef.setRemoteDescription(d, extractRemoteTransport(d, { type: 'answer' }), 'answer');
   }
 
+  /** The worst delivery lag over this client's streams since the last call (ms, see SsrcCount.maxLag); resets it. */
+  takeMaxLag(): number {
+    let worst = 0;
+    for (const s of this.bySsrc.values()) {
+      if (s.maxLag > worst) worst = s.maxLag;
+      s.maxLag = 0;
+    }
+    return worst;
+  }
+
   /** Received packets summed over SSRCs, and the loss the sequence numbers show (light/count). */
   lossFromSequence(): { expected: number; received: number } {
     let expected = 0;
@@ -215,8 +235,10 @@ export class LightClient {
     let s = this.bySsrc.get(ssrc);
     if (s === undefined) {
       s = this.track(ssrc, seq);
+      s.firstTs = m.readUInt32BE(4);
     } else if (s.packets === 0) {
       s.baseSeq = s.highestSeq = seq;
+      s.firstTs = m.readUInt32BE(4);
     } else {
       const max = s.highestSeq & 0xffff;
       const delta = (seq - max) & 0xffff;
@@ -224,6 +246,11 @@ export class LightClient {
       if (delta !== 0 && delta < 0x8000) s.highestSeq += delta;
     }
     s.packets++;
+    const media = ((m.readUInt32BE(4) - s.firstTs) >>> 0) / 90;
+    const delay = performance.now() - media;
+    if (delay < s.minDelay) s.minDelay = delay;
+    s.lag = delay - s.minDelay;
+    if (s.lag > s.maxLag) s.maxLag = s.lag;
     if (++this.sinceDecrypt >= this.decryptEvery) {
       this.sinceDecrypt = 0;
       const t = this.peerRef.srtpTransport;
@@ -237,7 +264,7 @@ export class LightClient {
   }
 
   private track(ssrc: number, seq: number): SsrcCount {
-    const s = { ssrc, packets: 0, baseSeq: seq, highestSeq: seq, priorExpected: 0, priorReceived: 0, lsr: 0, lsrAt: 0 };
+    const s = { ssrc, packets: 0, baseSeq: seq, highestSeq: seq, priorExpected: 0, priorReceived: 0, lsr: 0, lsrAt: 0, minDelay: Infinity, lag: 0, maxLag: 0, firstTs: 0 };
     this.bySsrc.set(ssrc, s);
     return s;
   }

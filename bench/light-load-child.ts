@@ -46,6 +46,8 @@ async function handle(req: ChildRequest): Promise<unknown> {
         }),
         closed: subs.filter((c) => c.closed !== null).map((c) => c.closed),
         rtp: subs.map((c) => c.rtp),
+        // The worst delivery lag per subscriber since the previous state (resets).
+        maxLag: subs.map((c) => Math.round(c.takeMaxLag())),
         gaps: subs.map((c) => {
           const l = c.lossFromSequence();
           return l.expected - l.received;

@@ -35,6 +35,8 @@ export interface ChildState {
   rtp: number[];
   /** Per subscriber: packets missing from its sequence numbers since its first one (light/count clients). */
   gaps?: number[];
+  /** Per subscriber: the worst delivery lag (ms behind the sender's clock) since the previous state request. */
+  maxLag?: number[];
   decrypted: number;
   authFailures: number;
   reportsSent: number;

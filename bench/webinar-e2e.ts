@@ -110,6 +110,10 @@ interface Result {
   subscribers_with_loss: number;
   /** Sequence-number gaps over the window, summed over subscribers (what never arrived, whatever the timing). */
   sequence_gaps: number;
+  /** Over the window: each subscriber's worst delivery lag (ms behind the publisher's clock), median / p95 / max over subscribers. */
+  delivery_lag_ms: Dist;
+  /** The publisher's pacer (in this process): its longest stall in the window (ms); its packets left that late. */
+  publisher_stall_ms: number;
   server_cpu_percent: number;
   server_cpu_us_per_forward: number;
   rss_mb_publisher_only: number;
@@ -201,6 +205,7 @@ async function runOne(v: Variant, n: number): Promise<Result> {
 
     // Steady state.
     const st0 = await l.states();
+    pacer.takeMaxTickGap();
     const recv0 = LoadProcesses.received(st0);
     const sent0 = sent[0]!;
     const drops0 = rcvbufErrors();
@@ -211,6 +216,7 @@ async function runOne(v: Variant, n: number): Promise<Result> {
     const w0 = performance.now();
     await sleep(SECONDS * 1000);
     const cpu1 = cpuTicks(srv.pid);
+    const pacerStall = pacer.takeMaxTickGap();
     const tasks1 = threadTicks(srv.pid);
     const sentW = sent[0]! - sent0;
     const window = (performance.now() - w0) / 1000;
@@ -270,6 +276,9 @@ async function runOne(v: Variant, n: number): Promise<Result> {
       loss_max_percent: +(Math.max(0, ...losses) * 100).toFixed(3),
       subscribers_with_loss: losses.filter((x) => x > 0.001).length,
       sequence_gaps: gaps(st2) - gaps(st0),
+      // st0 reset the lag; st1 (end of the window) holds the window's worst, st2 the tail's.
+      publisher_stall_ms: Math.round(pacerStall),
+      delivery_lag_ms: dist(st1.flatMap((x, k) => (x.maxLag ?? []).map((v, i) => Math.max(v, st2[k]!.maxLag?.[i] ?? 0)))),
       server_cpu_percent: +((cpuUs / 1e6 / window) * 100).toFixed(1),
       server_cpu_us_per_forward: +(cpuUs / Math.max(1, forwarded)).toFixed(2),
       rss_mb_publisher_only: +(rssPub / 1024).toFixed(1),
@@ -323,6 +332,8 @@ async function main(): Promise<void> {
       row('forwarded packets/s', (r) => r.forwarded_per_s);
       row('loss per subscriber, mean / max (%)', (r) => `${r.loss_mean_percent} / ${r.loss_max_percent}`);
       row('subscribers with loss / sequence gaps in the window (all subscribers)', (r) => `${r.subscribers_with_loss} / ${r.sequence_gaps}`);
+      row("worst delivery lag per subscriber over the window: median / p95 / max (ms)", (r) => d(r.delivery_lag_ms));
+      row("the publisher's pacer: longest stall in the window (ms)", (r) => r.publisher_stall_ms);
       row('server CPU (% of one core)', (r) => r.server_cpu_percent);
       row('server CPU µs per forwarded packet', (r) => r.server_cpu_us_per_forward);
       row('RSS with the publisher only (MB)', (r) => r.rss_mb_publisher_only);
