@@ -164,6 +164,13 @@ interface Result {
   /** Light clients: packets authenticated+decrypted in the window's sample, and failures. */
   client_decrypted: number;
   client_auth_failures: number;
+  /** Sequence-number gaps in the window over every subscriber (packets that never arrived; light/count clients). */
+  sequence_gaps: number;
+  /** Each subscriber's worst delivery lag in the window (ms behind the publishers' media clock, light clients): median / max. */
+  delivery_lag_median_ms: number;
+  delivery_lag_max_ms: number;
+  /** The publishers' pacer (this process): its longest stall in the window, ms. */
+  publisher_stall_ms: number;
   setup_s: number;
   /** The busiest thread's share of the server's CPU in the window (%). */
   busiest_thread_share_percent: number;
@@ -171,6 +178,13 @@ interface Result {
   top_threads: string;
   /** Threads above 2 % of a core in the window: "tid name": CPU % of one core. */
   thread_cpu_percent?: Record<string, number>;
+}
+
+const gapsOf = (s: ChildState[]): number => s.reduce((a, x) => a + (x.gaps ?? []).reduce((b, g) => b + g, 0), 0);
+/** st0 (window start) reset each client's worst lag: `st` at the window's end holds the window's. */
+function lagOf(st: ChildState[]): { delivery_lag_median_ms: number; delivery_lag_max_ms: number } {
+  const v = st.flatMap((x) => x.maxLag ?? []).sort((a, b) => a - b);
+  return { delivery_lag_median_ms: v[v.length >> 1] ?? 0, delivery_lag_max_ms: v.at(-1) ?? 0 };
 }
 
 async function waitUntil(what: string, ok: () => boolean, ms: number): Promise<void> {
@@ -236,6 +250,7 @@ async function runOne(v: Variant): Promise<Result> {
     await sleep(WARMUP * 1000);
 
     const st0 = await load.states();
+    pacer.takeMaxTickGap();
     const recv0 = LoadProcesses.received(st0);
     const sent0 = [...sent];
     const drops0 = rcvbufErrors();
@@ -246,6 +261,7 @@ async function runOne(v: Variant): Promise<Result> {
     const w0 = performance.now();
     await sleep(SECONDS * 1000);
     const cpu1 = cpuTicks(srv.pid);
+    const pacerStall = pacer.takeMaxTickGap();
     const tasks1 = threadTicks(srv.pid);
     const load1 = process.cpuUsage(load0);
     const st1 = await load.states();
@@ -310,6 +326,9 @@ async function runOne(v: Variant): Promise<Result> {
       client_mode: MODE,
       client_decrypted: st2.reduce((a, x, k) => a + x.decrypted - st0[k]!.decrypted, 0),
       client_auth_failures: st2.reduce((a, x, k) => a + x.authFailures - st0[k]!.authFailures, 0),
+      sequence_gaps: gapsOf(st2) - gapsOf(st0),
+      ...lagOf(st1),
+      publisher_stall_ms: Math.round(pacerStall),
       setup_s: +setup.toFixed(1),
       top_threads: Object.entries(perThread)
         .sort((x, y) => y[1] - x[1])
@@ -389,6 +408,9 @@ async function main(): Promise<void> {
     row('server threads', (r) => r.server_threads);
     row("busiest thread's share of the server's CPU (%)", (r) => r.busiest_thread_share_percent);
     row('two busiest threads (last round)', (r) => results.filter((x) => x.variant === r.variant).at(-1)!.top_threads);
+    row('sequence gaps in the window (all subscribers)', (r) => r.sequence_gaps);
+    row("worst delivery lag per subscriber, median / max (ms)", (r) => `${r.delivery_lag_median_ms} / ${r.delivery_lag_max_ms}`);
+    row("publishers' pacer: longest stall in the window (ms)", (r) => r.publisher_stall_ms);
     row('UDP receive-buffer drops, whole machine, in the window', (r) => r.kernel_rcvbuf_drops);
     row("of those at the server's media sockets", (r) => r.server_socket_drops);
     row('load generator CPU (%)', (r) => r.load_cpu_percent);
