@@ -70,8 +70,12 @@ const { values } = parseArgs({
     procs: { type: 'string', default: '1' },
     client: { type: 'string', default: 'light' },
     'decrypt-every': { type: 'string', default: '100' },
+    /** Port plan: unset, the server's RTP range is 21000-21999, publishers 47000-47999, load processes 44000 + 500 each; N: server N..N+499, publishers N+500..N+599, load processes N+600..N+999. */
+    ports: { type: 'string' },
   },
 });
+const PORTS = values.ports !== undefined ? Number(values.ports) : null;
+const SERVER_PORTS = PORTS !== null ? { min: PORTS, max: PORTS + 499 } : { min: 21000, max: 21999 };
 const ROOMS = Number(values.rooms);
 const P = Number(values.publishers);
 const S = Number(values.subscribers);
@@ -90,7 +94,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Load clients (bench/light-client.ts): publishers here, subscribers here (--procs 0) or in load processes
 
 const cert = generateCertificate();
-const allocator = new UdpPortAllocator({ range: { min: 47000, max: 47999 } });
+const allocator = new UdpPortAllocator({ range: PORTS !== null ? { min: PORTS + 500, max: PORTS + 599 } : { min: 47000, max: 47999 } });
 
 /** Subscribers, wherever they run: join, read counters and CPU, close. */
 interface SubscriberLoad {
@@ -152,7 +156,7 @@ interface Result {
   rss_kb_per_subscriber: number;
   server_threads: number;
   kernel_rcvbuf_drops: number;
-  /** Of those, at the server's own media sockets (RTP range 21000-21999, /proc/net/udp `drops`). */
+  /** Of those, at the server's own media sockets (its RTP range, /proc/net/udp `drops`). */
   server_socket_drops: number;
   load_cpu_percent: number;
   /** Load side (this process + load processes) CPU µs per RTP packet the subscribers received. */
@@ -204,7 +208,7 @@ interface Variant {
 async function runOne(v: Variant): Promise<Result> {
   const kind = v.kind;
   const t0 = Date.now();
-  const { srv, address, remove } = await startGateway(kind, { workers: v.workers, rooms: ROOMS, publishers: P, firstRoom: ROOM });
+  const { srv, address, remove } = await startGateway(kind, { workers: v.workers, rooms: ROOMS, publishers: P, firstRoom: ROOM, rtpRange: `${SERVER_PORTS.min}-${SERVER_PORTS.max}` });
   const pubs: LightClient[] = [];
   let load: SubscriberLoad | undefined;
   let sig: Signalling | undefined;
@@ -234,7 +238,7 @@ async function runOne(v: Variant): Promise<Result> {
     await sleep(1000);
     const rssPubs = rssKb(srv.pid);
 
-    load = PROCS > 0 ? await LoadProcesses.start({ procs: PROCS, wsUrl: srv.wsUrl, address, mode: MODE, decryptEvery: DECRYPT_EVERY }) : inProcessSubscribers(sig, address);
+    load = PROCS > 0 ? await LoadProcesses.start({ procs: PROCS, wsUrl: srv.wsUrl, address, mode: MODE, decryptEvery: DECRYPT_EVERY, ...(PORTS !== null ? { portBase: PORTS + 600, portsPerProc: Math.floor(400 / PROCS) } : {}) }) : inProcessSubscribers(sig, address);
     for (let k = 0; k < ROOMS; k++) for (let i = 0; i < S; i++) await load.subscribe(ROOM + k, feeds[k]!);
     const nSubs = S * ROOMS;
     const end = Date.now() + 30_000;
@@ -254,7 +258,7 @@ async function runOne(v: Variant): Promise<Result> {
     const recv0 = LoadProcesses.received(st0);
     const sent0 = [...sent];
     const drops0 = rcvbufErrors();
-    const serverDrops0 = udpDropsInPorts(21000, 21999);
+    const serverDrops0 = udpDropsInPorts(SERVER_PORTS.min, SERVER_PORTS.max);
     const cpu0 = cpuTicks(srv.pid);
     const tasks0 = threadTicks(srv.pid);
     const load0 = process.cpuUsage();
@@ -274,7 +278,7 @@ async function runOne(v: Variant): Promise<Result> {
     pacer = undefined;
     await sleep(300);
     const kernelDrops = rcvbufErrors() - drops0;
-    const serverDrops = udpDropsInPorts(21000, 21999) - serverDrops0;
+    const serverDrops = udpDropsInPorts(SERVER_PORTS.min, SERVER_PORTS.max) - serverDrops0;
     const sentTotal = sentW.reduce((a, b) => a + b, 0);
     const st2 = await load.states();
     const recvW = LoadProcesses.received(st2).map((n, i) => n - recv0[i]!);
