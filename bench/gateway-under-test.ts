@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { makeMediaConfigsFolder, type GatewayKind } from '../test/helpers/media-server.js';
 import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
 import { startPortunusOnFolder } from '../test/helpers/portunus.js';
+export { udpDropsInPorts } from '../src/metrics/udp-drops.js';
 import type { RunningServer } from '../test/helpers/server-process.js';
 
 export function cpuTicks(pid: number): number {
@@ -62,11 +63,13 @@ export interface GatewayOptions {
   rooms: number;
   publishers: number;
   firstRoom: number;
+  /** The server's RTP port range (default 21000-21999). */
+  rtpRange?: string;
 }
 
 /**
  * Portunus or Janus 1.1.2 on the same generated configs folder content: VideoRoom only, WebSocket and
- * HTTP, quieter logging, RTP ports 21000-21999, `rooms` rooms from `firstRoom` with `publishers`
+ * HTTP, quieter logging, RTP ports 21000-21999 (or `rtpRange`), `rooms` rooms from `firstRoom` with `publishers`
  * publishers each and no bitrate cap or FIR period.
  */
 export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promise<{ srv: RunningServer; address: string; remove(): void }> {
@@ -74,7 +77,7 @@ export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promis
   const conf = await makeMediaConfigsFolder(`bench-${kind}`, ['videoroom']);
   // Same content for both: quieter logging, our own RTP port range, one room without caps.
   const jcfg = join(conf.dir, 'janus.jcfg');
-  let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(conf.rtpPortRange, '21000-21999');
+  let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(conf.rtpPortRange, o.rtpRange ?? '21000-21999');
   if (kind === 'portunus' && workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${workers}`);
   writeFileSync(jcfg, text);
   const rooms = Array.from({ length: o.rooms }, (_, r) => [`room-${o.firstRoom + r}: {`, '  description = "fan-out bench"', `  publishers = ${o.publishers}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();
@@ -83,7 +86,8 @@ export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promis
     const srv =
       kind === 'janus'
         ? await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret)
-        : await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
+        : // BENCH_SERVER_NODE_ARGS: extra node flags for Portunus only (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+          await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, process.env['BENCH_SERVER_NODE_ARGS'] ? { nodeArgs: process.env['BENCH_SERVER_NODE_ARGS'].split(' ') } : {});
     return { srv, address: conf.address.address, remove: () => conf.remove() };
   } catch (e) {
     conf.remove();

@@ -47,6 +47,16 @@ export interface SsrcCount {
   /** Middle 32 bits of the NTP time of the last SR about this SSRC, and when it arrived (ms). */
   lsr: number;
   lsrAt: number;
+  /**
+   * Arrival time minus media time (RTP timestamp at 90 kHz, unwrapped from the first packet), ms: the
+   * smallest seen is this stream's baseline, so `lag` = the latest packet's delay beyond it and
+   * `maxLag` the worst since reset: how far behind the sender's clock delivery ran (a stall anywhere on
+   * the path shows here even when nothing is lost). Video at 90 kHz only.
+   */
+  minDelay: number;
+  lag: number;
+  maxLag: number;
+  firstTs: number;
 }
 
 export interface LightClientOptions {
@@ -55,6 +65,12 @@ export interface LightClientOptions {
   decryptEvery?: number;
   /** SO_RCVBUF for the client socket: a briefly descheduled load process must not drop. */
   receiveBuffer?: number;
+  /**
+   * First DTLS retransmission timeout, ms (default: the environment's BENCH_CLIENT_DTLS_RTO_MS, else
+   * 1000 as RFC 6347). A browser uses ~2x the ICE RTT, at least 50 ms: a ClientHello the server was not
+   * ready for costs it ~50 ms, not 1 s.
+   */
+  dtlsInitialRtoMs?: number;
 }
 
 const FB = ['nack', 'nack pli', 'ccm fir', 'goog-remb'];
@@ -86,6 +102,11 @@ class ReceiveTap extends EventEmitter {
   }
 }
 
+function dtlsRto(opts: LightClientOptions): { dtlsInitialRtoMs?: number } {
+  const ms = opts.dtlsInitialRtoMs ?? (process.env['BENCH_CLIENT_DTLS_RTO_MS'] ? Number(process.env['BENCH_CLIENT_DTLS_RTO_MS']) : undefined);
+  return ms !== undefined && ms > 0 ? { dtlsInitialRtoMs: ms } : {};
+}
+
 export class LightClient {
   /** RTP packets received (every mode). */
   rtp = 0;
@@ -95,6 +116,9 @@ export class LightClient {
   /** SRTCP packets from the server, authenticated ('light'). */
   rtcpIn = 0;
   up = false;
+  /** performance.now() when the PeerConnection came up (DTLS done) and when the first RTP packet arrived; NaN before. */
+  upAt = NaN;
+  firstRtpAt = NaN;
   closed: string | null = null;
   readonly bySsrc = new Map<number, SsrcCount>();
   readonly mode: ReceiveMode;
@@ -132,9 +156,10 @@ export class LightClient {
     const candidates = await LocalCandidates.create({ enforceList: [address] });
     const hc = candidates.hostCandidates(sock.port);
     if (!hc) throw new Error(`no host candidate for ${address}`);
-    c.peerRef = new Peer(0, c.tap as unknown as Socket, sock.port, hc, clientPeerConfig(cert), {
+    c.peerRef = new Peer(0, c.tap as unknown as Socket, sock.port, hc, clientPeerConfig(cert, dtlsRto(opts)), {
       webrtcUp: () => {
         c.up = true;
+        c.upAt = performance.now();
         if (c.mode === 'light') c.rrTimer = setInterval(() => c.sendReport(), RR_INTERVAL_MS);
       },
       mediaState: () => {},
@@ -143,7 +168,7 @@ export class LightClient {
       closed: (r) => (c.closed = r),
       localCandidate: () => {},
     });
-    c.peerRef.setSink({ incomingRtp: () => c.mode === 'full' && c.rtp++, incomingRtcp: () => {}, incomingData: () => {}, dataReady: () => {} });
+    c.peerRef.setSink({ incomingRtp: () => c.mode === 'full' && (c.rtp === 0 && (c.firstRtpAt = performance.now()), c.rtp++), incomingRtcp: () => {}, incomingData: () => {}, dataReady: () => {} });
     return c;
   }
 
@@ -166,6 +191,16 @@ export class LightClient {
   applyAnswer(sdp: string): void {
     const d = parseSdp(sdp);
     this.peerRef.setRemoteDescription(d, extractRemoteTransport(d, { type: 'answer' }), 'answer');
+  }
+
+  /** The worst delivery lag over this client's streams since the last call (ms, see SsrcCount.maxLag); resets it. */
+  takeMaxLag(): number {
+    let worst = 0;
+    for (const s of this.bySsrc.values()) {
+      if (s.maxLag > worst) worst = s.maxLag;
+      s.maxLag = 0;
+    }
+    return worst;
   }
 
   /** Received packets summed over SSRCs, and the loss the sequence numbers show (light/count). */
@@ -193,15 +228,17 @@ export class LightClient {
 
   /** Returns true when the packet stops here. */
   private onRtp(m: Buffer): boolean {
-    this.rtp++;
+    if (this.rtp++ === 0) this.firstRtpAt = performance.now();
     if (this.mode === 'count') return true;
     const ssrc = m.readUInt32BE(8);
     const seq = m.readUInt16BE(2);
     let s = this.bySsrc.get(ssrc);
     if (s === undefined) {
       s = this.track(ssrc, seq);
+      s.firstTs = m.readUInt32BE(4);
     } else if (s.packets === 0) {
       s.baseSeq = s.highestSeq = seq;
+      s.firstTs = m.readUInt32BE(4);
     } else {
       const max = s.highestSeq & 0xffff;
       const delta = (seq - max) & 0xffff;
@@ -209,6 +246,11 @@ export class LightClient {
       if (delta !== 0 && delta < 0x8000) s.highestSeq += delta;
     }
     s.packets++;
+    const media = ((m.readUInt32BE(4) - s.firstTs) >>> 0) / 90;
+    const delay = performance.now() - media;
+    if (delay < s.minDelay) s.minDelay = delay;
+    s.lag = delay - s.minDelay;
+    if (s.lag > s.maxLag) s.maxLag = s.lag;
     if (++this.sinceDecrypt >= this.decryptEvery) {
       this.sinceDecrypt = 0;
       const t = this.peerRef.srtpTransport;
@@ -222,7 +264,7 @@ export class LightClient {
   }
 
   private track(ssrc: number, seq: number): SsrcCount {
-    const s = { ssrc, packets: 0, baseSeq: seq, highestSeq: seq, priorExpected: 0, priorReceived: 0, lsr: 0, lsrAt: 0 };
+    const s = { ssrc, packets: 0, baseSeq: seq, highestSeq: seq, priorExpected: 0, priorReceived: 0, lsr: 0, lsrAt: 0, minDelay: Infinity, lag: 0, maxLag: 0, firstTs: 0 };
     this.bySsrc.set(ssrc, s);
     return s;
   }

@@ -15,10 +15,28 @@ export type ChildRequest = { id: number } & (
 );
 export type ChildReply = { id: number; value?: unknown; error?: string };
 
+/**
+ * One subscriber's join, in ms from sending `join`: its offer received, `start` (with the answer)
+ * acknowledged by the plugin, the PeerConnection up at the client (ICE + DTLS done), the first RTP
+ * packet received. NaN: not (yet) reached.
+ */
+export interface JoinTiming {
+  offer: number;
+  started: number;
+  up: number;
+  first: number;
+}
+
 export interface ChildState {
   up: number;
+  /** Per subscriber, in the order they were asked to join here. */
+  joins?: JoinTiming[];
   closed: string[];
   rtp: number[];
+  /** Per subscriber: packets missing from its sequence numbers since its first one (light/count clients). */
+  gaps?: number[];
+  /** Per subscriber: the worst delivery lag (ms behind the sender's clock) since the previous state request. */
+  maxLag?: number[];
   decrypted: number;
   authFailures: number;
   reportsSent: number;
@@ -61,8 +79,9 @@ export interface LoadProcessesOptions {
   address: string;
   mode: ReceiveMode;
   decryptEvery: number;
-  /** Client UDP ports: process k gets its own 500-port slice from here. */
+  /** Client UDP ports: process k gets its own `portsPerProc`-port slice (default 500) from here. */
   portBase?: number;
+  portsPerProc?: number;
 }
 
 export class LoadProcesses {
@@ -72,9 +91,10 @@ export class LoadProcesses {
   static async start(o: LoadProcessesOptions): Promise<LoadProcesses> {
     const children = Array.from({ length: Math.max(1, o.procs) }, () => LoadChild.start());
     const base = o.portBase ?? 44000;
+    const slice = o.portsPerProc ?? 500;
     await Promise.all(
       children.map((c, k) =>
-        c.request({ op: 'init', wsUrl: o.wsUrl, address: o.address, portMin: base + 500 * k, portMax: base + 500 * k + 499, mode: o.mode, decryptEvery: o.decryptEvery }),
+        c.request({ op: 'init', wsUrl: o.wsUrl, address: o.address, portMin: base + slice * k, portMax: base + slice * k + slice - 1, mode: o.mode, decryptEvery: o.decryptEvery }),
       ),
     );
     return new LoadProcesses(children);
@@ -92,6 +112,13 @@ export class LoadProcesses {
 
   async states(): Promise<ChildState[]> {
     return Promise.all(this.children.map((c) => c.request<ChildState>({ op: 'state' })));
+  }
+
+  /** Join timings of every subscriber (any order: for distributions). */
+  static joins(states: ChildState[]): JoinTiming[] {
+    // NaN crosses the IPC channel (JSON) as null.
+    const num = (x: number | null): number => (typeof x === 'number' ? x : NaN);
+    return states.flatMap((s) => (s.joins ?? []).map((j) => ({ offer: num(j.offer), started: num(j.started), up: num(j.up), first: num(j.first) })));
   }
 
   /** Received RTP per subscriber, in the order they were subscribed. */

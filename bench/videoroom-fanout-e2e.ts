@@ -52,7 +52,7 @@ import { LightClient, type ReceiveMode } from './light-client.js';
 import { LoadProcesses, type ChildState } from './light-load.js';
 import { Signalling } from './janus-signalling.js';
 import type { GatewayKind } from '../test/helpers/media-server.js';
-import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks, udpErrors } from './gateway-under-test.js';
+import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks, udpDropsInPorts, udpErrors } from './gateway-under-test.js';
 
 const { values } = parseArgs({
   options: {
@@ -70,8 +70,12 @@ const { values } = parseArgs({
     procs: { type: 'string', default: '1' },
     client: { type: 'string', default: 'light' },
     'decrypt-every': { type: 'string', default: '100' },
+    /** Port plan: unset, the server's RTP range is 21000-21999, publishers 47000-47999, load processes 44000 + 500 each; N: server N..N+499, publishers N+500..N+599, load processes N+600..N+999. */
+    ports: { type: 'string' },
   },
 });
+const PORTS = values.ports !== undefined ? Number(values.ports) : null;
+const SERVER_PORTS = PORTS !== null ? { min: PORTS, max: PORTS + 499 } : { min: 21000, max: 21999 };
 const ROOMS = Number(values.rooms);
 const P = Number(values.publishers);
 const S = Number(values.subscribers);
@@ -90,7 +94,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Load clients (bench/light-client.ts): publishers here, subscribers here (--procs 0) or in load processes
 
 const cert = generateCertificate();
-const allocator = new UdpPortAllocator({ range: { min: 47000, max: 47999 } });
+const allocator = new UdpPortAllocator({ range: PORTS !== null ? { min: PORTS + 500, max: PORTS + 599 } : { min: 47000, max: 47999 } });
 
 /** Subscribers, wherever they run: join, read counters and CPU, close. */
 interface SubscriberLoad {
@@ -152,6 +156,8 @@ interface Result {
   rss_kb_per_subscriber: number;
   server_threads: number;
   kernel_rcvbuf_drops: number;
+  /** Of those, at the server's own media sockets (its RTP range, /proc/net/udp `drops`). */
+  server_socket_drops: number;
   load_cpu_percent: number;
   /** Load side (this process + load processes) CPU µs per RTP packet the subscribers received. */
   load_cpu_us_per_received: number;
@@ -162,6 +168,13 @@ interface Result {
   /** Light clients: packets authenticated+decrypted in the window's sample, and failures. */
   client_decrypted: number;
   client_auth_failures: number;
+  /** Sequence-number gaps in the window over every subscriber (packets that never arrived; light/count clients). */
+  sequence_gaps: number;
+  /** Each subscriber's worst delivery lag in the window (ms behind the publishers' media clock, light clients): median / max. */
+  delivery_lag_median_ms: number;
+  delivery_lag_max_ms: number;
+  /** The publishers' pacer (this process): its longest stall in the window, ms. */
+  publisher_stall_ms: number;
   setup_s: number;
   /** The busiest thread's share of the server's CPU in the window (%). */
   busiest_thread_share_percent: number;
@@ -169,6 +182,13 @@ interface Result {
   top_threads: string;
   /** Threads above 2 % of a core in the window: "tid name": CPU % of one core. */
   thread_cpu_percent?: Record<string, number>;
+}
+
+const gapsOf = (s: ChildState[]): number => s.reduce((a, x) => a + (x.gaps ?? []).reduce((b, g) => b + g, 0), 0);
+/** st0 (window start) reset each client's worst lag: `st` at the window's end holds the window's. */
+function lagOf(st: ChildState[]): { delivery_lag_median_ms: number; delivery_lag_max_ms: number } {
+  const v = st.flatMap((x) => x.maxLag ?? []).sort((a, b) => a - b);
+  return { delivery_lag_median_ms: v[v.length >> 1] ?? 0, delivery_lag_max_ms: v.at(-1) ?? 0 };
 }
 
 async function waitUntil(what: string, ok: () => boolean, ms: number): Promise<void> {
@@ -188,7 +208,7 @@ interface Variant {
 async function runOne(v: Variant): Promise<Result> {
   const kind = v.kind;
   const t0 = Date.now();
-  const { srv, address, remove } = await startGateway(kind, { workers: v.workers, rooms: ROOMS, publishers: P, firstRoom: ROOM });
+  const { srv, address, remove } = await startGateway(kind, { workers: v.workers, rooms: ROOMS, publishers: P, firstRoom: ROOM, rtpRange: `${SERVER_PORTS.min}-${SERVER_PORTS.max}` });
   const pubs: LightClient[] = [];
   let load: SubscriberLoad | undefined;
   let sig: Signalling | undefined;
@@ -218,7 +238,7 @@ async function runOne(v: Variant): Promise<Result> {
     await sleep(1000);
     const rssPubs = rssKb(srv.pid);
 
-    load = PROCS > 0 ? await LoadProcesses.start({ procs: PROCS, wsUrl: srv.wsUrl, address, mode: MODE, decryptEvery: DECRYPT_EVERY }) : inProcessSubscribers(sig, address);
+    load = PROCS > 0 ? await LoadProcesses.start({ procs: PROCS, wsUrl: srv.wsUrl, address, mode: MODE, decryptEvery: DECRYPT_EVERY, ...(PORTS !== null ? { portBase: PORTS + 600, portsPerProc: Math.floor(400 / PROCS) } : {}) }) : inProcessSubscribers(sig, address);
     for (let k = 0; k < ROOMS; k++) for (let i = 0; i < S; i++) await load.subscribe(ROOM + k, feeds[k]!);
     const nSubs = S * ROOMS;
     const end = Date.now() + 30_000;
@@ -234,15 +254,18 @@ async function runOne(v: Variant): Promise<Result> {
     await sleep(WARMUP * 1000);
 
     const st0 = await load.states();
+    pacer.takeMaxTickGap();
     const recv0 = LoadProcesses.received(st0);
     const sent0 = [...sent];
     const drops0 = rcvbufErrors();
+    const serverDrops0 = udpDropsInPorts(SERVER_PORTS.min, SERVER_PORTS.max);
     const cpu0 = cpuTicks(srv.pid);
     const tasks0 = threadTicks(srv.pid);
     const load0 = process.cpuUsage();
     const w0 = performance.now();
     await sleep(SECONDS * 1000);
     const cpu1 = cpuTicks(srv.pid);
+    const pacerStall = pacer.takeMaxTickGap();
     const tasks1 = threadTicks(srv.pid);
     const load1 = process.cpuUsage(load0);
     const st1 = await load.states();
@@ -255,6 +278,7 @@ async function runOne(v: Variant): Promise<Result> {
     pacer = undefined;
     await sleep(300);
     const kernelDrops = rcvbufErrors() - drops0;
+    const serverDrops = udpDropsInPorts(SERVER_PORTS.min, SERVER_PORTS.max) - serverDrops0;
     const sentTotal = sentW.reduce((a, b) => a + b, 0);
     const st2 = await load.states();
     const recvW = LoadProcesses.received(st2).map((n, i) => n - recv0[i]!);
@@ -298,6 +322,7 @@ async function runOne(v: Variant): Promise<Result> {
       rss_kb_per_subscriber: Math.round((rss - rssPubs) / (S * ROOMS)),
       server_threads: nThreads,
       kernel_rcvbuf_drops: kernelDrops,
+      server_socket_drops: serverDrops,
       load_cpu_percent: +((loadCpuUs / 1e6 / window) * 100).toFixed(1),
       load_cpu_us_per_received: +(loadCpuUs / forwardedInWindow).toFixed(3),
       load_procs: PROCS,
@@ -305,6 +330,9 @@ async function runOne(v: Variant): Promise<Result> {
       client_mode: MODE,
       client_decrypted: st2.reduce((a, x, k) => a + x.decrypted - st0[k]!.decrypted, 0),
       client_auth_failures: st2.reduce((a, x, k) => a + x.authFailures - st0[k]!.authFailures, 0),
+      sequence_gaps: gapsOf(st2) - gapsOf(st0),
+      ...lagOf(st1),
+      publisher_stall_ms: Math.round(pacerStall),
       setup_s: +setup.toFixed(1),
       top_threads: Object.entries(perThread)
         .sort((x, y) => y[1] - x[1])
@@ -384,7 +412,11 @@ async function main(): Promise<void> {
     row('server threads', (r) => r.server_threads);
     row("busiest thread's share of the server's CPU (%)", (r) => r.busiest_thread_share_percent);
     row('two busiest threads (last round)', (r) => results.filter((x) => x.variant === r.variant).at(-1)!.top_threads);
+    row('sequence gaps in the window (all subscribers)', (r) => r.sequence_gaps);
+    row("worst delivery lag per subscriber, median / max (ms)", (r) => `${r.delivery_lag_median_ms} / ${r.delivery_lag_max_ms}`);
+    row("publishers' pacer: longest stall in the window (ms)", (r) => r.publisher_stall_ms);
     row('UDP receive-buffer drops, whole machine, in the window', (r) => r.kernel_rcvbuf_drops);
+    row("of those at the server's media sockets", (r) => r.server_socket_drops);
     row('load generator CPU (%)', (r) => r.load_cpu_percent);
     row('subscriber load processes CPU µs per received packet', (r) => r.subscriber_cpu_us_per_received);
     row(`load side CPU µs per received packet (${MODE} clients, ${PROCS} load process(es))`, (r) => r.load_cpu_us_per_received);

@@ -15,6 +15,8 @@ export function vp8Packet(size: number): Buffer {
 export interface Vp8Pacer {
   /** Packets sent so far, per publisher. */
   readonly sent: number[];
+  /** The longest gap between two pacer ticks since the last call (ms; 5 when on time), then reset: a stalled load process sends late. */
+  takeMaxTickGap(): number;
   stop(): void;
 }
 
@@ -26,7 +28,12 @@ export function paceVp8(pubs: ReadonlyArray<{ sendRtp(mid: string, buf: Buffer, 
   const packets = pubs.map(() => vp8Packet(size));
   const sent = pubs.map(() => 0);
   const start = performance.now();
+  let lastTick = start;
+  let maxGap = 0;
   const timer = setInterval(() => {
+    const now = performance.now();
+    if (now - lastTick > maxGap) maxGap = now - lastTick;
+    lastTick = now;
     const due = Math.floor(((performance.now() - start) / 1000) * rate);
     for (let i = 0; i < pubs.length; i++) {
       const b = packets[i]!;
@@ -39,5 +46,13 @@ export function paceVp8(pubs: ReadonlyArray<{ sendRtp(mid: string, buf: Buffer, 
       }
     }
   }, 5);
-  return { sent, stop: () => clearInterval(timer) };
+  return {
+    sent,
+    takeMaxTickGap: () => {
+      const g = maxGap;
+      maxGap = 0;
+      return g;
+    },
+    stop: () => clearInterval(timer),
+  };
 }

@@ -205,7 +205,10 @@ async function main(argv: string[]): Promise<void> {
       log.warn('metrics_secret = true but general.admin_secret is not set: /metrics is served without a secret');
     }
     const range = cfg.janus.media.rtp_port_range;
-    const metrics = createMetrics({ gateway, media: routedPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0, ...(pool ? { workers: () => pool.status() } : {}) });
+    // The media sockets' ports, for their kernel receive drops: single_port .. +workers (main's is the last), else the range.
+    const sp = cfg.janus.media.single_port;
+    const mediaPorts = sp > 0 ? { min: sp, max: sp + cfg.janus.media.media_workers } : range ? { min: range.min, max: range.max } : null;
+    const metrics = createMetrics({ gateway, media: routedPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0, mediaPorts, ...(pool ? { workers: () => pool.status() } : {}) });
     metricsServer = new MetricsServer({
       metrics,
       port: mc.metrics_port,

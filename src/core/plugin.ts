@@ -124,8 +124,11 @@ export interface PluginInitContext {
   gateway: JanusConfig;
   host: PluginHost;
   log: Logger;
-  /** In a media worker of the pool: the other workers (src/workers/peers.ts); absent elsewhere. */
-  peers?: import('../workers/peers.js').WorkerPeers;
+  /**
+   * In a media worker of the pool: the plugin's instances on the other workers (src/workers/bus.ts:
+   * control lane, packet lanes, routed requests); absent on the main thread.
+   */
+  bus?: import('../workers/bus.js').WorkerBus;
 }
 
 /**
@@ -158,15 +161,9 @@ export interface PluginHost extends Partial<PluginMediaHost> {
    * Never blocks or throws; a no-op when event handlers are off or the handle is gone.
    */
   notifyEvent?(session: PluginSession | null, data: Record<string, unknown>): void;
-  /**
-   * Present when the plugin runs in one worker of a media worker pool with more than one worker: how
-   * its instances on the other workers are reached (through the main thread, in order per pair of
-   * workers). Absent on the main thread or with a single worker: everything is local then.
-   */
-  workerLink?: WorkerLink;
 }
 
-/** Where a request a handle sent on this worker must run, for the main thread to route it. */
+/** Where a request a handle sent on this worker must run, for the main thread to route it (WorkerBus.forward). */
 export type ForwardRoute =
   /** The named room's worker (this worker's instance answers "no such room" when nobody has it). */
   | { kind: 'room'; room: string }
@@ -174,35 +171,6 @@ export type ForwardRoute =
   | { kind: 'create'; room: string | null }
   /** Every worker answers `body` as a Janus API message; the `list`s are merged into one answer. */
   | { kind: 'all' };
-
-/** The plugin's view of the other workers of the pool (see PluginHost.workerLink). */
-export interface WorkerLink {
-  /** This worker's index in the pool. */
-  readonly index: number;
-  /** Worker index of the handle's PeerConnection, as the main thread last said; null when unknown. */
-  homeOf(session: PluginSession): number | null;
-  /** Post to this plugin's instance on worker `to` (its workerMail); FIFO per pair of workers. */
-  post(to: number, payload: unknown): void;
-  /**
-   * Hand a request from a handle whose PeerConnection is here to the worker that must run it (main
-   * routes it: `forwarded` there; a `kind: 'all'` request is answered here with forwardReply). `tag` comes back with forwardReply.
-   */
-  forward(session: PluginSession, route: ForwardRoute, body: Record<string, unknown>, tag: string | null): void;
-  /** A room was created (`here` true) or destroyed on this worker outside the Janus API (main keeps the room map). */
-  roomChanged(room: string | number, here: boolean): void;
-}
-
-/** What a plugin whose members span workers implements (all called in the worker, never on the packet path). */
-export interface CrossWorkerPlugin {
-  /** A payload `from` this plugin on another worker posted (WorkerLink.post). */
-  workerMail(from: number, payload: unknown): void;
-  /** A request a handle sent on worker `from` (its PeerConnection is there), to run here. */
-  forwarded(session: PluginSession, from: number, body: Record<string, unknown>): void;
-  /** The answer to a forwarded `kind: 'all'` request (or the reason it could not run). */
-  forwardReply(session: PluginSession, tag: string | null, data: Record<string, unknown> | null, error: string | null): void;
-  /** Worker `index` of the pool died: what lived there (rooms, members) is gone. */
-  workerDown(index: number): void;
-}
 
 /**
  * What a plugin reports to the Prometheus endpoint (read at scrape time, typically every 15 s:

@@ -68,6 +68,8 @@ export interface PeerConfig {
   consentFreshness: boolean;
   keepaliveConncheck: boolean;
   dtlsMtu: number;
+  /** First DTLS retransmission timeout (default RFC 6347's 1 s; browsers derive ~2x the ICE RTT, at least 50 ms). */
+  dtlsInitialRtoMs?: number;
   hangupOnFailed: boolean;
   settings: () => MediaRuntimeSettings;
   log: Logger;
@@ -788,7 +790,7 @@ export class Peer {
     const fps: DtlsFingerprint[] = transport.fingerprints.map((f) => ({ algorithm: f.hash, value: f.value.toUpperCase() }));
     this.remoteFingerprint = fps[0] ? { hash: fps[0].algorithm, value: fps[0].value } : null;
     this.dtls = new DtlsEndpoint(
-      { role: this.dtlsRole!, certificate: this.cfg.certificate, remoteFingerprints: fps, mtu: this.cfg.dtlsMtu },
+      { role: this.dtlsRole!, certificate: this.cfg.certificate, remoteFingerprints: fps, mtu: this.cfg.dtlsMtu, ...(this.cfg.dtlsInitialRtoMs !== undefined ? { initialRtoMs: this.cfg.dtlsInitialRtoMs } : {}) },
       {
         transmit: (d) => this.sendRaw(d),
         connected: (info) => this.onDtlsConnected(info),

@@ -15,6 +15,7 @@ import { VERSION_STRING } from '../version.js';
 import type { WorkerStatus } from '../workers/pool.js';
 import { asPeerSource, MediaMetricsReader } from './media.js';
 import { readPlugin, type PluginReading } from './plugins.js';
+import { udpDropsInPorts } from './udp-drops.js';
 
 export interface MetricsOptions {
   gateway: Gateway;
@@ -22,6 +23,8 @@ export interface MetricsOptions {
   media?: MediaPlane | null;
   /** Size of media.rtp_port_range (0: any port). */
   rtpPortsTotal?: number;
+  /** The media sockets' ports (rtp_port_range, or the single ports): their kernel receive drops are read at scrape time. */
+  mediaPorts?: { min: number; max: number } | null;
   /** The media worker pool, if any: per-worker PeerConnections, packets and event-loop lag (label worker="0".."N-1"). */
   workers?: () => WorkerStatus[];
   /** Process/Node.js default metrics (default true; tests that build many registries may turn them off). */
@@ -52,6 +55,18 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   media?.installTap();
   let snap: Snapshot = { plugins: [], media: null };
   const registers = [registry];
+
+  const ports = opts.mediaPorts ?? null;
+  if (ports !== null) {
+    new Gauge({
+      name: 'portunus_udp_receive_drops',
+      help: 'Datagrams the kernel dropped because a media socket (a port of rtp_port_range or the single ports) had a full receive buffer: summed over the sockets open now (/proc/net/udp drops, Linux).',
+      registers,
+      collect() {
+        this.set(udpDropsInPorts(ports.min, ports.max));
+      },
+    });
+  }
 
   new Gauge({
     name: 'portunus_build_info',

@@ -27,10 +27,9 @@ export interface WorkerClient {
   saveConfig(set: Array<[string, Record<string, CfgValue>]>, remove: string[]): Promise<void>;
   /** The worker was replaced: rooms it had that the jcfg does not define are gone. */
   workerRestarted(worker: MediaWorker): void;
-  /** A control message from this plugin in `from` for the same plugin in worker `to` (peers.ts). */
-  relayPeer?(from: MediaWorker, to: number, msg: Record<string, unknown>): void;
-  /** Cross-worker plugins (core/plugin.ts WorkerLink): relay, route, keep the room map. */
-  mail?(from: MediaWorker, to: number, payload: unknown): void;
+  /** The bus (bus.ts): a control message from this plugin on `from` for its instance on worker `to`. */
+  busMessage?(from: MediaWorker, to: number, msg: unknown): void;
+  /** The bus: a handle's request to route (WorkerBus.forward), a room made or gone outside the API. */
   forward?(from: MediaWorker, handleId: number, route: ForwardRoute, body: Record<string, unknown>, tag: string | null): void;
   roomChanged?(worker: MediaWorker, room: string, here: boolean): void;
 }
@@ -151,8 +150,8 @@ export class MediaWorker {
         if (s) s.client.host?.endSession(s.session);
         return;
       }
-      case 'mail':
-        return this.clients.get(msg.p)?.mail?.(this, msg.to, msg.payload);
+      case 'bus':
+        return this.clients.get(msg.p)?.busMessage?.(this, msg.to, msg.msg);
       case 'forward':
         return this.clients.get(msg.p)?.forward?.(this, msg.handleId, msg.route, msg.body, msg.tag);
       case 'roomChanged':
@@ -179,9 +178,6 @@ export class MediaWorker {
         return ev?.peerClosed(msg.handleId, msg.reason);
       case 'localCandidate':
         return ev?.localCandidate(msg.handleId, msg.candidate);
-      case 'peer':
-        this.clients.get(msg.p)?.relayPeer?.(this, msg.to, msg.msg);
-        return;
       case 'metrics':
         this.pluginMetrics = msg.plugins;
         this.mediaMetrics = msg.media;

@@ -25,7 +25,7 @@ const BINDS: Readonly<Record<string, ReadonlySet<string>>> = {
 
 /**
  * Plugins whose members may sit on other workers than their rooms (TextRoom: the room's worker relays
- * to the member's, core/plugin.ts WorkerLink), so a handle's hang-up concerns every worker it is known to.
+ * to the member's over the worker bus, bus.ts), so a handle's hang-up concerns every worker it is known to.
  */
 export function membersSpanWorkers(pkg: string): boolean {
   return pkg === 'janus.plugin.textroom';

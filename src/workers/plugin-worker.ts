@@ -20,7 +20,7 @@ import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle } from '../core/media-plane.js';
 import { fault, faultInjection, inject, localFaultCounts } from '../core/fault.js';
 import { pluginMediaSink } from '../core/plugin-sink.js';
-import type { CrossWorkerPlugin, Plugin, PluginHost, PluginMediaHost, PluginSession, WorkerLink } from '../core/plugin.js';
+import type { Plugin, PluginHost, PluginMediaHost, PluginSession } from '../core/plugin.js';
 import { log as rootLog, setLogLevel, setSessionResolver } from '../log.js';
 import { LocalCandidates } from '../media/candidates.js';
 import { certificateFromPem } from '../media/dtls/certificate.js';
@@ -30,7 +30,7 @@ import type { CfgValue } from '../config/types.js';
 import { IdleGc } from './idle-gc.js';
 import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
 import { ShardConfig } from './shard-config.js';
-import { PluginPeers, type PeerAwarePlugin } from './peers.js';
+import { BusEnd, type BusMember } from './bus.js';
 import { closeUdpSockets, trackUdpSockets } from './udp-sockets.js';
 
 trackUdpSockets();
@@ -69,15 +69,26 @@ let eventsEnabled = init.eventsEnabled;
 /** The plugins loaded here, by package. */
 const plugins = new Map<string, Plugin>();
 let plane!: WebRtcMediaPlane;
-/** Each plugin's view of the other workers (control messages, rings). */
-const peers = new Map<string, PluginPeers>();
-function peersOf(pkg: string): PluginPeers {
-  let p = peers.get(pkg);
-  if (!p) {
-    p = new PluginPeers(init.index, (to, msg) => notice({ n: 'peer', p: pkg, to, msg }), () => plugins.get(pkg) as PeerAwarePlugin | undefined);
-    peers.set(pkg, p);
-  }
-  return p;
+/** Each plugin's end of the worker bus (bus.ts): its lanes to the other workers. */
+const buses = new Map<string, BusEnd>();
+function makeBus(pkg: string, workers: number): BusEnd {
+  buses.get(pkg)?.close();
+  const bus = new BusEnd(init.index, workers, {
+    send: (to, msg) => notice({ n: 'bus', p: pkg, to, msg }),
+    forward: (handleId, route, body, tag) => notice({ n: 'forward', p: pkg, handleId, route, body, tag }),
+    roomChanged: (room, here) => notice({ n: 'roomChanged', p: pkg, room, here }),
+    home: (ps) => (ps as WorkerSession).home,
+    live: (ps) => {
+      const s = ps as WorkerSession;
+      return s.alive && sessions.get(s.handleId) === s ? s.handleId : null;
+    },
+  });
+  buses.set(pkg, bus);
+  return bus;
+}
+/** The plugin as a bus member, for the calls from main. */
+function member(pkg: string): BusMember | undefined {
+  return plugins.get(pkg) as (Plugin & BusMember) | undefined;
 }
 const log = rootLog.child({ worker: `media-${init.index}` });
 
@@ -123,24 +134,7 @@ const mediaEvents: MediaEvents = {
   },
 };
 
-function workerLink(pkg: string): WorkerLink {
-  return {
-    index: init.index,
-    homeOf: (ps) => (ps as WorkerSession).home,
-    post: (to, payload) => notice({ n: 'mail', p: pkg, to, payload }),
-    forward: (ps, route, body, tag) => {
-      const s = ps as WorkerSession;
-      if (s.alive && sessions.get(s.handleId) === s) notice({ n: 'forward', p: pkg, handleId: s.handleId, route, body, tag });
-    },
-    roomChanged: (room, here) => notice({ n: 'roomChanged', p: pkg, room: String(room), here }),
-  };
-}
-
-function crossWorker(pkg: string): (Plugin & Partial<CrossWorkerPlugin>) | undefined {
-  return plugins.get(pkg) as (Plugin & Partial<CrossWorkerPlugin>) | undefined;
-}
-
-function makeHost(pkg: string, link: boolean): PluginHost & PluginMediaHost {
+function makeHost(pkg: string): PluginHost & PluginMediaHost {
   const live = (ps: PluginSession): WorkerSession | null => {
     const s = ps as WorkerSession;
     return s.alive && sessions.get(s.handleId) === s ? s : null;
@@ -179,7 +173,6 @@ function makeHost(pkg: string, link: boolean): PluginHost & PluginMediaHost {
     bandwidthEstimate: (ps, wanted) => plane.bandwidthEstimate(ps as WorkerSession, wanted),
     sendData: (ps, text) => plane.relayData(ps as WorkerSession, null, text),
     sendRtp: (ps, mid, packet) => plane.relayRtp(ps as WorkerSession, mid, packet, packet.length),
-    ...(link ? { workerLink: workerLink(pkg) } : {}),
   };
 }
 
@@ -208,7 +201,9 @@ async function call(c: MainCall): Promise<unknown> {
       const plugin = new Ctor(l.pluginOptions);
       const doc = await Jcfg.load(l.configFile);
       const config = l.rooms === null ? doc : new ShardConfig(doc, l.rooms, (set, remove) => saveConfig(l.package, set, remove));
-      await plugin.init({ config, configsFolder: l.configsFolder, gateway: init.config, host: makeHost(l.package, l.crossWorker === true), log: rootLog.child({ plugin: plugin.package, worker: init.index }), peers: peersOf(l.package) });
+      const bus = makeBus(l.package, l.workers);
+      await plugin.init({ config, configsFolder: l.configsFolder, gateway: init.config, host: makeHost(l.package), log: rootLog.child({ plugin: plugin.package, worker: init.index }), bus });
+      bus.attach(plugin as Plugin & BusMember);
       plugins.set(l.package, plugin);
       return { package: plugin.package };
     }
@@ -239,15 +234,15 @@ async function call(c: MainCall): Promise<unknown> {
       return s ? plane.handleInfo(s) : null;
     }
     case 'closeMedia':
-      for (const p of peers.values()) p.close();
+      for (const b of buses.values()) b.close();
       await plane?.close();
       // Whatever a plugin left open: main terminates this thread next (see udp-sockets.ts).
       await closeUdpSockets();
       return null;
-    case 'peerCall': {
-      const plugin = plugins.get(c.p) as (Plugin & PeerAwarePlugin) | undefined;
-      if (!plugin?.peerCall) throw new JanusError(458, `No cross-worker calls in ${c.p}`);
-      return await plugin.peerCall(c.op, c.args);
+    case 'busCall': {
+      const m = member(c.p);
+      if (!m?.busCall) throw new JanusError(458, `No cross-worker calls in ${c.p}`);
+      return await m.busCall(c.op, c.args);
     }
   }
 }
@@ -306,12 +301,18 @@ function onNotice(n: MainNotice): void {
       plane.release(s ?? { handleId: n.handleId, sessionId: 0, pluginPackage: '' });
       return;
     }
-    case 'mail':
-      crossWorker(n.p)?.workerMail?.(n.from, n.payload);
+    case 'bus':
+      buses.get(n.p)?.message(n.from, n.msg);
+      return;
+    case 'busLane':
+      buses.get(n.p)?.openLane(n.from, n.to, n.sab);
+      return;
+    case 'busDown':
+      buses.get(n.p)?.down(n.index);
       return;
     case 'forwarded': {
       const s = sessions.get(n.handleId);
-      const p = crossWorker(n.p);
+      const p = member(n.p);
       if (!s || !p?.forwarded) return;
       s.home = n.from;
       p.forwarded(s, n.from, n.body);
@@ -319,12 +320,9 @@ function onNotice(n: MainNotice): void {
     }
     case 'forwardReply': {
       const s = sessions.get(n.handleId);
-      if (s) crossWorker(n.p)?.forwardReply?.(s, n.tag, n.data, n.error);
+      if (s) member(n.p)?.forwardReply?.(s, n.tag, n.data, n.error);
       return;
     }
-    case 'workerDown':
-      for (const pkg of plugins.keys()) crossWorker(pkg)?.workerDown?.(n.index);
-      return;
     case 'configSaved': {
       const w = saves.get(n.id);
       saves.delete(n.id);
@@ -339,16 +337,6 @@ function onNotice(n: MainNotice): void {
       faultInjection.armed = n.armed;
       faultInjection.target = n.target;
       return;
-    case 'peer':
-      (plugins.get(n.p) as PeerAwarePlugin | undefined)?.peerMessage?.(n.from, n.msg);
-      return;
-    case 'peerRing':
-      peersOf(n.p).setRing(n.from, n.to, n.sab);
-      return;
-    case 'peerDown':
-      for (const p of peers.values()) p.down(n.index);
-      for (const p of plugins.values()) (p as PeerAwarePlugin).peerDown?.(n.index);
-      return;
     case 'settings':
       settings = n.settings;
       eventsEnabled = n.eventsEnabled;
@@ -358,7 +346,7 @@ function onNotice(n: MainNotice): void {
 }
 
 /** Notices that run a plugin hook for one handle: a throw there is that handle's fault. */
-const HOOKS: ReadonlySet<string> = new Set(['createSession', 'destroySession', 'setupMedia', 'hangupMedia', 'slowLink', 'mail', 'forwarded', 'forwardReply', 'workerDown']);
+const HOOKS: ReadonlySet<string> = new Set(['createSession', 'destroySession', 'setupMedia', 'hangupMedia', 'slowLink', 'bus', 'busDown', 'forwarded', 'forwardReply']);
 
 function noticeFailed(msg: ToWorker & { t: 'notice' }, err: unknown): void {
   const handleId = 'handleId' in msg && typeof msg.handleId === 'number' ? msg.handleId : undefined;

@@ -16,7 +16,8 @@
  * EchoTest has no rooms: its handles are spread by load. TextRoom spreads both: rooms like VideoRoom's,
  * handles (their data channels) at their first message like EchoTest's; a member's requests for a room
  * on another worker are forwarded here and routed to the room's worker, which answers and fans out
- * through the member's worker (core/plugin.ts WorkerLink: `mail` is relayed, `forward` routed here).
+ * through the member's worker. Every plugin's instances talk over the worker bus (bus.ts): this thread
+ * relays its control lane and routes forwarded requests (BusHub), and opens its packet lanes (rings).
  *
  * The jcfg file is owned here: workers send their `permanent` changes (shard-config.ts) and this
  * thread applies them in order to its one copy and writes it.
@@ -29,7 +30,7 @@ import type { MediaWorker, WorkerClient } from './media-worker.js';
 import { membersSpanWorkers, movesAcross, roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
 import type { WorkerPool } from './pool.js';
 import type { PluginLoad } from './protocol.js';
-import { createRing } from './ring.js';
+import { BusHub } from './bus.js';
 import { cfgInt } from '../config/values.js';
 
 export interface PooledPluginOptions {
@@ -53,8 +54,6 @@ const ERROR_UNKNOWN = 499;
 const VIDEOROOM = 'janus.plugin.videoroom';
 /** Default of `subscribers_spread_at`: PeerConnections on a room's worker before subscribers go elsewhere. */
 const SPREAD_AT_DEFAULT = 100;
-/** Bytes of each worker pair's ring: ~850 full-size packets, tens of ms of a busy publisher set. */
-const RING_BYTES = 1 << 20;
 /** Requests of a subscriber handle that go to its own worker even when they name the room. */
 const SUBSCRIBER_REQUESTS = new Set(['start', 'pause', 'configure', 'switch', 'subscribe', 'unsubscribe', 'update', 'leave']);
 
@@ -97,16 +96,14 @@ export class PooledPlugin implements Plugin, WorkerClient {
   subscriberPlacement: ((room: string, handleId: number) => MediaWorker | null) | null = null;
   /** "room|worker": the worker mirrors the room (set up, or being set up). */
   private readonly mirrors = new Map<string, Promise<boolean>>();
-  /** "from>to": the ring of the pair exists. */
-  private readonly rings = new Set<string>();
+  /** The main side of the plugin's worker bus: control lane relay, packet lanes. */
+  private readonly bus: BusHub;
   /** Subscriber handles placed on another worker than their room's, and where. */
   private readonly remoteSubs = new Map<number, MediaWorker>();
   /** A subscriber join's worker, chosen in beforeMessage for handleMessage. */
   private readonly placing = new Map<number, MediaWorker>();
   /** Members may sit on other workers than their rooms (the plugin's instances talk through here). */
   private readonly crossWorker: boolean;
-  /** Messages relayed between this plugin's workers since startup (tests, diagnostics: batches, not frames). */
-  relayed = 0;
 
   constructor(private readonly opts: PooledPluginOptions) {
     const d = opts.describe;
@@ -121,7 +118,13 @@ export class PooledPlugin implements Plugin, WorkerClient {
     this.media = opts.pool.media;
     this.shared = spreadsRooms(this.package) && this.workers.length > 1;
     this.crossWorker = membersSpanWorkers(this.package) && this.workers.length > 1;
+    this.bus = new BusHub(this.package, this.workers);
     this.pool.setPicker(this.package, (handleId) => this.placeForMedia(handleId));
+  }
+
+  /** Control messages relayed between this plugin's workers since startup (tests, diagnostics: TextRoom's are batches, not frames). */
+  get relayed(): number {
+    return this.bus.relayed;
   }
 
   /** PeerConnections alive in this plugin's workers, as last reported (tests, leak checks). */
@@ -160,7 +163,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
       configFile: this.doc?.file ?? '',
       configsFolder: this.configsFolder,
       rooms,
-      crossWorker: this.crossWorker,
+      workers: this.workers.length,
     };
   }
 
@@ -198,16 +201,13 @@ export class PooledPlugin implements Plugin, WorkerClient {
     for (const [room, w] of this.rooms) {
       if (w === worker && this.doc?.category(`room-${room}`) === undefined) this.rooms.delete(room);
     }
-    // The others hold members of its rooms (and it held members of theirs): they hear it is gone.
-    if (this.crossWorker) for (const w of this.workers) if (w !== worker) w.notice({ n: 'workerDown', index: worker.index });
+    // The others hold members of its rooms, mirrors, lanes (and it held theirs): they hear it is gone.
+    this.bus.down(worker);
   }
 
-  /** A plugin's payload for its instance on worker `to`: relayed as is (one message in, one out). */
-  mail(from: MediaWorker, to: number, payload: unknown): void {
-    const target = this.pool.workers[to];
-    if (!target || target === from || !this.workers.includes(target)) return;
-    this.relayed++;
-    target.notice({ n: 'mail', p: this.package, from: from.index, payload });
+  /** The bus's control lane: this plugin's message for its instance on worker `to`, relayed as is. */
+  busMessage(from: MediaWorker, to: number, msg: unknown): void {
+    this.bus.relay(from, to, msg);
   }
 
   /**
@@ -257,27 +257,16 @@ export class PooledPlugin implements Plugin, WorkerClient {
     return this.pool.leastLoaded(this.workers);
   }
 
-  /** The ring from `from` to `to` (made once per pair, both ends told). */
-  private ensureRing(from: MediaWorker, to: MediaWorker): void {
-    const key = `${from.index}>${to.index}`;
-    if (this.rings.has(key)) return;
-    this.rings.add(key);
-    const sab = createRing(RING_BYTES);
-    const n = { n: 'peerRing', p: this.package, from: from.index, to: to.index, sab } as const;
-    from.notice(n);
-    to.notice(n);
-  }
-
   /** Worker `target` mirrors `room` (on `rw`); false when it cannot (no such room there any more). */
   private ensureMirror(room: string, roomValue: unknown, rw: MediaWorker, target: MediaWorker): Promise<boolean> {
     const key = `${room}|${target.index}`;
     let p = this.mirrors.get(key);
     if (p) return p;
     p = (async () => {
-      this.ensureRing(rw, target);
-      const snapshot = await rw.call<unknown>({ m: 'peerCall', p: this.package, op: 'mirrorOut', args: { room: roomValue, to: target.index } });
+      this.bus.openLane(rw, target);
+      const snapshot = await this.bus.call<unknown>(rw, 'mirrorOut', { room: roomValue, to: target.index });
       if (snapshot === null) return false;
-      await target.call({ m: 'peerCall', p: this.package, op: 'mirrorIn', args: { from: rw.index, snapshot } as Record<string, unknown> });
+      await this.bus.call(target, 'mirrorIn', { from: rw.index, snapshot } as Record<string, unknown>);
       return true;
     })().catch(() => false);
     this.mirrors.set(key, p);
@@ -287,29 +276,15 @@ export class PooledPlugin implements Plugin, WorkerClient {
     return p;
   }
 
-  relayPeer(from: MediaWorker, to: number, msg: Record<string, unknown>): void {
-    this.pool.workers[to]?.notice({ n: 'peer', p: this.package, from: from.index, msg });
-  }
-
-  /** A worker died: its rings and mirrors are gone, and the others forget it. */
+  /** A worker died: the mirrors of its rooms, and on it, are gone. */
   private crossWorkerDown(worker: MediaWorker): void {
     const i = worker.index;
-    let involved = false;
-    for (const key of [...this.rings]) {
-      const [a, b] = key.split('>').map(Number);
-      if (a === i || b === i) {
-        this.rings.delete(key);
-        involved = true;
-      }
-    }
     for (const key of [...this.mirrors.keys()]) {
       const bar = key.lastIndexOf('|');
       const room = key.slice(0, bar);
       if (Number(key.slice(bar + 1)) === i || this.rooms.get(room) === worker) this.mirrors.delete(key);
     }
     for (const [h, w] of this.remoteSubs) if (w === worker) this.remoteSubs.delete(h);
-    if (!involved) return;
-    for (const w of this.pool.workers) if (w !== worker) w.notice({ n: 'peerDown', index: i });
   }
 
   // ------------------------------------------------------------------------------------------ Plugin
@@ -566,7 +541,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
     const j = this.joined.get(handleId);
     if (!j || j === target || j.exited) return;
     try {
-      const st = await j.call<Data>({ m: 'peerCall', p: this.package, op: 'status', args: { handleId } });
+      const st = await this.bus.call<Data>(j, 'status', { handleId });
       if (st['inRoom'] === false && this.joined.get(handleId) === j) this.joined.delete(handleId);
     } catch {
       /* the worker cannot tell: the usual refusal stands */
@@ -595,7 +570,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private async move(session: PluginSession, transaction: string, body: Data, cur: MediaWorker, target: MediaWorker): Promise<void> {
     const h = session.handleId;
     const reply = (data: Data) => this.host?.pushEvent(session, transaction, data);
-    const op = (w: MediaWorker, name: string, args: Data) => w.call<Data>({ m: 'peerCall', p: this.package, op: name, args: { ...args, handleId: h } });
+    const op = (w: MediaWorker, name: string, args: Data) => this.bus.call<Data>(w, name, { ...args, handleId: h });
     try {
       // The handle may have left or moved while this waited its turn.
       if (this.joined.get(h) !== cur) {
@@ -608,8 +583,8 @@ export class PooledPlugin implements Plugin, WorkerClient {
       // The participant's RTP goes from its PeerConnection's worker to the room's, the mix back (ring.ts).
       const home = this.pool.boundWorker(h);
       if (home && home !== target) {
-        this.ensureRing(home, target);
-        this.ensureRing(target, home);
+        this.bus.openLane(home, target);
+        this.bus.openLane(target, home);
       }
       const attached = await op(target, 'attach', { body, leg: exported.leg });
       if (attached.error_code !== undefined) return void reply(attached);

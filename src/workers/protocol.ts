@@ -44,8 +44,8 @@ export interface PluginLoad {
    * which owns the file (saveConfig), so workers never overwrite each other's rooms.
    */
   rooms: string[] | null;
-  /** The plugin runs on several workers and its members may span them: its host gets a workerLink. */
-  crossWorker?: boolean;
+  /** How many workers the plugin runs on (its WorkerBus's `workers`: 1, nothing crosses). */
+  workers: number;
 }
 
 /** The PluginSession fields the worker mirrors. */
@@ -69,8 +69,8 @@ export type MainCall =
   | { m: 'localJsep'; handleId: number; jsep: Jsep }
   | { m: 'handleInfo'; handleId: number }
   | { m: 'closeMedia' }
-  /** Cross-worker set-up of a plugin (peers.ts): a plugin-defined operation, answered by its peerCall. */
-  | { m: 'peerCall'; p: string; op: string; args: Record<string, unknown> };
+  /** Cross-worker set-up of a plugin (bus.ts): a plugin-defined operation, answered by its busCall. */
+  | { m: 'busCall'; p: string; op: string; args: Record<string, unknown> };
 
 /** One-way notices from main. */
 export type MainNotice =
@@ -84,13 +84,15 @@ export type MainNotice =
   | { n: 'release'; handleId: number }
   /** Periodic: what the Admin API may have changed since, and whether event handlers want plugin events. */
   | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean }
-  /** Cross-worker plugins (core/plugin.ts CrossWorkerPlugin): a payload relayed from worker `from`. */
-  | { n: 'mail'; p: string; from: number; payload: unknown }
-  /** A request a handle on worker `from` sent, routed here (the handle was announced here first). */
+  /** The bus's control lane (bus.ts): a message from the same plugin on worker `from`, relayed by main. */
+  | { n: 'bus'; p: string; from: number; msg: unknown }
+  /** The bus's packet lane from worker `from` to worker `to` for plugin `p` (this worker is one end). */
+  | { n: 'busLane'; p: string; from: number; to: number; sab: SharedArrayBuffer }
+  /** Worker `index` died: plugin `p` drops what crossed to or from it (its lanes first). */
+  | { n: 'busDown'; p: string; index: number }
+  /** A request a handle on worker `from` sent, routed here (the handle was announced here first; WorkerBus.forward). */
   | { n: 'forwarded'; p: string; handleId: number; from: number; body: Record<string, unknown> }
   | { n: 'forwardReply'; p: string; handleId: number; tag: string | null; data: Record<string, unknown> | null; error: string | null }
-  /** Worker `index` died (sent to the others). */
-  | { n: 'workerDown'; index: number }
   /** The answer to a worker's saveConfig. */
   | { n: 'configSaved'; id: number; error: string | null }
   /**
@@ -100,13 +102,7 @@ export type MainNotice =
    */
   | { n: 'exitForTests'; code: number }
   /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
-  | { n: 'faultInjection'; armed: string | null; target: number | string | null }
-  /** A control message from the same plugin in worker `from` (relayed by main, peers.ts). */
-  | { n: 'peer'; p: string; from: number; msg: Record<string, unknown> }
-  /** The ring from worker `from` to worker `to` for plugin `p` (this worker is one end). */
-  | { n: 'peerRing'; p: string; from: number; to: number; sab: SharedArrayBuffer }
-  /** Worker `index` died: drop what crossed to or from it. */
-  | { n: 'peerDown'; index: number };
+  | { n: 'faultInjection'; armed: string | null; target: number | string | null };
 
 export type ToWorker = ({ t: 'call'; id: number } & MainCall) | ({ t: 'notice' } & MainNotice);
 
@@ -127,11 +123,11 @@ export type WorkerNotice =
   | { n: 'closePeerConnection'; handleId: number; reason?: string }
   | { n: 'endSession'; handleId: number }
   | { n: 'notifyEvent'; p: string; handleId: number | null; data: Record<string, unknown> }
-  /** Cross-worker plugins: relay `payload` to this plugin on worker `to`. */
-  | { n: 'mail'; p: string; to: number; payload: unknown }
-  /** Cross-worker plugins: a handle's request for main to route (WorkerLink.forward). */
+  /** The bus's control lane (bus.ts): main relays `msg` to this plugin on worker `to`. */
+  | { n: 'bus'; p: string; to: number; msg: unknown }
+  /** The bus (WorkerBus.forward): a handle's request for main to route. */
   | { n: 'forward'; p: string; handleId: number; route: ForwardRoute; body: Record<string, unknown>; tag: string | null }
-  /** Cross-worker plugins: a room created or destroyed here outside the Janus API. */
+  /** The bus (WorkerBus.roomChanged): a room created or destroyed here outside the Janus API. */
   | { n: 'roomChanged'; p: string; room: string; here: boolean }
   /** A plugin's `permanent` change to its jcfg: main applies it to the file it owns and answers configSaved. */
   | { n: 'saveConfig'; p: string; id: number; set: Array<[string, Record<string, CfgValue>]>; remove: string[] }
@@ -142,8 +138,6 @@ export type WorkerNotice =
   | { n: 'iceFailed'; handleId: number }
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
-  /** A control message for the same plugin in worker `to` (main relays it as a `peer` notice). */
-  | { n: 'peer'; p: string; to: number; msg: Record<string, unknown> }
   /** Periodic, and after calls: what /metrics and placement read synchronously in main. */
   | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>> };
 

@@ -8,11 +8,95 @@ import { DtlsClient, DtlsServer, type DtlsSocket } from 'werift-dtls/lib/dtls/sr
 import { Flight } from 'werift-dtls/lib/dtls/src/flight/flight.js';
 import { DtlsPlaintext } from 'werift-dtls/lib/dtls/src/record/message/plaintext.js';
 import { ownedCopy } from '../owned-buffer.js';
+import { X509Certificate, createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign as cryptoSign, type ECDH, type KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
 
 // werift retransmits flights on its own wall-clock timers (0.5 s, 1 s, ... x10). We run our own
 // RFC 6347 timers driven by handleTimeout(); with RetransmitCount = 0 werift sends each flight once and
 // gives up waiting after 0.5 s (its rejection is swallowed below). Process-wide, but only we use werift-dtls.
 (Flight as unknown as { RetransmitCount: number }).RetransmitCount = 0;
+
+// ECDHE through Node's crypto (OpenSSL) instead of werift's pure-JS curves (tweetnacl for X25519,
+// @noble/curves for P-256): two scalar multiplications per handshake on each side, each ~1-3 ms in
+// JavaScript against ~0.05 ms in OpenSSL, on the path of every subscriber's join (bench/dtls-handshake.ts).
+// werift's flights call these through the modules' export objects, so replacing the exports is enough;
+// the raw key formats stay werift's (32-byte X25519 keys; a 32-byte P-256 scalar, a 65-byte point).
+const NAMED_CURVE_X25519 = 29;
+const NAMED_CURVE_P256 = 23;
+/** DER prefixes of an X25519 key: PKCS#8 private (RFC 8410) and SubjectPublicKeyInfo, before the 32 raw bytes. */
+const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex');
+type WeriftKeyPair = { curve: number; privateKey: Buffer; publicKey: Buffer };
+/** Our private keys' OpenSSL objects, by the raw buffer werift keeps (so the secret needs no re-import). */
+const x25519Keys = new WeakMap<Buffer, KeyObject>();
+const p256Keys = new WeakMap<Buffer, ECDH>();
+{
+  const require = createRequire(import.meta.url);
+  const named = require('werift-dtls/lib/dtls/src/cipher/namedCurve.js') as { generateKeyPair: (curve: number) => WeriftKeyPair };
+  const prf = require('werift-dtls/lib/dtls/src/cipher/prf.js') as { prfPreMasterSecret: (publicKey: Buffer, privateKey: Buffer, curve: number) => Buffer };
+  const jsKeyPair = named.generateKeyPair;
+  const jsPreMaster = prf.prfPreMasterSecret;
+  named.generateKeyPair = (curve: number): WeriftKeyPair => {
+    if (curve === NAMED_CURVE_X25519) {
+      const { privateKey, publicKey } = generateKeyPairSync('x25519');
+      const priv = Buffer.from(privateKey.export({ format: 'der', type: 'pkcs8' }).subarray(X25519_PKCS8.length));
+      x25519Keys.set(priv, privateKey);
+      return { curve, privateKey: priv, publicKey: Buffer.from(publicKey.export({ format: 'der', type: 'spki' }).subarray(X25519_SPKI.length)) };
+    }
+    if (curve === NAMED_CURVE_P256) {
+      const ecdh = createECDH('prime256v1');
+      const publicKey = ecdh.generateKeys();
+      // A scalar with leading zero bytes comes back shorter: werift's format is always 32 bytes.
+      const raw = ecdh.getPrivateKey();
+      const priv = raw.length === 32 ? raw : Buffer.concat([Buffer.alloc(32 - raw.length), raw]);
+      p256Keys.set(priv, ecdh);
+      return { curve, privateKey: priv, publicKey };
+    }
+    return jsKeyPair(curve);
+  };
+  // Our certificate and key, parsed once per PEM instead of once per handshake (werift parses both
+  // with @fidm/x509 for every association, and signs with the PEM text: a PEM parse per signature).
+  const cipherModule = require('werift-dtls/lib/dtls/src/context/cipher.js') as { CipherContext: { prototype: Record<string, unknown> } };
+  type LocalKey = { key: KeyObject; pem: Buffer; sign(data: Buffer, hash: string): Buffer; toPEM(): Buffer };
+  const parsed = new Map<string, { cert: Buffer; local: LocalKey }>();
+  const proto = cipherModule.CipherContext.prototype;
+  proto['parseX509'] = function (this: Record<string, unknown>, certPem: string, keyPem: string, signatureHash: unknown): void {
+    const k = `${certPem}\n${keyPem}`;
+    let p = parsed.get(k);
+    if (p === undefined) {
+      const key = createPrivateKey(keyPem);
+      const pem = Buffer.from(keyPem);
+      p = { cert: Buffer.from(new X509Certificate(certPem).raw), local: { key, pem, sign: (data, hash) => cryptoSign(hash, data, key), toPEM: () => pem } };
+      // One certificate per process in practice (dtls_certificate, or the generated one): a small bound anyway.
+      if (parsed.size >= 8) parsed.clear();
+      parsed.set(k, p);
+    }
+    this['localCert'] = p.cert;
+    this['localPrivateKey'] = p.local;
+    this['signatureHashAlgorithm'] = signatureHash;
+  };
+  // The client's CertificateVerify: the same key object, no PEM parse.
+  proto['signatureData'] = function (this: { localPrivateKey: LocalKey }, data: Buffer, hash: string): Buffer {
+    return cryptoSign(hash, data, this.localPrivateKey.key);
+  };
+  // A bad peer key throws here as it did in werift (the handshake fails; endpoint.ts reports it).
+  prf.prfPreMasterSecret = (publicKey: Buffer, privateKey: Buffer, curve: number): Buffer => {
+    if (curve === NAMED_CURVE_X25519) {
+      if (publicKey.length !== 32 || privateKey.length !== 32) throw new Error('bad X25519 key size');
+      const own = x25519Keys.get(privateKey) ?? createPrivateKey({ key: Buffer.concat([X25519_PKCS8, privateKey]), format: 'der', type: 'pkcs8' });
+      return diffieHellman({ privateKey: own, publicKey: createPublicKey({ key: Buffer.concat([X25519_SPKI, publicKey]), format: 'der', type: 'spki' }) });
+    }
+    if (curve === NAMED_CURVE_P256) {
+      let own = p256Keys.get(privateKey);
+      if (own === undefined) {
+        own = createECDH('prime256v1');
+        own.setPrivateKey(privateKey);
+      }
+      return own.computeSecret(publicKey);
+    }
+    return jsPreMaster(publicKey, privateKey, curve);
+  };
+}
 
 export interface HandshakeEngine {
   /** Starts the handshake (client: emits ClientHello). */

@@ -6,7 +6,7 @@ import type { JcfgDocument, PluginHost } from '../../core/plugin.js';
 import type { Logger } from '../../log.js';
 import { PathPolicy } from '../../security/paths.js';
 import type { MediaHost } from './media.js';
-import type { WorkerPeers } from '../../workers/peers.js';
+import type { WorkerBus } from '../../workers/bus.js';
 import type { PlainRtpPorts } from './plain-rtp.js';
 import type { AbId, AbSession, EngineOptions, Participant, Room } from './room.js';
 
@@ -21,8 +21,8 @@ export class AbContext {
   readonly sessions = new Set<AbSession>();
   /** The same sessions by handle id (frames from other workers name the handle). */
   readonly byHandle = new Map<number, AbSession>();
-  /** In a pool worker: the other workers (participants whose room and PeerConnection are apart). */
-  peers: WorkerPeers | null = null;
+  /** In a pool worker: the other workers (participants whose room and PeerConnection are apart; no control messages). */
+  bus: WorkerBus<never> | null = null;
   adminKey: string | null = null;
   lockRtpForward = false;
   lockPlayFile = false;

@@ -11,8 +11,8 @@
  *   detection, events), whose session has `home` set: its mix-minus frame goes home (room.ts) instead
  *   of to a local PeerConnection.
  *
- * Media crosses on the pair's rings (src/workers/ring.ts, made by main when a participant first
- * moves between the two): no postMessage per packet, wake-ups batched per event-loop turn.
+ * Media crosses on the worker bus's packet lanes (src/workers/bus.ts, opened by main when a participant
+ * first moves between the two): no postMessage per packet, wake-ups batched per event-loop turn.
  *
  * Main (pooled-plugin.ts) moves the participant with three calls: `export` (its state, from the
  * worker it is on now), `attach` (on the target room's worker: every check a changeroom makes, then
@@ -32,7 +32,7 @@ import { Participant, type AbCodec, type AbSession } from './room.js';
 import { writeRtpHeader } from '../../media/rtp/header.js';
 
 /**
- * What a record on a worker pair's ring (src/workers/ring.ts) carries. The handle id (53 bits) is split
+ * What a record on a packet lane (src/workers/bus.ts) carries. The handle id (53 bits) is split
  * over the record's two words: tag = its low 32 bits; meta = its high 21 bits, the kind (3 bits) and
  * the RTP payload type (8 bits).
  */
@@ -49,9 +49,9 @@ export enum CrossKind {
 
 const TWO_32 = 0x100000000;
 
-/** One record for the handle's other half on worker `to`; false when there is no ring (yet) or it is full. */
+/** One record for the handle's other half on worker `to`; false when there is no lane (yet) or it is full. */
 export function sendTo(ctx: AbContext, to: number, handleId: number, kind: CrossKind, pt: number, buf: Uint8Array, len: number): boolean {
-  const tx = ctx.peers?.producer(to);
+  const tx = ctx.bus?.lane(to);
   if (!tx) return false;
   const meta = ((Math.floor(handleId / TWO_32) & 0x1fffff) | (kind << 21) | ((pt & 0xff) << 24)) >>> 0;
   return tx.write(handleId >>> 0, meta, buf, 0, len);
@@ -105,7 +105,7 @@ function exportLeg(ctx: AbContext, s: AbSession, body: Body): Data {
   if (!p || !p.room) throw new AbError(AbErrorCode.NOT_JOINED, "Can't change room (not in a room in the first place)");
   // Its socket is its media and lives here: a plain-RTP participant cannot be split over two workers.
   if (p.plain) throw new AbError(AbErrorCode.UNKNOWN_ERROR, 'A plain RTP participant cannot change to a room on another media worker');
-  const home = s.home ?? ctx.peers?.index;
+  const home = s.home ?? ctx.bus?.index;
   if (home === undefined) throw new AbError(AbErrorCode.UNKNOWN_ERROR, 'Not in a media worker pool');
   const leg: Leg = {
     home,
@@ -133,7 +133,7 @@ function attach(ctx: AbContext, s: AbSession, body: Body, leg: Leg): Data {
   const room = findRoom(ctx, parseId(ctx, body, 'room', true)!);
   const c = checkJoin(ctx, room, body);
   const id = pickUserId(ctx, room, body);
-  const atHome = leg.home === ctx.peers?.index;
+  const atHome = leg.home === ctx.bus?.index;
   let p = s.participant;
   if (!atHome || !p) {
     // A copy left from an earlier visit has nothing worth keeping.

@@ -29,6 +29,7 @@ import { PlainRtpPorts } from './plain-rtp.js';
 import { enableMjrs, enableRecording, mjrPath, recordingPath, startRecording } from './recording.js';
 import { AbSession, type AbId, type EngineOptions, type Participant, type Room } from './room.js';
 import { crossRecord, crossWorkerCall, forwardUp, sendMeta, workerDown } from './cross-worker.js';
+import type { BusMember, WorkerBus } from '../../workers/bus.js';
 import { dropForwarders, listForwarders, rtpForward, staticForwarder, stopRtpForward } from './rtp-forward.js';
 
 export const AUDIOBRIDGE_PACKAGE = 'janus.plugin.audiobridge';
@@ -41,7 +42,7 @@ export interface AudioBridgeOptions extends EngineOptions {
   paths?: PathPolicy;
 }
 
-export class AudioBridgePlugin implements Plugin {
+export class AudioBridgePlugin implements Plugin, BusMember<never> {
   readonly package = AUDIOBRIDGE_PACKAGE;
   readonly name = 'JANUS AudioBridge plugin';
   readonly author = 'Meetecho s.r.l.';
@@ -69,7 +70,7 @@ export class AudioBridgePlugin implements Plugin {
     ctx.config = init.config;
     if (init.log) ctx.log = init.log;
     if (isMediaHost(init.host)) ctx.media = init.host;
-    ctx.peers = init.peers ?? null;
+    ctx.bus = (init.bus as WorkerBus<never> | undefined) ?? null;
     const general = init.config.category('general') ?? {};
     ctx.plainPorts = PlainRtpPorts.fromConfig(
       init.gateway as JanusConfig | undefined,
@@ -223,13 +224,13 @@ export class AudioBridgePlugin implements Plugin {
     receiveRtp(this.ctx, s, packet, len, false);
   }
 
-  /** A record from a participant's other half on another media worker (cross-worker.ts; peers.ts). */
-  peerRecord(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
+  /** A record from a participant's other half on another media worker (cross-worker.ts; bus.ts packet lane). */
+  busPacket(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
     crossRecord(this.ctx, from, tag, meta, data, offset, length);
   }
 
   /** Main moving a participant between workers (cross-worker.ts): plugin errors come back as error data. */
-  peerCall(op: string, args: Data): Data {
+  busCall(op: string, args: Data): Data {
     const handleId = args['handleId'];
     const s = typeof handleId === 'number' ? this.ctx.byHandle.get(handleId) : undefined;
     if (!s) return errorData(new AbError(AbErrorCode.UNKNOWN_ERROR, 'No session associated with this handle...'));
@@ -240,8 +241,8 @@ export class AudioBridgePlugin implements Plugin {
     }
   }
 
-  /** Worker `index` died (peers.ts): nothing crosses to or from it any more. */
-  peerDown(index: number): void {
+  /** Worker `index` died (bus.ts): nothing crosses to or from it any more. */
+  busDown(index: number): void {
     workerDown(this.ctx, index);
   }
 

@@ -1,10 +1,12 @@
 /** Everything request handlers share: one object per plugin instance, no module-level state. */
-import type { PluginHost, PluginSession, WorkerLink } from '../../core/plugin.js';
+import type { PluginHost, PluginSession } from '../../core/plugin.js';
+import type { WorkerBus } from '../../workers/bus.js';
 import type { Logger } from '../../log.js';
 import type { PostTargetPolicy } from '../../security/post-targets.js';
 import type { TrGeneral } from './config.js';
 import type { RoomIds, RoomId } from './ids.js';
 import type { Outbox } from './outbox.js';
+import type { RelayBatch } from './relay.js';
 import type { RoomStore } from './persistence.js';
 import type { HttpPoster } from './post.js';
 import type { Room } from './room.js';
@@ -22,7 +24,7 @@ export interface TrContext {
   readonly postPolicy: PostTargetPolicy;
   readonly store: RoomStore;
   /** The plugin's instances on the other media workers (null: alone, everything is local). */
-  readonly link: WorkerLink | null;
+  readonly link: WorkerBus<RelayBatch> | null;
 }
 
 /**

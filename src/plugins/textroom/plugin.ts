@@ -6,7 +6,7 @@
  */
 import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
-import type { CrossWorkerPlugin, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession } from '../../core/plugin.js';
+import type { Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession } from '../../core/plugin.js';
 import { readGeneral, readRooms } from './config.js';
 import type { TrContext } from './context.js';
 import { handleFrame, runForwarded } from './datachannel.js';
@@ -21,7 +21,8 @@ import { RoomStore } from './persistence.js';
 import { HttpPoster, type PosterOptions } from './post.js';
 import { PostTargetPolicy } from '../../security/post-targets.js';
 import { isManagement, runManagement, type Outcome } from './requests.js';
-import { isRelayBatch, MemberRelay, RelayOp } from './relay.js';
+import { isRelayBatch, MemberRelay, RelayOp, type RelayBatch } from './relay.js';
+import type { BusMember, WorkerBus } from '../../workers/bus.js';
 import { forgetFlights, forwardDone } from './request-order.js';
 import { Room } from './room.js';
 import { handleOf } from './session.js';
@@ -42,7 +43,7 @@ function orInvalid(out: Outcome): Data {
   return out ?? errorPayload('error', new TrError(TrErrorCode.UNKNOWN_ERROR, 'Invalid response'));
 }
 
-export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlugin {
+export class TextRoomPlugin implements Plugin, DataChannelPlugin, BusMember<RelayBatch> {
   readonly package = 'janus.plugin.textroom';
   readonly name = 'JANUS TextRoom plugin';
   readonly author = 'Portunus';
@@ -80,7 +81,8 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlu
     }
     if (this.dataChannels === null && isDataChannelHost(init.host)) this.dataChannels = init.host;
     this.host = init.host;
-    const link = init.host.workerLink ?? null;
+    // Several workers: members and rooms may sit apart (relay.ts); alone, everything is local.
+    const link = init.bus !== undefined && init.bus.workers > 1 ? (init.bus as WorkerBus<RelayBatch>) : null;
     this.ctx = {
       general,
       host: init.host,
@@ -188,7 +190,7 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlu
   // ------------------------------------------------------------------ the other media workers (relay.ts)
 
   /** A batch from a room's worker: frames for members whose data channel is here, and their memberships. */
-  workerMail(from: number, payload: unknown): void {
+  busMessage(from: number, payload: RelayBatch): void {
     const ctx = this.ctx;
     if (ctx === null || !isRelayBatch(payload)) return;
     const { frames, ops } = payload;
@@ -251,7 +253,7 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, CrossWorkerPlu
    * `destroyed`, as when a room is destroyed, and may join again. Its data channels are gone: their
    * members leave the rooms here (`leave` to the others).
    */
-  workerDown(index: number): void {
+  busDown(index: number): void {
     const ctx = this.ctx;
     if (ctx === null) return;
     for (const session of this.sessions.values()) {

@@ -1,6 +1,6 @@
 /**
  * Frames for members whose data channel lives on another media worker than the room (the pool spreads
- * rooms and handles independently; core/plugin.ts WorkerLink). The room's worker is the authority: it
+ * rooms and handles independently; the worker bus's control lane, src/workers/bus.ts). The room's worker is the authority: it
  * orders every room's traffic, delivers to its own members directly and gathers the rest into one
  * batch per target worker, posted once per turn of the event loop, not once per recipient. A batch
  * carries each distinct frame once (a broadcast is one string for all its recipients) and the
@@ -10,7 +10,8 @@
  * Membership changes of remote members travel in the same stream, so the member's worker knows which
  * of its handles sit in rooms elsewhere (to tell them `destroyed` if that worker dies).
  */
-import type { PluginSession, WorkerLink } from '../../core/plugin.js';
+import type { PluginSession } from '../../core/plugin.js';
+import type { WorkerBus } from '../../workers/bus.js';
 import type { RoomId } from './ids.js';
 
 export const enum RelayOp {
@@ -42,7 +43,7 @@ export class MemberRelay {
   private readonly pending = new Map<number, Pending>();
   private scheduled = false;
 
-  constructor(private readonly link: WorkerLink) {}
+  constructor(private readonly link: WorkerBus<RelayBatch>) {}
 
   /** The worker of the session's data channel when it is not this one; null: deliver here. */
   remoteHome(session: PluginSession): number | null {
@@ -85,7 +86,7 @@ export class MemberRelay {
   /** Posts what this turn gathered: one message per target worker. */
   readonly flush = (): void => {
     this.scheduled = false;
-    for (const [home, b] of this.pending) this.link.post(home, { frames: b.frames, ops: b.ops } satisfies RelayBatch);
+    for (const [home, b] of this.pending) this.link.send(home, { frames: b.frames, ops: b.ops } satisfies RelayBatch);
     this.pending.clear();
   };
 }

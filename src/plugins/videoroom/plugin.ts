@@ -14,7 +14,7 @@ import {
   type PluginSession,
   type RtpStreamInfo,
 } from '../../core/plugin.js';
-import type { PeerAwarePlugin } from '../../workers/peers.js';
+import type { BusMember, WorkerBus } from '../../workers/bus.js';
 import { readGeneral, readRooms } from './config.js';
 import type { VrContext } from './context.js';
 import { errorData, VrError, VrErrorCode } from './errors.js';
@@ -33,7 +33,7 @@ import { publisherUp, stopPublishing } from './publishing.js';
 import { Room } from './room.js';
 import { VrRtpForwarders } from './rtp-forward.js';
 import { closeSubscriber, requestKeyframes, subscriberRequest } from './subscriber.js';
-import { RemoteRooms } from './remote.js';
+import { RemoteRooms, type VrBusMessage } from './remote.js';
 import { RemoteFeeds, wrapHost, wrapMediaHost } from './remote-feed.js';
 
 type Data = Record<string, unknown>;
@@ -47,7 +47,7 @@ function unknownRequest(name: string): VrError {
   return new VrError(VrErrorCode.INVALID_REQUEST, `Unknown request '${name}'`);
 }
 
-export class VideoRoomPlugin implements Plugin, PeerAwarePlugin {
+export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
   readonly package = 'janus.plugin.videoroom';
   readonly name = 'JANUS VideoRoom plugin';
   readonly author = 'Portunus';
@@ -95,8 +95,8 @@ export class VideoRoomPlugin implements Plugin, PeerAwarePlugin {
         data: (me, data, isBinary) => forwarder.publisherData(me, null, data, isBinary),
       });
     }
-    if (init.peers !== undefined && forwarder !== null) {
-      this.ctx.remote = new RemoteRooms(this.ctx, init.peers, {
+    if (init.bus !== undefined && forwarder !== null) {
+      this.ctx.remote = new RemoteRooms(this.ctx, init.bus as WorkerBus<VrBusMessage>, {
         rtp: (me, info, buf, len) => {
           try {
             forwarder.publisherRtp(me, info, buf, len);
@@ -225,29 +225,29 @@ export class VideoRoomPlugin implements Plugin, PeerAwarePlugin {
 
   // ---------------------------------------------------------------- other media workers (remote.ts)
 
-  peerCall(op: string, args: Record<string, unknown>): unknown {
+  busCall(op: string, args: Record<string, unknown>): unknown {
     const r = this.ctx?.remote;
     if (r === undefined) throw new Error('videoroom: no cross-worker rooms here');
-    const out = r.peerCall(op, args);
+    const out = r.busCall(op, args);
     this.forwarder?.invalidate();
     return out;
   }
 
-  peerMessage(from: number, msg: Record<string, unknown>): void {
+  busMessage(from: number, msg: VrBusMessage): void {
     try {
-      this.ctx?.remote?.peerMessage(from, msg);
+      this.ctx?.remote?.busMessage(from, msg);
       this.forwarder?.invalidate();
     } catch (err) {
-      if (this.ctx) fault(this.ctx.log, 'worker', err, { plugin: this.package, where: `peer message ${String(msg.op)}` });
+      if (this.ctx) fault(this.ctx.log, 'worker', err, { plugin: this.package, where: `bus message ${String(msg.op)}` });
     }
   }
 
-  peerRecord(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
-    this.ctx?.remote?.peerRecord(from, tag, meta, data, offset, length);
+  busPacket(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
+    this.ctx?.remote?.busPacket(from, tag, meta, data, offset, length);
   }
 
-  peerDown(index: number): void {
-    this.ctx?.remote?.peerDown(index);
+  busDown(index: number): void {
+    this.ctx?.remote?.busDown(index);
     this.forwarder?.invalidate();
   }
 

@@ -6,20 +6,19 @@
  *
  * Both halves live in every worker's VideoRoom:
  * - room side: which workers mirror which room, each published stream's key, and per stream the
- *   rings (src/workers/ring.ts) of the workers that have subscribers bound to it (`remoteOut`): the
- *   Forwarder writes each packet once per such worker, as the publisher sent it;
+ *   packet lanes (src/workers/bus.ts) of the workers that have subscribers bound to it (`remoteOut`):
+ *   the Forwarder writes each packet once per such worker, as the publisher sent it;
  * - mirror side: mirror rooms, mirror publishers (Participant with `remoteFrom` >= 0), and the ring
- *   records fed to Forwarder.publisherRtp as if they had come from a local publisher, so layer
+ *   lane records fed to Forwarder.publisherRtp as if they had come from a local publisher, so layer
  *   selection, rewriting, protection and sending are the local path's.
  *
- * Control (postMessage through main, not per packet): mirror -> room `want` (a stream gained its first
- * or lost its last subscriber here) and `pli` (a keyframe request); room -> mirror `feed` (a publisher
- * is up or renegotiated), `unfeed` (it stopped), `roomGone`. A dead worker on either side: peerDown.
+ * Control (the bus's control lane, VrBusMessage, not per packet): mirror -> room `want` (a stream gained
+ * its first or lost its last subscriber here) and `pli` (a keyframe request); room -> mirror `feed` (a
+ * publisher is up or renegotiated), `unfeed` (it stopped), `roomGone`. A dead worker on either side: busDown.
  */
 import type { PluginSession, RtpStreamInfo } from '../../core/plugin.js';
 import type { CodecName } from '../../media/sdp/negotiate.js';
-import type { WorkerPeers } from '../../workers/peers.js';
-import type { RingProducer } from '../../workers/ring.js';
+import type { PacketLane, WorkerBus } from '../../workers/bus.js';
 import type { VrContext } from './context.js';
 import type { VrId } from './ids.js';
 import { dropSubscribers } from './membership.js';
@@ -71,6 +70,14 @@ export interface RoomSnap {
   feeds: FeedSnap[];
 }
 
+/** VideoRoom's control messages between workers (WorkerBus<VrBusMessage>). */
+export type VrBusMessage =
+  | { op: 'want'; key: number; on: boolean }
+  | { op: 'pli'; key: number }
+  | { op: 'feed'; room: VrId; feed: FeedSnap }
+  | { op: 'unfeed'; room: VrId; id: VrId }
+  | { op: 'roomGone'; room: VrId };
+
 /** The handle of a mirror publisher: it has no client; events to it are dropped by the host. */
 const NO_SESSION: PluginSession = { handleId: 0, sessionId: 0, opaqueId: null, token: null, state: undefined, alive: false };
 
@@ -101,7 +108,7 @@ export class RemoteRooms {
 
   constructor(
     private readonly ctx: VrContext,
-    private readonly peers: WorkerPeers,
+    private readonly bus: WorkerBus<VrBusMessage>,
     /** The Forwarder's entry points (set once the Forwarder exists). */
     private readonly path: {
       rtp(me: Participant, info: RtpStreamInfo, buf: Buffer, len: number): void;
@@ -159,10 +166,10 @@ export class RemoteRooms {
     };
   }
 
-  private toMirrors(room: Room, msg: Data): void {
+  private toMirrors(room: Room, msg: VrBusMessage): void {
     const ws = this.mirroredBy.get(room.id);
     if (ws === undefined) return;
-    for (const w of ws) this.peers.send(w, msg);
+    for (const w of ws) this.bus.send(w, msg);
   }
 
   /** A local publisher is up, or renegotiated: mirrors (re)build it. */
@@ -195,9 +202,9 @@ export class RemoteRooms {
   private refreshOut(key: number): void {
     const ps = this.keyed.get(key);
     if (ps === undefined) return;
-    const out: RingProducer[] = [];
+    const out: PacketLane[] = [];
     for (const w of this.wants.get(key) ?? []) {
-      const p = this.peers.producer(w);
+      const p = this.bus.lane(w);
       if (p !== null) out.push(p);
     }
     ps.remoteOut = out;
@@ -205,7 +212,7 @@ export class RemoteRooms {
 
   // ------------------------------------------------------------------ set-up calls from main
 
-  peerCall(op: string, args: Data): unknown {
+  busCall(op: string, args: Data): unknown {
     if (op === 'mirrorOut') {
       // Room side: worker `to` mirrors this room from now on; here is the room as it is.
       const id = this.ctx.ids.require(args.room, 'room');
@@ -231,10 +238,10 @@ export class RemoteRooms {
 
   // ------------------------------------------------------------------ control messages
 
-  peerMessage(from: number, msg: Data): void {
+  busMessage(from: number, msg: VrBusMessage): void {
     switch (msg.op) {
       case 'want': {
-        const key = msg.key as number;
+        const key = msg.key;
         if (!this.keyed.has(key)) return;
         let ws = this.wants.get(key);
         if (ws === undefined) this.wants.set(key, (ws = new Set()));
@@ -244,22 +251,22 @@ export class RemoteRooms {
         return;
       }
       case 'pli': {
-        const ps = this.keyed.get(msg.key as number);
+        const ps = this.keyed.get(msg.key);
         if (ps !== undefined) this.path.keyframe(ps);
         return;
       }
       case 'feed': {
-        const m = this.mirrors.get(msg.room as VrId);
-        if (m !== undefined && m.from === from) this.upsertFeed(from, m.room, msg.feed as FeedSnap);
+        const m = this.mirrors.get(msg.room);
+        if (m !== undefined && m.from === from) this.upsertFeed(from, m.room, msg.feed);
         return;
       }
       case 'unfeed': {
-        const m = this.mirrors.get(msg.room as VrId);
-        if (m !== undefined && m.from === from) this.dropFeed(m, msg.id as VrId);
+        const m = this.mirrors.get(msg.room);
+        if (m !== undefined && m.from === from) this.dropFeed(m, msg.id);
         return;
       }
       case 'roomGone': {
-        const m = this.mirrors.get(msg.room as VrId);
+        const m = this.mirrors.get(msg.room);
         if (m !== undefined && m.from === from) this.dropMirror(m, true);
         return;
       }
@@ -269,7 +276,7 @@ export class RemoteRooms {
   }
 
   /** Worker `index` died: rooms mirrored from it lose their publishers; it stops getting ours. */
-  peerDown(index: number): void {
+  busDown(index: number): void {
     for (const m of [...this.mirrors.values()]) if (m.from === index) this.dropMirror(m, false);
     for (const ws of this.mirroredBy.values()) ws.delete(index);
     for (const [key, ws] of this.wants) {
@@ -309,7 +316,7 @@ export class RemoteRooms {
         ps.remoteKey = s.key;
         ps.remoteInfos = [0, 1, 2].map((substream) => ({ mid: s.mid, mindex: s.mindex, kind: s.type === 'audio' ? 'audio' : 'video', ssrc: 0, substream, rid: undefined }) satisfies RtpStreamInfo);
         const key = s.key;
-        ps.onSubscribers = (x) => this.peers.send(from, { op: 'want', key, on: x.subscribers.length > 0 });
+        ps.onSubscribers = (x) => this.bus.send(from, { op: 'want', key, on: x.subscribers.length > 0 });
         keys.set(key, ps);
       }
       ps.mindex = s.mindex;
@@ -339,7 +346,7 @@ export class RemoteRooms {
     for (const ps of next) media.byMid.set(ps.mid, ps);
     if (gone.length > 0) this.dropStreams(from, gone);
     // A stream already wanted before this snapshot (a renegotiation kept it): tell the room side again.
-    for (const ps of next) if (ps.subscribers.length > 0) this.peers.send(from, { op: 'want', key: ps.remoteKey, on: true });
+    for (const ps of next) if (ps.subscribers.length > 0) this.bus.send(from, { op: 'want', key: ps.remoteKey, on: true });
   }
 
   private dropStreams(from: number, streams: PublishedStream[]): void {
@@ -373,8 +380,8 @@ export class RemoteRooms {
 
   // ------------------------------------------------------------------ packets and keyframe requests
 
-  /** One ring record: a packet of a mirror stream, as its publisher sent it. meta: the simulcast layer. */
-  peerRecord(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
+  /** One packet-lane record: a packet of a mirror stream, as its publisher sent it. meta: the simulcast layer. */
+  busPacket(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
     const ps = this.mirrorStreams.get(from)?.get(tag);
     if (ps === undefined || length > MAX_PACKET || ps.remoteInfos === null) return;
     this.received++;
@@ -385,6 +392,6 @@ export class RemoteRooms {
   /** A keyframe request for a mirror stream goes to the room's worker (which rate-limits it too). */
   pli(ps: PublishedStream): void {
     const from = ps.owner.remoteFrom;
-    if (from >= 0 && ps.remoteKey !== 0) this.peers.send(from, { op: 'pli', key: ps.remoteKey });
+    if (from >= 0 && ps.remoteKey !== 0) this.bus.send(from, { op: 'pli', key: ps.remoteKey });
   }
 }

@@ -12,7 +12,7 @@ import type { Participant } from './participant.js';
 import type { StreamRecorder } from './recording.js';
 import type { RtpForwarder } from './rtp-forward.js';
 import type { Subscriber } from './subscriber.js';
-import type { RingProducer } from '../../workers/ring.js';
+import type { PacketLane } from '../../workers/bus.js';
 import { LayerRates } from './layer-rates.js';
 
 export type StreamType = 'audio' | 'video' | 'data';
@@ -73,7 +73,7 @@ export class PublishedStream {
   /** This stream's key in the rings (0: none yet). */
   remoteKey = 0;
   /** Rings of the workers with subscribers of this stream (copy-on-write): each packet goes once to each. */
-  remoteOut: RingProducer[] = [];
+  remoteOut: PacketLane[] = [];
   /** A mirror stream: the stream infos of its layers (0..2), built once, handed to the packet path. */
   remoteInfos: RtpStreamInfo[] | null = null;
   /** A mirror stream: called when its subscriber list changes (first one bound, last one gone). */

@@ -1,0 +1,206 @@
+/**
+ * The worker bus: the one way a plugin's instances on the pool's media workers talk to each other
+ * (issue 12). VideoRoom's cross-worker fan-out, AudioBridge's changeroom across workers and TextRoom's
+ * delivery to members on other workers all use it, through two lanes and two hooks:
+ *
+ * - **packet lane** (`lane(to)`): per destination worker a SharedArrayBuffer ring (ring.ts), single
+ *   producer / single consumer, one per plugin and ordered pair of workers, made by main the first time
+ *   the plugin asks for it (BusHub.openLane). Writing a record is a copy into shared memory; the other
+ *   worker is woken at most once per event-loop turn and drains everything written since (busPacket per
+ *   record). No postMessage, no promise and no allocation per packet; a full ring drops and counts.
+ * - **control lane** (`send(to, msg)`): structured-clonable messages for things that are not per packet
+ *   (VideoRoom's `want`/`pli`/`feed`, TextRoom's batches of frames). They are relayed by the main thread,
+ *   so they stay in order with each other, per pair of workers, and with the requests the plugin routes
+ *   through main (`forward`): TextRoom relies on that to deliver a room's messages in the room's order.
+ * - **calls from main** (busCall): set-up that main drives and waits for (VideoRoom's mirror of a room,
+ *   AudioBridge's export/attach/detach of a moving participant).
+ * - **down** (busDown): a worker died; its lanes are closed on both sides before the hook runs.
+ *
+ * A plugin gets its WorkerBus in PluginInitContext.bus (in a media worker only) and implements the
+ * BusMember hooks it needs. The worker side is BusEnd, the main side BusHub (one of each per plugin).
+ */
+import type { ForwardRoute, PluginSession } from '../core/plugin.js';
+import type { MediaWorker } from './media-worker.js';
+import { createRing, RingConsumer, RingProducer } from './ring.js';
+
+/** Bytes of each lane's ring: ~850 full-size packets, tens of ms of a busy publisher set. */
+export const LANE_BYTES = 1 << 20;
+
+/** The producer end of a packet lane (a RingProducer; see ring.ts for the record's tag and meta words). */
+export type PacketLane = Pick<RingProducer, 'write' | 'flush' | 'dropped' | 'written' | 'closed'>;
+
+/** A plugin's view of its instances on the other workers. `M`: the plugin's control messages. */
+export interface WorkerBus<M = unknown> {
+  /** This worker's index in the pool. */
+  readonly index: number;
+  /** How many workers the plugin runs on (1: nothing crosses, every lane is null). */
+  readonly workers: number;
+  /** Control lane: `msg` to this plugin on worker `to` (its busMessage), in order; dropped if that worker is gone. */
+  send(to: number, msg: M): void;
+  /** Packet lane to worker `to`: null until main opened it, and after that worker died. */
+  lane(to: number): PacketLane | null;
+  /** The worker of the handle's PeerConnection as main last said (null: unknown, or none yet). */
+  homeOf(session: PluginSession): number | null;
+  /**
+   * A request of a handle whose PeerConnection is here, for the worker that must run it (main routes
+   * it: `forwarded` there; a `kind: 'all'` request is answered here with forwardReply, `tag` with it).
+   * Travels behind every control message sent before it.
+   */
+  forward(session: PluginSession, route: ForwardRoute, body: Record<string, unknown>, tag: string | null): void;
+  /** A room was created (`here` true) or destroyed on this worker outside the Janus API (main keeps the room map). */
+  roomChanged(room: string | number, here: boolean): void;
+}
+
+/** The hooks a plugin implements to take part (each optional; none is called on the main thread). */
+export interface BusMember<M = unknown> {
+  /** A control message from this plugin on worker `from`. */
+  busMessage?(from: number, msg: M): void;
+  /**
+   * One record of worker `from`'s packet lane: `data[offset, offset + length)` is valid during the call
+   * only (the producer reuses the space): copy what is kept.
+   */
+  busPacket?(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void;
+  /** A call from main (cross-worker set-up); the answer is structured-cloned back. */
+  busCall?(op: string, args: Record<string, unknown>): unknown;
+  /** Worker `index` died: what crossed to or from it is gone (its lanes are closed already). */
+  busDown?(index: number): void;
+  /** A request a handle sent on worker `from` (its PeerConnection is there), to run here (WorkerBus.forward). */
+  forwarded?(session: PluginSession, from: number, body: Record<string, unknown>): void;
+  /** The answer to a forwarded `kind: 'all'` request (or the reason it could not run). */
+  forwardReply?(session: PluginSession, tag: string | null, data: Record<string, unknown> | null, error: string | null): void;
+}
+
+/** What a BusEnd posts to main (plugin-worker.ts turns these into WorkerNotices). */
+export interface BusUplink {
+  send(to: number, msg: unknown): void;
+  forward(handleId: number, route: ForwardRoute, body: Record<string, unknown>, tag: string | null): void;
+  roomChanged(room: string, here: boolean): void;
+  /** The worker of the handle's PeerConnection, as main last said. */
+  home(session: PluginSession): number | null;
+  /** The handle's id if its session is alive here (null: gone, nothing to forward). */
+  live(session: PluginSession): number | null;
+}
+
+/** The worker side of one plugin's bus. */
+export class BusEnd implements WorkerBus {
+  private readonly producers = new Map<number, RingProducer>();
+  private readonly consumers = new Map<number, RingConsumer>();
+  private member: BusMember | null = null;
+
+  constructor(
+    readonly index: number,
+    readonly workers: number,
+    private readonly up: BusUplink,
+  ) {}
+
+  /** The plugin whose hooks get what arrives (set once it is initialized). */
+  attach(member: BusMember): void {
+    this.member = member;
+  }
+
+  send(to: number, msg: unknown): void {
+    if (to !== this.index) this.up.send(to, msg);
+  }
+
+  lane(to: number): PacketLane | null {
+    return this.producers.get(to) ?? null;
+  }
+
+  homeOf(session: PluginSession): number | null {
+    return this.up.home(session);
+  }
+
+  forward(session: PluginSession, route: ForwardRoute, body: Record<string, unknown>, tag: string | null): void {
+    const handleId = this.up.live(session);
+    if (handleId !== null) this.up.forward(handleId, route, body, tag);
+  }
+
+  roomChanged(room: string | number, here: boolean): void {
+    this.up.roomChanged(String(room), here);
+  }
+
+  // ---- from main
+
+  message(from: number, msg: unknown): void {
+    this.member?.busMessage?.(from, msg);
+  }
+
+  /** Main opened (or reopened) a lane this worker is one end of. */
+  openLane(from: number, to: number, sab: SharedArrayBuffer): void {
+    if (from === this.index) {
+      this.producers.set(to, new RingProducer(sab));
+      return;
+    }
+    if (to !== this.index) return;
+    this.consumers.get(from)?.close();
+    // One closure per lane, not per record: the record goes straight to the plugin's hook.
+    const rx = new RingConsumer(sab, (tag, meta, data, offset, length) => this.member?.busPacket?.(from, tag, meta, data, offset, length));
+    this.consumers.set(from, rx);
+    rx.start();
+  }
+
+  /** Worker `index` died: its lanes close, then the plugin hears it. */
+  down(index: number): void {
+    this.producers.delete(index);
+    this.consumers.get(index)?.close();
+    this.consumers.delete(index);
+    this.member?.busDown?.(index);
+  }
+
+  close(): void {
+    for (const c of this.consumers.values()) c.close();
+    this.consumers.clear();
+    this.producers.clear();
+  }
+}
+
+/** The main side of one plugin's bus: relays the control lane, opens packet lanes, forgets a dead worker's. */
+export class BusHub {
+  /** Control messages relayed since startup (tests, diagnostics: TextRoom's are batches, not frames). */
+  relayed = 0;
+  /** "from>to": the lane exists. */
+  private readonly lanes = new Set<string>();
+
+  constructor(
+    private readonly pkg: string,
+    private readonly workers: readonly MediaWorker[],
+  ) {}
+
+  private worker(index: number): MediaWorker | undefined {
+    return this.workers.find((w) => w.index === index);
+  }
+
+  /** A control message from the plugin on `from` for its instance on worker `to`: one message in, one out. */
+  relay(from: MediaWorker, to: number, msg: unknown): void {
+    const target = this.worker(to);
+    if (!target || target === from) return;
+    this.relayed++;
+    target.notice({ n: 'bus', p: this.pkg, from: from.index, msg });
+  }
+
+  /** The packet lane from `from` to `to` (made once per pair and direction; both ends are told). */
+  openLane(from: MediaWorker, to: MediaWorker): void {
+    if (from === to) return;
+    const key = `${from.index}>${to.index}`;
+    if (this.lanes.has(key)) return;
+    this.lanes.add(key);
+    const n = { n: 'busLane', p: this.pkg, from: from.index, to: to.index, sab: createRing(LANE_BYTES) } as const;
+    from.notice(n);
+    to.notice(n);
+  }
+
+  /** A set-up call into the plugin on `w` (its busCall). */
+  call<T>(w: MediaWorker, op: string, args: Record<string, unknown>): Promise<T> {
+    return w.call<T>({ m: 'busCall', p: this.pkg, op, args });
+  }
+
+  /** Worker `dead` died: its lanes are gone (they are made again on demand), the others hear it. */
+  down(dead: MediaWorker): void {
+    const i = dead.index;
+    for (const key of [...this.lanes]) {
+      const [a, b] = key.split('>').map(Number);
+      if (a === i || b === i) this.lanes.delete(key);
+    }
+    for (const w of this.workers) if (w !== dead) w.notice({ n: 'busDown', p: this.pkg, index: i });
+  }
+}
