@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { IceTcpListener, type IceTcpConnection } from '../../../src/media/net/ice-tcp.js';
+import { IceTcpListener, type IceTcpConn } from '../../../src/media/net/ice-tcp.js';
 import { Rfc4571Reader, frame } from '../../../src/media/net/rfc4571.js';
 import { StunBuilder, StunMessageType } from '../../../src/media/stun/index.js';
 
@@ -39,7 +39,7 @@ test('a connection whose first check names a registered ufrag is adopted; frames
   const l = await IceTcpListener.listen({ range: { min: 0, max: 0 }, address: '127.0.0.1' });
   t.after(() => l.close());
   const frames: Buffer[] = [];
-  let adopted: IceTcpConnection | null = null;
+  let adopted: IceTcpConn | null = null;
   let closed = 0;
   l.register('abcd', {
     adopt: (c) => {
