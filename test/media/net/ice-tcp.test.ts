@@ -65,7 +65,7 @@ test('a connection whose first check names a registered ufrag is adopted; frames
   assert.deepEqual([...frames[1]!], [22, 1, 2]);
   assert.equal(frames[2]!.length, 1000);
   assert.ok(adopted);
-  const conn = adopted as IceTcpConnection;
+  const conn = adopted as IceTcpConn;
   assert.equal(conn.remote.address, '127.0.0.1');
   assert.equal(conn.remote.port, s.localPort);
   assert.equal(conn.local.port, l.port);
