@@ -44,6 +44,7 @@ test('single_port with 2 media workers: one port for both, the main thread hands
   const base = await twoFreePorts();
   const { dir, gw, pool, attach, message, workerOf } = await makeWorld(2, '', (c) => {
     c.media.single_port = base;
+    c.nat.ice_tcp = true; // the main thread's one TCP listener, same port number
   });
   const clients: ClientPeer[] = [];
   try {
@@ -55,6 +56,8 @@ test('single_port with 2 media workers: one port for both, the main thread hands
       const res = await message(h.session, h.handle, { audio: true, video: true }, { type: 'offer', sdp: clientOffer(c) });
       assert.ok(res.jsep, JSON.stringify(res));
       const ports = new Set(res.jsep.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:')).map((l) => tryParseCandidate(l)!.port));
+      const tcp = res.jsep.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:') && / tcp /i.test(l));
+      assert.ok(tcp.length > 0, 'ICE-TCP candidates advertised');
       const ufrag = /a=ice-ufrag:(\S+)/.exec(res.jsep.sdp)![1]!;
       applyAnswer(c, res.jsep.sdp);
       await waitFor('echo DTLS up', () => c.up, 15_000);
@@ -77,6 +80,7 @@ test('single_port with 2 media workers: one port for both, the main thread hands
     assert.ok(r.stats.sent > 0);
     assert.equal(r.stats.ringDropped, 0);
     assert.equal(r.addressCount, 2, 'one bound address per client');
+    assert.equal(r.tcpPort, base, 'ICE-TCP on the same port number, one listener for the process');
   } finally {
     for (const c of clients) c.close();
     await gw.stop();
