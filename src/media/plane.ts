@@ -62,6 +62,8 @@ export interface SharedPort {
   readonly tcpPort: number | null;
   /** That TCP listener takes IPv6 too (advertise IPv6 TCP candidates). */
   readonly tcp6?: boolean;
+  /** The one socket's srflx candidate (the main thread asked the STUN server once), null: none. */
+  readonly srflx?: IceCandidate | null;
   attach(router: UfragRouter): { mux4: UdpMux; mux6: UdpMux | null };
 }
 
@@ -550,9 +552,10 @@ export class WebRtcMediaPlane implements MediaPlane {
     if (!cands) throw new JanusError(ErrorCode.UNKNOWN, 'Error creating PeerConnection: no usable local address (ice_enforce_list / ice_ignore_list)');
     // Once per socket: the mapping is the socket's, not the PeerConnection's. stunBinding listens on the
     // socket itself; the mux sees the server's answer too and counts it as unknown (one datagram).
-    // (A worker on the main thread's port has no socket to ask on: no srflx there, see README.)
+    // (One-port mode: the main thread asked once on its socket, before the workers started.)
     const dgram = mux.dgram;
-    if (dgram !== null) this.muxSrflx ??= this.candidates.srflxFor(dgram, cands.base).catch(() => null);
+    if (this.shared !== null) this.muxSrflx ??= Promise.resolve(this.shared.srflx ?? null);
+    else if (dgram !== null) this.muxSrflx ??= this.candidates.srflxFor(dgram, cands.base).catch(() => null);
     const srflx = this.muxSrflx !== null ? await this.muxSrflx : null;
     if (srflx) cands.advertised.push({ ...srflx });
     const port = mux.open();

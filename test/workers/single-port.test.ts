@@ -12,6 +12,7 @@ import { tryParseCandidate } from '../../src/media/ice/candidate.js';
 import { applyAnswer, clientOffer, makeClient, rtpPacket, type ClientPeer } from '../media/peer/helpers.js';
 import { waitFor } from '../plugins/audiobridge/net.js';
 import { ECHO, makeWorld } from './pool-world.js';
+import { startStunResponder } from '../media/plane/stun-responder.js';
 
 /** Two consecutive free UDP ports (bound and released: a small race with other tests, retried). */
 async function twoFreePorts(): Promise<number> {
@@ -120,6 +121,38 @@ test('single_port_per_worker with 2 media workers: each worker echoes through it
   } finally {
     for (const c of clients) c.close();
     await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('one port with a STUN server: the main thread asks once, every worker advertises the one socket\'s srflx', { timeout: 60_000 }, async () => {
+  const stun = await startStunResponder({ mappedIp: '203.0.113.5', portOffset: 1000 });
+  const base = await twoFreePorts();
+  const { dir, gw, attach, message, workerOf } = await makeWorld(2, '', (c) => {
+    c.media.single_port = base;
+    c.nat.stun_server = '127.0.0.1';
+    c.nat.stun_port = stun.port;
+  });
+  const clients: ClientPeer[] = [];
+  try {
+    const workers: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await makeClient();
+      clients.push(c);
+      const h = await attach(ECHO);
+      const res = await message(h.session, h.handle, { audio: true, video: true }, { type: 'offer', sdp: clientOffer(c) });
+      assert.ok(res.jsep, JSON.stringify(res));
+      const srflx = res.jsep.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:')).map((l) => tryParseCandidate(l)!).find((x) => x.type === 'srflx');
+      assert.ok(srflx, `a srflx candidate in the answer:\n${res.jsep.sdp}`);
+      assert.equal(srflx.address, '203.0.113.5');
+      assert.equal(srflx.port, base + 1000, 'the mapping of the one port');
+      workers.push(await workerOf(h.session, h.handle));
+    }
+    assert.deepEqual([...workers].sort(), [0, 1], 'both workers advertise it');
+  } finally {
+    for (const c of clients) c.close();
+    await gw.stop();
+    stun.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -10,6 +10,7 @@
 import type { RemoteInfo } from 'node:dgram';
 import type { Logger } from '../../log.js';
 import type { SocketAddress } from '../ice/agent.js';
+import type { IceCandidate } from '../ice/candidate.js';
 import { RingConsumer, RingProducer } from '../../workers/ring.js';
 import { bindingRequestUfrag } from './binding-ufrag.js';
 import type { IceTcpConn, IceTcpReceiver } from './ice-tcp.js';
@@ -109,6 +110,8 @@ export class PortLink {
   readonly tcpPort: number | null;
   /** That listener takes IPv6 too (the main thread listens on '::' when it has the IPv6 socket). */
   readonly tcp6: boolean;
+  /** The one socket's srflx candidate as the main thread learnt it (null: none). */
+  readonly srflx: IceCandidate | null;
   /** ICE-TCP connections the main thread handed here whose first frame named nobody here. */
   tcpRefused = 0;
   private readonly tcpConns = new Map<number, LinkedTcpConn>();
@@ -133,6 +136,7 @@ export class PortLink {
     this.prefix = init.prefix;
     this.tcpPort = init.tcpPort;
     this.tcp6 = init.ipv6 && init.tcpPort !== null;
+    this.srflx = init.srflx ?? null;
     this.tx = new RingProducer(init.fromWorker);
     this.rx = new RingConsumer(init.toWorker, this.onRecord);
     this.wire4 = new RingWire(this, 4);

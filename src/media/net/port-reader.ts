@@ -31,6 +31,7 @@ import { bindingRequestUfrag } from './binding-ufrag.js';
 import { IceTcpListener, type IceTcpConn } from './ice-tcp.js';
 import { UdpMux, type UdpMuxOptions } from './udp-mux.js';
 import { ICE_CHARS, UfragRouter, type UfragRoute } from './ufrag-router.js';
+import type { IceCandidate } from '../ice/candidate.js';
 
 // ---------------------------------------------------------------- record format (both directions)
 // tag = remote port | kind << 16; meta = the IPv4 address as a 32-bit number (kinds for IPv4).
@@ -107,6 +108,8 @@ export interface PortLinkInit {
   prefix: string;
   /** The process's ICE-TCP port (nat.ice_tcp; same number as the UDP one), null without. */
   tcpPort: number | null;
+  /** The one socket's server-reflexive candidate (nat.stun_server, asked once by the main thread), if any. */
+  srflx?: IceCandidate | null;
 }
 
 export interface PortReaderStats {
@@ -173,6 +176,8 @@ export class PortReader {
   private readonly scratch = Buffer.allocUnsafe(64 * 1024 + 64);
   private closed = false;
   readonly localIndex: number;
+  /** The socket's srflx candidate, once asked (pool.ts: STUN from the main thread, before the workers start). */
+  srflx: IceCandidate | null = null;
   /** nat.ice_tcp: the process's one ICE-TCP listener (listenTcp). */
   private tcp: IceTcpListener | null = null;
   /** Accepted connections handed to a worker, by id. */
@@ -235,7 +240,7 @@ export class PortReader {
     if (old) old.rx.close();
     this.dropTarget(i);
     const bytes = this.opts.ringBytes ?? 4 << 20;
-    const init: PortLinkInit = { toWorker: createRing(bytes), fromWorker: createRing(bytes), port: this.port, ipv6: this.socket6 !== null, prefix: ICE_CHARS[i]!, tcpPort: this.tcp?.port ?? null };
+    const init: PortLinkInit = { toWorker: createRing(bytes), fromWorker: createRing(bytes), port: this.port, ipv6: this.socket6 !== null, prefix: ICE_CHARS[i]!, tcpPort: this.tcp?.port ?? null, srflx: this.srflx };
     this.ends[i] = new WorkerEnd(init, (tag, meta, data, offset, length) => this.fromWorker(i, tag, meta, data, offset, length));
     return init;
   }
