@@ -65,6 +65,10 @@ export interface GatewayOptions {
   firstRoom: number;
   /** The server's RTP port range (default 21000-21999). */
   rtpRange?: string;
+  /** Portunus's `media.single_port` (unset: a port per PeerConnection from the range). */
+  singlePort?: number | undefined;
+  /** With singlePort: `single_port_per_worker = true` (a port per worker) instead of one for the process. */
+  perWorker?: boolean | undefined;
 }
 
 /**
@@ -79,6 +83,7 @@ export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promis
   const jcfg = join(conf.dir, 'janus.jcfg');
   let text = readFileSync(jcfg, 'utf8').replace('debug_level = 4', 'debug_level = 3').replace(conf.rtpPortRange, o.rtpRange ?? '21000-21999');
   if (kind === 'portunus' && workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${workers}`);
+  if (kind === 'portunus' && o.singlePort !== undefined) text = text.replace('media: {', `media: {\n  single_port = ${o.singlePort}${o.perWorker ? '\n  single_port_per_worker = true' : ''}`);
   writeFileSync(jcfg, text);
   const rooms = Array.from({ length: o.rooms }, (_, r) => [`room-${o.firstRoom + r}: {`, '  description = "fan-out bench"', `  publishers = ${o.publishers}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();
   writeFileSync(join(conf.dir, 'janus.plugin.videoroom.jcfg'), ['general: {', '  string_ids = false', ...(process.env['BENCH_SPREAD_AT'] ? [`  subscribers_spread_at = ${Number(process.env['BENCH_SPREAD_AT'])}`] : []), '}', '', ...rooms].join('\n'));

@@ -8,6 +8,7 @@
  *   node dist-vr2/bench/videoroom-fanout-e2e.js [--publishers 10] [--subscribers 20] [--rate 100]
  *        [--seconds 10] [--warmup 3] [--size 1100] [--only portunus|janus] [--rounds 1] [--json]
  *        [--rooms 1] [--workers N] [--procs 1] [--client light|full|count] [--decrypt-every 100]
+ *        [--single-port 32500 [--per-worker]]
  *
  * --rooms R runs R rooms side by side, each with P publishers and S subscribers (subscribers see their
  * own room's publishers). --workers N sets Portunus's `media_workers` (default: not set, one per core);
@@ -72,10 +73,14 @@ const { values } = parseArgs({
     'decrypt-every': { type: 'string', default: '100' },
     /** Port plan: unset, the server's RTP range is 21000-21999, publishers 47000-47999, load processes 44000 + 500 each; N: server N..N+499, publishers N+500..N+599, load processes N+600..N+999. */
     ports: { type: 'string' },
+    'single-port': { type: 'string' },
+    'per-worker': { type: 'boolean', default: false },
   },
 });
 const PORTS = values.ports !== undefined ? Number(values.ports) : null;
 const SERVER_PORTS = PORTS !== null ? { min: PORTS, max: PORTS + 499 } : { min: 21000, max: 21999 };
+/** Portunus with media.single_port (issue 14): every PeerConnection on this one UDP port (checked in the publishers' answers). */
+const SINGLE_PORT = values['single-port'] !== undefined ? Number(values['single-port']) : undefined;
 const ROOMS = Number(values.rooms);
 const P = Number(values.publishers);
 const S = Number(values.subscribers);
@@ -208,7 +213,7 @@ interface Variant {
 async function runOne(v: Variant): Promise<Result> {
   const kind = v.kind;
   const t0 = Date.now();
-  const { srv, address, remove } = await startGateway(kind, { workers: v.workers, rooms: ROOMS, publishers: P, firstRoom: ROOM, rtpRange: `${SERVER_PORTS.min}-${SERVER_PORTS.max}` });
+  const { srv, address, remove } = await startGateway(kind, { workers: v.workers, rooms: ROOMS, publishers: P, firstRoom: ROOM, rtpRange: `${SERVER_PORTS.min}-${SERVER_PORTS.max}`, singlePort: kind === 'portunus' ? SINGLE_PORT : undefined, perWorker: values['per-worker'] });
   const pubs: LightClient[] = [];
   let load: SubscriberLoad | undefined;
   let sig: Signalling | undefined;
@@ -226,6 +231,10 @@ async function runOne(v: Variant): Promise<Result> {
         const c = await LightClient.create(address, cert, allocator);
         const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: c.publisherOffer() });
         if (!r.jsep) throw new Error(`${kind}: publish without an answer: ${JSON.stringify(r.data)}`);
+        if (kind === 'portunus' && SINGLE_PORT !== undefined && !values['per-worker']) {
+          const ports = new Set([...r.jsep.sdp.matchAll(/^a=candidate:\S+ \d+ udp \d+ \S+ (\d+)/gim)].map((m) => Number(m[1])));
+          if (ports.size !== 1 || !ports.has(SINGLE_PORT)) throw new Error(`single_port ${SINGLE_PORT}: the answer's UDP candidates are on ${[...ports].join(',')}`);
+        }
         c.applyAnswer(r.jsep.sdp);
         pubs.push(c);
       }

@@ -113,7 +113,9 @@ async function main(argv: string[]): Promise<void> {
   };
   let mediaPlane: WebRtcMediaPlane;
   try {
-    // media.single_port: workers take single_port .. single_port+N-1, main (plugins with media_worker = false) the next one.
+    // media.single_port: with media workers the pool binds the one port and main's plane shares it
+    // (port-reader.ts); with single_port_per_worker workers take single_port .. single_port+N-1 and
+    // main (plugins with media_worker = false) the next one.
     const sp = cfg.janus.media.single_port;
     mediaPlane = await WebRtcMediaPlane.create({ config: cfg.janus, settings: mediaSettings, singlePort: sp > 0 ? sp + cfg.janus.media.media_workers : 0 });
   } catch (err) {

@@ -59,6 +59,7 @@ export function defaultJanusConfig(configsFolder: string = DEFAULT_CONFIGS_FOLDE
       // Portunus only: one media worker thread per core (src/workers/pool.ts).
       media_workers: availableParallelism(),
       single_port: 0,
+      single_port_per_worker: false,
     },
     nat: {
       stun_server: null,

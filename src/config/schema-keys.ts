@@ -200,6 +200,7 @@ export const JANUS_KEYS: FileSpec = {
 
     media_workers: int(0, 1024),
     single_port: int(0, 65535),
+    single_port_per_worker: bool,
   },
   nat: {
     stun_server: str,

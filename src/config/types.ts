@@ -75,9 +75,15 @@ export interface JanusMedia {
   media_workers: number;
   /**
    * Portunus only: every PeerConnection on one UDP port (0: off, one port per PeerConnection from
-   * rtp_port_range). With media workers, worker N uses single_port + N (see README "Single port").
+   * rtp_port_range). With media workers the main thread owns that one socket and hands each datagram to
+   * the worker of its PeerConnection (src/media/net/port-reader.ts; see README "Single port").
    */
   single_port: number;
+  /**
+   * Portunus only, with single_port and media workers: a socket per worker thread instead, worker N on
+   * single_port + N (no hand-over between threads; N ports to open).
+   */
+  single_port_per_worker: boolean;
 }
 
 export interface JanusNat {

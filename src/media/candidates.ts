@@ -171,6 +171,17 @@ export class LocalCandidates {
     return applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false);
   }
 
+  /**
+   * Passive ICE-TCP candidates on the IPv6 addresses (a dual-stack listener, media.ipv6), with the
+   * same preferences as the IPv4 ones (TCP is the fallback either way: below every UDP candidate),
+   * 1:1 NAT mapped by the IPv6 entries of nat_1_1_mapping.
+   */
+  tcpCandidates6(port: number): IceCandidate[] {
+    const n = this.addresses6.length;
+    const hosts = this.addresses6.map((a, i) => tcpPassiveCandidate(a.address, port, { otherPreference: 0x1fff - Math.min(i, n) * 10 }));
+    return applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false);
+  }
+
   /** The srflx candidate of a bound socket, or null (STUN off, unanswered, or same as the host address). */
   async srflxFor(socket: Socket, base: IceCandidate): Promise<IceCandidate | null> {
     if (!this.stunUsable || !this.opts.stunServer) return null;

@@ -36,8 +36,8 @@ import type { DtlsCertificate, Fingerprint as DtlsFingerprint } from './dtls/cer
 import { DtlsEndpoint, type DtlsCloseReason, type DtlsConnectedInfo } from './dtls/endpoint.js';
 import { IceAgent, type IceEvent, type IceState, type IceTiming, type SocketAddress } from './ice/agent.js';
 import { serializeCandidate, tcpPassiveCandidate, tryParseCandidate, type IceCandidate } from './ice/candidate.js';
-import type { IceTcpConnection, IceTcpListener, IceTcpOwner, IceTcpReceiver } from './net/ice-tcp.js';
-import type { UdpMux } from './net/udp-mux.js';
+import type { IceTcpConn, IceTcpListener, IceTcpOwner, IceTcpReceiver } from './net/ice-tcp.js';
+import { iceString, type UfragRoute, type UfragRouter } from './net/ufrag-router.js';
 import { buildMediaInfo } from './handle-info.js';
 import { RtcpReader, RtcpType, PsfbFmt } from './rtcp/header.js';
 import { fbMediaSsrc, setFbSenderSsrc } from './rtcp/feedback.js';
@@ -77,10 +77,13 @@ export interface PeerConfig {
   iceTiming?: Partial<IceTiming>;
   /** Janus `twcc_period` (ms, default 200): cadence of transport-cc feedback. */
   twccPeriodMs?: number;
-  /** nat.ice_tcp: the plane's ICE-TCP listener (our ufrags are registered there). */
+  /** nat.ice_tcp: the plane's ICE-TCP listener (it routes by our ufrag through `ufragRouter`). */
   iceTcp?: IceTcpListener;
-  /** media.single_port: the plane's shared UDP socket; our socket is then a view of it, routed by our ufrag. */
-  udpMux?: UdpMux;
+  /**
+   * nat.ice_tcp or media.single_port: the plane's ufrag registry, shared by the ICE-TCP listener and the
+   * single-port socket(s) (our socket is then a view of one, routed by our ufrag). Absent: nothing routes by ufrag.
+   */
+  ufragRouter?: UfragRouter;
 }
 
 /**
@@ -106,7 +109,7 @@ class UdpPath implements MediaPath {
 
 /** An adopted ICE-TCP connection (RFC 4571 framing; the connection copies each packet). */
 class TcpPath implements MediaPath {
-  constructor(readonly conn: IceTcpConnection) {}
+  constructor(readonly conn: IceTcpConn) {}
   send(buf: Buffer, off: number, len: number): boolean {
     this.conn.send(buf, off, len);
     return true;
@@ -214,13 +217,6 @@ function randomSsrc(): number {
   return randomInt(1, 0xffffffff) >>> 0;
 }
 
-const ICE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-function iceString(n: number): string {
-  const b = randomBytes(n);
-  let s = '';
-  for (let i = 0; i < n; i++) s += ICE_CHARS[b[i]! & 63];
-  return s;
-}
 
 /** Primary payload types of an m-section (no RTX/RED/FEC/DTMF/CN). */
 function primaryPayloadTypes(m: MediaSection): number[] {
@@ -283,10 +279,12 @@ export class Peer {
   /** How media reaches `remoteAddress` (set together with it). */
   private path: MediaPath | null = null;
   /** Adopted ICE-TCP connections by local ICE socket id. */
-  private readonly tcpConns = new Map<number, IceTcpConnection>();
+  private readonly tcpConns = new Map<number, IceTcpConn>();
   /** ICE-TCP connections get local socket ids after the UDP ones. */
   private tcpSeq = SOCKET_UDP6;
   private registeredUfrag: string | null = null;
+  /** What our ufrag routes to on the plane's shared listeners (each picks its field; see ufrag-router.ts). */
+  private readonly route: UfragRoute;
   private iceState: IceState = 'new';
   private lastRestart = false;
   /** performance.now() when the agent was created / got the remote description / first connected (Admin). */
@@ -360,7 +358,8 @@ export class Peer {
       twccPeriodMs: cfg.twccPeriodMs ?? 200,
     });
     this.applySettings(s);
-    if (cfg.iceTcp || cfg.udpMux) this.registerUfrag(this.freshUfrag());
+    this.route = { udp4: socket, udp6: candidates.v6?.socket, tcp: this.tcpOwner };
+    if (cfg.ufragRouter !== undefined) this.registerUfrag(this.freshUfrag());
     socket.on('message', this.onMessage);
     const s6 = candidates.v6?.socket;
     if (s6 !== undefined) {
@@ -864,26 +863,16 @@ export class Peer {
 
   /** A ufrag no other PeerConnection of this plane uses (the ICE-TCP listener and the single-port socket route by it). */
   private freshUfrag(): string {
-    const l = this.cfg.iceTcp;
-    const m = this.cfg.udpMux;
-    let u = iceString(4);
-    for (let i = 0; ((l !== undefined && l.isTaken(u)) || (m !== undefined && m.isTaken(u))) && i < 64; i++) u = iceString(i < 32 ? 4 : 8);
-    return u;
+    return this.cfg.ufragRouter?.fresh() ?? iceString(4);
   }
 
   private registerUfrag(ufrag: string): void {
     this.localUfrag = ufrag;
-    const l = this.cfg.iceTcp;
-    const m = this.cfg.udpMux;
-    if (l === undefined && m === undefined) return;
-    if (this.registeredUfrag !== null) {
-      l?.unregister(this.registeredUfrag, this.tcpOwner);
-      m?.unregister(this.registeredUfrag, this.socket);
-    }
+    const r = this.cfg.ufragRouter;
+    if (r === undefined) return;
+    if (this.registeredUfrag !== null) r.unregister(this.registeredUfrag, this.route);
     this.registeredUfrag = ufrag;
-    l?.register(ufrag, this.tcpOwner);
-    // Only when our socket is a view of the mux (register ignores anything else).
-    m?.register(ufrag, this.socket);
+    r.register(ufrag, this.route);
   }
 
   private readonly tcpOwner: IceTcpOwner = {
@@ -1507,7 +1496,7 @@ export class Peer {
     this.socket.off('message', this.onMessage);
     const s6 = this.candidates.v6?.socket;
     s6?.off('message', this.onMessage6);
-    if (this.cfg.iceTcp !== undefined && this.registeredUfrag !== null) this.cfg.iceTcp.unregister(this.registeredUfrag, this.tcpOwner);
+    if (this.cfg.ufragRouter !== undefined && this.registeredUfrag !== null) this.cfg.ufragRouter.unregister(this.registeredUfrag, this.route);
     const conns = [...this.tcpConns.values()];
     this.tcpConns.clear();
     this.path = null;

@@ -18,6 +18,7 @@ import { generateCertificate, loadCertificate, type DtlsCertificate } from './dt
 import { PortRangeExhaustedError, UdpPortAllocator } from './net/port-allocator.js';
 import { IceTcpListener, type IceTcpStats } from './net/ice-tcp.js';
 import { UdpMux, type UdpMuxStats } from './net/udp-mux.js';
+import { UfragRouter } from './net/ufrag-router.js';
 import type { IceTiming } from './ice/agent.js';
 import type { IceCandidate } from './ice/candidate.js';
 import type { Socket } from 'node:dgram';
@@ -45,6 +46,25 @@ export interface WebRtcMediaPlaneOptions {
    * Media workers pass single_port + their index (one port per worker thread). 0: a socket per PeerConnection.
    */
   singlePort?: number;
+  /**
+   * One-port mode (media.single_port with media workers): the process's single socket is the main
+   * thread's (port-reader.ts); this plane gets muxes over it instead of a socket of its own.
+   */
+  sharedPort?: SharedPort;
+}
+
+/** The process's single port as one plane sees it: a worker's PortLink, or the PortReader itself for main's plane. */
+export interface SharedPort {
+  readonly port: number;
+  /** First character of this plane's ufrags: how the reader finds the thread of a new source. */
+  readonly prefix: string;
+  /** The process's ICE-TCP port (the main thread listens, nat.ice_tcp), null without. */
+  readonly tcpPort: number | null;
+  /** That TCP listener takes IPv6 too (advertise IPv6 TCP candidates). */
+  readonly tcp6?: boolean;
+  /** The one socket's srflx candidate (the main thread asked the STUN server once), null: none. */
+  readonly srflx?: IceCandidate | null;
+  attach(router: UfragRouter): { mux4: UdpMux; mux6: UdpMux | null };
 }
 
 export class WebRtcMediaPlane implements MediaPlane {
@@ -69,10 +89,17 @@ export class WebRtcMediaPlane implements MediaPlane {
    */
   private iceTcp: Promise<IceTcpListener | null> | null = null;
   private iceTcpListener: IceTcpListener | null = null;
+  private tcpDualStack = false;
   /** media.single_port: the shared UDP socket, opened with the first PeerConnection like the ICE-TCP listener. */
   private readonly singlePort: number;
   private udpMux: Promise<UdpMux> | null = null;
   private udpMuxReady: UdpMux | null = null;
+  /** media.single_port with media.ipv6: the IPv6-only twin on the same port number. */
+  private udpMux6Ready: UdpMux | null = null;
+  /** One-port mode: the main thread's socket, reached through this (see SharedPort). */
+  private shared: SharedPort | null = null;
+  /** Who owns which ufrag, for every listener that routes by it (single-port sockets, ICE-TCP). */
+  private readonly router = new UfragRouter();
   /** The srflx candidate of the shared socket, asked once (every PeerConnection has the same one). */
   private muxSrflx: Promise<IceCandidate | null> | null = null;
 
@@ -84,9 +111,11 @@ export class WebRtcMediaPlane implements MediaPlane {
     log: Logger,
     iceTiming: Partial<IceTiming> | undefined,
     singlePort: number,
+    shared: SharedPort | undefined,
   ) {
     this.log = log;
     this.singlePort = singlePort;
+    if (shared !== undefined) this.useSharedPort(shared);
     this.sdpLimits = { maxMlines: config.media.max_mlines, maxSize: config.media.max_sdp_size };
     const range = config.media.rtp_port_range ?? { min: 0, max: 0 };
     this.allocator = new UdpPortAllocator({ range, address: '0.0.0.0' });
@@ -105,7 +134,18 @@ export class WebRtcMediaPlane implements MediaPlane {
       settings,
       log,
       ...(iceTiming ? { iceTiming } : {}),
+      ...(singlePort > 0 || shared !== undefined || nat.ice_tcp ? { ufragRouter: this.router } : {}),
     };
+  }
+
+  /**
+   * One-port mode: PeerConnections from now on go on the process's single port (main's plane gets this
+   * from the pool once the port reader is bound). Before the first PeerConnection only.
+   */
+  useSharedPort(shared: SharedPort): void {
+    this.shared = shared;
+    this.router.prefix = shared.prefix;
+    if (this.peerConfig !== undefined) this.peerConfig.ufragRouter = this.router;
   }
 
   /** Loads or generates the certificate, discovers addresses and probes the STUN server. */
@@ -147,7 +187,7 @@ export class WebRtcMediaPlane implements MediaPlane {
       ice_lite: config.nat.ice_lite,
       full_trickle: config.nat.full_trickle,
     });
-    return new WebRtcMediaPlane(config, certificate, candidates, settings, log, opts.iceTiming, opts.singlePort ?? config.media.single_port);
+    return new WebRtcMediaPlane(config, certificate, candidates, settings, log, opts.iceTiming, opts.singlePort ?? config.media.single_port, opts.sharedPort);
   }
 
   attach(events: MediaEvents): void {
@@ -262,7 +302,11 @@ export class WebRtcMediaPlane implements MediaPlane {
     await this.iceTcp;
     this.iceTcpListener?.close();
     await this.udpMux?.catch(() => null);
-    this.udpMuxReady?.close();
+    // A shared port's muxes are closed by their owner (PortLink / PortReader); ours with the plane.
+    if (this.shared === null) {
+      this.udpMuxReady?.close();
+      this.udpMux6Ready?.close();
+    }
   }
 
   /** The ICE-TCP listener's port and refusal counters, null when nat.ice_tcp is off or not opened yet. */
@@ -279,12 +323,33 @@ export class WebRtcMediaPlane implements MediaPlane {
 
   /** Bind the shared UDP socket once. Unlike ICE-TCP, failing to bind it fails the call: there is no other UDP. */
   private ensureUdpMux(): Promise<UdpMux> {
-    this.udpMux ??= UdpMux.bind(this.singlePort, { bufferBytes: 4 * SOCKET_BUFFER_BYTES, log: this.log }).then(
-      (m) => {
-        if (this.closed) m.close();
+    const shared = this.shared;
+    if (shared !== null) {
+      if (this.udpMuxReady === null) {
+        const { mux4, mux6 } = shared.attach(this.router);
+        this.udpMuxReady = mux4;
+        this.udpMux6Ready = this.candidates.addresses6.length > 0 ? mux6 : null;
+      }
+      return Promise.resolve(this.udpMuxReady);
+    }
+    const opts = { bufferBytes: 4 * SOCKET_BUFFER_BYTES, log: this.log, router: this.router };
+    this.udpMux ??= UdpMux.bind(this.singlePort, opts).then(
+      async (m) => {
+        if (this.candidates.addresses6.length > 0) {
+          // media.ipv6: an IPv6-only socket on the same port number (one port to open, both families).
+          try {
+            this.udpMux6Ready = await UdpMux.bind(m.port, { ...opts, family: 6 });
+          } catch (err) {
+            m.close();
+            throw err;
+          }
+        }
+        if (this.closed) {
+          m.close();
+          this.udpMux6Ready?.close();
+        }
         this.udpMuxReady = m;
-        this.peerConfig.udpMux = m;
-        this.log.info('single-port UDP listening', { port: m.port });
+        this.log.info('single-port UDP listening', { port: m.port, ...(this.udpMux6Ready ? { ipv6: true } : {}) });
         return m;
       },
       (err: unknown) => {
@@ -298,9 +363,12 @@ export class WebRtcMediaPlane implements MediaPlane {
   /** Open the ICE-TCP listener once; a failure is a warning (UDP keeps working), not a refused call. */
   private ensureIceTcp(): Promise<IceTcpListener | null> {
     if (!this.config.nat.ice_tcp) return Promise.resolve(null);
-    // Single-port mode: TCP on the same port number, so a firewall opens one port for both.
+    // Single-port mode: TCP on the same port number, so a firewall opens one port for both. (Not
+    // called in one-port mode: the main thread's PortReader listens for the whole process.)
     const range = this.udpMuxReady !== null ? { min: this.udpMuxReady.port, max: this.udpMuxReady.port } : (this.config.media.rtp_port_range ?? { min: 0, max: 0 });
-    this.iceTcp ??= IceTcpListener.listen({ range, log: this.log })
+    // media.ipv6: one dual-stack listener ('::') takes both families.
+    this.tcpDualStack = this.candidates.addresses6.length > 0;
+    this.iceTcp ??= IceTcpListener.listen({ range, log: this.log, router: this.router, ...(this.tcpDualStack ? { address: '::' } : {}) })
       .then((l) => {
         if (this.closed) {
           l.close();
@@ -422,7 +490,7 @@ export class WebRtcMediaPlane implements MediaPlane {
 
   private async createPeer(handle: MediaHandle): Promise<Peer> {
     if (this.closed) throw new JanusError(ErrorCode.WEBRTC_STATE, 'Media plane is shutting down');
-    if (this.singlePort > 0) return this.createMuxedPeer(handle);
+    if (this.singlePort > 0 || this.shared !== null) return this.createMuxedPeer(handle);
     let allocated;
     try {
       allocated = await this.allocator.allocate();
@@ -484,21 +552,45 @@ export class WebRtcMediaPlane implements MediaPlane {
     if (!cands) throw new JanusError(ErrorCode.UNKNOWN, 'Error creating PeerConnection: no usable local address (ice_enforce_list / ice_ignore_list)');
     // Once per socket: the mapping is the socket's, not the PeerConnection's. stunBinding listens on the
     // socket itself; the mux sees the server's answer too and counts it as unknown (one datagram).
-    this.muxSrflx ??= this.candidates.srflxFor(mux.socket, cands.base).catch(() => null);
-    const srflx = await this.muxSrflx;
+    // (One-port mode: the main thread asked once on its socket, before the workers started.)
+    const dgram = mux.dgram;
+    if (this.shared !== null) this.muxSrflx ??= Promise.resolve(this.shared.srflx ?? null);
+    else if (dgram !== null) this.muxSrflx ??= this.candidates.srflxFor(dgram, cands.base).catch(() => null);
+    const srflx = this.muxSrflx !== null ? await this.muxSrflx : null;
     if (srflx) cands.advertised.push({ ...srflx });
     const port = mux.open();
+    const m6 = this.udpMux6Ready;
+    const port6 = m6 !== null ? m6.open() : null;
+    if (port6 !== null) this.candidates.addIpv6(cands, port6 as unknown as Socket, m6!.port);
     try {
       return await this.finishPeer(handle, port as unknown as Socket, mux.port, cands);
     } catch (err) {
       port.close(); // its view would otherwise stay registered on the shared socket
+      port6?.close();
       throw err;
     }
   }
 
   private async finishPeer(handle: MediaHandle, socket: Socket, localPort: number, cands: NonNullable<ReturnType<LocalCandidates['hostCandidates']>>): Promise<Peer> {
-    const tcp = await this.ensureIceTcp();
-    if (tcp !== null) cands.advertised.push(...this.candidates.tcpCandidates(tcp.port));
+    let tcpPort: number | null = null;
+    let tcp6 = false;
+    if (this.shared !== null) {
+      // One-port mode: the main thread listens for the whole process and relays our connections.
+      if (this.config.nat.ice_tcp) {
+        tcpPort = this.shared.tcpPort;
+        tcp6 = this.shared.tcp6 === true;
+      }
+    } else {
+      const tcp = await this.ensureIceTcp();
+      if (tcp !== null) {
+        tcpPort = tcp.port;
+        tcp6 = this.tcpDualStack;
+      }
+    }
+    if (tcpPort !== null) {
+      cands.advertised.push(...this.candidates.tcpCandidates(tcpPort));
+      if (tcp6) cands.advertised.push(...this.candidates.tcpCandidates6(tcpPort));
+    }
     const id = handle.handleId;
     const events = this.events;
     const peer = new Peer(id, socket, localPort, cands, this.peerConfig, {

@@ -16,6 +16,7 @@ import type { ForwardRoute, PluginHost, PluginMetrics, PluginSession } from '../
 import { getLogLevel, type Logger } from '../log.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { WebRtcMediaPlane } from '../media/plane.js';
+import type { PortLinkInit } from '../media/net/port-reader.js';
 import type { FromWorker, MainCall, MainNotice, PluginLoad, SerializedError, ToWorker, WorkerInit, WorkerLoad } from './protocol.js';
 
 /** What a worker needs from the plugin facade it serves (pooled-plugin.ts). */
@@ -44,6 +45,8 @@ export interface MediaWorkerOptions {
   /** The worker's Janus debug level, re-read every second (default: the process's). */
   logLevel?: () => number;
   eventsEnabled: () => boolean;
+  /** One-port mode: this worker's link to the main thread's socket, made anew at every (re)start. */
+  portLink?: (index: number) => PortLinkInit;
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -224,6 +227,7 @@ export class MediaWorker {
       settings: this.opts.settings(),
       logLevel: this.logLevel(),
       eventsEnabled: this.opts.eventsEnabled(),
+      ...(this.opts.portLink ? { portLink: this.opts.portLink(this.index) } : {}),
     };
     const worker = new Worker(new URL('./plugin-worker.js', import.meta.url), { workerData: data, name: `media ${this.index}` });
     this.worker = worker;

@@ -26,6 +26,7 @@ import { LocalCandidates } from '../media/candidates.js';
 import { certificateFromPem } from '../media/dtls/certificate.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import { WebRtcMediaPlane } from '../media/plane.js';
+import { PortLink } from '../media/net/port-link.js';
 import type { CfgValue } from '../config/types.js';
 import { IdleGc } from './idle-gc.js';
 import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
@@ -69,6 +70,8 @@ let eventsEnabled = init.eventsEnabled;
 /** The plugins loaded here, by package. */
 const plugins = new Map<string, Plugin>();
 let plane!: WebRtcMediaPlane;
+/** One-port mode: this worker's end of the main thread's socket. */
+let portLink: PortLink | null = null;
 /** Each plugin's end of the worker bus (bus.ts): its lanes to the other workers. */
 const buses = new Map<string, BusEnd>();
 function makeBus(pkg: string, workers: number): BusEnd {
@@ -187,9 +190,13 @@ async function call(c: MainCall): Promise<unknown> {
     case 'init': {
       const certificate = certificateFromPem(init.certPem, init.keyPem);
       const candidates = LocalCandidates.restore(init.candidates, log);
-      // media.single_port: one shared socket per worker thread, on consecutive ports (no socket hand-over between threads).
+      // media.single_port: the main thread's one socket through rings (portLink), or with
+      // single_port_per_worker a socket of this thread's own on single_port + index.
       const sp = init.config.media.single_port;
-      plane = await WebRtcMediaPlane.create({ config: init.config, certificate, candidates, settings: () => settings, log, singlePort: sp > 0 ? sp + init.index : 0 });
+      if (init.portLink !== undefined) {
+        portLink = new PortLink(init.portLink, log);
+        plane = await WebRtcMediaPlane.create({ config: init.config, certificate, candidates, settings: () => settings, log, singlePort: 0, sharedPort: portLink });
+      } else plane = await WebRtcMediaPlane.create({ config: init.config, certificate, candidates, settings: () => settings, log, singlePort: sp > 0 ? sp + init.index : 0 });
       plane.attach(mediaEvents);
       return null;
     }
@@ -236,6 +243,7 @@ async function call(c: MainCall): Promise<unknown> {
     case 'closeMedia':
       for (const b of buses.values()) b.close();
       await plane?.close();
+      portLink?.close();
       // Whatever a plugin left open: main terminates this thread next (see udp-sockets.ts).
       await closeUdpSockets();
       return null;

@@ -13,6 +13,7 @@ import { log as rootLog, type Logger } from '../log.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { WebRtcMediaPlane } from '../media/plane.js';
 import { sumPlaneMetrics } from '../metrics/media.js';
+import { PortReader } from '../media/net/port-reader.js';
 import { MediaWorker } from './media-worker.js';
 import type { WorkerLoad } from './protocol.js';
 
@@ -45,10 +46,17 @@ export class WorkerPool {
   private readonly pickers = new Map<string, (handleId: number) => MediaWorker>();
   private users = 0;
   private readonly log: Logger;
+  /**
+   * media.single_port (without single_port_per_worker): the process's one socket, read on this (main)
+   * thread and handed to the workers through rings. Bound in start(), before the threads.
+   */
+  private reader: PortReader | null = null;
+  private readonly onePort: boolean;
 
-  constructor(opts: WorkerPoolOptions) {
+  constructor(private readonly opts: WorkerPoolOptions) {
     this.log = opts.log ?? rootLog.child({ worker: 'main' });
     const n = Math.max(1, opts.size);
+    this.onePort = opts.config.media.single_port > 0 && !opts.config.media.single_port_per_worker;
     this.workers = Array.from(
       { length: n },
       (_, index) =>
@@ -60,6 +68,7 @@ export class WorkerPool {
           log: this.log,
           ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
           eventsEnabled: () => this.eventsEnabled(),
+          ...(this.onePort ? { portLink: (i: number) => this.reader!.link(i) } : {}),
         }),
     );
     this.media = this.makePlane();
@@ -68,8 +77,46 @@ export class WorkerPool {
   /** Starts the threads once (every pooled plugin's init awaits it). */
   start(eventsEnabled: () => boolean): Promise<void> {
     this.eventsEnabled = eventsEnabled;
-    this.started ??= Promise.all(this.workers.map((w) => w.start())).then(() => undefined);
+    this.started ??= (async () => {
+      if (this.onePort) await this.openPort();
+      await Promise.all(this.workers.map((w) => w.start()));
+    })();
     return this.started;
+  }
+
+  /** The one-port reader's counters (null unless in one-port mode). */
+  get portReader(): PortReader | null {
+    return this.reader;
+  }
+
+  private async openPort(): Promise<void> {
+    const { config, plane } = this.opts;
+    const reader = await PortReader.bind({
+      port: config.media.single_port,
+      workers: this.workers.length,
+      ipv6: config.media.ipv6 && plane.candidates.addresses6.length > 0,
+      bufferBytes: 8 * 1024 * 1024,
+      log: this.log,
+    });
+    this.reader = reader;
+    let tcp6 = false;
+    if (config.nat.ice_tcp) {
+      // ICE-TCP on the same port number, for the whole process too ('::' also takes IPv6 with media.ipv6).
+      tcp6 = reader.socket6 !== null;
+      try {
+        await reader.listenTcp(tcp6 ? '::' : '0.0.0.0');
+        this.log.info('ICE-TCP listening (one port for all media workers)', { port: reader.tcpPort });
+      } catch (err) {
+        tcp6 = false;
+        this.log.warn('ICE-TCP disabled: cannot listen', { port: reader.port, err: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    // nat.stun_server: the one socket's mapping, asked once here (the workers have no socket to ask on).
+    const base = plane.candidates.hostCandidates(reader.port)?.base;
+    if (base !== undefined) reader.srflx = await plane.candidates.srflxFor(reader.socket4, base).catch(() => null);
+    // Main's own plane (plugins with media_worker = false) shares the socket without a ring.
+    plane.useSharedPort({ port: reader.port, prefix: reader.localPrefix, tcpPort: reader.tcpPort, tcp6, srflx: reader.srflx, attach: (router) => reader.localMuxes(router, this.log) });
+    this.log.info('single-port UDP listening (one port for all media workers)', { port: reader.port, workers: this.workers.length, ...(reader.socket6 ? { ipv6: true } : {}) });
   }
 
   /**
@@ -134,6 +181,7 @@ export class WorkerPool {
 
   async destroy(): Promise<void> {
     await Promise.allSettled(this.workers.map((w) => w.destroy()));
+    this.reader?.close();
   }
 
   private makePlane(): MediaPlane {
@@ -167,7 +215,19 @@ export class WorkerPool {
       close: async () => {
         await Promise.allSettled(this.workers.map((w) => w.call({ m: 'closeMedia' })));
       },
-      metrics: (): MediaPlaneMetrics => sumPlaneMetrics(this.workers.flatMap((w) => (w.mediaMetrics ? [w.mediaMetrics] : []))),
+      metrics: (): MediaPlaneMetrics => {
+        const m = sumPlaneMetrics(this.workers.flatMap((w) => (w.mediaMetrics ? [w.mediaMetrics] : [])));
+        const r = this.reader;
+        if (r !== null) {
+          // What the one-port reader dropped before any worker saw it, on top of what the workers' muxes dropped.
+          const e = m.errors as Record<string, number>;
+          e.single_port_unknown_source = (e.single_port_unknown_source ?? 0) + r.stats.unknownSource;
+          e.single_port_unknown_ufrag = (e.single_port_unknown_ufrag ?? 0) + r.stats.unknownUfrag;
+          e.single_port_garbage = (e.single_port_garbage ?? 0) + r.stats.garbage;
+          e.single_port_ring_dropped = (e.single_port_ring_dropped ?? 0) + r.stats.ringDropped;
+        }
+        return m;
+      },
     };
   }
 }

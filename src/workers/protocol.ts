@@ -13,6 +13,7 @@ import type { MediaPlaneMetrics, TrickleCandidate } from '../core/media-plane.js
 import type { ForwardRoute, PluginMetrics, PluginResult, SlowLinkInfo } from '../core/plugin.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { CandidatesSnapshot } from '../media/candidates.js';
+import type { PortLinkInit } from '../media/net/port-reader.js';
 
 /** What the worker needs to build its media plane (workerData). Plugins are loaded afterwards (loadPlugin). */
 export interface WorkerInit {
@@ -25,6 +26,8 @@ export interface WorkerInit {
   settings: MediaRuntimeSettings;
   logLevel: number;
   eventsEnabled: boolean;
+  /** One-port mode: the worker's rings to and from the main thread's single socket (port-reader.ts). */
+  portLink?: PortLinkInit;
 }
 
 /** One plugin to load into a worker. */

@@ -6,6 +6,10 @@
  * Janus's own echotest.html must connect anyway: echoed video frames decoded grow, the data channel
  * echoes, and the browser's selected candidate pair is TCP (getStats), as is the one Portunus reports
  * in Admin handle_info. Skipped, with the reason, without root/netns/iptables.
+ *
+ * The second suite does the same with `single_port` on and the default media worker pool: the main
+ * thread's one TCP listener (same number as the one UDP port) accepts the connection and relays its
+ * frames to the worker of the PeerConnection (port-reader.ts); the pair is on that port.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,16 +36,21 @@ function freePort(host: string): Promise<number> {
   });
 }
 
-describe('ICE-TCP: echotest.html from a namespace where all UDP is dropped', { skip: skip ?? false }, () => {
+for (const singlePort of [false, true]) describe(`ICE-TCP: echotest.html from a namespace where all UDP is dropped${singlePort ? ', single_port on' : ''}`, { skip: skip ?? false }, () => {
   let link: ImpairedLink | undefined;
   let handle: BrowserHandle | undefined;
   let gw: MediaGateway | undefined;
+  let port = 0;
   before(async () => {
     link = new ImpairedLink(ensureSystemPackage('chromium', CHROMIUM));
     execFileSync('ip', ['netns', 'exec', link.ns, 'iptables', '-A', 'OUTPUT', '-p', 'udp', '-j', 'DROP']);
+    if (singlePort) port = await freePort('0.0.0.0');
     gw = await startMediaGateway('portunus', ['echotest'], {}, {
       prefix: 'icetcp',
-      janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${link!.hostIf}"\n  ice_tcp = true`),
+      janusJcfg: (t) => {
+        const u = t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${link!.hostIf}"\n  ice_tcp = true`);
+        return singlePort ? u.replace('media: {', `media: {\n  single_port = ${port}`) : u;
+      },
     });
     const pagePort = await freePort(link.hostIp);
     const args = link.chromiumArgs(`http://${link.hostIp}:${pagePort}`);
@@ -66,6 +75,7 @@ describe('ICE-TCP: echotest.html from a namespace where all UDP is dropped', { s
       const mediaMs = Date.now() - t0;
       assert.match(pc.selectedPair ?? '', /\/tcp -> .*\/tcp \((succeeded|in-progress)\)$/, `the browser's selected pair is TCP: ${pc.selectedPair}`);
       assert.ok(pc.selectedPair!.includes(`${link!.hostIp}:`), `the remote candidate is the veth address: ${pc.selectedPair}`);
+      if (singlePort) assert.ok(pc.selectedPair!.includes(`${link!.hostIp}:${port}/tcp`), `the remote candidate is the one port ${port}: ${pc.selectedPair}`);
 
       const before1 = (await dp.peerConnections()).filter((p) => p.index === pc.index);
       await sleep(3000);
@@ -73,7 +83,7 @@ describe('ICE-TCP: echotest.html from a namespace where all UDP is dropped', { s
       const f0 = inboundTotal(before1, 'video', 'framesDecoded');
       const f1 = inboundTotal(after1, 'video', 'framesDecoded');
       if (!(f1 > f0 + 5)) assert.fail(`echoed video frames decoded must grow over 3 s on TCP (${f0} -> ${f1})\n${await dp.diagnostics()}`);
-      console.log(`# ice-tcp: selected pair ${after1[0]?.selectedPair}; frames decoded ${f0} -> ${f1} in 3 s; start to decoded media ${mediaMs} ms`);
+      console.log(`# ice-tcp${singlePort ? ` single_port ${port}` : ''}: selected pair ${after1[0]?.selectedPair}; frames decoded ${f0} -> ${f1} in 3 s; start to decoded media ${mediaMs} ms`);
 
       const text = `over tcp ${Date.now()}`;
       await dp.page.locator('#datasend').fill(text);

@@ -22,12 +22,15 @@ import type { SocketAddress } from '../ice/agent.js';
 import { bindingRequestUfrag } from './binding-ufrag.js';
 import { FRAME_HEADER, Rfc4571Reader } from './rfc4571.js';
 import type { PortRange } from './port-allocator.js';
+import { UfragRouter, type UfragRoute } from './ufrag-router.js';
 
 export interface IceTcpOptions {
   /** Ports to try (media.rtp_port_range); min 0 = any port. */
   range: PortRange;
-  /** Bind address (default all IPv4). */
+  /** Bind address (default all IPv4; '::' takes both families on a dual-stack host). */
   address?: string;
+  /** The plane's ufrag registry, shared with the single-port UDP socket(s) (default: one of its own). */
+  router?: UfragRouter;
   /** Longest packet accepted (default 4096: WebRTC packets stay under the path MTU). */
   maxFrame?: number;
   /** Time for a new connection to deliver its first frame (default 10 s). */
@@ -58,19 +61,41 @@ export interface IceTcpStats {
   sendDropped: number;
 }
 
+/**
+ * One ICE-TCP connection as a PeerConnection sees it: a socket of this thread's listener
+ * (IceTcpConnection), or in one-port mode a connection the main thread accepted and relays through the
+ * rings (port-link.ts).
+ */
+export interface IceTcpConn {
+  /** The local ICE socket id its owner gave it (set on adoption). */
+  socketId: number;
+  readonly remote: SocketAddress;
+  readonly local: SocketAddress;
+  readonly isClosed: boolean;
+  setReceiver(r: IceTcpReceiver): void;
+  send(buf: Uint8Array, off: number, len: number): boolean;
+  close(graceful?: boolean): void;
+}
+
 /** What a PeerConnection registers under its ufrag. */
 export interface IceTcpOwner {
   /** A connection whose first frame names this owner. Return false to refuse it (it is closed). */
-  adopt(conn: IceTcpConnection): boolean;
+  adopt(conn: IceTcpConn): boolean;
 }
 
 /** The receiving side of an adopted connection. */
 export interface IceTcpReceiver {
-  onFrame(frame: Buffer, conn: IceTcpConnection): void;
-  onClose(conn: IceTcpConnection): void;
+  onFrame(frame: Buffer, conn: IceTcpConn): void;
+  onClose(conn: IceTcpConn): void;
 }
 
-export class IceTcpConnection {
+/** An IPv4 client on a dual-stack ('::') listener shows as ::ffff:a.b.c.d: ICE knows it as a.b.c.d. */
+function plainIp(a: string): string {
+  if (a.startsWith('::ffff:') && a.includes('.')) return a.slice(7);
+  return normalizeIp(a);
+}
+
+export class IceTcpConnection implements IceTcpConn {
   /** The local ICE socket id its owner gave it (set on adoption). */
   socketId = -1;
   readonly remote: SocketAddress;
@@ -82,8 +107,8 @@ export class IceTcpConnection {
     private readonly socket: Socket,
     private readonly listener: IceTcpListener,
   ) {
-    this.remote = { address: normalizeIp(socket.remoteAddress ?? '0.0.0.0'), port: socket.remotePort ?? 0 };
-    this.local = { address: normalizeIp(socket.localAddress ?? '0.0.0.0'), port: socket.localPort ?? 0 };
+    this.remote = { address: plainIp(socket.remoteAddress ?? '0.0.0.0'), port: socket.remotePort ?? 0 };
+    this.local = { address: plainIp(socket.localAddress ?? '0.0.0.0'), port: socket.localPort ?? 0 };
   }
 
   get isClosed(): boolean {
@@ -139,7 +164,9 @@ export class IceTcpConnection {
 export class IceTcpListener {
   readonly stats: IceTcpStats = { accepted: 0, adopted: 0, garbage: 0, oversize: 0, timeout: 0, unknownUfrag: 0, overflow: 0, refused: 0, sendDropped: 0 };
   readonly maxQueuedBytes: number;
-  private readonly owners = new Map<string, IceTcpOwner>();
+  readonly router: UfragRouter;
+  /** Routes made by register() (callers that do not use the router directly). */
+  private readonly own = new Map<string, UfragRoute>();
   private readonly live = new Set<IceTcpConnection>();
   private pending = 0;
   private closed = false;
@@ -150,6 +177,7 @@ export class IceTcpListener {
     private readonly opts: IceTcpOptions,
   ) {
     this.maxQueuedBytes = opts.maxQueuedBytes ?? 512 * 1024;
+    this.router = opts.router ?? new UfragRouter();
     server.on('connection', (s) => this.onConnection(s));
     server.on('error', (err) => opts.log?.warn('ICE-TCP listener error', { port, err: String(err) }));
   }
@@ -188,17 +216,22 @@ export class IceTcpListener {
 
   /** Route connections whose first check is for `ufrag` to `owner`. */
   register(ufrag: string, owner: IceTcpOwner): void {
-    this.owners.set(ufrag, owner);
+    const r: UfragRoute = { tcp: owner };
+    this.own.set(ufrag, r);
+    this.router.register(ufrag, r);
   }
 
   /** Forget `ufrag`, if it still belongs to `owner`. */
   unregister(ufrag: string, owner: IceTcpOwner): void {
-    if (this.owners.get(ufrag) === owner) this.owners.delete(ufrag);
+    const r = this.own.get(ufrag);
+    if (r === undefined || r.tcp !== owner) return;
+    this.own.delete(ufrag);
+    this.router.unregister(ufrag, r);
   }
 
   /** Is this ufrag in use here (PeerConnections pick ufrags that are not, so the routing is unique). */
   isTaken(ufrag: string): boolean {
-    return this.owners.has(ufrag);
+    return this.router.isTaken(ufrag);
   }
 
   close(): void {
@@ -206,7 +239,8 @@ export class IceTcpListener {
     this.closed = true;
     this.server.close();
     for (const c of [...this.live]) c.close();
-    this.owners.clear();
+    for (const [u, r] of this.own) this.router.unregister(u, r);
+    this.own.clear();
   }
 
   private onConnection(socket: Socket): void {
@@ -292,6 +326,6 @@ export class IceTcpListener {
   private ownerOf(f: Buffer): IceTcpOwner | undefined | 'garbage' {
     if (f[0]! > 3) return 'garbage';
     const ufrag = bindingRequestUfrag(f);
-    return ufrag === undefined ? 'garbage' : this.owners.get(ufrag);
+    return ufrag === undefined ? 'garbage' : this.router.lookup(ufrag)?.tcp;
   }
 }

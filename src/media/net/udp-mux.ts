@@ -23,6 +23,28 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../../log.js';
 import { bindingRequestUfrag } from './binding-ufrag.js';
+import { UfragRouter, type UfragRoute } from './ufrag-router.js';
+
+/**
+ * What the mux sends through: a dgram socket of its own, or (one-port mode with media workers,
+ * port-link.ts) the ring back to the main thread that owns the process's socket.
+ */
+export interface MuxWire {
+  send(buf: Uint8Array, port: number, address: string): void;
+  send(buf: Uint8Array, off: number, len: number, port?: number, address?: string, cb?: (err: Error | null) => void): void;
+  address(): { address: string; family: string; port: number };
+}
+
+export interface UdpMuxOptions {
+  log?: Logger;
+  /** Address family of the socket (which field of a UfragRoute is ours). Default 4. */
+  family?: 4 | 6;
+  /** The plane's ufrag registry (shared with the ICE-TCP listener and the other family's mux). Default: one of its own. */
+  router?: UfragRouter;
+  /** A remote address got bound here / unbound (one-port mode: the main thread's routing table mirrors ours). */
+  onBind?: (address: string, port: number) => void;
+  onUnbind?: (address: string, port: number) => void;
+}
 
 export interface UdpMuxStats {
   /** Datagrams received on the shared socket. */
@@ -63,11 +85,13 @@ export class UdpMuxPort {
   listener: MessageListener | null = null;
   /** @internal the addresses bound to this PeerConnection, oldest first. */
   readonly bindings: Binding[] = [];
-  /** @internal the ufrags registered for this port. */
+  /** @internal the ufrags registered for this port through UdpMux.register. */
   readonly ufrags = new Set<string>();
+  /** @internal what UdpMux.register files under those ufrags. */
+  route: UfragRoute | null = null;
   private closed = false;
 
-  constructor(private readonly mux: UdpMux) {}
+  constructor(/** @internal */ readonly mux: UdpMux) {}
 
   get port(): number {
     return this.mux.port;
@@ -110,7 +134,7 @@ export class UdpMuxPort {
     this.mux.socket.send(buf, a, b, c, d, cb);
   }
 
-  /** The shared socket's buffers are set once by the mux. */
+  /** The shared socket's buffers are set once by the mux (or by the main thread's port reader). */
   setRecvBufferSize(): void {}
   setSendBufferSize(): void {}
 
@@ -132,29 +156,44 @@ export class UdpMux {
   /** Remote port -> the bindings with that port (chained by `next`). */
   private readonly byPort = new Map<number, Binding>();
   private bindings = 0;
-  private readonly byUfrag = new Map<string, UdpMuxPort>();
+  readonly router: UfragRouter;
+  readonly family: 4 | 6;
+  private readonly routeKey: 'udp4' | 'udp6';
   private readonly ports = new Set<UdpMuxPort>();
   private closed = false;
+  private readonly log: Logger | undefined;
+  private readonly onBind: ((address: string, port: number) => void) | undefined;
+  private readonly onUnbind: ((address: string, port: number) => void) | undefined;
 
-  private constructor(
-    /** @internal */ readonly socket: Socket,
+  /**
+   * A mux over `socket` (what sends), fed by `deliver` (what the caller receives). `UdpMux.bind` makes
+   * the dgram socket and wires its 'message' here; port-link.ts feeds it from the main thread's ring.
+   */
+  constructor(
+    /** @internal */ readonly socket: MuxWire,
     readonly port: number,
-    private readonly log?: Logger,
+    opts: UdpMuxOptions = {},
+    /** The dgram socket when the mux owns one (srflx is asked on it), else null. */
+    readonly dgram: Socket | null = null,
   ) {
-    socket.on('message', this.onMessage);
-    socket.on('error', (err) => log?.warn('single-port socket error', { port, err: String(err) }));
+    this.log = opts.log;
+    this.family = opts.family ?? 4;
+    this.routeKey = this.family === 6 ? 'udp6' : 'udp4';
+    this.router = opts.router ?? new UfragRouter();
+    this.onBind = opts.onBind;
+    this.onUnbind = opts.onUnbind;
   }
 
-  /** Bind the shared socket (IPv4). `port` 0: any port (tests). Rejects on EADDRINUSE & co. */
-  static async bind(port: number, opts: { address?: string; bufferBytes?: number; log?: Logger } = {}): Promise<UdpMux> {
-    const socket = createSocket({ type: 'udp4', reuseAddr: false });
+  /** Bind a shared socket of our own (IPv4, or IPv6-only with family 6). `port` 0: any port (tests). Rejects on EADDRINUSE & co. */
+  static async bind(port: number, opts: { address?: string; bufferBytes?: number } & UdpMuxOptions = {}): Promise<UdpMux> {
+    const socket = createSocket(opts.family === 6 ? { type: 'udp6', ipv6Only: true, reuseAddr: false } : { type: 'udp4', reuseAddr: false });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();
         reject(err);
       };
       socket.once('error', onError);
-      socket.bind(port, opts.address ?? '0.0.0.0', () => {
+      socket.bind(port, opts.address ?? (opts.family === 6 ? '::' : '0.0.0.0'), () => {
         socket.off('error', onError);
         resolve();
       });
@@ -168,7 +207,10 @@ export class UdpMux {
         /* the kernel caps at net.core.rmem_max: keep what we got */
       }
     }
-    return new UdpMux(socket, socket.address().port, opts.log);
+    const mux = new UdpMux(socket, socket.address().port, opts, socket);
+    socket.on('message', mux.deliver);
+    socket.on('error', (err) => opts.log?.warn('single-port socket error', { port: mux.port, err: String(err) }));
+    return mux;
   }
 
   /** A new PeerConnection's view of the socket. */
@@ -195,10 +237,14 @@ export class UdpMux {
     return undefined;
   }
 
-  /** Route requests for `ufrag` to `port`. Ignored for an object that is not one of our ports. */
+  /**
+   * Route requests for `ufrag` to `port` (a route of its own in the router; a PeerConnection registers
+   * with the router directly, one route for all its listeners). Ignored for an object that is not one of our ports.
+   */
   register(ufrag: string, port: unknown): void {
     if (!(port instanceof UdpMuxPort) || port.isClosed || !this.ports.has(port)) return;
-    this.byUfrag.set(ufrag, port);
+    port.route ??= this.family === 6 ? { udp6: port } : { udp4: port };
+    this.router.register(ufrag, port.route);
     port.ufrags.add(ufrag);
   }
 
@@ -206,11 +252,16 @@ export class UdpMux {
   unregister(ufrag: string, port: unknown): void {
     if (!(port instanceof UdpMuxPort)) return;
     port.ufrags.delete(ufrag);
-    if (this.byUfrag.get(ufrag) === port) this.byUfrag.delete(ufrag);
+    if (port.route !== null) this.router.unregister(ufrag, port.route);
   }
 
   isTaken(ufrag: string): boolean {
-    return this.byUfrag.has(ufrag);
+    return this.router.isTaken(ufrag);
+  }
+
+  /** Is `port` one of this mux's open views (a PeerConnection's socket in single-port mode)? */
+  owns(port: unknown): port is UdpMuxPort {
+    return port instanceof UdpMuxPort && !port.isClosed && this.ports.has(port);
   }
 
   /** Close the shared socket (plane shutdown). */
@@ -219,7 +270,7 @@ export class UdpMux {
     this.closed = true;
     for (const p of [...this.ports]) p.close();
     try {
-      this.socket.close();
+      this.dgram?.close();
     } catch {
       /* already closed */
     }
@@ -244,6 +295,7 @@ export class UdpMux {
       b = new Binding(address, rport, owner, this.byPort.get(rport) ?? null);
       this.byPort.set(rport, b);
       this.bindings++;
+      this.onBind?.(address, rport);
     }
     owner.bindings.push(b);
     this.stats.bound++;
@@ -263,18 +315,20 @@ export class UdpMux {
       else return;
     }
     this.bindings--;
+    this.onUnbind?.(b.address, b.port);
   }
 
   /** @internal a port closed: drop its ufrags and addresses. */
   release(port: UdpMuxPort): void {
     this.ports.delete(port);
-    for (const u of port.ufrags) if (this.byUfrag.get(u) === port) this.byUfrag.delete(u);
+    if (port.route !== null) for (const u of port.ufrags) this.router.unregister(u, port.route);
     port.ufrags.clear();
     for (const b of port.bindings) this.unbind(b);
     port.bindings.length = 0;
   }
 
-  private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+  /** One datagram from the socket (the dgram 'message' listener, or port-link.ts's ring consumer). */
+  readonly deliver = (msg: Buffer, rinfo: RemoteInfo): void => {
     this.stats.received++;
     if (msg.length === 0) {
       this.stats.garbage++;
@@ -309,8 +363,10 @@ export class UdpMux {
 
   /** The port a Binding request's USERNAME names, if any (STUN only: checks are rare next to media). */
   private ownerOf(msg: Buffer): UdpMuxPort | undefined {
-    if (this.byUfrag.size === 0) return undefined;
+    if (this.router.size === 0) return undefined;
     const ufrag = bindingRequestUfrag(msg);
-    return ufrag === undefined ? undefined : this.byUfrag.get(ufrag);
+    if (ufrag === undefined) return undefined;
+    const p = this.router.lookup(ufrag)?.[this.routeKey];
+    return p instanceof UdpMuxPort && p.mux === this ? p : undefined;
   }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { IceTcpListener, type IceTcpConnection } from '../../../src/media/net/ice-tcp.js';
+import { IceTcpListener, type IceTcpConn } from '../../../src/media/net/ice-tcp.js';
 import { Rfc4571Reader, frame } from '../../../src/media/net/rfc4571.js';
 import { StunBuilder, StunMessageType } from '../../../src/media/stun/index.js';
 
@@ -39,7 +39,7 @@ test('a connection whose first check names a registered ufrag is adopted; frames
   const l = await IceTcpListener.listen({ range: { min: 0, max: 0 }, address: '127.0.0.1' });
   t.after(() => l.close());
   const frames: Buffer[] = [];
-  let adopted: IceTcpConnection | null = null;
+  let adopted: IceTcpConn | null = null;
   let closed = 0;
   l.register('abcd', {
     adopt: (c) => {
@@ -65,7 +65,7 @@ test('a connection whose first check names a registered ufrag is adopted; frames
   assert.deepEqual([...frames[1]!], [22, 1, 2]);
   assert.equal(frames[2]!.length, 1000);
   assert.ok(adopted);
-  const conn = adopted as IceTcpConnection;
+  const conn = adopted as IceTcpConn;
   assert.equal(conn.remote.address, '127.0.0.1');
   assert.equal(conn.remote.port, s.localPort);
   assert.equal(conn.local.port, l.port);
@@ -156,4 +156,29 @@ test('listeners of one range take different ports (one per media worker)', async
   assert.notEqual(a.port, b.port);
   assert.ok(a.port >= base && a.port <= base + 20 && b.port >= base && b.port <= base + 20);
   await assert.rejects(IceTcpListener.listen({ range: { min: a.port, max: a.port }, address: '127.0.0.1' }), /no free TCP port/);
+});
+
+test('a dual-stack listener (media.ipv6) takes IPv4 and IPv6 clients; an IPv4 client is known by its plain address', async (t) => {
+  let l: IceTcpListener;
+  try {
+    l = await IceTcpListener.listen({ range: { min: 0, max: 0 }, address: '::' });
+  } catch (err) {
+    t.skip(`no IPv6 on this host: ${String(err)}`);
+    return;
+  }
+  t.after(() => l.close());
+  const remotes: string[] = [];
+  l.register('dual', { adopt: (c) => (remotes.push(`${c.remote.address}|${c.local.address}`), c.setReceiver({ onFrame: () => undefined, onClose: () => undefined }), true) });
+  const check = new StunBuilder(StunMessageType.BindingRequest).username('dual:x').priority(1).build({ integrityKey: 'x'.repeat(22), fingerprint: true });
+  const framed = Buffer.concat([Buffer.from([check.length >> 8, check.length & 255]), check]);
+  for (const host of ['127.0.0.1', '::1']) {
+    const s = connect(l.port, host);
+    t.after(() => s.destroy());
+    s.on('error', () => undefined);
+    await new Promise<void>((r) => s.once('connect', () => r()));
+    s.write(framed);
+  }
+  const end = Date.now() + 5000;
+  while (remotes.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(remotes.sort(), ['127.0.0.1|127.0.0.1', '::1|::1']);
 });
