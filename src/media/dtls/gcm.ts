@@ -24,9 +24,7 @@ export type GcmEngine = 'native' | 'js' | 'auto';
  * average 18, min of 7 rounds): js 1.6 / 2.4 / 4.0 µs per seal at 64 / 200 / 500 bytes, native 3.5 /
  * 3.6 / 3.7 µs: the crossover is near 400 bytes (bench/README.md).
  */
-export let GCM_JS_MAX_BYTES = 384;
-/** For the bench: move the crossover. */
-export function setGcmJsMaxBytes(n: number): void { GCM_JS_MAX_BYTES = n; }
+export const GCM_JS_MAX_BYTES = 384;
 
 /** x^8 reduction: R8[b] is what the byte b shifted out of a GHASH value XORs into its top word. */
 const R8 = new Int32Array(256);
