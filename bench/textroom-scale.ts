@@ -39,7 +39,8 @@ const DRAIN_S = Number(opt('drain', '120'));
 /** No new delivery for this long: the rest is lost. */
 const STALL_S = Number(opt('stall', '15'));
 const JSON_OUT = argv.includes('--json');
-const RTP_RANGE = '20000-20999';
+/** --rtp-range: the gateways' media.rtp_port_range (on a shared machine, a range no one else uses). */
+const RTP_RANGE = opt('rtp-range', '20000-20999');
 const WORKERS = argv.includes('--workers') ? Number(opt('workers', '0')) : undefined;
 
 function cpuMs(pid: number): number {

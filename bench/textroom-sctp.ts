@@ -5,9 +5,11 @@
  * each. The gateway's user+system CPU (from /proc/<pid>/stat) over the send phase, divided by the
  * message events delivered, is the figure (includes the plugin, DCEP, SCTP, DTLS and UDP send).
  *
- *   node dist/bench/textroom-sctp.js [--members 30] [--messages 300] [--burst 10] [--prof DIR]
+ *   node dist/bench/textroom-sctp.js [--members 30] [--messages 300] [--burst 10] [--interval 20] [--prof DIR]
+ * (--interval: ms between bursts; `--burst 1 --interval 100` is one sender at 10 messages/s.)
  */
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { sleep, startTextroomPortunus, TextroomParticipant } from '../test/helpers/datachannel-client.js';
 
@@ -18,6 +20,7 @@ const arg = (name: string, def: string): number => {
 const MEMBERS = arg('members', '30');
 const MESSAGES = arg('messages', '300');
 const BURST = arg('burst', '10');
+const INTERVAL = arg('interval', '20');
 const ROOM = 1234;
 
 function cpuMs(pid: number): number {
@@ -48,13 +51,13 @@ try {
   const t0 = performance.now();
   for (let n = 0; n < MESSAGES; n += BURST) {
     for (let k = n; k < Math.min(MESSAGES, n + BURST); k++) sender.dc.sendJson({ textroom: 'message', transaction: `t${k}`, room: ROOM, ack: false, text: `message ${k} ${'x'.repeat(60)}` });
-    await sleep(20);
+    await sleep(INTERVAL);
   }
   const deadline = performance.now() + 60_000;
   while (delivered < expected && performance.now() < deadline) await sleep(20);
   const cpu = cpuMs(srv.pid) - cpu0;
   const wall = performance.now() - t0;
-  console.log(`members=${MEMBERS} messages=${MESSAGES} delivered=${delivered}/${expected} gateway cpu=${cpu.toFixed(0)} ms wall=${wall.toFixed(0)} ms -> ${((cpu * 1000) / Math.max(1, delivered)).toFixed(1)} µs per delivered message`);
+  console.log(`members=${MEMBERS} messages=${MESSAGES} delivered=${delivered}/${expected} gateway cpu=${cpu.toFixed(0)} ms wall=${wall.toFixed(0)} ms -> ${((cpu * 1000) / Math.max(1, delivered)).toFixed(1)} µs per delivered message, load average ${loadavg()[0]!.toFixed(1)}`);
 } finally {
   await Promise.all(people.map((p) => p.close()));
   await srv.stop();

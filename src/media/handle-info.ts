@@ -54,7 +54,10 @@ export interface PeerSnapshot {
   dtls: {
     state: DtlsState;
     stats: DtlsStats;
-    appStats: { packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number };
+    appStats: {
+      packetsIn: number; bytesIn: number; packetsOut: number; bytesOut: number;
+      datagramsOut?: number; coalesced?: number; authFailed?: number; replayed?: number;
+    };
     startedAt: number;
     connectedAt: number;
   } | null;
@@ -293,7 +296,11 @@ export function buildMediaInfo(p: PeerSnapshot): Record<string, unknown> {
     out: { packets: d?.appStats.packetsOut ?? 0, bytes: d?.appStats.bytesOut ?? 0 },
   };
   // Portunus only: the whole datagram picture, handshake included.
-  if (d) dtls.portunus = { ...d.stats };
+  // Application data: datagrams sent, records that shared a datagram, records refused (bad tag, replay).
+  if (d) {
+    const a = d.appStats;
+    dtls.portunus = { ...d.stats, app: { datagramsOut: a.datagramsOut ?? 0, coalesced: a.coalesced ?? 0, authFailed: a.authFailed ?? 0, replayed: a.replayed ?? 0 } };
+  }
 
   const ext = extensions(p.localDesc, p.remoteDesc);
   const twccId = ext[TWCC_URI];

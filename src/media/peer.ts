@@ -792,6 +792,9 @@ export class Peer {
       { role: this.dtlsRole!, certificate: this.cfg.certificate, remoteFingerprints: fps, mtu: this.cfg.dtlsMtu, ...(this.cfg.dtlsInitialRtoMs !== undefined ? { initialRtoMs: this.cfg.dtlsInitialRtoMs } : {}) },
       {
         transmit: (d) => this.sendRaw(d),
+        // Application-data datagrams are built in the pooled send buffers (returned once sent).
+        acquireBuffer: () => this.acquire(),
+        transmitBuffer: (b, len) => this.sendPooled(b, len),
         connected: (info) => this.onDtlsConnected(info),
         // The endpoint swallows what its consumer throws: catch it here so an SCTP bug closes this PeerConnection.
         data: (d) => {

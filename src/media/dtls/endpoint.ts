@@ -14,7 +14,12 @@
  *  - peer authentication: certificate fingerprint (RFC 8122), ServerKeyExchange / CertificateVerify
  *    signatures and the peer's Finished (werift checks none of these);
  *  - alerts (parsing, sending close_notify / fatal alerts), application-data protection with our own
- *    epoch-1 sequence numbers (werift reuses sequence numbers — and so AES-GCM nonces — after Finished).
+ *    epoch-1 sequence numbers (werift reuses sequence numbers — and so AES-GCM nonces — after Finished);
+ *  - the protected record layer itself (record-protection.ts): once the engine has a master secret we
+ *    derive the epoch-1 keys from it and protect/verify every record ourselves (the peer's Finished
+ *    included), with keys imported once, a replay window, records opened in place, and records queued
+ *    in one go (queue() ... flush()) sharing datagrams up to the MTU. werift's own record cipher is only
+ *    a fallback for a cipher suite we do not implement (werift offers none today).
  *
  * Caveat: werift processes handshake messages asynchronously (promises), so some outputs and the
  * `connected` event are emitted from a microtask after `handleDatagram` returns, never synchronously.
@@ -22,13 +27,16 @@
 import { ALERT_BAD_CERTIFICATE, ALERT_CLOSE_NOTIFY, ALERT_DECRYPT_ERROR, ALERT_FATAL, ALERT_HANDSHAKE_FAILURE,
   ALERT_WARNING, CT_ALERT, CT_APPLICATION_DATA, CT_CHANGE_CIPHER_SPEC, CT_HANDSHAKE, HS_CERTIFICATE,
   HS_CERTIFICATE_VERIFY, HS_CLIENT_HELLO, HS_CLIENT_KEY_EXCHANGE, HS_FINISHED, HS_HELLO_VERIFY_REQUEST,
-  HS_SERVER_HELLO, HS_SERVER_HELLO_DONE, HS_SERVER_KEY_EXCHANGE, MessageAssembler,
+  HS_SERVER_HELLO, HS_SERVER_HELLO_DONE, HS_SERVER_KEY_EXCHANGE, MessageAssembler, RECORD_HEADER_LEN,
   buildRecord, encodeHandshake, packFlight, parseHandshakeFragments, parseRecords,
   type DtlsRecord, type FlightItem, type HandshakeMessage } from './record.js';
 import { certificateMatches, fingerprintOf, type DtlsCertificate, type Fingerprint } from './certificate.js';
 import { finishedVerifyData, helloRandom, parseCertificateList, publicKeyOf, verifyCertificateVerify,
   verifyServerKeyExchange } from './handshake-auth.js';
 import { createWeriftEngine, type HandshakeEngine } from './werift-engine.js';
+import { OPEN_AUTH_FAILED, OPEN_REPLAY, PROTECTED_RECORD_OVERHEAD, RecordProtection, deriveRecordKeys,
+  isAes128GcmSuite } from './record-protection.js';
+import type { GcmEngine } from './gcm.js';
 import type { KeyObject } from 'node:crypto';
 import { ownedCopy } from '../owned-buffer.js';
 
@@ -67,8 +75,18 @@ export interface DtlsEndpointEvents {
   /** A datagram to send to the peer (never larger than mtu during the handshake). */
   transmit(datagram: Buffer): void;
   connected?(info: DtlsConnectedInfo): void;
-  /** Decrypted application data (SCTP packets). */
+  /**
+   * Decrypted application data (SCTP packets): a view into the received datagram, which was decrypted
+   * in place. Valid for as long as the datagram is (Node hands out a new Buffer per datagram).
+   */
   data?(data: Buffer): void;
+  /**
+   * Optional pooled output for application-data datagrams: `acquireBuffer` lends a buffer to fill
+   * (any size; one smaller than a record is ignored), `transmitBuffer` hands it back holding `len` bytes
+   * to send, and the sink owns it again. Without them each such datagram is a new Buffer via `transmit`.
+   */
+  acquireBuffer?(): Buffer;
+  transmitBuffer?(buf: Buffer, len: number): void;
   /** Terminal. Fires once. reason 'alert' when the peer sent close_notify or a fatal alert. */
   closed?(reason: DtlsCloseReason, detail: string): void;
   /** Fires (before `closed`) when the association ends without ever connecting. */
@@ -91,6 +109,8 @@ export interface DtlsEndpointOptions {
   maxRetransmits?: number;
   /** Max datagram size accepted from send() (a DTLS record can carry up to 2^14 bytes). */
   maxAppDataSize?: number;
+  /** AES-GCM engine of the record layer (gcm.ts; default 'auto': by record size). */
+  gcmEngine?: GcmEngine;
 }
 
 export interface DtlsStats {
@@ -110,7 +130,13 @@ export class DtlsEndpoint {
   readonly mtu: number;
   readonly stats: DtlsStats = { datagramsIn: 0, datagramsOut: 0, dropped: 0, retransmits: 0, engineErrors: 0 };
   /** Application data (SCTP packets) carried once connected, for Admin handle_info. */
-  readonly appStats = { packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0 };
+  readonly appStats = {
+    packetsIn: 0, bytesIn: 0, packetsOut: 0, bytesOut: 0,
+    /** Datagrams of application data sent, and records that shared one with an earlier record. */
+    datagramsOut: 0, coalesced: 0,
+    /** Protected records refused: failed authentication, or replayed. */
+    authFailed: 0, replayed: 0,
+  };
   /** When the handshake started and completed (the caller's clock, as passed in), -1 until then. */
   startedAt = -1;
   connectedAt = -1;
@@ -151,6 +177,15 @@ export class DtlsEndpoint {
   private peerAuthenticated = false;
   private peerFinishedVerified = false;
   private earlyAppData: Buffer[] = [];
+
+  // Our record layer (epoch 1), once the engine's keys exist; `noRecordLayer` if the suite is not ours.
+  private records: RecordProtection | undefined;
+  private noRecordLayer = false;
+  // The application-data datagram being filled by queue(), sent by flush().
+  private out: Buffer | null = null;
+  private outLen = 0;
+  private outCap = 0;
+  private outPooled = false;
 
   constructor(opts: DtlsEndpointOptions, events: DtlsEndpointEvents) {
     this.opts = opts;
@@ -206,7 +241,10 @@ export class DtlsEndpoint {
     this.transmitFlight();
   }
 
-  /** Input: one UDP datagram demultiplexed as DTLS (first byte 20..63). Never throws. */
+  /**
+   * Input: one UDP datagram demultiplexed as DTLS (first byte 20..63). Never throws. Protected records
+   * are decrypted in place: the datagram's bytes are the endpoint's to overwrite.
+   */
   handleDatagram(datagram: Uint8Array, now: number = Date.now()): void {
     this.now = now;
     this.stats.datagramsIn++;
@@ -219,36 +257,9 @@ export class DtlsEndpoint {
     }
     try {
       const buf = Buffer.isBuffer(datagram) ? datagram : Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-      const { records, ok } = parseRecords(buf);
-      if (!ok) this.stats.dropped++;
-      const toEngine: Buffer[] = [];
-      let sawDup = false;
-      for (const rec of records) {
-        if ((this._state as DtlsState) === 'closed') break;
-        switch (rec.contentType) {
-          case CT_HANDSHAKE:
-            if (rec.epoch === 0) {
-              const r = this.onPlainHandshake(rec, toEngine);
-              if (r === 'dup') sawDup = true;
-            } else if (rec.epoch === 1) {
-              this.flushToEngine(toEngine);
-              if (this.onProtectedHandshake(rec) === 'dup') sawDup = true;
-            } else this.stats.dropped++;
-            break;
-          case CT_CHANGE_CIPHER_SPEC:
-            break; // implicit in the engine; nothing to do
-          case CT_ALERT:
-            this.flushToEngine(toEngine);
-            this.onAlert(rec);
-            break;
-          case CT_APPLICATION_DATA:
-            this.flushToEngine(toEngine);
-            this.onAppData(rec);
-            break;
-        }
-      }
-      this.flushToEngine(toEngine);
-      if (sawDup) this.reactiveRetransmit();
+      // Connected: application data (almost every datagram) without building record objects.
+      const rest = this._state === 'connected' && this.records !== undefined ? this.appDataFastPath(buf, this.records) : 0;
+      if (rest >= 0) this.handleRecords(rest === 0 ? buf : buf.subarray(rest));
     } catch (e) {
       // Defensive: nothing above should throw, but garbage must never escape.
       this.stats.dropped++;
@@ -257,20 +268,151 @@ export class DtlsEndpoint {
     }
   }
 
-  /** Sends application data (one SCTP packet) in one protected record. False if not connected/too big. */
+  /**
+   * Opens and delivers the leading application-data records of `buf`. Returns -1 when it consumed the
+   * whole datagram, else the offset of the first record it left for the general path (0: all of it).
+   */
+  private appDataFastPath(buf: Buffer, rp: RecordProtection): number {
+    let off = 0;
+    const end = buf.length;
+    while (off < end) {
+      if (end - off < RECORD_HEADER_LEN || buf[off] !== CT_APPLICATION_DATA || buf[off + 1] !== 0xfe ||
+        (buf[off + 2] !== 0xfd && buf[off + 2] !== 0xff)) return off;
+      const len = RECORD_HEADER_LEN + ((buf[off + 11]! << 8) | buf[off + 12]!);
+      if (off + len > end) return off;
+      this.openAppData(buf, off, len, rp);
+      if ((this._state as DtlsState) !== 'connected') return -1;
+      off += len;
+    }
+    return -1;
+  }
+
+  /** One protected application-data record at buf[off, off + len): open in place and deliver. */
+  private openAppData(buf: Buffer, off: number, len: number, rp: RecordProtection): void {
+    const n = rp.open(buf, off, len);
+    if (n < 0) {
+      this.stats.dropped++;
+      if (n === OPEN_AUTH_FAILED) this.appStats.authFailed++;
+      else if (n === OPEN_REPLAY) this.appStats.replayed++;
+      return;
+    }
+    const p = off + RECORD_HEADER_LEN + 8;
+    const plain = buf.subarray(p, p + n);
+    if (this._state === 'connected') this.deliver(plain);
+    else if (this.earlyAppData.length < MAX_EARLY_APP_DATA) this.earlyAppData.push(plain);
+    else this.stats.dropped++;
+  }
+
+  private handleRecords(buf: Buffer): void {
+    const { records, ok } = parseRecords(buf);
+    if (!ok) this.stats.dropped++;
+    const toEngine: Buffer[] = [];
+    let sawDup = false;
+    for (const rec of records) {
+      if ((this._state as DtlsState) === 'closed') break;
+      switch (rec.contentType) {
+        case CT_HANDSHAKE:
+          if (rec.epoch === 0) {
+            const r = this.onPlainHandshake(rec, toEngine);
+            if (r === 'dup') sawDup = true;
+          } else if (rec.epoch === 1) {
+            this.flushToEngine(toEngine);
+            if (this.onProtectedHandshake(rec) === 'dup') sawDup = true;
+          } else this.stats.dropped++;
+          break;
+        case CT_CHANGE_CIPHER_SPEC:
+          break; // implicit in the engine; nothing to do
+        case CT_ALERT:
+          this.flushToEngine(toEngine);
+          this.onAlert(rec);
+          break;
+        case CT_APPLICATION_DATA:
+          this.flushToEngine(toEngine);
+          this.onAppData(rec);
+          break;
+      }
+    }
+    this.flushToEngine(toEngine);
+    if (sawDup) this.reactiveRetransmit();
+  }
+
+  /** Sends application data (one SCTP packet) in one protected record, in a datagram of its own (with
+   * anything queue()d before). False if not connected / too big. */
   send(data: Uint8Array): boolean {
-    if (this._state !== 'connected') return false;
-    if (data.length > (this.opts.maxAppDataSize ?? 16_384)) return false;
-    const body = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    this.appStats.packetsOut++;
-    this.appStats.bytesOut += body.length;
-    this.emit(this.protect(CT_APPLICATION_DATA, body));
+    if (!this.queue(data)) return false;
+    this.flush();
     return true;
+  }
+
+  /**
+   * Protects application data (one SCTP packet) as one record into the datagram being filled; flush()
+   * sends it. Records queued back to back share datagrams up to the MTU (a datagram is sent early when
+   * the next record would not fit). False if not connected / too big.
+   */
+  queue(data: Uint8Array): boolean {
+    if (this._state !== 'connected') return false;
+    const n = data.length;
+    if (n > (this.opts.maxAppDataSize ?? 16_384)) return false;
+    const rp = this.records;
+    if (rp === undefined) {
+      // werift's record cipher (a suite we do not implement): one record, one datagram
+      const body = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      this.flush();
+      this.emit(this.protect(CT_APPLICATION_DATA, body));
+      this.appStats.datagramsOut++;
+    } else {
+      const recLen = n + PROTECTED_RECORD_OVERHEAD;
+      if (this.out !== null && this.outLen + recLen > this.outCap) this.flush();
+      if (this.out === null) this.takeOutBuffer(recLen);
+      const w = rp.seal(CT_APPLICATION_DATA, this.epoch1Seq + 1, data, 0, n, this.out!, this.outLen);
+      if (w < 0) return false; // 2^48 records: never in practice
+      this.epoch1Seq++;
+      if (this.outLen > 0) this.appStats.coalesced++;
+      this.outLen += w;
+    }
+    this.appStats.packetsOut++;
+    this.appStats.bytesOut += n;
+    return true;
+  }
+
+  /** Sends the datagram queue() has been filling, if any. */
+  flush(): void {
+    const b = this.out;
+    if (b === null) return;
+    const len = this.outLen;
+    this.out = null;
+    this.outLen = 0;
+    if (len === 0) return;
+    this.stats.datagramsOut++;
+    this.appStats.datagramsOut++;
+    try {
+      if (this.outPooled) this.events.transmitBuffer!(b, len);
+      else this.events.transmit(len === b.length ? b : b.subarray(0, len));
+    } catch { /* the sink's problem */ }
+  }
+
+  private takeOutBuffer(recLen: number): void {
+    const want = Math.max(this.mtu, recLen);
+    let b: Buffer | undefined;
+    if (this.events.acquireBuffer !== undefined && this.events.transmitBuffer !== undefined) {
+      try { b = this.events.acquireBuffer(); } catch { b = undefined; }
+    }
+    if (b !== undefined && b.length >= recLen) {
+      this.outPooled = true;
+      this.outCap = Math.min(b.length, want);
+    } else {
+      b = Buffer.allocUnsafe(want);
+      this.outPooled = false;
+      this.outCap = want;
+    }
+    this.out = b;
+    this.outLen = 0;
   }
 
   /** Local close: sends close_notify (if the handshake started) and ends with reason 'local'. */
   close(): void {
     if (this._state === 'closed') return;
+    this.flush();
     if (this._state !== 'new') this.sendAlert(ALERT_WARNING, ALERT_CLOSE_NOTIFY);
     this.terminate('local', 'closed locally', undefined);
   }
@@ -402,8 +544,8 @@ export class DtlsEndpoint {
     if (this.peerFinishedVerified) return 'dup'; // retransmitted Finished: the peer lacks our last flight
     const ms = this.engine.masterSecret();
     if (!this.engine.keysReady() || !ms) { this.stats.dropped++; return 'drop'; }
-    let plain: Buffer;
-    try { plain = this.engine.decrypt(Buffer.from(rec.raw)); } catch { this.stats.dropped++; return 'drop'; }
+    const plain = this.openCopy(rec);
+    if (plain === undefined) { this.stats.dropped++; return 'drop'; }
     const frags = parseHandshakeFragments(plain);
     const fin = frags?.[0];
     if (!frags || frags.length !== 1 || !fin || fin.msgType !== HS_FINISHED || fin.fragment.length !== 12 || fin.length !== 12) {
@@ -432,11 +574,13 @@ export class DtlsEndpoint {
   }
 
   private onAlert(rec: DtlsRecord): void {
-    let body: Buffer;
+    let body: Buffer | undefined;
+    // Once connected, an unprotected alert is anyone's forgery (whoever can reach our port could end the
+    // association with one), and a peer that has finished the handshake protects its alerts: only those count.
+    if (rec.epoch === 0 && this._state === 'connected') { this.stats.dropped++; return; }
     if (rec.epoch === 0) body = rec.body;
-    else if (rec.epoch === 1 && this.engine.keysReady()) {
-      try { body = this.engine.decrypt(Buffer.from(rec.raw)); } catch { this.stats.dropped++; return; }
-    } else { this.stats.dropped++; return; }
+    else if (rec.epoch === 1 && this.engine.keysReady()) body = this.openCopy(rec);
+    if (body === undefined) { this.stats.dropped++; return; }
     if (body.length !== 2) { this.stats.dropped++; return; }
     const level = body[0]!;
     const desc = body[1]!;
@@ -448,11 +592,38 @@ export class DtlsEndpoint {
 
   private onAppData(rec: DtlsRecord): void {
     if (rec.epoch !== 1 || !this.engine.keysReady()) { this.stats.dropped++; return; }
+    const rp = this.recordLayer();
+    if (rp !== undefined) { this.openAppData(rec.raw, 0, rec.raw.length, rp); return; }
     let plain: Buffer;
     try { plain = this.engine.decrypt(Buffer.from(rec.raw)); } catch { this.stats.dropped++; return; }
     if (this._state === 'connected') this.deliver(plain);
     else if (this.earlyAppData.length < MAX_EARLY_APP_DATA) this.earlyAppData.push(plain);
     else this.stats.dropped++;
+  }
+
+  /**
+   * Our epoch-1 record layer, made once the engine has negotiated its keys (master secret and both
+   * randoms known). Undefined before, or for a cipher suite other than AES_128_GCM_SHA256.
+   */
+  private recordLayer(): RecordProtection | undefined {
+    if (this.records !== undefined || this.noRecordLayer) return this.records;
+    const ms = this.engine.masterSecret();
+    if (!this.engine.keysReady() || !ms || !this.clientRandom || !this.serverRandom) return undefined;
+    if (!isAes128GcmSuite(this.engine.cipherSuite())) { this.noRecordLayer = true; return undefined; }
+    this.records = new RecordProtection(deriveRecordKeys(ms, this.clientRandom, this.serverRandom), this.role, 1,
+      { engine: this.opts.gcmEngine });
+    return this.records;
+  }
+
+  /** Opens a protected handshake or alert record into a copy (the original may go on to the engine). */
+  private openCopy(rec: DtlsRecord): Buffer | undefined {
+    const rp = this.recordLayer();
+    if (rp === undefined) {
+      try { return this.engine.decrypt(Buffer.from(rec.raw)); } catch { return undefined; }
+    }
+    const copy = Buffer.from(rec.raw);
+    const n = rp.open(copy, 0, copy.length);
+    return n < 0 ? undefined : copy.subarray(RECORD_HEADER_LEN + 8, RECORD_HEADER_LEN + 8 + n);
   }
 
   private deliver(data: Buffer): void {
@@ -532,6 +703,8 @@ export class DtlsEndpoint {
       this.fail('handshake-failure', 'engine completed without verified peer', ALERT_HANDSHAKE_FAILURE);
       return;
     }
+    // Made now at the latest: releaseHandshake() below drops the randoms and master secret it needs.
+    this.recordLayer();
     this._state = 'connected';
     this.connectedAt = this.now;
     this.retransmitAt = undefined;
@@ -598,12 +771,18 @@ export class DtlsEndpoint {
 
   private protect(contentType: number, body: Buffer): Buffer {
     // Our own epoch-1 sequence numbers continue after the engine's Finished (never reused: AES-GCM nonce).
-    return this.engine.encrypt(contentType, 1, ++this.epoch1Seq, body);
+    const seq = ++this.epoch1Seq;
+    const rp = this.recordLayer();
+    if (rp === undefined) return this.engine.encrypt(contentType, 1, seq, body);
+    const out = Buffer.allocUnsafe(body.length + PROTECTED_RECORD_OVERHEAD);
+    rp.seal(contentType, seq, body, 0, body.length, out, 0);
+    return out;
   }
 
   private sendAlert(level: number, desc: number): void {
     const body = Buffer.from([level, desc]);
     try {
+      this.flush();
       if (this.sentEpoch1 && this.engine.keysReady()) this.emit(this.protect(CT_ALERT, body));
       else this.emit(buildRecord(CT_ALERT, 0, this.epoch0Seq++, body));
     } catch { /* best effort */ }
@@ -625,6 +804,8 @@ export class DtlsEndpoint {
     this.retransmitAt = undefined;
     this.lastFlight = undefined;
     this.collecting = undefined;
+    this.out = null;
+    this.outLen = 0;
     this.engine.stop();
     if (!wasConnected) {
       try { this.events.failed?.(error ?? new Error(`${reason}: ${detail}`)); } catch { /* consumer */ }

@@ -110,7 +110,9 @@ export interface HandshakeEngine {
   exportKeyingMaterial(label: string, length: number): Buffer;
   /** True once the record-protection keys exist. */
   keysReady(): boolean;
-  /** AEAD-protects a record body with the given header values. */
+  /** The negotiated cipher suite (IANA number), once known. */
+  cipherSuite(): number | undefined;
+  /** AEAD-protects a record body with the given header values (tests: our record layer against werift's). */
   encrypt(contentType: number, epoch: number, seq: number, body: Buffer): Buffer;
   /** Opens a protected record (raw header + body). Throws on authentication failure. */
   decrypt(record: Buffer): Buffer;
@@ -192,6 +194,10 @@ export function createWeriftEngine(opts: EngineOptions, cb: EngineCallbacks): Ha
     },
     keysReady(): boolean {
       return !!sock.cipher.cipher;
+    },
+    cipherSuite(): number | undefined {
+      const id = (sock.cipher.cipher as { id?: unknown } | undefined)?.id;
+      return typeof id === 'number' ? id : undefined;
     },
     encrypt(contentType: number, epoch: number, seq: number, body: Buffer): Buffer {
       const pkt = new DtlsPlaintext({

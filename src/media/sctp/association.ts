@@ -5,7 +5,8 @@
  * from the core's deadline, and output drained after every input.
  *
  * Bundling: messages sent in the same tick leave together. send() only queues; the drain runs from one
- * microtask per tick (or right away after an incoming packet, with the SACK it owes).
+ * microtask per tick (or right away after an incoming packet, with the SACK it owes). The packets of
+ * one drain go to `transmit` back to back, then `transmitted`: over DTLS they share datagrams.
  */
 import { performance } from 'node:perf_hooks';
 import { SctpCore, type SctpCoreState } from './association-core.js';
@@ -22,6 +23,11 @@ export type SctpState = 'new' | 'connecting' | 'connected' | 'closed';
 export interface SctpAssociationEvents {
   /** An SCTP packet to send as DTLS application data. Consume it synchronously (it is a reused buffer). */
   transmit(packet: Buffer): void;
+  /**
+   * The packets of one drain have all been passed to `transmit` (called only after at least one): the
+   * DTLS layer sends the records it has been packing into datagrams.
+   */
+  transmitted?(): void;
   /** One complete user message. */
   message(streamId: number, ppid: number, data: Buffer): void;
   /** Streams reset (incoming reset request from the peer, or completion of ours). */
@@ -164,8 +170,13 @@ export class CoreSctpAssociation implements SctpAssociation {
   private flush(): void {
     try {
       const now = performance.now();
+      let sent = false;
       for (let p = this.core.poll(now); p !== undefined; p = this.core.poll(now)) {
+        sent = true;
         try { this.events.transmit(p); } catch { /* sink */ }
+      }
+      if (sent && this.events.transmitted !== undefined) {
+        try { this.events.transmitted(); } catch { /* sink */ }
       }
       this.arm(this.core.deadline);
     } catch (err) {

@@ -124,7 +124,7 @@ export class DataChannelManager {
     let ppid: number;
     let payload: Buffer;
     if (typeof data === 'string') {
-      payload = Buffer.from(data, 'utf8');
+      payload = utf8Once(data);
       ppid = payload.length === 0 ? PPID_STRING_EMPTY : PPID_STRING;
     } else {
       payload = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -260,6 +260,21 @@ export class DataChannelManager {
   }
 }
 
+/**
+ * The UTF-8 bytes of the last string sent, on any channel: a broadcast sends one string to every member
+ * in a row, so it is encoded once, not once per recipient. Safe to share: SCTP only reads a payload
+ * (and keeps it until acknowledged), nobody writes into it.
+ */
+let lastText: string | null = null;
+let lastBytes: Buffer = Buffer.alloc(0);
+function utf8Once(text: string): Buffer {
+  if (text !== lastText) {
+    lastBytes = Buffer.from(text, 'utf8');
+    lastText = text;
+  }
+  return lastBytes;
+}
+
 export interface SctpOverDtls {
   sctp: SctpAssociation;
   channels: DataChannelManager;
@@ -291,7 +306,9 @@ export function createSctpOverDtls(dtls: DtlsEndpoint, opts: SctpOverDtlsOptions
     // Every SCTP packet fits in one DTLS datagram of at most dtls_mtu bytes.
     mtu: dtls.mtu - DTLS_RECORD_OVERHEAD,
   }, {
-    transmit: (p) => { dtls.send(p); },
+    // The packets of one drain become records packed into as few datagrams as the MTU allows.
+    transmit: (p) => { dtls.queue(p); },
+    transmitted: () => dtls.flush(),
     message: (sid, ppid, data) => channels?.onSctpMessage(sid, ppid, data),
     streamsReset: (ids) => channels?.onStreamsReset(ids),
     stateChange: (s) => channels?.onSctpState(s),
