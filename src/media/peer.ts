@@ -50,6 +50,7 @@ import { checkSdpLimits, type SdpLimits } from './sdp/limits.js';
 import type { MediaSection, SessionDescription } from './sdp/types.js';
 import { writeSdp } from './sdp/write.js';
 import { RtpSession, type RtpSessionEvent, type RtpSessionStats } from './session/index.js';
+import { Pacer, PACE_AUDIO, PACE_RTX, PACE_VIDEO, PACER_DROP, PACER_IDLE } from './cc/index.js';
 import { SrtpContext, createSrtpSessionsFromDtls, srtpProfileByDtlsId } from './srtp/index.js';
 
 /** Gateway settings the packet path reads (Admin API can change them at runtime). */
@@ -84,6 +85,11 @@ export interface PeerConfig {
    * single-port socket(s) (our socket is then a view of one, routed by our ufrag). Absent: nothing routes by ufrag.
    */
   ufragRouter?: UfragRouter;
+  /**
+   * Pace what we send when transport-cc is negotiated (default true; src/media/cc/pacer.ts).
+   * Without transport-cc there is no estimate to pace by and packets leave as they come, as in Janus.
+   */
+  pacing?: boolean;
 }
 
 /**
@@ -321,6 +327,9 @@ export class Peer {
   private settingsKey = '';
   private nackOptimizations = false;
 
+  /** Spreads what we send at a multiple of the bandwidth estimate (transport-cc negotiated only). */
+  private pacer: Pacer | null = null;
+
   // outgoing buffers
   private readonly free: Buffer[] = [];
   private readonly inflight: Buffer[] = [];
@@ -418,7 +427,7 @@ export class Peer {
 
   /** The RTP session's statistics snapshot (tests, Admin). */
   rtpStats(): RtpSessionStats {
-    return this.session.getStats();
+    return this.statsWithPacer();
   }
 
   /** Janus settings that may change at run time (Admin API): pushed into the session when they do. */
@@ -725,8 +734,24 @@ export class Peer {
       this.declareRemote(line, rinfo, primaryPayloadTypes(negSection), hasFb(negSection, line.pt, 'nack', 'pli') || !hasFb(negSection, line.pt, 'ccm', 'fir') ? 'pli' : 'fir');
     }
     this.session.setExtensions(ext);
+    this.updatePacer(ext.transportCc > 0);
     this.lastSendLine = null;
     this.wantData = data;
+  }
+
+  /** A pacer while transport-cc is negotiated (and pacing not turned off); without, packets leave as they come. */
+  private updatePacer(twcc: boolean): void {
+    const want = twcc && this.cfg.pacing !== false;
+    if (want === (this.pacer !== null)) return;
+    if (want) {
+      this.pacer = new Pacer();
+      this.session.deferRetransmitStamp = true;
+      return;
+    }
+    // Renegotiated without transport-cc: what waits goes now, unpaced.
+    this.flushPacer(performance.now(), true);
+    this.pacer = null;
+    this.session.deferRetransmitStamp = false;
   }
 
   /** Our outgoing stream on `line` (SR, retransmission ring), declared once both SDPs are known. */
@@ -1010,12 +1035,23 @@ export class Peer {
     const now = performance.now();
     const r = this.session.onRtcp(buf, len, now);
     const out = this.srtpOut;
+    const pacer = this.pacer;
+    if (pacer !== null && r.twccCount > 0) pacer.setEstimate(this.session.estimateBps, now, this.session.estimator?.nearLimit ?? true);
     if (r.retransmitCount > 0 && out !== null) {
       for (let k = 0; k < r.retransmitCount; k++) {
         const n = r.retransmitLengths[k]!;
         if (n + out.rtpOverhead > OUT_BUFFER_SIZE) continue;
         const b = this.acquire();
         r.retransmitBuffers[k]!.copy(b, 0, 0, n);
+        if (pacer !== null) {
+          if (!pacer.trySend(PACE_RTX, n, now)) {
+            const dropped = pacer.enqueue(PACE_RTX, b, n, now);
+            if (dropped !== null) this.releaseUnused(dropped);
+            this.armTimer(pacer.nextSendAt(now));
+            continue;
+          }
+          this.session.stampRetransmission(b, n, now);
+        }
         const p = out.protectRtp(b, n);
         if (p < 0) {
           this.releaseUnused(b);
@@ -1117,6 +1153,17 @@ export class Peer {
       const hdr = rtpHeaderLength(out, len);
       kf = hdr > 0 && isKeyframe(line.codec, out, hdr, len);
     }
+    const pacer = this.pacer;
+    if (pacer !== null) {
+      const kind = line.kind === 'audio' ? PACE_AUDIO : PACE_VIDEO;
+      if (!pacer.trySend(kind, len, now)) {
+        // Held by the pacer (the buffer is ours until it leaves); stamped and protected then.
+        const dropped = pacer.enqueue(kind, out, len, now, kf ? 1 : 0);
+        if (dropped !== null) this.releaseUnused(dropped);
+        this.armTimer(pacer.nextSendAt(now));
+        return;
+      }
+    }
     if (this.session.onOutgoingRtp(out, len, now, kf) < 0) {
       this.releaseUnused(out);
       return;
@@ -1203,17 +1250,61 @@ export class Peer {
     if (this.srtpOut !== null && this.remoteAddress !== null) {
       let n: number;
       for (let guard = 0; guard < 16 && (n = s.pollRtcpInto(this.rtcpOut, now)) > 0; guard++) this.sendRtcpCompound(this.rtcpOut, n);
+      this.flushPacer(now, false);
       this.sendProbes(now);
     }
     for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) this.onSessionEvent(e);
     const at = s.pollTimeout();
     if (at !== undefined && this.up) this.armTimer(at);
+    if (this.pacer !== null && this.up) this.armTimer(this.pacer.nextSendAt(now));
+  }
+
+  /**
+   * What the pacer lets go now: stamped (transport-cc send time = now), protected and sent; stale
+   * packets it dropped go back to the pool. `all`: everything, unpaced (pacing turned off).
+   */
+  private flushPacer(now: number, all: boolean): void {
+    const p = this.pacer;
+    if (p === null) return;
+    p.setEstimate(this.session.estimateBps, now, this.session.estimator?.nearLimit ?? true);
+    const srtp = this.srtpOut;
+    if (all) {
+      // Pacing turned off by a renegotiation: what waited is dropped (stamping it now, after what
+      // leaves unpaced, would reorder it); the receiver asks for it again.
+      for (let d = p.drain(); d !== null; d = p.drain()) this.releaseUnused(d);
+      return;
+    }
+    for (let guard = 0; guard < 256; guard++) {
+      const r = p.poll(now);
+      if (r === PACER_IDLE) return;
+      const b = p.buf!;
+      const len = p.len;
+      const kind = p.kind;
+      if (r === PACER_DROP || srtp === null || this.path === null) {
+        this.releaseUnused(b);
+        continue;
+      }
+      if (kind === PACE_RTX) this.session.stampRetransmission(b, len, now);
+      else if (this.session.onOutgoingRtp(b, len, now, (p.flags & 1) !== 0, p.queuedAt) < 0) {
+        this.releaseUnused(b);
+        continue;
+      }
+      const n = srtp.protectRtp(b, len);
+      if (n < 0) {
+        this.releaseUnused(b);
+        continue;
+      }
+      this.sendPooled(b, n);
+    }
   }
 
   /** Probe packets due now (bandwidth probing towards this peer), protected and sent. */
   private sendProbes(now: number): void {
     const srtp = this.srtpOut;
     if (srtp === null) return;
+    const pacer = this.pacer;
+    // Padding has the lowest priority: none while media waits in the pacer.
+    if (pacer !== null && pacer.queuedPackets > 0) return;
     for (let guard = 0; guard < 8; guard++) {
       const b = this.acquire();
       const n = this.session.pollProbeInto(b.subarray(0, OUT_BUFFER_SIZE - srtp.rtpOverhead), now);
@@ -1226,6 +1317,7 @@ export class Peer {
         this.releaseUnused(b);
         return;
       }
+      pacer?.onPadding(n, now);
       this.sendPooled(b, p);
     }
   }
@@ -1398,6 +1490,8 @@ export class Peer {
     if (this.up) {
       const sa = this.session.pollTimeout();
       if (sa !== undefined && sa < at) at = sa;
+      const pa = this.pacer?.nextSendAt(performance.now());
+      if (pa !== undefined && pa < at) at = pa;
     }
     this.armTimer(at);
   }
@@ -1460,12 +1554,22 @@ export class Peer {
       srtpProfileName: this.srtpProfileName,
       sctp: this.sctp !== null,
       lines: this.lines.filter((l) => !l.removed),
-      session: this.session.getStats(),
+      session: this.statsWithPacer(),
       localDesc: this.localDesc,
       remoteDesc: this.remoteDesc,
       minNackQueueMs: this.cfg.settings().minNackQueue,
       errors: { ...this.stats },
     });
+  }
+
+  /** The session's statistics with the pacer's under bwe.pacer (Admin `webrtc.bwe.portunus.pacer`). */
+  private statsWithPacer(): RtpSessionStats {
+    const st = this.session.getStats();
+    const p = this.pacer;
+    if (p !== null && st.bwe !== undefined) {
+      st.bwe.pacer = { rate: Math.round(p.rateBps), queued: p.queuedPackets, queuedBytes: p.queuedBytes, sent: p.sent, delayed: p.queued, dropped: p.dropped, maxWaitMs: Math.round(p.maxWaitMs) };
+    }
+    return st;
   }
 
   /** Stop everything and close the socket (its port returns to the allocator). Idempotent. */

@@ -130,6 +130,8 @@ export class WebRtcMediaPlane implements MediaPlane {
       keepaliveConncheck: nat.ice_keepalive_conncheck,
       dtlsMtu: config.media.dtls_mtu,
       twccPeriodMs: config.media.twcc_period,
+      // The pacer is on wherever transport-cc is negotiated; PORTUNUS_PACING=0 turns it off (experiments, escape hatch).
+      pacing: process.env['PORTUNUS_PACING'] !== '0',
       hangupOnFailed: nat.hangup_on_failed,
       settings,
       log,

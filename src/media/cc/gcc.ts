@@ -153,6 +153,8 @@ export class GccEstimator {
   /** Probes run and those that raised the estimate (diagnostics, tests). */
   probes = 0;
   probesUp = 0;
+  /** Over-use detections that lowered the delay-based estimate (diagnostics, tests). */
+  overuses = 0;
   /** Probe clusters that were measured (lastProbeBps holds the latest), and stopped early on a queue. */
   probesMeasured = 0;
   probesStopped = 0;
@@ -166,6 +168,14 @@ export class GccEstimator {
     this.lossBps = start;
     this.probeIntervalMs = (opts.probeIntervalS ?? 4) * 1000;
     this.nextProbeAt = -Infinity;
+  }
+
+  /**
+   * Whether the link's limit is known to be near: a congestion point (over-use, or a saturated
+   * probe) is remembered and not yet exceeded. The pacer holds bursts to the estimate only then.
+   */
+  get nearLimit(): boolean {
+    return this.avgMaxKbps >= 0;
   }
 
   /** What we may send now (bps). */
@@ -333,6 +343,7 @@ export class GccEstimator {
       if (now - this.lastOveruseMs >= Math.max(200, this.rttMs)) {
         const base = r > 0 ? r : a;
         a = Math.min(a, BETA * base);
+        this.overuses++;
         this.noteCongestion(base / 1000);
         this.trusted = true;
         this.lastOveruseMs = now;

@@ -302,6 +302,18 @@ export class RtpSession {
     return this.gcc !== null && this.twccFeedbacksReceived > 0 && this.gcc.trusted ? this.gcc.estimateBps : 0;
   }
 
+  /**
+   * Retransmissions from onRtcp() leave unstamped (no transport-wide sequence number yet): the
+   * caller paces them and calls stampRetransmission() when each one actually leaves, so that the
+   * estimator sees its real send time.
+   */
+  deferRetransmitStamp = false;
+
+  /** A retransmission (from onRtcp(), with deferRetransmitStamp) leaving now: transport-cc sequence and abs-send-time. */
+  stampRetransmission(buf: Buffer, len: number, now: number): void {
+    this.stamp(buf, len, now);
+  }
+
   /** The estimator (diagnostics, tests), null before the first packet we stamped. */
   get estimator(): GccEstimator | null {
     return this.gcc;
@@ -599,9 +611,11 @@ export class RtpSession {
    * SR counters and keeps a copy for retransmission. `keyframe`: the packet belongs to a keyframe
    * (with nack_optimizations the retransmission buffer is emptied at each new keyframe). Returns
    * the local index, or -1 for an SSRC not declared with addLocalStream(). Do not pass our own
-   * retransmissions (the ones onRtcp() produced) here.
+   * retransmissions (the ones onRtcp() produced) here. `capturedAt`: when the plugin handed the
+   * packet over, if a pacer held it since (the SR's RTP/NTP mapping must not shift by the wait,
+   * or lip sync would); `now` is when it leaves (transport-cc send time).
    */
-  onOutgoingRtp(buf: Buffer, len: number, now: number, keyframe = false): number {
+  onOutgoingRtp(buf: Buffer, len: number, now: number, keyframe = false, capturedAt = now): number {
     if (!this.started) this.start(now);
     const hdr = rtpHeaderLength(buf, len);
     if (hdr < 0) return -1;
@@ -610,7 +624,7 @@ export class RtpSession {
     const ls = this.local[idx]!;
     const pad = buf[0]! & 0x20 ? buf[len - 1]! : 0;
     const ts = rtpTimestamp(buf);
-    ls.sendStats.onPacketSent(len - hdr - pad, ts, now);
+    ls.sendStats.onPacketSent(len - hdr - pad, ts, capturedAt);
     ls.packets++;
     ls.bytes += len;
     ls.lastSentMs = now;
@@ -908,7 +922,7 @@ export class RtpSession {
       len += 2;
       this.countRtx(ls, out, len, hdr);
     }
-    this.stamp(out, len, now);
+    if (!this.deferRetransmitStamp) this.stamp(out, len, now);
     res.retransmitLengths[i] = len;
     res.retransmitStreams[i] = ls.index;
     res.retransmitCount++;
@@ -1346,6 +1360,7 @@ export class RtpSession {
               probesStopped: this.gcc.probesStopped,
               probesUp: this.gcc.probesUp,
               lastProbe: Math.round(this.gcc.lastProbeBps),
+              overuses: this.gcc.overuses,
             }
           : {}),
       },

@@ -207,6 +207,10 @@ export interface RtpSessionStats {
     probesStopped?: number;
     probesUp?: number;
     lastProbe?: number;
+    /** Over-use detections that lowered the delay-based estimate. */
+    overuses?: number;
+    /** The pacer (src/media/cc/pacer.ts), filled in by the Peer when it paces. */
+    pacer?: { rate: number; queued: number; queuedBytes: number; sent: number; delayed: number; dropped: number; maxWaitMs: number };
   };
   inbound: InboundStreamStats[];
   outbound: OutboundStreamStats[];

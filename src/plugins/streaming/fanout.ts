@@ -19,6 +19,7 @@ import {
   setRtpTimestamp,
 } from '../../media/rtp/header.js';
 import type { MpStream } from './mountpoint.js';
+import { TWCC_EXT } from './sdp.js';
 import type { ViewerStream } from './viewer-stream.js';
 
 const vp8 = newVp8Info();
@@ -57,6 +58,30 @@ function bufferKeyframe(st: MpStream, buf: Buffer, len: number, kf: boolean): vo
   }
 }
 
+/**
+ * auto_layers: the packet copied into `out` with its header extensions replaced by one zeroed
+ * transport-wide sequence number element (under the id the viewer offer negotiated), which the
+ * core fills in per viewer PeerConnection as it sends. The source's own extensions mean nothing
+ * to a viewer (their ids were never negotiated with it). Returns the length, or -1.
+ */
+function withTwccRoom(out: Buffer, buf: Buffer, len: number): number {
+  const hdr = rtpHeaderLength(buf, len);
+  if (hdr <= 0 || len - hdr + 12 + 15 * 4 + 8 > out.length) return -1;
+  const fixed = 12 + (buf[0]! & 0x0f) * 4;
+  buf.copy(out, 0, 0, fixed);
+  out[0] = out[0]! | 0x10; // extension present (padding, if any, comes with the payload copied below)
+  out[fixed] = 0xbe;
+  out[fixed + 1] = 0xde;
+  out[fixed + 2] = 0;
+  out[fixed + 3] = 1;
+  out[fixed + 4] = (TWCC_EXT << 4) | 1;
+  out[fixed + 5] = 0;
+  out[fixed + 6] = 0;
+  out[fixed + 7] = 0;
+  buf.copy(out, fixed + 8, hdr, len);
+  return fixed + 8 + (len - hdr);
+}
+
 /** One RTP packet of `st` (substream `sub`) to its viewers. */
 export function deliverRtp(media: PluginMediaHost, st: MpStream, sub: number, buf: Buffer, len: number, now: number): void {
   st.lastReceived = now;
@@ -72,6 +97,20 @@ export function deliverRtp(media: PluginMediaHost, st: MpStream, sub: number, bu
     const off = rtpHeaderLength(buf, len);
     if (off > 0 && off < len && parseVp8(buf, off, len - off, vp8)) tid = vp8.tid;
   }
+  let pkt = buf;
+  let plen = len;
+  const rates = st.rates;
+  if (rates !== null) {
+    // auto_layers: what each substream / temporal layer costs, and room for the core's transport-cc stamp.
+    if (tid >= 0) rates.temporal = true;
+    rates.bytes[Math.min(sub, 2) * 3 + (tid > 0 ? Math.min(tid, 2) : 0)] += len;
+    st.lastLayerMs[Math.min(sub, 2)] = now;
+    const n = withTwccRoom(st.scratch!, buf, len);
+    if (n > 0) {
+      pkt = st.scratch!;
+      plen = n;
+    }
+  }
   const ssrc = rtpSsrc(buf);
   const seq = rtpSeq(buf);
   const ts = rtpTimestamp(buf);
@@ -79,6 +118,11 @@ export function deliverRtp(media: PluginMediaHost, st: MpStream, sub: number, bu
   for (let i = 0; i < viewers.length; i++) {
     const v = viewers[i]!;
     if (!v.active || !v.send) continue;
+    const auto = v.auto;
+    if (auto !== null) {
+      if (now >= auto.nextAt) auto.evaluate(media, now);
+      if (v.autoPaused) continue;
+    }
     if (st.spec.simulcast) {
       if (sub !== v.substream) {
         // switch layers only on a keyframe of the wanted one (or when the current one is not there yet)
@@ -94,14 +138,14 @@ export function deliverRtp(media: PluginMediaHost, st: MpStream, sub: number, bu
       v.waitKeyframe = false;
     }
     if (tid > v.targetTemporal) {
-      v.rewriter.drop(buf);
+      v.rewriter.drop(pkt);
       continue;
     }
-    setRtpSsrc(buf, ssrc);
-    setRtpSeq(buf, seq);
-    setRtpTimestamp(buf, ts);
-    if (!v.rewriter.rewrite(buf, now)) continue;
-    media.relayRtp(v.session, v.mid, buf, len);
+    setRtpSsrc(pkt, ssrc);
+    setRtpSeq(pkt, seq);
+    setRtpTimestamp(pkt, ts);
+    if (!v.rewriter.rewrite(pkt, now)) continue;
+    media.relayRtp(v.session, v.mid, pkt, plen);
   }
 }
 

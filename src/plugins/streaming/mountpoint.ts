@@ -4,6 +4,7 @@
  * separately and only calls `Mountpoint.deliver*` on the packet path.
  */
 import type { SrtpContext } from '../../media/srtp/index.js';
+import { LayerRates } from '../videoroom/layer-rates.js';
 import type { MjrFile } from '../../recording/mjr.js';
 import type { MpId } from './ids.js';
 import type { MountpointSpec, MountpointType, StreamSpec } from './spec.js';
@@ -47,13 +48,26 @@ export class MpStream {
   srtpDropped = 0;
   /** The .mjr this stream is being recorded to (`recording` request), or null. */
   recorder: MjrFile | null = null;
+  /**
+   * auto_layers video: bytes per substream and VP8 temporal layer (what each choice costs), when
+   * each substream last sent, and the buffer each packet is rebuilt into with room for the
+   * transport-wide sequence number the core stamps per viewer. Null / unused otherwise.
+   */
+  readonly rates: LayerRates | null;
+  readonly lastLayerMs = [-Infinity, -Infinity, -Infinity];
+  readonly scratch: Buffer | null;
 
   constructor(
     readonly index: number,
     readonly spec: StreamSpec,
     now: number,
+    autoLayers = false,
   ) {
     this.lastReceived = now;
+    const auto = autoLayers && spec.type === 'video';
+    this.rates = auto ? new LayerRates() : null;
+    // Not from Node's shared pool: it lives as long as the mountpoint.
+    this.scratch = auto ? Buffer.allocUnsafeSlow(1600) : null;
   }
 
   addViewer(v: ViewerStream): void {
@@ -92,7 +106,7 @@ export class Mountpoint {
     this.isPrivate = spec.isPrivate;
     this.secret = spec.secret;
     this.pin = spec.pin;
-    this.streams = spec.streams.map((s, i) => new MpStream(i, s, now));
+    this.streams = spec.streams.map((s, i) => new MpStream(i, s, now, spec.autoLayers));
   }
 
   get type(): MountpointType {

@@ -19,6 +19,7 @@ export function mountpointToConfig(mp: Mountpoint): Record<string, CfgValue> {
   if (mp.isPrivate) out.is_private = true;
   if (mp.secret !== null) out.secret = mp.secret;
   if (mp.pin !== null) out.pin = mp.pin;
+  if (s.autoLayers) out.auto_layers = true;
   if (s.type === 'rtp') {
     if (s.collision > 0) out.collision = s.collision;
     if (s.e2ee) out.e2ee = true;

@@ -60,6 +60,11 @@ export interface MountpointSpec {
   srtpcrypto: string | null;
   e2ee: boolean;
   playoutdelayExt: boolean;
+  /**
+   * Portunus only: viewers' simulcast substream / temporal layer chosen within the bandwidth
+   * estimate towards them (their offer then carries transport-cc and RTX; auto-layers.ts).
+   */
+  autoLayers: boolean;
 }
 
 const KINDS: ReadonlySet<string> = new Set(['audio', 'video', 'data']);
@@ -191,6 +196,7 @@ export function readSpec(f: Fields): MountpointSpec {
     srtpcrypto: null,
     e2ee: false,
     playoutdelayExt: false,
+    autoLayers: f.bool('auto_layers') ?? false,
   };
   if (type === 'rtp') {
     spec.collision = f.uint('collision') ?? 0;

@@ -6,6 +6,7 @@ import type { PluginSession } from '../../core/plugin.js';
 import { RtpRewriter } from '../../media/rtp/rewriter.js';
 import { CODECS } from '../../media/sdp/negotiate.js';
 import type { MpStream } from './mountpoint.js';
+import type { ViewerAutoLayers } from './auto-layers.js';
 
 export class ViewerStream {
   /** Our SSRC on the viewer's m-line (the core rewrites to it as well; the rewriter keeps seq/ts continuous). */
@@ -24,6 +25,17 @@ export class ViewerStream {
   targetTemporal = 2;
   /** Told when the simulcast substream changes (the viewer gets Janus's `substream` event); rare, off the per-packet path. */
   onLayer: ((v: ViewerStream) => void) | null = null;
+  /** auto_layers: the viewer's automatic choice (shared by its streams), null when the mountpoint has none. */
+  auto: ViewerAutoLayers | null = null;
+  /** auto_layers: our RTX SSRC on a video m-line (probes and retransmissions), 0 when none. */
+  rtxSsrc = 0;
+  /** auto_layers: `configure` named a substream/temporal, so the automatic choice leaves this stream alone. */
+  explicitLayers = false;
+  /** auto_layers: paused because not even the lowest layer fits the estimate. */
+  autoPaused = false;
+  lastAutoDownMs = -Infinity;
+  lastAutoUpMs = -Infinity;
+  autoUpHoldMs = 0;
 
   constructor(
     readonly session: PluginSession,

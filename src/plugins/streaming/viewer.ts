@@ -13,6 +13,7 @@ import type { Fields } from './fields.js';
 import { checkSecret, lookup } from './management.js';
 import type { Mountpoint } from './mountpoint.js';
 import { viewerOffer } from './sdp.js';
+import { ViewerAutoLayers } from './auto-layers.js';
 import { ViewerStream } from './viewer-stream.js';
 
 type Data = Record<string, unknown>;
@@ -81,7 +82,7 @@ export function watch(ctx: StContext, session: PluginSession, f: Fields, transac
     if (v.mp === mp && f.bool('restart') === true) {
       // ICE restart: the same m-lines again; the answer comes with `start`
       v.answered = false;
-      return { data: status('preparing'), jsep: { ...viewerOffer(v.streams, mp.id), restart: true } };
+      return { data: status('preparing'), jsep: { ...viewerOffer(v.streams, mp.id, v.streams[0]?.auto != null), restart: true } };
     }
     throw new StError(StErrorCode.INVALID_STATE, `Already watching mountpoint ${String(v.mp.id)}`);
   }
@@ -92,7 +93,18 @@ export function watch(ctx: StContext, session: PluginSession, f: Fields, transac
   if (ctx.media === null) throw new StError(StErrorCode.UNKNOWN_ERROR, 'No media plane');
   const viewer = new Viewer(session, mp);
   viewer.streams = chosen.map((st) => withLayerEvents(ctx, new ViewerStream(session, st, st.spec.mid)));
-  const jsep = viewerOffer(viewer.streams, mp.id);
+  if (mp.spec.autoLayers) {
+    const auto = new ViewerAutoLayers(
+      session,
+      () => viewer.streams,
+      (estimate) => event(ctx, session, null, { streaming: 'slow_link', id: viewer.mp.id, 'current-bitrate': Math.round(estimate) }),
+    );
+    for (const s of viewer.streams) {
+      s.auto = auto;
+      if (s.stream.spec.type === 'video') s.rtxSsrc = (Math.floor(Math.random() * 0xfffffff0) + 1) >>> 0;
+    }
+  }
+  const jsep = viewerOffer(viewer.streams, mp.id, mp.spec.autoLayers);
   viewer.attach();
   session.state = { kind: 'viewer', viewer } satisfies HandleState;
   void transaction;
@@ -167,6 +179,14 @@ export function configure(session: PluginSession, f: Fields): Data {
     if (s.stream.spec.type !== 'video') continue;
     if (substream !== undefined && s.stream.spec.simulcast) s.targetSubstream = Math.min(2, substream);
     if (temporal !== undefined) s.targetTemporal = Math.min(2, temporal);
+    if (s.auto !== null && (substream !== undefined || temporal !== undefined)) {
+      // An explicit choice wins over auto_layers for this stream (and lifts an automatic pause).
+      s.explicitLayers = true;
+      if (s.autoPaused) {
+        s.autoPaused = false;
+        s.resync();
+      }
+    }
   }
   return { streaming: 'event', result: { event: 'configured' } };
 }
@@ -193,6 +213,7 @@ export function switchTo(ctx: StContext, session: PluginSession, f: Fields): Dat
   v.streams.forEach((s, i) => {
     s.stream = pairs[i]!;
     s.resync();
+    s.autoPaused = false;
   });
   v.attach();
   v.refresh();

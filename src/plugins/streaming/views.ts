@@ -36,6 +36,7 @@ export function infoView(mp: Mountpoint, admin: boolean, now: number): Data {
     if (mp.isPrivate) out.is_private = true;
   }
   out.enabled = mp.enabled;
+  if (mp.spec.autoLayers) out.auto_layers = true; // Portunus only: absent (as in Janus) when off
   if (admin) out.viewers = mp.viewerSessions.size;
   out.type = mp.typeName;
   if (mp.spec.type === 'live' || mp.spec.type === 'ondemand') {

@@ -22,7 +22,7 @@ import type { Subscriber } from './subscriber.js';
 /** How often a subscriber's allocation is recomputed. */
 export const AUTO_EVAL_MS = 500;
 /** No step up within this long after a step down. */
-const UP_HOLD_MS = 3000;
+export const UP_HOLD_MS = 3000;
 /**
  * A step down this soon after a step up means the step up did not fit (e.g. a probe read a
  * shaper's burst allowance as bandwidth): the next one waits twice as long, up to MAX_UP_HOLD_MS.
@@ -30,20 +30,89 @@ const UP_HOLD_MS = 3000;
 const FAILED_UP_MS = 5000;
 const MAX_UP_HOLD_MS = 12_000;
 /** Share of the estimate we allocate (the rest absorbs RTCP, retransmissions and rate jitter). */
-const HEADROOM = 0.85;
+export const HEADROOM = 0.85;
 /** A layer with no packet for this long is not offered. */
-const LAYER_GONE_MS = 1000;
+export const LAYER_GONE_MS = 1000;
 /** Minimum gap between `slow_link` events to one subscriber. */
-const SLOWLINK_EVENT_MS = 5000;
+export const SLOWLINK_EVENT_MS = 5000;
 
-interface Choice {
-  line: SubStream;
-  ps: PublishedStream;
+/**
+ * One video stream's options, as the allocation sees them (the Streaming plugin's viewers use the
+ * same allocation: src/plugins/streaming/auto-layers.ts).
+ */
+export interface LayerChoice {
   /** Candidate (layer, temporal) pairs, cheapest first, and their costs. */
   layers: number[];
   temporals: number[];
   costs: number[];
+  /** The chosen index, -1 for paused. */
   pick: number;
+  /** An explicit choice (`configure` substream/temporal): not the allocation's to change. */
+  fixed: boolean;
+}
+
+/** What the step-up back-off of one m-line remembers. */
+export interface AutoLineState {
+  lastAutoDownMs: number;
+  lastAutoUpMs: number;
+  autoUpHoldMs: number;
+}
+
+/**
+ * Share `budget` (bps, fixed costs already taken out) among `choices` in priority order: every
+ * stream its cheapest option first (one that cannot have even that is paused, pick -1), then
+ * upgrades in priority order to the best option that still fits.
+ */
+export function shareBudget(choices: readonly LayerChoice[], budget: number): void {
+  for (const c of choices) {
+    if (c.fixed) continue;
+    if (c.costs[0]! <= budget) {
+      c.pick = 0;
+      budget -= c.costs[0]!;
+    } else c.pick = -1;
+  }
+  for (const c of choices) {
+    if (c.fixed || c.pick < 0) continue;
+    let best = 0;
+    for (let k = c.costs.length - 1; k > 0; k--) {
+      if (c.costs[k]! - c.costs[0]! <= budget) {
+        best = k;
+        break;
+      }
+    }
+    budget -= c.costs[best]! - c.costs[0]!;
+    c.pick = best;
+  }
+}
+
+/** Candidates in cheapest-first order (a lower layer at full frame rate may cost more than a higher one at a third). */
+export function cheapestFirst(c: LayerChoice): void {
+  const idx = c.costs.map((_, i) => i).sort((a, b) => c.costs[a]! - c.costs[b]!);
+  c.layers = idx.map((i) => c.layers[i]!);
+  c.temporals = idx.map((i) => c.temporals[i]!);
+  c.costs = idx.map((i) => c.costs[i]!);
+}
+
+/** The best candidate at or below (layer, temporal), or -1. */
+export function choiceIndex(c: LayerChoice, layer: number, temporal: number): number {
+  for (let k = c.costs.length - 1; k >= 0; k--) if (c.layers[k]! <= layer && c.temporals[k]! <= temporal) return k;
+  return -1;
+}
+
+/** Whether a step up is held back (too soon after the last step down). */
+export function upHeld(line: AutoLineState, now: number): boolean {
+  return now - line.lastAutoDownMs < Math.max(UP_HOLD_MS, line.autoUpHoldMs);
+}
+
+/** A step down (or pause): a step up undone within FAILED_UP_MS doubles the next wait. */
+export function steppedDown(line: AutoLineState, now: number): void {
+  line.autoUpHoldMs = now - line.lastAutoUpMs < FAILED_UP_MS ? Math.min(MAX_UP_HOLD_MS, Math.max(UP_HOLD_MS, line.autoUpHoldMs) * 2) : UP_HOLD_MS;
+  line.lastAutoDownMs = now;
+}
+
+interface Choice extends LayerChoice {
+  line: SubStream;
+  ps: PublishedStream;
 }
 
 export class AutoLayers {
@@ -92,27 +161,7 @@ export class AutoLayers {
       const k = this.indexOf(c, c.line.sim.targetSub, c.line.sim.targetTemporal);
       budget -= k >= 0 ? c.costs[k]! : c.costs[c.costs.length - 1]!;
     }
-    // Everyone's cheapest option first, in priority order; who cannot have it pauses.
-    for (const c of choices) {
-      if (c.line.explicitLayers) continue;
-      if (c.costs[0]! <= budget) {
-        c.pick = 0;
-        budget -= c.costs[0]!;
-      } else c.pick = -1;
-    }
-    // Then upgrades, in priority order.
-    for (const c of choices) {
-      if (c.line.explicitLayers || c.pick < 0) continue;
-      let best = 0;
-      for (let k = c.costs.length - 1; k > 0; k--) {
-        if (c.costs[k]! - c.costs[0]! <= budget) {
-          best = k;
-          break;
-        }
-      }
-      budget -= c.costs[best]! - c.costs[0]!;
-      c.pick = best;
-    }
+    shareBudget(choices, budget);
     let down = false;
     for (const c of choices) if (!c.line.explicitLayers) down = this.apply(c, now) || down;
     if (down && now - sub.lastSlowLinkMs >= SLOWLINK_EVENT_MS && (previous === 0 || est < previous * 0.95 || down)) {
@@ -123,7 +172,7 @@ export class AutoLayers {
   }
 
   private candidates(line: SubStream, ps: PublishedStream, now: number): Choice {
-    const c: Choice = { line, ps, layers: [], temporals: [], costs: [], pick: 0 };
+    const c: Choice = { line, ps, layers: [], temporals: [], costs: [], pick: 0, fixed: line.explicitLayers };
     const r = ps.rates;
     const maxLayer = ps.simulcast ? ps.maxLayer : 0;
     for (let l = 0; l <= maxLayer; l++) {
@@ -137,17 +186,12 @@ export class AutoLayers {
         c.costs.push(cost);
       }
     }
-    // Cheapest first (a lower layer at full frame rate may cost more than a higher one at a third).
-    const idx = c.costs.map((_, i) => i).sort((a, b) => c.costs[a]! - c.costs[b]!);
-    c.layers = idx.map((i) => c.layers[i]!);
-    c.temporals = idx.map((i) => c.temporals[i]!);
-    c.costs = idx.map((i) => c.costs[i]!);
+    cheapestFirst(c);
     return c;
   }
 
   private indexOf(c: Choice, layer: number, temporal: number): number {
-    for (let k = c.costs.length - 1; k >= 0; k--) if (c.layers[k]! <= layer && c.temporals[k]! <= temporal) return k;
-    return -1;
+    return choiceIndex(c, layer, temporal);
   }
 
   /** Apply a choice to its m-line; true when it went down (lower cost, or paused). */
@@ -157,7 +201,7 @@ export class AutoLayers {
     if (c.pick < 0) {
       if (line.autoPaused) return false;
       line.autoPaused = true;
-      this.steppedDown(line, now);
+      steppedDown(line, now);
       return true;
     }
     const layer = c.layers[c.pick]!;
@@ -165,7 +209,7 @@ export class AutoLayers {
     const cur = this.indexOf(c, line.autoPaused ? -1 : sim.targetSub, sim.targetTemporal);
     const curCost = line.autoPaused || cur < 0 ? -1 : c.costs[cur]!;
     const up = c.costs[c.pick]! > curCost;
-    if (up && now - line.lastAutoDownMs < Math.max(UP_HOLD_MS, line.autoUpHoldMs)) return false;
+    if (up && upHeld(line, now)) return false;
     if (line.autoPaused) {
       line.autoPaused = false;
       line.rewriter.switchSource();
@@ -180,12 +224,7 @@ export class AutoLayers {
     if (up) {
       line.lastAutoUpMs = now;
       this.keyframe(c.ps, now);
-    } else this.steppedDown(line, now);
+    } else steppedDown(line, now);
     return !up;
-  }
-
-  private steppedDown(line: SubStream, now: number): void {
-    line.autoUpHoldMs = now - line.lastAutoUpMs < FAILED_UP_MS ? Math.min(MAX_UP_HOLD_MS, Math.max(UP_HOLD_MS, line.autoUpHoldMs) * 2) : UP_HOLD_MS;
-    line.lastAutoDownMs = now;
   }
 }

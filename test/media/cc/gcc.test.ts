@@ -171,3 +171,34 @@ test('a probe cluster stops early once its feedback shows a queue, and still rea
   assert.equal(free.gcc.probesStopped, 0);
   assert.ok(kbps(free) >= 1000, `${kbps(free)} (probes ${free.probeReadings.join(' ')})`);
 });
+
+// The pacer (src/media/cc/pacer.ts) between the forwarded video and the link.
+const mean = (a: number[]) => Math.round(a.reduce((x, y) => x + y, 0) / a.length);
+function pacedRun(o: ConstructorParameters<typeof LinkSim>[0], pacer: boolean) {
+  const s = new LinkSim({ ...o, ...(pacer ? { pacer: {} } : {}) });
+  s.run(5000);
+  const before = s.gcc.overuses;
+  const tr = s.trace(30_000, 500);
+  return { s, tr, overuses: s.gcc.overuses - before };
+}
+
+test('pacer: 10x keyframes of a 1 Mbit/s stream on a 2 Mbit/s link read as over-use unpaced (every keyframe); paced, rarely', () => {
+  const o = { capacityBps: 2_000_000, startBps: 300_000, appMaxBps: 1_800_000, video: { bps: 1_000_000, fps: 30, keyframeMs: 3000, keyframeFactor: 10 } };
+  const unpaced = pacedRun(o, false);
+  const paced = pacedRun(o, true);
+  const say = (r: typeof paced) => `${r.overuses} over-uses in 30 s, estimate ${Math.min(...r.tr)}-${Math.max(...r.tr)} (mean ${mean(r.tr)})`;
+  assert.ok(unpaced.overuses >= 8, `unpaced: ${say(unpaced)}`);
+  assert.ok(paced.overuses <= 3, `paced: ${say(paced)}`);
+  assert.ok(mean(paced.tr) >= mean(unpaced.tr) + 200, `paced estimate higher: ${say(paced)} vs ${say(unpaced)}`);
+  assert.equal(paced.s.dropped, 0);
+  assert.equal(paced.s.pacerDropped, 0);
+});
+
+test('pacer: through a 600 kbit/s tbf (10 kB burst) a 450 kbit/s stream with 10x keyframes loses far less and keeps a higher estimate', () => {
+  const o = { capacityBps: 600_000, bucket: { burstBytes: 10 * 1024, latencyMs: 100 }, startBps: 500_000, appMaxBps: 540_000, video: { bps: 450_000, fps: 15, keyframeMs: 3000, keyframeFactor: 10 } };
+  const unpaced = pacedRun(o, false);
+  const paced = pacedRun(o, true);
+  assert.ok(paced.s.dropped * 4 <= unpaced.s.dropped, `dropped at the bucket: paced ${paced.s.dropped}, unpaced ${unpaced.s.dropped}`);
+  assert.ok(mean(paced.tr) >= 450 && mean(unpaced.tr) < 400, `estimate paced ${mean(paced.tr)} (${paced.overuses} over-uses), unpaced ${mean(unpaced.tr)} (${unpaced.overuses})`);
+  assert.ok(paced.s.pacer!.maxWaitMs < 500, `a keyframe waited at most ${paced.s.pacer!.maxWaitMs} ms`);
+});

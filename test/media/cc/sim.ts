@@ -6,7 +6,7 @@
  * bytes, tbf's `limit`), random loss and a fixed propagation delay; the receiver's arrivals go through
  * the real TwccRecorder -> transport-cc bytes -> parser -> SendHistory -> GCC.
  */
-import { FeedbackBatch, GccEstimator, SendHistory, TwccRecorder, type GccOptions } from '../../../src/media/cc/index.js';
+import { FeedbackBatch, GccEstimator, Pacer, PACE_VIDEO, PACER_SEND, PACER_IDLE, SendHistory, TwccRecorder, type GccOptions, type PacerOptions } from '../../../src/media/cc/index.js';
 import { parseTransportCc, TransportCcFeedback } from '../../../src/media/rtcp/index.js';
 import { prng } from '../../helpers/prng.js';
 
@@ -28,6 +28,11 @@ export interface SimOptions extends GccOptions {
   video?: { bps: number; fps: number; keyframeMs?: number; keyframeFactor?: number };
   /** tc tbf instead of the FIFO: `rate capacityBps burst burstBytes latency latencyMs` (default 100). */
   bucket?: { burstBytes: number; latencyMs?: number };
+  /**
+   * Forwarded video through the real Pacer (as the Peer paces towards a subscriber): frames are
+   * handed to it and leave when it says; send times are when they leave; probes only from an empty queue.
+   */
+  pacer?: PacerOptions;
 }
 
 const SIZE = 1200;
@@ -69,6 +74,8 @@ export class LinkSim {
   /** Packets in the token bucket's queue: [departureMs, size]. */
   private readonly tbfQueue: Array<[number, number]> = [];
   private tbfBacklog = 0;
+  readonly pacer: Pacer | null;
+  private readonly token = Buffer.alloc(4);
 
   constructor(o: SimOptions = {}) {
     this.gcc = new GccEstimator(o);
@@ -84,7 +91,26 @@ export class LinkSim {
     this.video = o.video;
     this.bucket = o.bucket;
     this.tokens = o.bucket?.burstBytes ?? 0;
+    this.pacer = o.pacer !== undefined ? new Pacer(o.pacer) : null;
   }
+
+  /** A video packet from the publisher: through the pacer when there is one. */
+  private offer(size: number): void {
+    const p = this.pacer;
+    if (p === null || p.trySend(PACE_VIDEO, size, this.now)) this.send(size);
+    else p.enqueue(PACE_VIDEO, this.token, size, this.now);
+  }
+
+  private servePacer(): void {
+    const p = this.pacer!;
+    p.setEstimate(this.gcc.trusted ? this.gcc.estimateBps : 0, this.now, this.gcc.nearLimit);
+    if (p.nextSendAt(this.now) > this.now) return;
+    for (let r = p.poll(this.now); r !== PACER_IDLE; r = p.poll(this.now)) {
+      if (r === PACER_SEND) this.send(p.len);
+      else this.pacerDropped++;
+    }
+  }
+  pacerDropped = 0;
 
   /** When a packet entering the token bucket now leaves it, or -1 when the queue is full. */
   private tbfDeparture(size: number): number {
@@ -116,7 +142,7 @@ export class LinkSim {
     }
     while (bytes > 0) {
       const size = Math.max(100, Math.min(SIZE, Math.round(bytes)));
-      this.send(size);
+      this.offer(size);
       bytes -= size;
     }
   }
@@ -172,9 +198,16 @@ export class LinkSim {
         // Probe padding on top of the video, at least half the probe's rate (as the session pads).
         rate = this.probeUntil >= 0 ? Math.max(this.probeBps / 2, this.probeBps - this.video.bps) : 0;
       } else rate = this.probeUntil >= 0 ? Math.max(this.probeBps, Math.min(this.gcc.estimateBps, this.appMaxBps)) : Math.min(this.gcc.estimateBps, this.appMaxBps);
+      if (this.pacer !== null) this.servePacer();
       this.credit += rate / 8000;
       while (this.credit >= SIZE) {
+        if (this.pacer !== null && this.pacer.queuedPackets > 0) {
+          // Padding waits for the media (the Peer sends probes only from an empty pacer).
+          this.credit = Math.min(this.credit, SIZE);
+          break;
+        }
         this.credit -= SIZE;
+        this.pacer?.onPadding(SIZE, t);
         this.send(SIZE);
       }
       if (this.inFlight.length > 0) {

@@ -149,6 +149,8 @@ const clientAllocator = new UdpPortAllocator({ range: { min: 0, max: 0 } });
 
 export interface ClientOptions {
   iceTiming?: PeerConfig['iceTiming'];
+  /** Pace what the client sends (default: as the server does, when transport-cc is negotiated). */
+  pacing?: boolean;
   settings?: Partial<ReturnType<PeerConfig['settings']>>;
 }
 
@@ -161,6 +163,7 @@ export async function makeClient(opts: ClientOptions = {}): Promise<ClientPeer> 
     settings: () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false, ...(opts.settings ?? {}) }),
     log: quietLog,
     ...(opts.iceTiming ? { iceTiming: opts.iceTiming } : {}),
+    ...(opts.pacing !== undefined ? { pacing: opts.pacing } : {}),
   });
   const c: ClientPeer = {
     peer: undefined as unknown as Peer,
