@@ -7,7 +7,7 @@
  * install script). We start Firefox ourselves rather than through puppeteer.launch(), for two reasons:
  *  - inside a network namespace (ICE-TCP test) Firefox's BiDi server listens on the namespace's own
  *    127.0.0.1, which this process cannot reach; a small TCP forwarder started inside the namespace
- *    listens on the veth address instead (and --remote-allow-hosts lets Firefox accept that Host);
+ *    listens on the veth address instead (the WebSocket keeps Host: 127.0.0.1:<port>, which Firefox checks);
  *  - we own the profile (a fresh temporary folder with the prefs below) and the process group, so
  *    close() kills everything and removes the profile even when the BiDi connection is gone.
  * Then puppeteer.connect({ protocol: 'webDriverBiDi' }) gives pages, evaluate, console events, input.
@@ -231,7 +231,7 @@ export async function launchFirefox(opts: LaunchFirefoxOptions = {}): Promise<Fi
   }
   const profile = mkdtempSync(join(tmpdir(), 'portunus-firefox-'));
   writeFileSync(join(profile, 'user.js'), userJs(firefoxPrefs(extra)));
-  const ffArgs = ['--headless', '--no-remote', '--profile', profile, '--remote-debugging-port=0', ...(link ? ['--remote-allow-hosts', link.nsIp] : []), 'about:blank'];
+  const ffArgs = ['--headless', '--no-remote', '--profile', profile, '--remote-debugging-port=0', 'about:blank'];
   const [cmd, args] = link ? ['ip', ['netns', 'exec', link.ns, exe, ...ffArgs]] : [exe, ffArgs];
   const stderr: string[] = [];
   const procs: ChildProcess[] = [];
@@ -250,6 +250,9 @@ export async function launchFirefox(opts: LaunchFirefoxOptions = {}): Promise<Fi
       for (const l of c.toString().split('\n')) if (l) (stderr.push(l), stderr.length > 200 && stderr.shift());
     });
     let endpoint = m[1]!;
+    // Firefox checks the Host header against its own listening address (--remote-allow-hosts did not
+    // let an IP address through here): through the forwarder we still present 127.0.0.1:<port>.
+    const headers: Record<string, string> = { host: new URL(endpoint).host };
     if (link) {
       const port = new URL(endpoint).port;
       const fwd = spawn('ip', ['netns', 'exec', link.ns, process.execPath, '-e', FORWARDER, link.nsIp, port], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -257,7 +260,7 @@ export async function launchFirefox(opts: LaunchFirefoxOptions = {}): Promise<Fi
       const fm = await waitForLine(fwd, 'stdout', /^port (\d+)$/, 10_000, 'BiDi forwarder in the namespace', []);
       endpoint = `ws://${link.nsIp}:${fm[1]}`;
     }
-    browser = await puppeteer.connect({ browserWSEndpoint: `${endpoint}/session`, protocol: 'webDriverBiDi', defaultViewport: null, protocolTimeout: 30_000 });
+    browser = await puppeteer.connect({ browserWSEndpoint: `${endpoint}/session`, headers, protocol: 'webDriverBiDi', defaultViewport: null, protocolTimeout: 30_000 });
   } catch (e) {
     await cleanup();
     throw e;
