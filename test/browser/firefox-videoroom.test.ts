@@ -28,6 +28,7 @@ async function participantsIn(gw: MediaGateway, room: number): Promise<unknown[]
  * Chromium joins and publishes, then Firefox (with `foxQuery`, e.g. simulcast=yes); each must decode the
  * other. Returns Firefox's outbound video streams (one per simulcast layer it sends).
  */
+// Display names are alphanumeric: videoroomtest.js refuses anything else.
 async function chromiumAndFirefox(env: FirefoxSuiteEnv, foxQuery: Record<string, string>, what: string): Promise<number> {
   const gw = env.gw();
   let foxVideoStreams = 0;
@@ -48,10 +49,10 @@ async function chromiumAndFirefox(env: FirefoxSuiteEnv, foxQuery: Record<string,
     const fox = await openFirefoxDemo(env.firefox(), { wsUrl: gw.wsUrl }, 'videoroomtest.html', { ...room, ...foxQuery }, `videoroom/${env.kind}/firefox/${what}`);
     pages.push(fox);
     mark('pages loaded');
-    await startAndRegister(chrome, 'janus.plugin.videoroom', `chromium-${what}`);
+    await startAndRegister(chrome, 'janus.plugin.videoroom', `chromium${what}`);
     await waitForMedia(chrome, {}, 20_000, { select: (pcs) => pcs.filter(isPublisher), what: 'the Chromium publisher PeerConnection' });
     mark('chromium publishing');
-    await startAndRegister(fox, 'janus.plugin.videoroom', `firefox-${what}`);
+    await startAndRegister(fox, 'janus.plugin.videoroom', `firefox${what}`);
     await waitForMedia(fox, {}, 20_000, { select: (pcs) => pcs.filter(isPublisher), what: 'the Firefox publisher PeerConnection' });
     await fox.waitForConsole(/Janus says our WebRTC PeerConnection is up now/, 10_000, 'the "webrtcup" event for the Firefox publisher');
     mark('firefox publishing');
@@ -62,7 +63,7 @@ async function chromiumAndFirefox(env: FirefoxSuiteEnv, foxQuery: Record<string,
     mark('chromium receives');
     assert.ok(foxSub && chromeSub);
     await fox.step('the Firefox page shows the Chromium participant', () =>
-      fox.waitForExpression(`[1,2,3,4,5].some((i) => { const e = document.getElementById('remote' + i); return e && e.offsetParent !== null && e.textContent.trim() === ${JSON.stringify(`chromium-${what}`)}; })`, 10_000, 'the Chromium participant\'s name in a remote slot'),
+      fox.waitForExpression(`[1,2,3,4,5].some((i) => { const e = document.getElementById('remote' + i); return e && e.offsetParent !== null && e.textContent.trim() === ${JSON.stringify(`chromium${what}`)}; })`, 10_000, 'the Chromium participant\'s name in a remote slot'),
     );
 
     await sleep(2500);
@@ -92,8 +93,11 @@ forEachGatewayInFirefox('videoroomtest.html (Chromium + Firefox)', ['videoroom']
     const streams = await chromiumAndFirefox(env, {}, 'plain');
     assert.equal(streams, 1, 'Firefox publishes one video stream');
   });
-  test('Firefox publishes simulcast (rid layers): the gateway accepts three layers and Chromium decodes the relayed one', { timeout: 75_000 }, async () => {
+  test('Firefox publishes simulcast (rid layers): the gateway accepts the layers and Chromium decodes the relayed one', { timeout: 75_000 }, async () => {
     const streams = await chromiumAndFirefox(env, { simulcast: 'yes' }, 'simulcast');
-    assert.equal(streams, 3, 'Firefox sends three simulcast layers (the answer accepted its a=simulcast)');
+    // One stream would mean the answer declined simulcast. Firefox offers three (h/m/l) but, with the
+    // demo room's 256 kbit/s cap, sends two of them; the real Janus gets the same two.
+    assert.ok(streams >= 2, `Firefox sends more than one simulcast layer (the answer accepted its a=simulcast): ${streams} video streams with packets`);
+    console.log(`# firefox videoroom ${env.kind} simulcast: Firefox sends ${streams} video layers`);
   });
 }, { withChromium: true });
