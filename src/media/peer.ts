@@ -731,7 +731,7 @@ export class Peer {
         else if (e.uri === EXT.absSendTime && ext.absSendTime === 0) ext.absSendTime = e.id;
       }
       this.declareLocal(line, local !== null && remote !== null);
-      this.declareRemote(line, rinfo, primaryPayloadTypes(negSection), hasFb(negSection, line.pt, 'nack', 'pli') || !hasFb(negSection, line.pt, 'ccm', 'fir') ? 'pli' : 'fir');
+      this.declareRemote(line, rinfo, linfo, primaryPayloadTypes(negSection), hasFb(negSection, line.pt, 'nack', 'pli') || !hasFb(negSection, line.pt, 'ccm', 'fir') ? 'pli' : 'fir');
     }
     this.session.setExtensions(ext);
     this.updatePacer(ext.transportCc > 0);
@@ -773,13 +773,17 @@ export class Peer {
   }
 
   /** The m-line as we receive it (payload types, RTX, rids, signalled SSRCs). */
-  private declareRemote(line: MLine, rinfo: MediaInfo | undefined, pts: number[], keyframe: 'pli' | 'fir'): void {
+  private declareRemote(line: MLine, rinfo: MediaInfo | undefined, linfo: MediaInfo | undefined, pts: number[], keyframe: 'pli' | 'fir'): void {
     if (!line.recv) {
       if (line.remoteKey !== '') this.session.removeRemoteMid(line.mid);
       line.remoteKey = '';
       return;
     }
-    const rids = rinfo ? rinfo.rids.filter((r) => r.direction === 'send').map((r) => r.id) : [];
+    // The rids the peer sends, once our own SDP is known only those it accepted (a=rid:<id> recv): an
+    // answer without a=simulcast (EchoTest) declines them all, and the peer then sends one plain
+    // stream (Firefox keeps its a=ssrc lines; expecting rid layers would drop its video).
+    let rids = rinfo ? rinfo.rids.filter((r) => r.direction === 'send').map((r) => r.id) : [];
+    if (linfo) rids = rids.filter((id) => linfo.rids.some((r) => r.id === id && r.direction === 'recv'));
     const rtx = line.rtxPt >= 0 && line.pt >= 0 ? [{ pt: line.rtxPt, apt: line.pt }] : [];
     const key = JSON.stringify([line.kind, line.clockRate, line.nack, keyframe, rtx, rids, pts]);
     if (key !== line.remoteKey) {

@@ -463,12 +463,15 @@ export function mediaProblem(pc: PcReport | undefined, want: MediaWant): string 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What waitForMedia() needs of a page: a Chromium DemoPage, or a Firefox one (firefox.ts). */
+export type MediaPage = Pick<DemoPage, 'label' | 'peerConnections' | 'alerts' | 'diagnostics'>;
+
 /**
  * Poll getStats until `select` yields `count` PeerConnections that all pass mediaProblem(want).
  * Rejects after timeoutMs with the failing step and the page diagnostics.
  */
 export async function waitForMedia(
-  dp: DemoPage,
+  dp: MediaPage,
   want: MediaWant,
   timeoutMs: number,
   opts: { select?: (pcs: PcReport[]) => PcReport[]; count?: number; what?: string; /** Dialogs that are progress, not failure. */ ignoreAlerts?: RegExp } = {},

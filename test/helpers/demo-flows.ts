@@ -53,7 +53,7 @@ export function forEachGateway(
 }
 
 /** Run `fn`, closing `pages` afterwards; a failure gets the gateway's log tail appended. */
-export async function withPages<T>(gw: MediaGateway, pages: DemoPage[], fn: () => Promise<T>): Promise<T> {
+export async function withPages<T>(gw: MediaGateway, pages: { close(): Promise<void> }[], fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
@@ -67,7 +67,7 @@ export async function withPages<T>(gw: MediaGateway, pages: DemoPage[], fn: () =
 }
 
 /** Click Start, wait for the attach to `plugin`, then register `name` in the demo's username field. */
-export async function startAndRegister(dp: DemoPage, plugin: string, name: string): Promise<void> {
+export async function startAndRegister(dp: Pick<DemoPage, 'start' | 'waitForConsole' | 'register'>, plugin: string, name: string): Promise<void> {
   await dp.start();
   await dp.waitForConsole(new RegExp(`Plugin attached! \\(${plugin.replace(/\./g, '\\.')}`), 10_000, `session creation + attach to ${plugin}`);
   await dp.register(name);
