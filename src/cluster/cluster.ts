@@ -168,6 +168,16 @@ export class Cluster {
   }
 
   /**
+   * Runs a plugin Admin request on another node (its answer, or a rejection after `timeoutMs`). The seam
+   * for issue 17 step 3: ask the publisher's node for `publish_remotely` towards this node's
+   * `public_ip`, after `add_remote_publisher` here; a node's address and liveness are in
+   * `registry.view`, a room's home in its record (`rooms.get(pkg).applied`).
+   */
+  pluginAdminOn(node: string, plugin: string, body: Data, timeoutMs = 3000): Promise<Data> {
+    return this.rpc.call(node, 'plugin_admin', { plugin, body }, timeoutMs).then((v) => (typeof v === 'object' && v !== null ? (v as Data) : {}));
+  }
+
+  /**
    * `list` and `listparticipants` of a cluster room: the other nodes' parts added (gather.ts). A node
    * that does not answer within GATHER_TIMEOUT_MS is left out (logged); without Redis only this node's
    * part is given.

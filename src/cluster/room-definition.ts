@@ -171,7 +171,7 @@ export function reconcileOps(room: string | number, from: RoomDefinition | null,
   const ops: Body[] = [];
   const unchangeable: string[] = [];
   const edit: Body = {};
-  const editable = new Map(EDITS.map(([n, p]) => [p, n]));
+  const editable = new Map<string, string>(EDITS.map(([n, p]) => [p, n] as const));
   const keys = new Set([...Object.keys(from.params), ...Object.keys(to.params)]);
   for (const k of [...keys].sort()) {
     const a = from.params[k];

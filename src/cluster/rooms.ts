@@ -131,7 +131,7 @@ export class ClusterRooms {
       }
       // Another node took the id first (or Redis went away): undo the local room.
       const secret = typeof def.params.secret === 'string' && def.params.secret !== '' ? { secret: def.params.secret } : {};
-      await this.o.admin({ request: 'destroy', room, ...secret }).catch(() => undefined);
+      await this.o.admin({ request: 'destroy', room, ...secret, permanent: body.permanent === true }).catch(() => undefined);
       // (A change event about the winner may have been applied meanwhile and taken our room for its.)
       this.applied.delete(key);
       if (claimed === false) {

@@ -84,7 +84,7 @@ after(async () => {
     await n.srv.stop();
     n.conf.remove();
   }
-  await redis?.stop();
+  await redis?.dispose();
 });
 
 test('the nodes see each other in the registry, with what another node needs (public address, API, control channel)', async () => {
@@ -105,7 +105,9 @@ test('create on A: listed, exists and joinable on B and C; edit on B seen on A; 
   const [a, b, c] = nodes as [Node, Node, Node];
   const created = await req(a, { request: 'create', room: 1001, admin_key: KEY, description: 'cluster room', secret: 'sec', pin: 'pin', publishers: 4 });
   assert.deepEqual(created, { videoroom: 'created', room: 1001, permanent: false });
+  const t0 = Date.now();
   for (const n of [b, c]) await eventually(`room listed on ${n.name}`, () => roomsOn(n), (l) => l.includes(1001));
+  console.log(`# room created on A listed on B and C after ${Date.now() - t0} ms`);
   assert.deepEqual(await req(b, { request: 'exists', room: 1001 }), { videoroom: 'success', room: 1001, exists: true });
   const entryOn = async (n: Node) => ((await req(n, { request: 'list' })).list as JsonObject[]).find((r) => r['room'] === 1001)!;
   const la = await entryOn(a);
@@ -170,7 +172,9 @@ test('a SIGKILLed node vanishes from the registry after its TTL', async () => {
   const info = await eventually('C gone from A', () => clusterInfo(nodes[0]!), (i) => !(i['nodes'] as JsonObject[]).some((n) => n['name'] === 'node-c'), TTL_MS + 6000);
   assert.equal((info['nodes'] as JsonObject[]).length, 2);
   const took = Date.now() - killedAt;
-  assert.ok(took <= TTL_MS + 2 * HEARTBEAT_MS + 1000, `gone after ${took} ms`);
+  // The TTL, one heartbeat of A's to notice, and slack for a loaded machine.
+  assert.ok(took <= TTL_MS + HEARTBEAT_MS + 3000, `gone after ${took} ms`);
+  console.log(`# SIGKILLed node gone from the registry after ${took} ms (node_ttl_ms ${TTL_MS}, heartbeat_ms ${HEARTBEAT_MS})`);
   // Its rooms outlive it (definitions persist): 3003 is still on A whoever created it.
   assert.ok((await roomsOn(nodes[0]!)).includes(3003));
   nodes.splice(2, 1);

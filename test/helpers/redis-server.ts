@@ -14,8 +14,10 @@ export const REDIS_SERVER = '/usr/bin/redis-server';
 export interface RedisServer {
   port: number;
   url: string;
-  /** Stop it (SIGTERM; SIGKILL after 3 s) and remove its folder. Idempotent. */
+  /** Stop it (SIGTERM; SIGKILL after 3 s). Idempotent. */
   stop(): Promise<void>;
+  /** Stop it and remove its folder (the end of a test file). */
+  dispose(): Promise<void>;
   /** Start it again on the same port, empty. */
   restart(): Promise<void>;
   log(): string;
@@ -70,7 +72,8 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
+    stop,
+    dispose: async () => {
       await stop();
       rmSync(dir, { recursive: true, force: true });
     },
