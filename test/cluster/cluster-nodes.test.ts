@@ -5,46 +5,22 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { startClusterNode, VIDEOROOM as VR, type ClusterNode } from '../helpers/cluster-node.js';
 import { get, post, type JsonObject } from '../helpers/janus-client.js';
-import { PluginHttp } from '../helpers/plugin-http.js';
-import { startPortunusOnFolder, type RunningServer } from '../helpers/portunus.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
-import { freePort, makeConfigsFolder, type ConfigsFolder } from '../helpers/server-conf.js';
 
-const VR = 'janus.plugin.videoroom';
 const KEY = 'videoroom_key';
 const PREFIX = 'ptest';
 const HEARTBEAT_MS = 400;
 const TTL_MS = 1500;
 
-interface Node {
-  name: string;
-  conf: ConfigsFolder;
-  srv: RunningServer;
-  metricsUrl: string;
-  api: PluginHttp;
-  handle: number;
-}
+type Node = ClusterNode;
 
 let redis: RedisServer;
 const nodes: Node[] = [];
 
-async function startNode(name: string): Promise<Node> {
-  const conf = await makeConfigsFolder(`cl-${name}`, { mediaWorkers: 1 });
-  const metricsPort = await freePort();
-  appendFileSync(
-    join(conf.dir, 'janus.jcfg'),
-    ['', 'cluster: {', '  enabled = true', `  redis = "${redis.url}"`, `  node_name = "${name}"`, `  prefix = "${PREFIX}"`, '  public_ip = "127.0.0.1"', `  api_url = "http://127.0.0.1:${conf.ports.http}/janus"`, `  heartbeat_ms = ${HEARTBEAT_MS}`, `  node_ttl_ms = ${TTL_MS}`, '}', ''].join('\n'),
-  );
-  appendFileSync(join(conf.dir, 'janus.transport.http.jcfg'), ['', 'metrics: {', '  metrics = true', `  metrics_port = ${metricsPort}`, '  metrics_ip = "127.0.0.1"', '}', ''].join('\n'));
-  const srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, { readyTimeoutMs: 60_000 });
-  const api = await PluginHttp.open(srv.httpUrl, VR);
-  const handle = await api.attach();
-  return { name, conf, srv, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`, api, handle };
-}
+const startNode = (name: string) => startClusterNode(name, { redisUrl: redis.url, prefix: PREFIX, heartbeatMs: HEARTBEAT_MS, ttlMs: TTL_MS });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -79,11 +55,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const n of nodes) {
-    await n.api.close().catch(() => undefined);
-    await n.srv.stop();
-    n.conf.remove();
-  }
+  for (const n of nodes) await n.stop();
   await redis?.dispose();
 });
 
@@ -178,8 +150,7 @@ test('a SIGKILLed node vanishes from the registry after its TTL', async () => {
   // Its rooms outlive it (definitions persist): 3003 is still on A whoever created it.
   assert.ok((await roomsOn(nodes[0]!)).includes(3003));
   nodes.splice(2, 1);
-  await c.srv.stop();
-  c.conf.remove();
+  await c.stop();
 });
 
 test('Redis stopped: local rooms keep working, cluster create/destroy refused with 499; Redis restarted empty: nodes re-register and republish their rooms', async () => {
