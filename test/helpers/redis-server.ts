@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './server-conf.js';
+import { ensureSystemPackage } from './system.js';
 
 export const REDIS_SERVER = '/usr/bin/redis-server';
 
@@ -24,6 +25,7 @@ export interface RedisServer {
 }
 
 export async function startRedis(): Promise<RedisServer> {
+  ensureSystemPackage('redis-server', REDIS_SERVER);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'portunus-redis-'));
   let child: ChildProcess | null = null;
