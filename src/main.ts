@@ -25,7 +25,8 @@ import { PooledPlugin } from './workers/pooled-plugin.js';
 import { WorkerPool } from './workers/pool.js';
 import type { MediaRuntimeSettings } from './media/peer.js';
 import type { Plugin } from './core/plugin.js';
-import { cfgBool } from './config/values.js';
+import { cfgBool, cfgString } from './config/values.js';
+import { Cluster, CLUSTERED_PLUGINS } from './cluster/cluster.js';
 import { createMetrics } from './metrics/registry.js';
 import { advertisedAddresses, inContainer, reachabilityWarning } from './metrics/startup.js';
 import { builtinPlugins, isDisabled, WORKER_CAPABLE } from './plugins/index.js';
@@ -165,6 +166,41 @@ async function main(argv: string[]): Promise<void> {
     pluginsInWorkers.push(wp);
   }
   plugins = pluginsInWorkers;
+
+  // Cluster mode (janus.jcfg `cluster`, Portunus only): VideoRoom rooms shared through Redis.
+  let cluster: Cluster | null = null;
+  let gatewayForLoad: Gateway | null = null;
+  if (cfg.janus.cluster.enabled) {
+    const adminKeys: Record<string, string | null> = {};
+    for (const pkg of CLUSTERED_PLUGINS) {
+      try {
+        const doc = await Jcfg.load(cfg.pluginConfigPath(pkg));
+        adminKeys[pkg] = cfgString(doc.category('general')?.['admin_key']) ?? null;
+      } catch {
+        adminKeys[pkg] = null;
+      }
+    }
+    const clustered = plugins.filter((p) => CLUSTERED_PLUGINS.includes(p.package));
+    cluster = new Cluster({
+      config: cfg.janus.cluster,
+      log,
+      version: VERSION_STRING,
+      publicIp: cfg.janus.cluster.public_ip ?? cfg.janus.nat.nat_1_1_mapping[0] ?? mediaPlane.candidates.addresses[0]?.address ?? null,
+      adminKeys,
+      load: () => {
+        const workers = pool?.status() ?? [];
+        const metrics = routedPlane.metrics?.();
+        const peers = workers.length > 0 ? workers.reduce((n, w) => n + w.load.peers, 0) : Object.values(metrics?.peerConnections ?? {}).reduce((a, b) => a + b, 0);
+        return {
+          peers,
+          packets_per_sec: Math.round(workers.reduce((n, w) => n + w.load.packetsPerSec, 0)),
+          rooms: clustered.reduce((n, p) => n + (p.metrics?.().rooms ?? 0), 0),
+          sessions: gatewayForLoad?.sessions.size ?? 0,
+        };
+      },
+    });
+    for (const p of clustered) cluster.wrap(p);
+  }
   const events = createEventBus(cfg.janus, cfg.eventHandlers, log);
   const gateway = new Gateway({
     config: cfg.janus,
@@ -174,7 +210,11 @@ async function main(argv: string[]): Promise<void> {
     events,
   });
   gatewayRef = gateway;
+  gatewayForLoad = gateway;
+  gateway.cluster = cluster;
   await gateway.start();
+  // After the plugins are up (a resync builds rooms through them), before the transports open.
+  await cluster?.start();
   setSessionResolver((handleId) => gateway.handles.get(handleId)?.session.id);
 
   const disabledTransports = cfg.janus.transports.disable.map((d) => d.trim());
@@ -210,7 +250,7 @@ async function main(argv: string[]): Promise<void> {
     // The media sockets' ports, for their kernel receive drops: single_port .. +workers (main's is the last), else the range.
     const sp = cfg.janus.media.single_port;
     const mediaPorts = sp > 0 ? { min: sp, max: sp + cfg.janus.media.media_workers } : range ? { min: range.min, max: range.max } : null;
-    const metrics = createMetrics({ gateway, media: routedPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0, mediaPorts, ...(pool ? { workers: () => pool.status() } : {}) });
+    const metrics = createMetrics({ gateway, media: routedPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0, mediaPorts, ...(pool ? { workers: () => pool.status() } : {}), ...(cluster ? { cluster: () => cluster.status() } : {}) });
     metricsServer = new MetricsServer({
       metrics,
       port: mc.metrics_port,
@@ -291,6 +331,8 @@ async function main(argv: string[]): Promise<void> {
     // plugins destroyed (they flush what they write), the media plane closed; then the sockets.
     void (async () => {
       try {
+        // Out of the registry first: the other nodes see this one leave now, not at its record's expiry.
+        await cluster?.stop();
         await gateway.stop({ sessionEvent: 'timeout', signum: signal === 'SIGINT' ? 2 : 15 });
         // The handlers get the sessions' last events and the shutdown event before the process goes.
         await events?.close(EVENTS_FLUSH_MS);

@@ -89,6 +89,7 @@ export function defaultJanusConfig(configsFolder: string = DEFAULT_CONFIGS_FOLDE
     plugins: { disable: [] },
     transports: { disable: [] },
     loggers: { disable: [] },
+    cluster: { enabled: false, redis: null, node_name: null, public_ip: null, api_url: null, prefix: 'portunus', heartbeat_ms: 2000, node_ttl_ms: 7000 },
     events: { broadcast: false, disable: [], stats_period: 1, combine_media_stats: false },
   };
 }

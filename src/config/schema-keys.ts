@@ -133,6 +133,13 @@ function atLeast(min: number): Reader {
   };
 }
 
+/** A name that goes into Redis keys and channels: no spaces, colons or braces (they would split or hash-tag keys). */
+const nodeName: Reader = (v, ctx) => {
+  const s = (str(v, ctx) as string).trim();
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(s)) ctx.fail(`expected 1-64 characters of A-Z a-z 0-9 . _ -, got ${show(v)}`);
+  return s;
+};
+
 const certificates: SectionSpec = { cert_pem: str, cert_key: str, cert_pwd: str, ciphers: str };
 const cors: SectionSpec = { allow_origin: str, enforce_cors: bool };
 const json = oneOf('compact', 'indented', 'plain');
@@ -234,6 +241,17 @@ export const JANUS_KEYS: FileSpec = {
   transports: { disable: list },
   loggers: { disable: list },
   events: { broadcast: bool, disable: list, stats_period: statsPeriod, combine_media_stats: bool },
+  // Portunus only (src/cluster/): nodes sharing rooms through Redis. node_ttl_ms 0: 3 x heartbeat_ms + 1 s.
+  cluster: {
+    enabled: bool,
+    redis: url('redis', 'rediss'),
+    node_name: nodeName,
+    public_ip: str,
+    api_url: url('http', 'https', 'ws', 'wss'),
+    prefix: nodeName,
+    heartbeat_ms: int(100, 600_000),
+    node_ttl_ms: int(0, 3_600_000),
+  },
 };
 
 export const HTTP_KEYS: FileSpec = {

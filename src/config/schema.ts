@@ -14,6 +14,7 @@ import type { ConfigWarning, HttpTransportConfig, JanusConfig, SampleEvhConfig, 
 
 export { defaultJanusConfig, defaultHttpConfig, defaultWsConfig, defaultSampleEvhConfig, defaultWsEvhConfig, DEFAULT_CONFIGS_FOLDER } from './defaults.js';
 export { ConfigError, ConfigSyntaxError } from './errors.js';
+import { ConfigError } from './errors.js';
 
 export interface GatewayConfig {
   janus: JanusConfig;
@@ -47,7 +48,8 @@ export async function loadGatewayConfig(opts: { configsFolder: string; configFil
   const janusDoc = await readDoc(janusPath, warnings);
   if (janusDoc) {
     janus.file = janusPath;
-    applyDocument(janusDoc, JANUS_KEYS, janus, warnings, othersThan(JANUS_FILE));
+    const lines = applyDocument(janusDoc, JANUS_KEYS, janus, warnings, othersThan(JANUS_FILE));
+    checkCluster(janus, janusPath, lines);
     if (janus.general.configs_folder !== folder) {
       // The folder we were started with is where we actually read everything from.
       const line = janusDoc.settings.find((s) => s.name === 'general')?.line;
@@ -105,6 +107,19 @@ export async function loadGatewayConfig(opts: { configsFolder: string; configFil
   }
 
   return { janus, http, ws, eventHandlers: { sampleevh, wsevh }, warnings, pluginConfigPath: (pkg) => join(folder, `${pkg}.jcfg`) };
+}
+
+/** The cluster section's keys that only make sense together (each alone was checked by its reader). */
+function checkCluster(janus: JanusConfig, file: string, lines: Record<string, number>): void {
+  const c = janus.cluster;
+  // Not set (or 0): three heartbeats and a second, so one late heartbeat never drops a live node.
+  if (lines['cluster.node_ttl_ms'] === undefined || c.node_ttl_ms === 0) c.node_ttl_ms = 3 * c.heartbeat_ms + 1000;
+  if (c.enabled && c.redis === null) {
+    throw new ConfigError(file, lines['cluster.enabled'], 'cluster.redis', 'cluster.enabled = true needs a Redis URL (e.g. redis = "redis://127.0.0.1:6379")');
+  }
+  if (c.node_ttl_ms <= c.heartbeat_ms) {
+    throw new ConfigError(file, lines['cluster.node_ttl_ms'], 'cluster.node_ttl_ms', `${c.node_ttl_ms} must be longer than heartbeat_ms (${c.heartbeat_ms}): the record would expire between two heartbeats`);
+  }
 }
 
 function othersThan(name: string): OtherFile[] {

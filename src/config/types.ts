@@ -111,6 +111,28 @@ export interface JanusNat {
   ignore_unreachable_ice_server: boolean;
 }
 
+/** janus.jcfg `cluster` (Portunus only; Janus ignores the section). */
+export interface JanusCluster {
+  enabled: boolean; // false
+  /** redis://[user:password@]host:port[/db] (rediss:// for TLS); required when enabled. */
+  redis: string | null;
+  /** This node's name in the registry, unique in the cluster (default: hostname-pid). */
+  node_name: string | null;
+  /**
+   * The address other nodes send this node's RTP to (remote publishers) and clients reach its media on;
+   * default: nat_1_1_mapping's first entry, else the first local candidate address.
+   */
+  public_ip: string | null;
+  /** Where clients and other nodes reach this node's Janus API (advertised in the registry), e.g. "ws://10.0.0.5:8188". */
+  api_url: string | null;
+  /** Key prefix in Redis: several clusters may share one Redis (default "portunus"). */
+  prefix: string;
+  /** How often this node refreshes its registry record (ms, default 2000). */
+  heartbeat_ms: number;
+  /** After how long without a heartbeat a node's record expires (ms; not set or 0: 3 x heartbeat_ms + 1000). */
+  node_ttl_ms: number;
+}
+
 export interface JanusConfig {
   file: string | null; // the janus.jcfg read, null when none was found
   general: JanusGeneral;
@@ -120,6 +142,8 @@ export interface JanusConfig {
   plugins: { disable: string[] }; // names like "libjanus_echotest.so" or "janus.plugin.echotest"
   transports: { disable: string[] };
   loggers: { disable: string[] };
+  /** Portunus only: several processes sharing rooms through Redis (src/cluster/, README "Cluster"). */
+  cluster: JanusCluster;
   events: { broadcast: boolean; disable: string[]; stats_period: number; combine_media_stats: boolean };
 }
 

@@ -79,6 +79,9 @@ export class AdminApi {
         const m = process.memoryUsage();
         return ok({ heap: { heap_used: m.heapUsed, heap_total: m.heapTotal, rss: m.rss, external: m.external, gc: gc !== undefined } });
       }
+      case 'cluster_info':
+        // Portunus extension: this node's name, Redis state and the nodes it sees (src/cluster/).
+        return ok({ cluster: gw.cluster ? gw.cluster.status() : { enabled: false } });
       case 'list_sessions':
         return ok({ sessions: [...gw.sessions.keys()] });
       case 'set_session_timeout': {

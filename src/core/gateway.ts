@@ -95,6 +95,8 @@ export class Gateway {
   };
   readonly now: () => number;
   readonly events: EventBus | null;
+  /** Cluster mode (src/cluster/): what Admin `cluster_info` reports; null on a single node. */
+  cluster: { status(): unknown } | null = null;
   /** The `transport.id` of session events: one opaque id per transport client, as Janus gives each transport session. */
   private readonly transportIds = new WeakMap<TransportClient, string>();
   private readonly log: Logger;

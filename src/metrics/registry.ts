@@ -13,6 +13,7 @@ import type { Gateway } from '../core/gateway.js';
 import type { MediaPlane, MediaPlaneMetrics, MediaKindCounters } from '../core/media-plane.js';
 import { VERSION_STRING } from '../version.js';
 import type { WorkerStatus } from '../workers/pool.js';
+import type { ClusterStatus } from '../cluster/cluster.js';
 import { asPeerSource, MediaMetricsReader } from './media.js';
 import { readPlugin, type PluginReading } from './plugins.js';
 import { udpDropsInPorts } from './udp-drops.js';
@@ -27,6 +28,8 @@ export interface MetricsOptions {
   mediaPorts?: { min: number; max: number } | null;
   /** The media worker pool, if any: per-worker PeerConnections, packets and event-loop lag (label worker="0".."N-1"). */
   workers?: () => WorkerStatus[];
+  /** Cluster mode: the node's view of the cluster (portunus_cluster_*). */
+  cluster?: () => ClusterStatus;
   /** Process/Node.js default metrics (default true; tests that build many registries may turn them off). */
   defaultMetrics?: boolean;
 }
@@ -97,6 +100,45 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       for (const b of FAULT_BOUNDARIES) this.inc({ boundary: b }, c[b]);
     },
   });
+
+  const cluster = opts.cluster;
+  if (cluster) {
+    new Gauge({
+      name: 'portunus_cluster_redis_up',
+      help: 'Cluster mode: 1 while this node is connected to Redis.',
+      registers,
+      collect() {
+        this.set(cluster().redis_up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'portunus_cluster_nodes',
+      help: 'Cluster mode: nodes this node saw in the registry at its last heartbeat (itself included).',
+      registers,
+      collect() {
+        this.set(cluster().nodes.length);
+      },
+    });
+    new Gauge({
+      name: 'portunus_cluster_rooms',
+      help: 'Cluster mode: cluster rooms (stored in Redis) this node holds, by plugin.',
+      labelNames: ['plugin'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [plugin, n] of Object.entries(cluster().rooms)) this.set({ plugin }, n);
+      },
+    });
+    new Counter({
+      name: 'portunus_cluster_refused_total',
+      help: 'Cluster mode: room changes refused because Redis was unreachable (error 499).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(Object.values(cluster().stats).reduce((n, s) => n + (s.refused ?? 0), 0));
+      },
+    });
+  }
 
   // ---------------------------------------------------------------- sessions and handles
   new Gauge({

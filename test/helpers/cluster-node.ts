@@ -1,0 +1,79 @@
+/**
+ * One Portunus node of a test cluster (janus.jcfg `cluster` section, /metrics on), started as a real
+ * process on a generated configs folder with OS-chosen ports, with a VideoRoom handle open over HTTP.
+ * Shared by test/cluster/ and bench/cluster-rooms.ts.
+ */
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PluginHttp } from './plugin-http.js';
+import { startPortunusOnFolder, type RunningServer } from './portunus.js';
+import { freePort, makeConfigsFolder, type ConfigsFolder } from './server-conf.js';
+
+export const VIDEOROOM = 'janus.plugin.videoroom';
+
+export interface ClusterNodeOptions {
+  /** null: the cluster section is left out (a single node, for comparisons). */
+  redisUrl: string | null;
+  prefix?: string;
+  heartbeatMs?: number;
+  ttlMs?: number;
+  mediaWorkers?: number;
+}
+
+export interface ClusterNode {
+  name: string;
+  conf: ConfigsFolder;
+  srv: RunningServer;
+  metricsUrl: string;
+  api: PluginHttp;
+  handle: number;
+  /** Stop the process and remove its folder. */
+  stop(): Promise<void>;
+}
+
+export async function startClusterNode(name: string, o: ClusterNodeOptions): Promise<ClusterNode> {
+  const conf = await makeConfigsFolder(`cl-${name}`, { mediaWorkers: o.mediaWorkers ?? 1 });
+  const metricsPort = await freePort();
+  if (o.redisUrl !== null) {
+    appendFileSync(
+      join(conf.dir, 'janus.jcfg'),
+      [
+        '',
+        'cluster: {',
+        '  enabled = true',
+        `  redis = "${o.redisUrl}"`,
+        `  node_name = "${name}"`,
+        `  prefix = "${o.prefix ?? 'ptest'}"`,
+        '  public_ip = "127.0.0.1"',
+        `  api_url = "http://127.0.0.1:${conf.ports.http}/janus"`,
+        `  heartbeat_ms = ${o.heartbeatMs ?? 400}`,
+        `  node_ttl_ms = ${o.ttlMs ?? 1500}`,
+        '}',
+        '',
+      ].join('\n'),
+    );
+  }
+  appendFileSync(join(conf.dir, 'janus.transport.http.jcfg'), ['', 'metrics: {', '  metrics = true', `  metrics_port = ${metricsPort}`, '  metrics_ip = "127.0.0.1"', '}', ''].join('\n'));
+  let srv: RunningServer;
+  try {
+    srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, { readyTimeoutMs: 60_000 });
+  } catch (err) {
+    conf.remove();
+    throw err;
+  }
+  const api = await PluginHttp.open(srv.httpUrl, VIDEOROOM);
+  const handle = await api.attach();
+  return {
+    name,
+    conf,
+    srv,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    api,
+    handle,
+    stop: async () => {
+      await api.close().catch(() => undefined);
+      await srv.stop();
+      conf.remove();
+    },
+  };
+}
