@@ -10,12 +10,14 @@
  *   requests and bootbox alerts, and collects every RTCPeerConnection the page creates (by
  *   wrapping window.RTCPeerConnection with page.addInitScript: the page itself is untouched) so
  *   tests can read getStats().
- * - PeerConnection reports + mediaProblem(): which step of the media path failed (no answer SDP,
+ * - PeerConnection reports (page-report.ts, shared with the Firefox harness) + mediaProblem(): which
+ *   step of the media path failed (no answer SDP,
  *   ICE, DTLS, no RTP, nothing decoded), for precise failure messages.
  */
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ensureSystemPackage } from './system.js';
 import { KNOWN_MISSING, startDemoServer, type DemoServer } from './demo-server.js';
+import { isLocalUrl, pageConsole, parsePcReports, PC_COLLECTOR, statsScript, type PcReport } from './page-report.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -74,121 +76,9 @@ export async function launchBrowser(): Promise<BrowserHandle> {
   };
 }
 
-/** Collects every RTCPeerConnection the page creates (runs before any page script). */
-const PC_COLLECTOR = `(() => {
-  const Native = window.RTCPeerConnection;
-  if (!Native || window.__harnessPcs) return;
-  window.__harnessPcs = [];
-  class HarnessPeerConnection extends Native {
-    constructor(...args) {
-      super(...args);
-      window.__harnessPcs.push(this);
-    }
-  }
-  window.RTCPeerConnection = HarnessPeerConnection;
-  if (window.webkitRTCPeerConnection) window.webkitRTCPeerConnection = HarnessPeerConnection;
-})();`;
+export type { DataChannelReport, InboundReport, OutboundReport, PcReport } from './page-report.js';
 
-/** One inbound RTP stream as getStats() reports it (only present once a packet arrived). */
-export interface InboundReport {
-  kind: 'audio' | 'video';
-  mid: string | null;
-  codec: string | null;
-  packetsReceived: number;
-  bytesReceived: number;
-  packetsLost: number;
-  framesDecoded: number;
-  frameWidth: number;
-  frameHeight: number;
-  totalAudioEnergy: number;
-  /** Seconds of audio played out (totalAudioEnergy / totalSamplesDuration = mean power, 0..1). */
-  totalSamplesDuration: number;
-  audioLevel: number;
-}
-
-export interface OutboundReport {
-  kind: 'audio' | 'video';
-  mid: string | null;
-  packetsSent: number;
-  bytesSent: number;
-}
-
-export interface DataChannelReport {
-  label: string;
-  state: string;
-  messagesSent: number;
-  messagesReceived: number;
-}
-
-export interface PcReport {
-  index: number;
-  connectionState: string;
-  iceConnectionState: string;
-  iceGatheringState: string;
-  signalingState: string;
-  /** 'offer' | 'answer' | null */
-  local: string | null;
-  remote: string | null;
-  /** a=candidate lines in the remote SDP (trickled candidates are not counted). */
-  remoteSdpCandidates: number;
-  /** m-line kinds of the remote SDP. */
-  remoteMedia: string[];
-  dtlsState: string | null;
-  selectedPair: string | null;
-  inbound: InboundReport[];
-  outbound: OutboundReport[];
-  dataChannels: DataChannelReport[];
-  statsError: string | null;
-}
-
-const STATS_SCRIPT = `(async () => {
-  const pcs = window.__harnessPcs || [];
-  const out = [];
-  for (let i = 0; i < pcs.length; i++) {
-    const pc = pcs[i];
-    const ld = pc.localDescription, rd = pc.remoteDescription;
-    const r = {
-      index: i,
-      connectionState: pc.connectionState,
-      iceConnectionState: pc.iceConnectionState,
-      iceGatheringState: pc.iceGatheringState,
-      signalingState: pc.signalingState,
-      local: ld ? ld.type : null,
-      remote: rd ? rd.type : null,
-      remoteSdpCandidates: rd ? (rd.sdp.match(/^a=candidate:/gm) || []).length : 0,
-      remoteMedia: rd ? (rd.sdp.match(/^m=[a-z]+/gm) || []).map((s) => s.slice(2)) : [],
-      dtlsState: null, selectedPair: null, inbound: [], outbound: [], dataChannels: [], statsError: null,
-    };
-    if (pc.connectionState !== 'closed') {
-      let stats = null;
-      try { stats = await pc.getStats(); } catch (e) { r.statsError = String(e); }
-      if (stats) {
-        const byId = new Map();
-        stats.forEach((s) => byId.set(s.id, s));
-        const cand = (id) => { const c = byId.get(id); return c ? (c.candidateType + ' ' + (c.address || c.ip) + ':' + c.port + '/' + c.protocol) : '?'; };
-        stats.forEach((s) => {
-          if (s.type === 'transport') {
-            r.dtlsState = s.dtlsState || null;
-            const p = s.selectedCandidatePairId ? byId.get(s.selectedCandidatePairId) : null;
-            if (p) r.selectedPair = cand(p.localCandidateId) + ' -> ' + cand(p.remoteCandidateId) + ' (' + p.state + ')';
-          } else if (s.type === 'inbound-rtp') {
-            const c = s.codecId ? byId.get(s.codecId) : null;
-            r.inbound.push({ kind: s.kind, mid: s.mid ?? null, codec: c ? c.mimeType : null,
-              packetsReceived: s.packetsReceived || 0, bytesReceived: s.bytesReceived || 0, packetsLost: s.packetsLost || 0,
-              framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0,
-              totalAudioEnergy: s.totalAudioEnergy || 0, totalSamplesDuration: s.totalSamplesDuration || 0, audioLevel: s.audioLevel || 0 });
-          } else if (s.type === 'outbound-rtp') {
-            r.outbound.push({ kind: s.kind, mid: s.mid ?? null, packetsSent: s.packetsSent || 0, bytesSent: s.bytesSent || 0 });
-          } else if (s.type === 'data-channel') {
-            r.dataChannels.push({ label: s.label, state: s.state, messagesSent: s.messagesSent || 0, messagesReceived: s.messagesReceived || 0 });
-          }
-        });
-      }
-    }
-    out.push(r);
-  }
-  return out;
-})()`;
+const STATS_SCRIPT = statsScript('chromium');
 
 export interface DemoPage {
   label: string;
@@ -215,18 +105,6 @@ export interface DemoPage {
   close(): Promise<void>;
 }
 
-const LOG_LIMIT = 4000;
-
-function isLocalUrl(u: string, extraHost?: string): boolean {
-  try {
-    const url = new URL(u);
-    if (url.protocol === 'data:' || url.protocol === 'blob:' || url.protocol === 'about:') return true;
-    return url.hostname === '127.0.0.1' || url.hostname === 'localhost' || (extraHost !== undefined && url.hostname === extraHost);
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Open one of Janus's demo pages in a fresh browser context, with settings.js pointing at `gateway`.
  * `query` is appended to the page URL (e.g. { room: '1234' }).
@@ -243,19 +121,21 @@ export async function openDemo(
   const serverUrl = gateway.wsUrl ?? gateway.httpUrl;
   const demo = await startDemoServer({ server: serverUrl, iceServers: [], ...(admin ? { admin } : {}) }, handle.pageHost?.address, handle.pageHost?.port);
   const context = await handle.browser.newContext({ permissions: ['camera', 'microphone'], viewport: { width: 1280, height: 900 } });
-  const log: string[] = [];
-  const waiters: { re: RegExp; resolve: (line: string) => void }[] = [];
-  const push = (line: string) => {
-    log.push(line);
-    if (log.length > LOG_LIMIT) log.splice(0, log.length - LOG_LIMIT);
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      const w = waiters[i]!;
-      if (w.re.test(line)) {
-        waiters.splice(i, 1);
-        w.resolve(line);
-      }
+  const qs = new URLSearchParams(query).toString();
+  const url = `${demo.origin}/${pageName}${qs ? `?${qs}` : ''}`;
+
+  // (alerts and peerConnections read `page`, created below, only when called.)
+  const alerts = async (): Promise<string[]> => {
+    try {
+      return await page.locator('.bootbox .bootbox-body').allTextContents();
+    } catch {
+      return [];
     }
   };
+  const peerConnections = async (): Promise<PcReport[]> => parsePcReports(await page.evaluate(STATS_SCRIPT));
+  const pc = pageConsole({ label, header: `--- ${label} (${url}, server ${serverUrl}) ---`, demo, alerts, peerConnections, describePc });
+  const { log, push, diagnostics } = pc;
+
   await context.route(
     (url) => !isLocalUrl(url.href, handle.pageHost?.address),
     async (route) => {
@@ -273,37 +153,6 @@ export async function openDemo(
   page.on('response', (r) => {
     if (r.status() >= 400) push(`[http ${r.status()}] ${r.url()}`);
   });
-  const qs = new URLSearchParams(query).toString();
-  const url = `${demo.origin}/${pageName}${qs ? `?${qs}` : ''}`;
-
-  const alerts = async (): Promise<string[]> => {
-    try {
-      return await page.locator('.bootbox .bootbox-body').allTextContents();
-    } catch {
-      return [];
-    }
-  };
-  const peerConnections = async (): Promise<PcReport[]> => (await page.evaluate(STATS_SCRIPT)) as PcReport[];
-  const diagnostics = async (consoleLines = 40): Promise<string> => {
-    const parts: string[] = [`--- ${label} (${url}, server ${serverUrl}) ---`];
-    const a = await alerts();
-    if (a.length) parts.push(`page alerts: ${a.map((s) => JSON.stringify(s.trim())).join(' | ')}`);
-    if (demo.missing.length) parts.push(`files the page asked for that do not exist: ${[...new Set(demo.missing)].map((p) => (KNOWN_MISSING.includes(p) ? `${p} (not packaged by Debian; only for spatial audio)` : p)).join(", ")}`);
-    try {
-      const pcs = await peerConnections();
-      if (pcs.length === 0) parts.push('no RTCPeerConnection was created');
-      for (const pc of pcs) parts.push(`pc#${pc.index}: ${describePc(pc)}`);
-    } catch (e) {
-      parts.push(`getStats failed: ${(e as Error).message}`);
-    }
-    const interesting = log.filter((l) => /^\[(error|warning|pageerror|requestfailed|http|harness)/.test(l) || /webrtcup|hangup|ICE state|WebRTC PeerConnection|Error|error/.test(l));
-    parts.push(`console (errors/state, last ${Math.min(interesting.length, consoleLines)} of ${interesting.length}):`);
-    for (const l of interesting.slice(-consoleLines)) parts.push(`  ${l.slice(0, 400)}`);
-    parts.push(`console tail:`);
-    for (const l of log.slice(-Math.ceil(consoleLines / 2))) parts.push(`  ${l.slice(0, 300)}`);
-    return parts.join('\n');
-  };
-
   const dp: DemoPage = {
     label,
     page,
@@ -323,40 +172,8 @@ export async function openDemo(
       await page.locator('#username').fill(name);
       await page.locator('#register').click();
     },
-    waitForConsole: (re: RegExp, timeoutMs: number, what: string) => {
-      const found = log.find((l) => re.test(l));
-      if (found) return Promise.resolve(found);
-      return new Promise<string>((resolve, reject) => {
-        let done = false;
-        const finish = () => {
-          done = true;
-          clearTimeout(timer);
-          clearInterval(poll);
-          const i = waiters.indexOf(w);
-          if (i >= 0) waiters.splice(i, 1);
-        };
-        const w = { re, resolve: (l: string) => (finish(), resolve(l)) };
-        const fail = (why: string) => {
-          finish();
-          void diagnostics().then((d) => reject(new Error(`${label}: ${what} ${why} (waited for console ${re})\n${d}`)));
-        };
-        const timer = setTimeout(() => fail(`did not happen within ${timeoutMs} ms`), timeoutMs);
-        // A bootbox alert is how the demos report errors: fail at once, quoting it.
-        const poll = setInterval(() => {
-          void alerts().then((a) => {
-            if (!done && a.length) fail(`failed: the page alerted ${JSON.stringify(a.join(' | ').trim())}`);
-          });
-        }, 500);
-        waiters.push(w);
-      });
-    },
-    step: async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-      try {
-        return await fn();
-      } catch (e) {
-        throw new Error(`${label}: ${what}: ${(e as Error).message.split('\n')[0]}\n${await diagnostics()}`);
-      }
-    },
+    waitForConsole: pc.waitForConsole,
+    step: pc.step,
     alerts,
     peerConnections,
     diagnostics,

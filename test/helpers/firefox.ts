@@ -34,6 +34,7 @@ import { closeAll, describePc, launchBrowser, type BrowserHandle, type DemoName,
 import { GATEWAYS, gatewayTitle } from './demo-flows.js';
 import { startMediaGateway, type DemoPlugin, type GatewayKind, type MediaGateway } from './media-server.js';
 import { KNOWN_MISSING, startDemoServer, type DemoServer } from './demo-server.js';
+import { isLocalUrl, pageConsole, parsePcReports, PC_COLLECTOR, statsScript } from './page-report.js';
 import type { ImpairedLink } from './netns.js';
 import { ensureSystemPackage } from './system.js';
 
@@ -280,81 +281,8 @@ export async function launchFirefox(opts: LaunchFirefoxOptions = {}): Promise<Fi
   };
 }
 
-/**
- * Collects every RTCPeerConnection the page creates, and the data channels of each (Firefox reports no
- * data-channel stats objects everywhere, so their readyState is read from the channels themselves).
- */
-const PC_COLLECTOR = `(() => {
-  const Native = window.RTCPeerConnection;
-  if (!Native || window.__harnessPcs) return;
-  window.__harnessPcs = [];
-  class HarnessPeerConnection extends Native {
-    constructor(...args) {
-      super(...args);
-      this.__harnessDcs = [];
-      window.__harnessPcs.push(this);
-      this.addEventListener('datachannel', (e) => this.__harnessDcs.push(e.channel));
-    }
-    createDataChannel(...args) {
-      const dc = super.createDataChannel(...args);
-      this.__harnessDcs.push(dc);
-      return dc;
-    }
-  }
-  window.RTCPeerConnection = HarnessPeerConnection;
-})();`;
-
-/**
- * getStats() of every collected PeerConnection in browser.ts's PcReport shape, from what Firefox
- * reports: it has no 'transport' stats, so the DTLS state comes from RTCDtlsTransport.state and the
- * selected pair is the candidate pair flagged `selected` (Firefox) or nominated and succeeded.
- */
-const STATS_SCRIPT = `(async () => {
-  const pcs = window.__harnessPcs || [];
-  const out = [];
-  for (let i = 0; i < pcs.length; i++) {
-    const pc = pcs[i];
-    const ld = pc.localDescription, rd = pc.remoteDescription;
-    const r = {
-      index: i, connectionState: pc.connectionState, iceConnectionState: pc.iceConnectionState,
-      iceGatheringState: pc.iceGatheringState, signalingState: pc.signalingState,
-      local: ld ? ld.type : null, remote: rd ? rd.type : null,
-      remoteSdpCandidates: rd ? (rd.sdp.match(/^a=candidate:/gm) || []).length : 0,
-      remoteMedia: rd ? (rd.sdp.match(/^m=[a-z]+/gm) || []).map((s) => s.slice(2)) : [],
-      dtlsState: null, selectedPair: null, inbound: [], outbound: [], dataChannels: [], statsError: null,
-    };
-    try {
-      const t = (pc.sctp && pc.sctp.transport) || (pc.getReceivers()[0] && pc.getReceivers()[0].transport) || (pc.getSenders()[0] && pc.getSenders()[0].transport);
-      if (t) r.dtlsState = t.state;
-    } catch (e) { /* no transport yet */ }
-    for (const dc of pc.__harnessDcs || []) r.dataChannels.push({ label: dc.label, state: dc.readyState, messagesSent: 0, messagesReceived: 0 });
-    if (pc.connectionState !== 'closed') {
-      let stats = null;
-      try { stats = await pc.getStats(); } catch (e) { r.statsError = String(e); }
-      if (stats) {
-        const byId = new Map();
-        stats.forEach((s) => byId.set(s.id, s));
-        const cand = (id) => { const c = byId.get(id); return c ? (c.candidateType + ' ' + (c.address || c.ip) + ':' + c.port + '/' + c.protocol) : '?'; };
-        let pair = null;
-        stats.forEach((s) => {
-          if (s.type === 'candidate-pair' && (s.selected || (s.nominated && s.state === 'succeeded'))) { if (!pair || s.selected) pair = s; }
-          else if (s.type === 'inbound-rtp') {
-            const c = s.codecId ? byId.get(s.codecId) : null;
-            r.inbound.push({ kind: s.kind || s.mediaType, mid: s.mid ?? null, codec: c ? c.mimeType : null,
-              packetsReceived: s.packetsReceived || 0, bytesReceived: s.bytesReceived || 0, packetsLost: s.packetsLost || 0,
-              framesDecoded: s.framesDecoded || 0, frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0,
-              totalAudioEnergy: s.totalAudioEnergy || 0, totalSamplesDuration: s.totalSamplesDuration || 0, audioLevel: s.audioLevel || 0 });
-          } else if (s.type === 'outbound-rtp') {
-            r.outbound.push({ kind: s.kind || s.mediaType, mid: s.mid ?? null, packetsSent: s.packetsSent || 0, bytesSent: s.bytesSent || 0 });
-          }
-        });
-        if (pair) r.selectedPair = cand(pair.localCandidateId) + ' -> ' + cand(pair.remoteCandidateId) + ' (' + pair.state + ')';
-      }
-    }
-    out.push(r);
-  }
-  return JSON.stringify(out);
-})()`;
+/** Firefox's report: its own DTLS-state and selected-pair lookup (see page-report.ts). */
+const STATS_SCRIPT = statsScript('firefox');
 
 export interface FirefoxDemoPage {
   label: string;
@@ -375,18 +303,7 @@ export interface FirefoxDemoPage {
   close(): Promise<void>;
 }
 
-const LOG_LIMIT = 4000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function isLocalUrl(u: string, extraHost?: string): boolean {
-  try {
-    const url = new URL(u);
-    if (['data:', 'blob:', 'about:', 'moz-extension:', 'chrome:', 'resource:'].includes(url.protocol)) return true;
-    return url.hostname === '127.0.0.1' || url.hostname === 'localhost' || (extraHost !== undefined && url.hostname === extraHost);
-  } catch {
-    return false;
-  }
-}
 
 /** Open one of Janus's demo pages in Firefox, in a fresh browser context (its own cookies and storage). */
 export async function openFirefoxDemo(handle: FirefoxHandle, gateway: GatewayAddress, pageName: DemoName, query: Record<string, string> = {}, label: string = `firefox/${pageName}`): Promise<FirefoxDemoPage> {
@@ -394,19 +311,26 @@ export async function openFirefoxDemo(handle: FirefoxHandle, gateway: GatewayAdd
   const demo = await startDemoServer({ server: serverUrl, iceServers: [] }, handle.pageHost?.address, handle.pageHost?.port);
   const context = await handle.browser.createBrowserContext();
   const page = await context.newPage();
-  const log: string[] = [];
-  const waiters: { re: RegExp; resolve: (line: string) => void }[] = [];
-  const push = (line: string) => {
-    log.push(line);
-    if (log.length > LOG_LIMIT) log.splice(0, log.length - LOG_LIMIT);
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      const w = waiters[i]!;
-      if (w.re.test(line)) {
-        waiters.splice(i, 1);
-        w.resolve(line);
-      }
+  const qs = new URLSearchParams(query).toString();
+  const url = `${demo.origin}/${pageName}${qs ? `?${qs}` : ''}`;
+  const alerts = async (): Promise<string[]> => {
+    try {
+      return JSON.parse((await page.evaluate(`JSON.stringify([...document.querySelectorAll('.bootbox .bootbox-body')].map((e) => e.textContent || ''))`)) as string) as string[];
+    } catch {
+      return [];
     }
   };
+  const peerConnections = async (): Promise<PcReport[]> => parsePcReports(await page.evaluate(STATS_SCRIPT));
+  const pc = pageConsole({
+    label,
+    header: `--- ${label} (${handle.version}, ${url}, server ${serverUrl}) ---`,
+    demo,
+    alerts,
+    peerConnections,
+    describePc,
+    extraDiagnostics: () => ['firefox stderr tail:', ...handle.stderr.slice(-8).map((l) => `  ${l.slice(0, 300)}`)],
+  });
+  const { log, push, diagnostics } = pc;
   page.on('console', (m) => push(`[${m.type()}] ${m.text()}`));
   page.on('pageerror', (e) => push(`[pageerror] ${(e as Error).message ?? String(e)}`));
   page.on('requestfailed', (r) => push(`[requestfailed] ${r.url()} ${r.failure()?.errorText ?? ''}`));
@@ -420,38 +344,7 @@ export async function openFirefoxDemo(handle: FirefoxHandle, gateway: GatewayAdd
     if (r.status() >= 400) push(`[http ${r.status()}] ${r.url()}`);
   });
   await page.evaluateOnNewDocument(PC_COLLECTOR);
-  const qs = new URLSearchParams(query).toString();
-  const url = `${demo.origin}/${pageName}${qs ? `?${qs}` : ''}`;
 
-  const alerts = async (): Promise<string[]> => {
-    try {
-      return JSON.parse((await page.evaluate(`JSON.stringify([...document.querySelectorAll('.bootbox .bootbox-body')].map((e) => e.textContent || ''))`)) as string) as string[];
-    } catch {
-      return [];
-    }
-  };
-  const peerConnections = async (): Promise<PcReport[]> => JSON.parse((await page.evaluate(STATS_SCRIPT)) as string) as PcReport[];
-  const diagnostics = async (consoleLines = 40): Promise<string> => {
-    const parts: string[] = [`--- ${label} (${handle.version}, ${url}, server ${serverUrl}) ---`];
-    const a = await alerts();
-    if (a.length) parts.push(`page alerts: ${a.map((s) => JSON.stringify(s.trim())).join(' | ')}`);
-    if (demo.missing.length) parts.push(`files the page asked for that do not exist: ${[...new Set(demo.missing)].join(', ')}`);
-    try {
-      const pcs = await peerConnections();
-      if (pcs.length === 0) parts.push('no RTCPeerConnection was created');
-      for (const pc of pcs) parts.push(`pc#${pc.index}: ${describePc(pc)}`);
-    } catch (e) {
-      parts.push(`getStats failed: ${(e as Error).message}`);
-    }
-    const interesting = log.filter((l) => /^\[(error|warn|warning|pageerror|requestfailed|http|harness)/.test(l) || /webrtcup|hangup|ICE state|WebRTC PeerConnection|Error|error/.test(l));
-    parts.push(`console (errors/state, last ${Math.min(interesting.length, consoleLines)} of ${interesting.length}):`);
-    for (const l of interesting.slice(-consoleLines)) parts.push(`  ${l.slice(0, 400)}`);
-    parts.push('console tail:');
-    for (const l of log.slice(-Math.ceil(consoleLines / 2))) parts.push(`  ${l.slice(0, 300)}`);
-    parts.push('firefox stderr tail:');
-    for (const l of handle.stderr.slice(-8)) parts.push(`  ${l.slice(0, 300)}`);
-    return parts.join('\n');
-  };
   const waitForExpression = async (expr: string, timeoutMs: number, what: string): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -474,39 +367,8 @@ export async function openFirefoxDemo(handle: FirefoxHandle, gateway: GatewayAdd
       await waitForExpression(`(() => { const u = document.getElementById('username'); return u && u.offsetParent !== null; })()`, timeoutMs, 'the username field (session/attach)');
       await page.evaluate(`(() => { const u = document.getElementById('username'); u.value = ${JSON.stringify(name)}; document.getElementById('register').click(); })()`);
     },
-    waitForConsole: (re: RegExp, timeoutMs: number, what: string) => {
-      const found = log.find((l) => re.test(l));
-      if (found) return Promise.resolve(found);
-      return new Promise<string>((resolve, reject) => {
-        let done = false;
-        const finish = () => {
-          done = true;
-          clearTimeout(timer);
-          clearInterval(poll);
-          const i = waiters.indexOf(w);
-          if (i >= 0) waiters.splice(i, 1);
-        };
-        const w = { re, resolve: (l: string) => (finish(), resolve(l)) };
-        const fail = (why: string) => {
-          finish();
-          void diagnostics().then((d) => reject(new Error(`${label}: ${what} ${why} (waited for console ${re})\n${d}`)));
-        };
-        const timer = setTimeout(() => fail(`did not happen within ${timeoutMs} ms`), timeoutMs);
-        const poll = setInterval(() => {
-          void alerts().then((a) => {
-            if (!done && a.length) fail(`failed: the page alerted ${JSON.stringify(a.join(' | ').trim())}`);
-          });
-        }, 500);
-        waiters.push(w);
-      });
-    },
-    step: async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-      try {
-        return await fn();
-      } catch (e) {
-        throw new Error(`${label}: ${what}: ${(e as Error).message.split('\n')[0]}\n${await diagnostics()}`);
-      }
-    },
+    waitForConsole: pc.waitForConsole,
+    step: pc.step,
     waitForExpression,
     alerts,
     peerConnections,
