@@ -233,6 +233,26 @@ export function rawBytes(maxLength = 300): fc.Arbitrary<Buffer> {
   return fc.uint8Array({ maxLength }).map((u) => Buffer.from(u));
 }
 
+/**
+ * Where to cut a byte stream into socket reads: up to `maxCuts` positions, each taken modulo the
+ * stream's length, so one list applies to a stream of any length (and shrinks well).
+ */
+export function cutPoints(maxCuts: number): fc.Arbitrary<number[]> {
+  return fc.array(fc.nat(), { maxLength: maxCuts });
+}
+
+/** `b` cut at `at` (see cutPoints), each chunk a fresh Buffer as a socket read is; the chunks join back to `b`. */
+export function chunked(b: Uint8Array, at: readonly number[]): Buffer[] {
+  const pos = [...new Set(at.map((a) => (b.length === 0 ? 0 : a % b.length)))].sort((x, y) => x - y);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const p of [...pos, b.length]) {
+    out.push(Buffer.from(b.subarray(prev, p)));
+    prev = p;
+  }
+  return out;
+}
+
 /** Text mutation: bytes of the UTF-8 text mutated, decoded back (lossy where invalid, like the wire). */
 export function mutatedText(valid: fc.Arbitrary<string>, maxMutations = 4): fc.Arbitrary<string> {
   return mutated(valid.map((s) => Buffer.from(s, 'utf8')), maxMutations).map((b) => b.toString('utf8'));

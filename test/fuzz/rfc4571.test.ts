@@ -6,25 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fc, check, boundedHeap, mutated, rawBytes, typedOnly } from './harness.js';
+import { fc, check, chunked, cutPoints, boundedHeap, mutated, rawBytes, typedOnly } from './harness.js';
 import { frame, Rfc4571Reader } from '../../src/media/net/rfc4571.js';
 
 const MAX = 1500;
 
 const packets = fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ minLength: 1000, maxLength: MAX }), fc.constant(new Uint8Array(0))), { minLength: 1, maxLength: 8 });
-const cuts = fc.array(fc.nat(), { maxLength: 16 });
+const cuts = cutPoints(16);
 
-function chunked(b: Uint8Array, at: number[]): Buffer[] {
-  const pos = [...new Set(at.map((a) => (b.length === 0 ? 0 : a % b.length)))].sort((x, y) => x - y);
-  const out: Buffer[] = [];
-  let prev = 0;
-  // Each chunk a fresh Buffer, as a socket read is.
-  for (const p of [...pos, b.length]) {
-    out.push(Buffer.from(b.subarray(prev, p)));
-    prev = p;
-  }
-  return out;
-}
 
 const framedStream = (ps: Uint8Array[]): Buffer => Buffer.concat(ps.map((p) => frame(p, 0, p.length)));
 

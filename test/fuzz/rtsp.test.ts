@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fc, check, boundedHeap, mutated, mutatedLines, mutatedText, rawBytes, typedOnly, withinTime, REPLAYING } from './harness.js';
+import { fc, check, chunked, cutPoints, boundedHeap, mutated, mutatedLines, mutatedText, rawBytes, typedOnly, withinTime, REPLAYING } from './harness.js';
 import { RtspReader, type RtspResponse } from '../../src/plugins/streaming/rtsp-reader.js';
 import { describedStream, MAX_SESSION_TIMEOUT_S, parseSessionHeader, resolveControl, RtspDescribeError } from '../../src/plugins/streaming/rtsp-describe.js';
 import { parseSdp, SdpError } from '../../src/media/sdp/index.js';
@@ -42,20 +42,8 @@ const message: fc.Arbitrary<Buffer> = fc.oneof(
   fc.constant(Buffer.from('ANNOUNCE rtsp://x/ RTSP/1.0\r\nCSeq: 9\r\n\r\n')),
 );
 const stream = fc.array(message, { minLength: 1, maxLength: 6 }).map((ms) => Buffer.concat(ms));
-/** Cut points as fractions, so one list applies to any stream. */
-const cuts = fc.array(fc.nat(), { maxLength: 12 });
+const cuts = cutPoints(12);
 
-function chunked(b: Buffer, at: number[]): Buffer[] {
-  const pos = [...new Set(at.map((a) => (b.length === 0 ? 0 : a % b.length)))].sort((x, y) => x - y);
-  const out: Buffer[] = [];
-  let prev = 0;
-  // Each chunk a fresh Buffer, as a socket read is.
-  for (const p of [...pos, b.length]) {
-    out.push(Buffer.from(b.subarray(prev, p)));
-    prev = p;
-  }
-  return out;
-}
 
 test('RTSP reader: well-formed messages cut anywhere come out as from one chunk', async () => {
   await boundedHeap(16 << 20, () => {
