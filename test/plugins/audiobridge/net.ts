@@ -10,6 +10,7 @@ import { Jcfg } from '../../../src/config/jcfg.js';
 import { createOpusDecoder, createOpusEncoder, type OpusEncoder, type OpusSampleRate } from '../../../src/codecs/opus.js';
 import { Gateway } from '../../../src/core/gateway.js';
 import type { JanusMessage } from '../../../src/core/messages.js';
+import type { Logger } from '../../../src/log.js';
 import { LocalCandidates } from '../../../src/media/candidates.js';
 import { WebRtcMediaPlane } from '../../../src/media/plane.js';
 import { buildOffer, EXT, extmapsFor } from '../../../src/media/sdp/negotiate.js';
@@ -38,7 +39,8 @@ export const ROOM_1234 = `general: {\n}\nroom-1234: {\n\tdescription = "Demo Roo
 
 let txn = 0;
 
-export async function makeAbWorld(pluginJcfg = ROOM_1234, opts: AudioBridgeOptions = {}): Promise<AbWorld> {
+/** `log`: the gateway's logger (the plugin logs through it), quiet unless given. */
+export async function makeAbWorld(pluginJcfg = ROOM_1234, opts: AudioBridgeOptions = {}, log: Logger = quietLog): Promise<AbWorld> {
   const config = defaultJanusConfig('/nonexistent');
   config.media.rtp_port_range = null; // ephemeral ports: no clash with tests running in parallel
   config.nat.ice_enforce_list = ['127.0.0.1'];
@@ -51,7 +53,7 @@ export async function makeAbWorld(pluginJcfg = ROOM_1234, opts: AudioBridgeOptio
     mediaPlane: plane,
     pluginConfig: (pkg) => Jcfg.fromText(pkg === AUDIOBRIDGE_PACKAGE ? pluginJcfg : '', `/nonexistent/${pkg}.jcfg`),
     watchdogIntervalMs: 60_000,
-    log: quietLog,
+    log,
   });
   await gw.start();
   const client = new RecordingClient();
