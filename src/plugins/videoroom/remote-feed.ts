@@ -4,7 +4,8 @@
  *
  * Wire format, as Janus 1.1.2's: one RTP port carries every stream, told apart by SSRC only:
  * 1000 + 10 x mindex (+ 1, + 2 for the simulcast layers, lowest first); a data channel message comes as
- * an RTP header (payload type 1: binary, 0: text) with the message as payload. A second UDP port
+ * an RTP header (payload type 0: text, any other binary) with the message as everything after its first
+ * 12 bytes, as Janus reads it (remote-data-janus.test.ts pins the details). A second UDP port
  * (`rtcp_port`) is for keyframe requests: whoever sends an RTP or RTCP packet to it (the origin's
  * forwarder "latches" with empty RTP packets) gets our PLIs (sender SSRC 1, media SSRC that of the
  * stream), at most one per stream per second, a later one held back rather than dropped.
@@ -216,8 +217,9 @@ export class RemoteFeed {
   private onRtp(msg: Buffer): void {
     try {
       const len = msg.length;
-      // Version 2, a full fixed header, not RTCP.
-      if (len < 12 || (msg[0]! & 0xc0) !== 0x80 || (msg[1]! >= 192 && msg[1]! <= 223)) return this.drop();
+      // As Janus 1.1.2 tells RTP here: a full fixed header, and a payload type outside RTCP's 64-95.
+      const pt = msg[1]! & 0x7f;
+      if (len < 12 || (pt >= 64 && pt < 96)) return this.drop();
       const ssrc = msg.readUInt32BE(8);
       if (ssrc < REMOTE_SSRC_BASE) return this.drop();
       const diff = ssrc - REMOTE_SSRC_BASE;
@@ -225,11 +227,17 @@ export class RemoteFeed {
       const layer = diff - mindex * REMOTE_SSRC_STEP;
       const fs = this.streams[mindex];
       if (fs === undefined || layer > 2 || (layer > 0 && !fs.ps.simulcast)) return this.drop();
-      this.received++;
       if (fs.ps.type === 'data') {
-        this.feeds.path.data(this.me, msg.subarray(12), (msg[1]! & 0x7f) !== 0);
+        // The message is everything after the fixed header, as Janus takes it (its forwarder's envelope
+        // is a bare 12-byte header: CSRCs, an extension or padding would be message bytes), whatever
+        // the version bits; payload type 0 is text. An empty message is not delivered.
+        this.received++;
+        if (len > 12) this.feeds.path.data(this.me, msg.subarray(12), pt !== 0);
         return;
       }
+      // Media must be RTP version 2 (Janus relays any version; every receiver would drop it).
+      if ((msg[0]! & 0xc0) !== 0x80) return this.drop();
+      this.received++;
       this.feeds.path.rtp(this.me, fs.infos[layer]!, msg, len);
     } catch (err) {
       this.feeds.ctx.log.error(`videoroom: remote publisher ${this.me.id} packet failure: ${(err as Error)?.stack ?? String(err)}`);
