@@ -26,10 +26,11 @@ import { WorkerPool } from './workers/pool.js';
 import type { MediaRuntimeSettings } from './media/peer.js';
 import type { Plugin } from './core/plugin.js';
 import { cfgBool, cfgString } from './config/values.js';
-import { Cluster, CLUSTERED_PLUGINS } from './cluster/cluster.js';
-import { createMetrics } from './metrics/registry.js';
+// Cluster (ioredis) and the Prometheus registry (prom-client) are loaded only when configured: the two
+// packages were a large share of the startup time.
+import type { Cluster } from './cluster/cluster.js';
 import { advertisedAddresses, inContainer, reachabilityWarning } from './metrics/startup.js';
-import { builtinPlugins, isDisabled, WORKER_CAPABLE } from './plugins/index.js';
+import { isDisabled, loadPlugin, PLUGIN_CATALOG, type CatalogEntry } from './plugins/catalog.js';
 import { bindAddress } from './transports/bind.js';
 import { HttpTransport } from './transports/http.js';
 import { MetricsServer } from './transports/metrics.js';
@@ -102,7 +103,8 @@ async function main(argv: string[]): Promise<void> {
   }
 
   const disabledPlugins = cfg.janus.plugins.disable;
-  let plugins = builtinPlugins().filter((p) => !isDisabled(p.package, disabledPlugins));
+  // Only names here: a plugin's module is loaded by the thread that runs it (below, or its workers).
+  const entries = PLUGIN_CATALOG.filter((e) => !isDisabled(e.info.package, disabledPlugins));
   // The WebRTC media plane: certificate, local candidates (STUN probe: a warning when unusable), port range.
   let gatewayRef: Gateway | null = null;
   const mediaSettings = (): MediaRuntimeSettings => {
@@ -129,11 +131,13 @@ async function main(argv: string[]): Promise<void> {
   const routedPlane = new RoutingMediaPlane(mediaPlane);
   const poolSize = cfg.janus.media.media_workers;
   const pool = poolSize > 0 ? new WorkerPool({ size: poolSize, plane: mediaPlane, config: cfg.janus, settings: mediaSettings }) : null;
-  const pluginsInWorkers: Plugin[] = [];
-  for (const p of plugins) {
-    const spec = WORKER_CAPABLE[p.package];
+  // Each entry's place in the list: the plugin itself (main thread), or its PooledPlugin.
+  const placed: (Plugin | CatalogEntry)[] = [];
+  for (const e of entries) {
+    const p = e.info;
+    const spec = e.worker;
     if (!spec || !pool) {
-      pluginsInWorkers.push(p);
+      placed.push(e);
       continue;
     }
     let wanted = spec.byDefault;
@@ -146,7 +150,7 @@ async function main(argv: string[]): Promise<void> {
       /* the plugin reports its own config errors at init */
     }
     if (!wanted) {
-      pluginsInWorkers.push(p);
+      placed.push(e);
       continue;
     }
     // VideoRoom, EchoTest and TextRoom use every worker (a TextRoom room's worker relays to members on
@@ -161,16 +165,18 @@ async function main(argv: string[]): Promise<void> {
         : p.package === 'janus.plugin.audiobridge' && !spread
           ? [pool.workers[0]!]
           : pool.workers;
-    const wp = new PooledPlugin({ describe: p, module: spec.module, exportName: spec.exportName, pool, workers });
+    const wp = new PooledPlugin({ describe: p, module: e.module, exportName: e.exportName, pool, workers });
     routedPlane.route(p.package, wp.media);
-    pluginsInWorkers.push(wp);
+    placed.push(wp);
   }
-  plugins = pluginsInWorkers;
+  // The main thread's own plugins, their modules loaded side by side.
+  const plugins: Plugin[] = await Promise.all(placed.map((x) => ('info' in x ? loadPlugin(x) : x)));
 
   // Cluster mode (janus.jcfg `cluster`, Portunus only): VideoRoom rooms shared through Redis.
   let cluster: Cluster | null = null;
   let gatewayForLoad: Gateway | null = null;
   if (cfg.janus.cluster.enabled) {
+    const { Cluster, CLUSTERED_PLUGINS } = await import('./cluster/cluster.js');
     const adminKeys: Record<string, string | null> = {};
     for (const pkg of CLUSTERED_PLUGINS) {
       try {
@@ -250,6 +256,7 @@ async function main(argv: string[]): Promise<void> {
     // The media sockets' ports, for their kernel receive drops: single_port .. +workers (main's is the last), else the range.
     const sp = cfg.janus.media.single_port;
     const mediaPorts = sp > 0 ? { min: sp, max: sp + cfg.janus.media.media_workers } : range ? { min: range.min, max: range.max } : null;
+    const { createMetrics } = await import('./metrics/registry.js');
     const metrics = createMetrics({ gateway, media: routedPlane, rtpPortsTotal: range ? range.max - range.min + 1 : 0, mediaPorts, ...(pool ? { workers: () => pool.status() } : {}), ...(cluster ? { cluster: () => cluster.status() } : {}) });
     metricsServer = new MetricsServer({
       metrics,

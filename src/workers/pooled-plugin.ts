@@ -30,12 +30,13 @@ import type { MediaWorker, WorkerClient } from './media-worker.js';
 import { membersSpanWorkers, movesAcross, roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
 import type { WorkerPool } from './pool.js';
 import type { PluginLoad } from './protocol.js';
+import type { PluginInfo } from '../plugins/catalog.js';
 import { BusHub } from './bus.js';
 import { cfgInt } from '../config/values.js';
 
 export interface PooledPluginOptions {
   /** An instance of the plugin class, for its name and version only (it is never initialized here). */
-  describe: Plugin;
+  describe: PluginInfo;
   /** URL of the module exporting the class, and the export name (each worker constructs one). */
   module: string;
   exportName: string;

@@ -9,6 +9,7 @@
  * plugin-level: `{"audiobridge":"event","error_code":48x,"error":"..."}`.
  * Media: incoming.ts (RTP in), room.ts (mixing engine, RTP out), media.ts (the host contract).
  */
+import { AUDIOBRIDGE_INFO } from '../catalog.js';
 import type { JanusConfig } from '../../config/types.js';
 import { cfgBool, cfgString } from '../../config/values.js';
 import type { Jsep } from '../../core/jsep.js';
@@ -32,7 +33,7 @@ import { crossRecord, crossWorkerCall, forwardUp, sendMeta, workerDown } from '.
 import type { BusMember, WorkerBus } from '../../workers/bus.js';
 import { dropForwarders, listForwarders, rtpForward, staticForwarder, stopRtpForward } from './rtp-forward.js';
 
-export const AUDIOBRIDGE_PACKAGE = 'janus.plugin.audiobridge';
+export const AUDIOBRIDGE_PACKAGE = AUDIOBRIDGE_INFO.package;
 
 const ASYNC = new Set(['join', 'configure', 'changeroom', 'leave', 'hangup']);
 
@@ -43,12 +44,12 @@ export interface AudioBridgeOptions extends EngineOptions {
 }
 
 export class AudioBridgePlugin implements Plugin, BusMember<never> {
-  readonly package = AUDIOBRIDGE_PACKAGE;
-  readonly name = 'JANUS AudioBridge plugin';
-  readonly author = 'Meetecho s.r.l.';
-  readonly description = 'This is a plugin implementing an audio conference bridge for Janus, mixing Opus streams.';
-  readonly version = 13;
-  readonly versionString = '0.0.13';
+  readonly package = AUDIOBRIDGE_INFO.package;
+  readonly name = AUDIOBRIDGE_INFO.name;
+  readonly author = AUDIOBRIDGE_INFO.author;
+  readonly description = AUDIOBRIDGE_INFO.description;
+  readonly version = AUDIOBRIDGE_INFO.version;
+  readonly versionString = AUDIOBRIDGE_INFO.versionString;
 
   private readonly ctx: AbContext;
   /** Whether the path policy was injected (else it comes from janus.jcfg at init). */

@@ -13,6 +13,7 @@
  * Not supported yet: recording (`record: true` is refused with 413), simulcast layer selection
  * (`substream`/`temporal` are accepted and ignored: layer 0 is echoed).
  */
+import { ECHOTEST_INFO } from '../catalog.js';
 import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
 import {
@@ -137,12 +138,12 @@ const VIDEO_EXTENSIONS = [EXT.mid, EXT.videoOrientation, EXT.playoutDelay, EXT.r
 const RTCP_FB = ['nack', 'nack pli', 'ccm fir', 'goog-remb', 'transport-cc'];
 
 export class EchoTestPlugin implements Plugin {
-  readonly package = 'janus.plugin.echotest';
-  readonly name = 'JANUS EchoTest plugin';
-  readonly author = 'Meetecho s.r.l.';
-  readonly description = 'This is a trivial EchoTest plugin for Janus, just used to showcase the plugin interface.';
-  readonly version = 7;
-  readonly versionString = '0.0.7';
+  readonly package = ECHOTEST_INFO.package;
+  readonly name = ECHOTEST_INFO.name;
+  readonly author = ECHOTEST_INFO.author;
+  readonly description = ECHOTEST_INFO.description;
+  readonly version = ECHOTEST_INFO.version;
+  readonly versionString = ECHOTEST_INFO.versionString;
 
   private host: PluginHost | null = null;
   private media: (PluginHost & PluginMediaHost) | null = null;

@@ -6,6 +6,7 @@
  * `play`, `start`, `stop`, `pause`, `resume` with an event carrying the transaction. Every file a
  * request leads to is a bare name inside the folder (`filename` naming a path is refused).
  */
+import { RECORDPLAY_INFO } from '../catalog.js';
 import { mkdirSync } from 'node:fs';
 import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
@@ -33,7 +34,7 @@ import { RpError, RpErrorCode, validate } from './errors.js';
 import { Library, recordingDate, type Recording } from './library.js';
 import { makeTrack, Player, type PlayTrack } from './player.js';
 
-const PKG = 'janus.plugin.recordplay';
+const PKG = RECORDPLAY_INFO.package;
 const AUDIO_PT = 111;
 const VIDEO_PT = 100;
 const TICK_MS = 5;
@@ -80,12 +81,12 @@ function offeredOrder(m: MediaSection): CodecName[] {
 }
 
 export class RecordPlayPlugin implements Plugin {
-  readonly package = PKG;
-  readonly name = 'JANUS Record&Play plugin';
-  readonly author = 'Meetecho s.r.l.';
-  readonly description = 'This is a trivial Record&Play plugin for Janus, to record WebRTC sessions and replay them.';
-  readonly version = 4;
-  readonly versionString = '0.0.4';
+  readonly package = RECORDPLAY_INFO.package;
+  readonly name = RECORDPLAY_INFO.name;
+  readonly author = RECORDPLAY_INFO.author;
+  readonly description = RECORDPLAY_INFO.description;
+  readonly version = RECORDPLAY_INFO.version;
+  readonly versionString = RECORDPLAY_INFO.versionString;
 
   private host: PluginHost | null = null;
   private media: PluginMediaHost | null = null;

@@ -4,6 +4,7 @@
  * incomingData; only `permanent` saves and backend POSTs are asynchronous, and neither is awaited
  * by anything on the message path.
  */
+import { TEXTROOM_INFO } from '../catalog.js';
 import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
 import type { Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession } from '../../core/plugin.js';
@@ -44,12 +45,12 @@ function orInvalid(out: Outcome): Data {
 }
 
 export class TextRoomPlugin implements Plugin, DataChannelPlugin, BusMember<RelayBatch> {
-  readonly package = 'janus.plugin.textroom';
-  readonly name = 'JANUS TextRoom plugin';
-  readonly author = 'Portunus';
-  readonly description = 'A text-only chat room over DataChannels (Janus TextRoom compatible)';
-  readonly version = 2;
-  readonly versionString = '0.0.2';
+  readonly package = TEXTROOM_INFO.package;
+  readonly name = TEXTROOM_INFO.name;
+  readonly author = TEXTROOM_INFO.author;
+  readonly description = TEXTROOM_INFO.description;
+  readonly version = TEXTROOM_INFO.version;
+  readonly versionString = TEXTROOM_INFO.versionString;
 
   private ctx: TrContext | null = null;
   private host: PluginHost | null = null;

@@ -11,6 +11,7 @@
  * to renegotiate: the other side gets `update`], hangup {reason?}.
  * Events: registered, calling, incomingcall, accepted, update, set, hangup, simulcast, slow_link.
  */
+import { VIDEOCALL_INFO } from '../catalog.js';
 import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
 import {
@@ -32,19 +33,19 @@ import { CallRelay, type CallSide } from './relay.js';
 import { answerForCaller, offerForCallee, relayUpdate } from './sdp.js';
 import { VcSession } from './session.js';
 
-const PKG = 'janus.plugin.videocall';
+const PKG = VIDEOCALL_INFO.package;
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
 export class VideoCallPlugin implements Plugin {
-  readonly package = PKG;
-  readonly name = 'JANUS VideoCall plugin';
-  readonly author = 'Meetecho s.r.l.';
-  readonly description = 'This is a simple video call plugin for Janus, allowing two WebRTC peers to call each other through a server.';
-  readonly version = 6;
-  readonly versionString = '0.0.6';
+  readonly package = VIDEOCALL_INFO.package;
+  readonly name = VIDEOCALL_INFO.name;
+  readonly author = VIDEOCALL_INFO.author;
+  readonly description = VIDEOCALL_INFO.description;
+  readonly version = VIDEOCALL_INFO.version;
+  readonly versionString = VIDEOCALL_INFO.versionString;
 
   private host: PluginHost | null = null;
   private media: PluginMediaHost | null = null;

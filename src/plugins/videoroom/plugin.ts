@@ -3,6 +3,7 @@
  * publisher flow (publisher.ts, publishing.ts) or the subscriber flow (subscriber.ts), owns the
  * handle lifecycle, and hands the packet path to the Forwarder (forward.ts).
  */
+import { VIDEOROOM_INFO } from '../catalog.js';
 import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
 import {
@@ -48,12 +49,12 @@ function unknownRequest(name: string): VrError {
 }
 
 export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
-  readonly package = 'janus.plugin.videoroom';
-  readonly name = 'JANUS VideoRoom plugin';
-  readonly author = 'Portunus';
-  readonly description = 'This is a plugin implementing a videoconferencing SFU (Selective Forwarding Unit) for Janus, that is an audio/video router.';
-  readonly version = 2;
-  readonly versionString = '0.0.2';
+  readonly package = VIDEOROOM_INFO.package;
+  readonly name = VIDEOROOM_INFO.name;
+  readonly author = VIDEOROOM_INFO.author;
+  readonly description = VIDEOROOM_INFO.description;
+  readonly version = VIDEOROOM_INFO.version;
+  readonly versionString = VIDEOROOM_INFO.versionString;
 
   private ctx: VrContext | null = null;
   /** Tests may inject a path policy; otherwise it comes from janus.jcfg's protected_folders. */
