@@ -11,13 +11,13 @@
  *   wrapping window.RTCPeerConnection with page.addInitScript: the page itself is untouched) so
  *   tests can read getStats().
  * - PeerConnection reports (page-report.ts, shared with the Firefox harness) + mediaProblem(): which
- *   step of the media path failed (no answer SDP,
- *   ICE, DTLS, no RTP, nothing decoded), for precise failure messages.
+ *   step of the media path failed (no answer SDP, ICE, DTLS, no RTP, nothing decoded), for precise
+ *   failure messages.
  */
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ensureSystemPackage } from './system.js';
-import { KNOWN_MISSING, startDemoServer, type DemoServer } from './demo-server.js';
-import { isLocalUrl, pageConsole, parsePcReports, PC_COLLECTOR, statsScript, type PcReport } from './page-report.js';
+import { KNOWN_MISSING, startDemoServer } from './demo-server.js';
+import { isLocalUrl, pageConsole, parsePcReports, PC_COLLECTOR, statsScript, type DemoPageBase, type PcReport } from './page-report.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -80,29 +80,10 @@ export type { DataChannelReport, InboundReport, OutboundReport, PcReport } from 
 
 const STATS_SCRIPT = statsScript('chromium');
 
-export interface DemoPage {
-  label: string;
+/** A demo page in Chromium (the browser-independent part is page-report.ts's DemoPageBase). */
+export interface DemoPage extends DemoPageBase {
   page: Page;
   context: BrowserContext;
-  demo: DemoServer;
-  url: string;
-  /** Captured console lines ("[type] text"), page errors and failed requests, in order. */
-  log: string[];
-  /** Click the demo's Start button (creates the Janus session). */
-  start(): Promise<void>;
-  /** Fill #username and click #register (videoroom/textroom/audiobridge demos). */
-  register(name: string, timeoutMs?: number): Promise<void>;
-  /** Resolve with the first console line (past or future) matching `re`; reject with diagnostics after timeoutMs. */
-  waitForConsole(re: RegExp, timeoutMs: number, what: string): Promise<string>;
-  /** Run a UI step; a failure is rethrown as "<label>: <what>: <error>" plus the page diagnostics. */
-  step<T>(what: string, fn: () => Promise<T>): Promise<T>;
-  /** Texts of the bootbox alerts/dialogs currently shown by the page. */
-  alerts(): Promise<string[]>;
-  /** getStats() of every RTCPeerConnection the page created. */
-  peerConnections(): Promise<PcReport[]>;
-  /** Human-readable state for failure messages: alerts, PCs, missing files, console tail. */
-  diagnostics(consoleLines?: number): Promise<string>;
-  close(): Promise<void>;
 }
 
 /**
@@ -281,7 +262,7 @@ export function mediaProblem(pc: PcReport | undefined, want: MediaWant): string 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What waitForMedia() needs of a page: a Chromium DemoPage, or a Firefox one (firefox.ts). */
-export type MediaPage = Pick<DemoPage, 'label' | 'peerConnections' | 'alerts' | 'diagnostics'>;
+export type MediaPage = Pick<DemoPageBase, 'label' | 'peerConnections' | 'alerts' | 'diagnostics'>;
 
 /**
  * Poll getStats until `select` yields `count` PeerConnections that all pass mediaProblem(want).

@@ -33,8 +33,8 @@ import { after, before, describe } from 'node:test';
 import { closeAll, describePc, launchBrowser, type BrowserHandle, type DemoName, type GatewayAddress, type PcReport } from './browser.js';
 import { GATEWAYS, gatewayTitle } from './demo-flows.js';
 import { startMediaGateway, type DemoPlugin, type GatewayKind, type MediaGateway } from './media-server.js';
-import { KNOWN_MISSING, startDemoServer, type DemoServer } from './demo-server.js';
-import { isLocalUrl, pageConsole, parsePcReports, PC_COLLECTOR, statsScript } from './page-report.js';
+import { KNOWN_MISSING, startDemoServer } from './demo-server.js';
+import { isLocalUrl, pageConsole, parsePcReports, PC_COLLECTOR, statsScript, type DemoPageBase } from './page-report.js';
 import type { ImpairedLink } from './netns.js';
 import { ensureSystemPackage } from './system.js';
 
@@ -284,23 +284,12 @@ export async function launchFirefox(opts: LaunchFirefoxOptions = {}): Promise<Fi
 /** Firefox's report: its own DTLS-state and selected-pair lookup (see page-report.ts). */
 const STATS_SCRIPT = statsScript('firefox');
 
-export interface FirefoxDemoPage {
-  label: string;
+/** A demo page in Firefox (the browser-independent part is page-report.ts's DemoPageBase). */
+export interface FirefoxDemoPage extends DemoPageBase {
   page: Page;
   context: BrowserContext;
-  demo: DemoServer;
-  url: string;
-  log: string[];
-  start(): Promise<void>;
-  register(name: string, timeoutMs?: number): Promise<void>;
-  waitForConsole(re: RegExp, timeoutMs: number, what: string): Promise<string>;
-  step<T>(what: string, fn: () => Promise<T>): Promise<T>;
   /** Wait until the page expression `expr` is truthy. */
   waitForExpression(expr: string, timeoutMs: number, what: string): Promise<void>;
-  alerts(): Promise<string[]>;
-  peerConnections(): Promise<PcReport[]>;
-  diagnostics(consoleLines?: number): Promise<string>;
-  close(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -187,6 +187,30 @@ export function isLocalUrl(u: string, extraHost?: string): boolean {
   }
 }
 
+/** A demo page, whichever browser shows it (browser.ts DemoPage, firefox.ts FirefoxDemoPage add the driver's objects). */
+export interface DemoPageBase {
+  label: string;
+  demo: DemoServer;
+  url: string;
+  /** Captured console lines ("[type] text"), page errors and failed requests, in order. */
+  log: string[];
+  /** Click the demo's Start button (creates the Janus session). */
+  start(): Promise<void>;
+  /** Fill #username and click #register (videoroom/textroom/audiobridge demos). */
+  register(name: string, timeoutMs?: number): Promise<void>;
+  /** Resolve with the first console line (past or future) matching `re`; reject with diagnostics after timeoutMs. */
+  waitForConsole(re: RegExp, timeoutMs: number, what: string): Promise<string>;
+  /** Run a UI step; a failure is rethrown as "<label>: <what>: <error>" plus the page diagnostics. */
+  step<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  /** Texts of the bootbox alerts/dialogs currently shown by the page. */
+  alerts(): Promise<string[]>;
+  /** getStats() of every RTCPeerConnection the page created. */
+  peerConnections(): Promise<PcReport[]>;
+  /** Human-readable state for failure messages: alerts, PCs, missing files, console tail. */
+  diagnostics(consoleLines?: number): Promise<string>;
+  close(): Promise<void>;
+}
+
 const LOG_LIMIT = 4000;
 
 export interface PageConsole {

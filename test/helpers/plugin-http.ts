@@ -31,16 +31,12 @@ export class PluginHttp {
     for (const e of Array.isArray(p.json) ? p.json : [p.json]) if (e && typeof e === 'object' && !Array.isArray(e) && e['janus'] !== 'keepalive') this.events.push(e as JsonObject);
   }
 
-  /** The first kept event that matches, as its plugin data (plus `jsep_type`); null if none within `ms`. */
+  /** The first kept event that matches (removed from the kept ones); null if none within `ms`. */
   private async find(match: (e: JsonObject) => boolean, ms: number): Promise<JsonObject | null> {
     const deadline = Date.now() + ms;
     for (;;) {
       const i = this.events.findIndex(match);
-      if (i >= 0) {
-        const e = this.events.splice(i, 1)[0]!;
-        const data = (e['plugindata'] as JsonObject)['data'] as JsonObject;
-        return e['jsep'] ? { ...data, jsep_type: (e['jsep'] as JsonObject)['type']! } : data;
-      }
+      if (i >= 0) return this.events.splice(i, 1)[0]!;
       if (Date.now() > deadline) return null;
       await this.poll();
     }
@@ -53,27 +49,41 @@ export class PluginHttp {
     return found;
   }
 
+  /** The plugin data of the reply (plus `jsep_type` when a JSEP came with it). */
   async req(handle: number, body: unknown, jsep?: Record<string, unknown>): Promise<JsonObject> {
+    return (await this.message(handle, body, jsep)).data;
+  }
+
+  /** As req(), with the JSEP itself (null if none). */
+  async message(handle: number, body: unknown, jsep?: Record<string, unknown>): Promise<{ data: JsonObject; jsep: { type: string; sdp: string } | null }> {
     const transaction = tx('ph');
     const r = await postJson(`${this.url}/${this.session}/${handle}`, { janus: 'message', transaction, body, ...(jsep ? { jsep } : {}) });
-    if (r['janus'] === 'success') return (r['plugindata'] as JsonObject)['data'] as JsonObject;
-    if (r['janus'] !== 'ack') return { janus: r['janus'] ?? null, error: r['error'] ?? null };
-    return this.take((e) => e['transaction'] === transaction, `event for ${JSON.stringify(body)}`);
+    if (r['janus'] === 'success') return { data: (r['plugindata'] as JsonObject)['data'] as JsonObject, jsep: null };
+    if (r['janus'] !== 'ack') return { data: { janus: r['janus'] ?? null, error: r['error'] ?? null }, jsep: null };
+    const e = await this.take((x) => x['transaction'] === transaction, `event for ${JSON.stringify(body)}`);
+    return { data: dataOf(e), jsep: (e['jsep'] as { type: string; sdp: string } | undefined) ?? null };
   }
 
   /** The next unsolicited plugin event for `handle` (no transaction), in arrival order. */
-  unsolicited(handle: number): Promise<JsonObject> {
-    return this.take(unsolicitedFor(handle), `unsolicited event for ${handle}`);
+  async unsolicited(handle: number): Promise<JsonObject> {
+    return dataOf(await this.take(unsolicitedFor(handle), `unsolicited event for ${handle}`));
   }
 
   /** The next unsolicited plugin event for `handle`, or null when none comes within `ms` (a script step that expects silence). */
-  event(handle: number, ms = 4000): Promise<JsonObject | null> {
-    return this.find(unsolicitedFor(handle), ms);
+  async event(handle: number, ms = 4000): Promise<JsonObject | null> {
+    const e = await this.find(unsolicitedFor(handle), ms);
+    return e === null ? null : dataOf(e);
   }
 
   async close(): Promise<void> {
     await postJson(`${this.url}/${this.session}`, { janus: 'destroy', transaction: tx() }).catch(() => undefined);
   }
+}
+
+/** An event's plugin data, plus `jsep_type` when a JSEP came with it. */
+function dataOf(e: JsonObject): JsonObject {
+  const data = (e['plugindata'] as JsonObject)['data'] as JsonObject;
+  return e['jsep'] ? { ...data, jsep_type: (e['jsep'] as JsonObject)['type']! } : data;
 }
 
 const unsolicitedFor = (handle: number) => (e: JsonObject): boolean => e['sender'] === handle && e['janus'] === 'event' && e['transaction'] === undefined;

@@ -16,7 +16,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { existsSync } from 'node:fs';
-import { postJson, longPoll, type JsonObject } from '../../helpers/janus-client.js';
+import { PluginHttp } from '../../helpers/plugin-http.js';
 import { DataChannelClient, type ReceivedFrame } from '../../helpers/datachannel-client.js';
 import { pluginJcfg, startMediaGateway, type GatewayKind, type MediaGateway } from '../../helpers/media-server.js';
 
@@ -58,55 +58,26 @@ const DATAGRAMS: { what: string; d: Buffer }[] = [
   { what: 'marker', d: envelope(0x80, 0, Buffer.from('END')) },
 ];
 
-interface H {
-  gw: MediaGateway;
-  session: number;
-  handle: number;
-  events: JsonObject[];
-}
-
-async function attach(gw: MediaGateway): Promise<H> {
-  const s = await postJson(gw.httpUrl, { janus: 'create', transaction: 'c' });
-  const session = (s.data as { id: number }).id;
-  const a = await postJson(`${gw.httpUrl}/${session}`, { janus: 'attach', plugin: 'janus.plugin.videoroom', transaction: 'a' });
-  return { gw, session, handle: (a.data as { id: number }).id, events: [] };
-}
-
-async function request(h: H, body: JsonObject, jsep?: JsonObject): Promise<JsonObject> {
-  const transaction = `t${Math.random()}`;
-  const r = await postJson(`${h.gw.httpUrl}/${h.session}/${h.handle}`, { janus: 'message', transaction, body, ...(jsep ? { jsep } : {}) });
-  if (r.janus === 'success') return r;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const i = h.events.findIndex((e) => e.transaction === transaction && e.janus === 'event');
-    if (i >= 0) return h.events.splice(i, 1)[0]!;
-    if (Date.now() > deadline) throw new Error(`no event for ${JSON.stringify(body)}; have ${JSON.stringify(h.events).slice(0, 800)}`);
-    const p = await longPoll(h.gw.httpUrl, h.session, { maxev: 10, timeoutMs: 35_000 });
-    for (const e of Array.isArray(p.json) ? p.json : [p.json]) if (e && typeof e === 'object' && !Array.isArray(e) && e['janus'] !== 'keepalive') h.events.push(e as JsonObject);
-  }
-}
-
-const pdata = (e: JsonObject): JsonObject => (e.plugindata as { data: JsonObject }).data;
-
 /** What a data subscriber of a remote publisher in `kind` receives for DATAGRAMS. */
 async function deliveredBy(kind: GatewayKind): Promise<{ text: string; binary: boolean }[]> {
   const gw = await startMediaGateway(kind, ['videoroom'], { videoroom: pluginJcfg('videoroom') }, { prefix: 'remote-data' });
   cleanup.push(() => gw.stop());
-  const adm = await attach(gw);
-  const add = pdata(await request(adm, {
+  const http = await PluginHttp.open(gw.httpUrl, 'janus.plugin.videoroom');
+  cleanup.push(() => http.close());
+  const add = await http.req(await http.attach(), {
     request: 'add_remote_publisher', room: 1234, secret: 'adminpwd', id: 7401, display: 'remote data',
     streams: [{ type: 'audio', mindex: 0, mid: '0', codec: 'opus' }, { type: 'data', mindex: 1, mid: '1' }],
-  }));
+  });
   assert.equal(add.videoroom, 'success', JSON.stringify(add));
   // The real Janus ignores loopback candidates: the client binds the machine's address.
   const client = await DataChannelClient.create({ address: gw.address.address, name: `${kind} data subscriber` });
   cleanup.push(() => client.close());
-  const sub = await attach(gw);
-  const att = await request(sub, { request: 'join', ptype: 'subscriber', room: 1234, streams: [{ feed: 7401, mid: '1' }] });
-  assert.equal(pdata(att).videoroom, 'attached', JSON.stringify(pdata(att)));
-  const answer = client.answer((att.jsep as { sdp: string }).sdp);
-  const started = await request(sub, { request: 'start', room: 1234 }, { type: 'answer', sdp: answer });
-  assert.equal(pdata(started).started, 'ok', JSON.stringify(pdata(started)));
+  const sub = await http.attach();
+  const att = await http.message(sub, { request: 'join', ptype: 'subscriber', room: 1234, streams: [{ feed: 7401, mid: '1' }] });
+  assert.equal(att.data.videoroom, 'attached', JSON.stringify(att.data));
+  const answer = client.answer(att.jsep!.sdp);
+  const started = await http.req(sub, { request: 'start', room: 1234 }, { type: 'answer', sdp: answer });
+  assert.equal(started.started, 'ok', JSON.stringify(started));
   await client.waitOpen(15_000);
   const tx = createSocket('udp4');
   cleanup.push(() => {
