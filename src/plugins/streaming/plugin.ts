@@ -3,8 +3,8 @@
  * viewers over WebRTC. Sync requests live in management.ts, the viewer flow in viewer.ts, the
  * packet path in fanout.ts fed by the sources (rtp-source.ts, ...).
  */
+import { replyOf, RequestQueue } from '../request-queue.js';
 import { STREAMING_INFO } from '../catalog.js';
-import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
 import {
   isMediaRelayHost,
@@ -50,7 +50,8 @@ export class StreamingPlugin implements Plugin {
 
   private ctx: StContext | null = null;
   private clock: () => number = () => performance.now();
-  private queue: Promise<void> = Promise.resolve();
+  /** Async requests one at a time, in arrival order. */
+  private readonly requests = new RequestQueue('janus.plugin.streaming', () => this.ctx?.log ?? null);
 
   constructor(private readonly paths: PathPolicy | null = null) {}
 
@@ -123,7 +124,7 @@ export class StreamingPlugin implements Plugin {
   }
 
   async destroy(): Promise<void> {
-    await this.queue;
+    await this.requests.idle;
     const ctx = this.ctx;
     if (ctx === null) return;
     for (const mp of ctx.mountpoints.values()) mp.destroy();
@@ -136,7 +137,7 @@ export class StreamingPlugin implements Plugin {
   }
 
   whenIdle(): Promise<void> {
-    return this.queue;
+    return this.requests.idle;
   }
 
   mountpoint(id: MpId): Mountpoint | undefined {
@@ -163,9 +164,9 @@ export class StreamingPlugin implements Plugin {
       return { kind: 'ok', data: this.errorOf(err) };
     }
     const sync = SYNC_REQUESTS.get(request);
-    if (sync !== undefined) return { kind: 'ok', data: await this.runSync(() => sync(this.c, f, session)) };
+    if (sync !== undefined) return { kind: 'ok', data: await replyOf(() => sync(this.c, f, session), (e) => this.errorOf(e)) };
     if (!ASYNC_REQUESTS.has(request)) return { kind: 'ok', data: errorData(unknownRequest(request)) };
-    this.enqueue(() => this.processAsync(session, transaction, request, f, jsep));
+    this.requests.push(() => this.processAsync(session, transaction, request, f, jsep));
     return { kind: 'wait' };
   }
 
@@ -181,7 +182,7 @@ export class StreamingPlugin implements Plugin {
     }
     const sync = SYNC_REQUESTS.get(request);
     if (sync === undefined) return errorData(unknownRequest(request));
-    return this.runSync(() => sync(this.c, f, null));
+    return replyOf(() => sync(this.c, f, null), (e) => this.errorOf(e));
   }
 
   setupMedia(session: PluginSession): void {
@@ -247,31 +248,10 @@ export class StreamingPlugin implements Plugin {
     }
   }
 
-  private async runSync(fn: () => Data | Promise<Data>): Promise<Data> {
-    try {
-      return await fn();
-    } catch (err) {
-      return this.errorOf(err);
-    }
-  }
-
   private errorOf(err: unknown): Data {
     if (err instanceof StError) return errorData(err);
     this.ctx?.log.error(`streaming: unexpected failure: ${(err as Error)?.stack ?? String(err)}`);
     return errorData(new StError(StErrorCode.UNKNOWN_ERROR, 'Unknown error'));
-  }
-
-  private enqueue(task: () => void): void {
-    // setImmediate: the core sends its `ack` when handleMessage resolves; the event must come after it.
-    this.queue = this.queue.then(() => new Promise<void>((resolve) => setImmediate(() => {
-      try {
-        task();
-      } catch (err) {
-        if (this.ctx) fault(this.ctx.log, 'plugin_timer', err, { plugin: 'janus.plugin.streaming', where: 'deferred request' });
-      } finally {
-        resolve();
-      }
-    })));
   }
 
   private processAsync(session: PluginSession, transaction: string, request: string, f: JsonFields, jsep: Jsep | null): void {

@@ -3,6 +3,7 @@
  * publisher flow (publisher.ts, publishing.ts) or the subscriber flow (subscriber.ts), owns the
  * handle lifecycle, and hands the packet path to the Forwarder (forward.ts).
  */
+import { replyOf, RequestQueue } from '../request-queue.js';
 import { VIDEOROOM_INFO } from '../catalog.js';
 import { fault } from '../../core/fault.js';
 import type { Jsep } from '../../core/jsep.js';
@@ -62,7 +63,8 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
   private forwarder: Forwarder | null = null;
   private clock: () => number = () => performance.now();
   /** Async requests run one at a time, in arrival order, after the core has sent its ack. */
-  private queue: Promise<void> = Promise.resolve();
+  /** Async requests one at a time, in arrival order. */
+  private readonly requests = new RequestQueue('janus.plugin.videoroom', () => this.ctx?.log ?? null);
 
   init(init: PluginInitContext): void {
     const log = init.log;
@@ -112,7 +114,7 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
   }
 
   async destroy(): Promise<void> {
-    await this.queue;
+    await this.requests.idle;
     // Shutdown: every recording is flushed and closed before the plugin goes.
     await this.ctx?.recordings.closeAll();
     this.ctx?.rtpfwd.close();
@@ -140,7 +142,7 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
 
   /** Resolves once every async request received so far has been answered. */
   whenIdle(): Promise<void> {
-    return this.queue;
+    return this.requests.idle;
   }
 
   /** Open recordings and a way to wait for the ones being closed (tests, diagnostics). */
@@ -165,9 +167,9 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
       return { kind: 'ok', data: this.errorOf(err) };
     }
     const sync = SYNC_REQUESTS.get(request);
-    if (sync !== undefined) return { kind: 'ok', data: await this.runSync(() => sync(this.c, body, session)) };
+    if (sync !== undefined) return { kind: 'ok', data: await replyOf(() => sync(this.c, body, session), (e) => this.errorOf(e)) };
     if (!ASYNC_REQUESTS.has(request)) return { kind: 'ok', data: errorData(unknownRequest(request)) };
-    this.enqueue(() => this.processAsync(session, transaction, request, body, jsep));
+    this.requests.push(() => this.processAsync(session, transaction, request, body, jsep));
     return { kind: 'wait' };
   }
 
@@ -180,7 +182,7 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
     }
     const sync = SYNC_REQUESTS.get(request);
     if (sync === undefined) return errorData(unknownRequest(request));
-    return this.runSync(() => sync(this.c, body, null));
+    return replyOf(() => sync(this.c, body, null), (e) => this.errorOf(e));
   }
 
   /** The PeerConnection is up: a publisher is announced; a subscriber's sources are asked for keyframes. */
@@ -330,32 +332,10 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
     }
   }
 
-  private async runSync(fn: () => Data | Promise<Data>): Promise<Data> {
-    try {
-      return await fn();
-    } catch (err) {
-      return this.errorOf(err);
-    }
-  }
-
   private errorOf(err: unknown): Data {
     if (err instanceof VrError) return errorData(err);
     this.ctx?.log.error(`videoroom: unexpected failure: ${(err as Error)?.stack ?? String(err)}`);
     return errorData(new VrError(VrErrorCode.UNKNOWN_ERROR, 'Unknown error'));
-  }
-
-  private enqueue(task: () => void): void {
-    // setImmediate: the core sends its `ack` when handleMessage resolves; the event must come after it.
-    this.queue = this.queue.then(() => new Promise<void>((resolve) => setImmediate(() => {
-      try {
-        task();
-      } catch (err) {
-        // Out of setImmediate it would be the process: counted and logged, the next request still runs.
-        if (this.ctx) fault(this.ctx.log, 'plugin_timer', err, { plugin: 'janus.plugin.videoroom', where: 'deferred request' });
-      } finally {
-        resolve();
-      }
-    })));
   }
 
   private processAsync(session: PluginSession, transaction: string, request: string, body: Body, jsep: Jsep | null): void {
