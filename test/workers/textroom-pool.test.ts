@@ -19,23 +19,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultJanusConfig } from '../../src/config/schema.js';
-import { Jcfg } from '../../src/config/jcfg.js';
-import { Gateway } from '../../src/core/gateway.js';
 import type { JanusMessage } from '../../src/core/messages.js';
-import { LocalCandidates } from '../../src/media/candidates.js';
-import { WebRtcMediaPlane } from '../../src/media/plane.js';
-import { RoutingMediaPlane } from '../../src/media/routing-plane.js';
-import { TextRoomPlugin } from '../../src/plugins/textroom/plugin.js';
-import { WORKER_CAPABLE } from '../../src/plugins/index.js';
-import { PooledPlugin } from '../../src/workers/pooled-plugin.js';
-import { WorkerPool } from '../../src/workers/pool.js';
 import { DataChannelClient, type ReceivedFrame } from '../helpers/datachannel-client.js';
 import type { JsonObject } from '../helpers/janus-client.js';
-import { quietLog, RecordingClient, sleep, waitFor } from '../media/peer/helpers.js';
+import { sleep, waitFor } from '../media/peer/helpers.js';
+import { makePoolGateway } from './pool-world.js';
 
 const TEXTROOM = 'janus.plugin.textroom';
-type Ev = JanusMessage & { jsep?: { type: string; sdp: string }; plugindata?: { data: Record<string, unknown> } };
 
 interface Member {
   name: string;
@@ -51,36 +41,8 @@ async function makeWorld() {
     join(dir, `${TEXTROOM}.jcfg`),
     'general: {\n  json = "compact"\n  post_allow_local = true\n}\nroom-1: {\n  description = "one"\n  secret = "s1"\n  history = 5\n}\nroom-2: {\n  description = "two"\n  secret = "s2"\n}\n',
   );
-  const config = defaultJanusConfig(dir);
-  config.media.rtp_port_range = null;
-  config.nat.ice_enforce_list = ['127.0.0.1'];
-  const candidates = await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list });
-  const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
-  const settings = () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false });
-  const pool = new WorkerPool({ size: 2, plane, config, settings, log: quietLog, logLevel: () => 0 });
-  const tr = new PooledPlugin({ describe: new TextRoomPlugin(), module: WORKER_CAPABLE[TEXTROOM]!.module, exportName: 'TextRoomPlugin', pool });
-  const routed = new RoutingMediaPlane(plane);
-  routed.route(TEXTROOM, tr.media);
-  const gw = new Gateway({ config, plugins: [tr], mediaPlane: routed, pluginConfig: (pkg) => Jcfg.load(join(dir, `${pkg}.jcfg`)), watchdogIntervalMs: 60_000, log: quietLog });
-  await gw.start();
-  const client = new RecordingClient();
-  let n = 0;
-  const req = (body: JanusMessage): Promise<JanusMessage> => gw.handle({ transaction: `p${++n}`, ...body }, client);
-  const attach = async () => {
-    const session = ((await req({ janus: 'create' })).data as { id: number }).id;
-    const handle = ((await req({ janus: 'attach', session_id: session, plugin: TEXTROOM })).data as { id: number }).id;
-    return { session, handle };
-  };
-  const message = async (session: number, handle: number, body: Record<string, unknown>, jsep?: { type: string; sdp: string }): Promise<Ev> => {
-    const transaction = `m${++n}`;
-    const ack = await gw.handle({ janus: 'message', session_id: session, handle_id: handle, transaction, body, ...(jsep ? { jsep } : {}) }, client);
-    if (ack.janus !== 'ack') return ack as Ev;
-    return waitFor(`the event for ${JSON.stringify(body)}`, () => (client.events as Ev[]).find((e) => e.transaction === transaction), 10_000);
-  };
-  const workerOf = async (session: number, handle: number): Promise<number> => {
-    const info = (await gw.admin.handle({ janus: 'handle_info', transaction: 'hi', session_id: session, handle_id: handle })) as JanusMessage & { info?: { plugin_specific?: { portunus?: { worker?: number } } } };
-    return info.info?.plugin_specific?.portunus?.worker as number;
-  };
+  const { pool, pooled, gw, client, attach, message, workerOf, handleInfo } = await makePoolGateway({ size: 2, plugins: [TEXTROOM], dir, eventTimeoutMs: 10_000 });
+  const tr = pooled.get(TEXTROOM)!;
   /** A member whose handle (PeerConnection, data channel) is on worker `worker`: bound before its `setup`. */
   const member = async (name: string, worker: number): Promise<Member> => {
     const { session, handle } = await attach();
@@ -99,10 +61,7 @@ async function makeWorld() {
     await gw.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  const pluginInfo = async (m: Member): Promise<Record<string, unknown>> => {
-    const info = (await gw.admin.handle({ janus: 'handle_info', transaction: 'hi', session_id: m.session, handle_id: m.handle })) as JanusMessage & { info?: { plugin_specific?: Record<string, unknown> } };
-    return info.info?.plugin_specific ?? {};
-  };
+  const pluginInfo = async (m: Member): Promise<Record<string, unknown>> => (await handleInfo(m.session, m.handle))?.plugin_specific ?? {};
   return { pool, tr, gw, client, attach, message, member, stop, pluginInfo };
 }
 
