@@ -19,7 +19,6 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JanusMessage } from '../../src/core/messages.js';
 import { DataChannelClient, type ReceivedFrame } from '../helpers/datachannel-client.js';
 import type { JsonObject } from '../helpers/janus-client.js';
 import { sleep, waitFor } from '../media/peer/helpers.js';
