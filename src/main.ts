@@ -17,6 +17,7 @@ import { Jcfg } from './config/jcfg.js';
 import { ConfigError, ConfigSyntaxError, loadGatewayConfig, type GatewayConfig } from './config/schema.js';
 import { Gateway } from './core/gateway.js';
 import { createEventBus } from './events/index.js';
+import { EventType } from './events/types.js';
 import { fault } from './core/fault.js';
 import { log, setLogLevel, setSessionResolver } from './log.js';
 import { WebRtcMediaPlane } from './media/plane.js';
@@ -131,6 +132,12 @@ async function main(argv: string[]): Promise<void> {
   const routedPlane = new RoutingMediaPlane(mediaPlane);
   const poolSize = cfg.janus.media.media_workers;
   const pool = poolSize > 0 ? new WorkerPool({ size: poolSize, plane: mediaPlane, config: cfg.janus, settings: mediaSettings }) : null;
+  const events = createEventBus(cfg.janus, cfg.eventHandlers, log);
+  // The worker threads start now and load their modules while this thread loads its own plugins and
+  // builds the gateway (they used to start in the first pooled plugin's init, after all of that). The
+  // pooled plugins' init awaits the same start, and reports a failure. The events test is the one the
+  // plugins' host makes.
+  pool?.start(() => events?.wants(EventType.PLUGIN) ?? false).catch(() => undefined);
   // Each entry's place in the list: the plugin itself (main thread), or its PooledPlugin.
   const placed: (Plugin | CatalogEntry)[] = [];
   for (const e of entries) {
@@ -207,7 +214,6 @@ async function main(argv: string[]): Promise<void> {
     });
     for (const p of clustered) cluster.wrap(p);
   }
-  const events = createEventBus(cfg.janus, cfg.eventHandlers, log);
   const gateway = new Gateway({
     config: cfg.janus,
     plugins,
