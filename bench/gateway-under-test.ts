@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { makeMediaConfigsFolder, type GatewayKind } from '../test/helpers/media-server.js';
 import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
 import { startPortunusOnFolder } from '../test/helpers/portunus.js';
-export { udpDropsInPorts } from '../src/metrics/udp-drops.js';
+import { udpDropsInPorts as udpDropsInPortsOf } from '../src/metrics/udp-drops.js';
+export { udpDropsInPortsOf as udpDropsInPorts };
 import type { RunningServer } from '../test/helpers/server-process.js';
 
 export function cpuTicks(pid: number): number {
@@ -100,3 +101,59 @@ export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promis
   }
 }
 
+
+const CLK_TCK = 100; // Linux USER_HZ
+
+/** What `measureWindow` read over a steady-state window. */
+export interface ServerWindow {
+  /** The window's length (s, measured). */
+  seconds: number;
+  /** The server's CPU over the window, all threads (µs). */
+  cpuUs: number;
+  /** Each thread's CPU over the window (% of one core), for threads at 2 % or more. */
+  perThreadPercent: Record<string, number>;
+  /** The busiest thread's share of the server's CPU (%). */
+  busiestThreadSharePercent: number;
+  /** This (bench) process's CPU over the window (µs): the in-process clients' share of the load side. */
+  benchCpuUs: number;
+  /** UDP receive-buffer drops since the window opened, read when called (after a tail, so in-flight packets count). */
+  drops(): { machine: number; serverSockets: number };
+}
+
+/**
+ * The benches' steady-state window: opens the counters (server CPU per thread from /proc, this
+ * process's CPU, UDP drops machine-wide and at the server's RTP ports), waits `seconds`, calls `atEnd`
+ * (e.g. read the publisher pacer's stall) and closes them. Shared by the VideoRoom fan-out and webinar benches.
+ */
+export async function measureWindow(pid: number, seconds: number, ports: { min: number; max: number }, atEnd?: () => void): Promise<ServerWindow> {
+  const drops0 = rcvbufErrors();
+  const serverDrops0 = udpDropsInPortsOf(ports.min, ports.max);
+  const cpu0 = cpuTicks(pid);
+  const tasks0 = threadTicks(pid);
+  const bench0 = process.cpuUsage();
+  const w0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const cpu1 = cpuTicks(pid);
+  atEnd?.();
+  const tasks1 = threadTicks(pid);
+  const bench = process.cpuUsage(bench0);
+  const window = (performance.now() - w0) / 1000;
+  const perThreadPercent: Record<string, number> = {};
+  let busiest = 0;
+  let threadSum = 0;
+  for (const [t, ticks] of tasks1) {
+    const d = ticks - (tasks0.get(t) ?? 0);
+    threadSum += d;
+    busiest = Math.max(busiest, d);
+    const pct = (d / CLK_TCK / window) * 100;
+    if (pct >= 2) perThreadPercent[t] = +pct.toFixed(1);
+  }
+  return {
+    seconds: window,
+    cpuUs: ((cpu1 - cpu0) / CLK_TCK) * 1e6,
+    perThreadPercent,
+    busiestThreadSharePercent: threadSum > 0 ? +((busiest / threadSum) * 100).toFixed(1) : 0,
+    benchCpuUs: bench.user + bench.system,
+    drops: () => ({ machine: rcvbufErrors() - drops0, serverSockets: udpDropsInPortsOf(ports.min, ports.max) - serverDrops0 }),
+  };
+}

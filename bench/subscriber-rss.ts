@@ -5,7 +5,7 @@
  * (intercept, the process with its publishers) and the slope (kB per subscriber PeerConnection).
  *
  *   node dist/bench/subscriber-rss.js [--steps 50,100,200] [--publishers 2] [--rate 50] [--size 1100]
- *        [--workers 2] [--only portunus|janus] [--procs 2] [--settle 5] [--json]
+ *        [--workers 2] [--only portunus|janus] [--procs 2] [--settle 5] [--json] [--ports 36000]
  *
  * One room with P publishers (this process, bench/vp8-load.ts pacing at `--rate` packets/s); each
  * subscriber one PeerConnection with every publisher's stream (P recvonly VP8 m-lines), light clients
@@ -35,6 +35,8 @@ const { values } = parseArgs({
     procs: { type: 'string', default: '2' },
     settle: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
+    /** Ports (a shared machine): the server's RTP range is this..+499, the clients' the next 500. Unset: 21000-21999 and 47000-47999. */
+    ports: { type: 'string' },
   },
 });
 const STEPS = values.steps.split(',').map(Number);
@@ -42,7 +44,8 @@ const P = Number(values.publishers);
 const ROOM = 4000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cert = generateCertificate();
-const allocator = new UdpPortAllocator({ range: { min: 47000, max: 47999 } });
+const PORTS = values.ports !== undefined ? Number(values.ports) : null;
+const allocator = new UdpPortAllocator({ range: PORTS !== null ? { min: PORTS + 500, max: PORTS + 599 } : { min: 47000, max: 47999 } });
 
 interface Result {
   gateway: GatewayKind;
@@ -83,7 +86,7 @@ async function steadyRss(pid: number): Promise<number> {
 }
 
 async function runOne(kind: GatewayKind): Promise<Result> {
-  const { srv, address, remove } = await startGateway(kind, { workers: kind === 'portunus' ? Number(values.workers) : undefined, rooms: 1, publishers: P, firstRoom: ROOM });
+  const { srv, address, remove } = await startGateway(kind, { workers: kind === 'portunus' ? Number(values.workers) : undefined, rooms: 1, publishers: P, firstRoom: ROOM, ...(PORTS !== null ? { rtpRange: `${PORTS}-${PORTS + 499}` } : {}) });
   const pubs: LightClient[] = [];
   let sig: Signalling | undefined;
   let pacer: Vp8Pacer | undefined;
@@ -111,7 +114,8 @@ async function runOne(kind: GatewayKind): Promise<Result> {
     pacer = paceVp8(pubs.map((c) => c.peer), Number(values.size), Number(values.rate));
     const points: Array<[number, number]> = [[0, await steadyRss(srv.pid)]];
     const loads = [loadAvg()];
-    load = await LoadProcesses.start({ procs: Number(values.procs), wsUrl: srv.wsUrl, address, mode: 'light', decryptEvery: 100 });
+    const procs = Number(values.procs);
+    load = await LoadProcesses.start({ procs, wsUrl: srv.wsUrl, address, mode: 'light', decryptEvery: 100, ...(PORTS !== null ? { portBase: PORTS + 600, portsPerProc: Math.floor(400 / procs) } : {}) });
     let have = 0;
     for (const target of STEPS) {
       // A few joins at a time: setup of hundreds of PeerConnections one by one takes long.

@@ -53,7 +53,7 @@ import { LightClient, type ReceiveMode } from './light-client.js';
 import { LoadProcesses, type ChildState } from './light-load.js';
 import { Signalling } from './janus-signalling.js';
 import type { GatewayKind } from '../test/helpers/media-server.js';
-import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks, udpDropsInPorts, udpErrors } from './gateway-under-test.js';
+import { measureWindow, rssKb, startGateway, threads, udpErrors } from './gateway-under-test.js';
 
 const { values } = parseArgs({
   options: {
@@ -92,7 +92,6 @@ const ROOM = 4000;
 const PROCS = Number(values.procs);
 const MODE = values.client as ReceiveMode;
 const DECRYPT_EVERY = Number(values['decrypt-every']);
-const CLK_TCK = 100; // Linux USER_HZ
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
@@ -266,32 +265,26 @@ async function runOne(v: Variant): Promise<Result> {
     pacer.takeMaxTickGap();
     const recv0 = LoadProcesses.received(st0);
     const sent0 = [...sent];
-    const drops0 = rcvbufErrors();
-    const serverDrops0 = udpDropsInPorts(SERVER_PORTS.min, SERVER_PORTS.max);
-    const cpu0 = cpuTicks(srv.pid);
-    const tasks0 = threadTicks(srv.pid);
-    const load0 = process.cpuUsage();
-    const w0 = performance.now();
-    await sleep(SECONDS * 1000);
-    const cpu1 = cpuTicks(srv.pid);
-    const pacerStall = pacer.takeMaxTickGap();
-    const tasks1 = threadTicks(srv.pid);
-    const load1 = process.cpuUsage(load0);
+    let pacerStall = 0;
+    let sentW: number[] = [];
+    const p = pacer;
+    const win = await measureWindow(srv.pid, SECONDS, SERVER_PORTS, () => {
+      pacerStall = p.takeMaxTickGap();
+      sentW = sent.map((n, i) => n - sent0[i]!);
+    });
     const st1 = await load.states();
-    const sentW = sent.map((n, i) => n - sent0[i]!);
-    const window = (performance.now() - w0) / 1000;
+    const window = win.seconds;
     const rss = rssKb(srv.pid);
     const nThreads = threads(srv.pid);
     // Let in-flight packets arrive before reading the receive counters.
     pacer.stop();
     pacer = undefined;
     await sleep(300);
-    const kernelDrops = rcvbufErrors() - drops0;
-    const serverDrops = udpDropsInPorts(SERVER_PORTS.min, SERVER_PORTS.max) - serverDrops0;
+    const { machine: kernelDrops, serverSockets: serverDrops } = win.drops();
     const sentTotal = sentW.reduce((a, b) => a + b, 0);
     const st2 = await load.states();
     const recvW = LoadProcesses.received(st2).map((n, i) => n - recv0[i]!);
-    const loadCpuUs = load1.user + load1.system + st1.reduce((a, x, k) => a + x.cpuUs - st0[k]!.cpuUs, 0);
+    const loadCpuUs = win.benchCpuUs + st1.reduce((a, x, k) => a + x.cpuUs - st0[k]!.cpuUs, 0);
     // Packets sent after the window closed (the pacer ran until stopped) are not expected: compare with sent at stop.
     const sentAtStop = sent.map((n, i) => n - sent0[i]!).reduce((a, b) => a + b, 0);
     // A subscriber expects what its own room's publishers sent.
@@ -300,17 +293,8 @@ async function runOne(v: Variant): Promise<Result> {
     const forwarded = recvW.reduce((a, b) => a + b, 0);
     // CPU over the window vs packets forwarded in the window (receive counts stop ~0.3 s later: scale).
     const forwardedInWindow = forwarded * (sentTotal / sentAtStop);
-    const cpuUs = ((cpu1 - cpu0) / CLK_TCK) * 1e6;
-    const perThread: Record<string, number> = {};
-    let busiest = 0;
-    let threadSum = 0;
-    for (const [t, ticks] of tasks1) {
-      const d = ticks - (tasks0.get(t) ?? 0);
-      threadSum += d;
-      busiest = Math.max(busiest, d);
-      const pct = (d / CLK_TCK / window) * 100;
-      if (pct >= 2) perThread[t] = +pct.toFixed(1);
-    }
+    const cpuUs = win.cpuUs;
+    const perThread = win.perThreadPercent;
     if (process.env.BENCH_DEBUG) console.error(kind, 'sub0 by ssrc', JSON.stringify(st2[0]!.bySsrc), 'sent', sent, 'udp', udpErrors());
     const closed = st2.flatMap((x) => x.closed);
     if (closed.length > 0) throw new Error(`${kind}: a subscriber PeerConnection closed: ${closed[0]}`);
@@ -348,7 +332,7 @@ async function runOne(v: Variant): Promise<Result> {
         .slice(0, 2)
         .map(([t, pct]) => `${t}: ${pct} %`)
         .join(', '),
-      busiest_thread_share_percent: threadSum > 0 ? +((busiest / threadSum) * 100).toFixed(1) : 0,
+      busiest_thread_share_percent: win.busiestThreadSharePercent,
       ...(values.json || process.env.BENCH_THREADS ? { thread_cpu_percent: perThread } : {}),
     };
   } finally {

@@ -36,7 +36,7 @@ import { LightClient, type ReceiveMode } from './light-client.js';
 import { LoadProcesses, type ChildState, type JoinTiming } from './light-load.js';
 import { Signalling } from './janus-signalling.js';
 import type { GatewayKind } from '../test/helpers/media-server.js';
-import { cpuTicks, rcvbufErrors, rssKb, startGateway, threads, threadTicks, udpDropsInPorts } from './gateway-under-test.js';
+import { measureWindow, rssKb, startGateway, threads } from './gateway-under-test.js';
 
 const { values } = parseArgs({
   options: {
@@ -74,7 +74,6 @@ const PORTS = Number(values.ports);
 const MODE = values.client as ReceiveMode;
 const DECRYPT_EVERY = Number(values['decrypt-every']);
 const ROOM = 4000;
-const CLK_TCK = 100; // Linux USER_HZ
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const cert = generateCertificate();
@@ -208,41 +207,28 @@ async function runOne(v: Variant, n: number): Promise<Result> {
     pacer.takeMaxTickGap();
     const recv0 = LoadProcesses.received(st0);
     const sent0 = sent[0]!;
-    const drops0 = rcvbufErrors();
-    const serverDrops0 = udpDropsInPorts(PORTS, PORTS + 499);
-    const cpu0 = cpuTicks(srv.pid);
-    const tasks0 = threadTicks(srv.pid);
-    const load0 = process.cpuUsage();
-    const w0 = performance.now();
-    await sleep(SECONDS * 1000);
-    const cpu1 = cpuTicks(srv.pid);
-    const pacerStall = pacer.takeMaxTickGap();
-    const tasks1 = threadTicks(srv.pid);
-    const sentW = sent[0]! - sent0;
-    const window = (performance.now() - w0) / 1000;
+    let pacerStall = 0;
+    let sentW = 0;
+    const vp8 = pacer;
+    const win = await measureWindow(srv.pid, SECONDS, { min: PORTS, max: PORTS + 499 }, () => {
+      pacerStall = vp8.takeMaxTickGap();
+      sentW = sent[0]! - sent0;
+    });
+    const window = win.seconds;
     const rss = rssKb(srv.pid);
     const nThreads = threads(srv.pid);
     const st1 = await l.states();
-    const loadCpu = process.cpuUsage(load0);
     // In-flight packets arrive; those sent after the window are not expected (scaled below).
     await sleep(Number(values['tail-ms']));
     const sentAtRead = sent[0]! - sent0;
     const st2 = await l.states();
-    const kernelDrops = rcvbufErrors() - drops0;
+    const { machine: kernelDrops, serverSockets: serverDrops } = win.drops();
     const gaps = (s: ChildState[]) => s.reduce((a, x) => a + (x.gaps ?? []).reduce((b, g) => b + g, 0), 0);
-    const serverDrops = udpDropsInPorts(PORTS, PORTS + 499) - serverDrops0;
     const recvW = LoadProcesses.received(st2).map((x, i) => x - recv0[i]!);
     const losses = recvW.map((x) => Math.max(0, 1 - x / sentAtRead));
     const forwarded = recvW.reduce((a, b) => a + b, 0) * (sentW / Math.max(1, sentAtRead));
-    const cpuUs = ((cpu1 - cpu0) / CLK_TCK) * 1e6;
-    let busiest = 0;
-    let threadSum = 0;
-    for (const [t, ticks] of tasks1) {
-      const d = ticks - (tasks0.get(t) ?? 0);
-      threadSum += d;
-      busiest = Math.max(busiest, d);
-    }
-    const loadCpuUs = loadCpu.user + loadCpu.system + st1.reduce((a, x, k) => a + x.cpuUs - st0[k]!.cpuUs, 0);
+    const cpuUs = win.cpuUs;
+    const loadCpuUs = win.benchCpuUs + st1.reduce((a, x, k) => a + x.cpuUs - st0[k]!.cpuUs, 0);
 
     // Late joiners, one at a time, into the running room.
     const before = st2.map((x) => x.joins?.length ?? 0);
@@ -284,7 +270,7 @@ async function runOne(v: Variant, n: number): Promise<Result> {
       rss_mb_publisher_only: +(rssPub / 1024).toFixed(1),
       rss_kb_per_subscriber: Math.round((rss - rssPub) / n),
       server_threads: nThreads,
-      busiest_thread_share_percent: threadSum > 0 ? +((busiest / threadSum) * 100).toFixed(1) : 0,
+      busiest_thread_share_percent: win.busiestThreadSharePercent,
       kernel_rcvbuf_drops: kernelDrops,
       server_socket_drops: serverDrops,
       load_cpu_us_per_received: +(loadCpuUs / Math.max(1, forwarded)).toFixed(2),

@@ -1533,6 +1533,11 @@ export class Peer {
 
   // ============================================================ admin / teardown
 
+  /** ICE failed (metrics: a PeerConnection's state without building `info()`). */
+  get iceFailed(): boolean {
+    return this.iceState === 'failed';
+  }
+
   /** The media part of Admin handle_info, in Janus 1.x's layout (media/handle-info.ts). Allocates. */
   info(): Record<string, unknown> {
     const a = this.agent;

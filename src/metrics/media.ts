@@ -18,6 +18,11 @@ export interface PeerView {
   };
   readonly stats: { dropped: number; srtpErrors: number; unknownSsrc: number; malformedRtp: number; rtcpErrors: number; dtlsDropped: number };
   info(): Record<string, unknown>;
+  /**
+   * Whether ICE has failed, without building the Admin info (media/peer.ts has it): a scrape during a
+   * burst of joins asks this of every PeerConnection still connecting.
+   */
+  readonly iceFailed?: boolean;
 }
 
 /** The read-only surface of WebRtcMediaPlane this module uses. */
@@ -109,6 +114,7 @@ function iceState(peer: PeerView): string | null {
 
 export function peerState(peer: PeerView): 'connecting' | 'connected' | 'failed' {
   if (peer.isUp) return 'connected';
+  if (peer.iceFailed !== undefined) return peer.iceFailed ? 'failed' : 'connecting';
   return iceState(peer) === 'failed' ? 'failed' : 'connecting';
 }
 

@@ -17,6 +17,7 @@ import { getLogLevel, type Logger } from '../log.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { WebRtcMediaPlane } from '../media/plane.js';
 import type { PortLinkInit } from '../media/net/port-reader.js';
+import type { Jsep } from '../core/jsep.js';
 import type { FromWorker, MainCall, MainNotice, PluginLoad, SerializedError, ToWorker, WorkerInit, WorkerLoad } from './protocol.js';
 
 /** What a worker needs from the plugin facade it serves (pooled-plugin.ts). */
@@ -47,6 +48,8 @@ export interface MediaWorkerOptions {
   eventsEnabled: () => boolean;
   /** One-port mode: this worker's link to the main thread's socket, made anew at every (re)start. */
   portLink?: (index: number) => PortLinkInit;
+  /** The worker a handle's PeerConnection is bound to (the pool's map). */
+  boundWorker?: (handleId: number) => MediaWorker | undefined;
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -81,6 +84,8 @@ export class MediaWorker {
   private readonly sessions = new Map<number, { session: PluginSession; client: WorkerClient; pkg: string }>();
   /** Handles whose PeerConnection is (or is being set up) here. */
   private readonly media = new Set<number>();
+  /** A pushEvent's JSEP the worker merged already (protocol.ts pushEvent `local`), while the core handles that event. */
+  private merged: { handleId: number; jsep: Jsep; local?: Jsep; error?: SerializedError } | null = null;
   private settingsTimer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
 
@@ -134,6 +139,7 @@ export class MediaWorker {
     switch (msg.n) {
       case 'pushEvent': {
         const s = this.sessions.get(msg.handleId);
+        if (msg.jsep && (msg.local || msg.localError)) return this.pushMerged(msg, s?.session, s?.client);
         if (s) s.client.host?.pushEvent(s.session, msg.transaction, msg.data, msg.jsep);
         return;
       }
@@ -188,6 +194,32 @@ export class MediaWorker {
         if (msg.faults) setRemoteFaultCounts(`worker-${this.index}`, msg.faults);
         return;
     }
+  }
+
+  /**
+   * An event whose JSEP this worker merged: the core's localJsep for it (the pool's plane, takeMerged)
+   * gets the result without asking again. If nobody took it (the handle is gone, or was bound elsewhere
+   * meanwhile), a PeerConnection this worker made for it must not linger: it is hung up here.
+   */
+  private pushMerged(msg: Extract<FromWorker, { n: 'pushEvent' }>, session: PluginSession | undefined, client: WorkerClient | undefined): void {
+    const jsep = msg.jsep!;
+    this.merged = { handleId: msg.handleId, jsep, ...(msg.local ? { local: msg.local } : {}), ...(msg.localError ? { error: msg.localError } : {}) };
+    try {
+      if (session) client?.host?.pushEvent(session, msg.transaction, msg.data, jsep);
+    } finally {
+      const unused = this.merged !== null;
+      this.merged = null;
+      if (unused && msg.local && this.opts.boundWorker?.(msg.handleId) !== this) this.notice({ n: 'hangup', handleId: msg.handleId, reason: 'JSEP merged on another worker' });
+    }
+  }
+
+  /** The merged result for this handle's JSEP, once (null: not merged here, ask the worker). Throws the worker's refusal. */
+  takeMerged(handleId: number, jsep: Jsep): Jsep | null {
+    const m = this.merged;
+    if (m === null || m.handleId !== handleId || m.jsep !== jsep) return null;
+    this.merged = null;
+    if (m.error) throw deserializeError(m.error);
+    return m.local ?? null;
   }
 
   private failAll(reason: string): void {

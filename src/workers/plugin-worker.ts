@@ -45,6 +45,8 @@ class WorkerSession implements PluginSession, MediaHandle {
   alive = true;
   /** The worker of the handle's PeerConnection, as main last said (null: unknown, or none yet). */
   home: number | null = null;
+  /** Main said the handle's PeerConnection is bound here (handleMessage `media`): its plugin's JSEPs are merged here. */
+  mediaHere = false;
   readonly handleId: number;
   readonly sessionId: number;
   readonly opaqueId: string | null;
@@ -112,8 +114,57 @@ function saveConfig(p: string, set: Array<[string, Record<string, CfgValue>]>, r
   });
 }
 
+/**
+ * What goes to main, in order. A pushEvent whose JSEP waits for its PeerConnection (a port being bound)
+ * holds a slot; whatever is posted after it waits behind it, so main sees events in the plugin's order.
+ */
+const outbox: Array<{ msg: FromWorker | null }> = [];
+function post(msg: FromWorker): void {
+  if (outbox.length === 0) port.postMessage(msg);
+  else outbox.push({ msg });
+}
+function fill(slot: { msg: FromWorker | null }, msg: FromWorker): void {
+  slot.msg = msg;
+  while (outbox.length > 0 && outbox[0]!.msg !== null) {
+    const m = outbox.shift()!.msg!;
+    try {
+      port.postMessage(m);
+    } catch (err) {
+      // As in dispatch: a value that cannot be cloned; a call must still get its answer.
+      fault(log, 'worker', err, { where: m.t === 'reply' ? 'reply' : m.n });
+      if (m.t === 'reply') port.postMessage({ t: 'reply', id: m.id, ok: false, error: serializeError(err) } satisfies FromWorker);
+    }
+  }
+}
+
 function notice(n: WorkerNotice): void {
-  port.postMessage({ t: 'notice', ...n } satisfies FromWorker);
+  post({ t: 'notice', ...n } satisfies FromWorker);
+}
+
+/**
+ * A plugin's JSEP for a handle whose PeerConnection is here: merged into the plane now (as Janus merges in
+ * push_event), and the event goes to main with the result. A subscriber join used to take a second
+ * round trip for this (main's localJsep call), queued behind the burst's handshakes on this thread.
+ */
+function pushMerged(s: WorkerSession, transaction: string | null, data: Record<string, unknown>, jsep: Jsep): void {
+  const msg = (r: { local: Jsep } | { localError: SerializedError }): FromWorker => ({ t: 'notice', n: 'pushEvent', handleId: s.handleId, transaction, data, jsep, ...r });
+  let r: Jsep | Promise<Jsep>;
+  try {
+    r = plane.localJsep(s, jsep);
+  } catch (err) {
+    post(msg({ localError: serializeError(err) }));
+    return;
+  }
+  if (!(r instanceof Promise)) {
+    post(msg({ local: r }));
+    return;
+  }
+  const slot: { msg: FromWorker | null } = { msg: null };
+  outbox.push(slot);
+  r.then(
+    (local) => fill(slot, msg({ local })),
+    (err: unknown) => fill(slot, msg({ localError: serializeError(err) })),
+  );
 }
 
 function serializeError(err: unknown): SerializedError {
@@ -146,7 +197,8 @@ function makeHost(pkg: string): PluginHost & PluginMediaHost {
     pushEvent: (ps, transaction, data, jsep?: Jsep) => {
       const s = live(ps);
       if (!s) return false;
-      notice({ n: 'pushEvent', handleId: s.handleId, transaction, data, ...(jsep ? { jsep } : {}) });
+      if (jsep && s.mediaHere) pushMerged(s, transaction, data, jsep);
+      else notice({ n: 'pushEvent', handleId: s.handleId, transaction, data, ...(jsep ? { jsep } : {}) });
       return true;
     },
     closePeerConnection: (ps, reason) => {
@@ -221,6 +273,7 @@ async function call(c: MainCall): Promise<unknown> {
     {
       const s = sessionOf(c.handleId);
       if (c.home !== undefined) s.home = c.home;
+      s.mediaHere = c.media === true;
       return await pluginOf(s).handleMessage(s, c.transaction, c.body, c.jsep);
     }
     case 'handleAdminMessage': {
@@ -407,6 +460,23 @@ function reportMetrics(): void {
 }
 setInterval(reportMetrics, 1000).unref();
 
+/**
+ * A call changed what /metrics and placement read (rooms, PeerConnections): report soon, once for a
+ * whole burst of calls. A report walks every PeerConnection here, so one per call made a burst of N
+ * joins cost O(N^2) (a tenth of the room worker's CPU with 300 subscribers joining); placement does not
+ * wait for it (main counts the PeerConnections it sets up itself, MediaWorker.mediaCount).
+ */
+const AFTER_CALL_REPORT_MS = 50;
+let reportSoon: NodeJS.Timeout | null = null;
+function reportAfterCall(): void {
+  if (reportSoon !== null) return;
+  reportSoon = setTimeout(() => {
+    reportSoon = null;
+    reportMetrics();
+  }, AFTER_CALL_REPORT_MS);
+  reportSoon.unref();
+}
+
 /** Everything waits for init and the plugin loads sent before it: messages can arrive while they are being built. */
 let ready: Promise<void> | null = null;
 
@@ -455,11 +525,11 @@ function dispatch(msg: ToWorker): Promise<void> {
   const { id } = msg;
   return call(msg).then(
     (value) => {
-      port.postMessage({ t: 'reply', id, ok: true, value } satisfies FromWorker);
-      // A call that changed what /metrics shows (rooms, PeerConnections) is reported at once.
-      if (msg.m !== 'querySession' && msg.m !== 'handleInfo') reportMetrics();
+      post({ t: 'reply', id, ok: true, value } satisfies FromWorker);
+      // A call that changed what /metrics shows (rooms, PeerConnections) is reported soon (coalesced).
+      if (msg.m !== 'querySession' && msg.m !== 'handleInfo') reportAfterCall();
     },
-    (err: unknown) => port.postMessage({ t: 'reply', id, ok: false, error: serializeError(err) } satisfies FromWorker),
+    (err: unknown) => post({ t: 'reply', id, ok: false, error: serializeError(err) } satisfies FromWorker),
   ).catch((err: unknown) => {
     // Posting the reply failed (a value that cannot be cloned): main must still get an answer.
     fault(log, 'worker', err, { where: msg.m, ...('handleId' in msg ? { handle_id: msg.handleId } : {}) });

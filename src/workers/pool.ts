@@ -68,6 +68,7 @@ export class WorkerPool {
           log: this.log,
           ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
           eventsEnabled: () => this.eventsEnabled(),
+          boundWorker: (handleId: number) => this.bound.get(handleId),
           ...(this.onePort ? { portLink: (i: number) => this.reader!.link(i) } : {}),
         }),
     );
@@ -197,6 +198,9 @@ export class WorkerPool {
       localJsep: (h: MediaHandle, jsep: Jsep) => {
         const w = this.workerFor(h);
         w.markMedia(h.handleId, true);
+        // Merged already by the worker that pushed the event (MediaWorker.takeMerged): no round trip.
+        const merged = w.takeMerged(h.handleId, jsep);
+        if (merged !== null) return merged;
         return w.call<Jsep>({ m: 'localJsep', handleId: h.handleId, jsep });
       },
       trickle: (h: MediaHandle, candidates: TrickleCandidate[]) => this.workerFor(h).notice({ n: 'trickle', handleId: h.handleId, candidates }),

@@ -390,7 +390,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private send(w: MediaWorker, session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {
     w.ensureSession(this.package, this, session);
     return w
-      .call<PluginResult>({ m: 'handleMessage', handleId: session.handleId, transaction, body, jsep, ...this.homeOf(session.handleId) })
+      .call<PluginResult>({ m: 'handleMessage', handleId: session.handleId, transaction, body, jsep, ...this.homeOf(session.handleId), ...(this.pool.boundWorker(session.handleId) === w ? { media: true as const } : {}) })
       .catch((err: unknown) => ({ kind: 'error', reason: err instanceof Error ? err.message : String(err) }) as PluginResult);
   }
 

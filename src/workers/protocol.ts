@@ -65,7 +65,19 @@ export type MainCall =
   | { m: 'loadPlugin'; load: PluginLoad }
   | { m: 'destroy' }
   /** `home`: the worker of the handle's PeerConnection, when it has one (a plugin may answer on its data channel from another worker). */
-  | { m: 'handleMessage'; handleId: number; transaction: string; body: Record<string, unknown>; jsep: Jsep | null; home?: number }
+  | {
+      m: 'handleMessage';
+      handleId: number;
+      transaction: string;
+      body: Record<string, unknown>;
+      jsep: Jsep | null;
+      home?: number;
+      /**
+       * The handle's PeerConnection is bound to this worker: a JSEP its plugin pushes is merged into this
+       * worker's plane at once and sent merged (pushEvent `local`), not sent back for main to ask again.
+       */
+      media?: true;
+    }
   | { m: 'handleAdminMessage'; p: string; body: Record<string, unknown> }
   | { m: 'querySession'; handleId: number }
   | { m: 'remoteJsep'; handleId: number; jsep: Jsep }
@@ -122,7 +134,11 @@ export interface WorkerLoad {
 /** One-way reports from the worker. */
 export type WorkerNotice =
   // plugin host
-  | { n: 'pushEvent'; handleId: number; transaction: string | null; data: Record<string, unknown>; jsep?: Jsep }
+  /**
+   * `local`/`localError`: the plugin's `jsep` already through this worker's plane (the handle's
+   * PeerConnection is here, handleMessage `media`): main's localJsep takes it instead of a round trip.
+   */
+  | { n: 'pushEvent'; handleId: number; transaction: string | null; data: Record<string, unknown>; jsep?: Jsep; local?: Jsep; localError?: SerializedError }
   | { n: 'closePeerConnection'; handleId: number; reason?: string }
   | { n: 'endSession'; handleId: number }
   | { n: 'notifyEvent'; p: string; handleId: number | null; data: Record<string, unknown> }

@@ -176,7 +176,11 @@ export class RtpSession {
   private readonly maxRemoteSsrcs: number;
 
   // transport-cc, receive side: feedback about what the remote sends us
-  private readonly twccRecorder = new TwccRecorder();
+  /**
+   * Made at the first RTP packet with a transport-cc number: a subscriber PeerConnection receives no
+   * RTP, and the recorder's rings are 64 kB (a fifth of what a webinar subscriber held).
+   */
+  private twccRecorder: TwccRecorder | null = null;
   private readonly twccPeriodMs: number;
   private nextTwccAt = 0;
   // transport-cc, send side: our sequence numbers, the remote's feedback, the estimate
@@ -497,8 +501,9 @@ export class RtpSession {
       // Every packet counts for the sender's estimate, probes and unknown SSRCs included.
       const tseq = readTransportSeq(buf, len, this.extTwcc);
       if (tseq >= 0) {
-        if (!this.twccRecorder.pending) this.nextTwccAt = Math.max(this.nextTwccAt, now + this.twccPeriodMs);
-        this.twccRecorder.record(tseq, now);
+        const rec = (this.twccRecorder ??= new TwccRecorder());
+        if (!rec.pending) this.nextTwccAt = Math.max(this.nextTwccAt, now + this.twccPeriodMs);
+        rec.record(tseq, now);
       }
     }
     const ssrc = rtpSsrc(buf);
@@ -954,7 +959,7 @@ export class RtpSession {
     if (!this.started) return undefined;
     let t = Math.min(this.nextReportAt, this.nextTickAt);
     if (this.hasPendingRtcp) t = Math.min(t, this.lastNow);
-    if (this.twccRecorder.pending) t = Math.min(t, this.nextTwccAt);
+    if (this.twccRecorder?.pending === true) t = Math.min(t, this.nextTwccAt);
     if (this.probeEndAt >= 0) t = Math.min(t, this.nextProbeAt);
     else if (this.gcc !== null && this.twccFeedbacksReceived > 0) t = Math.min(t, this.lastNow + 250);
     if (this.rembValue > 0 && this.rembTargets() > 0) t = Math.min(t, this.rembChanged ? this.lastNow : this.nextRembAt);
@@ -1212,7 +1217,8 @@ export class RtpSession {
   private writeFeedback(out: Buffer, off: number, max: number, now: number): number {
     const sender = this.feedbackSsrc();
     // transport-cc feedback every twcc_period
-    if (this.twccRecorder.pending && now >= this.nextTwccAt) {
+    const rec = this.twccRecorder;
+    if (rec !== null && rec.pending && now >= this.nextTwccAt) {
       let media = 0;
       for (const st of this.recv) {
         if (!st.retired) {
@@ -1220,8 +1226,8 @@ export class RtpSession {
           break;
         }
       }
-      off = this.twccRecorder.writeFeedback(out, off, max, sender, media);
-      if (!this.twccRecorder.pending) this.nextTwccAt = now + this.twccPeriodMs;
+      off = rec.writeFeedback(out, off, max, sender, media);
+      if (!rec.pending) this.nextTwccAt = now + this.twccPeriodMs;
     }
     // keyframe requests
     for (const st of this.recv) {
@@ -1344,7 +1350,7 @@ export class RtpSession {
       malformedRtcp: this.malformedRtcp,
       bwe: {
         estimate: this.estimateBps,
-        twccFeedbacksSent: this.twccRecorder.feedbacksWritten,
+        twccFeedbacksSent: this.twccRecorder?.feedbacksWritten ?? 0,
         twccFeedbacksReceived: this.twccFeedbacksReceived,
         probePackets: this.probePackets,
         probeBytes: this.probeBytes,
