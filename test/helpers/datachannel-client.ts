@@ -513,7 +513,7 @@ export class TextroomParticipant {
       const data = (ev.plugindata as JsonObject).data as JsonObject;
       if (data.result !== 'ok' || !jsep || jsep.type !== 'offer') throw new Error(`${name}: setup answered ${JSON.stringify(ev)}`);
       const answer = dc.answer(jsep.sdp as string);
-      const acked = await p.message({ request: 'ack' }, { type: 'answer', sdp: answer });
+      const acked = await p.message({ request: 'ack' }, { type: 'answer', sdp: answer }, 30_000); // loaded machine: see startTextroomGateway
       const ackData = (acked.plugindata as JsonObject).data as JsonObject;
       if (ackData.result !== 'ok') throw new Error(`${name}: ack answered ${JSON.stringify(acked)}`);
       await dc.waitOpen(15_000);
@@ -596,7 +596,9 @@ export async function startTextroomGateway(kind: 'janus' | 'portunus', opts: Tex
       const srv =
         kind === 'janus'
           ? await startJanusOnFolder(dir, ports, serverName, adminSecret)
-          : await startPortunusOnFolder(dir, ports, serverName, adminSecret, opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {});
+          // 60 s, as startMediaGateway: next to Chromium and other jobs on the shared 2-core machine, a
+          // niced Portunus start (main + worker threads loading their modules) has taken over 20 s
+          : await startPortunusOnFolder(dir, ports, serverName, adminSecret, { readyTimeoutMs: 60_000, ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}) });
       const stop = srv.stop;
       srv.stop = async () => {
         await stop();

@@ -144,6 +144,21 @@ let views: Buffer[] = [];
 const GCM_OPTS = { authTagLength: GCM_TAG_LENGTH } as const;
 const tagScratch = Buffer.alloc(GCM_TAG_LENGTH);
 
+/**
+ * Records per keystream batch (sealInPlaceSeq). One ECB call costs ~0.65 µs whatever its size plus
+ * ~0.5 ns per byte; 8 TextRoom-sized records (~250 bytes) share one call for ~2 KB of keystream.
+ */
+export const SEAL_BATCH = 8;
+let batchCounters = Buffer.alloc(SEAL_BATCH * 416);
+
+/** A sealing key's keystream made ahead: records [base, base + SEAL_BATCH), `slot` bytes each (E(J0) first). */
+export class SealKeystream {
+  epoch = -1;
+  base = -1;
+  slot = 0;
+  ks: Buffer | null = null;
+}
+
 /** One direction's AES-128-GCM key, set up once (per epoch). */
 export class GcmKey {
   readonly keyObject: KeyObject;
@@ -179,14 +194,72 @@ export class GcmKey {
       buf.set(c.getAuthTag(), off + len);
       return;
     }
-    const ks = this.keystream(iv, len);
-    xorInto(buf, off, ks, 16, len);
+    this.sealWith(this.keystream(iv, len), 0, aad, aadOff, aadLen, buf, off, len);
+  }
+
+  /**
+   * sealInPlace for record `seq` of a sender whose nonces are `ivPrefix` (4 bytes) || epoch (2) ||
+   * seq (6), the DTLS record nonce (RFC 5288 §3 with the explicit part = epoch || seq): the keystream
+   * comes from `batch`, made for SEAL_BATCH consecutive sequence numbers in one cipher call (a
+   * sender's next nonces are known, as SRTP's are: srtp/keystream-batch.ts). Same bytes as
+   * sealInPlace with that nonce. False (nothing done) when the record is not for the JS engine. One
+   * batch per key and prefix (the batch remembers the epoch and the sequence numbers only).
+   */
+  sealInPlaceSeq(batch: SealKeystream, ivPrefix: Uint8Array, epoch: number, seq: number,
+    aad: Uint8Array, aadOff: number, aadLen: number, buf: Uint8Array, off: number, len: number): boolean {
+    if (!this.useJs(len)) return false;
+    let k = seq - batch.base;
+    const need = 16 + ((len + 15) & ~15);
+    if (batch.ks === null || k < 0 || k >= SEAL_BATCH || need > batch.slot || epoch !== batch.epoch) {
+      // a sender's records rarely grow: keep the largest slot seen
+      const slot = Math.max(batch.slot, need);
+      batch.ks = this.batchKeystream(ivPrefix, epoch, seq, slot);
+      batch.base = seq;
+      batch.epoch = epoch;
+      batch.slot = slot;
+      k = 0;
+    }
+    this.sealWith(batch.ks, k * batch.slot, aad, aadOff, aadLen, buf, off, len);
+    return true;
+  }
+
+  /** E(J0) at ks[ksOff, +16), the record's keystream after it. */
+  private sealWith(ks: Uint8Array, ksOff: number, aad: Uint8Array, aadOff: number, aadLen: number, buf: Uint8Array, off: number, len: number): void {
+    xorInto(buf, off, ks, ksOff + 16, len);
     const g = this.ghash;
     g.reset();
     g.update(aad, aadOff, aadLen);
     g.update(buf, off, len);
     g.lengths(aadLen, len);
-    g.finishInto(ks, 0, buf, off + len);
+    g.finishInto(ks, ksOff, buf, off + len);
+  }
+
+  /** Counter blocks J0, J0 + 1 ... for SEAL_BATCH records from `seq`, `slot` bytes each, through the cipher. */
+  private batchKeystream(ivPrefix: Uint8Array, epoch: number, seq: number, slot: number): Buffer {
+    const bytes = SEAL_BATCH * slot;
+    if (batchCounters.length < bytes) batchCounters = Buffer.alloc(Math.max(bytes, 2 * batchCounters.length));
+    const ctr = batchCounters;
+    const blocks = slot >>> 4;
+    for (let r = 0; r < SEAL_BATCH; r++) {
+      const s = seq + r;
+      const hi = Math.floor(s / 0x100000000);
+      const lo = s >>> 0;
+      const o = r * slot;
+      ctr[o] = ivPrefix[0]!; ctr[o + 1] = ivPrefix[1]!; ctr[o + 2] = ivPrefix[2]!; ctr[o + 3] = ivPrefix[3]!;
+      ctr[o + 4] = epoch >>> 8; ctr[o + 5] = epoch & 0xff;
+      ctr[o + 6] = hi >>> 8; ctr[o + 7] = hi & 0xff;
+      ctr[o + 8] = lo >>> 24; ctr[o + 9] = (lo >>> 16) & 0xff; ctr[o + 10] = (lo >>> 8) & 0xff; ctr[o + 11] = lo & 0xff;
+      for (let b = 0, p = o; b < blocks; b++, p += 16) {
+        if (b > 0) ctr.copy(ctr, p, o, o + 12);
+        // 32-bit block counter: J0 is 1, the first keystream block 2
+        const v = b + 1;
+        ctr[p + 12] = v >>> 24;
+        ctr[p + 13] = (v >>> 16) & 0xff;
+        ctr[p + 14] = (v >>> 8) & 0xff;
+        ctr[p + 15] = v & 0xff;
+      }
+    }
+    return this.ecb.update(ctr.subarray(0, bytes));
   }
 
   /**

@@ -11,7 +11,7 @@
  * epoch||seq as the explicit nonce, which never repeats within a key (RFC 5288 §3). The additional data
  * is epoch||seq || type || version || plaintext length (RFC 6347 §4.1.2.1 with RFC 5246 §6.2.3.3).
  */
-import { GcmKey, GCM_TAG_LENGTH, type GcmEngine } from './gcm.js';
+import { GcmKey, GCM_TAG_LENGTH, SealKeystream, type GcmEngine } from './gcm.js';
 import { prfSha256 } from './handshake-auth.js';
 import { RECORD_HEADER_LEN } from './record.js';
 import { ReplayWindow } from '../srtp/replay.js';
@@ -72,6 +72,8 @@ export class RecordProtection {
   private readonly writeIv: Buffer;
   private readonly readIv: Buffer;
   private readonly replay: ReplayWindow;
+  /** Keystream for our next records (their nonces are known: epoch || seq). */
+  private readonly sealAhead = new SealKeystream();
 
   constructor(keys: RecordKeys, role: 'client' | 'server', readonly epoch: number,
     opts: { engine?: GcmEngine; replayWindow?: number } = {}) {
@@ -116,7 +118,9 @@ export class RecordProtection {
     fillAad(out, outOff, srcLen);
     const p = outOff + RECORD_HEADER_LEN + EXPLICIT_NONCE_LENGTH;
     out.set(src.subarray(srcOff, srcOff + srcLen), p);
-    this.writeKey.sealInPlace(nonce, aad, 0, 13, out, p, srcLen);
+    if (!this.writeKey.sealInPlaceSeq(this.sealAhead, this.writeIv, epoch, seq, aad, 0, 13, out, p, srcLen)) {
+      this.writeKey.sealInPlace(nonce, aad, 0, 13, out, p, srcLen);
+    }
     this.stats.sealed++;
     return srcLen + PROTECTED_RECORD_OVERHEAD;
   }

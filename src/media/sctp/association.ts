@@ -1,15 +1,18 @@
 /**
  * SctpAssociation: the narrow interface the data-channel layer needs from SCTP (RFC 8261: SCTP packets
  * carried as DTLS application data), and its implementation over our sans-IO SctpCore
- * (association-core.ts). This file is the core's glue to the clock: one timer per association, re-armed
- * from the core's deadline, and output drained after every input.
+ * (association-core.ts). This file is the core's glue to the clock: the core's deadline goes to the
+ * thread's shared SctpClock (clock.ts: one Node timer for every association), and output is drained
+ * after every input.
  *
  * Bundling: messages sent in the same tick leave together. send() only queues; the drain runs from one
- * microtask per tick (or right away after an incoming packet, with the SACK it owes). The packets of
- * one drain go to `transmit` back to back, then `transmitted`: over DTLS they share datagrams.
+ * microtask per tick shared by every association of the thread (or right away after an incoming
+ * packet, with the SACK it owes). The packets of one drain go to `transmit` back to back, then
+ * `transmitted`: over DTLS they share datagrams.
  */
 import { performance } from 'node:perf_hooks';
 import { SctpCore, type SctpCoreState } from './association-core.js';
+import { sctpClock, type ClockClient, type SctpClock } from './clock.js';
 
 export interface SctpSendOptions {
   ordered: boolean;
@@ -67,6 +70,8 @@ export interface SctpAssociationOptions {
   mtu?: number;
   /** Legacy: largest user-data fragment per DATA chunk; sets mtu to this plus the SCTP headers. */
   maxFragmentSize?: number;
+  /** The clock for timers and drains (default: this thread's shared one). */
+  clock?: SctpClock;
 }
 
 /** DTLS record header (13) + AES-GCM explicit nonce and tag (24). */
@@ -82,17 +87,19 @@ const toState = (s: SctpCoreState): SctpState =>
     : s === 'closed' ? 'closed'
       : 'connecting';
 
-export class CoreSctpAssociation implements SctpAssociation {
+export class CoreSctpAssociation implements SctpAssociation, ClockClient {
   readonly maxMessageSize: number;
   readonly core: SctpCore;
   private faults = 0;
   private _state: SctpState = 'new';
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
-  private flushQueued = false;
+  private readonly clock: SctpClock;
+  /** ClockClient: owned by the clock. */
+  clockAt = Infinity;
+  flushQueued = false;
 
   constructor(private readonly opts: SctpAssociationOptions, private readonly events: SctpAssociationEvents) {
     this.maxMessageSize = opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.clock = opts.clock ?? sctpClock;
     const mtu = opts.mtu ?? (opts.maxFragmentSize !== undefined ? opts.maxFragmentSize + 28 : 1200);
     this.core = new SctpCore({
       localPort: opts.localPort ?? 5000,
@@ -156,15 +163,18 @@ export class CoreSctpAssociation implements SctpAssociation {
   }
 
   private flushSoon(): void {
-    if (this.flushQueued) return;
-    this.flushQueued = true;
-    queueMicrotask(this.onFlushSoon);
+    this.clock.soon(this);
   }
 
-  private readonly onFlushSoon = (): void => {
-    this.flushQueued = false;
+  /** ClockClient: the drain asked for by send(). */
+  onFlush(): void {
     this.flush();
-  };
+  }
+
+  /** ClockClient: the core's deadline passed. */
+  onClock(): void {
+    this.flush();
+  }
 
   /** Drains the core's packets to `transmit`, then re-arms the one timer. Faults go to the owner. */
   private flush(): void {
@@ -185,25 +195,12 @@ export class CoreSctpAssociation implements SctpAssociation {
   }
 
   private arm(at: number): void {
-    if (this._state === 'closed') { this.stopTimer(); return; }
-    // An earlier timer already armed stays: waking early costs one empty poll, re-arming on every
-    // packet (T3 and delayed-SACK deadlines move with each message) costs a clearTimeout+setTimeout.
-    if (at === Infinity || (this.timer !== null && at >= this.timerAt)) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(this.onTimer, Math.max(0, Math.ceil(at - performance.now())));
+    // The deadline moves both ways (a SACK stops T3): the clock keeps one Node timer for the thread.
+    this.clock.set(this, this._state === 'closed' ? Infinity : at);
   }
 
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    this.timerAt = Infinity;
-    this.flush();
-  };
-
   private stopTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    this.timerAt = Infinity;
+    this.clock.set(this, Infinity);
   }
 
   private fail(err: unknown): void {

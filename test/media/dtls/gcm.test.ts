@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes, randomInt } from 'node:crypto';
-import { GcmKey, Ghash, type GcmEngine } from '../../../src/media/dtls/gcm.js';
+import { GcmKey, Ghash, GCM_JS_MAX_BYTES, SEAL_BATCH, SealKeystream, type GcmEngine } from '../../../src/media/dtls/gcm.js';
 
 function nodeSeal(key: Buffer, iv: Buffer, aad: Buffer, pt: Buffer): Buffer {
   const c = createCipheriv('aes-128-gcm', key, iv, { authTagLength: 16 });
@@ -105,4 +105,38 @@ test('GHASH is linear: H(a) ^ H(b) = H(a ^ b) for single blocks', () => {
     const hx = out(x);
     for (let j = 0; j < 16; j++) assert.equal(ha[j]! ^ hb[j]!, hx[j]!);
   }
+});
+
+test('sealing from keystream made ahead (sealInPlaceSeq) gives Node\'s bytes for every record, whatever the sequence and lengths', () => {
+  const key = randomBytes(16);
+  const prefix = randomBytes(4);
+  const k = new GcmKey(key, 'auto');
+  const batch = new SealKeystream();
+  const nonceOf = (epoch: number, seq: number): Buffer => {
+    const n = Buffer.alloc(12);
+    prefix.copy(n, 0);
+    n.writeUInt16BE(epoch, 4);
+    n.writeUIntBE(seq, 6, 6);
+    return n;
+  };
+  // consecutive records (the usual case), lengths that grow past the batch's slot, a jump forward,
+  // one back, sequence numbers above 2^32, and lengths the JS engine does not take (refused)
+  const seqs: Array<[number, number]> = [];
+  for (let s = 1; s <= 3 * SEAL_BATCH + 3; s++) seqs.push([s, s < 10 ? 200 : randomInt(0, GCM_JS_MAX_BYTES + 1)]);
+  seqs.push([1000, 16], [1001, 17], [999, 300], [2 ** 40 + 5, 100], [2 ** 40 + 6, 384], [2 ** 48 - 2, 31], [2 ** 48 - 1, 0]);
+  let batched = 0;
+  for (const [seq, len] of seqs) {
+    const epoch = seq % 3;
+    const aad = randomBytes(13);
+    const pt = randomBytes(len);
+    const buf = Buffer.alloc(len + 16);
+    pt.copy(buf);
+    assert.ok(k.sealInPlaceSeq(batch, prefix, epoch, seq, aad, 0, 13, buf, 0, len), `seq ${seq} len ${len}`);
+    assert.ok(buf.equals(nodeSeal(key, nonceOf(epoch, seq), aad, pt)), `seq ${seq} len ${len} epoch ${epoch}`);
+    batched++;
+  }
+  assert.equal(batched, seqs.length);
+  const big = Buffer.alloc(GCM_JS_MAX_BYTES + 1 + 16);
+  assert.equal(k.sealInPlaceSeq(batch, prefix, 1, 7, Buffer.alloc(13), 0, 13, big, 0, GCM_JS_MAX_BYTES + 1), false, 'long records go to the native engine');
+  assert.equal(new GcmKey(key, 'native').sealInPlaceSeq(new SealKeystream(), prefix, 1, 7, Buffer.alloc(13), 0, 13, big, 0, 10), false);
 });

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CoreSctpAssociation, type SctpState } from '../../../src/media/sctp/association.js';
+import { sctpClock } from '../../../src/media/sctp/clock.js';
 
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -55,6 +56,8 @@ test('CoreSctpAssociation: connects, bundles a tick of sends into few packets, c
   assert.equal(a.state, 'closed');
   assert.ok(await pump(() => b.state === 'closed'));
   assert.equal(states.at(-1), 'closed');
-  assert.equal((a as unknown as { timer: unknown }).timer, null, 'no timer left behind');
+  assert.equal(a.clockAt, Infinity, 'no deadline left behind');
   b.close();
+  assert.equal(b.clockAt, Infinity);
+  assert.equal(sctpClock.pending, 0, 'the shared clock holds no timer for closed associations');
 });
