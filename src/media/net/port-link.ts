@@ -112,6 +112,7 @@ export class PortLink {
   readonly tcp6: boolean;
   /** The one socket's srflx candidate as the main thread learnt it (null: none). */
   readonly srflx: IceCandidate | null;
+  readonly srflx6: IceCandidate | null;
   /** ICE-TCP connections the main thread handed here whose first frame named nobody here. */
   tcpRefused = 0;
   private readonly tcpConns = new Map<number, LinkedTcpConn>();
@@ -137,6 +138,7 @@ export class PortLink {
     this.tcpPort = init.tcpPort;
     this.tcp6 = init.ipv6 && init.tcpPort !== null;
     this.srflx = init.srflx ?? null;
+    this.srflx6 = init.srflx6 ?? null;
     this.tx = new RingProducer(init.fromWorker);
     this.rx = new RingConsumer(init.toWorker, this.onRecord);
     this.wire4 = new RingWire(this, 4);

@@ -110,6 +110,8 @@ export interface PortLinkInit {
   tcpPort: number | null;
   /** The one socket's server-reflexive candidate (nat.stun_server, asked once by the main thread), if any. */
   srflx?: IceCandidate | null;
+  /** The same for its IPv6 twin. */
+  srflx6?: IceCandidate | null;
 }
 
 export interface PortReaderStats {
@@ -178,6 +180,7 @@ export class PortReader {
   readonly localIndex: number;
   /** The socket's srflx candidate, once asked (pool.ts: STUN from the main thread, before the workers start). */
   srflx: IceCandidate | null = null;
+  srflx6: IceCandidate | null = null;
   /** nat.ice_tcp: the process's one ICE-TCP listener (listenTcp). */
   private tcp: IceTcpListener | null = null;
   /** Accepted connections handed to a worker, by id. */
@@ -240,7 +243,7 @@ export class PortReader {
     if (old) old.rx.close();
     this.dropTarget(i);
     const bytes = this.opts.ringBytes ?? 4 << 20;
-    const init: PortLinkInit = { toWorker: createRing(bytes), fromWorker: createRing(bytes), port: this.port, ipv6: this.socket6 !== null, prefix: ICE_CHARS[i]!, tcpPort: this.tcp?.port ?? null, srflx: this.srflx };
+    const init: PortLinkInit = { toWorker: createRing(bytes), fromWorker: createRing(bytes), port: this.port, ipv6: this.socket6 !== null, prefix: ICE_CHARS[i]!, tcpPort: this.tcp?.port ?? null, srflx: this.srflx, srflx6: this.srflx6 };
     this.ends[i] = new WorkerEnd(init, (tag, meta, data, offset, length) => this.fromWorker(i, tag, meta, data, offset, length));
     return init;
   }
