@@ -316,7 +316,7 @@ async function main(argv: string[]): Promise<void> {
     advertised,
     nat_1_1_mapping: cfg.janus.nat.nat_1_1_mapping,
     stun: cfg.janus.nat.stun_server
-      ? `${cfg.janus.nat.stun_server}:${cfg.janus.nat.stun_port} ${mediaPlane.candidates.stunUsable ? `-> ${mediaPlane.candidates.publicIp}` : 'unreachable'}`
+      ? `${cfg.janus.nat.stun_server}:${cfg.janus.nat.stun_port} ${mediaPlane.candidates.stunUsable ? `-> ${mediaPlane.candidates.publicIp}` : 'unreachable'}${mediaPlane.candidates.addresses6.length > 0 ? ` (IPv6 ${mediaPlane.candidates.stunUsable6 ? `-> ${mediaPlane.candidates.publicIp6}` : 'unreachable'})` : ''}`
       : 'off',
     ice_lite: cfg.janus.nat.ice_lite,
   });

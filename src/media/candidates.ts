@@ -6,8 +6,15 @@
  * Addresses are discovered once at startup, as Janus does. The STUN server is probed once at startup
  * too: when it cannot be resolved or does not answer, that is a warning and srflx gathering is off
  * (never fatal). When it works, each new media socket asks it for its own mapping (short timeout).
+ *
+ * IPv6 (media.ipv6): Janus takes the first address `stun_server` resolves to, so one family only (and
+ * libnice then asks only from the candidates of that family). Here `stun_server` is asked per family:
+ * a host name is resolved to an A record for the IPv4 sockets and to an AAAA record for the IPv6 ones
+ * (each probed on its own, a family that does not resolve or answer just has no srflx); an IPv4
+ * literal serves IPv4 only and an IPv6 literal IPv6 only.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
 import { hostCandidate, localPreference, srflxCandidate, tcpPassiveCandidate, type IceCandidate } from './ice/candidate.js';
 import { discoverLocalAddresses, type LocalAddress } from './net/interfaces.js';
 import { applyNat11Mapping } from './net/nat.js';
@@ -49,6 +56,8 @@ export interface CandidatesSnapshot {
   addresses6?: LocalAddress[];
   stunUsable: boolean;
   publicIp: string | null;
+  stunUsable6?: boolean;
+  publicIp6?: string | null;
 }
 
 /** fe80::/10 */
@@ -68,6 +77,9 @@ export class LocalCandidates {
   stunUsable = false;
   /** The public address the startup probe saw (Admin/info use), or null. */
   publicIp: string | null = null;
+  /** The same for IPv6 (media.ipv6 with IPv6 addresses, and a stun_server with an IPv6 address). */
+  stunUsable6 = false;
+  publicIp6: string | null = null;
 
   private constructor(
     private readonly opts: CandidateOptions,
@@ -103,35 +115,63 @@ export class LocalCandidates {
 
   snapshot(): CandidatesSnapshot {
     const { interfaces: _i, log: _l, ...opts } = this.opts;
-    return { opts, addresses: this.addresses.map((a) => ({ ...a })), addresses6: this.addresses6.map((a) => ({ ...a })), stunUsable: this.stunUsable, publicIp: this.publicIp };
+    return { opts, addresses: this.addresses.map((a) => ({ ...a })), addresses6: this.addresses6.map((a) => ({ ...a })), stunUsable: this.stunUsable, publicIp: this.publicIp, stunUsable6: this.stunUsable6, publicIp6: this.publicIp6 };
   }
 
   static restore(snap: CandidatesSnapshot, log?: Logger): LocalCandidates {
     const lc = new LocalCandidates({ ...snap.opts, ...(log ? { log } : {}) }, snap.addresses, snap.addresses6 ?? []);
     lc.stunUsable = snap.stunUsable;
     lc.publicIp = snap.publicIp;
+    lc.stunUsable6 = snap.stunUsable6 ?? false;
+    lc.publicIp6 = snap.publicIp6 ?? null;
     return lc;
   }
 
+  /** The families stun_server can serve here: a literal its own, a name both (where we have addresses). */
+  private stunFamilies(): Array<4 | 6> {
+    const server = this.opts.stunServer;
+    if (!server) return [];
+    const lit = isIP(server);
+    const out: Array<4 | 6> = [];
+    if (lit !== 6 && this.addresses.length > 0) out.push(4);
+    if (lit !== 4 && this.addresses6.length > 0) out.push(6);
+    return out;
+  }
+
   private async probeStun(): Promise<void> {
+    const families = this.stunFamilies();
+    if (families.length === 0) {
+      this.opts.log?.warn('stun_server cannot serve any media address family, no server-reflexive candidates', { stun_server: this.opts.stunServer, ipv6: this.addresses6.length > 0 });
+      return;
+    }
+    await Promise.all(families.map((f) => this.probeStunFamily(f)));
+  }
+
+  private async probeStunFamily(family: 4 | 6): Promise<void> {
     const server = this.opts.stunServer!;
     const port = this.opts.stunPort ?? 3478;
-    const socket = createSocket('udp4');
+    const socket = createSocket(family === 6 ? { type: 'udp6', ipv6Only: true } : { type: 'udp4' });
+    const fam = family === 6 ? { family: 6 } : {};
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
         socket.bind(0, () => resolve());
       });
       const r = await stunBinding(socket, server, port, { timeoutMs: 3000 });
-      if (r.ok) {
-        this.stunUsable = true;
-        this.publicIp = r.address;
-        this.opts.log?.info('STUN server reachable', { stun_server: `${server}:${port}`, public_ip: r.address });
+      if (r.ok && r.family === family) {
+        if (family === 6) {
+          this.stunUsable6 = true;
+          this.publicIp6 = r.address;
+        } else {
+          this.stunUsable = true;
+          this.publicIp = r.address;
+        }
+        this.opts.log?.info('STUN server reachable', { stun_server: `${server}:${port}`, public_ip: r.address, ...fam });
       } else {
-        this.opts.log?.warn('STUN server unusable, no server-reflexive candidates', { stun_server: `${server}:${port}`, err: r.error });
+        this.opts.log?.warn('STUN server unusable, no server-reflexive candidates', { stun_server: `${server}:${port}`, err: r.ok ? `mapped address of the wrong family (${r.address})` : r.error, ...fam });
       }
     } catch (err) {
-      this.opts.log?.warn('STUN probe failed, no server-reflexive candidates', { err: String(err) });
+      this.opts.log?.warn('STUN probe failed, no server-reflexive candidates', { err: String(err), ...fam });
     } finally {
       try {
         socket.close();
@@ -182,13 +222,29 @@ export class LocalCandidates {
     return applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false);
   }
 
-  /** The srflx candidate of a bound socket, or null (STUN off, unanswered, or same as the host address). */
+  /** The IPv6 base a udp6 socket on `port` pairs from (the first IPv6 address), or null without IPv6 addresses. */
+  ipv6Base(port: number): IceCandidate | null {
+    const a = this.addresses6[0];
+    return a === undefined ? null : hostCandidate(a.address, port, { localPreference: localPreference(6, 0) });
+  }
+
+  /**
+   * The srflx candidate of a bound socket (udp4 or udp6: the server is asked in the socket's family),
+   * or null (STUN off or unusable for that family, unanswered, or the same as the host address).
+   */
   async srflxFor(socket: Socket, base: IceCandidate): Promise<IceCandidate | null> {
-    if (!this.stunUsable || !this.opts.stunServer) return null;
+    if (!this.opts.stunServer) return null;
+    let family: 4 | 6;
+    try {
+      family = socket.address().family === 'IPv6' ? 6 : 4;
+    } catch {
+      return null;
+    }
+    if (!(family === 6 ? this.stunUsable6 : this.stunUsable)) return null;
     const server = this.opts.stunServer;
     const port = this.opts.stunPort ?? 3478;
     const r = await stunBinding(socket, server, port, { timeoutMs: this.opts.stunTimeoutMs ?? 1500 });
-    if (!r.ok || r.family !== 4) return null;
+    if (!r.ok || r.family !== family) return null;
     if (r.address === base.address && r.port === base.port) return null;
     return srflxCandidate({ address: r.address, port: r.port }, { address: base.address, port: base.port }, `${server}:${port}`);
   }

@@ -64,6 +64,8 @@ export interface SharedPort {
   readonly tcp6?: boolean;
   /** The one socket's srflx candidate (the main thread asked the STUN server once), null: none. */
   readonly srflx?: IceCandidate | null;
+  /** The same for its IPv6 twin (media.ipv6 and a stun_server with an IPv6 address). */
+  readonly srflx6?: IceCandidate | null;
   attach(router: UfragRouter): { mux4: UdpMux; mux6: UdpMux | null };
 }
 
@@ -102,6 +104,8 @@ export class WebRtcMediaPlane implements MediaPlane {
   private readonly router = new UfragRouter();
   /** The srflx candidate of the shared socket, asked once (every PeerConnection has the same one). */
   private muxSrflx: Promise<IceCandidate | null> | null = null;
+  /** The same for the shared IPv6 socket. */
+  private muxSrflx6: Promise<IceCandidate | null> | null = null;
 
   private constructor(
     private readonly config: JanusConfig,
@@ -516,12 +520,9 @@ export class WebRtcMediaPlane implements MediaPlane {
       allocated.socket.close();
       throw new JanusError(ErrorCode.UNKNOWN, 'Error creating PeerConnection: no usable local address (ice_enforce_list / ice_ignore_list)');
     }
-    try {
-      const srflx = await this.candidates.srflxFor(allocated.socket, cands.base);
-      if (srflx) cands.advertised.push(srflx);
-    } catch {
-      /* srflx is optional */
-    }
+    // Both families' STUN transactions run at once (each up to stunTimeoutMs); srflx is optional.
+    const srflx4 = this.candidates.srflxFor(allocated.socket, cands.base).catch(() => null);
+    let srflx6: Promise<IceCandidate | null> = Promise.resolve(null);
     if (this.allocator6 !== null) {
       // IPv6 is extra reach: a PeerConnection without it still works over IPv4.
       try {
@@ -533,10 +534,13 @@ export class WebRtcMediaPlane implements MediaPlane {
           /* keep the defaults */
         }
         this.candidates.addIpv6(cands, a6.socket, a6.port);
+        const v6 = cands.v6;
+        if (v6 !== undefined) srflx6 = this.candidates.srflxFor(v6.socket, v6.base).catch(() => null);
       } catch (err) {
         this.log.warn('no IPv6 socket for this PeerConnection', { handle: handle.handleId, err: err instanceof Error ? err.message : String(err) });
       }
     }
+    for (const srflx of [await srflx4, await srflx6]) if (srflx) cands.advertised.push(srflx);
     return this.finishPeer(handle, allocated.socket, allocated.port, cands);
   }
 
@@ -556,14 +560,22 @@ export class WebRtcMediaPlane implements MediaPlane {
     // socket itself; the mux sees the server's answer too and counts it as unknown (one datagram).
     // (One-port mode: the main thread asked once on its socket, before the workers started.)
     const dgram = mux.dgram;
-    if (this.shared !== null) this.muxSrflx ??= Promise.resolve(this.shared.srflx ?? null);
-    else if (dgram !== null) this.muxSrflx ??= this.candidates.srflxFor(dgram, cands.base).catch(() => null);
-    const srflx = this.muxSrflx !== null ? await this.muxSrflx : null;
-    if (srflx) cands.advertised.push({ ...srflx });
-    const port = mux.open();
     const m6 = this.udpMux6Ready;
+    if (this.shared !== null) {
+      this.muxSrflx ??= Promise.resolve(this.shared.srflx ?? null);
+      this.muxSrflx6 ??= Promise.resolve(this.shared.srflx6 ?? null);
+    } else {
+      if (dgram !== null) this.muxSrflx ??= this.candidates.srflxFor(dgram, cands.base).catch(() => null);
+      const base6 = m6 !== null && m6.dgram !== null ? this.candidates.ipv6Base(m6.port) : null;
+      if (base6 !== null) this.muxSrflx6 ??= this.candidates.srflxFor(m6!.dgram!, base6).catch(() => null);
+    }
+    const srflx = this.muxSrflx !== null ? await this.muxSrflx : null;
+    const srflx6 = this.muxSrflx6 !== null ? await this.muxSrflx6 : null;
+    const port = mux.open();
     const port6 = m6 !== null ? m6.open() : null;
     if (port6 !== null) this.candidates.addIpv6(cands, port6 as unknown as Socket, m6!.port);
+    if (srflx) cands.advertised.push({ ...srflx });
+    if (srflx6 && port6 !== null) cands.advertised.push({ ...srflx6 });
     try {
       return await this.finishPeer(handle, port as unknown as Socket, mux.port, cands);
     } catch (err) {

@@ -17,6 +17,8 @@ export interface CandidateView {
   readonly addresses: ReadonlyArray<{ address: string; name?: string }>;
   readonly stunUsable: boolean;
   readonly publicIp: string | null;
+  readonly stunUsable6?: boolean;
+  readonly publicIp6?: string | null;
   hostCandidates(port: number): { advertised: ReadonlyArray<{ address: string; type: string }> } | null;
 }
 
@@ -30,6 +32,8 @@ export function advertisedAddresses(c: CandidateView, config: JanusConfig): Adve
     if (!out.some((o) => o.address === h.address)) out.push({ type, address: h.address });
   }
   if (c.stunUsable && c.publicIp !== null && !out.some((o) => o.address === c.publicIp)) out.push({ type: 'srflx', address: c.publicIp });
+  const ip6 = c.publicIp6 ?? null;
+  if (c.stunUsable6 === true && ip6 !== null && !out.some((o) => o.address === ip6)) out.push({ type: 'srflx', address: ip6 });
   return out;
 }
 

@@ -114,9 +114,13 @@ export class WorkerPool {
     }
     // nat.stun_server: the one socket's mapping, asked once here (the workers have no socket to ask on).
     const base = plane.candidates.hostCandidates(reader.port)?.base;
-    if (base !== undefined) reader.srflx = await plane.candidates.srflxFor(reader.socket4, base).catch(() => null);
+    const base6 = reader.socket6 !== null ? plane.candidates.ipv6Base(reader.port) : null;
+    [reader.srflx, reader.srflx6] = await Promise.all([
+      base !== undefined ? plane.candidates.srflxFor(reader.socket4, base).catch(() => null) : null,
+      base6 !== null ? plane.candidates.srflxFor(reader.socket6!, base6).catch(() => null) : null,
+    ]);
     // Main's own plane (plugins with media_worker = false) shares the socket without a ring.
-    plane.useSharedPort({ port: reader.port, prefix: reader.localPrefix, tcpPort: reader.tcpPort, tcp6, srflx: reader.srflx, attach: (router) => reader.localMuxes(router, this.log) });
+    plane.useSharedPort({ port: reader.port, prefix: reader.localPrefix, tcpPort: reader.tcpPort, tcp6, srflx: reader.srflx, srflx6: reader.srflx6, attach: (router) => reader.localMuxes(router, this.log) });
     this.log.info('single-port UDP listening (one port for all media workers)', { port: reader.port, workers: this.workers.length, ...(reader.socket6 ? { ipv6: true } : {}) });
   }
 

@@ -9,65 +9,29 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { closeAll, inboundTotal, waitForMedia } from '../helpers/browser.js';
 import { sleep, withPages } from '../helpers/demo-flows.js';
 import { firefoxUnavailable, launchFirefox, openFirefoxDemo, pairProtocols, type FirefoxHandle } from '../helpers/firefox.js';
-import { postJson } from '../helpers/janus-client.js';
-import { startMediaGateway, type MediaGateway } from '../helpers/media-server.js';
-import { ImpairedLink, netnsUnavailable } from '../helpers/netns.js';
+import { netnsUnavailable, startReachLab, type ReachLab } from '../helpers/netns.js';
 
 const skip = netnsUnavailable() ?? firefoxUnavailable();
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/** Portunus's selected pair for every handle that has one (Admin API handle_info). */
-async function gatewayPairs(gw: MediaGateway): Promise<string[]> {
-  const out: string[] = [];
-  const sessions = (await postJson(gw.adminUrl, { janus: 'list_sessions', transaction: 's', admin_secret: gw.adminSecret })) as unknown as { sessions?: number[] };
-  for (const s of sessions.sessions ?? []) {
-    const hs = (await postJson(`${gw.adminUrl}/${s}`, { janus: 'list_handles', transaction: 'h', admin_secret: gw.adminSecret })) as unknown as { handles?: number[] };
-    for (const h of hs.handles ?? []) {
-      const info = (await postJson(`${gw.adminUrl}/${s}/${h}`, { janus: 'handle_info', transaction: 'i', admin_secret: gw.adminSecret })) as unknown as { info?: { webrtc?: { ice?: { 'selected-pair'?: string } } } };
-      const sp = info.info?.webrtc?.ice?.['selected-pair'];
-      if (sp) out.push(sp);
-    }
-  }
-  return out;
-}
-
 describe('ICE-TCP in Firefox: echotest.html from a namespace where all UDP is dropped', { skip: skip ?? false }, () => {
-  let link: ImpairedLink | undefined;
+  let lab: ReachLab | undefined;
   let firefox: FirefoxHandle | undefined;
-  let gw: MediaGateway | undefined;
   before(async () => {
-    link = new ImpairedLink('/bin/false');
-    execFileSync('ip', ['netns', 'exec', link.ns, 'iptables', '-A', 'OUTPUT', '-p', 'udp', '-j', 'DROP']);
-    gw = await startMediaGateway('portunus', ['echotest'], {}, {
-      prefix: 'ff-icetcp',
-      janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${link!.hostIf}"\n  ice_tcp = true`),
-    });
-    firefox = await launchFirefox({ link, pagePort: await freePort(link.hostIp) });
+    lab = await startReachLab({ chromiumBinary: '/bin/false', plugins: ['echotest'], prefix: 'ff-icetcp', drop: 'udp', iceTcp: true });
+    firefox = await launchFirefox({ link: lab.link, pagePort: lab.pagePort });
   });
   after(async () => {
-    await closeAll([gw, firefox]);
-    link?.remove();
+    await closeAll([firefox]);
+    await lab?.close();
   });
 
   test('connects over TCP: the selected pair is tcp on both sides, echoed frames decoded grow, data channel echo', { timeout: 90_000 }, async () => {
-    const ws = gw!.wsUrl.replace('127.0.0.1', link!.hostIp);
-    const dp = await openFirefoxDemo(firefox!, { wsUrl: ws }, 'echotest.html', {}, 'firefox/echotest/ice-tcp');
-    await withPages(gw!, [dp], async () => {
+    const link = lab!.link;
+    const dp = await openFirefoxDemo(firefox!, { wsUrl: lab!.wsUrl }, 'echotest.html', {}, 'firefox/echotest/ice-tcp');
+    await withPages(lab!.gw, [dp], async () => {
       const t0 = Date.now();
       await dp.start();
       await dp.waitForConsole(/Plugin attached! \(janus\.plugin\.echotest/, 15_000, 'session creation + attach to janus.plugin.echotest');
@@ -75,7 +39,7 @@ describe('ICE-TCP in Firefox: echotest.html from a namespace where all UDP is dr
       assert.ok(pc);
       const mediaMs = Date.now() - t0;
       assert.deepEqual(pairProtocols(pc.selectedPair), { local: 'tcp', remote: 'tcp' }, `Firefox's selected pair is TCP on both ends: ${pc.selectedPair}\n${await dp.diagnostics()}`);
-      assert.ok(pc.selectedPair!.includes(`${link!.hostIp}:`), `the remote candidate is the veth address: ${pc.selectedPair}`);
+      assert.ok(pc.selectedPair!.includes(`${link.hostIp}:`), `the remote candidate is the veth address: ${pc.selectedPair}`);
 
       const before1 = (await dp.peerConnections()).filter((p) => p.index === pc.index);
       await sleep(3000);
@@ -90,7 +54,7 @@ describe('ICE-TCP in Firefox: echotest.html from a namespace where all UDP is dr
       await dp.page.keyboard.press('Enter');
       await dp.waitForExpression(`document.getElementById('datarecv').value === ${JSON.stringify(`Janus EchoTest here! You wrote: ${text}`)}`, 15_000, 'the data channel echo over ICE-TCP');
 
-      const pairs = await gatewayPairs(gw!);
+      const pairs = await lab!.gatewayPairs();
       assert.ok(pairs.length > 0 && pairs.every((p) => /^\S+ \[host,tcp\] <-> \S+ \[(prflx|host),tcp\]$/.test(p)), `Portunus's selected pair (handle_info) is TCP: ${pairs.join(' | ')}`);
       assert.deepEqual(firefox!.blocked, [], 'the page must not request anything outside this machine');
     });

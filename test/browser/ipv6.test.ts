@@ -13,86 +13,33 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
-import { chromium } from 'playwright-core';
 import { CHROMIUM, closeAll, inboundTotal, openDemo, waitForMedia, type BrowserHandle } from '../helpers/browser.js';
 import { sleep, withPages } from '../helpers/demo-flows.js';
-import { startMediaGateway, type MediaGateway } from '../helpers/media-server.js';
-import { postJson } from '../helpers/janus-client.js';
-import { ImpairedLink, netnsUnavailable } from '../helpers/netns.js';
+import { netnsUnavailable, startReachLab, type ReachLab } from '../helpers/netns.js';
 import { ensureSystemPackage } from '../helpers/system.js';
 
 const skip = netnsUnavailable();
 
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/** A UDP port free on both families right now (bound and released). */
-async function freeUdpPort(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const s4 = createSocket('udp4');
-    const p = await new Promise<number>((r) => s4.bind(0, () => r(s4.address().port)));
-    const s6 = createSocket({ type: 'udp6', ipv6Only: true });
-    const ok = await new Promise<boolean>((r) => {
-      s6.once('error', () => r(false));
-      s6.bind(p, () => r(true));
-    });
-    s4.close();
-    try {
-      s6.close();
-    } catch {
-      /* never bound */
-    }
-    if (ok) return p;
-  }
-  throw new Error('no free UDP port on both families');
-}
-
 for (const singlePort of [false, true]) describe(`IPv6: echotest.html from a namespace where IPv4 UDP is dropped${singlePort ? ', single_port on' : ''}`, { skip: skip ?? false }, () => {
-  let link: ImpairedLink | undefined;
+  let lab: ReachLab | undefined;
   let handle: BrowserHandle | undefined;
-  let gw: MediaGateway | undefined;
   let hostIp6 = '';
   let nsIp6 = '';
   let port = 0;
   before(async () => {
-    link = new ImpairedLink(ensureSystemPackage('chromium', CHROMIUM));
-    const n = link.hostIp.split('.')[2];
-    hostIp6 = `fd00:77:${n}::1`;
-    nsIp6 = `fd00:77:${n}::2`;
-    execFileSync('ip', ['-6', 'addr', 'add', `${hostIp6}/64`, 'dev', link.hostIf, 'nodad']);
-    execFileSync('ip', ['netns', 'exec', link.ns, 'ip', '-6', 'addr', 'add', `${nsIp6}/64`, 'dev', link.nsIf, 'nodad']);
-    execFileSync('ip', ['netns', 'exec', link.ns, 'ip', '-6', 'route', 'add', 'default', 'via', hostIp6]);
-    execFileSync('ip', ['netns', 'exec', link.ns, 'iptables', '-A', 'OUTPUT', '-p', 'udp', '-j', 'DROP']);
-    if (singlePort) port = await freeUdpPort();
-    gw = await startMediaGateway('portunus', ['echotest'], {}, {
-      prefix: 'ipv6',
-      janusJcfg: (t) => t.replace(/ice_enforce_list = "[^"]*"/, `ice_enforce_list = "${link!.hostIf}"`).replace('media: {', `media: {\n  ipv6 = true${singlePort ? `\n  single_port = ${port}` : ''}`),
-    });
-    const pagePort = await freePort(link.hostIp);
-    const args = link.chromiumArgs(`http://${link.hostIp}:${pagePort}`);
-    const browser = await chromium.launch({ executablePath: link.chromium, headless: true, args, timeout: 30_000 });
-    handle = { browser, blocked: [], pageHost: { address: link.hostIp, port: pagePort }, close: async () => void (await browser.close().catch(() => undefined)) };
+    lab = await startReachLab({ chromiumBinary: ensureSystemPackage('chromium', CHROMIUM), plugins: ['echotest'], prefix: 'ipv6', ipv6: true, mediaIpv6: true, drop: 'udp4', singlePort });
+    ({ hostIp6, nsIp6, port } = lab);
+    handle = await lab.launchChromium();
   });
   after(async () => {
-    await closeAll([gw, handle]);
-    link?.remove();
+    await closeAll([handle]);
+    await lab?.close();
   });
 
   test('connects over IPv6: the selected pair is UDP between the ULA addresses, echoed frames decoded grow, data channel echo', { timeout: 120_000 }, async () => {
-    const ws = gw!.wsUrl.replace('127.0.0.1', link!.hostIp);
-    const dp = await openDemo(handle!, { wsUrl: ws }, 'echotest.html', {}, 'echotest/ipv6');
-    await withPages(gw!, [dp], async () => {
+    const gw = lab!.gw;
+    const dp = await openDemo(handle!, { wsUrl: lab!.wsUrl }, 'echotest.html', {}, 'echotest/ipv6');
+    await withPages(gw, [dp], async () => {
       const t0 = Date.now();
       await dp.start();
       await dp.waitForConsole(/Plugin attached! \(janus\.plugin\.echotest/, 15_000, 'session creation + attach to janus.plugin.echotest');
@@ -119,16 +66,7 @@ for (const singlePort of [false, true]) describe(`IPv6: echotest.html from a nam
       );
 
       // Portunus's view: the selected pair in Admin handle_info is between the two IPv6 addresses.
-      const sessions = (await postJson(gw!.adminUrl, { janus: 'list_sessions', transaction: 's', admin_secret: gw!.adminSecret })) as unknown as { sessions?: number[] };
-      let pairText = '';
-      for (const s of sessions.sessions ?? []) {
-        const hs = (await postJson(`${gw!.adminUrl}/${s}`, { janus: 'list_handles', transaction: 'h', admin_secret: gw!.adminSecret })) as unknown as { handles?: number[] };
-        for (const h of hs.handles ?? []) {
-          const info = (await postJson(`${gw!.adminUrl}/${s}/${h}`, { janus: 'handle_info', transaction: 'i', admin_secret: gw!.adminSecret })) as unknown as { info?: { webrtc?: { ice?: { 'selected-pair'?: string } } } };
-          const sp = info.info?.webrtc?.ice?.['selected-pair'];
-          if (sp) pairText = sp;
-        }
-      }
+      const pairText = (await lab!.gatewayPairs()).join(' | ');
       assert.ok(pairText.startsWith(`${hostIp6}:`) && pairText.includes(`<-> ${nsIp6}:`) && pairText.includes(',udp]'), `Portunus's selected pair (handle_info): ${pairText}`);
       if (singlePort) assert.ok(pairText.startsWith(`${hostIp6}:${port} `), `Portunus's side of the pair is single_port ${port}: ${pairText}`);
       assert.deepEqual(handle!.blocked, [], 'the page must not request anything outside this machine');

@@ -46,7 +46,7 @@ export async function makePoolGateway(o: PoolGatewayOptions) {
   config.nat.ice_enforce_list = ['127.0.0.1'];
   o.tune?.(config);
   const stun = config.nat.stun_server ? { stunServer: config.nat.stun_server, stunPort: config.nat.stun_port } : {};
-  const candidates = await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list, ...stun });
+  const candidates = await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list, ...stun, ...(config.media.ipv6 ? { ipv6: true } : {}) });
   const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
   const settings = () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false });
   const pool = new WorkerPool({ size: o.size, plane, config, settings, log: quietLog, logLevel: () => 0 });

@@ -156,3 +156,42 @@ test('one port with a STUN server: the main thread asks once, every worker adver
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('one port with IPv6 and an IPv6 STUN server: the main thread asks on its IPv6 twin once, every worker advertises that srflx', { timeout: 60_000 }, async () => {
+  const stun = await startStunResponder({ host: '::1', mappedIp: '2001:db8::5', portOffset: 1000 });
+  const base = await twoFreePorts();
+  const { dir, gw, attach, message, workerOf } = await makeWorld(2, '', (c) => {
+    c.media.single_port = base;
+    c.media.ipv6 = true;
+    c.nat.ice_enforce_list = ['127.0.0.1', '::1'];
+    c.nat.stun_server = '::1';
+    c.nat.stun_port = stun.port;
+  });
+  const clients: ClientPeer[] = [];
+  try {
+    const workers: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await makeClient();
+      clients.push(c);
+      const h = await attach(ECHO);
+      const res = await message(h.session, h.handle, { audio: true, video: true }, { type: 'offer', sdp: clientOffer(c) });
+      assert.ok(res.jsep, JSON.stringify(res));
+      // Every m-line repeats the candidates (bundle): one m-line's worth.
+      const cands = [...new Set(res.jsep.sdp.split('\r\n').filter((l) => l.startsWith('a=candidate:')))].map((l) => tryParseCandidate(l)!);
+      const srflx = cands.filter((x) => x.type === 'srflx');
+      assert.equal(srflx.length, 1, `one srflx candidate (IPv6 only: the server is an IPv6 literal):\n${res.jsep.sdp}`);
+      assert.equal(srflx[0]!.address, '2001:db8::5');
+      assert.equal(srflx[0]!.port, base + 1000, 'the mapping of the one port\'s IPv6 twin');
+      assert.equal(srflx[0]!.relatedAddress, '::1');
+      assert.equal(srflx[0]!.relatedPort, base);
+      workers.push(await workerOf(h.session, h.handle));
+    }
+    assert.deepEqual([...workers].sort(), [0, 1], 'both workers advertise it');
+    assert.equal(stun.requests.filter((p) => p === base).length, 1, `the one port's IPv6 twin asked once (by the main thread), not per worker or PeerConnection: ${stun.requests.join(',')}`);
+  } finally {
+    for (const c of clients) c.close();
+    await gw.stop();
+    stun.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

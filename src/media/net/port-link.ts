@@ -112,6 +112,7 @@ export class PortLink {
   readonly tcp6: boolean;
   /** The one socket's srflx candidate as the main thread learnt it (null: none). */
   readonly srflx: IceCandidate | null;
+  readonly srflx6: IceCandidate | null;
   /** ICE-TCP connections the main thread handed here whose first frame named nobody here. */
   tcpRefused = 0;
   private readonly tcpConns = new Map<number, LinkedTcpConn>();
@@ -119,6 +120,13 @@ export class PortLink {
   private readonly tx: RingProducer;
   private readonly rx: RingConsumer;
   private readonly names = new Ipv4Names();
+  /**
+   * The source of the datagram being delivered, one object per family reused for every datagram: what
+   * receives it (UdpMux, Peer, the ICE agent) reads address and port during the call and copies what it
+   * keeps (a dgram socket hands out a fresh object each time; nothing here relies on that).
+   */
+  private readonly from4: RemoteInfo = { address: '', family: 'IPv4', port: 0, size: 0 };
+  private readonly from6: RemoteInfo = { address: '', family: 'IPv6', port: 0, size: 0 };
   private mux4: UdpMux | null = null;
   private mux6: UdpMux | null = null;
   private readonly wire4: RingWire;
@@ -137,6 +145,7 @@ export class PortLink {
     this.tcpPort = init.tcpPort;
     this.tcp6 = init.ipv6 && init.tcpPort !== null;
     this.srflx = init.srflx ?? null;
+    this.srflx6 = init.srflx6 ?? null;
     this.tx = new RingProducer(init.fromWorker);
     this.rx = new RingConsumer(init.toWorker, this.onRecord);
     this.wire4 = new RingWire(this, 4);
@@ -294,8 +303,11 @@ export class PortLink {
       if (mux === null) return;
       const msg = Buffer.allocUnsafe(length);
       data.copy(msg, 0, offset, offset + length);
-      const rinfo: RemoteInfo = { address: this.names.name(meta), family: 'IPv4', port, size: length };
-      mux.deliver(msg, rinfo);
+      const from = this.from4;
+      from.address = this.names.name(meta);
+      from.port = port;
+      from.size = length;
+      mux.deliver(msg, from);
     } else if (kind === REC_V6) {
       const mux = this.mux6;
       if (mux === null) return;
@@ -304,7 +316,11 @@ export class PortLink {
       const size = length - 1 - alen;
       const msg = Buffer.allocUnsafe(size);
       data.copy(msg, 0, offset + 1 + alen, offset + length);
-      mux.deliver(msg, { address, family: 'IPv6', port, size });
+      const from = this.from6;
+      from.address = address;
+      from.port = port;
+      from.size = size;
+      mux.deliver(msg, from);
     }
   };
 }

@@ -25,6 +25,8 @@
  * allocates. Sends: one copy out of the ring (dgram may queue the buffer: the ring's bytes get reused).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
+import { isIP } from 'node:net';
 import type { Logger } from '../../log.js';
 import { createRing, RingConsumer, RingProducer } from '../../workers/ring.js';
 import { bindingRequestUfrag } from './binding-ufrag.js';
@@ -110,6 +112,8 @@ export interface PortLinkInit {
   tcpPort: number | null;
   /** The one socket's server-reflexive candidate (nat.stun_server, asked once by the main thread), if any. */
   srflx?: IceCandidate | null;
+  /** The same for its IPv6 twin. */
+  srflx6?: IceCandidate | null;
 }
 
 export interface PortReaderStats {
@@ -178,6 +182,7 @@ export class PortReader {
   readonly localIndex: number;
   /** The socket's srflx candidate, once asked (pool.ts: STUN from the main thread, before the workers start). */
   srflx: IceCandidate | null = null;
+  srflx6: IceCandidate | null = null;
   /** nat.ice_tcp: the process's one ICE-TCP listener (listenTcp). */
   private tcp: IceTcpListener | null = null;
   /** Accepted connections handed to a worker, by id. */
@@ -212,12 +217,12 @@ export class PortReader {
   static async bind(opts: PortReaderOptions): Promise<PortReader> {
     // One ufrag first character per thread (ufrag-router.ts), main's own plane included.
     if (opts.workers + 1 > ICE_CHARS.length) throw new RangeError(`one-port mode supports up to ${ICE_CHARS.length - 1} media workers (use single_port_per_worker)`);
-    const s4 = await bindUdp(createSocket({ type: 'udp4', reuseAddr: false }), opts.port, '0.0.0.0', opts.bufferBytes);
+    const s4 = await bindUdp(createSocket({ type: 'udp4', reuseAddr: false, lookup: literalLookup }), opts.port, '0.0.0.0', opts.bufferBytes);
     const port = s4.address().port;
     let s6: Socket | null = null;
     if (opts.ipv6 === true) {
       try {
-        s6 = await bindUdp(createSocket({ type: 'udp6', ipv6Only: true, reuseAddr: false }), port, '::', opts.bufferBytes);
+        s6 = await bindUdp(createSocket({ type: 'udp6', ipv6Only: true, reuseAddr: false, lookup: literalLookup }), port, '::', opts.bufferBytes);
       } catch (err) {
         s4.close();
         throw err;
@@ -240,7 +245,7 @@ export class PortReader {
     if (old) old.rx.close();
     this.dropTarget(i);
     const bytes = this.opts.ringBytes ?? 4 << 20;
-    const init: PortLinkInit = { toWorker: createRing(bytes), fromWorker: createRing(bytes), port: this.port, ipv6: this.socket6 !== null, prefix: ICE_CHARS[i]!, tcpPort: this.tcp?.port ?? null, srflx: this.srflx };
+    const init: PortLinkInit = { toWorker: createRing(bytes), fromWorker: createRing(bytes), port: this.port, ipv6: this.socket6 !== null, prefix: ICE_CHARS[i]!, tcpPort: this.tcp?.port ?? null, srflx: this.srflx, srflx6: this.srflx6 };
     this.ends[i] = new WorkerEnd(init, (tag, meta, data, offset, length) => this.fromWorker(i, tag, meta, data, offset, length));
     return init;
   }
@@ -503,6 +508,20 @@ export class PortReader {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * dgram's address lookup for these sockets: every destination is an address literal (a client's, from
+ * the ring), so answer at once. The default (dns.lookup) answers a literal on the next tick, which costs
+ * a closure and a tick per datagram and defers the send itself; names still go to dns.lookup.
+ */
+function literalLookup(hostname: string, options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const fam = isIP(hostname);
+  if (fam !== 0) {
+    callback(null, hostname, fam);
+    return;
+  }
+  dnsLookup(hostname, options as LookupOneOptions, callback);
+}
 
 /** Writes [length][latin1 address] at the start of `buf`; returns the bytes written. */
 export function prefixAddress(buf: Buffer, address: string): number {

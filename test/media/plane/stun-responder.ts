@@ -1,4 +1,4 @@
-/** A STUN Binding responder on 127.0.0.1 that pretends the server sits behind a NAT (tests only). */
+/** A STUN Binding responder on 127.0.0.1 (or ::1) that pretends the server sits behind a NAT (tests only). */
 import { createSocket, type Socket } from 'node:dgram';
 import { parseStun, StunBuilder, StunClass, StunMessageType } from '../../../src/media/stun/index.js';
 
@@ -13,9 +13,10 @@ export interface StunResponder {
  * Answers every Binding request with XOR-MAPPED-ADDRESS `mappedIp`:(source port + portOffset).
  * `silent`: receive but never answer (an unusable stun_server).
  */
-export async function startStunResponder(opts: { mappedIp?: string; portOffset?: number; silent?: boolean } = {}): Promise<StunResponder> {
-  const sock: Socket = createSocket('udp4');
-  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+export async function startStunResponder(opts: { mappedIp?: string; portOffset?: number; silent?: boolean; host?: '127.0.0.1' | '::1' } = {}): Promise<StunResponder> {
+  const host = opts.host ?? '127.0.0.1';
+  const sock: Socket = host === '::1' ? createSocket({ type: 'udp6', ipv6Only: true }) : createSocket('udp4');
+  await new Promise<void>((r) => sock.bind(0, host, () => r()));
   const requests: number[] = [];
   sock.on('message', (msg, rinfo) => {
     const m = parseStun(msg);
