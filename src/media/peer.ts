@@ -1053,7 +1053,7 @@ export class Peer {
           if (!pacer.trySend(PACE_RTX, n, now)) {
             const dropped = pacer.enqueue(PACE_RTX, b, n, now);
             if (dropped !== null) this.releaseUnused(dropped);
-            this.armTimer(pacer.nextSendAt(now));
+            this.armPacerTimer(pacer.nextSendAt(now));
             continue;
           }
           this.session.stampRetransmission(b, n, now);
@@ -1170,7 +1170,7 @@ export class Peer {
           this.pacerDropped(dropped);
           this.releaseUnused(dropped);
         }
-        this.armTimer(pacer.nextSendAt(now));
+        this.armPacerTimer(pacer.nextSendAt(now));
         return;
       }
     }
@@ -1266,7 +1266,7 @@ export class Peer {
     for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) this.onSessionEvent(e);
     const at = s.pollTimeout();
     if (at !== undefined && this.up) this.armTimer(at);
-    if (this.pacer !== null && this.up) this.armTimer(this.pacer.nextSendAt(now));
+    if (this.pacer !== null && this.up) this.armPacerTimer(this.pacer.nextSendAt(now));
   }
 
   /**
@@ -1542,7 +1542,7 @@ export class Peer {
       const sa = this.session.pollTimeout();
       if (sa !== undefined && sa < at) at = sa;
       const pa = this.pacer?.nextSendAt(performance.now());
-      if (pa !== undefined && pa < at) at = pa;
+      if (pa !== undefined) this.armPacerTimer(pa);
     }
     this.armTimer(at);
   }
@@ -1554,6 +1554,37 @@ export class Peer {
     this.timerAt = at;
     this.timer = setTimeout(this.onTimer, Math.max(0, at - performance.now()));
   }
+
+  /**
+   * The pacer's own timer: it only lets out what the pacer allows (flushPacer), not the whole
+   * PeerConnection's timer work (ICE, DTLS, settings, RTCP, events). Paced packets leave one or
+   * two per wake-up at the peak rate, so on the main timer each of them cost a full service():
+   * in bench/echo.ts --twcc that tripled the server's CPU per echoed packet.
+   */
+  private armPacerTimer(at: number): void {
+    if (this.closed || at === Infinity) return;
+    if (this.pacerTimer !== null && at >= this.pacerTimerAt) return;
+    if (this.pacerTimer !== null) clearTimeout(this.pacerTimer);
+    this.pacerTimerAt = at;
+    this.pacerTimer = setTimeout(this.onPacerTimer, Math.max(0, at - performance.now()));
+  }
+
+  private pacerTimer: NodeJS.Timeout | null = null;
+  private pacerTimerAt = Infinity;
+  private readonly onPacerTimer = (): void => {
+    this.pacerTimer = null;
+    this.pacerTimerAt = Infinity;
+    const p = this.pacer;
+    if (this.closed || p === null || !this.up || this.srtpOut === null || this.remoteAddress === null) return;
+    const now = performance.now();
+    try {
+      this.flushPacer(now, false);
+    } catch (err) {
+      this.failure('peer_timer', 'pacer timer', err);
+      return;
+    }
+    this.armPacerTimer(p.nextSendAt(now));
+  };
 
   private readonly onTimer = (): void => {
     this.timer = null;
@@ -1649,6 +1680,8 @@ export class Peer {
     this.agent?.close();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    if (this.pacerTimer !== null) clearTimeout(this.pacerTimer);
+    this.pacerTimer = null;
     this.sink = null;
     this.pendingData.clear();
     this.socket.off('message', this.onMessage);
