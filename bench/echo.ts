@@ -3,6 +3,7 @@
  * the real Janus 1.1.2 (/usr/bin/janus), measured in the same run with the same load client.
  *
  *   node dist/bench/echo.js [--peers 4] [--rate 500] [--seconds 10] [--warmup 3] [--size 1000] [--rounds 1] [--only portunus|janus] [--info]
+ *        [--twcc] [--pacing on|off|both]
  *
  * Each server runs in its own process on a fresh configs folder (EchoTest only, an rtp_port_range
  * block of its own, ICE on this machine's non-loopback address), one after the other. The load client is
@@ -13,6 +14,13 @@
  * to its EchoTest, re-encrypts and sends them back. Over a fixed window after a warm-up we read the
  * server process's CPU time (/proc/<pid>/stat utime + stime) and count the echoed packets the
  * clients received: µs/packet = server CPU µs / echoed packets. Not a test: run on demand.
+ *
+ * `--twcc`: the clients offer transport-cc on video and their packets carry the transport-wide
+ * element, so Portunus's EchoTest negotiates it: the core stamps what it echoes, estimates from the
+ * clients' feedback and paces (src/media/cc/pacer.ts). The clients then pass every echoed packet
+ * through their Peer (SRTP, transport-cc feedback): client CPU goes up, the server's is what counts.
+ * `--pacing both` measures Portunus twice per round, with the pacer and with `PORTUNUS_PACING=0`
+ * (`off`: only without, `on`: only with, the default).
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -43,14 +51,25 @@ const { values } = parseArgs({
     only: { type: 'string' },
     info: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
+    twcc: { type: 'boolean', default: false },
+    pacing: { type: 'string', default: 'on' },
   },
 });
+const TWCC = values.twcc;
 const PEERS = Number(values.peers);
 const RATE = Number(values.rate);
 const SECONDS = Number(values.seconds);
 const WARMUP = Number(values.warmup);
 const SIZE = Number(values.size);
-const KINDS: GatewayKind[] = values.only === 'janus' ? ['janus'] : values.only === 'portunus' ? ['portunus'] : ['portunus', 'janus'];
+/** What one measurement runs: the gateway, its label, and (Portunus) whether it paces. */
+interface Variant {
+  kind: GatewayKind;
+  label: string;
+  pacing: boolean;
+}
+const portunusVariants: Variant[] = (values.pacing === 'both' ? [true, false] : [values.pacing !== 'off']).map((pacing) => ({ kind: 'portunus', label: values.pacing === 'on' ? 'portunus' : pacing ? 'portunus paced' : 'portunus PORTUNUS_PACING=0', pacing }));
+const janusVariant: Variant = { kind: 'janus', label: 'janus', pacing: false };
+const KINDS: Variant[] = values.only === 'janus' ? [janusVariant] : values.only === 'portunus' ? portunusVariants : [...portunusVariants, janusVariant];
 
 const quiet: Logger = { fatal() {}, error() {}, warn() {}, info() {}, verb() {}, huge() {}, debug() {}, enabled: () => false, child: () => quiet };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -108,6 +127,8 @@ class JanusWs {
 }
 
 interface LoadPeer {
+  /** --twcc: sequence numbers seen (retransmissions of a packet count once). */
+  seen: Uint8Array;
   peer: Peer;
   handle: number;
   received: number;
@@ -121,8 +142,9 @@ async function connectPeer(api: JanusWs, session: number, address: string): Prom
   const handle = ((await api.request({ janus: 'attach', session_id: session, plugin: 'janus.plugin.echotest' })).data as { id: number }).id;
   const alloc = await new UdpPortAllocator({ range: { min: 0, max: 0 }, address }).allocate();
   const candidates = await LocalCandidates.create({ enforceList: [address] });
-  const cfg = clientPeerConfig(cert);
-  const lp: LoadPeer = { peer: undefined as unknown as Peer, handle, received: 0, up: false, ssrc: 0x1000 + handle % 0xffff };
+  // --twcc: the clients do not pace (the same load reaches every variant).
+  const cfg = clientPeerConfig(cert, TWCC ? { pacing: false } : {});
+  const lp: LoadPeer = { seen: new Uint8Array(65536), peer: undefined as unknown as Peer, handle, received: 0, up: false, ssrc: 0x1000 + (handle % 0xffff) };
   lp.peer = new Peer(handle, alloc.socket as Socket, alloc.port, candidates.hostCandidates(alloc.port)!, cfg, {
     webrtcUp: () => (lp.up = true),
     mediaState: () => {},
@@ -132,7 +154,15 @@ async function connectPeer(api: JanusWs, session: number, address: string): Prom
     localCandidate: () => {},
   });
   const sink: MediaSink = {
-    incomingRtp: () => void lp.received++,
+    // Counted here only with --twcc (every packet goes through the Peer); else the socket handler counts.
+    incomingRtp: (_s, buf) => {
+      if (!TWCC) return;
+      const q = buf.readUInt16BE(2);
+      if (lp.seen[q] === 0) {
+        lp.seen[q] = 1;
+        lp.received++;
+      }
+    },
     incomingRtcp: () => {},
     incomingData: () => {},
     dataReady: () => {},
@@ -147,14 +177,16 @@ async function connectPeer(api: JanusWs, session: number, address: string): Prom
   const handler = sock.listeners('message')[0] as (m: Buffer, r: unknown) => void;
   sock.removeListener('message', handler);
   sock.on('message', (m: Buffer, r: unknown) => {
-    if (m.length > 12 && m[0]! >> 6 === 2 && (m[1]! < 192 || m[1]! > 223)) lp.received++;
+    if (!TWCC && m.length > 12 && m[0]! >> 6 === 2 && (m[1]! < 192 || m[1]! > 223)) lp.received++;
     else handler(m, r);
   });
+  // --twcc: mid 1, transport-wide sequence number 2 (makePacket leaves room for it).
+  const videoExt = TWCC ? extmapsFor([EXT.mid, EXT.transportWideCc]) : extmapsFor([EXT.mid]);
   const offer = lp.peer.setLocalDescription(
     writeSdp(
       buildOffer([
         { kind: 'audio', mid: '0', direction: 'sendrecv', codec: { name: 'opus', pt: 111 }, extensions: extmapsFor([EXT.mid]) },
-        { kind: 'video', mid: '1', direction: 'sendrecv', codec: { name: 'vp8', pt: 96 }, extensions: extmapsFor([EXT.mid]) },
+        { kind: 'video', mid: '1', direction: 'sendrecv', codec: { name: 'vp8', pt: 96, ...(TWCC ? { rtcpFb: ['nack', 'nack pli', 'transport-cc'] } : {}) }, extensions: videoExt },
       ]),
     ),
     'offer',
@@ -173,21 +205,31 @@ async function connectPeer(api: JanusWs, session: number, address: string): Prom
   return lp;
 }
 
-/** VP8-looking payload (non-key frame descriptor), `size` bytes. */
+/** VP8-looking payload (non-key frame descriptor), `size` bytes; --twcc: after a transport-wide element (id 2). */
 function makePacket(ssrc: number, size: number): Buffer {
-  const b = Buffer.alloc(12 + size, 0x5a);
-  b[0] = 0x80;
+  const x = TWCC ? 8 : 0;
+  const b = Buffer.alloc(12 + x + size, 0x5a);
+  b[0] = TWCC ? 0x90 : 0x80;
   b[1] = 96;
   b.writeUInt32BE(ssrc, 8);
-  b[12] = 0x90;
-  b[13] = 0x80;
-  b[14] = 0x00;
-  b[15] = 0x01;
+  if (TWCC) {
+    b.writeUInt16BE(0xbede, 12);
+    b.writeUInt16BE(1, 14);
+    b[16] = (2 << 4) | 1;
+    b[17] = b[18] = b[19] = 0;
+  }
+  b[12 + x] = 0x90;
+  b[13 + x] = 0x80;
+  b[14 + x] = 0x00;
+  b[15 + x] = 0x01;
   return b;
 }
 
 interface Result {
   kind: GatewayKind;
+  label: string;
+  /** Portunus: packets its pacer held, and the estimate towards the first client (handle_info), when it paced. */
+  paced?: { delayed: number; sent: number; dropped: number; maxWaitMs: number; estimate: number };
   sent: number;
   echoed: number;
   windowS: number;
@@ -197,7 +239,11 @@ interface Result {
   lossPct: number;
 }
 
-async function run(kind: GatewayKind): Promise<Result> {
+async function run(v: Variant): Promise<Result> {
+  const kind = v.kind;
+  // The gateway process inherits this environment.
+  if (v.pacing) delete process.env['PORTUNUS_PACING'];
+  else process.env['PORTUNUS_PACING'] = '0';
   const gw: MediaGateway = await startMediaGateway(kind, ['echotest']);
   const api = await JanusWs.open(gw.wsUrl);
   const peers: LoadPeer[] = [];
@@ -254,8 +300,16 @@ async function run(kind: GatewayKind): Promise<Result> {
     const echoed = peers.reduce((a, p) => a + p.received, 0) - echoed0;
     const sentW = sent - sent0;
     const serverCpuUs = cpu1 - cpu0;
+    let paced: Result['paced'];
+    if (kind === 'portunus' && TWCC) {
+      const r = await fetch(`${gw.adminUrl}/${session}/${peers[0]!.handle}`, { method: 'POST', body: JSON.stringify({ janus: 'handle_info', transaction: 'p', admin_secret: gw.adminSecret }) });
+      const bwe = ((await r.json()) as { info?: { webrtc?: { bwe?: { portunus?: { estimate?: number; pacer?: { delayed: number; sent: number; dropped: number; maxWaitMs: number } } } } } }).info?.webrtc?.bwe?.portunus;
+      if (bwe?.pacer) paced = { delayed: bwe.pacer.delayed, sent: bwe.pacer.sent, dropped: bwe.pacer.dropped, maxWaitMs: bwe.pacer.maxWaitMs, estimate: Math.round(bwe.estimate ?? 0) };
+    }
     return {
       kind,
+      label: v.label,
+      ...(paced ? { paced } : {}),
       sent: sentW,
       echoed,
       windowS: (t1 - t0) / 1000,
@@ -277,12 +331,13 @@ const ROUNDS = Number(values.rounds);
 const results: Result[] = [];
 console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${PEERS} peers x ${RATE} pps, ${SIZE} B payload, ${SECONDS} s window after ${WARMUP} s warm-up, ${ROUNDS} round(s))`);
 for (let round = 0; round < ROUNDS; round++) {
-  for (const kind of KINDS) {
-    const r = await run(kind);
+  for (const v of round % 2 ? [...KINDS].reverse() : KINDS) {
+    const r = await run(v);
     results.push(r);
     console.log(
-      `${kind.padEnd(8)} echoed ${r.echoed} in ${r.windowS.toFixed(1)} s (${(r.echoed / r.windowS).toFixed(0)}/s, loss ${r.lossPct.toFixed(2)}%), ` +
-        `server CPU ${(r.serverCpuUs / 1000).toFixed(0)} ms = ${r.usPerPacket.toFixed(2)} µs/packet (client ${r.clientCpuUsPerPacket.toFixed(2)} µs/packet)`,
+      `${r.label.padEnd(8)} echoed ${r.echoed} in ${r.windowS.toFixed(1)} s (${(r.echoed / r.windowS).toFixed(0)}/s, loss ${r.lossPct.toFixed(2)}%), ` +
+        `server CPU ${(r.serverCpuUs / 1000).toFixed(0)} ms = ${r.usPerPacket.toFixed(2)} µs/packet (client ${r.clientCpuUsPerPacket.toFixed(2)} µs/packet)` +
+        (r.paced ? `; pacer: ${r.paced.sent} sent, ${r.paced.delayed} held, ${r.paced.dropped} dropped, longest wait ${r.paced.maxWaitMs} ms, estimate ${r.paced.estimate}` : ''),
     );
   }
 }
@@ -291,12 +346,13 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const p = results.filter((r) => r.kind === 'portunus').map((r) => r.usPerPacket);
 const j = results.filter((r) => r.kind === 'janus').map((r) => r.usPerPacket);
-if (p.length > 0 && j.length > 0) {
+for (const v of portunusVariants) {
+  const p = results.filter((r) => r.label === v.label).map((r) => r.usPerPacket);
+  if (p.length === 0 || j.length === 0) continue;
   const pm = median(p);
   const jm = median(j);
-  console.log(`Portunus ${pm.toFixed(2)} µs vs Janus ${jm.toFixed(2)} µs of server CPU per echoed packet (median of ${ROUNDS}): ratio ${(pm / jm).toFixed(2)}x`);
+  console.log(`${v.label} ${pm.toFixed(2)} µs vs Janus ${jm.toFixed(2)} µs of server CPU per echoed packet (median of ${ROUNDS}): ratio ${(pm / jm).toFixed(2)}x`);
 }
 console.log(JSON.stringify({ peers: PEERS, rate: RATE, size: SIZE, seconds: SECONDS, results }));
 process.exit(0);

@@ -199,6 +199,8 @@ class MLine {
   /** Negotiated RTX payload type for `pt` (both SDPs), -1 when none. */
   rtxPt = -1;
   removed = false;
+  /** The pacer dropped video of this m-line since the last keyframe request for it (see pacerDropped). */
+  pacerDropped = false;
   /** Signature of what was declared to the session (re-declared when it changes). */
   localKey = '';
   remoteKey = '';
@@ -1051,7 +1053,7 @@ export class Peer {
           if (!pacer.trySend(PACE_RTX, n, now)) {
             const dropped = pacer.enqueue(PACE_RTX, b, n, now);
             if (dropped !== null) this.releaseUnused(dropped);
-            this.armTimer(pacer.nextSendAt(now));
+            this.armPacerTimer(pacer.nextSendAt(now));
             continue;
           }
           this.session.stampRetransmission(b, n, now);
@@ -1163,8 +1165,12 @@ export class Peer {
       if (!pacer.trySend(kind, len, now)) {
         // Held by the pacer (the buffer is ours until it leaves); stamped and protected then.
         const dropped = pacer.enqueue(kind, out, len, now, kf ? 1 : 0);
-        if (dropped !== null) this.releaseUnused(dropped);
-        this.armTimer(pacer.nextSendAt(now));
+        if (dropped !== null) {
+          // A full queue dropped its oldest video packet: the receiver cannot decode past it.
+          this.pacerDropped(dropped);
+          this.releaseUnused(dropped);
+        }
+        this.armPacerTimer(pacer.nextSendAt(now));
         return;
       }
     }
@@ -1260,7 +1266,7 @@ export class Peer {
     for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) this.onSessionEvent(e);
     const at = s.pollTimeout();
     if (at !== undefined && this.up) this.armTimer(at);
-    if (this.pacer !== null && this.up) this.armTimer(this.pacer.nextSendAt(now));
+    if (this.pacer !== null && this.up) this.armPacerTimer(this.pacer.nextSendAt(now));
   }
 
   /**
@@ -1285,6 +1291,8 @@ export class Peer {
       const len = p.len;
       const kind = p.kind;
       if (r === PACER_DROP || srtp === null || this.path === null) {
+        // Stale video dropped (it waited past maxDelayMs): the receiver will miss that frame.
+        if (r === PACER_DROP && kind === PACE_VIDEO) this.pacerDropped(b);
         this.releaseUnused(b);
         continue;
       }
@@ -1301,6 +1309,45 @@ export class Peer {
       this.sendPooled(b, n);
     }
   }
+
+  /**
+   * The pacer dropped a video packet (stale, or a full queue) that was never sent: the receiver
+   * loses that frame, and a NACK cannot bring it back (it is in no send buffer). Its decoder needs
+   * a keyframe, so the plugin gets what it gets when the receiver asks for one itself: a PLI about
+   * that m-line through incomingRtcp, with the plugin's own rate limit (VideoRoom, Streaming:
+   * PLI_MIN_INTERVAL_MS per publisher stream). Once per burst of drops, after the current call
+   * stack has unwound (the plugin may relay into this very peer).
+   */
+  private pacerDropped(b: Buffer): void {
+    const ssrc = b.readUInt32BE(8);
+    for (const l of this.lines) {
+      if (l.removed || l.kind !== 'video' || l.localSsrc !== ssrc) continue;
+      l.pacerDropped = true;
+      if (!this.keyframeAfterDropPending) {
+        this.keyframeAfterDropPending = true;
+        setImmediate(this.requestKeyframesAfterDrops);
+      }
+      return;
+    }
+  }
+
+  private keyframeAfterDropPending = false;
+  /** A PLI as the receiver would send it (sender SSRC 1, media SSRC set per use). */
+  private readonly dropPli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0]);
+  private readonly requestKeyframesAfterDrops = (): void => {
+    this.keyframeAfterDropPending = false;
+    if (this.closed) return;
+    for (const l of this.lines) {
+      if (!l.pacerDropped) continue;
+      l.pacerDropped = false;
+      if (l.removed) continue;
+      this.pacerKeyframeRequests++;
+      this.dropPli.writeUInt32BE(l.localSsrc, 8);
+      this.sink?.incomingRtcp(l.info, this.dropPli, 12);
+    }
+  };
+  /** Keyframe requests made for video the pacer dropped (stats: `bwe.portunus.pacer.keyframeRequests`). */
+  private pacerKeyframeRequests = 0;
 
   /** Probe packets due now (bandwidth probing towards this peer), protected and sent. */
   private sendProbes(now: number): void {
@@ -1495,7 +1542,7 @@ export class Peer {
       const sa = this.session.pollTimeout();
       if (sa !== undefined && sa < at) at = sa;
       const pa = this.pacer?.nextSendAt(performance.now());
-      if (pa !== undefined && pa < at) at = pa;
+      if (pa !== undefined) this.armPacerTimer(pa);
     }
     this.armTimer(at);
   }
@@ -1507,6 +1554,37 @@ export class Peer {
     this.timerAt = at;
     this.timer = setTimeout(this.onTimer, Math.max(0, at - performance.now()));
   }
+
+  /**
+   * The pacer's own timer: it only lets out what the pacer allows (flushPacer), not the whole
+   * PeerConnection's timer work (ICE, DTLS, settings, RTCP, events). Paced packets leave one or
+   * two per wake-up at the peak rate, so on the main timer each of them cost a full service():
+   * in bench/echo.ts --twcc that tripled the server's CPU per echoed packet.
+   */
+  private armPacerTimer(at: number): void {
+    if (this.closed || at === Infinity) return;
+    if (this.pacerTimer !== null && at >= this.pacerTimerAt) return;
+    if (this.pacerTimer !== null) clearTimeout(this.pacerTimer);
+    this.pacerTimerAt = at;
+    this.pacerTimer = setTimeout(this.onPacerTimer, Math.max(0, at - performance.now()));
+  }
+
+  private pacerTimer: NodeJS.Timeout | null = null;
+  private pacerTimerAt = Infinity;
+  private readonly onPacerTimer = (): void => {
+    this.pacerTimer = null;
+    this.pacerTimerAt = Infinity;
+    const p = this.pacer;
+    if (this.closed || p === null || !this.up || this.srtpOut === null || this.remoteAddress === null) return;
+    const now = performance.now();
+    try {
+      this.flushPacer(now, false);
+    } catch (err) {
+      this.failure('peer_timer', 'pacer timer', err);
+      return;
+    }
+    this.armPacerTimer(p.nextSendAt(now));
+  };
 
   private readonly onTimer = (): void => {
     this.timer = null;
@@ -1576,7 +1654,7 @@ export class Peer {
     const st = this.session.getStats();
     const p = this.pacer;
     if (p !== null && st.bwe !== undefined) {
-      st.bwe.pacer = { rate: Math.round(p.rateBps), queued: p.queuedPackets, queuedBytes: p.queuedBytes, sent: p.sent, delayed: p.queued, dropped: p.dropped, maxWaitMs: Math.round(p.maxWaitMs) };
+      st.bwe.pacer = { rate: Math.round(p.rateBps), queued: p.queuedPackets, queuedBytes: p.queuedBytes, sent: p.sent, delayed: p.queued, dropped: p.dropped, maxWaitMs: Math.round(p.maxWaitMs), keyframeRequests: this.pacerKeyframeRequests };
     }
     return st;
   }
@@ -1607,6 +1685,8 @@ export class Peer {
     this.agent?.close();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    if (this.pacerTimer !== null) clearTimeout(this.pacerTimer);
+    this.pacerTimer = null;
     this.sink = null;
     this.pendingData.clear();
     this.socket.off('message', this.onMessage);

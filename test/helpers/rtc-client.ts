@@ -27,6 +27,8 @@ export interface Received {
   pts: number[];
   /** Packets that carried a header extension block. */
   withExtension: number;
+  /** Ids of the one-byte-header extension elements seen, in order of first appearance. */
+  extIds: number[];
 }
 
 export interface RtcClient {
@@ -55,14 +57,30 @@ export async function rtcClient(gw: MediaGateway): Promise<RtcClient> {
     incomingRtp: (stream, buf, len) => {
       let r = c.received.get(stream.mid);
       if (!r) {
-        r = { seqs: [], timestamps: [], at: [], heads: [], pts: [], withExtension: 0 };
+        r = { seqs: [], timestamps: [], at: [], heads: [], pts: [], withExtension: 0, extIds: [] };
         c.received.set(stream.mid, r);
       }
       r.seqs.push(rtpSeq(buf));
       r.timestamps.push(rtpTimestamp(buf));
       r.at.push(performance.now());
       r.pts.push(buf[1]! & 0x7f);
-      if (buf[0]! & 0x10) r.withExtension++;
+      if (buf[0]! & 0x10) {
+        r.withExtension++;
+        const x = 12 + (buf[0]! & 0x0f) * 4;
+        if (x + 4 <= len && buf.readUInt16BE(x) === 0xbede) {
+          const end = Math.min(len, x + 4 + buf.readUInt16BE(x + 2) * 4);
+          for (let o = x + 4; o < end; ) {
+            if (buf[o] === 0) {
+              o++;
+              continue;
+            }
+            const id = buf[o]! >> 4;
+            if (id === 15) break;
+            if (!r.extIds.includes(id)) r.extIds.push(id);
+            o += 2 + (buf[o]! & 0x0f);
+          }
+        }
+      }
       const h = rtpHeaderLength(buf, len);
       r.heads.push(Buffer.from(buf.subarray(h, Math.min(len, h + 16))));
     },

@@ -210,7 +210,7 @@ export interface RtpSessionStats {
     /** Over-use detections that lowered the delay-based estimate. */
     overuses?: number;
     /** The pacer (src/media/cc/pacer.ts), filled in by the Peer when it paces. */
-    pacer?: { rate: number; queued: number; queuedBytes: number; sent: number; delayed: number; dropped: number; maxWaitMs: number };
+    pacer?: { rate: number; queued: number; queuedBytes: number; sent: number; delayed: number; dropped: number; maxWaitMs: number; keyframeRequests: number };
   };
   inbound: InboundStreamStats[];
   outbound: OutboundStreamStats[];

@@ -5,6 +5,9 @@
  * a picture at once. One plugin-wide ticker drives every player; a tick sends what is due, copying
  * each packet once into a scratch buffer where the header extensions (ids of the recording's
  * PeerConnection, meaningless to the viewer's) are dropped and the payload type set to the offer's.
+ * Video gets one extension element of its own: a zeroed transport-wide sequence number the core
+ * stamps as the packet leaves (Portunus: the play offer negotiates transport-cc, so the core has an
+ * estimate towards the viewer).
  */
 import { isH264Keyframe } from '../../codecs/h264.js';
 import { isVp8Keyframe } from '../../codecs/vp8.js';
@@ -22,6 +25,8 @@ export interface PlayTrack {
   /** Timeline position (µs) of each frame is firstFrameUs + (ts - ts0) / clock; cached origin. */
   ts0: number;
   originUs: number;
+  /** Extension id of the transport-wide sequence number element the core fills in (0: none). */
+  twccExt: number;
 }
 
 function rtpHeaderEnd(b: Buffer, off: number, len: number): number {
@@ -52,9 +57,19 @@ function isKeyframe(codec: string, b: Buffer, off: number, len: number): boolean
   }
 }
 
-export function makeTrack(index: MjrIndex, mid: string, pt: number): PlayTrack {
+export function makeTrack(index: MjrIndex, mid: string, pt: number, twccExt = 0): PlayTrack {
   const clockRate = index.header.media === 'video' ? 90000 : index.header.codec === 'pcmu' || index.header.codec === 'pcma' || index.header.codec === 'g722' ? 8000 : 48000;
-  return { index, mid, pt, clockRate, pos: 0, ts0: index.count > 0 ? index.timestamps[0]! : 0, originUs: index.header.firstFrameUs };
+  return { index, mid, pt, clockRate, pos: 0, ts0: index.count > 0 ? index.timestamps[0]! : 0, originUs: index.header.firstFrameUs, twccExt };
+}
+
+/** Average bitrate of a track over its whole length (bps; 0 when it spans no time). */
+export function trackBitrate(t: PlayTrack): number {
+  const idx = t.index;
+  if (idx.count < 2) return 0;
+  let bytes = 0;
+  for (let i = 0; i < idx.count; i++) bytes += idx.lengths[i]!;
+  const secs = (idx.timestamps[idx.count - 1]! - idx.timestamps[0]!) / t.clockRate;
+  return secs > 0 ? (bytes * 8) / secs : 0;
 }
 
 function timeUs(t: PlayTrack, i: number): number {
@@ -104,7 +119,7 @@ export class Player {
     for (const t of this.tracks) {
       const idx = t.index;
       while (t.pos < idx.count && timeUs(t, t.pos) - this.t0Us <= elapsedUs) {
-        const n = this.copy(idx, t.pos, scratch);
+        const n = this.copy(idx, t.pos, scratch, t.twccExt);
         t.pos++;
         if (n < 0) continue;
         scratch[1] = (scratch[1]! & 0x80) | (t.pt & 0x7f);
@@ -115,17 +130,33 @@ export class Player {
     return !this.done;
   }
 
-  /** The frame's packet into `out` without its header extension block; returns its length or -1. */
-  private copy(idx: MjrIndex, i: number, out: Buffer): number {
+  /**
+   * The frame's packet into `out` without its header extension block (with only a zeroed
+   * transport-wide element `twccExt`, when not 0); returns its length or -1.
+   */
+  private copy(idx: MjrIndex, i: number, out: Buffer, twccExt: number): number {
     const off = idx.offsets[i]!;
     const len = idx.lengths[i]!;
     const b = idx.bytes;
     const h = rtpHeaderEnd(b, off, len);
-    if (h < 0 || len > out.length) return -1;
+    const ext = twccExt > 0 ? 8 : 0;
+    if (h < 0 || len + ext > out.length) return -1;
     const fixed = 12 + (b[off]! & 0x0f) * 4;
     b.copy(out, 0, off, off + fixed);
-    out[0] = out[0]! & ~0x10;
-    b.copy(out, fixed, off + h, off + len);
-    return fixed + (len - h);
+    if (ext === 0) out[0] = out[0]! & ~0x10;
+    else {
+      // One-byte header block of one word: the 2-byte element and a padding byte.
+      out[0] = out[0]! | 0x10;
+      out[fixed] = 0xbe;
+      out[fixed + 1] = 0xde;
+      out[fixed + 2] = 0;
+      out[fixed + 3] = 1;
+      out[fixed + 4] = (twccExt << 4) | 1;
+      out[fixed + 5] = 0;
+      out[fixed + 6] = 0;
+      out[fixed + 7] = 0;
+    }
+    b.copy(out, fixed + ext, off + h, off + len);
+    return fixed + ext + (len - h);
   }
 }

@@ -32,7 +32,10 @@ import type { MediaSection } from '../../media/sdp/types.js';
 import { PathPolicy } from '../../security/paths.js';
 import { RpError, RpErrorCode, validate } from './errors.js';
 import { Library, recordingDate, type Recording } from './library.js';
-import { makeTrack, Player, type PlayTrack } from './player.js';
+import { makeTrack, Player, trackBitrate, type PlayTrack } from './player.js';
+/** How often a viewer's estimate is read, and the least gap between two estimate slow_link events. */
+const BWE_EVAL_MS = 500;
+const SLOWLINK_EVENT_MS = 5000;
 
 const PKG = RECORDPLAY_INFO.package;
 const AUDIO_PT = 111;
@@ -53,6 +56,11 @@ class RpSession {
   videoMid: string | null = null;
   paused = false;
   player: Player | null = null;
+  /** Player: the estimate towards the viewer (0: unknown), the recording's average bitrate, estimate bookkeeping. */
+  estimate = 0;
+  recordingBps = 0;
+  bweNextAt = 0;
+  lastSlowLinkMs = -Infinity;
   tracks: PlayTrack[] | null = null;
   videoBitrate = 1024 * 1024;
   keyframeIntervalMs = 15000;
@@ -160,6 +168,8 @@ export class RecordPlayPlugin implements Plugin {
     return {
       type: st.recorder ? 'recorder' : st.recording ? 'player' : 'none',
       ...(st.recording ? { recording_id: st.recording.id, recording_name: st.recording.name, ...(st.recording.e2ee ? { e2ee: true } : {}) } : {}),
+      // Portunus: the estimate towards a viewer (transport-cc) and what the recording needs.
+      ...(st.estimate > 0 ? { bwe: { estimate: Math.round(st.estimate), 'recording-bitrate': Math.round(st.recordingBps) } } : {}),
       hangingup: st.hangingUp ? 1 : 0,
       destroyed: st.destroyed ? 1 : 0,
     };
@@ -469,8 +479,10 @@ export class RecordPlayPlugin implements Plugin {
         const idx = await readMjrIndex(lib.path(rec.video));
         const mid = String(specs.length);
         const fmtp = rec.videoFmtp ? Object.fromEntries(rec.videoFmtp.split(';').filter((p) => p.includes('=')).map((p) => [p.slice(0, p.indexOf('=')).trim(), p.slice(p.indexOf('=') + 1).trim()])) : undefined;
-        specs.push({ kind: 'video', mid, direction: 'sendonly', codec: { name: rec.videoCodec as CodecName, pt: VIDEO_PT, ...(fmtp ? { fmtp } : {}), rtcpFb: ['ccm fir', 'nack', 'nack pli', 'goog-remb'] }, extensions: extmapsFor([EXT.mid]) });
-        tracks.push(makeTrack(idx, mid, VIDEO_PT));
+        // Portunus: transport-cc on video (Janus 1.1.2 offers none), so the core has an estimate towards the viewer.
+        const ext = extmapsFor([EXT.mid, EXT.transportWideCc]);
+        specs.push({ kind: 'video', mid, direction: 'sendonly', codec: { name: rec.videoCodec as CodecName, pt: VIDEO_PT, ...(fmtp ? { fmtp } : {}), rtcpFb: ['ccm fir', 'nack', 'nack pli', 'goog-remb', 'transport-cc'] }, extensions: ext });
+        tracks.push(makeTrack(idx, mid, VIDEO_PT, ext.find((e) => e.uri === EXT.transportWideCc)!.id));
       } catch (err) {
         this.log?.warn(`recordplay: video of recording ${id}: ${errorText(err)}`);
         warning = 'Broken video file, playing audio only';
@@ -481,6 +493,8 @@ export class RecordPlayPlugin implements Plugin {
     st.recording = rec;
     st.recorder = false;
     st.tracks = tracks;
+    st.estimate = st.recordingBps = st.bweNextAt = 0;
+    st.lastSlowLinkMs = -Infinity;
     this.notify(st, { event: 'playout', id, audio: tracks.some((t) => t.index.header.media === 'audio'), video: tracks.some((t) => t.index.header.media === 'video'), data: false });
     return { result: { status: 'preparing', id, ...(warning ? { warning } : {}) }, jsep: { type: 'offer', sdp: writeSdp(offer), ...(rec.e2ee ? { e2ee: true } : {}) } };
   }
@@ -506,6 +520,22 @@ export class RecordPlayPlugin implements Plugin {
     }
   }
 
+  /**
+   * The estimate towards a viewer (transport-cc, Portunus only): read twice a second, shown in
+   * handle_info, and told as slow_link (at most every 5 s, `current-bitrate` = the estimate, as
+   * VideoRoom's auto_layers does) while it is below what the recording needs. A file cannot be sent
+   * at a lower rate: the application decides what to do (stop, pick another recording).
+   */
+  private updateEstimate(st: RpSession, media: PluginMediaHost, now: number): void {
+    st.bweNextAt = now + BWE_EVAL_MS;
+    if (st.recordingBps === 0 && st.tracks !== null) for (const t of st.tracks) st.recordingBps += trackBitrate(t);
+    const est = media.bandwidthEstimate?.(st.session, st.recordingBps * 1.3) ?? 0;
+    st.estimate = est;
+    if (est <= 0 || est >= st.recordingBps || now - st.lastSlowLinkMs < SLOWLINK_EVENT_MS) return;
+    st.lastSlowLinkMs = now;
+    this.host?.pushEvent(st.session, null, { recordplay: 'event', result: { status: 'slow_link', media: 'video', 'current-bitrate': Math.round(est), uplink: 1 } });
+  }
+
   /** The playout clock: every active player sends what is due; a finished one ends its PeerConnection. */
   private tick(): void {
     const media = this.media;
@@ -517,6 +547,7 @@ export class RecordPlayPlugin implements Plugin {
         this.players.delete(st);
         continue;
       }
+      if (now >= st.bweNextAt) this.updateEstimate(st, media, now);
       let more: boolean;
       try {
         more = p.tick(now, media, this.scratch);

@@ -75,6 +75,7 @@ export class VideoCallPlugin implements Plugin {
           const f = (from as VcSession).recorders[stream.kind];
           if (f !== null) f.writeRtp(buf, len);
         },
+        slowLink: (to, estimate) => this.estimateSlowLink(to as VcSession, estimate),
       });
     } else ctx.log.warn('host has no media relay: calls will carry no media');
   }
@@ -117,6 +118,8 @@ export class VideoCallPlugin implements Plugin {
       bitrate: st.bitrate,
       'peer-bitrate': st.peerBitrate,
       slowlink_count: st.slowlinkCount,
+      // Portunus: the send-side estimate towards this user (transport-cc) and the REMB cap it puts on the other side.
+      ...(st.estimate > 0 ? { bwe: { estimate: Math.round(st.estimate), 'peer-remb': st.peer?.rembCap ?? 0 } } : {}),
       ...(st.simulcast ? { simulcast: true, substream_target: st.inbound.targetLayer, temporal_target: st.inbound.targetTemporal } : {}),
       ...(st.recorders.audio || st.recorders.video || st.recorders.data ? { recording: this.recordingInfo(st) } : {}),
       incall: st.incall ? 1 : 0,
@@ -295,7 +298,10 @@ export class VideoCallPlugin implements Plugin {
     }
     if (typeof body['bitrate'] === 'number') {
       st.bitrate = body['bitrate'];
-      this.media?.sendRemb(st.session, st.bitrate);
+      // Within the estimate towards the other side when there is one (relay.ts updateEstimate).
+      const est = peer?.estimate ?? 0;
+      st.rembCap = est > 0 ? Math.round(st.bitrate > 0 ? Math.min(st.bitrate, est) : est) : 0;
+      this.media?.sendRemb(st.session, st.rembCap > 0 ? st.rembCap : st.bitrate);
     }
     if (typeof fallback === 'number') st.inbound.fallbackUs = fallback;
     const firstVideo = (): { currentLayer: number; currentTemporal: number } | undefined => {
@@ -387,6 +393,13 @@ export class VideoCallPlugin implements Plugin {
     } finally {
       st.hangingUp = false;
     }
+  }
+
+  /** The estimate towards `to` fell: Janus's slow_link shape, with the estimate as `current-bitrate` (as VideoRoom's auto_layers). */
+  private estimateSlowLink(to: VcSession, estimate: number): void {
+    if (to.destroyed || to.hangingUp) return;
+    to.slowlinkCount++;
+    this.host?.pushEvent(to.session, null, { videocall: 'event', result: { event: 'slow_link', media: 'video', 'current-bitrate': estimate } });
   }
 
   private layerChanged(to: VcSession, what: 'substream' | 'temporal', value: number): void {

@@ -75,13 +75,34 @@ export interface CallSide {
   peerBitrate: number;
   /** Whether the sender simulcasts (the receiver gets one layer). */
   simulcast: boolean;
+  /** Send-side estimate towards this side (bps, transport-cc; 0 while unknown). */
+  estimate: number;
+  /** REMB we last sent this side from the estimate of the other (bps; 0: none, Janus's REMB only). */
+  rembCap: number;
+  /** Estimate bookkeeping: next evaluation, highest estimate since the last slow_link, when that was sent. */
+  bweNextAt: number;
+  bwePeak: number;
+  lastSlowLinkMs: number;
 }
+
+/** How often the estimate towards a receiver is read (and the sender's REMB cap updated). */
+export const BWE_EVAL_MS = 500;
+/** A new REMB cap is sent when it moves by more than this fraction (the core repeats the last one every second). */
+const REMB_STEP = 0.05;
+/** `slow_link` when the estimate towards a receiver falls below this fraction of its recent peak... */
+const SLOWLINK_DROP = 0.85;
+/** ...at most this often (as VideoRoom's auto_layers). */
+const SLOWLINK_EVENT_MS = 5000;
+/** Probing aims no higher (bps) when the sender has no `bitrate` cap: Chrome sends at most ~2.5 Mbit/s of 720p. */
+const PROBE_CEILING_BPS = 3_000_000;
 
 export interface RelayEvents {
   /** The receiver now gets another simulcast layer / temporal layer. */
   layerChanged(receiver: CallSide, what: 'substream' | 'temporal', value: number): void;
   /** A packet as relayed (for recording: post layer selection). */
   recordRtp(sender: CallSide, stream: RtpStreamInfo, buf: Buffer, len: number): void;
+  /** The estimate towards `receiver` fell (transport-cc): Janus's slow_link, carrying it. */
+  slowLink?(receiver: CallSide, estimate: number): void;
 }
 
 export class CallRelay {
@@ -105,6 +126,7 @@ export class CallRelay {
     const out = this.scratch;
     buf.copy(out, 0, 0, len);
     const now = this.now();
+    if (now >= to.bweNextAt) this.updateEstimate(from, to, now);
     if (stream.kind === 'video') {
       const payLen = len - hdr - (out[0]! & 0x20 ? out[len - 1]! : 0);
       let keyframe = false;
@@ -140,6 +162,32 @@ export class CallRelay {
     this.events.recordRtp(from, stream, out, len);
     this.forwarded++;
     this.media.relayRtp(to.session, stream.mid, out, len);
+  }
+
+  /**
+   * The estimate towards `to` (transport-cc feedback on its PeerConnection) caps what `from` sends:
+   * REMB to `from` of min(its `bitrate`, the estimate). With transport-cc negotiated the receiving
+   * browser sends no REMB of its own, so without this the sender would know only its own uplink
+   * and a slow downlink on the other side would fill up (Janus 1.1.2 has no estimate: it sends the
+   * sender its `bitrate` or 10 Mbit/s, whatever the other side can take). A fall of the estimate
+   * below SLOWLINK_DROP of its recent peak is told to `to` as slow_link (at most every 5 s).
+   */
+  updateEstimate(from: CallSide, to: CallSide, now: number): void {
+    to.bweNextAt = now + BWE_EVAL_MS;
+    const est = this.media.bandwidthEstimate?.(to.session, from.bitrate > 0 ? from.bitrate : PROBE_CEILING_BPS) ?? 0;
+    to.estimate = est;
+    if (est <= 0) return;
+    const cap = from.bitrate > 0 ? Math.min(from.bitrate, est) : est;
+    if (from.rembCap <= 0 || Math.abs(cap - from.rembCap) > from.rembCap * REMB_STEP) {
+      from.rembCap = Math.round(cap);
+      this.media.sendRemb(from.session, from.rembCap);
+    }
+    if (est > to.bwePeak) to.bwePeak = est;
+    else if (est < to.bwePeak * SLOWLINK_DROP && now - to.lastSlowLinkMs >= SLOWLINK_EVENT_MS) {
+      to.lastSlowLinkMs = now;
+      to.bwePeak = est;
+      this.events.slowLink?.(to, Math.round(est));
+    }
   }
 
   private selectLayer(from: CallSide, to: CallSide, line: InboundLine, layer: number, keyframe: boolean, now: number): boolean {
@@ -202,8 +250,9 @@ export class CallRelay {
       if (br < 0) continue;
       relay = true;
       from.peerBitrate = br;
-      if (from.bitrate > 0 && br > from.bitrate) {
-        const { exp, mantissa } = rembEncode(from.bitrate);
+      const limit = from.rembCap > 0 ? from.rembCap : from.bitrate;
+      if (limit > 0 && br > limit) {
+        const { exp, mantissa } = rembEncode(limit);
         const o = r.offset + 17;
         buf[o] = ((exp & 0x3f) << 2) | ((mantissa >>> 16) & 0x03);
         buf[o + 1] = (mantissa >>> 8) & 0xff;

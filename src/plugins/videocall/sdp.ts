@@ -2,8 +2,10 @@
  * VideoCall does not negotiate media itself: the caller's offer becomes our offer to the callee and
  * the callee's answer our answer to the caller, so both browsers agree on codecs, payload types and
  * extension ids and packets cross unchanged. What must not cross is per-PeerConnection state: SSRCs
- * (the core announces its own), rid simulcast (the callee receives one layer, which we pick) and
- * transport-cc (the core sends no transport-wide feedback, so REMB drives both browsers' estimates).
+ * (the core announces its own) and rid simulcast (the callee receives one layer, which we pick).
+ * transport-cc crosses, as in Janus: each PeerConnection negotiates it with the core, which sends
+ * transport-wide feedback to the sender and stamps its own sequence numbers towards the receiver,
+ * whose feedback gives the estimate that caps the sender (relay.ts updateEstimate).
  */
 import { codecNameOf, EXT, rtpmapOf } from '../../media/sdp/negotiate.js';
 import { parseSdp } from '../../media/sdp/parse.js';
@@ -17,8 +19,7 @@ function stripPerPeer(m: MediaSection, keepSimulcastExt: boolean): void {
   m.ssrcGroups = [];
   m.rids = [];
   delete m.simulcast;
-  m.extmaps = m.extmaps.filter((e) => e.uri !== EXT.transportWideCc && (keepSimulcastExt || !SIMULCAST_EXT.has(e.uri)));
-  m.rtcpFbs = m.rtcpFbs.filter((f) => f.type !== 'transport-cc');
+  m.extmaps = m.extmaps.filter((e) => keepSimulcastExt || !SIMULCAST_EXT.has(e.uri));
   m.candidates = [];
   m.endOfCandidates = false;
 }

@@ -20,6 +20,11 @@ export class VcSession implements CallSide {
   peerBitrate = 0;
   slowlinkCount = 0;
   simulcast = false;
+  estimate = 0;
+  rembCap = 0;
+  bweNextAt = 0;
+  bwePeak = 0;
+  lastSlowLinkMs = -Infinity;
   /** The caller's offer and its simulcast rids, kept until the callee answers. */
   callerOffer: string | null = null;
   callerSimulcast: CallerSimulcast[] = [];
@@ -45,6 +50,11 @@ export class VcSession implements CallSide {
     this.bitrate = 0;
     this.peerBitrate = 0;
     this.simulcast = false;
+    this.estimate = 0;
+    this.rembCap = 0;
+    this.bweNextAt = 0;
+    this.bwePeak = 0;
+    this.lastSlowLinkMs = -Infinity;
     this.callerOffer = null;
     this.callerSimulcast = [];
     this.dataReady = false;

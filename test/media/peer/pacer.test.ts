@@ -7,48 +7,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Jsep } from '../../../src/core/jsep.js';
 import type { JanusMessage } from '../../../src/core/messages.js';
-import { isMediaRelayHost, type Plugin, type PluginHost, type PluginInitContext, type PluginMediaHost, type PluginResult, type PluginSession, type RtpStreamInfo } from '../../../src/core/plugin.js';
-import { buildAnswer, buildOffer, EXT, extmapsFor } from '../../../src/media/sdp/negotiate.js';
-import { parseSdp } from '../../../src/media/sdp/parse.js';
+import { buildOffer, EXT, extmapsFor } from '../../../src/media/sdp/negotiate.js';
 import { writeSdp } from '../../../src/media/sdp/write.js';
+import { EchoPlugin } from '../../helpers/echo-plugin.js';
 import { applyAnswer, makeClient, makeWorld, sleep, waitFor, type ClientPeer, type World } from './helpers.js';
 
 type Ev = JanusMessage & { jsep?: Jsep };
 
-/** Echoes audio and video back; its answer keeps transport-cc (or not) and RTX. */
-class CcEchoPlugin implements Plugin {
-  readonly package = 'janus.plugin.ccecho';
-  readonly name = 'cc echo';
-  readonly author = 'Portunus tests';
-  readonly description = 'echo with transport-cc';
-  readonly version = 1;
-  readonly versionString = '0.0.1';
-  host: (PluginHost & PluginMediaHost) | null = null;
-  constructor(private readonly twcc: boolean) {}
-  init(ctx: PluginInitContext): void {
-    if (isMediaRelayHost(ctx.host)) this.host = ctx.host;
-  }
-  destroy(): void {}
-  createSession(): void {}
-  destroySession(): void {}
-  handleMessage(session: PluginSession, transaction: string, _body: Record<string, unknown>, jsep: Jsep | null): PluginResult {
-    setImmediate(() => {
-      const offer = parseSdp(jsep!.sdp);
-      const ext = this.twcc ? [EXT.mid, EXT.transportWideCc] : [EXT.mid];
-      const { description } = buildAnswer(offer, (m) =>
-        m.kind === 'video'
-          ? { codecs: ['vp8'], direction: 'sendrecv', rtx: true, rtcpFb: ['nack', 'nack pli', ...(this.twcc ? ['transport-cc'] : [])], extensions: ext }
-          : m.kind === 'audio'
-            ? { codecs: ['opus'], direction: 'sendrecv', extensions: [EXT.mid] }
-            : { accept: false },
-      );
-      this.host!.pushEvent(session, transaction, { ccecho: 'ok' }, { type: 'answer', sdp: writeSdp(description) });
-    });
-    return { kind: 'wait' };
-  }
-  incomingRtp(session: PluginSession, stream: RtpStreamInfo, buf: Buffer, len: number): void {
-    this.host!.relayRtp(session, stream.mid, buf, len);
-  }
+/** An echo whose answer keeps transport-cc (or not) and RTX on video, and plain Opus on audio. */
+function ccEcho(twcc: boolean): EchoPlugin {
+  const ext = twcc ? [EXT.mid, EXT.transportWideCc] : [EXT.mid];
+  return new EchoPlugin({
+    name: 'ccecho',
+    answer: (m) =>
+      m.kind === 'video'
+        ? { codecs: ['vp8'], direction: 'sendrecv', rtx: true, rtcpFb: ['nack', 'nack pli', ...(twcc ? ['transport-cc'] : [])], extensions: ext }
+        : m.kind === 'audio'
+          ? { codecs: ['opus'], direction: 'sendrecv', extensions: [EXT.mid] }
+          : { accept: false },
+  });
 }
 
 /** RTP with a one-byte-header extension block holding a zeroed transport-wide sequence number (id 2). */
@@ -66,8 +43,9 @@ function rtp(pt: number, seq: number, ts: number, ssrc: number, payload: number,
   return b;
 }
 
-async function setup(twcc: boolean): Promise<{ w: World; c: ClientPeer; h: number }> {
-  const w = await makeWorld(undefined, { plugins: [new CcEchoPlugin(twcc)] });
+async function setup(twcc: boolean): Promise<{ w: World; c: ClientPeer; h: number; plugin: EchoPlugin }> {
+  const plugin = ccEcho(twcc);
+  const w = await makeWorld(undefined, { plugins: [plugin] });
   // The client sends unpaced: the burst must reach the gateway as one.
   const c = await makeClient({ pacing: false });
   const s = ((await w.req({ janus: 'create' })).data as { id: number }).id;
@@ -82,7 +60,7 @@ async function setup(twcc: boolean): Promise<{ w: World; c: ClientPeer; h: numbe
   applyAnswer(c, ev.jsep!.sdp);
   await waitFor('client up', () => c.up);
   await waitFor('server up', () => w.plane.peerOf(h)?.isUp);
-  return { w, c, h };
+  return { w, c, h, plugin };
 }
 
 /** Steady video (~290 kbit/s) and audio for `ms`, then return the next sequence numbers. */
@@ -135,6 +113,52 @@ test('pacer: with transport-cc a 96 kB burst leaves spread at a multiple of the 
     // Transport-cc numbers were given when packets left: the feedback keeps matching them.
     const bwe = server.rtpStats().bwe!;
     assert.ok(bwe.twccFeedbacksReceived > 5);
+  } finally {
+    c.close();
+    await w.stop();
+  }
+});
+
+test('pacer: video it drops as stale gets the plugin a keyframe request for that m-line, once per burst of drops', { timeout: 30_000 }, async () => {
+  const { w, c, h, plugin } = await setup(true);
+  try {
+    const seq = { v: 1000, a: 5000 };
+    await steady(c, 4000, seq);
+    const server = w.plane.peerOf(h)!;
+    await waitFor('a trusted estimate', () => server.bandwidthEstimate > 0, 5000);
+    const before = plugin.keyframeRequests().length;
+    assert.equal(server.rtpStats().bwe!.pacer!.dropped, 0);
+    // A burst the pacer must hold (96 kB), then this process stalls for longer than the pacer's
+    // 1 s limit (as an overloaded event loop does): what still waits is stale when it runs again.
+    for (let i = 0; i < 80; i++) c.peer.sendRtp('v', rtp(96, seq.v + i, seq.v * 3000, 0x22, 1200, seq.v + i), 12 + 8 + 1200);
+    seq.v += 80;
+    for (const until = performance.now() + 2000; (server.rtpStats().bwe!.pacer!.queued ?? 0) === 0; ) {
+      assert.ok(performance.now() < until, 'the burst reached the pacer');
+      await new Promise((r) => setImmediate(r));
+    }
+    const stallUntil = performance.now() + 1150;
+    while (performance.now() < stallUntil) {
+      // busy: nothing else runs
+    }
+    await waitFor('stale video dropped', () => server.rtpStats().bwe!.pacer!.dropped > 0, 3000);
+    await waitFor('a keyframe request', () => plugin.keyframeRequests('v').length > before, 2000);
+    await sleep(300);
+    const stats = server.rtpStats().bwe!.pacer!;
+    const requests = plugin.keyframeRequests('v').length - before;
+    assert.ok(stats.dropped >= 1, JSON.stringify(stats));
+    // One request for the burst of drops (they are coalesced), and the counter says so.
+    assert.equal(requests, 1, `keyframe requests after ${stats.dropped} drops`);
+    assert.equal(stats.keyframeRequests, 1);
+    assert.equal(plugin.keyframeRequests('a').length, 0, 'none about audio');
+    // The request names our SSRC on that m-line (the one the subscriber's decoder sees).
+    const pli = plugin.keyframeRequests('v').at(-1)!.bytes;
+    assert.equal(pli[1], 206);
+    assert.equal(pli[0]! & 0x1f, 1, 'PLI');
+    assert.ok(c.rtp.some((p) => p.stream.mid === 'v' && p.bytes.readUInt32BE(8) === pli.readUInt32BE(8)), 'media SSRC is what the client receives');
+    // Media goes on after the drops.
+    const after = seq.v;
+    await steady(c, 600, seq);
+    await waitFor('video after the drops', () => c.rtp.some((p) => p.stream.mid === 'v' && p.bytes.readUInt16BE(2) >= after), 3000);
   } finally {
     c.close();
     await w.stop();

@@ -7,41 +7,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Jsep } from '../../../src/core/jsep.js';
 import type { JanusMessage } from '../../../src/core/messages.js';
-import { isMediaRelayHost, type Plugin, type PluginHost, type PluginInitContext, type PluginMediaHost, type PluginResult, type PluginSession, type RtpStreamInfo } from '../../../src/core/plugin.js';
-import { buildAnswer, buildOffer, EXT, extmapsFor } from '../../../src/media/sdp/negotiate.js';
+import { buildOffer, EXT, extmapsFor } from '../../../src/media/sdp/negotiate.js';
 import { parseSdp } from '../../../src/media/sdp/parse.js';
 import { writeSdp } from '../../../src/media/sdp/write.js';
+import { EchoPlugin } from '../../helpers/echo-plugin.js';
 import { applyAnswer, makeClient, makeWorld, rtpPacket, sleep, waitFor, type ClientPeer, type World } from './helpers.js';
 
 type Ev = JanusMessage & { jsep?: Jsep };
 
-/** Echoes video back, answering with RTX kept (`rtx: true`) or dropped. */
-class RtxEchoPlugin implements Plugin {
-  readonly package = 'janus.plugin.rtxecho';
-  readonly name = 'rtx echo';
-  readonly author = 'Portunus tests';
-  readonly description = 'echo with RTX';
-  readonly version = 1;
-  readonly versionString = '0.0.1';
-  host: (PluginHost & PluginMediaHost) | null = null;
-  constructor(private readonly rtx: boolean) {}
-  init(ctx: PluginInitContext): void {
-    if (isMediaRelayHost(ctx.host)) this.host = ctx.host;
-  }
-  destroy(): void {}
-  createSession(): void {}
-  destroySession(): void {}
-  handleMessage(session: PluginSession, transaction: string, _body: Record<string, unknown>, jsep: Jsep | null): PluginResult {
-    setImmediate(() => {
-      const offer = parseSdp(jsep!.sdp);
-      const { description } = buildAnswer(offer, (m) => (m.kind === 'video' ? { codecs: ['vp8'], direction: 'sendrecv', rtx: this.rtx, rtcpFb: ['nack', 'nack pli'] } : { accept: false }));
-      this.host!.pushEvent(session, transaction, { rtxecho: 'ok' }, { type: 'answer', sdp: writeSdp(description) });
-    });
-    return { kind: 'wait' };
-  }
-  incomingRtp(session: PluginSession, stream: RtpStreamInfo, buf: Buffer, len: number): void {
-    this.host!.relayRtp(session, stream.mid, buf, len);
-  }
+/** An echo of video whose answer keeps RTX (`rtx: true`) or drops it. */
+function rtxEcho(rtx: boolean): EchoPlugin {
+  return new EchoPlugin({ name: 'rtxecho', answer: (m) => (m.kind === 'video' ? { codecs: ['vp8'], direction: 'sendrecv', rtx, rtcpFb: ['nack', 'nack pli'] } : { accept: false }) });
 }
 
 function videoOffer(c: ClientPeer): string {
@@ -50,7 +26,7 @@ function videoOffer(c: ClientPeer): string {
 }
 
 async function run(rtx: boolean): Promise<{ answer: string; resent: Buffer[]; c: ClientPeer; w: World }> {
-  const w = await makeWorld(undefined, { plugins: [new RtxEchoPlugin(rtx)] });
+  const w = await makeWorld(undefined, { plugins: [rtxEcho(rtx)] });
   const c = await makeClient();
   const s = ((await w.req({ janus: 'create' })).data as { id: number }).id;
   const h = ((await w.req({ janus: 'attach', session_id: s, plugin: 'janus.plugin.rtxecho' })).data as { id: number }).id;

@@ -219,9 +219,43 @@ describe('Record&Play media through Portunus', { timeout: 180_000 }, () => {
     const v = c.received.get('1')!;
     assert.ok(isVp8KeyPayload(v.heads[0]!), 'playout starts at the key frame');
     assert.equal(v.seqs.length, 40, 'the 10 delta frames before the key frame are skipped');
-    assert.equal(v.withExtension, 0, "the recording's header extensions are not sent");
+    // Only the transport-wide sequence number (Portunus offers transport-cc on video, id 2) goes out.
+    assert.deepEqual(v.extIds, [2], "the recording's header extensions are not sent");
     const a = c.received.get('0')!;
     // The key frame is 0.4 s into the video: the audio of those 0.4 s (20 packets) is skipped too.
     assert.ok(a.seqs.length >= 78 && a.seqs.length <= 81, `audio from the key frame on: ${a.seqs.length} of 100 packets`);
+  });
+
+  test('the play offer negotiates transport-cc: the estimate towards the viewer is in handle_info, and slow_link carries it when the recording does not fit', async () => {
+    const us = Date.now() * 1000;
+    const vbase = `rec-bwe-${us}-video`;
+    const clocks = { realUs: () => us, monoMs: () => performance.now() };
+    const vf = new MjrFile(join(dir, `${vbase}.mjr`), { media: 'video', codec: 'vp8' }, { clocks });
+    // 8 s of ~4 Mbit/s (25 frames/s of 20 packets of 1 kB): more than the estimator's 3 Mbit/s ceiling.
+    let seq = 0;
+    for (let f = 0; f < 200; f++) {
+      for (let k = 0; k < 20; k++) {
+        const p = rtpPacket(96 | (k === 19 ? 0x80 : 0), seq++, 90000 + f * 3600, 9, k === 0 ? vp8Frame(1000, f % 50 === 0, f) : Buffer.alloc(1000, 7));
+        vf.writeRtp(p, p.length);
+      }
+    }
+    await vf.close();
+    writeFileSync(join(dir, '778.nfo'), `[778]\r\nname = big\r\ndate = 2026-01-01 10:00:00\r\nvideo = ${vbase}.mjr\r\n`);
+    const probe = await attach();
+    await request(probe, { request: 'update' });
+    const { h, c } = await watch(778);
+    let bwe: { estimate: number; 'recording-bitrate': number } | undefined;
+    for (const until = Date.now() + 7000; !bwe && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 250));
+      const r = await postJson(`${gw.adminUrl}/${h.session}/${h.handle}`, { janus: 'handle_info', transaction: 'hi', admin_secret: gw.adminSecret });
+      bwe = ((r as { info?: { plugin_specific?: { bwe?: typeof bwe } } }).info?.plugin_specific?.bwe);
+    }
+    assert.ok(bwe && bwe.estimate > 0 && bwe.estimate <= 3_000_000, `handle_info bwe: ${JSON.stringify(bwe)}`);
+    assert.ok(Math.abs(bwe['recording-bitrate'] - 4_100_000) < 400_000, `recording bitrate ${bwe['recording-bitrate']}`);
+    const slow = await nextEvent(h, (e) => ((e.plugindata as { data?: { result?: { status?: string } } } | undefined)?.data?.result?.status === 'slow_link'), 8000);
+    const res = (slow.plugindata as { data: { result: { 'current-bitrate': number; media: string } } }).data.result;
+    assert.equal(res.media, 'video');
+    assert.ok(res['current-bitrate'] > 0 && res['current-bitrate'] < 4_000_000, JSON.stringify(res));
+    assert.deepEqual(c.received.get('0')!.extIds, [2], 'video carries the transport-wide element');
   });
 });

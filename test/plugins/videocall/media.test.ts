@@ -275,3 +275,104 @@ describe('VideoCall media: two real peers call each other through Portunus', { t
     assert.deepEqual(((data(list).result as JsonObject).list as string[]).sort(), ['alice', 'bob']);
   });
 });
+
+/** RTP with a one-byte-header extension block holding a transport-wide sequence number element (id 2) the sender's core fills in. */
+function twccPacket(pt: number, seq: number, ts: number, ssrc: number, payload: Buffer): Buffer {
+  const b = Buffer.alloc(12 + 4 + 4 + payload.length);
+  b[0] = 0x90;
+  b[1] = pt;
+  b.writeUInt16BE(seq & 0xffff, 2);
+  b.writeUInt32BE(ts >>> 0, 4);
+  b.writeUInt32BE(ssrc >>> 0, 8);
+  b.writeUInt16BE(0xbede, 12);
+  b.writeUInt16BE(1, 14);
+  b[16] = (2 << 4) | 1;
+  payload.copy(b, 20);
+  return b;
+}
+
+describe('VideoCall with transport-cc: it crosses, and the estimate towards each side caps the other (REMB)', { timeout: 120_000 }, () => {
+  let gw: MediaGateway;
+  let carol: Client;
+  let dave: Client;
+  before(async () => {
+    gw = await startMediaGateway('portunus', ['videocall'], {}, { prefix: 'vc-twcc' });
+    carol = await client(gw, 'carol');
+    dave = await client(gw, 'dave');
+  });
+  after(async () => {
+    for (const c of [carol, dave]) {
+      if (!c) continue;
+      clearInterval(c.timer);
+      c.peer.close();
+    }
+    await gw?.stop();
+  });
+
+  test('both legs negotiate transport-cc; handle_info shows the estimate; the caller gets REMB from it', async () => {
+    await message(gw, carol, { request: 'register', username: 'carol' });
+    await message(gw, dave, { request: 'register', username: 'dave' });
+    const ext = extmapsFor([EXT.mid, EXT.transportWideCc]);
+    const offer = buildOffer([
+      { kind: 'audio', mid: '0', direction: 'sendrecv', codec: { name: 'opus', pt: 111, rtcpFb: ['transport-cc'] }, extensions: ext },
+      { kind: 'video', mid: '1', direction: 'sendrecv', codec: { name: 'vp8', pt: 96, rtcpFb: ['nack', 'nack pli', 'transport-cc'] }, extensions: ext },
+    ]);
+    const offerSdp = carol.peer.setLocalDescription(writeSdp(offer), 'offer');
+    await message(gw, carol, { request: 'call', username: 'dave' }, { type: 'offer', sdp: offerSdp });
+    const incoming = await nextEvent(gw, dave, (e) => e.jsep !== undefined);
+    const relayedSdp = (incoming.jsep as { sdp: string }).sdp;
+    assert.match(relayedSdp, /a=extmap:2 http:\/\/www\.ietf\.org\/id\/draft-holmer-rmcat-transport-wide-cc-extensions-01/, 'the relayed offer keeps transport-cc (as Janus)');
+    assert.match(relayedSdp, /a=rtcp-fb:96 transport-cc/);
+    const relayedOffer = parseSdp(relayedSdp);
+    dave.peer.setRemoteDescription(relayedOffer, extractRemoteTransport(relayedOffer, { type: 'offer' }), 'offer');
+    const { description } = buildAnswer(relayedOffer, (m) => ({ codecs: m.kind === 'audio' ? ['opus'] : ['vp8'], direction: 'sendrecv', rtcpFb: ['nack', 'nack pli', 'transport-cc'], extensions: [EXT.mid, EXT.transportWideCc] }));
+    const answerSdp = dave.peer.setLocalDescription(writeSdp(description), 'answer');
+    await message(gw, dave, { request: 'accept' }, { type: 'answer', sdp: answerSdp });
+    const acc = await nextEvent(gw, carol, (e) => e.jsep !== undefined);
+    const answer = parseSdp((acc.jsep as { sdp: string }).sdp);
+    assert.ok(answer.media[1]!.rtcpFbs.some((f) => f.type === 'transport-cc'), 'the answer to the caller keeps transport-cc');
+    carol.peer.setRemoteDescription(answer, extractRemoteTransport(answer, { type: 'answer' }), 'answer');
+    await waitUntil('both PeerConnections up', () => carol.up && dave.up);
+
+    // Both send audio and ~200 kbit/s of video carrying the transport-wide element.
+    for (const [c, base] of [[carol, 0x3000], [dave, 0x4000]] as const) {
+      let n = 0;
+      c.timer = setInterval(() => {
+        try {
+          const a = twccPacket(111, n, n * 960, base + 1, Buffer.alloc(60, 0x33));
+          c.peer.sendRtp('0', a, a.length);
+          const v = twccPacket(96 | (n % 2 ? 0x80 : 0), n, Math.floor(n / 2) * 3600, base + 2, vp8(500, n % 50 === 0, n));
+          c.peer.sendRtp('1', v, v.length);
+          n++;
+        } catch {
+          /* closed */
+        }
+      }, 20);
+    }
+    const hi = async (c: Client): Promise<JsonObject> => {
+      const r = await postJson(`${gw.adminUrl}/${c.session}/${c.handle}`, { janus: 'handle_info', transaction: 'hi', admin_secret: gw.adminSecret });
+      return (r as { info: JsonObject }).info;
+    };
+    let info: JsonObject = {};
+    await waitUntil(
+      'an estimate towards dave in his handle_info',
+      () => {
+        void hi(dave).then((i) => (info = i));
+        return (((info.plugin_specific as JsonObject | undefined)?.bwe as JsonObject | undefined)?.estimate as number | undefined ?? 0) > 0;
+      },
+      20_000,
+    );
+    const bwe = (info.plugin_specific as JsonObject).bwe as { estimate: number; 'peer-remb': number };
+    const core = ((info.webrtc as JsonObject).bwe as JsonObject).portunus as { estimate: number; twccFeedbacksReceived: number };
+    assert.ok(core.twccFeedbacksReceived > 0, 'dave sends transport-cc feedback to the gateway');
+    assert.ok(bwe.estimate > 0 && bwe.estimate <= 3_000_000, JSON.stringify(bwe));
+    // Without transport-cc (the first describe) and without `set bitrate` Portunus sends carol no REMB; here it does, from the estimate.
+    await waitUntil('REMB at the caller', () => carol.rembs.length > 0);
+    assert.ok(carol.rembs.every((b) => b > 0 && b <= 3_000_000), `REMBs at carol: ${carol.rembs.join(',')}`);
+    // carol's `bitrate` below the estimate wins.
+    await message(gw, carol, { request: 'set', bitrate: 100_000 });
+    const from = carol.rembs.length;
+    await waitUntil('REMB after set bitrate', () => carol.rembs.length > from + 1);
+    assert.ok(carol.rembs.slice(from + 1).every((b) => b <= 100_000), `REMBs after set bitrate=100000: ${carol.rembs.slice(from).join(',')}`);
+  });
+});

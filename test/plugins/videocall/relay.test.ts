@@ -1,7 +1,7 @@
 /**
  * The VideoCall packet path on its own (a recording PluginMediaHost, no sockets): simulcast layer
  * choice at key frames with continuous sequence numbers, VP8 temporal layer dropping, fallback to a
- * lower layer, mute, and REMB capping by the sender's bitrate.
+ * lower layer, mute, REMB capping by the sender's bitrate, and by the estimate towards the receiver.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,14 +24,24 @@ class Host implements PluginMediaHost {
   sendPli(session: PluginSession): void {
     this.plis.push(session);
   }
-  sendRemb(): void {}
+  rembs: { session: PluginSession; bitrate: number }[] = [];
+  sendRemb(session: PluginSession, bitrate: number): void {
+    this.rembs.push({ session, bitrate });
+  }
   sendData(): void {}
   sendRtp(): void {}
+  /** Estimates towards each handle (what the core's transport-cc estimator would say), and what probing may aim at. */
+  estimates = new Map<PluginSession, number>();
+  wanted = new Map<PluginSession, number>();
+  bandwidthEstimate(session: PluginSession, wantedBps?: number): number {
+    this.wanted.set(session, wantedBps ?? 0);
+    return this.estimates.get(session) ?? 0;
+  }
 }
 
 function side(name: string, simulcast = false): CallSide {
   const session = { handleId: name.length, sessionId: 1, opaqueId: null, token: null, state: null, alive: true } as PluginSession;
-  return { session, inbound: new Inbound(), audioActive: true, videoActive: true, videoCodec: 'vp8', bitrate: 0, peerBitrate: 0, simulcast };
+  return { session, inbound: new Inbound(), audioActive: true, videoActive: true, videoCodec: 'vp8', bitrate: 0, peerBitrate: 0, simulcast, estimate: 0, rembCap: 0, bweNextAt: 0, bwePeak: 0, lastSlowLinkMs: -Infinity };
 }
 
 const info = (substream: number, ssrc: number): RtpStreamInfo => ({ mid: '1', mindex: 1, kind: 'video', ssrc, substream, rid: ['l', 'm', 'h'][substream] });
@@ -119,4 +129,62 @@ test('REMB from the receiver goes to the sender capped by its bitrate; PLI becom
   const pli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2]);
   relay.rtcp(b, a, null, pli, pli.length);
   assert.deepEqual(host.plis, [a.session]);
+});
+
+test('the estimate towards the receiver caps the sender (REMB), falls are told as slow_link, the bitrate cap still wins', () => {
+  const host = new Host();
+  let now = 1000;
+  const slow: Array<{ to: CallSide; est: number }> = [];
+  const relay = new CallRelay(host, { layerChanged: () => {}, recordRtp: () => {}, slowLink: (to, est) => slow.push({ to, est }) }, () => now);
+  const a = side('alice');
+  const b = side('bobby');
+  const audio: RtpStreamInfo = { mid: '0', mindex: 0, kind: 'audio', ssrc: 5, substream: 0, rid: undefined };
+  const send = (): void => {
+    const p = rtpPacket({ pt: 111, seq: 1, ts: 960, ssrc: 5, payload: Buffer.alloc(40) });
+    relay.rtp(a, b, audio, p, p.length);
+  };
+  // No estimate (transport-cc not negotiated, or not trusted yet): Janus's behaviour, no REMB from us.
+  send();
+  assert.equal(host.rembs.length, 0);
+  assert.equal(host.wanted.get(b.session), 3_000_000, 'probing towards bob aims at what a browser may send');
+  host.estimates.set(b.session, 800_000);
+  now += 100;
+  send();
+  assert.equal(host.rembs.length, 0, 'read at most every 500 ms');
+  now += 500;
+  send();
+  assert.deepEqual(host.rembs, [{ session: a.session, bitrate: 800_000 }], 'alice is capped by what reaches bob');
+  assert.equal(b.estimate, 800_000);
+  // Small moves are not re-sent (the core repeats the last REMB every second).
+  host.estimates.set(b.session, 820_000);
+  now += 500;
+  send();
+  assert.equal(host.rembs.length, 1);
+  // A fall: a new cap, and bob hears about his slow link with the estimate.
+  host.estimates.set(b.session, 500_000);
+  now += 500;
+  send();
+  assert.deepEqual(host.rembs.at(-1), { session: a.session, bitrate: 500_000 });
+  assert.deepEqual(slow.map((x) => [x.to, x.est]), [[b, 500_000]]);
+  // Another fall within 5 s: capped, no second event yet.
+  host.estimates.set(b.session, 300_000);
+  now += 500;
+  send();
+  assert.equal(host.rembs.at(-1)!.bitrate, 300_000);
+  assert.equal(slow.length, 1);
+  // alice's own `bitrate` is lower than the estimate: it wins; probing aims at it.
+  a.bitrate = 200_000;
+  host.estimates.set(b.session, 900_000);
+  now += 5000;
+  send();
+  assert.equal(host.rembs.at(-1)!.bitrate, 200_000);
+  assert.equal(host.wanted.get(b.session), 200_000);
+  // A REMB from bob's browser (no transport-cc there) is capped by the estimate cap too.
+  a.bitrate = 0;
+  now += 500;
+  send();
+  assert.equal(a.rembCap, 900_000);
+  const remb = buildRemb(1, 3_000_000, [2]);
+  relay.rtcp(b, a, null, remb, remb.length);
+  assert.ok(Math.abs(rembBitrate(host.rtcp.at(-1)!.buf, 0, host.rtcp.at(-1)!.buf.length) - 900_000) < 5000);
 });
