@@ -235,7 +235,13 @@ export class Cascade {
   private async reconcile(key: string): Promise<void> {
     if (!this.o.up()) return; // without Redis nobody can be told: the links in place keep forwarding
     const room = this.o.roomIdOf(key);
-    const st = room === undefined ? EMPTY : parseState(await this.o.admin({ request: 'portunus_cluster_state', room }));
+    let st = EMPTY;
+    if (room !== undefined) {
+      const d = await this.o.admin({ request: 'portunus_cluster_state', room });
+      // A failed read says nothing about the room: everything stays as it is until the next pass.
+      if (d.error_code !== undefined || typeof d.exists !== 'boolean') throw new Error(`state of room ${key}: ${String(d.error)}`);
+      st = parseState(d);
+    }
     if (st.exists) this.local.set(key, st);
     else this.local.delete(key);
     const until = this.pending.get(key);
@@ -310,11 +316,12 @@ export class Cascade {
     }
     this.links.set(lk, { key, room, pub: idKey(pub.id), pubId: pub.id, node: node.name, spec: pub.spec, remoteId });
     this.stats.links_made++;
-    this.o.log.verb(`cluster: room ${key}: publisher ${pub.id} -> ${node.name} (${String(node.public_ip)}:${String(r.port)})`);
+    this.o.log.info(`cluster: room ${key}: publisher ${pub.id} -> ${node.name} (${String(node.public_ip)}:${String(r.port)})`);
   }
 
   private async teardown(lk: string, l: Link, leaving: boolean, reachable: boolean): Promise<void> {
     this.links.delete(lk);
+    this.o.log.info(`cluster: room ${l.key}: publisher ${String(l.pubId)} -/-> ${l.node}${leaving ? ' (left)' : ''}${reachable ? '' : ' (node gone)'}`);
     this.stats.links_dropped++;
     await this.o.admin({ request: 'portunus_cluster_unpublish', room: l.room, publisher_id: l.pubId, remote_id: l.remoteId }).catch(() => undefined);
     if (!reachable) return;
