@@ -22,11 +22,12 @@ let browser: BrowserHandle;
 
 before(async () => {
   redis = await startRedis();
-  nodes.push(...(await Promise.all(['br-a', 'br-b', 'br-c'].map((n) => startClusterNode(n, { redisUrl: redis.url, prefix: 'pbrw' })))));
+  nodes.push(...(await Promise.all(['br-a', 'br-b', 'br-c'].map((n) => startClusterNode(n, { redisUrl: redis.url, prefix: 'pbrw', heartbeatMs: 1000, ttlMs: 5000 })))));
   browser = await launchBrowser();
 });
 
 after(async () => {
+  if (process.env['CASCADE_DEBUG']) for (const n of nodes) console.log(`--- ${n.name}\n${n.srv.log().split('\n').filter((l) => /cluster|remote|error/i.test(l)).join('\n')}`);
   await browser?.close();
   for (const n of nodes) await n.stop().catch(() => undefined);
   await redis?.dispose();
