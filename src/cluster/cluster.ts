@@ -12,11 +12,12 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { JanusCluster } from '../config/types.js';
-import type { Plugin, PluginResult } from '../core/plugin.js';
+import type { Plugin, PluginHost, PluginResult } from '../core/plugin.js';
 import type { Logger } from '../log.js';
 import { leastLoaded, type NodeLoad, type NodeRecord } from './nodes.js';
 import { Registry } from './registry.js';
 import { ClusterRooms } from './rooms.js';
+import { Cascade } from './cascade.js';
 import { ControlChannel } from './rpc.js';
 import { ClusterStore, parseEvent } from './store.js';
 import { mergeListCounts, mergeParticipants } from './gather.js';
@@ -50,6 +51,8 @@ export interface ClusterStatus {
   nodes: NodeRecord[];
   rooms: Record<string, number>;
   stats: Record<string, Record<string, number>>;
+  /** Per plugin: links from this node's publishers, remote publishers from other nodes, counters. */
+  cascade: Record<string, Record<string, unknown>>;
 }
 
 export function defaultNodeName(): string {
@@ -64,6 +67,8 @@ export class Cluster {
   readonly registry: Registry;
   readonly rpc: ControlChannel;
   readonly rooms = new Map<string, ClusterRooms>();
+  /** Per clustered plugin: its rooms stitched across nodes (cascade.ts). */
+  readonly cascades = new Map<string, Cascade>();
   private readonly cmd: Redis;
   private readonly sub: Redis;
   private readonly log: Logger;
@@ -97,6 +102,9 @@ export class Cluster {
       heartbeatMs: c.heartbeat_ms,
       ttlMs: c.node_ttl_ms,
       up: () => this.up,
+      onChange: (c) => {
+        for (const x of this.cascades.values()) x.onNodes(c);
+      },
     });
     this.rpc.handle('ping', async () => ({ node: this.name, instance: this.instance }));
     this.rpc.handle('plugin_admin', async (args) => {
@@ -105,6 +113,14 @@ export class Cluster {
       if (typeof args.body !== 'object' || args.body === null) throw new Error('no body');
       return run(args.body as Data);
     });
+    const cascadeOf = (args: Data): Cascade => {
+      const c = typeof args.plugin === 'string' ? this.cascades.get(args.plugin) : undefined;
+      if (!c) throw new Error(`plugin ${String(args.plugin)} is not clustered here`);
+      return c;
+    };
+    this.rpc.handle('cascade_attach', (args, from) => cascadeOf(args).onAttach(from, args));
+    this.rpc.handle('cascade_detach', (args, from) => cascadeOf(args).onDetach(from, args));
+    this.rpc.handle('cascade_want', (args, from) => cascadeOf(args).onWant(from, args));
   }
 
   /**
@@ -154,13 +170,39 @@ export class Cluster {
       home: () => leastLoaded(this.registry.view.list())?.name ?? this.name,
     });
     this.rooms.set(plugin.package, rooms);
+    const cascade = new Cascade({
+      plugin: plugin.package,
+      me: this.name,
+      store: this.store,
+      log: this.log,
+      admin,
+      call: (node, op, args, timeoutMs) => this.rpc.call(node, op, args, timeoutMs),
+      nodes: () => this.registry.view.list(),
+      roomIdOf: (key) => rooms.applied.get(key)?.room,
+      roomKeys: () => rooms.applied.keys(),
+      up: () => this.up,
+    });
+    this.cascades.set(plugin.package, cascade);
+    // The plugin's events (those event handlers get) tell the cascade when a room changed here: they are
+    // switched on for it whether or not an event handler listens, and passed on to the handlers as before.
+    const init = plugin.init.bind(plugin);
+    plugin.init = (ctx) => init({ ...ctx, host: tapEvents(ctx.host, (data) => cascade.onPluginEvent(data)) });
     const handle = async (body: Data, run: (b: Data) => Promise<PluginResult>): Promise<PluginResult> => {
       const res = await rooms.intercept(body, run);
       const request = typeof body.request === 'string' ? body.request.toLowerCase() : '';
       if (res.kind !== 'ok' || (request !== 'list' && request !== 'listparticipants')) return res;
       return { kind: 'ok', data: await this.gather(plugin.package, request, body, res.data, rooms) };
     };
-    plugin.handleMessage = (session, transaction, body, jsep) => handle(body, async (b) => message(session, transaction, b, jsep));
+    plugin.handleMessage = (session, transaction, body, jsep) =>
+      handle(body, async (b) => {
+        const key = roomKey(b.room);
+        const request = typeof b.request === 'string' ? b.request.toLowerCase() : '';
+        // A join here of a room whose publishers are elsewhere: they are brought here first.
+        if (key !== null && (request === 'join' || request === 'joinandconfigure')) await cascade.prepare(key);
+        const res = await message(session, transaction, b, jsep);
+        if (key !== null && rooms.applied.has(key)) void cascade.schedule(key);
+        return res;
+      });
     plugin.handleAdminMessage = async (body) => {
       const res = await handle(body, async (b) => ({ kind: 'ok', data: await admin(b) }) as PluginResult);
       return res.kind === 'ok' ? res.data : { error_code: 499, error: res.kind === 'error' ? res.reason : 'no answer' };
@@ -224,6 +266,7 @@ export class Cluster {
     void this.sub.connect().catch(() => undefined);
     void this.sub.subscribe(this.store.eventsChannel, this.store.rpcChannel(this.name)).catch((err: unknown) => this.log.warn(`cluster: subscribe failed: ${String(err)}`));
     this.registry.start();
+    for (const c of this.cascades.values()) c.start();
     this.syncTimer = setInterval(() => void this.syncRooms(), FULL_SYNC_MS);
     this.syncTimer.unref();
     try {
@@ -250,6 +293,7 @@ export class Cluster {
       await this.registry.beat();
       await this.store.publish({ t: 'hello', node: this.name });
       await this.syncRooms();
+      for (const c of this.cascades.values()) await c.resync();
     } catch (err) {
       this.log.warn(`cluster: could not register: ${String(err)}`);
     }
@@ -283,6 +327,8 @@ export class Cluster {
     if (ev.t === 'room') this.rooms.get(ev.plugin)?.onRoomEvent(ev.key, ev.from);
     else if (ev.t === 'bye') this.registry.left(ev.node);
     else if (ev.t === 'hello' && ev.node !== this.name) void this.registry.refresh().catch(() => undefined);
+    else if (ev.t === 'presence') this.cascades.get(ev.plugin)?.onPresence(ev.node, ev.key, ev.p);
+    else if (ev.t === 'vr' && typeof ev.event === 'object' && ev.event !== null && !Array.isArray(ev.event)) this.cascades.get(ev.plugin)?.onRelay(ev.node, ev.key, ev.event as Data);
   }
 
   status(): ClusterStatus {
@@ -292,12 +338,15 @@ export class Cluster {
       rooms[pkg] = r.applied.size;
       stats[pkg] = { ...r.stats };
     }
-    return { node: this.name, instance: this.instance, redis_up: this.up, epoch: this.epoch, nodes: this.registry.view.list(), rooms, stats };
+    const cascade: Record<string, Record<string, unknown>> = {};
+    for (const [pkg, c] of this.cascades) cascade[pkg] = c.status();
+    return { node: this.name, instance: this.instance, redis_up: this.up, epoch: this.epoch, nodes: this.registry.view.list(), rooms, stats, cascade };
   }
 
   /** Leaves the cluster: record removed, `bye` said, connections closed. Rooms stay stored. */
   async stop(): Promise<void> {
     if (this.syncTimer) clearInterval(this.syncTimer);
+    for (const c of this.cascades.values()) c.stop();
     await this.registry.stop();
     if (this.up) await this.store.publish({ t: 'bye', node: this.name }).catch(() => undefined);
     this.stopped = true;
@@ -305,6 +354,29 @@ export class Cluster {
     this.cmd.disconnect();
     this.sub.disconnect();
   }
+}
+
+/**
+ * The host a clustered plugin is given: its events always on, each one shown to `tap` first, then to the
+ * event handlers when they listen. A Proxy (not a copy): the core may replace host members later.
+ */
+function tapEvents(host: PluginHost, tap: (data: Data) => void): PluginHost {
+  const notifyEvent: PluginHost['notifyEvent'] = (session, data) => {
+    try {
+      tap(data);
+    } catch {
+      /* the cascade never breaks the plugin */
+    }
+    if (host.eventsEnabled?.() ?? false) host.notifyEvent?.(session, data);
+  };
+  const eventsEnabled = (): boolean => true;
+  return new Proxy(host, {
+    get(target, key, receiver) {
+      if (key === 'notifyEvent') return notifyEvent;
+      if (key === 'eventsEnabled') return eventsEnabled;
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
 }
 
 /** A Redis URL without its password, for logs. */

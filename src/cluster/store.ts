@@ -6,7 +6,9 @@
  *   <prefix>:nodes                 set of node names (registry.ts)
  *   <prefix>:node:<name>           the node's record (JSON, nodes.ts), expires after node_ttl_ms
  *   <prefix>:rooms:<plugin>        hash room id -> room record (JSON: definition, version, home node)
- *   <prefix>:events                channel: room changed, node hello/bye
+ *   <prefix>:presence:<plugin>:<node>  hash room id -> what the node has in the room (cascade.ts Presence:
+ *                                  members, publisher ids); rewritten when it changes, cleared at start
+ *   <prefix>:events                channel: room changed, node hello/bye, presence changed, room events
  *   <prefix>:rpc:<name>            channel: control requests for that node, and its replies (rpc.ts)
  *
  * Room ids are unique cluster-wide because a room is claimed with HSETNX before it is announced.
@@ -31,7 +33,11 @@ export interface RoomRecord {
 export type ClusterEvent =
   | { t: 'room'; plugin: string; key: string; from: string }
   | { t: 'hello'; node: string }
-  | { t: 'bye'; node: string };
+  | { t: 'bye'; node: string }
+  /** A node's part of a room changed (cascade.ts): `p` is its Presence, null when it has nothing there. */
+  | { t: 'presence'; plugin: string; key: string; node: string; p: Json }
+  /** Something happened in a room on `node` that participants elsewhere must hear (cascade.ts relay). */
+  | { t: 'vr'; plugin: string; key: string; node: string; event: Json };
 
 /** Compare-and-set on a room record's version (HGET + HSET atomically). -1: gone, 0: changed meanwhile, 1: done. */
 const UPDATE_SCRIPT = `
@@ -70,6 +76,8 @@ export function parseEvent(text: string): ClusterEvent | null {
     const o = JSON.parse(text) as Record<string, Json>;
     if (o.t === 'room' && typeof o.plugin === 'string' && typeof o.key === 'string' && typeof o.from === 'string') return { t: 'room', plugin: o.plugin, key: o.key, from: o.from };
     if ((o.t === 'hello' || o.t === 'bye') && typeof o.node === 'string') return { t: o.t, node: o.node };
+    if (o.t === 'presence' && typeof o.plugin === 'string' && typeof o.key === 'string' && typeof o.node === 'string') return { t: 'presence', plugin: o.plugin, key: o.key, node: o.node, p: o.p ?? null };
+    if (o.t === 'vr' && typeof o.plugin === 'string' && typeof o.key === 'string' && typeof o.node === 'string' && typeof o.event === 'object' && o.event !== null) return { t: 'vr', plugin: o.plugin, key: o.key, node: o.node, event: o.event };
   } catch {
     /* not ours */
   }
@@ -164,6 +172,26 @@ export class ClusterStore {
 
   async deleteRoom(plugin: string, key: string): Promise<void> {
     await this.redis.hdel(this.roomsKey(plugin), key);
+  }
+
+  // ---------------------------------------------------------------- presence (cascade.ts)
+
+  private presenceKey(plugin: string, node: string): string {
+    return `${this.prefix}:presence:${plugin}:${node}`;
+  }
+
+  /** This node's part of room `key` (JSON), or null: removed. */
+  async writePresence(plugin: string, node: string, key: string, text: string | null): Promise<void> {
+    if (text === null) await this.redis.hdel(this.presenceKey(plugin, node), key);
+    else await this.redis.hset(this.presenceKey(plugin, node), key, text);
+  }
+
+  async readPresence(plugin: string, node: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.presenceKey(plugin, node));
+  }
+
+  async clearPresence(plugin: string, node: string): Promise<void> {
+    await this.redis.del(this.presenceKey(plugin, node));
   }
 
   async publish(ev: ClusterEvent): Promise<void> {

@@ -56,7 +56,7 @@ export async function startClusterNode(name: string, o: ClusterNodeOptions): Pro
   appendFileSync(join(conf.dir, 'janus.transport.http.jcfg'), ['', 'metrics: {', '  metrics = true', `  metrics_port = ${metricsPort}`, '  metrics_ip = "127.0.0.1"', '}', ''].join('\n'));
   let srv: RunningServer;
   try {
-    srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, { readyTimeoutMs: 60_000 });
+    srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, { readyTimeoutMs: 120_000 });
   } catch (err) {
     conf.remove();
     throw err;

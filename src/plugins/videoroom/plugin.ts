@@ -24,6 +24,7 @@ import { participantGoneEvent, subscribedEvent } from './events.js';
 import { Forwarder } from './forward.js';
 import { IdCodec, type VrId } from './ids.js';
 import { SYNC_REQUESTS } from './management.js';
+import { CLUSTER_REQUESTS } from './cluster-link.js';
 import { removeParticipant } from './membership.js';
 import { Params, requestName, type Body } from './params.js';
 import { handleState, type HandleState } from './participant.js';
@@ -181,8 +182,11 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
       return this.errorOf(err);
     }
     const sync = SYNC_REQUESTS.get(request);
-    if (sync === undefined) return errorData(unknownRequest(request));
-    return replyOf(() => sync(this.c, body, null), (e) => this.errorOf(e));
+    if (sync !== undefined) return replyOf(() => sync(this.c, body, null), (e) => this.errorOf(e));
+    // The cluster layer's own requests (cluster-link.ts): Admin only, never from a handle.
+    const link = CLUSTER_REQUESTS.get(request);
+    if (link === undefined) return errorData(unknownRequest(request));
+    return replyOf(() => link(this.c, body), (e) => this.errorOf(e));
   }
 
   /** The PeerConnection is up: a publisher is announced; a subscriber's sources are asked for keyframes. */

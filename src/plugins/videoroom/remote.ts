@@ -116,6 +116,11 @@ export class RemoteRooms {
     },
   ) {}
 
+  /** How many other workers mirror room `id` (they hold subscribers of it: the cluster counts them as members). */
+  mirrorCount(id: VrId): number {
+    return this.mirroredBy.get(id)?.size ?? 0;
+  }
+
   /** The mirror of a room that lives on another worker (subscriber joins only). */
   mirrorRoom(id: VrId): Room | undefined {
     return this.mirrors.get(id)?.room;
