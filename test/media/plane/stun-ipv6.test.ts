@@ -17,6 +17,7 @@ import { tryParseCandidate, type IceCandidate } from '../../../src/media/ice/can
 import { parseSdp } from '../../../src/media/sdp/parse.js';
 import { clientOffer, makeClient, makeWorld, waitFor, type World } from '../peer/helpers.js';
 import { freeMediaPort, ImpairedLink, netnsUnavailable } from '../../helpers/netns.js';
+import { ensureSystemPackage } from '../../helpers/system.js';
 
 type Ev = JanusMessage & { jsep?: { type: string; sdp: string } };
 
@@ -28,15 +29,11 @@ function unavailable(): string | null {
   } catch {
     return 'ip6tables NAT unavailable';
   }
+  // Installed like the reference Janus when we are root with apt (CI is); only its absence elsewhere skips.
   try {
-    execFileSync('turnserver', ['--version'], { stdio: 'ignore' });
-  } catch {
-    // --version exits non-zero on some builds: only a missing binary counts.
-    try {
-      execFileSync('sh', ['-c', 'command -v turnserver'], { stdio: 'ignore' });
-    } catch {
-      return 'turnserver (coturn) not installed (apt-get install -y coturn)';
-    }
+    ensureSystemPackage('coturn', '/usr/bin/turnserver');
+  } catch (e) {
+    return (e as Error).message;
   }
   return null;
 }
