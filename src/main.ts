@@ -312,7 +312,7 @@ async function main(argv: string[]): Promise<void> {
   const advertised = advertisedAddresses(mediaPlane.candidates, cfg.janus);
   log.info('media', {
     rtp_port_range: range ? `${range.min}-${range.max}` : 'any',
-    local_addresses: mediaPlane.candidates.addresses.map((a) => a.address),
+    local_addresses: [...mediaPlane.candidates.addresses, ...mediaPlane.candidates.addresses6].map((a) => a.address),
     advertised,
     nat_1_1_mapping: cfg.janus.nat.nat_1_1_mapping,
     stun: cfg.janus.nat.stun_server

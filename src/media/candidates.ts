@@ -195,10 +195,16 @@ export class LocalCandidates {
    * (RFC 8421: prefer IPv6 when both work).
    */
   addIpv6(into: SocketCandidates, socket: Socket, port: number): void {
-    if (this.addresses6.length === 0) return;
+    const base = this.ipv6Base(port);
+    if (base === null) return;
+    into.advertised.push(...this.hostCandidates6(port));
+    into.v6 = { socket, base };
+  }
+
+  /** The IPv6 host candidates a udp6 socket on `port` advertises (1:1 NAT mapped), in priority order; [] without IPv6. */
+  hostCandidates6(port: number): IceCandidate[] {
     const hosts = this.addresses6.map((a, i) => hostCandidate(a.address, port, { localPreference: localPreference(6, i) }));
-    into.advertised.push(...applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false));
-    into.v6 = { socket, base: hosts[0]! };
+    return applyNat11Mapping(hosts, this.opts.nat11Mapping ?? [], this.opts.keepPrivateHost ?? false);
   }
 
   /**

@@ -52,6 +52,17 @@ import { writeSdp } from './sdp/write.js';
 import { RtpSession, type RtpSessionEvent, type RtpSessionStats } from './session/index.js';
 import { Pacer, PACE_AUDIO, PACE_RTX, PACE_VIDEO, PACER_DROP, PACER_IDLE } from './cc/index.js';
 import { SrtpContext, createSrtpSessionsFromDtls, srtpProfileByDtlsId } from './srtp/index.js';
+import { ThreadClock, type ClockClient } from './clock.js';
+
+/**
+ * The PeerConnections' clock of this thread (module state: each media worker has its own): one Node
+ * timer for every PeerConnection's ICE, DTLS and RTP session deadlines. Near deadlines (ICE checks,
+ * DTLS retransmissions, NACK, PLI, transport-cc feedback) keep a 1 ms grain; those a quarter second
+ * or more away (RTCP reports, the per-second statistics, ICE keepalives and consent checks, REMB)
+ * are rounded up to 50 ms, so the housekeeping of N idle PeerConnections wakes the thread at most
+ * 20 times a second instead of ~2N (bench/idle.ts).
+ */
+export const peerClock = new ThreadClock({ grainMs: 1, coarseAfterMs: 250, coarseGrainMs: 50 });
 
 /** Gateway settings the packet path reads (Admin API can change them at runtime). */
 export interface MediaRuntimeSettings {
@@ -267,7 +278,7 @@ function isKeyframe(codec: string | undefined, buf: Buffer, hdr: number, len: nu
   }
 }
 
-export class Peer {
+export class Peer implements ClockClient {
   readonly createdAt = performance.now();
   private closed = false;
   private readonly counters = { dropped: 0, srtpErrors: 0 };
@@ -326,7 +337,8 @@ export class Peer {
   private remoteDesc: SessionDescription | null = null;
   private localDesc: SessionDescription | null = null;
   private localSetup: 'actpass' | 'active' | 'passive' = 'actpass';
-  private settingsKey = '';
+  /** The settings last pushed into the session (compared field by field on every timer: no allocation). */
+  private applied: MediaRuntimeSettings | null = null;
   private nackOptimizations = false;
 
   /** Spreads what we send at a multiple of the bandwidth estimate (transport-cc negotiated only). */
@@ -341,8 +353,8 @@ export class Peer {
   private readonly rtcpReader = new RtcpReader();
 
   // timers
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
+  /** ClockClient (peerClock): the rounded time of this PeerConnection's next timer work; owned by the clock. */
+  clockAt = Infinity;
 
   private sink: MediaSink | null = null;
 
@@ -434,9 +446,9 @@ export class Peer {
 
   /** Janus settings that may change at run time (Admin API): pushed into the session when they do. */
   private applySettings(s: MediaRuntimeSettings): void {
-    const key = `${s.noMediaTimer}/${s.slowlinkThreshold}/${s.minNackQueue}/${s.nackOptimizations}`;
-    if (key === this.settingsKey) return;
-    this.settingsKey = key;
+    const a = this.applied;
+    if (a !== null && a.noMediaTimer === s.noMediaTimer && a.slowlinkThreshold === s.slowlinkThreshold && a.minNackQueue === s.minNackQueue && a.nackOptimizations === s.nackOptimizations) return;
+    this.applied = { noMediaTimer: s.noMediaTimer, slowlinkThreshold: s.slowlinkThreshold, minNackQueue: s.minNackQueue, nackOptimizations: s.nackOptimizations };
     this.session.setNoMediaTimer(s.noMediaTimer);
     this.session.setSlowlinkThreshold(s.slowlinkThreshold);
     this.session.setMinNackQueue(s.minNackQueue);
@@ -1178,6 +1190,7 @@ export class Peer {
       this.releaseUnused(out);
       return;
     }
+    if (!this.sentMedia) this.firstMediaSent();
     const n = srtp.protectRtp(out, len);
     if (n < 0) {
       this.releaseUnused(out);
@@ -1217,6 +1230,18 @@ export class Peer {
     }
     if (w > 0) this.sendRtcpCompound(out, w);
     if (keyframe || this.session.hasPendingRtcp) this.service(performance.now());
+  }
+
+  private sentMedia = false;
+
+  /**
+   * The first RTP packet sent: until now the session's reports and per-second tick were off the timer
+   * (nothing to report, see RtpSession.pollTimeout); the first SR goes out on time from here.
+   */
+  private firstMediaSent(): void {
+    this.sentMedia = true;
+    const at = this.session.pollTimeout();
+    if (at !== undefined && this.up) this.armTimer(at);
   }
 
   /** Protect and send an RTCP compound that sits in `src` (copied into a pooled buffer). */
@@ -1301,6 +1326,7 @@ export class Peer {
         this.releaseUnused(b);
         continue;
       }
+      if (!this.sentMedia) this.firstMediaSent();
       const n = srtp.protectRtp(b, len);
       if (n < 0) {
         this.releaseUnused(b);
@@ -1547,12 +1573,16 @@ export class Peer {
     this.armTimer(at);
   }
 
+  /** Only ever earlier: a later deadline is re-read from the state machines when the timer fires. */
   private armTimer(at: number): void {
     if (this.closed || at === Infinity) return;
-    if (this.timer !== null && at >= this.timerAt) return;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(this.onTimer, Math.max(0, at - performance.now()));
+    if (peerClock.round(at) >= this.clockAt) return;
+    peerClock.set(this, at);
+  }
+
+  /** ClockClient: the deadline passed. */
+  onClock(): void {
+    this.onTimer();
   }
 
   /**
@@ -1586,9 +1616,7 @@ export class Peer {
     this.armPacerTimer(p.nextSendAt(now));
   };
 
-  private readonly onTimer = (): void => {
-    this.timer = null;
-    this.timerAt = Infinity;
+  private onTimer(): void {
     if (this.closed) return;
     const now = performance.now();
     let stage = 'ice';
@@ -1607,7 +1635,7 @@ export class Peer {
       // A timer gets no outside input: whatever threw is this PeerConnection's broken state. Hang it up.
       this.failure('peer_timer', `${stage} timer`, err);
     }
-  };
+  }
 
   // ============================================================ admin / teardown
 
@@ -1683,8 +1711,7 @@ export class Peer {
     }
     this.closed = true;
     this.agent?.close();
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    peerClock.set(this, Infinity);
     if (this.pacerTimer !== null) clearTimeout(this.pacerTimer);
     this.pacerTimer = null;
     this.sink = null;

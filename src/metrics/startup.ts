@@ -1,6 +1,7 @@
 /**
  * What the startup summary says about media reachability: the addresses Portunus will advertise in
- * its ICE candidates (host, host rewritten by nat_1_1_mapping, server-reflexive from STUN), and a
+ * its ICE candidates (host, IPv4 and with media.ipv6 IPv6, host rewritten by nat_1_1_mapping,
+ * server-reflexive from STUN per family), and a
  * plain warning when none of them is reachable from the public Internet, the most common reason a
  * Janus deployment "connects but has no media".
  */
@@ -20,12 +21,16 @@ export interface CandidateView {
   readonly stunUsable6?: boolean;
   readonly publicIp6?: string | null;
   hostCandidates(port: number): { advertised: ReadonlyArray<{ address: string; type: string }> } | null;
+  /** media.ipv6: the udp6 socket's host candidates ([] without IPv6 addresses). */
+  hostCandidates6?(port: number): ReadonlyArray<{ address: string; type: string }>;
 }
 
 export function advertisedAddresses(c: CandidateView, config: JanusConfig): AdvertisedAddress[] {
   const out: AdvertisedAddress[] = [];
   const mapped = new Set(config.nat.nat_1_1_mapping);
-  const hosts = c.hostCandidates(config.media.rtp_port_range?.min ?? 9)?.advertised ?? [];
+  const port = config.media.rtp_port_range?.min ?? 9;
+  // IPv4 first, then IPv6 (media.ipv6): an IPv6-only host still has something to advertise.
+  const hosts = [...(c.hostCandidates(port)?.advertised ?? []), ...(c.hostCandidates6?.(port) ?? [])];
   for (const h of hosts) {
     if (h.type !== 'host') continue;
     const type = mapped.has(h.address) ? 'host (nat_1_1_mapping)' : 'host';

@@ -87,6 +87,8 @@ export class MediaWorker {
   /** A pushEvent's JSEP the worker merged already (protocol.ts pushEvent `local`), while the core handles that event. */
   private merged: { handleId: number; jsep: Jsep; local?: Jsep; error?: SerializedError } | null = null;
   private settingsTimer: NodeJS.Timeout | null = null;
+  /** The settings, log level and events flag the thread has (JSON): sent with init, then on change. */
+  private settingsSent = '';
   private readonly log: Logger;
 
   constructor(private readonly opts: MediaWorkerOptions) {
@@ -231,8 +233,15 @@ export class MediaWorker {
 
   async start(): Promise<void> {
     await this.spawn();
-    // Admin API changes (set_log_level, set_no_media_timer, ...) reach the worker within a second.
-    this.settingsTimer = setInterval(() => this.notice({ n: 'settings', settings: this.opts.settings(), logLevel: this.logLevel(), eventsEnabled: this.opts.eventsEnabled() }), 1000);
+    // Admin API changes (set_log_level, set_no_media_timer, ...) reach the worker within a second;
+    // only changes cross the thread (an unchanged notice every second woke each idle worker for nothing).
+    this.settingsTimer = setInterval(() => {
+      const settings = this.opts.settings();
+      const key = JSON.stringify([settings, this.logLevel(), this.opts.eventsEnabled()]);
+      if (key === this.settingsSent) return;
+      this.settingsSent = key;
+      this.notice({ n: 'settings', settings, logLevel: this.logLevel(), eventsEnabled: this.opts.eventsEnabled() });
+    }, 1000);
     this.settingsTimer.unref();
   }
 
@@ -261,6 +270,7 @@ export class MediaWorker {
       eventsEnabled: this.opts.eventsEnabled(),
       ...(this.opts.portLink ? { portLink: this.opts.portLink(this.index) } : {}),
     };
+    this.settingsSent = JSON.stringify([data.settings, data.logLevel, data.eventsEnabled]);
     const worker = new Worker(new URL('./plugin-worker.js', import.meta.url), { workerData: data, name: `media ${this.index}` });
     this.worker = worker;
     this.exited = false;

@@ -425,7 +425,11 @@ process.on('uncaughtException', (err) => fault(log, 'process', err, { where: 'un
 process.on('unhandledRejection', (err) => fault(log, 'process', err, { where: 'unhandledRejection (media worker)' }));
 
 // Load for placement and /metrics: event-loop delay and packets/s since the last report.
-const lag = monitorEventLoopDelay({ resolution: 10 });
+// The delay monitor is a repeating libuv timer: at a 10 ms resolution it woke each idle worker 100
+// times a second, most of an idle server's CPU (bench/idle.ts). A stall delays the sample whatever
+// the resolution, so the max still shows every stall; the mean is taken from 10 samples a second.
+const LAG_RESOLUTION_MS = 100;
+const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
 lag.enable();
 let lastPackets = 0;
 let lastReport = performance.now();
@@ -439,21 +443,35 @@ function load(media: ReturnType<WebRtcMediaPlane['metrics']>): WorkerLoad {
   if (secs >= 0.5) {
     lastPackets = packets;
     lastReport = now;
-    const mean = lag.count > 0 ? lag.mean / 1e6 : 0;
-    lastLoad = { peers: plane.peerCount, packetsPerSec: Math.round(rate), loopLagMs: Math.max(0, mean - 10), loopLagMaxMs: lag.count > 0 ? lag.max / 1e6 : 0 };
+    // The histogram holds the intervals between samples (the resolution plus the delay).
+    const mean = lag.count > 0 ? lag.mean / 1e6 : LAG_RESOLUTION_MS;
+    const max = lag.count > 0 ? lag.max / 1e6 : LAG_RESOLUTION_MS;
+    lastLoad = { peers: plane.peerCount, packetsPerSec: Math.round(rate), loopLagMs: Math.max(0, mean - LAG_RESOLUTION_MS), loopLagMaxMs: Math.max(0, max - LAG_RESOLUTION_MS) };
     lag.reset();
   }
   return { ...lastLoad, peers: plane.peerCount };
 }
 let lastLoad: WorkerLoad = { peers: 0, packetsPerSec: 0, loopLagMs: 0, loopLagMaxMs: 0 };
 
+/** What the last report said (its JSON, lag rounded to 5 ms): an unchanged report is not posted. */
+let lastReported = '';
+
+/**
+ * The worker's metrics to main, once a second and soon after calls: posted only when they changed
+ * (an idle worker's report is the same every second; posting it woke main for nothing). Main keeps
+ * the last one it got.
+ */
 function reportMetrics(): void {
   if (!plane) return;
   try {
     const pm: Record<string, ReturnType<NonNullable<Plugin['metrics']>> | null> = {};
     for (const [pkg, p] of plugins) pm[pkg] = p.metrics?.() ?? null;
     const media = plane.metrics();
-    notice({ n: 'metrics', plugins: pm, media, load: load(media), faults: localFaultCounts() });
+    const msg = { n: 'metrics', plugins: pm, media, load: load(media), faults: localFaultCounts() } as const;
+    const key = JSON.stringify({ ...msg, load: { ...msg.load, loopLagMs: Math.round(msg.load.loopLagMs / 5), loopLagMaxMs: Math.round(msg.load.loopLagMaxMs / 5) } });
+    if (key === lastReported) return;
+    lastReported = key;
+    notice(msg);
   } catch (err) {
     log.warn('media worker metrics failed', { err: String(err) });
   }

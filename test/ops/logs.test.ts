@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { advertisedAddresses, isPrivateAddress, reachabilityWarning } from '../../src/metrics/startup.js';
+import type { NetworkInterfaceInfo } from 'node:os';
 import { defaultJanusConfig } from '../../src/config/schema.js';
+import { LocalCandidates } from '../../src/media/candidates.js';
 import { VERSION_STRING } from '../../src/version.js';
 import { postJson, startServer } from './server.js';
 
@@ -89,6 +91,43 @@ test('-d 5: per-session lines carry session_id and handle_id; the startup summar
   } finally {
     await s.stop();
   }
+});
+
+test('-d 4 with media.ipv6: the media line lists the IPv6 local and advertised host addresses too (issue 14)', { timeout: 30_000 }, async () => {
+  const s = await startServer(['-d', '4'], { media: '  ipv6 = true', enforce: '127.0.0.1,::1' });
+  try {
+    await s.ready();
+    const media = await s.waitLine((l) => l.msg === 'media');
+    assert.deepEqual(media.local_addresses, ['127.0.0.1', '::1']);
+    assert.deepEqual(media.advertised, [
+      { type: 'host', address: '127.0.0.1' },
+      { type: 'host', address: '::1' },
+    ]);
+    assert.ok(s.lines().some((l) => /every advertised media address is private \(127\.0\.0\.1, ::1\)/.test(l.msg)), 'the reachability warning names both');
+  } finally {
+    await s.stop();
+  }
+});
+
+test('advertised addresses: IPv6 hosts and their nat_1_1_mapping from the real LocalCandidates; an IPv6-only host is not "no address at all"', async () => {
+  const cfg = defaultJanusConfig('/x');
+  cfg.media.rtp_port_range = { min: 10000, max: 10500 };
+  const nic = (address: string, family: 'IPv4' | 'IPv6') => ({ address, family, internal: false, netmask: family === 'IPv4' ? '255.255.255.0' : 'ffff:ffff:ffff:ffff::', mac: '00:00:00:00:00:01', cidr: null, scopeid: 0 }) as NetworkInterfaceInfo;
+  const dual = await LocalCandidates.create({ ipv6: true, interfaces: { eth0: [nic('192.168.1.10', 'IPv4'), nic('2001:db8::10', 'IPv6'), nic('fd00:1::5', 'IPv6')] } });
+  assert.deepEqual(advertisedAddresses(dual, cfg), [
+    { type: 'host', address: '192.168.1.10' },
+    { type: 'host', address: '2001:db8::10' },
+    { type: 'host', address: 'fd00:1::5' },
+  ]);
+  cfg.nat.nat_1_1_mapping = ['2001:db8:ffff::7'];
+  const mapped = await LocalCandidates.create({ ipv6: true, nat11Mapping: cfg.nat.nat_1_1_mapping, interfaces: { eth0: [nic('192.168.1.10', 'IPv4'), nic('fd00:1::5', 'IPv6')] } });
+  const adv = advertisedAddresses(mapped, cfg);
+  assert.ok(adv.some((a) => a.type === 'host (nat_1_1_mapping)' && a.address === '2001:db8:ffff::7'), JSON.stringify(adv));
+  assert.equal(reachabilityWarning(adv, cfg, false), null, 'a public IPv6 1:1 address is reachable');
+  cfg.nat.nat_1_1_mapping = [];
+  const v6only = await LocalCandidates.create({ ipv6: true, interfaces: { eth0: [nic('2001:db8::10', 'IPv6')] } });
+  assert.deepEqual(advertisedAddresses(v6only, cfg), [{ type: 'host', address: '2001:db8::10' }]);
+  assert.equal(reachabilityWarning(advertisedAddresses(v6only, cfg), cfg, false), null);
 });
 
 test('advertised addresses and the reachability warning', () => {

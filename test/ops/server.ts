@@ -31,7 +31,8 @@ export interface OpsServer {
 
 let rtpBase = 46000 + (process.pid % 20) * 50;
 
-export async function startServer(args: string[], opts: { extraJanus?: string; env?: Record<string, string> } = {}): Promise<OpsServer> {
+/** `media`: extra lines in janus.jcfg's media section; `enforce`: nat.ice_enforce_list (default "127.0.0.1"). */
+export async function startServer(args: string[], opts: { extraJanus?: string; media?: string; enforce?: string; env?: Record<string, string> } = {}): Promise<OpsServer> {
   const dir = mkdtempSync(join(tmpdir(), 'portunus-ops-'));
   const ports = { http: await freePort(), admin: await freePort(), ws: await freePort(), metrics: await freePort() };
   const rtp = rtpBase;
@@ -46,9 +47,10 @@ export async function startServer(args: string[], opts: { extraJanus?: string; e
       '}',
       'media: {',
       `  rtp_port_range = "${rtp}-${rtp + 9}"`,
+      opts.media ?? '',
       '}',
       'nat: {',
-      '  ice_enforce_list = "127.0.0.1"',
+      `  ice_enforce_list = "${opts.enforce ?? '127.0.0.1'}"`,
       '}',
       '',
     ].join('\n'),

@@ -12,7 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { SctpCore, type SctpCoreState } from './association-core.js';
-import { sctpClock, type ClockClient, type SctpClock } from './clock.js';
+import { sctpClock, type DrainClient, type SctpClock } from './clock.js';
 
 export interface SctpSendOptions {
   ordered: boolean;
@@ -87,7 +87,7 @@ const toState = (s: SctpCoreState): SctpState =>
     : s === 'closed' ? 'closed'
       : 'connecting';
 
-export class CoreSctpAssociation implements SctpAssociation, ClockClient {
+export class CoreSctpAssociation implements SctpAssociation, DrainClient {
   readonly maxMessageSize: number;
   readonly core: SctpCore;
   private faults = 0;

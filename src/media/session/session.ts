@@ -957,7 +957,12 @@ export class RtpSession {
    */
   pollTimeout(): number | undefined {
     if (!this.started) return undefined;
-    let t = Math.min(this.nextReportAt, this.nextTickAt);
+    // Before any stream carried media the per-second tick and the reports have nothing to do (no
+    // SR, no RR block, bytes_lastsec stays 0): an idle PeerConnection asks for no wake-up for them.
+    // The first packet received raises a `media` event, the first sent is seen by the Peer's send
+    // path (mediaSeen): either way the caller re-reads this.
+    if (!this.mediaSeenYet) this.mediaSeenYet = this.anyMedia();
+    let t = this.mediaSeenYet ? Math.min(this.nextReportAt, this.nextTickAt) : Infinity;
     if (this.hasPendingRtcp) t = Math.min(t, this.lastNow);
     if (this.twccRecorder?.pending === true) t = Math.min(t, this.nextTwccAt);
     if (this.probeEndAt >= 0) t = Math.min(t, this.nextProbeAt);
@@ -972,7 +977,21 @@ export class RtpSession {
         if (n >= 0) t = Math.min(t, n);
       }
     }
-    return t;
+    return t === Infinity ? undefined : t;
+  }
+
+  private mediaSeenYet = false;
+
+  /** Some stream sent or received a packet (then the reports and the per-second tick are due). */
+  get mediaSeen(): boolean {
+    if (!this.mediaSeenYet) this.mediaSeenYet = this.anyMedia();
+    return this.mediaSeenYet;
+  }
+
+  private anyMedia(): boolean {
+    for (const st of this.recv) if (st.packets > 0) return true;
+    for (const ls of this.local) if (ls.sendStats.hasSent) return true;
+    return false;
   }
 
   /** Advance timers: media receiving:false, the per-second slowlink/bitrate tick. Then drain pollEvent() and pollRtcp(). */

@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { GRAIN_MS, SctpClock, type ClockClient } from '../../../src/media/sctp/clock.js';
+import { GRAIN_MS, SctpClock, type DrainClient } from '../../../src/media/sctp/clock.js';
 
-class Client implements ClockClient {
+class Client implements DrainClient {
   clockAt = Infinity;
   flushQueued = false;
   fired: number[] = [];
