@@ -3,7 +3,7 @@
  * real processes in the same run (run on demand, never in tests).
  *
  *   npx tsc -p tsconfig.json && nice -n 19 node dist/bench/idle.js [--peers 0,50,200] [--seconds 20]
- *        [--settle 5] [--rounds 1] [--procs 2] [--workers N] [--only portunus|janus] [--ports 36000] [--json]
+ *        [--settle 20] [--rounds 1] [--procs 2] [--workers N] [--only portunus|janus] [--ports 36000] [--json]
  *
  * - One VideoRoom; N PeerConnections = one publisher that publishes (sendonly VP8) but never sends a
  *   packet, and N-1 subscribers to its feed (bench/light-client.ts in `--procs` load processes). N=0:
@@ -33,7 +33,7 @@ const { values } = parseArgs({
   options: {
     peers: { type: 'string', default: '0,50,200' },
     seconds: { type: 'string', default: '20' },
-    settle: { type: 'string', default: '5' },
+    settle: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '1' },
     procs: { type: 'string', default: '2' },
     parallel: { type: 'string', default: '10' },
