@@ -10,6 +10,10 @@ import { startPortunusOnFolder } from '../test/helpers/portunus.js';
 import { udpDropsInPorts as udpDropsInPortsOf } from '../src/metrics/udp-drops.js';
 export { udpDropsInPortsOf as udpDropsInPorts };
 import type { RunningServer } from '../test/helpers/server-process.js';
+import type { DtlsCertificate } from '../src/media/dtls/certificate.js';
+import type { UdpPortAllocator } from '../src/media/net/port-allocator.js';
+import { LightClient } from './light-client.js';
+import { Signalling } from './janus-signalling.js';
 
 export function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -156,4 +160,48 @@ export async function measureWindow(pid: number, seconds: number, ports: { min: 
     benchCpuUs: bench.user + bench.system,
     drops: () => ({ machine: rcvbufErrors() - drops0, serverSockets: udpDropsInPortsOf(ports.min, ports.max) - serverDrops0 }),
   };
+}
+
+/** One gateway of a comparative run: Portunus (with `media_workers` if given) or Janus 1.1.2. */
+export interface Variant {
+  label: string;
+  kind: GatewayKind;
+  workers?: number;
+}
+
+/** Portunus (labelled with `--workers` when given) and Janus, or only one of them (`--only`). */
+export function gatewayVariants(only: string | undefined, workers: string | undefined): Variant[] {
+  const out: Variant[] = [];
+  if (only !== 'janus') out.push({ label: workers !== undefined ? `portunus w=${workers}` : 'portunus', kind: 'portunus', ...(workers !== undefined ? { workers: Number(workers) } : {}) });
+  if (only !== 'portunus') out.push({ label: 'janus', kind: 'janus' });
+  return out;
+}
+
+/**
+ * A VideoRoom publisher in this process: its own signalling session, `join` as publisher, `publish`
+ * a sendonly VP8 offer from a LightClient, and wait until its PeerConnection is up. It sends nothing
+ * by itself (bench/vp8-load.ts paces packets through `pub.peer`).
+ */
+export async function joinPublisher(kind: GatewayKind, wsUrl: string, address: string, cert: DtlsCertificate, allocator: UdpPortAllocator, room: number, display: string): Promise<{ sig: Signalling; pub: LightClient; feed: number }> {
+  const sig = await Signalling.open(wsUrl);
+  let pub: LightClient | undefined;
+  try {
+    const h = await sig.attach();
+    const joined = await sig.message(h, { request: 'join', ptype: 'publisher', room, display });
+    const feed = joined.data.id as number;
+    pub = await LightClient.create(address, cert, allocator);
+    const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: pub.publisherOffer() });
+    if (!r.jsep) throw new Error(`${kind}: publish without an answer: ${JSON.stringify(r.data)}`);
+    pub.applyAnswer(r.jsep.sdp);
+    const end = Date.now() + 20_000;
+    while (!pub.up) {
+      if (Date.now() > end) throw new Error(`${kind}: publisher not up`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return { sig, pub, feed };
+  } catch (e) {
+    pub?.close();
+    await sig.close().catch(() => undefined);
+    throw e;
+  }
 }

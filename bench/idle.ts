@@ -23,11 +23,11 @@ import { parseArgs } from 'node:util';
 import { readdirSync, readFileSync } from 'node:fs';
 import { generateCertificate } from '../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../src/media/net/port-allocator.js';
-import { LightClient } from './light-client.js';
+import type { LightClient } from './light-client.js';
 import { LoadProcesses } from './light-load.js';
-import { Signalling } from './janus-signalling.js';
+import type { Signalling } from './janus-signalling.js';
 import type { GatewayKind } from '../test/helpers/media-server.js';
-import { measureWindow, rssKb, startGateway, threads } from './gateway-under-test.js';
+import { gatewayVariants, joinPublisher, measureWindow, rssKb, startGateway, threads, type Variant } from './gateway-under-test.js';
 
 const { values } = parseArgs({
   options: {
@@ -68,12 +68,6 @@ function contextSwitches(pid: number): number {
   return n;
 }
 
-interface Variant {
-  label: string;
-  kind: GatewayKind;
-  workers?: number;
-}
-
 interface Result {
   gateway: GatewayKind;
   variant: string;
@@ -104,16 +98,8 @@ async function runOne(v: Variant, n: number): Promise<Result> {
   let sig: Signalling | undefined;
   try {
     if (n > 0) {
-      sig = await Signalling.open(srv.wsUrl);
-      const h = await sig.attach();
-      const joined = await sig.message(h, { request: 'join', ptype: 'publisher', room: ROOM, display: 'silent' });
-      const feed = joined.data.id as number;
-      pub = await LightClient.create(address, cert, allocator);
-      const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: pub.publisherOffer() });
-      if (!r.jsep) throw new Error(`${kind}: publish without an answer: ${JSON.stringify(r.data)}`);
-      pub.applyAnswer(r.jsep.sdp);
-      const p = pub;
-      await waitUntil(`${kind}: publisher up`, () => p.up, 20_000);
+      let feed: number;
+      ({ sig, pub, feed } = await joinPublisher(kind, srv.wsUrl, address, cert, allocator, ROOM, 'silent'));
       if (n > 1) {
         load = await LoadProcesses.start({ procs: PROCS, wsUrl: srv.wsUrl, address, mode: 'light', decryptEvery: 100, portBase: PORTS + 600, portsPerProc: Math.floor(400 / PROCS) });
         const l = load;
@@ -162,9 +148,7 @@ async function runOne(v: Variant, n: number): Promise<Result> {
 
 async function main(): Promise<void> {
   const sizes = values.peers.split(',').map(Number);
-  const variants: Variant[] = [];
-  if (values.only !== 'janus') variants.push({ label: values.workers !== undefined ? `portunus w=${values.workers}` : 'portunus', kind: 'portunus', ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}) });
-  if (values.only !== 'portunus') variants.push({ label: 'janus', kind: 'janus' });
+  const variants = gatewayVariants(values.only, values.workers);
   const results: Result[] = [];
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const n of sizes) {

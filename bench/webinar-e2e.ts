@@ -36,7 +36,7 @@ import { LightClient, type ReceiveMode } from './light-client.js';
 import { LoadProcesses, type ChildState, type JoinTiming } from './light-load.js';
 import { Signalling } from './janus-signalling.js';
 import type { GatewayKind } from '../test/helpers/media-server.js';
-import { measureWindow, rssKb, startGateway, threads } from './gateway-under-test.js';
+import { gatewayVariants, joinPublisher, measureWindow, rssKb, startGateway, threads, type Variant } from './gateway-under-test.js';
 
 const { values } = parseArgs({
   options: {
@@ -151,11 +151,6 @@ async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, ms:
   return true;
 }
 
-interface Variant {
-  label: string;
-  kind: GatewayKind;
-  workers?: number;
-}
 
 async function runOne(v: Variant, n: number): Promise<Result> {
   const kind = v.kind;
@@ -165,16 +160,8 @@ async function runOne(v: Variant, n: number): Promise<Result> {
   let sig: Signalling | undefined;
   let pacer: Vp8Pacer | undefined;
   try {
-    sig = await Signalling.open(srv.wsUrl);
-    const h = await sig.attach();
-    const joined = await sig.message(h, { request: 'join', ptype: 'publisher', room: ROOM, display: 'speaker' });
-    const feed = joined.data.id as number;
-    pub = await LightClient.create(address, cert, allocator);
-    const r = await sig.message(h, { request: 'publish', videocodec: 'vp8' }, { type: 'offer', sdp: pub.publisherOffer() });
-    if (!r.jsep) throw new Error(`${kind}: publish without an answer: ${JSON.stringify(r.data)}`);
-    pub.applyAnswer(r.jsep.sdp);
-    const p = pub;
-    if (!(await waitUntil(`${kind}: publisher up`, () => p.up, 20_000))) throw new Error(`${kind}: publisher not up`);
+    let feed: number;
+    ({ sig, pub, feed } = await joinPublisher(kind, srv.wsUrl, address, cert, allocator, ROOM, 'speaker'));
     pacer = paceVp8([pub.peer], SIZE, PPS);
     const sent = pacer.sent;
     await sleep(1500);
@@ -287,9 +274,7 @@ async function runOne(v: Variant, n: number): Promise<Result> {
 
 async function main(): Promise<void> {
   const sizes = values.subscribers.split(',').map(Number);
-  const variants: Variant[] = [];
-  if (values.only !== 'janus') variants.push({ label: values.workers !== undefined ? `portunus w=${values.workers}` : 'portunus', kind: 'portunus', ...(values.workers !== undefined ? { workers: Number(values.workers) } : {}) });
-  if (values.only !== 'portunus') variants.push({ label: 'janus', kind: 'janus' });
+  const variants = gatewayVariants(values.only, values.workers);
   const results: Result[] = [];
   for (const n of sizes) {
     for (let round = 0; round < Number(values.rounds); round++) {

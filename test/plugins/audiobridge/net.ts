@@ -16,7 +16,7 @@ import { WebRtcMediaPlane } from '../../../src/media/plane.js';
 import { buildOffer, EXT, extmapsFor } from '../../../src/media/sdp/negotiate.js';
 import { writeSdp } from '../../../src/media/sdp/write.js';
 import { AudioBridgePlugin, AUDIOBRIDGE_PACKAGE, type AudioBridgeOptions } from '../../../src/plugins/audiobridge/plugin.js';
-import { applyAnswer, makeClient, quietLog, RecordingClient, rtpPacket, waitFor, type ClientPeer } from '../../media/peer/helpers.js';
+import { applyAnswer, makeClient, quietLog, RecordingClient, rtpPacket, sleep, waitFor, type ClientPeer } from '../../media/peer/helpers.js';
 
 export { sleep, waitFor } from '../../media/peer/helpers.js';
 
@@ -108,7 +108,7 @@ export async function joinParticipant(w: AbWorld, room: number | string, name: s
   if (!conf.jsep) throw new Error(`${name}: no answer: ${JSON.stringify(conf)}`);
   applyAnswer(client, conf.jsep.sdp);
   const m = /a=rtpmap:(\d+) opus\/48000\/2/i.exec(conf.jsep.sdp);
-  await waitFor(`${name}: DTLS up`, () => client.up, 8000);
+  await waitFor(`${name}: DTLS up`, () => client.up, 20_000);
   return { name, client, session, handle, id: jd['id'], pt: m ? Number(m[1]) : 111 };
 }
 
@@ -208,6 +208,42 @@ export function goertzelAmplitude(pcm: Int16Array, rate: number, freq: number): 
   }
   const power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
   return (2 * Math.sqrt(Math.max(0, power))) / n;
+}
+
+/** The amplitude of `freq` in what `listener` receives over the next `ms` (default 1.2 s). */
+export async function hears(listener: AbParticipant, freq: number, ms = 1200): Promise<number> {
+  const from = listener.client.rtp.length;
+  await sleep(ms);
+  return goertzelAmplitude(decodeReceived(listener.client, 48000, from), 48000, freq);
+}
+
+/**
+ * The loudest `freq` in up to `windows` 1.2 s windows, stopping at the first over 1000: on a loaded
+ * machine the mixer, a jitter buffer or the listener's socket may take a while to catch up after a
+ * change (a join, a move); silence (what other assertions expect) is silence in any window.
+ */
+export async function hearsSoon(listener: AbParticipant, freq: number, windows = 8): Promise<number> {
+  let best = 0;
+  for (let i = 0; i < windows && best <= 1000; i++) best = Math.max(best, await hears(listener, freq));
+  return best;
+}
+
+/**
+ * Waits for `freq` to stop (mute, move, hangup): up to `windows` 1.2 s windows until two in a row are
+ * under `quiet`, and returns the louder of those two (or of the last two checked: a sound that never
+ * stops fails the caller's `< quiet`). Why not one window right after the change: on a loaded machine
+ * what was mixed before it can still be on its way for a second or more (the listener's thread or
+ * socket behind); the outcome checked is the same, that the sound stops and stays stopped.
+ */
+export async function silentSoon(listener: AbParticipant, freq: number, quiet = 200, windows = 6): Promise<number> {
+  let prev = Infinity;
+  let cur = Infinity;
+  for (let i = 0; i < windows; i++) {
+    prev = cur;
+    cur = await hears(listener, freq);
+    if (cur < quiet && prev < quiet) break;
+  }
+  return Math.max(prev === Infinity ? cur : prev, cur);
 }
 
 export function rms(pcm: Int16Array): number {
