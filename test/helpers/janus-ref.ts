@@ -3,10 +3,9 @@
  * A temp configs folder is generated per instance (see server-conf.ts) with free ports;
  * startup is retried with new ports if another process grabbed one in the meantime.
  */
-import { rmSync } from 'node:fs';
 import { ensureSystemPackage } from './system.js';
-import { makeConfigsFolder, type ServerOptions, type Ports } from './server-conf.js';
-import { spawnServer, withRetries, type RunningServer } from './server-process.js';
+import type { ServerOptions, Ports } from './server-conf.js';
+import { spawnServer, startOnFreshFolder, type RunningServer } from './server-process.js';
 
 export type { RunningServer } from './server-process.js';
 
@@ -45,19 +44,5 @@ export async function startJanusOnFolder(dir: string, ports: Ports, serverName: 
 
 /** Start a fresh Janus with a generated configs folder. The folder is removed on stop(). */
 export async function startJanus(opts: ServerOptions = {}): Promise<RunningServer> {
-  return withRetries(4, async () => {
-    const conf = await makeConfigsFolder('janus-ref', opts);
-    try {
-      const srv = await startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret);
-      const stop = srv.stop;
-      srv.stop = async () => {
-        await stop();
-        conf.remove();
-      };
-      return srv;
-    } catch (e) {
-      rmSync(conf.dir, { recursive: true, force: true });
-      throw e;
-    }
-  });
+  return startOnFreshFolder('janus-ref', opts, (conf) => startJanusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret));
 }

@@ -4,8 +4,6 @@
  * from this machine's non-loopback address (what the media configs folder advertises). The client
  * keeps sending audio and video until stop(), so byte counters move between two handle_info reads.
  */
-import type { Socket } from 'node:dgram';
-import { LocalCandidates } from '../../src/media/candidates.js';
 import { generateCertificate } from '../../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../../src/media/net/port-allocator.js';
 import { Peer } from '../../src/media/peer.js';
@@ -13,7 +11,7 @@ import { buildOffer, EXT, extmapsFor } from '../../src/media/sdp/negotiate.js';
 import { extractRemoteTransport } from '../../src/media/sdp/jsep.js';
 import { parseSdp } from '../../src/media/sdp/parse.js';
 import { writeSdp } from '../../src/media/sdp/write.js';
-import { clientPeerConfig } from './client-peer-config.js';
+import { openClientPeer } from './client-peer-config.js';
 import { pollUntil, postJson, type JsonObject } from './janus-client.js';
 import type { MediaGateway } from './media-server.js';
 import { rtpPacket } from '../media/peer/helpers.js';
@@ -55,24 +53,8 @@ export async function startLiveEcho(gw: MediaGateway): Promise<LiveEcho> {
   const attach = await postJson(`${gw.httpUrl}/${session}`, { janus: 'attach', plugin: 'janus.plugin.echotest', opaque_id: 'handle-info-test', transaction: 'a' });
   const handle = (attach.data as { id: number }).id;
 
-  const sock = await allocator.allocate();
-  const candidates = await LocalCandidates.create({ enforceList: [gw.address.address] });
   const received = new Map<string, number>();
-  let up = false;
-  const peer = new Peer(0, sock.socket as Socket, sock.port, candidates.hostCandidates(sock.port)!, clientPeerConfig(cert), {
-    webrtcUp: () => (up = true),
-    mediaState: () => {},
-    slowLink: () => {},
-    iceFailed: () => {},
-    closed: () => {},
-    localCandidate: () => {},
-  });
-  peer.setSink({
-    incomingRtp: (stream) => void received.set(stream.mid, (received.get(stream.mid) ?? 0) + 1),
-    incomingRtcp: () => {},
-    incomingData: () => {},
-    dataReady: () => {},
-  });
+  const { peer, waitUp } = await openClientPeer(gw.address.address, allocator, cert, (stream) => void received.set(stream.mid, (received.get(stream.mid) ?? 0) + 1));
   const offer = buildOffer([
     { kind: 'audio', mid: '0', direction: 'sendrecv', codec: { name: 'opus', pt: 111 }, extensions: extmapsFor([EXT.mid, EXT.audioLevel]) },
     { kind: 'video', mid: '1', direction: 'sendrecv', codec: { name: 'vp8', pt: 96 }, extensions: extmapsFor([EXT.mid]) },
@@ -84,11 +66,7 @@ export async function startLiveEcho(gw: MediaGateway): Promise<LiveEcho> {
   const answer = (evs[evs.length - 1]!.jsep as { sdp: string }).sdp;
   const d = parseSdp(answer);
   peer.setRemoteDescription(d, extractRemoteTransport(d, { type: 'answer' }), 'answer');
-  const deadline = Date.now() + 20_000;
-  while (!up) {
-    if (Date.now() > deadline) throw new Error(`${gw.kind}: the client PeerConnection did not come up`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUp(`${gw.kind}: the client PeerConnection`);
 
   // 25 video frames/s (keyframe every second) and 50 audio packets/s until stop().
   let n = 0;

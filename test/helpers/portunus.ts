@@ -3,10 +3,10 @@
  * configs folder content as the reference Janus (janus-ref.ts).
  * main.js is resolved relative to this compiled file, so it works from dist/ and dist-e2e/.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { makeConfigsFolder, type ServerOptions, type Ports } from './server-conf.js';
-import { spawnServer, withRetries, type RunningServer } from './server-process.js';
+import type { ServerOptions, Ports } from './server-conf.js';
+import { spawnServer, startOnFreshFolder, type RunningServer } from './server-process.js';
 
 export type { RunningServer } from './server-process.js';
 
@@ -62,19 +62,5 @@ export async function startPortunusOnFolder(dir: string, ports: Ports, serverNam
 /** Start Portunus with a generated configs folder (removed on stop()). */
 export async function startPortunus(opts: ServerOptions = {}, start: PortunusStartOptions = {}): Promise<RunningServer> {
   checkBuilt();
-  return withRetries(4, async () => {
-    const conf = await makeConfigsFolder('portunus', opts);
-    try {
-      const srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, start);
-      const stop = srv.stop;
-      srv.stop = async () => {
-        await stop();
-        conf.remove();
-      };
-      return srv;
-    } catch (e) {
-      rmSync(conf.dir, { recursive: true, force: true });
-      throw e;
-    }
-  });
+  return startOnFreshFolder('portunus', opts, (conf) => startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, start));
 }

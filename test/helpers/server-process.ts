@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { WsClient, post, get, type JsonObject } from './janus-client.js';
+import { makeConfigsFolder, type ConfigsFolder, type ServerOptions } from './server-conf.js';
 
 export interface RunningServer {
   kind: 'janus' | 'portunus';
@@ -209,4 +210,26 @@ export async function withRetries<T>(attempts: number, fn: () => Promise<T>): Pr
     }
   }
   throw last;
+}
+
+/**
+ * A server (Janus or Portunus) on a fresh generated configs folder, removed on stop() or at once when
+ * the server does not start (its RTP port range released too), retried on port collisions.
+ */
+export async function startOnFreshFolder(prefix: string, opts: ServerOptions, start: (conf: ConfigsFolder) => Promise<RunningServer>): Promise<RunningServer> {
+  return withRetries(4, async () => {
+    const conf = await makeConfigsFolder(prefix, opts);
+    try {
+      const srv = await start(conf);
+      const stop = srv.stop;
+      srv.stop = async () => {
+        await stop();
+        conf.remove();
+      };
+      return srv;
+    } catch (e) {
+      conf.remove();
+      throw e;
+    }
+  });
 }

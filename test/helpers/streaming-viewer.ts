@@ -3,8 +3,6 @@
  * over HTTP, `watch` → the server's offer → our answer with `start`, and a client PeerConnection
  * made of our own media modules over real UDP. Records the decrypted RTP it receives per mid.
  */
-import type { Socket } from 'node:dgram';
-import { LocalCandidates } from '../../src/media/candidates.js';
 import { generateCertificate } from '../../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../../src/media/net/port-allocator.js';
 import { Peer } from '../../src/media/peer.js';
@@ -12,7 +10,7 @@ import { buildAnswer, type AnswerOptions } from '../../src/media/sdp/negotiate.j
 import { extractRemoteTransport } from '../../src/media/sdp/jsep.js';
 import { parseSdp } from '../../src/media/sdp/parse.js';
 import { writeSdp } from '../../src/media/sdp/write.js';
-import { clientPeerConfig } from './client-peer-config.js';
+import { openClientPeer } from './client-peer-config.js';
 import { pollUntil, postJson, type JsonObject } from './janus-client.js';
 import type { MediaGateway } from './media-server.js';
 
@@ -52,24 +50,8 @@ export async function watchMountpoint(gw: MediaGateway, id: number | string, ext
     return evs[evs.length - 1]!;
   };
 
-  const sock = await allocator.allocate();
-  const candidates = await LocalCandidates.create({ enforceList: [gw.address.address] });
   const received: ReceivedRtp[] = [];
-  let up = false;
-  const peer = new Peer(0, sock.socket as Socket, sock.port, candidates.hostCandidates(sock.port)!, clientPeerConfig(cert), {
-    webrtcUp: () => (up = true),
-    mediaState: () => {},
-    slowLink: () => {},
-    iceFailed: () => {},
-    closed: () => {},
-    localCandidate: () => {},
-  });
-  peer.setSink({
-    incomingRtp: (stream, buf, len) => void received.push({ mid: stream.mid, packet: Buffer.from(buf.subarray(0, len)) }),
-    incomingRtcp: () => {},
-    incomingData: () => {},
-    dataReady: () => {},
-  });
+  const { peer, waitUp } = await openClientPeer(gw.address.address, allocator, cert, (stream, buf, len) => void received.push({ mid: stream.mid, packet: Buffer.from(buf.subarray(0, len)) }));
   const watched = await request({ request: 'watch', id, ...extra });
   const offerSdp = (watched.jsep as { sdp: string } | undefined)?.sdp;
   if (offerSdp === undefined) throw new Error(`${gw.kind}: watch gave no offer: ${JSON.stringify(watched)}`);
@@ -82,11 +64,7 @@ export async function watchMountpoint(gw: MediaGateway, id: number | string, ext
   });
   const answer = peer.setLocalDescription(writeSdp(description), 'answer');
   await request({ request: 'start' }, { type: 'answer', sdp: answer });
-  const deadline = Date.now() + 20_000;
-  while (!up) {
-    if (Date.now() > deadline) throw new Error(`${gw.kind}: the viewer PeerConnection did not come up`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await waitUp(`${gw.kind}: the viewer PeerConnection`);
   return {
     session,
     handle,
