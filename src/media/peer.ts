@@ -52,6 +52,7 @@ import { writeSdp } from './sdp/write.js';
 import { RtpSession, type RtpSessionEvent, type RtpSessionStats } from './session/index.js';
 import { Pacer, PACE_AUDIO, PACE_RTX, PACE_VIDEO, PACER_DROP, PACER_IDLE } from './cc/index.js';
 import { SrtpContext, createSrtpSessionsFromDtls, srtpProfileByDtlsId } from './srtp/index.js';
+import { ownedCopy } from './owned-buffer.js';
 
 /** Gateway settings the packet path reads (Admin API can change them at runtime). */
 export interface MediaRuntimeSettings {
@@ -1333,7 +1334,7 @@ export class Peer {
 
   private keyframeAfterDropPending = false;
   /** A PLI as the receiver would send it (sender SSRC 1, media SSRC set per use). */
-  private readonly dropPli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0]);
+  private readonly dropPli = ownedCopy(Uint8Array.of(0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0)); // own store: a pool slice pins 8 kB
   private readonly requestKeyframesAfterDrops = (): void => {
     this.keyframeAfterDropPending = false;
     if (this.closed) return;
