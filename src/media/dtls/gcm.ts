@@ -90,6 +90,9 @@ export class Ghash {
 
   reset(): void { this.z0 = this.z1 = this.z2 = this.z3 = 0; }
 
+  /** Drops the table (made again at the next block): a key that will likely not be used for a long time. */
+  releaseTable(): void { this.t = null; }
+
   /** Absorbs buf[off, off + len), the last partial block zero-padded (GCM pads A and C separately). */
   update(buf: Uint8Array, off: number, len: number): void {
     const end = off + len;
@@ -191,6 +194,11 @@ export class GcmKey {
     this.ecb.setAutoPadding(false);
     const h = this.ecb.update(Buffer.alloc(16));
     this.ghash = new Ghash(h);
+  }
+
+  /** Gives back the GHASH table until the next JS-engine record (see Ghash.releaseTable). */
+  releaseTable(): void {
+    this.ghash.releaseTable();
   }
 
   private useJs(len: number): boolean {

@@ -89,6 +89,15 @@ export class RecordProtection {
   }
 
   /**
+   * The handshake is over: the GHASH tables (4 kB per key) go until the next record needs them, which
+   * for a PeerConnection without data channels is never (SRTP carries its media, not DTLS records).
+   */
+  releaseTables(): void {
+    this.writeKey.releaseTable();
+    this.readKey.releaseTable();
+  }
+
+  /**
    * Writes one protected record carrying src[srcOff, srcOff + srcLen) at out[outOff, ...) and returns
    * its length (srcLen + PROTECTED_RECORD_OVERHEAD), or -1 if seq is out of range or the plaintext too
    * long (nothing written). `out` needs room for the whole record. src and out may not overlap.
