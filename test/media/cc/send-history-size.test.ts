@@ -58,18 +58,19 @@ test('the ring grows with the rate: at 2000 packets/s every packet of the feedba
   const first = 65000;
   const h = new SendHistory(first);
   const pps = 2000;
-  const total = pps * 3;
+  const total = pps * 6;
   for (let k = 0; k < total; k++) h.onSent(k * (1000 / pps), 1200, k % 7);
   assert.ok(h.grown > 0);
   const windowPackets = (FEEDBACK_WINDOW_MS / 1000) * pps;
-  assert.ok(h.capacity >= windowPackets, `capacity ${h.capacity} for ${windowPackets} packets in the window`);
+  assert.ok(h.capacity >= Math.min(windowPackets, MAX_RING), `capacity ${h.capacity} for ${windowPackets} packets in the window`);
   assert.ok(h.capacity <= MAX_RING);
-  // A feedback about the oldest packets still in the window (sent ~2 s ago) matches all of them.
+  // A feedback about the oldest packets the ring holds (sent ~4 s ago) matches all of them.
   const b = new FeedbackBatch();
-  const base = first + total - windowPackets + 1;
+  const held = Math.min(windowPackets, h.capacity);
+  const base = first + total - held + 1;
   assert.equal(h.match(allReceived(base, 500), b), 500);
   // Send times and clusters survive the moves.
-  const k0 = total - windowPackets + 1;
+  const k0 = total - held + 1;
   assert.equal(b.sendMs[0], k0 * (1000 / pps));
   assert.equal(b.cluster[0], k0 % 7);
   assert.equal(b.size[499], 1200);
@@ -97,15 +98,15 @@ test('the window follows late feedback: a feedback naming a packet already dropp
   const send = (seconds: number) => {
     for (const end = k + seconds * pps; k < end; k++) h.onSent(k * 10, 1000);
   };
-  send(3);
+  send(6);
   assert.equal(h.windowMs, FEEDBACK_WINDOW_MS);
   const b = new FeedbackBatch();
-  // A queue of ~2.9 s: the packet is gone from a 2 s window.
-  assert.equal(h.match(allReceived(k - 290, 1), b), 0);
+  // A queue of ~5.5 s: the packet is gone from a 4 s window (the ring held 512 packets, 5.1 s).
+  assert.equal(h.match(allReceived(k - 550, 1), b), 0);
   assert.ok(h.windowMs >= 2 * FEEDBACK_WINDOW_MS, `window ${h.windowMs}`);
-  send(6);
-  // Packets 3.5 s old are still there now.
-  assert.equal(h.match(allReceived(k - 350, 10), b), 10);
+  send(10);
+  // Packets 7 s old are still there now.
+  assert.equal(h.match(allReceived(k - 700, 10), b), 10);
   // The window is bounded (at 10 s), and so is the ring.
   for (let i = 0; i < 10; i++) h.match(allReceived(k - 5000, 1), b);
   assert.ok(h.windowMs <= 10_000);
