@@ -262,6 +262,10 @@ async function runOne(v: Variant, n: number): Promise<Result> {
       server_socket_drops: serverDrops,
       load_cpu_us_per_received: +(loadCpuUs / Math.max(1, forwarded)).toFixed(2),
     };
+  } catch (err) {
+    // What the server said before a failed run (BENCH_SERVER_LOG=1: its log tail).
+    if (process.env['BENCH_SERVER_LOG']) console.error(`--- ${kind} log tail ---\n${srv.log().slice(-6000)}`);
+    throw err;
   } finally {
     pacer?.stop();
     pub?.close();

@@ -23,8 +23,8 @@ import { PassThroughMediaPlane, type MediaEvents, type MediaPlane, type MediaSin
 import { errorMessage, field, idValue, isObject, message, readEnvelope, type JanusMessage } from './messages.js';
 import { emptyJcfgDocument } from './empty-jcfg.js';
 import { pluginMediaSink } from './plugin-sink.js';
-import { fault, inject } from './fault.js';
-import type { JcfgDocument, Plugin, PluginHost, PluginMediaHost, PluginSession } from './plugin.js';
+import { fault, faultInjection, inject } from './fault.js';
+import type { JcfgDocument, Plugin, PluginHost, PluginMediaHost, PluginResult, PluginSession } from './plugin.js';
 import { buildServerInfo } from './server-info.js';
 import { Handle, Session } from './session.js';
 import type { SessionOverReason, TransportClient, TransportInfo } from './transport.js';
@@ -486,30 +486,54 @@ export class Gateway {
   private async processMessage(handle: Handle, tx: string, req: Record<string, unknown>): Promise<JanusMessage> {
     const body = field<Record<string, unknown>>(req, 'body', 'object', true)!;
     let jsep: Jsep | null = null;
+    let result: PluginResult | undefined;
     if (req.jsep !== undefined) {
       jsep = validateJsep(req.jsep, { maxMlines: this.config.media.max_mlines, maxSize: this.config.media.max_sdp_size });
       handle.plugin.beforeMessage?.(handle, body);
       if (this.events?.wants(EventType.JSEP)) this.handleEvt(handle, EventType.JSEP, null, { owner: 'remote', jsep: { type: jsep.type, sdp: jsep.sdp } });
       if (jsep.type === 'answer' && !handle.awaitingAnswer) throw new JanusError(ErrorCode.UNEXPECTED_ANSWER);
       const renegotiation = handle.remoteSdp !== null;
-      jsep = await this.media.remoteJsep(handle, jsep);
+      // A plugin in the media workers takes the JSEP and the message in one call (one round trip).
+      // Fault injection at handleMessage keeps the two steps (the JSEP is applied, then the plugin fails).
+      const joint = faultInjection.armed === 'handleMessage' ? null : (handle.plugin.handleMessageWithJsep?.(handle, tx, body, jsep, renegotiation) ?? null);
+      let ended = false;
+      if (joint !== null) {
+        // The PeerConnection is live while the plugin handles the message (its events may come first):
+        // a hangup or a refused answer meanwhile clears this, and then nothing below sets it up again.
+        const wasActive = handle.pcActive;
+        handle.pcActive = true;
+        let r: { jsep: Jsep; result: PluginResult };
+        try {
+          r = await joint;
+        } catch (err) {
+          if (!handle.alive) throw new JanusError(ErrorCode.HANDLE_NOT_FOUND, `No such handle ${handle.handleId} in session ${handle.session.id}`);
+          handle.pcActive = wasActive;
+          throw err;
+        }
+        jsep = r.jsep;
+        result = r.result;
+        ended = !handle.pcActive;
+      } else jsep = await this.media.remoteJsep(handle, jsep);
       if (!handle.alive) throw new JanusError(ErrorCode.HANDLE_NOT_FOUND, `No such handle ${handle.handleId} in session ${handle.session.id}`);
       if (renegotiation) jsep = { ...jsep, update: true };
-      handle.remoteSdp = jsep.sdp;
-      handle.trickle = (req.jsep as { trickle?: unknown }).trickle !== false;
-      handle.pcActive = true;
-      if (jsep.type === 'answer') handle.awaitingAnswer = false;
-      this.flushTrickles(handle);
+      if (!ended) {
+        handle.remoteSdp = jsep.sdp;
+        handle.trickle = (req.jsep as { trickle?: unknown }).trickle !== false;
+        handle.pcActive = true;
+        if (jsep.type === 'answer') handle.awaitingAnswer = false;
+        this.flushTrickles(handle);
+      }
     }
     const session = handle.session;
-    let result;
-    try {
-      inject('handleMessage', handle.handleId);
-      result = await handle.plugin.handleMessage(handle, tx, body, jsep);
-    } catch (err) {
-      // The request gets the plugin error reply; the handle and everything else stay.
-      fault(this.log, 'plugin_hook', err, { plugin: handle.plugin.package, session_id: session.id, handle_id: handle.handleId, where: 'handleMessage' });
-      throw new JanusError(ErrorCode.PLUGIN_MESSAGE, err instanceof Error ? err.message : String(err));
+    if (result === undefined) {
+      try {
+        inject('handleMessage', handle.handleId);
+        result = await handle.plugin.handleMessage(handle, tx, body, jsep);
+      } catch (err) {
+        // The request gets the plugin error reply; the handle and everything else stay.
+        fault(this.log, 'plugin_hook', err, { plugin: handle.plugin.package, session_id: session.id, handle_id: handle.handleId, where: 'handleMessage' });
+        throw new JanusError(ErrorCode.PLUGIN_MESSAGE, err instanceof Error ? err.message : String(err));
+      }
     }
     if (result.kind === 'error') throw new JanusError(ErrorCode.PLUGIN_MESSAGE, result.reason);
     if (result.kind === 'wait') {

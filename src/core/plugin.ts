@@ -215,6 +215,22 @@ export interface Plugin {
    * here (`joinandconfigure` with an offer must land on the room's worker). Must not throw.
    */
   beforeMessage?(session: PluginSession, body: Record<string, unknown>): void;
+  /**
+   * A message with a JSEP, the JSEP applied by the media plane and the message handled in one step: a
+   * plugin whose handles' PeerConnections live in media workers sends both in one call to the worker
+   * (one round trip where the JSEP and then the message took two). Resolves with the plane's merged
+   * remote JSEP (what remoteJsep would have returned; `update` not added) and the plugin's result;
+   * rejects only when the plane refused the JSEP (the plugin never saw the message then). `update`:
+   * a renegotiation (the plugin gets the JSEP with `update: true`). Null: not possible for this
+   * message; the core calls the media plane's remoteJsep and then handleMessage.
+   */
+  handleMessageWithJsep?(
+    session: PluginSession,
+    transaction: string,
+    body: Record<string, unknown>,
+    jsep: Jsep,
+    update: boolean,
+  ): Promise<{ jsep: Jsep; result: PluginResult }> | null;
   /** Admin API `message_plugin`: answers `response`. */
   handleAdminMessage?(body: Record<string, unknown>): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** The handle's PeerConnection is up (ICE + DTLS done). */

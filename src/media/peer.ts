@@ -63,6 +63,7 @@ import { ThreadClock, type ClockClient } from './clock.js';
  * 20 times a second instead of ~2N (bench/idle.ts).
  */
 export const peerClock = new ThreadClock({ grainMs: 1, coarseAfterMs: 250, coarseGrainMs: 50 });
+import { ownedCopy } from './owned-buffer.js';
 
 /** Gateway settings the packet path reads (Admin API can change them at runtime). */
 export interface MediaRuntimeSettings {
@@ -1359,7 +1360,7 @@ export class Peer implements ClockClient {
 
   private keyframeAfterDropPending = false;
   /** A PLI as the receiver would send it (sender SSRC 1, media SSRC set per use). */
-  private readonly dropPli = Buffer.from([0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0]);
+  private readonly dropPli = ownedCopy(Uint8Array.of(0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0)); // own store: a pool slice pins 8 kB
   private readonly requestKeyframesAfterDrops = (): void => {
     this.keyframeAfterDropPending = false;
     if (this.closed) return;

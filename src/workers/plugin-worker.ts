@@ -20,7 +20,7 @@ import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle } from '../core/media-plane.js';
 import { fault, faultInjection, inject, localFaultCounts } from '../core/fault.js';
 import { pluginMediaSink } from '../core/plugin-sink.js';
-import type { Plugin, PluginHost, PluginMediaHost, PluginSession } from '../core/plugin.js';
+import type { Plugin, PluginHost, PluginMediaHost, PluginResult, PluginSession } from '../core/plugin.js';
 import { log as rootLog, setLogLevel, setSessionResolver } from '../log.js';
 import { LocalCandidates } from '../media/candidates.js';
 import { certificateFromPem } from '../media/dtls/certificate.js';
@@ -29,7 +29,7 @@ import { WebRtcMediaPlane } from '../media/plane.js';
 import { PortLink } from '../media/net/port-link.js';
 import type { CfgValue } from '../config/types.js';
 import { IdleGc } from './idle-gc.js';
-import type { FromWorker, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
+import type { FromWorker, JointReply, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
 import { ShardConfig } from './shard-config.js';
 import { BusEnd, type BusMember } from './bus.js';
 import { closeUdpSockets, trackUdpSockets } from './udp-sockets.js';
@@ -231,6 +231,25 @@ function makeHost(pkg: string): PluginHost & PluginMediaHost {
   };
 }
 
+/**
+ * A message with its JSEP in one call (protocol.ts handleMessage `remote`): the JSEP into this worker's
+ * plane, then the plugin, as main would have done in two calls. A subscriber's `start` used to wait twice
+ * behind the burst's DTLS handshakes on this thread. The plane's refusal fails the call; the plugin's
+ * throw is its `error` result (as PooledPlugin.send makes of a failed call).
+ */
+async function jointMessage(s: WorkerSession, transaction: string, body: Record<string, unknown>, remote: { jsep: Jsep; update: boolean }): Promise<JointReply> {
+  const merged = await plane.remoteJsep(s, remote.jsep);
+  if (!s.alive || sessions.get(s.handleId) !== s) throw new JanusError(458, `No such handle ${s.handleId} in the media worker`);
+  const jsep = remote.update ? { ...merged, update: true } : merged;
+  let result: PluginResult;
+  try {
+    result = await pluginOf(s).handleMessage(s, transaction, body, jsep);
+  } catch (err) {
+    result = { kind: 'error', reason: err instanceof Error ? err.message : String(err) };
+  }
+  return { jsep: merged, result };
+}
+
 function sessionOf(handleId: number): WorkerSession {
   const s = sessions.get(handleId);
   if (!s) throw new JanusError(458, `No such handle ${handleId} in the media worker`);
@@ -274,6 +293,7 @@ async function call(c: MainCall): Promise<unknown> {
       const s = sessionOf(c.handleId);
       if (c.home !== undefined) s.home = c.home;
       s.mediaHere = c.media === true;
+      if (c.remote !== undefined) return await jointMessage(s, c.transaction, c.body, c.remote);
       return await pluginOf(s).handleMessage(s, c.transaction, c.body, c.jsep);
     }
     case 'handleAdminMessage': {

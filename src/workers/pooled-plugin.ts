@@ -24,12 +24,12 @@
  */
 import type { CfgValue } from '../config/types.js';
 import type { Jsep } from '../core/jsep.js';
-import type { MediaPlane } from '../core/media-plane.js';
+import type { MediaHandle, MediaPlane } from '../core/media-plane.js';
 import type { ForwardRoute, JcfgDocument, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession, SlowLinkInfo } from '../core/plugin.js';
 import type { MediaWorker, WorkerClient } from './media-worker.js';
 import { membersSpanWorkers, movesAcross, roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
 import type { WorkerPool } from './pool.js';
-import type { PluginLoad } from './protocol.js';
+import type { JointReply, PluginLoad } from './protocol.js';
 import type { PluginInfo } from '../plugins/catalog.js';
 import { BusHub } from './bus.js';
 import { cfgInt } from '../config/values.js';
@@ -47,6 +47,17 @@ export interface PooledPluginOptions {
 }
 
 type Data = Record<string, unknown>;
+
+/** A message's JSEP waiting for the first call of its handleMessage (handleMessageWithJsep). */
+interface PendingRemote {
+  jsep: Jsep;
+  update: boolean;
+  taken: boolean;
+  /** The plane's merged JSEP, once applied. */
+  merged: Jsep | null;
+  /** The plane refused it (the error for the core). */
+  refused: unknown;
+}
 
 /** Janus's "unknown error" code, shared by VideoRoom and AudioBridge. */
 const ERROR_UNKNOWN = 499;
@@ -105,6 +116,8 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private readonly placing = new Map<number, MediaWorker>();
   /** Members may sit on other workers than their rooms (the plugin's instances talk through here). */
   private readonly crossWorker: boolean;
+  /** handleMessageWithJsep in progress, by handle: the JSEP its first call carries. */
+  private readonly remotes = new Map<number, PendingRemote>();
 
   constructor(private readonly opts: PooledPluginOptions) {
     const d = opts.describe;
@@ -387,11 +400,73 @@ export class PooledPlugin implements Plugin, WorkerClient {
     return w;
   }
 
-  private send(w: MediaWorker, session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {
+  /**
+   * The core's JSEP and message in one call (Plugin.handleMessageWithJsep): routed as handleMessage
+   * routes the message; the first call it makes carries the JSEP when it goes to the worker the handle's
+   * PeerConnection is bound to (send below), else the JSEP goes first in a call of its own, as before.
+   * One at a time per handle (a second concurrent one takes the two-call path).
+   */
+  handleMessageWithJsep(session: PluginSession, transaction: string, body: Data, jsep: Jsep, update: boolean): Promise<{ jsep: Jsep; result: PluginResult }> | null {
+    if (this.remotes.has(session.handleId)) return null;
+    const r: PendingRemote = { jsep, update, taken: false, merged: null, refused: null };
+    this.remotes.set(session.handleId, r);
+    return this.handleMessage(session, transaction, body, jsep)
+      .finally(() => {
+        if (this.remotes.get(session.handleId) === r) this.remotes.delete(session.handleId);
+      })
+      .then(async (result) => {
+        if (r.refused !== null) throw r.refused;
+        // Nothing was sent to a worker (an answer made here): the JSEP still goes to the plane.
+        r.merged ??= await this.pool.media.remoteJsep(this.mediaHandle(session), jsep);
+        return { jsep: r.merged, result };
+      });
+  }
+
+  /** The handle as the pool's plane knows it (the core hands its Handle, which is one, as a PluginSession). */
+  private mediaHandle(session: PluginSession): MediaHandle {
+    return { handleId: session.handleId, sessionId: session.sessionId, pluginPackage: this.package };
+  }
+
+  /** The pending JSEP of a handleMessageWithJsep, for the first call of its handle (once). */
+  private takeRemote(handleId: number): PendingRemote | null {
+    const r = this.remotes.get(handleId);
+    if (!r || r.taken) return null;
+    r.taken = true;
+    return r;
+  }
+
+  private async send(w: MediaWorker, session: PluginSession, transaction: string, body: Data, jsep: Jsep | null): Promise<PluginResult> {
+    const remote = this.takeRemote(session.handleId);
+    if (remote !== null) {
+      if (this.pool.boundWorker(session.handleId) === w) return this.sendJoint(w, session, transaction, body, remote);
+      // Its PeerConnection is elsewhere (or not placed yet): the JSEP first, on its own.
+      try {
+        remote.merged = await this.pool.media.remoteJsep(this.mediaHandle(session), remote.jsep);
+      } catch (err) {
+        remote.refused = err;
+        return { kind: 'error', reason: err instanceof Error ? err.message : String(err) };
+      }
+      jsep = remote.update ? { ...remote.merged, update: true } : remote.merged;
+    }
     w.ensureSession(this.package, this, session);
     return w
       .call<PluginResult>({ m: 'handleMessage', handleId: session.handleId, transaction, body, jsep, ...this.homeOf(session.handleId), ...(this.pool.boundWorker(session.handleId) === w ? { media: true as const } : {}) })
       .catch((err: unknown) => ({ kind: 'error', reason: err instanceof Error ? err.message : String(err) }) as PluginResult);
+  }
+
+  /** One call for the JSEP and the message (the worker's jointMessage). A failed call is the plane's refusal. */
+  private async sendJoint(w: MediaWorker, session: PluginSession, transaction: string, body: Data, remote: PendingRemote): Promise<PluginResult> {
+    w.ensureSession(this.package, this, session);
+    // As the plane's remoteJsep does: the PeerConnection is (being set up) here from now on.
+    w.markMedia(session.handleId, true);
+    try {
+      const r = await w.call<JointReply>({ m: 'handleMessage', handleId: session.handleId, transaction, body, jsep: null, ...this.homeOf(session.handleId), media: true, remote: { jsep: remote.jsep, update: remote.update } });
+      remote.merged = r.jsep;
+      return r.result;
+    } catch (err) {
+      remote.refused = err;
+      return { kind: 'error', reason: err instanceof Error ? err.message : String(err) };
+    }
   }
 
   /** Where the handle's PeerConnection is, for a plugin that answers on its data channel from another worker. */

@@ -77,6 +77,13 @@ export type MainCall =
        * worker's plane at once and sent merged (pushEvent `local`), not sent back for main to ask again.
        */
       media?: true;
+      /**
+       * The message's JSEP, for this worker's plane first (the handle's PeerConnection is here): one call
+       * where remoteJsep and handleMessage took two. `jsep` is then null; the plugin gets the merged
+       * JSEP (with `update: true` for a renegotiation), and the reply is a JointReply. A refusal by the
+       * plane fails the call (the plugin never sees the message).
+       */
+      remote?: { jsep: Jsep; update: boolean };
     }
   | { m: 'handleAdminMessage'; p: string; body: Record<string, unknown> }
   | { m: 'querySession'; handleId: number }
@@ -86,6 +93,12 @@ export type MainCall =
   | { m: 'closeMedia' }
   /** Cross-worker set-up of a plugin (bus.ts): a plugin-defined operation, answered by its busCall. */
   | { m: 'busCall'; p: string; op: string; args: Record<string, unknown> };
+
+/** The answer to a handleMessage call with `remote`: the plane's merged JSEP, and the plugin's answer (a throw as `error`). */
+export interface JointReply {
+  jsep: Jsep;
+  result: PluginResult;
+}
 
 /** One-way notices from main. */
 export type MainNotice =

@@ -2,7 +2,8 @@
  * A VideoRoom subscriber join through the media worker pool costs as few main <-> worker round trips as
  * it can (issue 12, burst joins): the worker merges the subscriber offer into its PeerConnection when
  * the plugin pushes it (pushEvent `local`), so main never calls `localJsep` for it. Real worker threads,
- * real UDP/DTLS clients on 127.0.0.1; subscribers both on the room's worker and on the other one.
+ * real UDP/DTLS clients on 127.0.0.1; subscribers both on the room's worker and on the other one. And the
+ * subscriber's `start` carries its answer in the same call (handleMessage `remote`): no remoteJsep call.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +27,7 @@ test('VideoRoom subscriber joins through the pool: the offer comes merged by the
   for (const w of pool.workers) {
     const orig = w.call.bind(w);
     w.call = <T>(c: MainCall): Promise<T> => {
-      calls.push(c.m);
+      calls.push(c.m === 'handleMessage' && c.remote !== undefined ? 'handleMessage+jsep' : c.m);
       return orig<T>(c);
     };
   }
@@ -66,10 +67,28 @@ test('VideoRoom subscriber joins through the pool: the offer comes merged by the
       assert.equal(await workerOf(h.session, h.handle), placeOn[i]);
     }
     const joinCalls = calls.slice(from);
+
+    // An answer the worker's plane refuses (no ICE credentials): the plugin never sees that `start`
+    // (the error is the plane's, 465), and the same subscriber starts with a good answer afterwards.
+    const bad = await makeClient();
+    clients.push(bad);
+    const bh = await attach();
+    const batt = await message(bh.session, bh.handle, { request: 'join', ptype: 'subscriber', room: ROOM, streams: [{ feed: pubId, mid: '0' }] });
+    assert.ok(batt.jsep, JSON.stringify(batt));
+    const good = answerOffer(bad, batt.jsep.sdp);
+    const broken = good.replace(/a=ice-ufrag:.*\r\n/g, '').replace(/a=ice-pwd:.*\r\n/g, '');
+    const refused = await message(bh.session, bh.handle, { request: 'start', room: ROOM }, { type: 'answer', sdp: broken });
+    assert.equal(refused.janus, 'error', JSON.stringify(refused));
+    assert.equal((refused as { error?: { code?: number } }).error?.code, 465, JSON.stringify(refused));
+    const ok = await message(bh.session, bh.handle, { request: 'start', room: ROOM }, { type: 'answer', sdp: good });
+    assert.equal(ok.plugindata?.data['started'], 'ok', JSON.stringify(ok));
+    await waitFor('the refused subscriber DTLS up after a good answer', () => bad.up, 8000);
     assert.equal(joinCalls.filter((m) => m === 'localJsep').length, 0, `calls: ${joinCalls.join(',')}`);
-    // Per subscriber: join, remoteJsep (the answer) and start; the two remote ones add the room's mirror set-up once.
-    assert.equal(joinCalls.filter((m) => m === 'handleMessage').length, 2 * placeOn.length, `calls: ${joinCalls.join(',')}`);
-    assert.equal(joinCalls.filter((m) => m === 'remoteJsep').length, placeOn.length, `calls: ${joinCalls.join(',')}`);
+    // Per subscriber: join, and start with its answer in the same call (the worker applies the JSEP,
+    // then the plugin gets the message): two calls, no remoteJsep of its own.
+    assert.equal(joinCalls.filter((m) => m === 'remoteJsep').length, 0, `calls: ${joinCalls.join(',')}`);
+    assert.equal(joinCalls.filter((m) => m === 'handleMessage+jsep').length, placeOn.length, `calls: ${joinCalls.join(',')}`);
+    assert.equal(joinCalls.filter((m) => m === 'handleMessage').length, placeOn.length, `calls: ${joinCalls.join(',')}`);
   } finally {
     for (const c of clients) c.close();
     await gw.stop();

@@ -747,6 +747,7 @@ export class DtlsEndpoint {
     this.clientRandom = undefined;
     this.serverRandom = undefined;
     if (this.role === 'client') this.lastFlight = undefined;
+    this.records?.releaseTables();
     this.engine.releaseHandshake();
   }
 

@@ -36,19 +36,34 @@ for (let b = 0; b < 256; b++) {
 
 /**
  * GHASH over one key H. State is four big-endian 32-bit words (z0 holds bytes 0..3). No allocation
- * after construction.
+ * after the first block.
  */
 export class Ghash {
-  /** T[b] = b(x) * H for every byte b, four words each (b's most significant bit is x^0). */
-  private readonly t = new Int32Array(256 * 4);
+  /**
+   * T[b] = b(x) * H for every byte b, four words each (b's most significant bit is x^0). Made at the
+   * first block: 4 kB per key, and a PeerConnection without data channels (a webinar subscriber)
+   * seals and opens no DTLS record after the handshake, so its two keys never need it.
+   */
+  private t: Int32Array | null = null;
+  private readonly h0: number;
+  private readonly h1: number;
+  private readonly h2: number;
+  private readonly h3: number;
   private z0 = 0;
   private z1 = 0;
   private z2 = 0;
   private z3 = 0;
 
   constructor(h: Uint8Array) {
-    const t = this.t;
-    let v0 = rd32(h, 0), v1 = rd32(h, 4), v2 = rd32(h, 8), v3 = rd32(h, 12);
+    this.h0 = rd32(h, 0);
+    this.h1 = rd32(h, 4);
+    this.h2 = rd32(h, 8);
+    this.h3 = rd32(h, 12);
+  }
+
+  private table(): Int32Array {
+    const t = new Int32Array(256 * 4);
+    let v0 = this.h0, v1 = this.h1, v2 = this.h2, v3 = this.h3;
     for (let k = 0x80; k >= 1; k >>>= 1) {
       const i = k << 2;
       t[i] = v0; t[i + 1] = v1; t[i + 2] = v2; t[i + 3] = v3;
@@ -69,9 +84,14 @@ export class Ghash {
       t[i + 2] = t[j + 2]! ^ t[k + 2]!;
       t[i + 3] = t[j + 3]! ^ t[k + 3]!;
     }
+    this.t = t;
+    return t;
   }
 
   reset(): void { this.z0 = this.z1 = this.z2 = this.z3 = 0; }
+
+  /** Drops the table (made again at the next block): a key that will likely not be used for a long time. */
+  releaseTable(): void { this.t = null; }
 
   /** Absorbs buf[off, off + len), the last partial block zero-padded (GCM pads A and C separately). */
   update(buf: Uint8Array, off: number, len: number): void {
@@ -103,7 +123,7 @@ export class Ghash {
 
   /** Z = (Z ^ X) * H, by Horner over X's bytes from the last: Z = (..(T[x15] x^8 + T[x14]) x^8 ..) + T[x0]. */
   private block(w0: number, w1: number, w2: number, w3: number): void {
-    const t = this.t;
+    const t = this.t ?? this.table();
     const x0 = this.z0 ^ w0, x1 = this.z1 ^ w1, x2 = this.z2 ^ w2, x3 = this.z3 ^ w3;
     let z0 = 0, z1 = 0, z2 = 0, z3 = 0;
     for (let w = 3; w >= 0; w--) {
@@ -174,6 +194,11 @@ export class GcmKey {
     this.ecb.setAutoPadding(false);
     const h = this.ecb.update(Buffer.alloc(16));
     this.ghash = new Ghash(h);
+  }
+
+  /** Gives back the GHASH table until the next JS-engine record (see Ghash.releaseTable). */
+  releaseTable(): void {
+    this.ghash.releaseTable();
   }
 
   private useJs(len: number): boolean {

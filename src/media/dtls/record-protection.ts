@@ -15,6 +15,7 @@ import { GcmKey, GCM_TAG_LENGTH, SealKeystream, type GcmEngine } from './gcm.js'
 import { prfSha256 } from './handshake-auth.js';
 import { RECORD_HEADER_LEN } from './record.js';
 import { ReplayWindow } from '../srtp/replay.js';
+import { ownedCopy } from '../owned-buffer.js';
 
 /** The two AES_128_GCM_SHA256 suites werift negotiates (ECDSA, RSA). */
 export const TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 = 0xc02b;
@@ -80,10 +81,20 @@ export class RecordProtection {
     const client = role === 'client';
     this.writeKey = new GcmKey(client ? keys.clientWriteKey : keys.serverWriteKey, opts.engine);
     this.readKey = new GcmKey(client ? keys.serverWriteKey : keys.clientWriteKey, opts.engine);
-    this.writeIv = Buffer.from(client ? keys.clientWriteIv : keys.serverWriteIv);
-    this.readIv = Buffer.from(client ? keys.serverWriteIv : keys.clientWriteIv);
+    // Own copies: a Buffer.from() slice of Node's shared pool would pin an 8 kB slab per peer (owned-buffer.ts).
+    this.writeIv = ownedCopy(client ? keys.clientWriteIv : keys.serverWriteIv);
+    this.readIv = ownedCopy(client ? keys.serverWriteIv : keys.clientWriteIv);
     // RFC 6347 §4.1.2.6: 32 at least, 64 preferred
     this.replay = new ReplayWindow(opts.replayWindow ?? 64);
+  }
+
+  /**
+   * The handshake is over: the GHASH tables (4 kB per key) go until the next record needs them, which
+   * for a PeerConnection without data channels is never (SRTP carries its media, not DTLS records).
+   */
+  releaseTables(): void {
+    this.writeKey.releaseTable();
+    this.readKey.releaseTable();
   }
 
   /**

@@ -174,3 +174,50 @@ test('records several to a buffer, opened at their offsets', () => {
     o += len;
   }
 });
+
+test('an epoch that protects no record (or only the handshake\'s) holds no GHASH tables and pins no pool slab; the next record builds them and seals correctly', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const arrayBuffers = () => {
+    gc();
+    gc();
+    return process.memoryUsage().arrayBuffers;
+  };
+  const { keys } = material();
+  const N = 60;
+  const keep: RecordProtection[] = [];
+  const garbage: string[] = [];
+  const before = arrayBuffers();
+  for (let i = 0; i < N; i++) {
+    const rp = new RecordProtection(keys, i % 2 ? 'client' : 'server', 1, { engine: 'js' });
+    // Half of them protected a record (the handshake's Finished) and were released after it, as
+    // DtlsEndpoint does once connected.
+    if (i % 4 < 2) {
+      seal(rp, 0, Buffer.alloc(12));
+      rp.releaseTables();
+    }
+    keep.push(rp);
+    // Other small Buffers from Node's shared pool meanwhile (packets, strings): their slabs must die.
+    for (let k = 0; k < 4; k++) garbage.push(Buffer.from('x'.repeat(3000)).toString('latin1', 0, 1));
+  }
+  const per = (arrayBuffers() - before) / N;
+  // Before: two 4 kB GHASH tables per epoch, and the IV copies pinned up to two 8 kB pool slabs.
+  assert.ok(per < 2048, `${Math.round(per)} bytes per RecordProtection`);
+  assert.equal(garbage.length, 4 * N);
+  // Lazily built tables seal and open as before (the werift comparisons above use them too).
+  const { keys: k2 } = material();
+  const client = new RecordProtection(k2, 'client', 1, { engine: 'js' });
+  const server = new RecordProtection(k2, 'server', 1, { engine: 'js' });
+  const first = seal(client, 4, Buffer.alloc(12));
+  assert.equal(server.open(first, 0, first.length), 12);
+  client.releaseTables();
+  server.releaseTables();
+  const pt = randomBytes(100);
+  const rec = seal(client, 5, pt);
+  const copy = Buffer.from(rec);
+  const n = server.open(copy, 0, copy.length);
+  assert.equal(n, pt.length);
+  assert.ok(copy.subarray(21, 21 + n).equals(pt));
+});

@@ -68,3 +68,18 @@ test('a sending-only session (a subscriber) holds no transport-cc receive record
   // The recorder is 2 x 4096 doubles: a receiving session holds at least ~48 kB more than a sending one.
   assert.ok(receiving - sending >= 48 * 1024, `sending ${Math.round(sending / 1024)} kB vs receiving ${Math.round(receiving / 1024)} kB per session`);
 });
+
+test('a subscriber session sending 30 packets/s for 10 s holds a few kB of typed arrays, not a 128 kB transport-cc send history', () => {
+  const per = perSession((i) => {
+    const s = session({ extensions: { transportCc: TWCC } });
+    s.addLocalStream({ mid: 'v', kind: 'video', ssrc: 0x40000 + i, clockRate: 90000 });
+    for (let k = 0; k < 300; k++) {
+      const p = twccPacket(0x40000 + i, k);
+      s.onOutgoingRtp(p.b, p.len, 1000 + k * 33);
+    }
+    drainRtcp(s, 11_000);
+    return s;
+  });
+  // Before: 8192 x 16 bytes of send history and a 512-entry feedback batch (138 kB) whatever the rate.
+  assert.ok(per < 24 * 1024, `${Math.round(per / 1024)} kB per session`);
+});

@@ -60,3 +60,41 @@ test('keystream batches: across the ROC wrap (seq 65530 -> 10) and random patter
   }
   assert.equal(compare(rnd), 300);
 });
+
+test('keystream batches follow the stream rate: a 30 packets/s stream holds a few packets of keystream, a fast one 8; same bytes either way', async () => {
+  const { AesCmXor } = await import('../../../src/media/srtp/aes-cm.js');
+  const { batchXor, KeystreamBatch, MIN_BATCH } = await import('../../../src/media/srtp/keystream-batch.js');
+  const x = new AesCmXor(randomBytes(16), 'ecb');
+  const salt = randomBytes(14);
+  const slow = new KeystreamBatch();
+  const fast = new KeystreamBatch();
+  const buf = Buffer.alloc(1100);
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  // 24 packets 33 ms apart (30/s), and between them bursts of a fast stream (~8 packets per ms).
+  for (let i = 0; i < 24; i++) {
+    assert.ok(batchXor(slow, x, salt, 0x1111, 1000 + i, buf, 12, 1100));
+    for (let j = 0; j < 8; j++) assert.ok(batchXor(fast, x, salt, 0x2222, 5000 + i * 8 + j, buf, 12, 1100));
+    await sleep(33);
+  }
+  assert.ok(slow.count >= MIN_BATCH && slow.count <= 4, `slow stream batch ${slow.count}`);
+  assert.ok(slow.ks!.length <= 4 * 1104, `slow stream holds ${slow.ks!.length} bytes`);
+  assert.equal(fast.count, BATCH);
+  // Whatever the batch size, the bytes are those of the unbatched protect: a 30 packets/s stream.
+  const key = randomBytes(16);
+  const salt2 = randomBytes(14);
+  const batched = new SrtpContext(AES_CM_128_HMAC_SHA1_80, key, salt2, { keystreamBatch: true });
+  const plain = new SrtpContext(AES_CM_128_HMAC_SHA1_80, key, salt2, { keystreamBatch: false });
+  for (let i = 0; i < 16; i++) {
+    const a = Buffer.alloc(12 + 1000 + 16);
+    a[0] = 0x80;
+    a[1] = 96;
+    a.writeUInt16BE(100 + i, 2);
+    a.writeUInt32BE(7, 8);
+    randomBytes(1000).copy(a, 12);
+    const b = Buffer.from(a);
+    const n = batched.protectRtp(a, 1012);
+    assert.equal(plain.protectRtp(b, 1012), n);
+    assert.equal(a.toString('hex'), b.toString('hex'), `packet ${i}`);
+    await sleep(33);
+  }
+});
