@@ -44,7 +44,8 @@ export interface WorkerBus<M = unknown> {
   send(to: number, msg: M): void;
   /**
    * Direct lane: `msg` to this plugin on worker `to` over the pair's MessagePort (its busMessage), one
-   * postMessage per call; false when there is none (that worker is down or restarting): use `send`.
+   * postMessage per call; false when there is none: that worker died (main wires a restarted worker to
+   * every other before it runs anything), so what was for it can be dropped.
    */
   direct(to: number, msg: M): boolean;
   /** Packet lane to worker `to`: null until main opened it, and after that worker died. */

@@ -5,8 +5,9 @@
  * posted once per turn of the event loop, not once per recipient. A batch carries each distinct frame
  * once (a broadcast is one string for all its recipients) and the deliveries in the order they were
  * made; batches go worker to worker over the pair's own port (the bus's direct lane, src/workers/bus.ts,
- * peer-links.ts; through main only while a worker is restarting and has no link yet), which keeps them
- * in order, so a member gets every frame of a room once, in the room's order.
+ * peer-links.ts), which keeps them in order, so a member gets every frame of a room once, in the room's
+ * order. There is no link only to a worker that died (main wires a restarted one before it runs
+ * anything): what was for it is dropped, as its data channels and rooms are gone.
  *
  * Membership changes of remote members travel in the same stream, so the member's worker knows which
  * of its handles sit in rooms elsewhere, and where (to send their requests for those rooms straight
@@ -50,6 +51,9 @@ export function isRelayBatch(x: unknown): x is RelayBatch {
 export class MemberRelay {
   private readonly pending = new Map<number, Pending>();
   private scheduled = false;
+
+  /** Batches for a worker with no link (it died): dropped. */
+  dropped = 0;
 
   constructor(private readonly link: WorkerBus<RelayBatch>) {}
 
@@ -103,9 +107,7 @@ export class MemberRelay {
   readonly flush = (): void => {
     this.scheduled = false;
     for (const [home, b] of this.pending) {
-      const batch: RelayBatch = { frames: b.frames, ops: b.ops };
-      // Without a direct link (that worker restarting) main relays it, or drops it if the worker is gone.
-      if (!this.link.direct(home, batch)) this.link.send(home, batch);
+      if (!this.link.direct(home, { frames: b.frames, ops: b.ops } satisfies RelayBatch)) this.dropped++;
     }
     this.pending.clear();
   };
