@@ -13,7 +13,7 @@
  * clock); exactly-once in order per sender (each receiver tracks each sender's sequence).
  *
  *   node dist/bench/textroom-scale.js [--sizes 50,200] [--gateways janus,portunus] [--procs 3]
- *        [--one-seconds 10] [--all-seconds 5,2] [--drain 120] [--stall 15] [--workers N (Portunus media_workers)] [--json]
+ *        [--one-seconds 10] [--all-seconds 5,2] [--drain 120] [--stall 15] [--workers N (Portunus media_workers)] [--rtp-range A-B] [--client-ports A-B] [--json]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,6 +42,14 @@ const JSON_OUT = argv.includes('--json');
 /** --rtp-range: the gateways' media.rtp_port_range (on a shared machine, a range no one else uses). */
 const RTP_RANGE = opt('rtp-range', '20000-20999');
 const WORKERS = argv.includes('--workers') ? Number(opt('workers', '0')) : undefined;
+/** --client-ports: the members' own UDP ports, split evenly over the client processes (default 40000-4x999). */
+const CLIENT_PORTS = argv.includes('--client-ports') ? opt('client-ports', '').split('-').map(Number) : null;
+function clientPorts(k: number, procs: number): { portMin: number; portMax: number } {
+  if (CLIENT_PORTS === null) return { portMin: 40000 + 1000 * k, portMax: 40999 + 1000 * k };
+  const [lo, hi] = CLIENT_PORTS as [number, number];
+  const per = Math.floor((hi - lo + 1) / procs);
+  return { portMin: lo + per * k, portMax: k === procs - 1 ? hi : lo + per * (k + 1) - 1 };
+}
 
 function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -178,7 +186,7 @@ async function runOne(gateway: 'janus' | 'portunus', n: number, allSeconds: numb
   const procs = Math.min(PROCS, n);
   const children = Array.from({ length: procs }, () => new Child());
   try {
-    await Promise.all(children.map((c, k) => c.request({ op: 'init', wsUrl: srv.wsUrl, address: where.address, portMin: 40000 + 1000 * k, portMax: 40999 + 1000 * k })));
+    await Promise.all(children.map((c, k) => c.request({ op: 'init', wsUrl: srv.wsUrl, address: where.address, ...clientPorts(k, procs) })));
     const t0 = performance.now();
     await Promise.all(
       children.map((c, k) => {

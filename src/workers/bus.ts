@@ -9,9 +9,14 @@
  *   worker is woken at most once per event-loop turn and drains everything written since (busPacket per
  *   record). No postMessage, no promise and no allocation per packet; a full ring drops and counts.
  * - **control lane** (`send(to, msg)`): structured-clonable messages for things that are not per packet
- *   (VideoRoom's `want`/`pli`/`feed`, TextRoom's batches of frames). They are relayed by the main thread,
- *   so they stay in order with each other, per pair of workers, and with the requests the plugin routes
- *   through main (`forward`): TextRoom relies on that to deliver a room's messages in the room's order.
+ *   (VideoRoom's `want`/`pli`/`feed`; TextRoom's batches only while a direct lane is missing). They are
+ *   relayed by the main thread, so they stay in order with each other, per pair of workers, and with the
+ *   requests the plugin routes through main (`forward`).
+ * - **direct lane** (`direct(to, msg)`): the same kind of message over the pair's own MessagePort
+ *   (peer-links.ts), worker to worker without main: one thread crossing instead of two. In order per
+ *   pair of workers, but in no order with the control lane or anything main routes; the caller batches
+ *   (one post per destination per turn). TextRoom's relay and its requests for rooms a member is in go
+ *   this way (src/plugins/textroom/relay.ts).
  * - **calls from main** (busCall): set-up that main drives and waits for (VideoRoom's mirror of a room,
  *   AudioBridge's export/attach/detach of a moving participant).
  * - **down** (busDown): a worker died; its lanes are closed on both sides before the hook runs.
@@ -37,6 +42,12 @@ export interface WorkerBus<M = unknown> {
   readonly workers: number;
   /** Control lane: `msg` to this plugin on worker `to` (its busMessage), in order; dropped if that worker is gone. */
   send(to: number, msg: M): void;
+  /**
+   * Direct lane: `msg` to this plugin on worker `to` over the pair's MessagePort (its busMessage), one
+   * postMessage per call; false when there is none: that worker died (main wires a restarted worker to
+   * every other before it runs anything), so what was for it can be dropped.
+   */
+  direct(to: number, msg: M): boolean;
   /** Packet lane to worker `to`: null until main opened it, and after that worker died. */
   lane(to: number): PacketLane | null;
   /** The worker of the handle's PeerConnection as main last said (null: unknown, or none yet). */
@@ -73,6 +84,8 @@ export interface BusMember<M = unknown> {
 /** What a BusEnd posts to main (plugin-worker.ts turns these into WorkerNotices). */
 export interface BusUplink {
   send(to: number, msg: unknown): void;
+  /** The pair's own port (peer-links.ts); absent or false: none. */
+  direct?(to: number, msg: unknown): boolean;
   forward(handleId: number, route: ForwardRoute, body: Record<string, unknown>, tag: string | null): void;
   roomChanged(room: string, here: boolean): void;
   /** The worker of the handle's PeerConnection, as main last said. */
@@ -100,6 +113,11 @@ export class BusEnd implements WorkerBus {
 
   send(to: number, msg: unknown): void {
     if (to !== this.index) this.up.send(to, msg);
+  }
+
+  direct(to: number, msg: unknown): boolean {
+    if (to === this.index) return false;
+    return this.up.direct?.(to, msg) ?? false;
   }
 
   lane(to: number): PacketLane | null {

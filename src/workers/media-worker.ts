@@ -7,7 +7,7 @@
  * announced to a worker the first time something for it goes there (ensureSession), so management
  * requests can reach any worker; its PeerConnection lives on exactly one (hasMedia).
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type MessagePort } from 'node:worker_threads';
 import type { CfgValue, JanusConfig } from '../config/types.js';
 import { ErrorCode, JanusError } from '../core/errors.js';
 import { fault, setRemoteFaultCounts } from '../core/fault.js';
@@ -50,6 +50,12 @@ export interface MediaWorkerOptions {
   portLink?: (index: number) => PortLinkInit;
   /** The worker a handle's PeerConnection is bound to (the pool's map). */
   boundWorker?: (handleId: number) => MediaWorker | undefined;
+  /**
+   * A new thread was made (start or restart), its init and plugin loads posted: the pool hands it its
+   * direct links to the other workers now, so they queue behind the loads and are there before any
+   * request a plugin could answer over them.
+   */
+  spawned?: (w: MediaWorker) => void;
 }
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -74,6 +80,8 @@ export class MediaWorker {
   pluginMetrics: Record<string, PluginMetrics | null> = {};
   mediaMetrics: MediaPlaneMetrics | null = null;
   load: WorkerLoad = NO_LOAD;
+  /** Posts over its direct links to other workers (peer-links.ts), as last reported. */
+  peerPosts = 0;
 
   private destroying = false;
   private readonly pending = new Map<number, Pending>();
@@ -108,6 +116,18 @@ export class MediaWorker {
 
   notice(n: MainNotice): void {
     this.post({ t: 'notice', ...n } as ToWorker);
+  }
+
+  /** A notice that hands over MessagePorts (moved, not copied); false if the worker is not running. */
+  transfer(n: MainNotice, ports: MessagePort[]): boolean {
+    if (!this.worker || this.exited) return false;
+    this.worker.postMessage({ t: 'notice', ...n } as ToWorker, ports);
+    return true;
+  }
+
+  /** The thread exists and is not known to have ended (it may still be starting). */
+  get running(): boolean {
+    return this.worker !== null && !this.exited;
   }
 
   call<T>(c: MainCall): Promise<T> {
@@ -193,6 +213,7 @@ export class MediaWorker {
         this.pluginMetrics = msg.plugins;
         this.mediaMetrics = msg.media;
         this.load = msg.load;
+        if (msg.peerPosts !== undefined) this.peerPosts = msg.peerPosts;
         if (msg.faults) setRemoteFaultCounts(`worker-${this.index}`, msg.faults);
         return;
     }
@@ -286,6 +307,7 @@ export class MediaWorker {
       // order), then the handles still attached that had been announced here.
       const loads = [...this.clients.values()].map((c) => this.call({ m: 'loadPlugin', load: c.loadFor(this) }));
       for (const [handleId, s] of this.sessions) this.announce(handleId, s.pkg, s.session);
+      this.opts.spawned?.(this);
       // All at once: a worker that dies while starting rejects every one of them (none left unhandled).
       await Promise.all([init, ...loads]);
     } catch (err) {

@@ -32,6 +32,7 @@ import { IdleGc } from './idle-gc.js';
 import type { FromWorker, JointReply, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
 import { ShardConfig } from './shard-config.js';
 import { BusEnd, type BusMember } from './bus.js';
+import { PeerLinks } from './peer-links.js';
 import { closeUdpSockets, trackUdpSockets } from './udp-sockets.js';
 
 trackUdpSockets();
@@ -76,10 +77,22 @@ let plane!: WebRtcMediaPlane;
 let portLink: PortLink | null = null;
 /** Each plugin's end of the worker bus (bus.ts): its lanes to the other workers. */
 const buses = new Map<string, BusEnd>();
+/**
+ * Direct links to the other workers (peer-links.ts): what arrives goes to the plugin's bus end, a throw
+ * there is counted as the plugin's fault and goes no further.
+ */
+const peers = new PeerLinks((from, pkg, msg) => {
+  try {
+    buses.get(pkg)?.message(from, msg);
+  } catch (err) {
+    fault(log, 'plugin_hook', err, { plugin: pkg, where: 'peer link' });
+  }
+});
 function makeBus(pkg: string, workers: number): BusEnd {
   buses.get(pkg)?.close();
   const bus = new BusEnd(init.index, workers, {
     send: (to, msg) => notice({ n: 'bus', p: pkg, to, msg }),
+    direct: (to, msg) => peers.post(to, pkg, msg),
     forward: (handleId, route, body, tag) => notice({ n: 'forward', p: pkg, handleId, route, body, tag }),
     roomChanged: (room, here) => notice({ n: 'roomChanged', p: pkg, room, here }),
     home: (ps) => (ps as WorkerSession).home,
@@ -315,6 +328,7 @@ async function call(c: MainCall): Promise<unknown> {
     }
     case 'closeMedia':
       for (const b of buses.values()) b.close();
+      peers.close();
       await plane?.close();
       portLink?.close();
       // Whatever a plugin left open: main terminates this thread next (see udp-sockets.ts).
@@ -388,7 +402,11 @@ function onNotice(n: MainNotice): void {
     case 'busLane':
       buses.get(n.p)?.openLane(n.from, n.to, n.sab);
       return;
+    case 'peerPort':
+      peers.set(n.index, n.port);
+      return;
     case 'busDown':
+      peers.drop(n.index);
       buses.get(n.p)?.down(n.index);
       return;
     case 'forwarded': {
@@ -487,7 +505,7 @@ function reportMetrics(): void {
     const pm: Record<string, ReturnType<NonNullable<Plugin['metrics']>> | null> = {};
     for (const [pkg, p] of plugins) pm[pkg] = p.metrics?.() ?? null;
     const media = plane.metrics();
-    const msg = { n: 'metrics', plugins: pm, media, load: load(media), faults: localFaultCounts() } as const;
+    const msg = { n: 'metrics', plugins: pm, media, load: load(media), faults: localFaultCounts(), peerPosts: peers.posted } as const;
     const key = JSON.stringify({ ...msg, load: { ...msg.load, loopLagMs: Math.round(msg.load.loopLagMs / 5), loopLagMaxMs: Math.round(msg.load.loopLagMaxMs / 5) } });
     if (key === lastReported) return;
     lastReported = key;

@@ -14,6 +14,7 @@ import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { WebRtcMediaPlane } from '../media/plane.js';
 import { sumPlaneMetrics } from '../metrics/media.js';
 import { PortReader } from '../media/net/port-reader.js';
+import { MessageChannel } from 'node:worker_threads';
 import { MediaWorker } from './media-worker.js';
 import type { WorkerLoad } from './protocol.js';
 
@@ -70,6 +71,7 @@ export class WorkerPool {
           eventsEnabled: () => this.eventsEnabled(),
           boundWorker: (handleId: number) => this.bound.get(handleId),
           ...(this.onePort ? { portLink: (i: number) => this.reader!.link(i) } : {}),
+          spawned: (w: MediaWorker) => this.wire(w),
         }),
     );
     this.media = this.makePlane();
@@ -83,6 +85,22 @@ export class WorkerPool {
       await Promise.all(this.workers.map((w) => w.start()));
     })();
     return this.started;
+  }
+
+  /**
+   * Direct links (peer-links.ts) between a new thread and every other running one: one MessageChannel
+   * per pair, an end to each. At pool start each worker is wired to those made before it (every pair
+   * once); a restarted worker gets new links to all the others, whose old link to it closed with it.
+   */
+  private wire(w: MediaWorker): void {
+    for (const o of this.workers) {
+      if (o === w || !o.running) continue;
+      const { port1, port2 } = new MessageChannel();
+      if (!w.transfer({ n: 'peerPort', index: o.index, port: port1 }, [port1]) || !o.transfer({ n: 'peerPort', index: w.index, port: port2 }, [port2])) {
+        port1.close();
+        port2.close();
+      }
+    }
   }
 
   /** The one-port reader's counters (null unless in one-port mode). */

@@ -141,6 +141,14 @@ export class PooledPlugin implements Plugin, WorkerClient {
     return this.bus.relayed;
   }
 
+  /** Requests routed here for a worker (WorkerBus.forward) since startup (tests: TextRoom's chat goes direct). */
+  routed = 0;
+
+  /** Posts over the workers' direct links (peer-links.ts), all plugins, as last reported (about once a second). */
+  get peerPosts(): number {
+    return this.workers.reduce((n, w) => n + w.peerPosts, 0);
+  }
+
   /** PeerConnections alive in this plugin's workers, as last reported (tests, leak checks). */
   get peerCount(): number {
     return this.workers.reduce((n, w) => n + w.peerCount, 0);
@@ -231,6 +239,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
   forward(from: MediaWorker, handleId: number, route: ForwardRoute, body: Data, tag: string | null): void {
     const session = this.sessions.get(handleId);
     if (!session) return;
+    this.routed++;
     const reply = (data: Data | null, error: string | null): void => from.notice({ n: 'forwardReply', p: this.package, handleId, tag, data, error });
     if (route.kind === 'all') {
       void Promise.all(this.workers.map((w) => this.send(w, session, tag ?? 'forward', body, null))).then((results) => {

@@ -14,6 +14,7 @@ import type { ForwardRoute, PluginMetrics, PluginResult, SlowLinkInfo } from '..
 import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { CandidatesSnapshot } from '../media/candidates.js';
 import type { PortLinkInit } from '../media/net/port-reader.js';
+import type { MessagePort } from 'node:worker_threads';
 
 /** What the worker needs to build its media plane (workerData). Plugins are loaded afterwards (loadPlugin). */
 export interface WorkerInit {
@@ -116,6 +117,8 @@ export type MainNotice =
   | { n: 'bus'; p: string; from: number; msg: unknown }
   /** The bus's packet lane from worker `from` to worker `to` for plugin `p` (this worker is one end). */
   | { n: 'busLane'; p: string; from: number; to: number; sab: SharedArrayBuffer }
+  /** The direct link to worker `index` (peer-links.ts), sent with the port in the transferList. */
+  | { n: 'peerPort'; index: number; port: MessagePort }
   /** Worker `index` died: plugin `p` drops what crossed to or from it (its lanes first). */
   | { n: 'busDown'; p: string; index: number }
   /** A request a handle on worker `from` sent, routed here (the handle was announced here first; WorkerBus.forward). */
@@ -171,7 +174,7 @@ export type WorkerNotice =
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
   /** Periodic, and after calls: what /metrics and placement read synchronously in main. */
-  | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>> };
+  | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>>; peerPosts?: number };
 
 export type SerializedError = { name: string; message: string; code?: number };
 

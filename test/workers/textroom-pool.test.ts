@@ -106,7 +106,10 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
 
     // 4 senders x M numbered messages into both rooms at once, no waiting.
     const M = 40;
+    await sleep(1100); // a metrics report since the joins: peerPosts is current
     const relayedBefore = tr.relayed;
+    const routedBefore = tr.routed;
+    const postsBefore = tr.peerPosts;
     const got = members.map(() => new Map<string, number[]>());
     // Per sender across both rooms: the order it sent in (room 1 then room 2 for each number).
     const across = members.map(() => new Map<string, string[]>());
@@ -154,11 +157,17 @@ test('TextRoom over 2 workers: members on the other worker than the room get eve
       assert.equal(acks.length, M, `${m.name} acks`);
     }
     // Frames for members on the other worker crossed in batches, not one message each: per room, 2 remote
-    // members x 4 senders x M messages, and M/2 acks for each of its 2 remote senders.
+    // members x 4 senders x M messages, and M/2 acks for each of its 2 remote senders; and the 2 x 2 x M
+    // messages of members into the room on the other worker went there too. All of it worker to worker
+    // over the pair's port (peer-links.ts): nothing through main, neither relayed nor routed.
     const remoteFrames = 2 * (2 * 4 * M + 2 * (M / 2));
-    const relayed = tr.relayed - relayedBefore;
-    if (process.env.TR_DEBUG) console.error(`# ${remoteFrames} frames for remote members crossed in ${relayed} relayed messages`);
-    assert.ok(relayed > 0 && relayed <= remoteFrames / 2, `${relayed} relayed messages for ${remoteFrames} remote frames`);
+    const remoteRequests = 2 * 2 * M;
+    await sleep(1100); // the next metrics report
+    const posts = tr.peerPosts - postsBefore;
+    if (process.env.TR_DEBUG) console.error(`# ${remoteFrames} frames and ${remoteRequests} requests crossed in ${posts} direct posts`);
+    assert.equal(tr.relayed - relayedBefore, 0, 'no batch relayed by main');
+    assert.equal(tr.routed - routedBefore, 0, 'no message routed by main');
+    assert.ok(posts > 0 && posts <= (remoteFrames + remoteRequests) / 2, `${posts} direct posts for ${remoteFrames} remote frames and ${remoteRequests} requests`);
 
     // Whispers from a member on one worker into the room on the other: only the targets, once.
     const remoteRoom = members[2]!.worker === w1 ? 2 : 1;
@@ -315,8 +324,12 @@ test('TextRoom over 2 workers: a dead room worker gives its remote members `dest
     assert.equal(again.textroom, 'success', JSON.stringify(again));
     assert.deepEqual(again.participants, []);
     b.dc.drain();
+    // The restarted worker got a new direct link: b's message goes there and back without main.
+    const routed0 = tr.routed;
+    const relayed0 = tr.relayed;
     await b.dc.request({ textroom: 'message', room: 1, text: 'back' });
     await b.dc.waitJson((e) => e.textroom === 'message' && e.room === 1 && e.text === 'back', 5000, 'b hears itself in room 1 again');
+    assert.deepEqual([tr.routed - routed0, tr.relayed - relayed0], [0, 0], 'message to the restarted worker went over the new link');
     // A new member on the restarted worker joins the other worker's room and hears b.
     const c = await member('c', w1);
     members.push(c);

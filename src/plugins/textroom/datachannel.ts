@@ -14,6 +14,7 @@ import { MAX_MESSAGE_BYTES } from './media.js';
 import { Params } from './params.js';
 import { runDataChannel, type Outcome } from './requests.js';
 import { submit, type Step } from './request-order.js';
+import { handleOf } from './session.js';
 
 /**
  * Refused frames (too large, binary) up to this size are still parsed, only to echo their
@@ -80,6 +81,16 @@ function stepOf(ctx: TrContext, session: PluginSession, data: Buffer | string, b
   }
   const route = ctx.link !== null ? routeOf(ctx, name, body) : null;
   if (route === null) return here(() => run(ctx, session, name, body, tx));
+  // A room this handle is a member of on another worker (the room's worker said so, relay.ts): the
+  // request goes straight there in this turn's batch, without main. Its own key: it may not overtake a
+  // request for the same room still on its way through main (a join), nor be overtaken by one.
+  if (route.kind === 'room') {
+    const direct = directTo(ctx, session, body);
+    if (direct !== null) {
+      const relay = ctx.out.relay!;
+      return { forward: true, key: `direct:${route.room}`, run: () => relay.request(direct, session.handleId, text) };
+    }
+  }
   // Runs on the room's worker, which answers (and fans out) through this one.
   const forwarded = route.kind === 'all' ? { ...body, request: name } : body;
   // Requests for one room go to one worker, in order: they may follow each other without waiting.
@@ -91,6 +102,19 @@ function stepOf(ctx: TrContext, session: PluginSession, data: Buffer | string, b
     ctx.link!.forward(session, route, forwarded, tx ?? null);
   };
   return { forward: true, key, run: forward };
+}
+
+/** The worker of a room named in `body` that this handle is a member of elsewhere (null: none, or no relay). */
+function directTo(ctx: TrContext, session: PluginSession, body: Data): number | null {
+  if (ctx.out.relay === null) return null;
+  let room;
+  try {
+    room = ctx.ids.parse(body.room);
+  } catch {
+    return null;
+  }
+  if (room === undefined) return null;
+  return handleOf(session).remote.get(room) ?? null;
 }
 
 function here(run: () => void): Step {

@@ -200,6 +200,9 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, BusMember<Rela
       if (session === undefined || !session.alive) continue;
       const arg = ops[i + 2]!;
       switch (ops[i]) {
+        case RelayOp.Request:
+          this.direct(session, from, frames[arg as number]);
+          break;
         case RelayOp.Frame: {
           const frame = frames[arg as number];
           if (typeof frame === 'string') ctx.out.sendText(session, frame);
@@ -238,6 +241,18 @@ export class TextRoomPlugin implements Plugin, DataChannelPlugin, BusMember<Rela
       ctx?.log.error(`textroom: forwarded request from handle ${session.handleId} failed: ${(err as Error)?.stack ?? String(err)}`);
       done();
     }
+  }
+
+  /** A member's request that came straight from its worker (relay.ts Request): run as if main had forwarded it. */
+  private direct(session: PluginSession, from: number, text: string | undefined): void {
+    let body: unknown;
+    try {
+      body = typeof text === 'string' ? JSON.parse(text) : null;
+    } catch {
+      body = null;
+    }
+    // The member's worker parsed it before sending: anything else is not from our peer; it is still answered (done).
+    this.forwarded(session, from, body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Data) : {});
   }
 
   /** The merged answer to a forwarded `list` (or why a forwarded request could not run). */
