@@ -1373,6 +1373,14 @@ export class Peer {
     }
   }
 
+  /**
+   * The longest a packet waited in the pacer since the last call, or the oldest waits now (ms; 0
+   * without a pacer). Read by auto_layers (PluginMediaHost.sendQueueMs) to step down before stale drops.
+   */
+  takeSendQueueMs(now: number): number {
+    return this.pacer?.takeRecentWait(now) ?? 0;
+  }
+
   /** Send-side bandwidth estimate towards this peer from its transport-cc feedback (bps), 0 while unknown. */
   get bandwidthEstimate(): number {
     return this.session.estimateBps;
