@@ -77,7 +77,7 @@ export class ViewerAutoLayers {
           c.layers.push(l);
           c.temporals.push(rates.temporal ? t : 2);
           c.costs.push(cost);
-          c.keys.push(rates.keyframeBytes(l));
+          c.keys.push(rates.keyframeBytes(l, now));
         }
       }
       if (c.costs.length === 0) continue;

@@ -43,7 +43,7 @@ export const LAYER_GONE_MS = 1000;
 /** Minimum gap between `slow_link` events to one subscriber. */
 export const SLOWLINK_EVENT_MS = 5000;
 /** An option above the current one must fit this much above its measured cost. */
-export const UP_MARGIN = 1.1;
+export const UP_MARGIN = 1.05;
 /**
  * The probing ceiling for `wantedBps` (bps of the best options plus audio): the estimate at which
  * the best options can be stepped up into (UP_MARGIN over their cost within HEADROOM of the
@@ -251,7 +251,19 @@ export class AutoLayers {
     for (const c of choices) chargeUpgrades(c, budget);
     shareBudget(choices, budget);
     // The pacer towards this subscriber holds packets too long: what is sent does not fit, whatever the costs say.
-    if ((this.media.sendQueueMs?.(sub.session) ?? 0) > QUEUE_DOWN_MS) queueBackOff(choices);
+    const queueMs = this.media.sendQueueMs?.(sub.session) ?? 0;
+    sub.autoQueueMs = Math.round(queueMs);
+    if (queueMs > QUEUE_DOWN_MS) {
+      queueBackOff(choices);
+      sub.autoQueueDowns++;
+    }
+    // What this allocation saw (Admin handle_info): per video m-line, layer/temporal:cost kbit/s (keyframe kB).
+    sub.autoLast = choices.map((c) => ({
+      mid: c.line.mid,
+      cur: c.cur,
+      pick: c.pick,
+      options: c.costs.map((x, k) => `${c.layers[k]}/${c.temporals[k]}:${Number.isFinite(x) ? Math.round(x / 1000) : 'kf'}(${Math.round(c.keys[k]! / 1000)})`),
+    }));
     let down = false;
     for (const c of choices) if (!c.line.explicitLayers) down = this.apply(c, now) || down;
     if (down && now - sub.lastSlowLinkMs >= SLOWLINK_EVENT_MS && (previous === 0 || est < previous * 0.95 || down)) {
@@ -274,7 +286,7 @@ export class AutoLayers {
         c.layers.push(l);
         c.temporals.push(r.temporal ? t : 2);
         c.costs.push(cost);
-        c.keys.push(r.keyframeBytes(l));
+        c.keys.push(r.keyframeBytes(l, now));
       }
     }
     cheapestFirst(c);

@@ -151,7 +151,7 @@ export class Forwarder {
       }
     }
     if (ps.type === 'video' && settings.auto_layers && !padding) {
-      ps.rates.add(layer, tid, n, keyframe, ts);
+      ps.rates.add(layer, tid, n, keyframe, ts, now);
     }
     const simulcast = ps.type === 'video' && ps.simulcast;
     const auto = settings.auto_layers;

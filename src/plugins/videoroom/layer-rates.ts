@@ -19,6 +19,12 @@ const LAYERS = 3;
 export const DELTA_TAU_MS = 2000;
 /** Time constant of the amortised keyframe rate. */
 export const KEY_TAU_MS = 4000;
+/**
+ * A remembered keyframe size counts half as much every this long: a layer nobody asks keyframes of
+ * keeps the size of its last one (say a large one from a moment the encoder was pushing), which
+ * would otherwise bar a step up to it for good.
+ */
+export const KEY_FORGET_MS = 5000;
 
 /** Byte counters per simulcast layer and VP8 temporal layer, and the bitrates derived from them. */
 export class LayerRates {
@@ -41,13 +47,15 @@ export class LayerRates {
   /** Size of the latest keyframe per layer (growing while its packets arrive) and of the one before. */
   private readonly keyLatest = new Float64Array(LAYERS);
   private readonly keyBefore = new Float64Array(LAYERS);
+  /** When each layer's latest keyframe started (ms). */
+  private readonly keyAt = new Float64Array(LAYERS);
   private at = -1;
 
   /**
    * One packet of `len` bytes of layer `layer`, temporal layer `tid` (-1 unknown) and RTP timestamp
-   * `ts`; `keyStart`: it starts a keyframe (the rest of the keyframe shares its timestamp).
+   * `ts` at `now` (ms); `keyStart`: it starts a keyframe (the rest of the keyframe shares its timestamp).
    */
-  add(layer: number, tid: number, len: number, keyStart: boolean, ts: number): void {
+  add(layer: number, tid: number, len: number, keyStart: boolean, ts: number, now: number): void {
     const l = layer < LAYERS ? layer : LAYERS - 1;
     if (tid >= 0) this.temporal = true;
     this.bytes[l * 3 + (tid > 0 ? (tid < 2 ? tid : 2) : 0)] += len;
@@ -55,6 +63,7 @@ export class LayerRates {
       this.keyBefore[l] = this.keyLatest[l]!;
       this.keyLatest[l] = 0;
       this.keyTs[l] = ts;
+      this.keyAt[l] = now;
     }
     if (ts === this.keyTs[l]) {
       this.keyBytes[l] += len;
@@ -106,11 +115,12 @@ export class LayerRates {
     return c;
   }
 
-  /** The larger of layer `l`'s last two keyframes (bytes; 0 before one was seen). */
-  keyframeBytes(l: number): number {
+  /** The larger of layer `l`'s last two keyframes (bytes; 0 before one was seen), halved every KEY_FORGET_MS since the latest. */
+  keyframeBytes(l: number, now: number): number {
     const a = this.keyLatest[l]!;
     const b = this.keyBefore[l]!;
-    return a > b ? a : b;
+    const age = now - this.keyAt[l]!;
+    return (a > b ? a : b) * (age > 0 ? Math.pow(0.5, age / KEY_FORGET_MS) : 1);
   }
 
   /** Total bitrate of every layer over the last window. */

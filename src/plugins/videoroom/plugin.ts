@@ -283,7 +283,7 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
         autoupdate: sub.autoupdate,
         streams: sub.streamList(),
         // Portunus only: what auto_layers last decided with.
-        ...(sub.room.settings.auto_layers ? { auto_layers: { estimate: Math.round(sub.autoEstimate), paused: sub.streams.filter((s) => s.autoPaused).map((s) => s.mid), evaluations: this.forwarder?.autoLayers.evaluations ?? 0 } } : {}),
+        ...(sub.room.settings.auto_layers ? { auto_layers: { estimate: Math.round(sub.autoEstimate), paused: sub.streams.filter((s) => s.autoPaused).map((s) => s.mid), evaluations: this.forwarder?.autoLayers.evaluations ?? 0, queue_downs: sub.autoQueueDowns, queue_ms: sub.autoQueueMs, last: sub.autoLast } } : {}),
         hangingup: 0,
         destroyed: 0,
       };

@@ -40,6 +40,10 @@ export class Subscriber {
   nextAutoAt = 0;
   autoEstimate = 0;
   lastSlowLinkMs = -Infinity;
+  /** auto_layers diagnostics (handle_info): step downs forced by the pacer queue, the last wait read, the last allocation. */
+  autoQueueDowns = 0;
+  autoQueueMs = 0;
+  autoLast: Array<{ mid: string; cur: number; pick: number; options: string[] }> = [];
   owner: Participant | undefined;
 
   constructor(

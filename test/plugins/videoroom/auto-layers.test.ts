@@ -160,7 +160,7 @@ test('auto_layers: two publishers share one subscriber estimate, the one who tal
   const speak = (who: TestSession, seq: number, level: number): void => {
     h.rtp(who, info('0', 'audio', 999), rtpPacket({ pt: 111, seq, ts: seq * 960, ssrc: 999, ext: [{ id: 1, data: [0x80 | level] }], payload: Buffer.alloc(80) }));
   };
-  // One top layer (~1 Mbit/s, with the 10 % a step up needs to spare) and a lower one fit 85 % of it, two top layers do not.
+  // One top layer (~1 Mbit/s, with the 5 % a step up needs to spare) and a lower one fit 85 % of it, two top layers do not.
   h.host.estimates.set(sub.handleId, 1_600_000);
   let seq = 0;
   const run = (ms: number, talker: TestSession): void => {
