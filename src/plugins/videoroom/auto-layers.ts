@@ -62,10 +62,12 @@ export const UP_SUSTAIN_MS = 2000;
  */
 export const KEYFRAME_SEND_MS = 500;
 /**
- * The pacer held a packet of this subscriber this long (it drops video at 1 s): the link does not
- * carry what is sent, whatever the costs say; step down now.
+ * The pacer held a packet of this subscriber this long (it drops video at 1 s, and drains any
+ * backlog within 500 ms unless starved of CPU): what is sent does not fit, whatever the costs say;
+ * step down now. Not lower: on a loaded machine a late timer alone holds packets 100-300 ms, and
+ * at 250 ms that stepped a subscriber down on a clean link.
  */
-export const QUEUE_DOWN_MS = 250;
+export const QUEUE_DOWN_MS = 400;
 
 /**
  * One video stream's options, as the allocation sees them (the Streaming plugin's viewers use the
