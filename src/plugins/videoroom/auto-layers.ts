@@ -56,11 +56,13 @@ export function probeCeiling(wantedVideoBps: number, audioBps: number): number {
 export const UP_SUSTAIN_MS = 2000;
 /**
  * A step up to another layer asks the publisher for a keyframe of it: one that would take longer
- * than this to leave at the budget freezes the picture (and queues everything behind it), so the
- * layer is not offered. Chrome caps VP8 keyframes at ~0.3 s of its target rate, so on a link that
- * carries the layer this never bites; under a cap well below the layer's rate it does.
+ * than this to leave at the budget is dropped by the pacer (stale after 1 s) before it is whole,
+ * and the picture freezes, so the layer is not offered. Not shorter: on a free link the budget is
+ * only what probing showed (it aims no higher than the best layer needs), and Chromium's 720p
+ * keyframes from a noisy camera reached 130-200 kB in the browser test, which a 500 ms limit kept
+ * from the top layer for 15 s after the cap was lifted.
  */
-export const KEYFRAME_SEND_MS = 500;
+export const KEYFRAME_SEND_MS = 1000;
 /**
  * The pacer held a packet of this subscriber this long (it drops video at 1 s, and drains any
  * backlog within 500 ms unless starved of CPU): what is sent does not fit, whatever the costs say;
