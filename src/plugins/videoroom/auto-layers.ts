@@ -207,6 +207,16 @@ interface Choice extends LayerChoice {
   ps: PublishedStream;
 }
 
+/** The last allocation of a subscriber for handle_info: per video m-line, `layer/temporal:cost kbit/s (keyframe kB)`, `kf` where a keyframe barred the option. */
+export function autoLayersInfo(last: readonly LayerChoice[], mids: readonly string[]): Array<{ mid: string; cur: number; pick: number; options: string[] }> {
+  return last.map((c, i) => ({
+    mid: mids[i] ?? '',
+    cur: c.cur,
+    pick: c.pick,
+    options: c.costs.map((x, k) => `${c.layers[k]}/${c.temporals[k]}:${Number.isFinite(x) ? Math.round(x / 1000) : 'kf'}(${Math.round(c.keys[k]! / 1000)})`),
+  }));
+}
+
 export class AutoLayers {
   /** Allocations made (tests, diagnostics). */
   evaluations = 0;
@@ -261,13 +271,8 @@ export class AutoLayers {
       queueBackOff(choices);
       sub.autoQueueDowns++;
     }
-    // What this allocation saw (Admin handle_info): per video m-line, layer/temporal:cost kbit/s (keyframe kB).
-    sub.autoLast = choices.map((c) => ({
-      mid: c.line.mid,
-      cur: c.cur,
-      pick: c.pick,
-      options: c.costs.map((x, k) => `${c.layers[k]}/${c.temporals[k]}:${Number.isFinite(x) ? Math.round(x / 1000) : 'kf'}(${Math.round(c.keys[k]! / 1000)})`),
-    }));
+    // What this allocation saw, for Admin handle_info (formatted only when asked: autoLayersInfo).
+    sub.autoLast = choices;
     let down = false;
     for (const c of choices) if (!c.line.explicitLayers) down = this.apply(c, now) || down;
     if (down && now - sub.lastSlowLinkMs >= SLOWLINK_EVENT_MS && (previous === 0 || est < previous * 0.95 || down)) {
