@@ -872,6 +872,7 @@ export class Gateway {
       sendPli: (ps, mid) => media.sendPli?.(ps as Handle, mid),
       sendRemb: (ps, bitrate) => media.sendRemb?.(ps as Handle, bitrate),
       bandwidthEstimate: (ps, wanted) => media.bandwidthEstimate?.(ps as Handle, wanted) ?? 0,
+      sendQueueMs: (ps) => media.sendQueueMs?.(ps as Handle) ?? 0,
       sendData: (ps, text) => media.relayData?.(ps as Handle, null, text),
       sendRtp: (ps, mid, packet) => media.relayRtp?.(ps as Handle, mid, packet, packet.length),
     };

@@ -76,6 +76,8 @@ export interface MediaPlane {
   sendRemb?(handle: MediaHandle, bitrate: number): void;
   /** Send-side estimate towards the handle's peer (bps, 0 unknown); `wantedBps` caps probing. */
   bandwidthEstimate?(handle: MediaHandle, wantedBps?: number): number;
+  /** Longest pacer wait towards the handle's peer since the last call (ms, see PluginMediaHost.sendQueueMs). */
+  sendQueueMs?(handle: MediaHandle): number;
   /**
    * The media part of Admin `handle_info` (ICE/DTLS state, `streams` statistics), or null without a PeerConnection.
    * May be asynchronous (a PeerConnection that lives in a media worker).

@@ -83,6 +83,12 @@ export interface PluginMediaHost {
    * would send on a free link, so bandwidth probes aim no higher. Optional: hosts without it have no estimate.
    */
   bandwidthEstimate?(session: PluginSession, wantedBps?: number): number;
+  /**
+   * How long the core's pacer towards the peer held a packet at most since the last call, or holds
+   * the oldest one now (ms; 0 without a pacer). Portunus-only, for auto_layers: a queue that backs
+   * up says the link does not carry what is sent before the estimate does. Optional.
+   */
+  sendQueueMs?(session: PluginSession): number;
   /** TextRoom's name for relayData(session, null, text). */
   sendData(session: PluginSession, text: string): void;
   /** AudioBridge's name for relayRtp(session, mid, packet, packet.length). */

@@ -1400,6 +1400,23 @@ export class Peer implements ClockClient {
     }
   }
 
+  /**
+   * The longest a packet waited in the pacer since the last call, or the oldest waits now (ms; 0
+   * without a pacer). Read by auto_layers (PluginMediaHost.sendQueueMs) to step down before stale drops.
+   */
+  takeSendQueueMs(now: number): number {
+    const p = this.pacer;
+    if (p === null) return 0;
+    // What a late timer explains is the process's (CPU starvation), not the link's: on the loaded
+    // machine a 400 ms stall stepped subscribers down to their cheapest layer on a free link.
+    const late = Math.max(this.pacerLateMs, this.pacerTimer !== null ? now - this.pacerTimerAt : 0);
+    this.pacerLateMs = 0;
+    return Math.max(0, p.takeRecentWait(now) - Math.max(0, late));
+  }
+
+  /** Longest a pacer timer fired after its time since the last takeSendQueueMs() (ms). */
+  private pacerLateMs = 0;
+
   /** Send-side bandwidth estimate towards this peer from its transport-cc feedback (bps), 0 while unknown. */
   get bandwidthEstimate(): number {
     return this.session.estimateBps;
@@ -1603,11 +1620,12 @@ export class Peer implements ClockClient {
   private pacerTimer: NodeJS.Timeout | null = null;
   private pacerTimerAt = Infinity;
   private readonly onPacerTimer = (): void => {
+    const now = performance.now();
+    if (now - this.pacerTimerAt > this.pacerLateMs) this.pacerLateMs = now - this.pacerTimerAt;
     this.pacerTimer = null;
     this.pacerTimerAt = Infinity;
     const p = this.pacer;
     if (this.closed || p === null || !this.up || this.srtpOut === null || this.remoteAddress === null) return;
-    const now = performance.now();
     try {
       this.flushPacer(now, false);
     } catch (err) {

@@ -460,6 +460,10 @@ export class WebRtcMediaPlane implements MediaPlane {
     return p.bandwidthEstimate;
   }
 
+  sendQueueMs(handle: MediaHandle): number {
+    return this.peers.get(handle.handleId)?.takeSendQueueMs(performance.now()) ?? 0;
+  }
+
   sendRemb(handle: MediaHandle, bitrate: number): void {
     this.peers.get(handle.handleId)?.sendRemb(bitrate);
   }

@@ -70,6 +70,9 @@ export class RoutingMediaPlane implements MediaPlane {
   bandwidthEstimate(h: MediaHandle, wantedBps?: number): number {
     return this.planeOf(h).bandwidthEstimate?.(h, wantedBps) ?? 0;
   }
+  sendQueueMs(h: MediaHandle): number {
+    return this.planeOf(h).sendQueueMs?.(h) ?? 0;
+  }
   handleInfo(h: MediaHandle): Record<string, unknown> | null | Promise<Record<string, unknown> | null> {
     return this.planeOf(h).handleInfo?.(h) ?? null;
   }

@@ -239,6 +239,7 @@ function makeHost(pkg: string): PluginHost & PluginMediaHost {
     sendPli: (ps, mid) => plane.sendPli(ps as WorkerSession, mid),
     sendRemb: (ps, bitrate) => plane.sendRemb(ps as WorkerSession, bitrate),
     bandwidthEstimate: (ps, wanted) => plane.bandwidthEstimate(ps as WorkerSession, wanted),
+    sendQueueMs: (ps) => plane.sendQueueMs(ps as WorkerSession),
     sendData: (ps, text) => plane.relayData(ps as WorkerSession, null, text),
     sendRtp: (ps, mid, packet) => plane.relayRtp(ps as WorkerSession, mid, packet, packet.length),
   };

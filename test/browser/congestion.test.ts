@@ -164,10 +164,13 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
           for (let i = 0; i < 40 && !(await watchDown()); i++) await watch('capped', 0);
           // What the gateway saw (Portunus: its estimate towards the subscriber, in handle_info).
           const ids = (await subPage.evaluate('harness.ids()')) as { session: number; sub: number };
-          const info = await postJson(`${gw!.adminUrl}/${ids.session}/${ids.sub}`, { janus: 'handle_info', transaction: 'hi', admin_secret: gw!.adminSecret }).catch((e: Error) => ({ error: e.message }));
-          const hi = (info as { info?: { webrtc?: { bwe?: unknown } } }).info;
-          const bwe = hi?.webrtc?.bwe ?? (info as { info?: Record<string, unknown> }).info?.['bwe'];
-          console.log(`# congestion ${kind} handle_info bwe: ${JSON.stringify(bwe ?? Object.keys(hi ?? {}))} plugin: ${JSON.stringify((hi as Record<string, unknown> | undefined)?.['plugin_specific'])}`);
+          const printInfo = async (when: string): Promise<void> => {
+            const info = await postJson(`${gw!.adminUrl}/${ids.session}/${ids.sub}`, { janus: 'handle_info', transaction: 'hi', admin_secret: gw!.adminSecret }).catch((e: Error) => ({ error: e.message }));
+            const hi = (info as { info?: { webrtc?: { bwe?: unknown } } }).info;
+            const bwe = hi?.webrtc?.bwe ?? (info as { info?: Record<string, unknown> }).info?.['bwe'];
+            console.log(`# congestion ${kind} handle_info ${when} bwe: ${JSON.stringify(bwe ?? Object.keys(hi ?? {}))} plugin: ${JSON.stringify((hi as Record<string, unknown> | undefined)?.['plugin_specific'])}`);
+          };
+          await printInfo('after the step down');
           await watch('capped', CAPPED_MS - (Date.now() - capAt));
           const capped = samples.filter((x) => x.phase === 'capped');
           const tail = capped.slice(-16); // last ~8 s
@@ -181,6 +184,7 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
           link!.clear();
           let good = 0;
           const backMs = await watch('lifted', 30_000, (s, x) => (good = s.frameHeight === top && x.kbps >= cleanKbps * 0.6 ? good + 1 : 0) >= 2);
+          await printInfo('after the lift');
           const summary = {
             gateway: kind,
             layers: heights,

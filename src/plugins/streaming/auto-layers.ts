@@ -5,8 +5,9 @@
  * negotiates, with RTX so probes can find bandwidth again) is shared among its streams: audio
  * first, then video in m-line order, each video stream first its cheapest option (lowest
  * substream, lowest VP8 temporal layer; paused when even that does not fit, audio goes on), then
- * upgrades to the best substream/temporal pair whose measured bitrate fits. Down at once, up held
- * back after a step down as in VideoRoom. A `configure` with `substream`/`temporal` takes that
+ * upgrades to the best substream/temporal pair whose measured bitrate fits. Down at once (also when
+ * the pacer towards the viewer backs up), up with VideoRoom's hysteresis (margin, keyframe size,
+ * a sustained wish, the hold after a step down). A `configure` with `substream`/`temporal` takes that
  * stream out of the automatic choice. When the estimate forces a stream down the viewer gets
  * `{"streaming":"slow_link","id":<mountpoint>,"current-bitrate":<estimate>}` (at most every 5 s).
  *
@@ -18,12 +19,16 @@ import {
   AUTO_EVAL_MS,
   HEADROOM,
   LAYER_GONE_MS,
+  QUEUE_DOWN_MS,
   SLOWLINK_EVENT_MS,
+  chargeUpgrades,
+  probeCeiling,
   cheapestFirst,
   choiceIndex,
+  queueBackOff,
   shareBudget,
   steppedDown,
-  upHeld,
+  upAllowed,
   type LayerChoice,
 } from '../videoroom/auto-layers.js';
 import type { ViewerStream } from './viewer-stream.js';
@@ -61,7 +66,7 @@ export class ViewerAutoLayers {
       }
       if (st.spec.type !== 'video' || rates === null) continue;
       rates.refresh(now);
-      const c: Choice = { v, layers: [], temporals: [], costs: [], pick: 0, fixed: v.explicitLayers };
+      const c: Choice = { v, layers: [], temporals: [], costs: [], keys: [], pick: 0, cur: -1, fixed: v.explicitLayers };
       const maxLayer = st.spec.simulcast ? 2 : 0;
       for (let l = 0; l <= maxLayer; l++) {
         if (now - st.lastLayerMs[l]! > LAYER_GONE_MS) continue;
@@ -72,15 +77,16 @@ export class ViewerAutoLayers {
           c.layers.push(l);
           c.temporals.push(rates.temporal ? t : 2);
           c.costs.push(cost);
+          c.keys.push(rates.keyframeBytes(l, now));
         }
       }
       if (c.costs.length === 0) continue;
       cheapestFirst(c);
+      c.cur = v.autoPaused ? -1 : choiceIndex(c, st.spec.simulcast ? v.targetSubstream : 0, v.targetTemporal);
       wanted += c.costs[c.costs.length - 1]!;
       choices.push(c);
     }
-    wanted += audioBps;
-    const est = media.bandwidthEstimate?.(this.session, wanted > 0 ? wanted * 1.2 : 0) ?? 0;
+    const est = media.bandwidthEstimate?.(this.session, probeCeiling(wanted, audioBps)) ?? 0;
     if (est <= 0 || choices.length === 0) return;
     this.evaluations++;
     this.estimate = est;
@@ -90,7 +96,9 @@ export class ViewerAutoLayers {
       const k = choiceIndex(c, c.v.stream.spec.simulcast ? c.v.targetSubstream : 0, c.v.targetTemporal);
       budget -= k >= 0 ? c.costs[k]! : c.costs[c.costs.length - 1]!;
     }
+    for (const c of choices) chargeUpgrades(c, budget);
     shareBudget(choices, budget);
+    if ((media.sendQueueMs?.(this.session) ?? 0) > QUEUE_DOWN_MS) queueBackOff(choices);
     let down = false;
     for (const c of choices) if (!c.fixed) down = this.apply(c, now) || down;
     if (down && now - this.lastSlowLinkMs >= SLOWLINK_EVENT_MS) {
@@ -104,6 +112,7 @@ export class ViewerAutoLayers {
     const v = c.v;
     const simulcast = v.stream.spec.simulcast;
     if (c.pick < 0) {
+      v.autoUpSinceMs = NaN;
       if (v.autoPaused) return false;
       v.autoPaused = true;
       steppedDown(v, now);
@@ -111,10 +120,10 @@ export class ViewerAutoLayers {
     }
     const layer = c.layers[c.pick]!;
     const temporal = c.temporals[c.pick]!;
-    const cur = choiceIndex(c, v.autoPaused ? -1 : simulcast ? v.targetSubstream : 0, v.targetTemporal);
-    const curCost = v.autoPaused || cur < 0 ? -1 : c.costs[cur]!;
+    const curCost = v.autoPaused || c.cur < 0 ? -1 : c.costs[c.cur]!;
     const up = c.costs[c.pick]! > curCost;
-    if (up && upHeld(v, now)) return false;
+    if (!up) v.autoUpSinceMs = NaN;
+    else if (!upAllowed(v, now)) return false;
     if (v.autoPaused) {
       v.autoPaused = false;
       v.resync(); // continue seq/ts, wait for a keyframe

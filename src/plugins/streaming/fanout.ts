@@ -102,8 +102,7 @@ export function deliverRtp(media: PluginMediaHost, st: MpStream, sub: number, bu
   const rates = st.rates;
   if (rates !== null) {
     // auto_layers: what each substream / temporal layer costs, and room for the core's transport-cc stamp.
-    if (tid >= 0) rates.temporal = true;
-    rates.bytes[Math.min(sub, 2) * 3 + (tid > 0 ? Math.min(tid, 2) : 0)] += len;
+    rates.add(sub, tid, len, kf, rtpTimestamp(buf), now);
     st.lastLayerMs[Math.min(sub, 2)] = now;
     const n = withTwccRoom(st.scratch!, buf, len);
     if (n > 0) {

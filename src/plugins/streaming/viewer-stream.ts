@@ -35,6 +35,8 @@ export class ViewerStream {
   autoPaused = false;
   lastAutoDownMs = -Infinity;
   lastAutoUpMs = -Infinity;
+  /** auto_layers: since when the allocation has wanted a step up for this stream without a break (NaN: it does not). */
+  autoUpSinceMs = NaN;
   autoUpHoldMs = 0;
 
   constructor(

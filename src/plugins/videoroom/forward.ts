@@ -151,8 +151,7 @@ export class Forwarder {
       }
     }
     if (ps.type === 'video' && settings.auto_layers && !padding) {
-      if (tid >= 0) ps.rates.temporal = true;
-      ps.rates.bytes[layer * 3 + (tid > 0 ? Math.min(tid, 2) : 0)] += n;
+      ps.rates.add(layer, tid, n, keyframe, ts, now);
     }
     const simulcast = ps.type === 'video' && ps.simulcast;
     const auto = settings.auto_layers;

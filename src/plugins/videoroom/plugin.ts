@@ -3,6 +3,7 @@
  * publisher flow (publisher.ts, publishing.ts) or the subscriber flow (subscriber.ts), owns the
  * handle lifecycle, and hands the packet path to the Forwarder (forward.ts).
  */
+import { autoLayersInfo } from './auto-layers.js';
 import { replyOf, RequestQueue } from '../request-queue.js';
 import { VIDEOROOM_INFO } from '../catalog.js';
 import { fault } from '../../core/fault.js';
@@ -283,7 +284,7 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
         autoupdate: sub.autoupdate,
         streams: sub.streamList(),
         // Portunus only: what auto_layers last decided with.
-        ...(sub.room.settings.auto_layers ? { auto_layers: { estimate: Math.round(sub.autoEstimate), paused: sub.streams.filter((s) => s.autoPaused).map((s) => s.mid), evaluations: this.forwarder?.autoLayers.evaluations ?? 0 } } : {}),
+        ...(sub.room.settings.auto_layers ? { auto_layers: { estimate: Math.round(sub.autoEstimate), paused: sub.streams.filter((s) => s.autoPaused).map((s) => s.mid), evaluations: this.forwarder?.autoLayers.evaluations ?? 0, queue_downs: sub.autoQueueDowns, queue_ms: sub.autoQueueMs, last: autoLayersInfo(sub.autoLast, sub.autoLast.map((c) => c.line.mid)) } } : {}),
         hangingup: 0,
         destroyed: 0,
       };

@@ -191,6 +191,8 @@ export class SubStream {
   autoPaused = false;
   lastAutoDownMs = -Infinity;
   lastAutoUpMs = -Infinity;
+  /** auto_layers: since when the allocation has wanted a step up for this stream without a break (NaN: it does not). */
+  autoUpSinceMs = NaN;
   /** auto_layers: how long after a step down no step up is tried (grows while step ups keep failing). */
   autoUpHoldMs = 0;
   /** Per-m-line opus/H.264 things the offer advertises (h264-profile etc. in `streams`). */

@@ -6,6 +6,7 @@
  * offered a new offer goes out, or, while one is still waiting for its answer, the change is
  * coalesced into the next offer (`updating`).
  */
+import type { LayerChoice } from './auto-layers.js';
 import { randomInt } from 'node:crypto';
 import type { Jsep } from '../../core/jsep.js';
 import type { PluginSession } from '../../core/plugin.js';
@@ -40,6 +41,10 @@ export class Subscriber {
   nextAutoAt = 0;
   autoEstimate = 0;
   lastSlowLinkMs = -Infinity;
+  /** auto_layers diagnostics (handle_info): step downs forced by the pacer queue, the last wait read, the last allocation. */
+  autoQueueDowns = 0;
+  autoQueueMs = 0;
+  autoLast: ReadonlyArray<LayerChoice & { line: { mid: string } }> = [];
   owner: Participant | undefined;
 
   constructor(

@@ -68,6 +68,11 @@ export class RecordingHost implements PluginHost, PluginMediaHost {
   sendRemb(session: PluginSession, bitrate: number): void {
     this.rembs.push({ handleId: session.handleId, bitrate });
   }
+  /** How long the core's pacer held packets towards a handle (ms), as sendQueueMs reports it. */
+  readonly queueMs = new Map<number, number>();
+  sendQueueMs(session: PluginSession): number {
+    return this.queueMs.get(session.handleId) ?? 0;
+  }
   bandwidthEstimate(session: PluginSession, wantedBps?: number): number {
     if (wantedBps !== undefined) this.wanted.set(session.handleId, wantedBps);
     return this.estimates.get(session.handleId) ?? 0;
