@@ -54,6 +54,8 @@ export interface ClusterStatus {
   stats: Record<string, Record<string, number>>;
   /** Per plugin: links from this node's publishers, remote publishers from other nodes, counters. */
   cascade: Record<string, Record<string, unknown>>;
+  /** Per plugin: participant id claims (participant-ids.ts counters). */
+  ids: Record<string, Record<string, number>>;
 }
 
 export function defaultNodeName(): string {
@@ -386,7 +388,9 @@ export class Cluster {
     }
     const cascade: Record<string, Record<string, unknown>> = {};
     for (const [pkg, c] of this.cascades) cascade[pkg] = c.status();
-    return { node: this.name, instance: this.instance, redis_up: this.up, epoch: this.epoch, nodes: this.registry.view.list(), rooms, stats, cascade };
+    const ids: Record<string, Record<string, number>> = {};
+    for (const [pkg, p] of this.pids) ids[pkg] = { ...p.stats };
+    return { node: this.name, instance: this.instance, redis_up: this.up, epoch: this.epoch, nodes: this.registry.view.list(), rooms, stats, cascade, ids };
   }
 
   /** Leaves the cluster: record removed, `bye` said, connections closed. Rooms stay stored. */

@@ -122,6 +122,7 @@ test('participant ids are unique cluster-wide: an id held on one node is refused
   assert.equal(q.id, 4242);
   assert.match(await joinError(a, 4242), /436/, '4242 is taken (on B)');
   await q.sig.message(q.handle, { request: 'leave' });
+  const t0 = Date.now();
   // Released by the leave (asynchronously, through Redis).
   let again: Who | null = null;
   await until('4242 free again on A', async () => {
@@ -133,6 +134,7 @@ test('participant ids are unique cluster-wide: an id held on one node is refused
     }
   });
   assert.equal(again!.id, 4242);
+  console.log(`# 4242 free on A ${Date.now() - t0} ms after the leave on B; B's claims: ${JSON.stringify((await clusterInfo(b))['ids'])}`);
   await again!.sig.message(again!.handle, { request: 'leave' });
 });
 
