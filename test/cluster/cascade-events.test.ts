@@ -138,6 +138,31 @@ test('participant ids are unique cluster-wide: an id held on one node is refused
   await again!.sig.message(again!.handle, { request: 'leave' });
 });
 
+test('a stale claim (a join that failed after claiming its id on B) is taken over by a join on A once the claim is no longer recent', { timeout: 60_000 }, async () => {
+  const sig = await Signalling.open(b.srv.wsUrl);
+  sigs.push(sig);
+  const h = await sig.attach();
+  // The id is claimed, then VideoRoom refuses the join (display must be a string): the claim stays.
+  await assert.rejects(sig.message(h, { request: 'join', ptype: 'publisher', room: ROOM, id: 5151, display: 77 }), /456|display/);
+  // While the claim is recent, its holder counts it as a join on its way: refused.
+  assert.match(await joinError(a, 5151), /436/);
+  const t0 = Date.now();
+  let w: Who | null = null;
+  await until('5151 taken over on A', async () => {
+    try {
+      w = await joinAs(a, 'heir', 5151);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 20_000);
+  assert.equal(w!.id, 5151);
+  const ids = (await clusterInfo(a))['ids'] as JsonObject;
+  assert.ok(Number((ids['janus.plugin.videoroom'] as JsonObject)['taken_over']) >= 1, JSON.stringify(ids));
+  console.log(`# stale claim taken over ${Date.now() - t0} ms later`);
+  await w!.sig.message(w!.handle, { request: 'leave' });
+});
+
 test('talking: a participant on B gets the same talking / stopped-talking events as one on A', { timeout: 90_000 }, async () => {
   const onA = await joinAs(a, 'listener-a');
   const onB = await joinAs(b, 'listener-b');
