@@ -341,7 +341,10 @@ export class Cluster {
       await this.registry.beat();
       await this.store.publish({ t: 'hello', node: this.name });
       await this.syncRooms();
-      for (const c of this.cascades.values()) await c.resync();
+      for (const [pkg, c] of this.cascades) {
+        await c.resync();
+        await this.pids.get(pkg)?.reclaim(c.local);
+      }
     } catch (err) {
       this.log.warn(`cluster: could not register: ${String(err)}`);
     }

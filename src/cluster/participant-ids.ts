@@ -18,8 +18,10 @@
  *
  * A claim is released when the participant leaves (or is kicked) here, and every claim of a room goes
  * with the room. Without Redis the join goes ahead with VideoRoom's local check only (what a single
- * node does); a failed join leaves its claim behind until the room goes, harmlessly (stale claims are
- * taken over).
+ * node does), and when Redis is back each node claims its participants' ids again (reclaim); a failed
+ * join leaves its claim behind until the room goes, harmlessly (a stale claim is taken over once it is
+ * no longer recent). Claims follow the plugin's events (`leaving`, `kicked`, `destroyed`): with
+ * VideoRoom's `events = false` they are only ever taken over, never released.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -156,6 +158,20 @@ export class ParticipantIds {
   dropRoom(key: string): void {
     for (const k of this.recent.keys()) if (k.startsWith(`${key}\n`)) this.recent.delete(k);
     if (this.o.up()) this.o.store.dropPids(this.o.plugin, key).catch(() => undefined);
+  }
+
+  /**
+   * Redis (re)connected, perhaps empty: the ids of this node's participants are claimed again (those
+   * joined while it was away, or all of them after Redis lost its data). A clash (the same id taken on
+   * another node meanwhile) cannot be undone here: it is logged.
+   */
+  async reclaim(rooms: ReadonlyMap<string, { present: ReadonlySet<string> }>): Promise<void> {
+    for (const [key, st] of rooms) {
+      for (const id of st.present) {
+        const holder = await this.o.store.claimPid(this.o.plugin, key, id, this.owner);
+        if (holder !== null && holder !== this.owner) this.o.log.warn(`cluster: room ${key}: participant id ${id} is also claimed by node ${holder.split('\n')[0]} (taken on both while Redis was away)`);
+      }
+    }
   }
 
   private async stringMode(room: string | number): Promise<boolean> {
