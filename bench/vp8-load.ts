@@ -22,9 +22,10 @@ export interface Vp8Pacer {
 
 /**
  * Every 5 ms, sends each publisher the packets due since the start at `rate` packets/s (one frame per
- * packet, a key frame once a second), reusing one buffer per publisher.
+ * packet, a key frame once a second), reusing one buffer per publisher; sequence numbers from
+ * `seqBase` + 1.
  */
-export function paceVp8(pubs: ReadonlyArray<{ sendRtp(mid: string, buf: Buffer, len: number): void }>, size: number, rate: number): Vp8Pacer {
+export function paceVp8(pubs: ReadonlyArray<{ sendRtp(mid: string, buf: Buffer, len: number): void }>, size: number, rate: number, seqBase = 0): Vp8Pacer {
   const packets = pubs.map(() => vp8Packet(size));
   const sent = pubs.map(() => 0);
   const start = performance.now();
@@ -38,7 +39,8 @@ export function paceVp8(pubs: ReadonlyArray<{ sendRtp(mid: string, buf: Buffer, 
     for (let i = 0; i < pubs.length; i++) {
       const b = packets[i]!;
       while (sent[i]! < due) {
-        const n = ++sent[i]!;
+        // seqBase: a pacer that takes over from another (a new rate) continues its sequence numbers.
+        const n = ++sent[i]! + seqBase;
         b.writeUInt16BE(n & 0xffff, 2);
         b.writeUInt32BE((n * Math.round(90000 / rate)) >>> 0, 4);
         b[16] = n % rate === 1 ? 0x10 : 0x11;

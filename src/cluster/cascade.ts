@@ -411,6 +411,9 @@ export class Cascade {
   onPluginEvent(data: Data): void {
     const key = roomKey(data.room);
     if (key === null || this.o.roomIdOf(key) === undefined) return;
+    // Audio levels (talking) change nothing the cascade reads: every node computes them itself from the
+    // packets it gets (the remote publisher carries the audio-level extension id).
+    if (data.videoroom === 'talking' || data.videoroom === 'stopped-talking') return;
     const ev = data.event;
     const id = data.id;
     if ((ev === 'leaving' || ev === 'kicked') && id !== undefined) {

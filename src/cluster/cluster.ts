@@ -18,6 +18,7 @@ import { leastLoaded, type NodeLoad, type NodeRecord } from './nodes.js';
 import { Registry } from './registry.js';
 import { ClusterRooms } from './rooms.js';
 import { Cascade } from './cascade.js';
+import { ParticipantIds } from './participant-ids.js';
 import { ControlChannel } from './rpc.js';
 import { ClusterStore, parseEvent } from './store.js';
 import { mergeListCounts, mergeParticipants } from './gather.js';
@@ -53,6 +54,8 @@ export interface ClusterStatus {
   stats: Record<string, Record<string, number>>;
   /** Per plugin: links from this node's publishers, remote publishers from other nodes, counters. */
   cascade: Record<string, Record<string, unknown>>;
+  /** Per plugin: participant id claims (participant-ids.ts counters). */
+  ids: Record<string, Record<string, number>>;
 }
 
 export function defaultNodeName(): string {
@@ -69,6 +72,8 @@ export class Cluster {
   readonly rooms = new Map<string, ClusterRooms>();
   /** Per clustered plugin: its rooms stitched across nodes (cascade.ts). */
   readonly cascades = new Map<string, Cascade>();
+  /** Per clustered plugin: participant ids claimed cluster-wide (participant-ids.ts). */
+  readonly pids = new Map<string, ParticipantIds>();
   private readonly cmd: Redis;
   private readonly sub: Redis;
   private readonly log: Logger;
@@ -121,6 +126,11 @@ export class Cluster {
     this.rpc.handle('cascade_attach', (args, from) => cascadeOf(args).onAttach(from, args));
     this.rpc.handle('cascade_detach', (args, from) => cascadeOf(args).onDetach(from, args));
     this.rpc.handle('cascade_want', (args, from) => cascadeOf(args).onWant(from, args));
+    this.rpc.handle('pid_check', (args) => {
+      const p = typeof args.plugin === 'string' ? this.pids.get(args.plugin) : undefined;
+      if (!p) throw new Error(`plugin ${String(args.plugin)} is not clustered here`);
+      return p.onCheck(args);
+    });
   }
 
   /**
@@ -183,10 +193,34 @@ export class Cluster {
       up: () => this.up,
     });
     this.cascades.set(plugin.package, cascade);
+    const pids = new ParticipantIds({
+      plugin: plugin.package,
+      me: this.name,
+      instance: this.instance,
+      store: this.store,
+      log: this.log,
+      up: () => this.up,
+      admin,
+      call: (node, op, args, timeoutMs) => this.rpc.call(node, op, args, timeoutMs),
+      nodes: () => this.registry.view.list(),
+    });
+    this.pids.set(plugin.package, pids);
     // The plugin's events (those event handlers get) tell the cascade when a room changed here: they are
     // switched on for it whether or not an event handler listens, and passed on to the handlers as before.
+    // A participant leaving here releases its id; a room destroyed, all of its ids.
+    const onEvent = (data: Data): void => {
+      cascade.onPluginEvent(data);
+      const key = roomKey(data.room);
+      if (key === null) return;
+      if (data.event === 'destroyed') pids.dropRoom(key);
+      else if ((data.event === 'leaving' || data.event === 'kicked') && data.id !== undefined && rooms.applied.has(key)) pids.release(key, data.id);
+    };
+    let host: PluginHost | null = null;
     const init = plugin.init.bind(plugin);
-    plugin.init = (ctx) => init({ ...ctx, host: tapEvents(ctx.host, (data) => cascade.onPluginEvent(data)) });
+    plugin.init = (ctx) => {
+      host = ctx.host;
+      return init({ ...ctx, host: tapEvents(ctx.host, onEvent) });
+    };
     const handle = async (body: Data, run: (b: Data) => Promise<PluginResult>): Promise<PluginResult> => {
       const res = await rooms.intercept(body, run);
       const request = typeof body.request === 'string' ? body.request.toLowerCase() : '';
@@ -197,8 +231,22 @@ export class Cluster {
       handle(body, async (b) => {
         const key = roomKey(b.room);
         const request = typeof b.request === 'string' ? b.request.toLowerCase() : '';
+        const joining = key !== null && (request === 'join' || request === 'joinandconfigure');
+        // A publisher's id is claimed cluster-wide first (drawn here when the client left it to us).
+        const ptype = b.ptype ?? (request === 'joinandconfigure' ? 'publisher' : undefined);
+        const room = key !== null ? rooms.applied.get(key)?.room : undefined;
+        if (joining && key !== null && ptype === 'publisher' && room !== undefined) {
+          const c = await pids.claim(key, room, b);
+          if (!c.ok) {
+            // Answered as VideoRoom answers a join: ack now, the error as the request's event.
+            const h = host;
+            setImmediate(() => h?.pushEvent(session, transaction, { videoroom: 'event', error_code: c.code, error: c.error }));
+            return { kind: 'wait' };
+          }
+          b = c.body;
+        }
         // A join here of a room whose publishers are elsewhere: they are brought here first.
-        if (key !== null && (request === 'join' || request === 'joinandconfigure')) await cascade.prepare(key);
+        if (joining && key !== null) await cascade.prepare(key);
         const res = await message(session, transaction, b, jsep);
         if (key !== null && rooms.applied.has(key)) void cascade.schedule(key);
         return res;
@@ -293,7 +341,10 @@ export class Cluster {
       await this.registry.beat();
       await this.store.publish({ t: 'hello', node: this.name });
       await this.syncRooms();
-      for (const c of this.cascades.values()) await c.resync();
+      for (const [pkg, c] of this.cascades) {
+        await c.resync();
+        await this.pids.get(pkg)?.reclaim(c.local);
+      }
     } catch (err) {
       this.log.warn(`cluster: could not register: ${String(err)}`);
     }
@@ -340,7 +391,9 @@ export class Cluster {
     }
     const cascade: Record<string, Record<string, unknown>> = {};
     for (const [pkg, c] of this.cascades) cascade[pkg] = c.status();
-    return { node: this.name, instance: this.instance, redis_up: this.up, epoch: this.epoch, nodes: this.registry.view.list(), rooms, stats, cascade };
+    const ids: Record<string, Record<string, number>> = {};
+    for (const [pkg, p] of this.pids) ids[pkg] = { ...p.stats };
+    return { node: this.name, instance: this.instance, redis_up: this.up, epoch: this.epoch, nodes: this.registry.view.list(), rooms, stats, cascade, ids };
   }
 
   /** Leaves the cluster: record removed, `bye` said, connections closed. Rooms stay stored. */

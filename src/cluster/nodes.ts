@@ -80,27 +80,58 @@ export interface ViewChange {
   restarted: NodeRecord[];
 }
 
-/** The nodes seen at the last registry read, and what changed at each read. */
+/**
+ * The nodes seen at the last registry read, and what changed at each read.
+ *
+ * A record that is missing is not yet a node gone: a heartbeat can be late (a busy event loop, a slow
+ * Redis) by more than node_ttl_ms - heartbeat_ms, and a short TTL would then report a live node as gone
+ * (its remote publishers dropped everywhere, `leaving` sent to every participant) only to see it "join"
+ * again a heartbeat later. So a node whose record vanished stays in the view, with its last record,
+ * until it has been missing for a margin (`graceMs`, at least the node's own heartbeat period; 0: none);
+ * a record that comes back within it (same instance) changes nothing. Time is an input (sans-IO).
+ */
 export class NodeView {
   private nodes = new Map<string, NodeRecord>();
+  /** Nodes whose record is missing, and since when (ms, the caller's clock). */
+  private readonly missing = new Map<string, number>();
 
-  /** Replace the view with `records` (this node's included); returns what changed. */
-  update(records: Iterable<NodeRecord>): ViewChange {
+  constructor(private readonly graceMs = 0) {}
+
+  /** Replace the view with `records` (this node's included) as read at `now`; returns what changed. */
+  update(records: Iterable<NodeRecord>, now = 0): ViewChange {
     const next = new Map<string, NodeRecord>();
     for (const r of records) next.set(r.name, r);
     const change: ViewChange = { joined: [], left: [], restarted: [] };
     for (const [name, r] of next) {
       const old = this.nodes.get(name);
+      this.missing.delete(name);
       if (!old) change.joined.push(r);
       else if (old.instance !== r.instance) change.restarted.push(r);
     }
-    for (const name of this.nodes.keys()) if (!next.has(name)) change.left.push(name);
+    for (const [name, old] of this.nodes) {
+      if (next.has(name)) continue;
+      const since = this.missing.get(name) ?? now;
+      const grace = this.graceMs > 0 ? Math.max(this.graceMs, old.heartbeat_ms) : 0;
+      if (now - since < grace) {
+        this.missing.set(name, since);
+        next.set(name, old);
+        continue;
+      }
+      this.missing.delete(name);
+      change.left.push(name);
+    }
     this.nodes = next;
     return change;
   }
 
+  /** Nodes kept in the view although their record is missing (within the margin), with since when. */
+  late(): ReadonlyMap<string, number> {
+    return this.missing;
+  }
+
   /** Forget a node now (its goodbye arrived before its record expired). */
   remove(name: string): boolean {
+    this.missing.delete(name);
     return this.nodes.delete(name);
   }
 

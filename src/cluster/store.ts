@@ -8,6 +8,8 @@
  *   <prefix>:rooms:<plugin>        hash room id -> room record (JSON: definition, version, home node)
  *   <prefix>:presence:<plugin>:<node>  hash room id -> what the node has in the room (cascade.ts Presence:
  *                                  members, publisher ids); rewritten when it changes, cleared at start
+ *   <prefix>:pids:<plugin>:<room>  hash participant id -> "<node>\n<instance>" that claimed it
+ *                                  (participant-ids.ts); deleted with the room
  *   <prefix>:events                channel: room changed, node hello/bye, presence changed, room events
  *   <prefix>:rpc:<name>            channel: control requests for that node, and its replies (rpc.ts)
  *
@@ -46,6 +48,19 @@ if not cur then return -1 end
 local ok, obj = pcall(cjson.decode, cur)
 if not ok or type(obj) ~= 'table' or obj.version ~= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`;
+
+/** HSETNX that answers the holder when it fails. */
+const CLAIM_SCRIPT = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return false end
+return redis.call('HGET', KEYS[1], ARGV[1])
+`;
+
+/** Compare-and-set of one field (an empty new value deletes it): 1 done, 0 changed meanwhile. */
+const SWAP_SCRIPT = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
 return 1
 `;
 
@@ -192,6 +207,32 @@ export class ClusterStore {
 
   async clearPresence(plugin: string, node: string): Promise<void> {
     await this.redis.del(this.presenceKey(plugin, node));
+  }
+
+  // ---------------------------------------------------------------- participant ids (participant-ids.ts)
+
+  private pidsKey(plugin: string, key: string): string {
+    return `${this.prefix}:pids:${plugin}:${key}`;
+  }
+
+  /** Claims participant `id` of room `key` for `owner`: null when claimed now, else the current owner. */
+  async claimPid(plugin: string, key: string, id: string, owner: string): Promise<string | null> {
+    const r = await this.redis.eval(CLAIM_SCRIPT, 1, this.pidsKey(plugin, key), id, owner);
+    return typeof r === 'string' ? r : null;
+  }
+
+  /** Takes `id` over from `from` (a stale claim) for `owner`; false when it changed meanwhile. */
+  async takePid(plugin: string, key: string, id: string, from: string, owner: string): Promise<boolean> {
+    return Number(await this.redis.eval(SWAP_SCRIPT, 1, this.pidsKey(plugin, key), id, from, owner)) === 1;
+  }
+
+  /** Releases `id` if `owner` still holds it. */
+  async releasePid(plugin: string, key: string, id: string, owner: string): Promise<void> {
+    await this.redis.eval(SWAP_SCRIPT, 1, this.pidsKey(plugin, key), id, owner, '');
+  }
+
+  async dropPids(plugin: string, key: string): Promise<void> {
+    await this.redis.del(this.pidsKey(plugin, key));
   }
 
   async publish(ev: ClusterEvent): Promise<void> {

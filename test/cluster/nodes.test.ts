@@ -50,3 +50,36 @@ test('room records and events from Redis: only well-formed ones are used', () =>
   assert.equal(parseEvent('{"t":"room"}'), null);
   assert.equal(parseEvent('\u0000'), null);
 });
+
+test('NodeView with a margin: a record missing for less than the margin is a late heartbeat, not a node gone', () => {
+  const v = new NodeView(1000);
+  const b = { ...node('b'), heartbeat_ms: 400 };
+  v.update([node('a'), b], 0);
+  // b's record expired (its heartbeat is late): kept, with its last record, and reported as late.
+  assert.deepEqual(v.update([node('a')], 100), { joined: [], left: [], restarted: [] });
+  assert.deepEqual(v.list().map((n) => n.name), ['a', 'b']);
+  assert.deepEqual([...v.late()], [['b', 100]]);
+  assert.deepEqual(v.update([node('a')], 900), { joined: [], left: [], restarted: [] });
+  // Back within the margin (same instance): nothing happened.
+  assert.deepEqual(v.update([node('a'), b], 1000), { joined: [], left: [], restarted: [] });
+  assert.equal(v.late().size, 0);
+  // Missing again: the margin counts from this absence, and it ends in `left`.
+  assert.deepEqual(v.update([node('a')], 2000), { joined: [], left: [], restarted: [] });
+  assert.deepEqual(v.update([node('a')], 2999), { joined: [], left: [], restarted: [] });
+  assert.deepEqual(v.update([node('a')], 3000), { joined: [], left: ['b'], restarted: [] });
+  assert.deepEqual(v.list().map((n) => n.name), ['a']);
+  assert.equal(v.late().size, 0);
+  // A node with a longer heartbeat than the margin gets its own period.
+  const slow = { ...node('s'), heartbeat_ms: 5000 };
+  v.update([node('a'), slow], 10_000);
+  assert.deepEqual(v.update([node('a')], 11_000).left, []);
+  assert.deepEqual(v.update([node('a')], 14_999).left, []);
+  assert.deepEqual(v.update([node('a')], 16_000).left, ['s']);
+  // A restart seen after an absence within the margin is a restart.
+  v.update([node('a'), b], 20_000);
+  v.update([node('a')], 20_100);
+  assert.deepEqual(v.update([node('a'), { ...b, instance: 'i2' }], 20_500).restarted.map((n) => n.instance), ['i2']);
+  // bye: gone at once, margin or not.
+  assert.equal(v.remove('b'), true);
+  assert.deepEqual(v.update([node('a')], 20_600).left, []);
+});

@@ -56,7 +56,9 @@ export async function startClusterNode(name: string, o: ClusterNodeOptions): Pro
   appendFileSync(join(conf.dir, 'janus.transport.http.jcfg'), ['', 'metrics: {', '  metrics = true', `  metrics_port = ${metricsPort}`, '  metrics_ip = "127.0.0.1"', '}', ''].join('\n'));
   let srv: RunningServer;
   try {
-    srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, { readyTimeoutMs: 120_000 });
+    // BENCH_SERVER_NODE_ARGS: extra node flags for the node processes (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), as in bench/gateway-under-test.ts.
+    const nodeArgs = process.env['BENCH_SERVER_NODE_ARGS'] ? process.env['BENCH_SERVER_NODE_ARGS'].split(' ') : [];
+    srv = await startPortunusOnFolder(conf.dir, conf.ports, conf.serverName, conf.adminSecret, { readyTimeoutMs: 120_000, nodeArgs });
   } catch (err) {
     conf.remove();
     throw err;

@@ -6,6 +6,7 @@
  * node's own cluster layer, behind the Admin API or the cluster's control channel (trusted, like Redis).
  *
  *   portunus_cluster_state     {room}                              -> who is here: members, publishers
+ *                                                                     (and string_ids: the id mode)
  *   portunus_cluster_attach    {room, id, display?, streams}       -> add_remote_publisher (a stale one
  *                                                                     with the same id is replaced)
  *   portunus_cluster_detach    {room, id, leaving}                 -> the remote publisher goes, with the
@@ -76,7 +77,7 @@ function publisherStreams(streams: readonly PublishedStream[]): Data[] {
 
 function state(ctx: VrContext, body: Body): Data {
   const room = roomOf(ctx, body);
-  if (room === undefined) return { videoroom: 'success', room: body.room, exists: false, members: 0, publishers: [], remotes: [] };
+  if (room === undefined) return { videoroom: 'success', room: body.room, exists: false, members: 0, publishers: [], remotes: [], string_ids: ctx.ids.stringIds };
   let members = room.subscribers.size + (ctx.remote?.mirrorCount(room.id) ?? 0);
   const publishers: Data[] = [];
   const remotes: unknown[] = [];
@@ -94,7 +95,7 @@ function state(ctx: VrContext, body: Body): Data {
     if (p.display !== null) entry.display = p.display;
     publishers.push(entry);
   }
-  return { videoroom: 'success', room: room.id, exists: true, members, present, publishers, remotes, notify_joining: room.settings.notify_joining };
+  return { videoroom: 'success', room: room.id, exists: true, members, present, publishers, remotes, notify_joining: room.settings.notify_joining, string_ids: ctx.ids.stringIds };
 }
 
 function withKeys(ctx: VrContext, room: Room | undefined, body: Body): Body {

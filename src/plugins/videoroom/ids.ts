@@ -11,7 +11,7 @@ declare const vrIdBrand: unique symbol;
 export type VrId = (string | number) & { readonly [vrIdBrand]: true };
 
 /** A random positive integer below 2^53 (JS-safe, like Janus's masked 53-bit IDs); crypto.randomInt stops at 2^48. */
-function random53(): number {
+export function random53(): number {
   const n = Number(randomBytes(8).readBigUInt64BE() & 0x1fffffffffffffn);
   return n === 0 ? 1 : n;
 }
