@@ -42,7 +42,10 @@ export class WorkerPool {
   readonly media: MediaPlane;
   /** handle -> the worker its PeerConnection lives on. */
   private readonly bound = new Map<number, MediaWorker>();
-  private eventsEnabled: () => boolean = () => false;
+  // Every caller of start() brings its own test (main's event handlers, each pooled plugin's host, which
+  // cluster mode wraps to always want VideoRoom's events): the workers send events when any wants them.
+  private readonly eventTests: (() => boolean)[] = [];
+  private readonly eventsEnabled = (): boolean => this.eventTests.some((t) => t());
   private started: Promise<void> | null = null;
   private readonly pickers = new Map<string, (handleId: number) => MediaWorker>();
   private users = 0;
@@ -79,7 +82,7 @@ export class WorkerPool {
 
   /** Starts the threads once (every pooled plugin's init awaits it). */
   start(eventsEnabled: () => boolean): Promise<void> {
-    this.eventsEnabled = eventsEnabled;
+    this.eventTests.push(eventsEnabled);
     this.started ??= (async () => {
       if (this.onePort) await this.openPort();
       await Promise.all(this.workers.map((w) => w.start()));
