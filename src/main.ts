@@ -137,10 +137,9 @@ async function main(argv: string[]): Promise<void> {
   // builds the gateway (they used to start in the first pooled plugin's init, after all of that). The
   // pooled plugins' init awaits the same start, and reports a failure. The events test is the one the
   // plugins' host makes.
-  // Cluster mode needs VideoRoom's events whether or not a handler listens (cluster.ts tapEvents: the
-  // cascade and the participant-id claims follow the rooms through them), so workers send them then.
-  const clusterEvents = cfg.janus.cluster.enabled;
-  pool?.start(() => clusterEvents || (events?.wants(EventType.PLUGIN) ?? false)).catch(() => undefined);
+  // (Cluster mode's need for VideoRoom's events comes through that plugin's init: cluster.ts wraps its
+  // host to want them, and the pool sends events when any test it was given wants them.)
+  pool?.start(() => events?.wants(EventType.PLUGIN) ?? false).catch(() => undefined);
   // Each entry's place in the list: the plugin itself (main thread), or its PooledPlugin.
   const placed: (Plugin | CatalogEntry)[] = [];
   for (const e of entries) {
