@@ -21,6 +21,17 @@ export class RecordingClient implements TransportClient {
 export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `fn` until it returns something truthy; generous default so a loaded machine does not fail it. */
+export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
 export interface TestGateway {
   gw: Gateway;
   plugin: EchoPlugin;
