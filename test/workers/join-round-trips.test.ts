@@ -12,6 +12,7 @@ import { buildOffer, EXT, extmapsFor } from '../../src/media/sdp/negotiate.js';
 import { writeSdp } from '../../src/media/sdp/write.js';
 import type { MainCall } from '../../src/workers/protocol.js';
 import { applyAnswer, makeClient, waitFor, type ClientPeer } from '../media/peer/helpers.js';
+import type { Ev } from './pool-world.js';
 import { answerOffer, makeVideoRoomWorld, ROOM } from './videoroom-world.js';
 
 function publisherOffer(c: ClientPeer): string {
@@ -20,7 +21,7 @@ function publisherOffer(c: ClientPeer): string {
 }
 
 test('VideoRoom subscriber joins through the pool: the offer comes merged by the worker (no localJsep call), the PeerConnection comes up on either worker', { timeout: 90_000 }, async () => {
-  const { dir, pool, vr, gw, attach, message, workerOf } = await makeVideoRoomWorld('vr-joins-');
+  const { dir, pool, vr, gw, client, attach, message, workerOf } = await makeVideoRoomWorld('vr-joins-');
   const clients: ClientPeer[] = [];
   // Every call main makes into a worker, by kind.
   const calls: string[] = [];
@@ -45,6 +46,10 @@ test('VideoRoom subscriber joins through the pool: the offer comes merged by the
     assert.match(conf.jsep.sdp, /a=fingerprint:sha-256 /);
     applyAnswer(pc, conf.jsep.sdp);
     await waitFor('publisher DTLS up', () => pc.up, 8000);
+    // The client's DTLS can finish before the server's (then the plugin has not seen setupMedia yet and
+    // the feed is not active: "No such feed"). Subscribe after `webrtcup`, as a Janus client would: main
+    // hands setupMedia to the room's worker before anything it routes there afterwards.
+    await waitFor('the publisher webrtcup', () => (client.events as Ev[]).some((e) => e.janus === 'webrtcup' && e.sender === ph.handle), 15_000);
 
     const placeOn = [rw.index, other.index, rw.index, other.index];
     let next = 0;
