@@ -21,6 +21,9 @@ import { writeSdp } from '../../src/media/sdp/write.js';
 import { applyAnswer, makeClient, rtpPacket, sleep, waitFor, type ClientPeer } from '../media/peer/helpers.js';
 import { answerOffer, makeVideoRoomWorld, ROOM, type Ev } from './videoroom-world.js';
 
+/** Subscribers' simulcast fallback (µs): longer than any stall of a loaded test machine. */
+const FALLBACK_US = 60_000_000;
+
 /** The publisher's simulcast SSRCs, low to high (SSRC-group simulcast). */
 const SIM = [0x1111, 0x2222, 0x3333];
 
@@ -92,7 +95,8 @@ test('VideoRoom across workers: remote subscribers get the media in order, switc
     applyAnswer(pc, conf.jsep.sdp);
     await waitFor('publisher DTLS up', () => pc.up, 8000);
     assert.equal(await workerOf(ph.session, ph.handle), rw.index);
-    await sleep(300);
+    // Subscribe once the server's side is up too (the feed is active from the plugin's setupMedia on).
+    await waitFor('the publisher webrtcup', () => (client.events as Ev[]).some((e) => e.janus === 'webrtcup' && (e as { sender?: number }).sender === ph.handle), 15_000);
 
     // Subscribers: two forced onto the other worker, one on the room's.
     const placeOn: number[] = [other.index, other.index, rw.index];
@@ -103,7 +107,10 @@ test('VideoRoom across workers: remote subscribers get the media in order, switc
       const c = await makeClient();
       clients.push(c);
       const h = await attach();
-      const att = await message(h.session, h.handle, { request: 'join', ptype: 'subscriber', room: ROOM, streams: [{ feed: pubId, mid: '1' }] });
+      // A long simulcast `fallback` (µs): on a loaded machine the sender (this thread) or a worker can
+      // stall past the default 250 ms, and the subscriber would drop to a lower layer (and ask for
+      // keyframes) on its own, which the layer and PLI checks below would take for a fault.
+      const att = await message(h.session, h.handle, { request: 'join', ptype: 'subscriber', room: ROOM, streams: [{ feed: pubId, mid: '1', fallback: FALLBACK_US }] });
       assert.equal(att.plugindata?.data['videoroom'], 'attached', JSON.stringify(att));
       assert.ok(att.jsep, 'attached carries an offer');
       const started = await message(h.session, h.handle, { request: 'start', room: ROOM }, { type: 'answer', sdp: answerOffer(c, att.jsep.sdp) });
