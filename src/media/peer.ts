@@ -64,6 +64,7 @@ import { ThreadClock, type ClockClient } from './clock.js';
  */
 export const peerClock = new ThreadClock({ grainMs: 1, coarseAfterMs: 250, coarseGrainMs: 50 });
 import { ownedCopy } from './owned-buffer.js';
+import type { Totals } from '../metrics/media.js';
 
 /** Gateway settings the packet path reads (Admin API can change them at runtime). */
 export interface MediaRuntimeSettings {
@@ -438,6 +439,22 @@ export class Peer implements ClockClient {
       nacksSent,
       plisSent,
     };
+  }
+
+  /**
+   * /metrics: this PeerConnection's cumulative counters added into `t`, the numbers addPeer would take
+   * from rtpStats() and stats, without building either (the workers' metrics walk does this for every
+   * PeerConnection every second).
+   */
+  addCounters(t: Totals): void {
+    this.session.addCounters(t.audio, t.video);
+    const e = t.errors;
+    e.dropped! += this.counters.dropped;
+    e.srtp! += this.counters.srtpErrors;
+    e.unknown_ssrc! += this.session.unknownSsrcCount;
+    e.malformed_rtp! += this.session.malformedRtpCount;
+    e.malformed_rtcp! += this.session.malformedRtcpCount;
+    e.dtls! += this.dtls?.stats.dropped ?? 0;
   }
 
   /** The RTP session's statistics snapshot (tests, Admin). */

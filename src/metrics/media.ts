@@ -18,6 +18,8 @@ export interface PeerView {
   };
   readonly stats: { dropped: number; srtpErrors: number; unknownSsrc: number; malformedRtp: number; rtcpErrors: number; dtlsDropped: number };
   info(): Record<string, unknown>;
+  /** The same counters added straight into the totals, without the rtpStats()/stats snapshots (media/peer.ts has it). */
+  addCounters?(t: Totals): void;
   /**
    * Whether ICE has failed, without building the Admin info (media/peer.ts has it): a scrape during a
    * burst of joins asks this of every PeerConnection still connecting.
@@ -50,6 +52,10 @@ export function zeroTotals(): Totals {
 /** Adds one peer's cumulative counters into `t`. Never throws (a peer mid-teardown counts as nothing). */
 export function addPeer(t: Totals, peer: PeerView): void {
   try {
+    if (peer.addCounters !== undefined) {
+      peer.addCounters(t);
+      return;
+    }
     const st = peer.rtpStats();
     for (const i of st.inbound) {
       const c = i.kind === 'audio' ? t.audio : t.video;

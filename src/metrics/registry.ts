@@ -48,10 +48,16 @@ export interface Metrics {
 
 const KINDS = ['audio', 'video'] as const;
 
+/** prom-client's event-loop delay sampling interval (ms). */
+export const EVENT_LOOP_PRECISION_MS = 100;
+
 export function createMetrics(opts: MetricsOptions): Metrics {
   const gw = opts.gateway;
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  // The event-loop lag collector is a repeating libuv timer: at prom-client's default 10 ms it woke the
+  // idle main thread 100 times a second. 100 ms as in the media workers (plugin-worker.ts): a stall still
+  // delays the sample, so the max shows every stall; the metric names do not change.
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_PRECISION_MS });
   const media = opts.media
     ? new MediaMetricsReader(opts.media, asPeerSource(opts.media), () => gw.handles.keys(), opts.rtpPortsTotal ?? 0)
     : null;

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JanusMessage } from '../../src/core/messages.js';
 import type { Plugin, PluginResult, PluginSession } from '../../src/core/plugin.js';
+import { addPeer, zeroTotals } from '../../src/metrics/media.js';
 import { createMetrics, type Metrics } from '../../src/metrics/registry.js';
 import { EchoTestPlugin } from '../../src/plugins/echotest/plugin.js';
 import { VideoRoomPlugin } from '../../src/plugins/videoroom/plugin.js';
@@ -77,6 +78,9 @@ test('metrics move with sessions, handles, rooms and a PeerConnection; media cou
     assert.equal(v('portunus_build_info{version="0.1.0",nodejs="' + process.versions.node + '"}'), 1);
     // process and Node.js metrics (event-loop lag among them) come with the registry
     assert.ok(v('nodejs_eventloop_lag_seconds') >= 0);
+    // Sampled every 100 ms (not prom-client's 10 ms): the same event-loop series as before (NaN until
+    // the first sample, as prom-client reports an empty histogram).
+    for (const stat of ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99']) assert.ok(!(v(`nodejs_eventloop_lag_${stat}_seconds`) < 0), stat);
     assert.ok(v('process_resident_memory_bytes') > 0);
 
     // a session and a handle
@@ -132,6 +136,14 @@ test('metrics move with sessions, handles, rooms and a PeerConnection; media cou
       c.peer.sendRtp('1', rtpPacket(96, 100 + i, 9000 * i, 0x1234, Buffer.from(`frame-${i}`)), 12 + 7 + (i >= 10 ? 1 : 0));
     }
     await waitFor('echoed video', () => c.rtp.filter((p) => p.stream.mid === '1').length >= 19);
+    // The per-second walk's shortcut (Peer.addCounters) adds what the rtpStats()/stats snapshots say.
+    const peer = w.plane.peerOf(h)!;
+    const fast = zeroTotals();
+    addPeer(fast, peer);
+    const slow = zeroTotals();
+    addPeer(slow, { isUp: peer.isUp, rtpStats: () => peer.rtpStats(), stats: peer.stats, info: () => peer.info() });
+    assert.deepEqual(fast, slow);
+    assert.ok(fast.video.packetsIn >= 19 && fast.video.packetsOut >= 19 && fast.video.lostIn >= 1, JSON.stringify(fast));
     v = await read(m);
     assert.ok(v('portunus_rtp_packets_total{direction="in",kind="video"}') >= 19);
     assert.ok(v('portunus_rtp_packets_total{direction="out",kind="video"}') >= 19);

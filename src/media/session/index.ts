@@ -80,6 +80,7 @@ export type {
   RemoteSsrcOptions,
   RtpSessionEvent,
   RtpSessionStats,
+  KindCounters,
   InboundStreamStats,
   OutboundStreamStats,
 } from './types.js';

@@ -49,6 +49,7 @@ import { ownedCopy } from '../owned-buffer.js';
 import { SsrcTable } from './ssrc-table.js';
 import { LocalStream, RecvStream, RemoteMid } from './streams.js';
 import type {
+  KindCounters,
   LocalStreamConfig,
   MediaKind,
   RemoteMidConfig,
@@ -1356,6 +1357,44 @@ export class RtpSession {
   /** Latest RTT (ms), 0 while unknown. */
   get rtt(): number {
     return this.rttMs;
+  }
+
+  /** Dropped input so far, for /metrics without getStats: packets from unknown SSRCs, malformed RTP, malformed RTCP. */
+  get unknownSsrcCount(): number {
+    return this.unknownSsrcPackets;
+  }
+  get malformedRtpCount(): number {
+    return this.malformedRtp;
+  }
+  get malformedRtcpCount(): number {
+    return this.malformedRtcp;
+  }
+
+  /**
+   * Adds this session's /metrics counters to `audio` / `video` (anything not audio counts as video), the
+   * same streams and fields getStats reports, without building that snapshot: the metrics walk does this
+   * for every PeerConnection every second, and getStats allocates a few objects per stream.
+   */
+  addCounters(audio: KindCounters, video: KindCounters): void {
+    for (const st of this.recv) {
+      if (st.retired) continue;
+      const c = st.kind === 'audio' ? audio : video;
+      c.packetsIn += st.packets;
+      c.bytesIn += st.bytes;
+      c.lostIn += Math.max(0, st.stats.packetsLost);
+      c.nacksOut += st.nacksSent;
+      c.plisOut += st.plisSent + st.firsSent;
+    }
+    for (const ls of this.local) {
+      if (!ls.active) continue;
+      const c = ls.kind === 'audio' ? audio : video;
+      c.packetsOut += ls.packets;
+      c.bytesOut += ls.bytes;
+      c.retransmitted += ls.retransmitted;
+      c.lostOut += Math.max(0, ls.remoteLost);
+      c.nacksIn += ls.nacksReceived;
+      c.plisIn += ls.plisReceived + ls.firsReceived;
+    }
   }
 
   /** A snapshot for Admin handle_info (allocates). Retired inbound streams are left out. */

@@ -178,6 +178,24 @@ export interface OutboundStreamStats {
   firsReceived: number;
 }
 
+/**
+ * The cumulative counters /metrics keeps per media kind (core/media-plane.ts's MediaKindCounters has
+ * the same shape): what RtpSession.addCounters adds to.
+ */
+export interface KindCounters {
+  packetsIn: number;
+  bytesIn: number;
+  packetsOut: number;
+  bytesOut: number;
+  lostIn: number;
+  lostOut: number;
+  retransmitted: number;
+  nacksIn: number;
+  nacksOut: number;
+  plisIn: number;
+  plisOut: number;
+}
+
 export interface RtpSessionStats {
   /** Latest RTT (ms) from the remote's receiver reports, 0 if unknown. */
   rttMs: number;
