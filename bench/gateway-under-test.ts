@@ -2,7 +2,7 @@
  * The server side of the benchmarks: start Portunus or Janus on the same configs, and read a process's
  * CPU, threads and memory from /proc, and the machine's UDP drop counters.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeMediaConfigsFolder, type GatewayKind } from '../test/helpers/media-server.js';
 import { startJanusOnFolder } from '../test/helpers/janus-ref.js';
@@ -90,6 +90,9 @@ export async function startGateway(kind: GatewayKind, o: GatewayOptions): Promis
   if (kind === 'portunus' && workers !== undefined) text = text.replace('media: {', `media: {\n  media_workers = ${workers}`);
   if (kind === 'portunus' && o.singlePort !== undefined) text = text.replace('media: {', `media: {\n  single_port = ${o.singlePort}${o.perWorker ? '\n  single_port_per_worker = true' : ''}`);
   writeFileSync(jcfg, text);
+  // BENCH_METRICS_PORT: Portunus serves /metrics on that port (prom-client's default collectors run, as in a deployment).
+  const metricsPort = process.env['BENCH_METRICS_PORT'];
+  if (kind === 'portunus' && metricsPort) appendFileSync(join(conf.dir, 'janus.transport.http.jcfg'), `\nmetrics: {\n  metrics = true\n  metrics_port = ${Number(metricsPort)}\n  metrics_ip = "127.0.0.1"\n}\n`);
   const rooms = Array.from({ length: o.rooms }, (_, r) => [`room-${o.firstRoom + r}: {`, '  description = "fan-out bench"', `  publishers = ${o.publishers}`, '  bitrate = 0', '  fir_freq = 0', '  audiocodec = "opus"', '  videocodec = "vp8"', '  record = false', '}', '']).flat();
   writeFileSync(join(conf.dir, 'janus.plugin.videoroom.jcfg'), ['general: {', '  string_ids = false', ...(process.env['BENCH_SPREAD_AT'] ? [`  subscribers_spread_at = ${Number(process.env['BENCH_SPREAD_AT'])}`] : []), '}', '', ...rooms].join('\n'));
   try {

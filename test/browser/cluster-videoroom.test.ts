@@ -62,16 +62,24 @@ test('three videoroomtest.html pages, each on another node of the cluster, see a
       const shown = await remoteNames(dp);
       if (JSON.stringify(shown) !== JSON.stringify(others)) assert.deepEqual(shown, others, `${names[i]} shows the others\n${await dp.diagnostics()}`);
     }
-    await sleep(2500);
+    // Video and audio keep flowing on every subscriber PeerConnection. Not a fixed 2.5 s window: at load
+    // 15-20 the pages, nodes and Chromium are starved, video packets get lost at the client and its
+    // decoder waits for the keyframe its PLI asks for (relayed to the origin node, at most once a
+    // second): frames must grow within a generous deadline.
+    const growDeadline = Date.now() + 30_000;
     for (const [i, dp] of pages.entries()) {
-      const now = await dp.peerConnections();
       for (const before of subs[i]!) {
-        const after = now.filter((p) => p.index === before.index);
         const f0 = inboundTotal([before], 'video', 'framesDecoded');
-        const f1 = inboundTotal(after, 'video', 'framesDecoded');
-        if (!(f1 > f0 + 5)) assert.fail(`${names[i]} pc#${before.index}: decoded frames must grow (${f0} -> ${f1} in 2.5 s)\n${await dp.diagnostics()}`);
-        const power = audioPowerBetween([before], after);
-        if (!(power >= AUDIBLE_POWER)) assert.fail(`${names[i]} pc#${before.index}: audio power ${power} < ${AUDIBLE_POWER}\n${await dp.diagnostics()}`);
+        for (;;) {
+          await sleep(1000);
+          const after = (await dp.peerConnections()).filter((p) => p.index === before.index);
+          const f1 = inboundTotal(after, 'video', 'framesDecoded');
+          const power = audioPowerBetween([before], after);
+          if (f1 > f0 + 5 && power >= AUDIBLE_POWER) break;
+          if (Date.now() < growDeadline) continue;
+          if (!(f1 > f0 + 5)) assert.fail(`${names[i]} pc#${before.index}: decoded frames must grow (${f0} -> ${f1} in 30 s)\n${await dp.diagnostics()}`);
+          assert.fail(`${names[i]} pc#${before.index}: audio power ${power} < ${AUDIBLE_POWER}\n${await dp.diagnostics()}`);
+        }
       }
     }
     mark('growth checked');

@@ -10,8 +10,9 @@
  *  - the frames due during the stall are produced back to back right after it (they are late by at
  *    most the stall, then the clock is back on its absolute schedule: no drift).
  *
- * Real time on a shared 2-core machine: the scenario gets up to 3 attempts (withAttempts in net.ts),
- * each failed attempt is logged with its reason.
+ * Real time on a shared 2-core machine: the scenario gets up to 5 attempts (withAttempts in net.ts),
+ * each failed attempt is logged with its reason (at load 18-20 the process can be starved for over a
+ * second, past the clock's catch-up bound: frames are then skipped by design).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,8 +27,8 @@ function busyWait(ms: number): void {
   }
 }
 
-test('a 200 ms busy main loop loses no mixed frame: catch-up frames come back to back after the stall, with the real audio', { timeout: 90_000 }, async () => {
-  await withAttempts('busy loop', 3, async () => {
+test('a 200 ms busy main loop loses no mixed frame: catch-up frames come back to back after the stall, with the real audio', { timeout: 150_000 }, async () => {
+  await withAttempts('busy loop', 5, async () => {
     const w = await makeAbWorld(`general: {\n}\nroom-5: {\n\tsampling_rate = 48000\n}\n`);
     const ps: AbParticipant[] = [];
     const senders: ToneSender[] = [];
@@ -76,6 +77,12 @@ test('a 200 ms busy main loop loses no mixed frame: catch-up frames come back to
       const tStallEnd = performance.now();
       await sleep(800);
       const t1 = performance.now();
+      // On a loaded machine this process can be starved before t0 or after t1 too: the clock is then
+      // catching up on frames due earlier. Frames are counted by the time they were due (absolute
+      // schedule), once the clock has produced every frame due by t1, and A's packets once they arrived.
+      await waitFor('the mixer clock past t1', () => room.clockInfo().dueMs > t1 + 20, 10_000);
+      const mixedSinceT0 = tickTimes.filter((t) => t >= t0).length;
+      await waitFor('A received the frames mixed since t0', () => arrivals.length - from >= mixedSinceT0 - 2, 10_000).catch(() => undefined);
       const after = { ...b.jitter.stats };
       const clock1 = room.clockInfo();
       const got = arrivals.slice(from);
@@ -83,9 +90,11 @@ test('a 200 ms busy main loop loses no mixed frame: catch-up frames come back to
       // 1. The mixer neither skipped nor lost frames; its input lost nothing.
       assert.equal(clock1.skipped - clock0.skipped, 0, 'no frame skipped by the clock');
       const expected = (t1 - t0) / 20;
-      const ticksIn = tickTimes.filter((t) => t >= t0 && t <= t1).length;
-      assert.ok(Math.abs(ticksIn - expected) <= 5, `one frame per 20 ms of wall time: ${ticksIn} in ${(t1 - t0).toFixed(0)} ms (expected ~${expected.toFixed(0)})`);
-      assert.ok(Math.abs(got.length - ticksIn) <= 2, `A received every frame mixed meanwhile (${got.length} packets, ${ticksIn} frames)`);
+      const dueIn = tickTimes.filter((t, i) => t - lateness[i]! >= t0 && t - lateness[i]! <= t1).length;
+      assert.ok(Math.abs(dueIn - expected) <= 2, `one frame per 20 ms of wall time: ${dueIn} due in ${(t1 - t0).toFixed(0)} ms (expected ~${expected.toFixed(0)})`);
+      // (More packets than frames is no loss: frames mixed just before t0 can still have been on their way;
+      // duplicates would break the sequence check below.)
+      assert.ok(got.length >= mixedSinceT0 - 2, `A received every frame mixed meanwhile (${got.length} packets, ${mixedSinceT0} frames)`);
       assert.equal(after.concealed - before.concealed, 0, `no frame of B concealed across the stall (${JSON.stringify(after)})`);
       assert.equal(after.late - before.late, 0, 'no packet of B dropped as late');
       // (`dropped` is not checked: the jitter buffer's latency control may drop one packet when the buffer
