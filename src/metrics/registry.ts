@@ -7,13 +7,14 @@
  * Naming: `portunus_` prefix, base units in the name (`_seconds`, `_bytes`), `_total` on counters,
  * `direction="in|out"` from the server's point of view, `kind="audio|video"`. See docs/operations.md.
  */
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { FAULT_BOUNDARIES, faultCounts } from '../core/fault.js';
 import type { Gateway } from '../core/gateway.js';
 import type { MediaPlane, MediaPlaneMetrics, MediaKindCounters } from '../core/media-plane.js';
 import { VERSION_STRING } from '../version.js';
 import type { WorkerStatus } from '../workers/pool.js';
 import type { ClusterStatus } from '../cluster/cluster.js';
+import { collectProcessMetrics } from './event-loop.js';
 import { asPeerSource, MediaMetricsReader } from './media.js';
 import { readPlugin, type PluginReading } from './plugins.js';
 import { udpDropsInPorts } from './udp-drops.js';
@@ -48,16 +49,10 @@ export interface Metrics {
 
 const KINDS = ['audio', 'video'] as const;
 
-/** prom-client's event-loop delay sampling interval (ms). */
-export const EVENT_LOOP_PRECISION_MS = 100;
-
 export function createMetrics(opts: MetricsOptions): Metrics {
   const gw = opts.gateway;
   const registry = new Registry();
-  // The event-loop lag collector is a repeating libuv timer: at prom-client's default 10 ms it woke the
-  // idle main thread 100 times a second. 100 ms as in the media workers (plugin-worker.ts): a stall still
-  // delays the sample, so the max shows every stall; the metric names do not change.
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_PRECISION_MS });
+  if (opts.defaultMetrics !== false) collectProcessMetrics(registry);
   const media = opts.media
     ? new MediaMetricsReader(opts.media, asPeerSource(opts.media), () => gw.handles.keys(), opts.rtpPortsTotal ?? 0)
     : null;
