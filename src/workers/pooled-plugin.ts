@@ -316,7 +316,10 @@ export class PooledPlugin implements Plugin, WorkerClient {
     this.host = ctx.host;
     this.doc = ctx.config;
     this.configsFolder = ctx.configsFolder;
-    await this.pool.start(() => this.host?.eventsEnabled?.() ?? false);
+    await this.pool.start(
+      () => this.host?.eventsEnabled?.() ?? false,
+      () => this.host?.observesEvents?.() ?? false,
+    );
     if (this.package === VIDEOROOM) this.spreadAt = cfgInt(ctx.config.category('general')?.['subscribers_spread_at'], SPREAD_AT_DEFAULT) ?? SPREAD_AT_DEFAULT;
     if (this.shared) {
       let i = 0;

@@ -96,8 +96,8 @@ export function wrapHost<H extends PluginHost>(host: H): H {
     else host.closePeerConnection(session, reason);
   };
   // Event handlers hear about a remote publisher without a handle, as from Janus.
-  const notifyEvent = (session: PluginSession | null, data: Record<string, unknown>): void =>
-    host.notifyEvent?.(session instanceof RemotePublisherSession ? null : session, data);
+  const notifyEvent = (session: PluginSession | null, data: Record<string, unknown>, internal?: boolean): void =>
+    host.notifyEvent?.(session instanceof RemotePublisherSession ? null : session, data, internal);
   // A Proxy, not a copy: the core (and tests) may set or replace host members after the plugin
   // started (event handlers switched on later), and the wrapper must see what the host has now.
   // Functions are bound once per member and reused, so a call allocates nothing.
