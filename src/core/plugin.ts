@@ -201,6 +201,11 @@ export interface PluginMetrics {
   mixerFramesSkipped?: number;
   /** Mixing plugins: mix frames produced since the plugin started (cumulative, all rooms). */
   mixerFramesProduced?: number;
+  /**
+   * UDP ports the plugin's own receiving sockets are bound to outside the media port range (VideoRoom's
+   * remote publishers): their kernel receive drops count in portunus_udp_receive_drops with the others.
+   */
+  udpPorts?: number[];
 }
 
 export interface Plugin {

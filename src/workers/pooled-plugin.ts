@@ -699,6 +699,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
       if (m.mixerLagSeconds !== undefined) sum.mixerLagSeconds = Math.max(sum.mixerLagSeconds ?? 0, m.mixerLagSeconds);
       if (m.mixerFramesSkipped !== undefined) sum.mixerFramesSkipped = (sum.mixerFramesSkipped ?? 0) + m.mixerFramesSkipped;
       if (m.mixerFramesProduced !== undefined) sum.mixerFramesProduced = (sum.mixerFramesProduced ?? 0) + m.mixerFramesProduced;
+      if (m.udpPorts !== undefined && m.udpPorts.length > 0) (sum.udpPorts ??= []).push(...m.udpPorts);
     }
     return sum;
   }
