@@ -355,10 +355,22 @@ async function main(): Promise<void> {
     marginal.set(lo.variant, [...(marginal.get(lo.variant) ?? []), us]);
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  for (const [k, xs] of marginal) console.log(`marginal server CPU per forwarded packet, ${k}: ${mean(xs).toFixed(2)} µs (${xs.map((x) => x.toFixed(2)).join(', ')})`);
+  // Rounds on a shared machine scatter: the median and the range, not only the mean.
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const spread = (xs: number[]) => `median ${median(xs).toFixed(2)}, min ${Math.min(...xs).toFixed(2)}, max ${Math.max(...xs).toFixed(2)}`;
+  for (const [k, xs] of marginal) console.log(`marginal server CPU per forwarded packet, ${k}: ${mean(xs).toFixed(2)} µs mean, ${spread(xs)} (${xs.map((x) => x.toFixed(2)).join(', ')})`);
   const mc = marginal.get('cluster');
   const ms = marginal.get('single');
-  if (mc && ms) console.log(`cascade, marginal: ${mean(mc).toFixed(2)} µs vs ${mean(ms).toFixed(2)} µs per forwarded packet on one node: ${mean(mc) >= mean(ms) ? '+' : ''}${(mean(mc) - mean(ms)).toFixed(2)} µs (x${(mean(mc) / mean(ms)).toFixed(2)})`);
+  if (mc && ms) {
+    console.log(`cascade, marginal: ${mean(mc).toFixed(2)} µs vs ${mean(ms).toFixed(2)} µs per forwarded packet on one node: ${mean(mc) >= mean(ms) ? '+' : ''}${(mean(mc) - mean(ms)).toFixed(2)} µs (x${(mean(mc) / mean(ms)).toFixed(2)})`);
+    // Per round (cluster and single of the same round ran back to back): the difference's median and range.
+    const diffs = mc.slice(0, ms.length).map((c, i) => c - ms[i]!);
+    if (diffs.length > 0) console.log(`cascade, marginal, per round: +${diffs.map((d) => d.toFixed(2)).join(', +')} µs: ${spread(diffs)}`);
+  }
   for (const pps of RATES) {
     const c = results.filter((r) => r.variant === 'cluster' && r.pps === pps);
     const s1 = results.filter((r) => r.variant === 'single' && r.pps === pps);
