@@ -347,18 +347,43 @@ async function main(): Promise<void> {
   row('load average (1 min)', (r) => r.load_average);
   // The marginal cost: the slope of server CPU against forwarded packets between the first and last
   // rate (same room, same subscribers): timers, heartbeats and per-PeerConnection periodic work cancel.
+  // A round whose subscribers lost more than MAX_LOSS_PERCENT is left out: the load clients (or the
+  // server) fell behind, so "forwarded" is what starved receivers took in, not what the server sent, and
+  // the slope means nothing (on a machine at load 20+ a window can lose half its packets).
+  const MAX_LOSS_PERCENT = 1;
   const marginal = new Map<Kind, number[]>();
+  const perRound = new Map<Kind, (number | null)[]>();
   for (let i = 0; i + RATES.length <= results.length && RATES.length > 1; i += RATES.length) {
     const lo = results[i]!;
     const hi = results[i + RATES.length - 1]!;
     const us = ((hi.server_cpu_percent - lo.server_cpu_percent) / 100) * 1e6 / Math.max(1, hi.forwarded_per_s - lo.forwarded_per_s);
+    const lossy = results.slice(i, i + RATES.length).some((r) => r.loss_mean_percent > MAX_LOSS_PERCENT);
+    perRound.set(lo.variant, [...(perRound.get(lo.variant) ?? []), lossy ? null : us]);
+    if (lossy) {
+      console.log(`${lo.variant}, round ${(perRound.get(lo.variant) ?? []).length}: left out (loss above ${MAX_LOSS_PERCENT} %; slope would be ${us.toFixed(2)} µs)`);
+      continue;
+    }
     marginal.set(lo.variant, [...(marginal.get(lo.variant) ?? []), us]);
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  for (const [k, xs] of marginal) console.log(`marginal server CPU per forwarded packet, ${k}: ${mean(xs).toFixed(2)} µs (${xs.map((x) => x.toFixed(2)).join(', ')})`);
+  // Rounds on a shared machine scatter: the median and the range, not only the mean.
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const spread = (xs: number[]) => `median ${median(xs).toFixed(2)}, min ${Math.min(...xs).toFixed(2)}, max ${Math.max(...xs).toFixed(2)}`;
+  for (const [k, xs] of marginal) console.log(`marginal server CPU per forwarded packet, ${k}: ${mean(xs).toFixed(2)} µs mean, ${spread(xs)} (${xs.map((x) => x.toFixed(2)).join(', ')})`);
   const mc = marginal.get('cluster');
   const ms = marginal.get('single');
-  if (mc && ms) console.log(`cascade, marginal: ${mean(mc).toFixed(2)} µs vs ${mean(ms).toFixed(2)} µs per forwarded packet on one node: ${mean(mc) >= mean(ms) ? '+' : ''}${(mean(mc) - mean(ms)).toFixed(2)} µs (x${(mean(mc) / mean(ms)).toFixed(2)})`);
+  if (mc && ms) {
+    console.log(`cascade, marginal: ${mean(mc).toFixed(2)} µs vs ${mean(ms).toFixed(2)} µs per forwarded packet on one node: ${mean(mc) >= mean(ms) ? '+' : ''}${(mean(mc) - mean(ms)).toFixed(2)} µs (x${(mean(mc) / mean(ms)).toFixed(2)})`);
+    // Per round (cluster and single of the same round ran back to back): the difference's median and range.
+    const rc = perRound.get('cluster') ?? [];
+    const rs = perRound.get('single') ?? [];
+    const diffs = rc.flatMap((c, i) => (c !== null && rs[i] !== null && rs[i] !== undefined ? [c - rs[i]!] : []));
+    if (diffs.length > 0) console.log(`cascade, marginal, per round (both valid): ${diffs.map((d) => d.toFixed(2)).join(', ')} µs: ${spread(diffs)}`);
+  }
   for (const pps of RATES) {
     const c = results.filter((r) => r.variant === 'cluster' && r.pps === pps);
     const s1 = results.filter((r) => r.variant === 'single' && r.pps === pps);

@@ -485,6 +485,8 @@ export class Cascade {
     return {
       links: [...this.links.values()].map((l) => ({ room: l.room, publisher: l.pubId, node: l.node })),
       incoming: [...this.incoming].flatMap(([key, m]) => [...m].map(([, x]) => ({ room: key, publisher: x.id, node: x.node }))),
+      // The other nodes' members as this node last heard (relays of participant events go where there are some).
+      presence: [...this.presence].flatMap(([key, m]) => [...m].map(([node, p]) => ({ room: key, node, members: p.members }))),
       stats: { ...this.stats },
     };
   }

@@ -410,23 +410,24 @@ export class Cluster {
 }
 
 /**
- * The host a clustered plugin is given: its events always on, each one shown to `tap` first, then to the
- * event handlers when they listen. A Proxy (not a copy): the core may replace host members later.
+ * The host a clustered plugin is given: its events always on (even with the plugin's own `events = false`,
+ * then marked internal), each one shown to `tap` first, then to the event handlers when they listen and
+ * the event is not internal. A Proxy (not a copy): the core may replace host members later.
  */
 function tapEvents(host: PluginHost, tap: (data: Data) => void): PluginHost {
-  const notifyEvent: PluginHost['notifyEvent'] = (session, data) => {
+  const notifyEvent: PluginHost['notifyEvent'] = (session, data, internal) => {
     try {
       tap(data);
     } catch {
       /* the cascade never breaks the plugin */
     }
-    if (host.eventsEnabled?.() ?? false) host.notifyEvent?.(session, data);
+    if (internal !== true && (host.eventsEnabled?.() ?? false)) host.notifyEvent?.(session, data);
   };
-  const eventsEnabled = (): boolean => true;
+  const yes = (): boolean => true;
   return new Proxy(host, {
     get(target, key, receiver) {
       if (key === 'notifyEvent') return notifyEvent;
-      if (key === 'eventsEnabled') return eventsEnabled;
+      if (key === 'eventsEnabled' || key === 'observesEvents') return yes;
       return Reflect.get(target, key, receiver) as unknown;
     },
   });

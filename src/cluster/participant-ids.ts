@@ -20,8 +20,8 @@
  * with the room. Without Redis the join goes ahead with VideoRoom's local check only (what a single
  * node does), and when Redis is back each node claims its participants' ids again (reclaim); a failed
  * join leaves its claim behind until the room goes, harmlessly (a stale claim is taken over once it is
- * no longer recent). Claims follow the plugin's events (`leaving`, `kicked`, `destroyed`): with
- * VideoRoom's `events = false` they are only ever taken over, never released.
+ * no longer recent). Claims follow the plugin's events (`leaving`, `kicked`, `destroyed`), which the
+ * cluster gets even with VideoRoom's `events = false` (then for it alone, not the event handlers).
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';

@@ -801,8 +801,8 @@ export class Gateway {
     return {
       ...this.host,
       eventsEnabled: () => this.events?.wants(EventType.PLUGIN) ?? false,
-      notifyEvent: (ps, data) => {
-        if (!this.events?.wants(EventType.PLUGIN)) return;
+      notifyEvent: (ps, data, internal) => {
+        if (internal === true || !this.events?.wants(EventType.PLUGIN)) return;
         const handle = ps === null ? null : this.asHandle(ps);
         if (ps !== null && !handle) return;
         const ids = handle ? { sessionId: handle.session.id, handleId: handle.handleId, opaqueId: handle.opaqueId } : {};

@@ -161,12 +161,20 @@ export interface PluginHost extends Partial<PluginMediaHost> {
    */
   eventsEnabled?(): boolean;
   /**
+   * Whether something inside this process follows the plugin's events besides the event handlers
+   * (cluster mode: the cascade and the participant-id claims): a plugin whose own `events` switch is off
+   * still emits them then, as `internal`. Optional (read as false).
+   */
+  observesEvents?(): boolean;
+  /**
    * Tell the event handlers something (Janus's `notify_event`): a type 64 event
    * `{"plugin":<this plugin>,"data":data}`, with the handle's session/handle/opaque ids when
    * `session` is given (null: not about a handle, e.g. a room created from the Admin API).
    * Never blocks or throws; a no-op when event handlers are off or the handle is gone.
+   * `internal`: emitted only for the in-process observers (the plugin's `events` is off): never
+   * passed to the event handlers.
    */
-  notifyEvent?(session: PluginSession | null, data: Record<string, unknown>): void;
+  notifyEvent?(session: PluginSession | null, data: Record<string, unknown>, internal?: boolean): void;
 }
 
 /** Where a request a handle sent on this worker must run, for the main thread to route it (WorkerBus.forward). */
@@ -193,6 +201,11 @@ export interface PluginMetrics {
   mixerFramesSkipped?: number;
   /** Mixing plugins: mix frames produced since the plugin started (cumulative, all rooms). */
   mixerFramesProduced?: number;
+  /**
+   * UDP ports the plugin's own receiving sockets are bound to outside the media port range (VideoRoom's
+   * remote publishers): their kernel receive drops count in portunus_udp_receive_drops with the others.
+   */
+  udpPorts?: number[];
 }
 
 export interface Plugin {

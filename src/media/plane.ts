@@ -27,9 +27,7 @@ import { SdpError } from './sdp/errors.js';
 import { extractRemoteTransport } from './sdp/jsep.js';
 import { parseSdp } from './sdp/parse.js';
 import type { SdpLimits } from './sdp/limits.js';
-
-/** Requested SO_RCVBUF / SO_SNDBUF of each media socket. */
-const SOCKET_BUFFER_BYTES = 2 * 1024 * 1024;
+import { SOCKET_BUFFER_BYTES } from './net/socket-buffers.js';
 
 export interface WebRtcMediaPlaneOptions {
   config: JanusConfig;

@@ -64,10 +64,13 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   if (ports !== null) {
     new Gauge({
       name: 'portunus_udp_receive_drops',
-      help: 'Datagrams the kernel dropped because a media socket (a port of rtp_port_range or the single ports) had a full receive buffer: summed over the sockets open now (/proc/net/udp drops, Linux).',
+      help: 'Datagrams the kernel dropped because a media socket (a port of rtp_port_range or the single ports, or a VideoRoom remote publisher\'s RTP/RTCP port) had a full receive buffer: summed over the sockets open now (/proc/net/udp drops, Linux).',
       registers,
       collect() {
-        this.set(udpDropsInPorts(ports.min, ports.max));
+        // Remote publishers bind in Janus's fixed 10000-60000, not rtp_port_range: their ports come from the plugins.
+        const extra = new Set<number>();
+        for (const p of snap.plugins) for (const port of p.udpPorts ?? []) if (port < ports.min || port > ports.max) extra.add(port);
+        this.set(udpDropsInPorts(ports.min, ports.max, extra));
       },
     });
   }

@@ -46,6 +46,8 @@ export interface MediaWorkerOptions {
   /** The worker's Janus debug level, re-read every second (default: the process's). */
   logLevel?: () => number;
   eventsEnabled: () => boolean;
+  /** Whether a pooled plugin's host observes its events in-process (PluginHost.observesEvents). */
+  eventsObserved?: () => boolean;
   /** One-port mode: this worker's link to the main thread's socket, made anew at every (re)start. */
   portLink?: (index: number) => PortLinkInit;
   /** The worker a handle's PeerConnection is bound to (the pool's map). */
@@ -173,7 +175,7 @@ export class MediaWorker {
       case 'notifyEvent': {
         const client = this.clients.get(msg.p);
         const s = msg.handleId === null ? null : this.sessions.get(msg.handleId)?.session;
-        if (s !== undefined) client?.host?.notifyEvent?.(s, msg.data);
+        if (s !== undefined) client?.host?.notifyEvent?.(s, msg.data, msg.internal === true);
         return;
       }
       case 'endSession': {
@@ -256,14 +258,24 @@ export class MediaWorker {
     await this.spawn();
     // Admin API changes (set_log_level, set_no_media_timer, ...) reach the worker within a second;
     // only changes cross the thread (an unchanged notice every second woke each idle worker for nothing).
-    this.settingsTimer = setInterval(() => {
-      const settings = this.opts.settings();
-      const key = JSON.stringify([settings, this.logLevel(), this.opts.eventsEnabled()]);
-      if (key === this.settingsSent) return;
-      this.settingsSent = key;
-      this.notice({ n: 'settings', settings, logLevel: this.logLevel(), eventsEnabled: this.opts.eventsEnabled() });
-    }, 1000);
+    this.settingsTimer = setInterval(() => this.syncSettings(), 1000);
     this.settingsTimer.unref();
+  }
+
+  /**
+   * Sends the runtime settings (and whether plugin events are wanted) if they changed since the last
+   * notice. The timer calls it every second; the pool calls it at once when a plugin starts wanting
+   * events, so that none emitted in between is dropped (a notice goes before any later message).
+   */
+  syncSettings(): void {
+    if (!this.worker || this.exited) return;
+    const settings = this.opts.settings();
+    const eventsEnabled = this.opts.eventsEnabled();
+    const eventsObserved = this.opts.eventsObserved?.() ?? false;
+    const key = JSON.stringify([settings, this.logLevel(), eventsEnabled, eventsObserved]);
+    if (key === this.settingsSent) return;
+    this.settingsSent = key;
+    this.notice({ n: 'settings', settings, logLevel: this.logLevel(), eventsEnabled, eventsObserved });
   }
 
   /** Loads a plugin into the thread (its rooms from the load's jcfg) and remembers it for restarts. */
@@ -289,9 +301,10 @@ export class MediaWorker {
       settings: this.opts.settings(),
       logLevel: this.logLevel(),
       eventsEnabled: this.opts.eventsEnabled(),
+      eventsObserved: this.opts.eventsObserved?.() ?? false,
       ...(this.opts.portLink ? { portLink: this.opts.portLink(this.index) } : {}),
     };
-    this.settingsSent = JSON.stringify([data.settings, data.logLevel, data.eventsEnabled]);
+    this.settingsSent = JSON.stringify([data.settings, data.logLevel, data.eventsEnabled, data.eventsObserved]);
     const worker = new Worker(new URL('./plugin-worker.js', import.meta.url), { workerData: data, name: `media ${this.index}` });
     this.worker = worker;
     this.exited = false;

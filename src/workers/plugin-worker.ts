@@ -70,6 +70,7 @@ const idleGc = new IdleGc();
 setSessionResolver((handleId) => sessions.get(handleId)?.sessionId);
 let settings: MediaRuntimeSettings = init.settings;
 let eventsEnabled = init.eventsEnabled;
+let eventsObserved = init.eventsObserved;
 /** The plugins loaded here, by package. */
 const plugins = new Map<string, Plugin>();
 let plane!: WebRtcMediaPlane;
@@ -227,11 +228,12 @@ function makeHost(pkg: string): PluginHost & PluginMediaHost {
     isTokenValidForPlugin: () => true,
     // Plugin events for the event handlers (type 64) go to main, which owns the handlers.
     eventsEnabled: () => eventsEnabled,
-    notifyEvent: (ps, data) => {
+    observesEvents: () => eventsObserved,
+    notifyEvent: (ps, data, internal) => {
       if (!eventsEnabled) return;
       const s = ps === null ? null : live(ps);
       if (ps !== null && s === null) return;
-      notice({ n: 'notifyEvent', p: pkg, handleId: s ? s.handleId : null, data });
+      notice({ n: 'notifyEvent', p: pkg, handleId: s ? s.handleId : null, data, ...(internal === true ? { internal: true as const } : {}) });
     },
     relayRtp: (ps, mid, buf, len) => plane.relayRtp(ps as WorkerSession, mid, buf, len),
     relayRtcp: (ps, mid, buf, len) => plane.relayRtcp(ps as WorkerSession, mid, buf, len),
@@ -440,6 +442,7 @@ function onNotice(n: MainNotice): void {
     case 'settings':
       settings = n.settings;
       eventsEnabled = n.eventsEnabled;
+      eventsObserved = n.eventsObserved;
       setLogLevel(n.logLevel);
       return;
   }

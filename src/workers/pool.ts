@@ -46,6 +46,9 @@ export class WorkerPool {
   // cluster mode wraps to always want VideoRoom's events): the workers send events when any wants them.
   private readonly eventTests: (() => boolean)[] = [];
   private readonly eventsEnabled = (): boolean => this.eventTests.some((t) => t());
+  /** Each pooled plugin's host's PluginHost.observesEvents (cluster mode's VideoRoom). */
+  private readonly observeTests: (() => boolean)[] = [];
+  private readonly eventsObserved = (): boolean => this.observeTests.some((t) => t());
   private started: Promise<void> | null = null;
   private readonly pickers = new Map<string, (handleId: number) => MediaWorker>();
   private users = 0;
@@ -72,6 +75,7 @@ export class WorkerPool {
           log: this.log,
           ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
           eventsEnabled: () => this.eventsEnabled(),
+          eventsObserved: () => this.eventsObserved(),
           boundWorker: (handleId: number) => this.bound.get(handleId),
           ...(this.onePort ? { portLink: (i: number) => this.reader!.link(i) } : {}),
           spawned: (w: MediaWorker) => this.wire(w),
@@ -81,13 +85,19 @@ export class WorkerPool {
   }
 
   /** Starts the threads once (every pooled plugin's init awaits it). */
-  start(eventsEnabled: () => boolean): Promise<void> {
+  start(eventsEnabled: () => boolean, eventsObserved?: () => boolean): Promise<void> {
     this.eventTests.push(eventsEnabled);
+    if (eventsObserved) this.observeTests.push(eventsObserved);
     this.started ??= (async () => {
       if (this.onePort) await this.openPort();
       await Promise.all(this.workers.map((w) => w.start()));
     })();
-    return this.started;
+    // Main starts the threads before the plugins' init: a test added since (a clustered VideoRoom's host
+    // always wants events) reaches the running threads now, not at the next settings tick up to 1 s
+    // later, when a participant's `joined`/`leaving` may already have been dropped in the worker.
+    return this.started.then(() => {
+      for (const w of this.workers) w.syncSettings();
+    });
   }
 
   /**

@@ -316,7 +316,10 @@ export class PooledPlugin implements Plugin, WorkerClient {
     this.host = ctx.host;
     this.doc = ctx.config;
     this.configsFolder = ctx.configsFolder;
-    await this.pool.start(() => this.host?.eventsEnabled?.() ?? false);
+    await this.pool.start(
+      () => this.host?.eventsEnabled?.() ?? false,
+      () => this.host?.observesEvents?.() ?? false,
+    );
     if (this.package === VIDEOROOM) this.spreadAt = cfgInt(ctx.config.category('general')?.['subscribers_spread_at'], SPREAD_AT_DEFAULT) ?? SPREAD_AT_DEFAULT;
     if (this.shared) {
       let i = 0;
@@ -696,6 +699,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
       if (m.mixerLagSeconds !== undefined) sum.mixerLagSeconds = Math.max(sum.mixerLagSeconds ?? 0, m.mixerLagSeconds);
       if (m.mixerFramesSkipped !== undefined) sum.mixerFramesSkipped = (sum.mixerFramesSkipped ?? 0) + m.mixerFramesSkipped;
       if (m.mixerFramesProduced !== undefined) sum.mixerFramesProduced = (sum.mixerFramesProduced ?? 0) + m.mixerFramesProduced;
+      if (m.udpPorts !== undefined && m.udpPorts.length > 0) (sum.udpPorts ??= []).push(...m.udpPorts);
     }
     return sum;
   }

@@ -27,6 +27,8 @@ export interface WorkerInit {
   settings: MediaRuntimeSettings;
   logLevel: number;
   eventsEnabled: boolean;
+  /** A pooled plugin's host follows its events in-process (cluster mode): PluginHost.observesEvents. */
+  eventsObserved: boolean;
   /** One-port mode: the worker's rings to and from the main thread's single socket (port-reader.ts). */
   portLink?: PortLinkInit;
 }
@@ -112,7 +114,7 @@ export type MainNotice =
   | { n: 'hangup'; handleId: number; reason: string }
   | { n: 'release'; handleId: number }
   /** Periodic: what the Admin API may have changed since, and whether event handlers want plugin events. */
-  | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean }
+  | { n: 'settings'; settings: MediaRuntimeSettings; logLevel: number; eventsEnabled: boolean; eventsObserved: boolean }
   /** The bus's control lane (bus.ts): a message from the same plugin on worker `from`, relayed by main. */
   | { n: 'bus'; p: string; from: number; msg: unknown }
   /** The bus's packet lane from worker `from` to worker `to` for plugin `p` (this worker is one end). */
@@ -157,7 +159,7 @@ export type WorkerNotice =
   | { n: 'pushEvent'; handleId: number; transaction: string | null; data: Record<string, unknown>; jsep?: Jsep; local?: Jsep; localError?: SerializedError }
   | { n: 'closePeerConnection'; handleId: number; reason?: string }
   | { n: 'endSession'; handleId: number }
-  | { n: 'notifyEvent'; p: string; handleId: number | null; data: Record<string, unknown> }
+  | { n: 'notifyEvent'; p: string; handleId: number | null; data: Record<string, unknown>; internal?: true }
   /** The bus's control lane (bus.ts): main relays `msg` to this plugin on worker `to`. */
   | { n: 'bus'; p: string; to: number; msg: unknown }
   /** The bus (WorkerBus.forward): a handle's request for main to route. */

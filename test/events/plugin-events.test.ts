@@ -105,3 +105,22 @@ test('VideoRoom: events = false in the jcfg, or no event handler listening: noth
   await scenario(b.h);
   assert.equal(b.builds.n, 0);
 });
+
+test('VideoRoom: events = false with a host that observes events (cluster mode): the same events, each marked internal', async () => {
+  const off = SEED_VIDEOROOM_JCFG.replace('general: {', 'general: {\n  events = false');
+  const on = await withEvents(SEED_VIDEOROOM_JCFG);
+  await scenario(on.h);
+  const h = await Harness.start(off);
+  const noted: { data: Data; internal: boolean | undefined }[] = [];
+  Object.assign(h.host, {
+    eventsEnabled: () => true,
+    observesEvents: () => true,
+    notifyEvent: (_s: PluginSession | null, data: Data, internal?: boolean) => noted.push({ data, internal }),
+  });
+  await scenario(h);
+  // Only the random ids differ between the two runs: compare the event names in order.
+  const names = (l: Data[]) => l.map((d) => String(d.event ?? d.videoroom));
+  assert.deepEqual(names(noted.map((n) => n.data)), names(on.noted.map((n) => n.data)));
+  assert.ok(noted.some((n) => n.data.event === 'leaving') && noted.some((n) => n.data.event === 'kicked'), JSON.stringify(noted));
+  assert.ok(noted.every((n) => n.internal === true), 'every event is marked internal: never for the event handlers');
+});

@@ -3,7 +3,7 @@
  * process on a generated configs folder with OS-chosen ports, with a VideoRoom handle open over HTTP.
  * Shared by test/cluster/ and bench/cluster-rooms.ts.
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PluginHttp } from './plugin-http.js';
 import { startPortunusOnFolder, type RunningServer } from './portunus.js';
@@ -18,6 +18,8 @@ export interface ClusterNodeOptions {
   heartbeatMs?: number;
   ttlMs?: number;
   mediaWorkers?: number;
+  /** VideoRoom general.events (default: not written, i.e. true); false: the plugin's events switched off. */
+  videoroomEvents?: boolean;
 }
 
 export interface ClusterNode {
@@ -34,6 +36,10 @@ export interface ClusterNode {
 export async function startClusterNode(name: string, o: ClusterNodeOptions): Promise<ClusterNode> {
   const conf = await makeConfigsFolder(`cl-${name}`, { mediaWorkers: o.mediaWorkers ?? 1 });
   const metricsPort = await freePort();
+  if (o.videoroomEvents !== undefined) {
+    const vr = join(conf.dir, 'janus.plugin.videoroom.jcfg');
+    writeFileSync(vr, readFileSync(vr, 'utf8').replace('general: {', `general: {\n  events = ${o.videoroomEvents ? 'true' : 'false'}`));
+  }
   if (o.redisUrl !== null) {
     appendFileSync(
       join(conf.dir, 'janus.jcfg'),

@@ -33,6 +33,8 @@ export interface PoolGatewayOptions {
   tune?: (c: ReturnType<typeof defaultJanusConfig>) => void;
   /** How long message() waits for a request's event. */
   eventTimeoutMs?: number;
+  /** Before the gateway starts (main.ts's order: it starts the pool before the plugins' init). */
+  beforeStart?: (pool: WorkerPool, pooled: Map<string, PooledPlugin>) => void;
 }
 
 /**
@@ -59,6 +61,7 @@ export async function makePoolGateway(o: PoolGatewayOptions) {
     routed.route(pkg, pp.media);
     pooled.set(pkg, pp);
   }
+  o.beforeStart?.(pool, pooled);
   const gw = new Gateway({ config, plugins: [...pooled.values()], mediaPlane: routed, pluginConfig: (pkg) => Jcfg.load(join(dir, `${pkg}.jcfg`)), watchdogIntervalMs: 60_000, log: quietLog });
   await gw.start();
   const client = new RecordingClient();

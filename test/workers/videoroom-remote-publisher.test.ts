@@ -9,7 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
-import { rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { SOCKET_BUFFER_BYTES } from '../../src/media/net/socket-buffers.js';
 import { makeClient, rtpPacket, sleep, waitFor, type ClientPeer } from '../media/peer/helpers.js';
 import { answerOffer, makeVideoRoomWorld, ROOM, type Ev } from './videoroom-world.js';
 
@@ -47,6 +49,18 @@ test('VideoRoom remote publisher in a worker: its media reaches a subscriber on 
     assert.equal(d['videoroom'], 'success', JSON.stringify(add));
     const port = d['port'] as number;
     const rtcpPort = d['rtcp_port'] as number;
+    // Its sockets ask for the media sockets' receive buffer (the kernel doubles what it grants, up to rmem_max).
+    const rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+    const rmemDefault = Number(readFileSync('/proc/sys/net/core/rmem_default', 'utf8'));
+    if (rmemMax > rmemDefault) {
+      for (const p of [port, rtcpPort]) {
+        const ss = execFileSync('ss', ['-uanmH', `sport = :${p}`], { encoding: 'utf8' });
+        const rb = Number(/\brb(\d+)/.exec(ss)?.[1]);
+        assert.equal(rb, 2 * Math.min(SOCKET_BUFFER_BYTES, rmemMax), `receive buffer of ${p}: ${ss}`);
+      }
+    }
+    // Their ports reach main with the worker's plugin metrics, for portunus_udp_receive_drops.
+    await waitFor('the feed ports in the plugin metrics', () => [port, rtcpPort].every((p) => w.vr.metrics().udpPorts?.includes(p) === true), 8000);
     // The origin latches on the RTCP port, as a publish_remotely forwarder does.
     origin.send(Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), rtcpPort, '127.0.0.1');
 

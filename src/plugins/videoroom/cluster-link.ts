@@ -34,7 +34,9 @@ function roomOf(ctx: VrContext, body: Body): Room | undefined {
 
 /** A published stream as `add_remote_publisher` takes it (what the receiving node needs to rebuild it). */
 function streamSpec(ps: PublishedStream, mindex: number): Data {
-  const o: Data = { type: ps.type, mindex, mid: String(mindex) };
+  // The publisher's own mid: the remote publisher keeps it (attach's ownMids), so a subscriber names a
+  // stream the same way on every node.
+  const o: Data = { type: ps.type, mindex, mid: ps.mid };
   if (ps.description !== undefined) o.description = ps.description;
   if (ps.disabled || ps.codec === undefined) {
     if (ps.type !== 'data') {
@@ -63,14 +65,26 @@ function streamSpec(ps: PublishedStream, mindex: number): Data {
  * place in the list (and the SSRC plan by mindex), so the list runs over every mindex from 0 to the
  * highest, a gap (an m-line the publisher's offer had but we do not relay) filled with a data stub.
  */
-function publisherStreams(streams: readonly PublishedStream[]): Data[] {
+export function publisherStreams(streams: readonly PublishedStream[]): Data[] {
   const byIndex = new Map<number, PublishedStream>();
-  for (const ps of streams) byIndex.set(ps.mindex, ps);
+  const mids = new Set<string>();
+  for (const ps of streams) {
+    byIndex.set(ps.mindex, ps);
+    mids.add(ps.mid);
+  }
   const max = Math.max(-1, ...byIndex.keys());
   const out: Data[] = [];
   for (let i = 0; i <= max; i++) {
     const ps = byIndex.get(i);
-    out.push(ps === undefined ? { type: 'data', mindex: i, mid: String(i), disabled: true } : streamSpec(ps, i));
+    if (ps !== undefined) {
+      out.push(streamSpec(ps, i));
+      continue;
+    }
+    // A stub's mid must not be one of the publisher's (which may be any token, "1" at another place).
+    let mid = String(i);
+    while (mids.has(mid)) mid = `${mid}~`;
+    mids.add(mid);
+    out.push({ type: 'data', mindex: i, mid, disabled: true });
   }
   return out;
 }
@@ -115,7 +129,7 @@ async function attach(ctx: VrContext, body: Body): Promise<Data> {
     drop(ctx, room, old.id, false, false);
   }
   const { request: _r, ...rest } = body;
-  return addRemotePublisher(ctx, withKeys(ctx, room, { ...rest, request: 'add_remote_publisher' }));
+  return addRemotePublisher(ctx, withKeys(ctx, room, { ...rest, request: 'add_remote_publisher' }), { ownMids: true });
 }
 
 /**

@@ -14,12 +14,17 @@ import type { VrId } from './ids.js';
 type Data = Record<string, unknown>;
 
 export function vrEventsOn(ctx: VrContext): boolean {
-  return ctx.general.events && (ctx.host.eventsEnabled?.() ?? false);
+  return (ctx.general.events || (ctx.host.observesEvents?.() ?? false)) && (ctx.host.eventsEnabled?.() ?? false);
 }
 
+/**
+ * With `events = false` the event handlers get nothing, as from Janus; cluster mode still follows the
+ * rooms through these events (a participant leaving releases its id, is told to the other nodes), so
+ * they are emitted for it alone (`internal`).
+ */
 function emit(ctx: VrContext, session: PluginSession | null, build: () => Data): void {
   if (!vrEventsOn(ctx)) return;
-  ctx.host.notifyEvent?.(session, build());
+  ctx.host.notifyEvent?.(session, build(), !ctx.general.events);
 }
 
 /** created / edited / destroyed. */

@@ -254,7 +254,7 @@ export const SYNC_REQUESTS: ReadonlyMap<string, Handler> = new Map<string, Handl
   ['listforwarders', listForwarders],
   ['rtp_forward', rtpForward],
   ['stop_rtp_forward', stopRtpForward],
-  ['add_remote_publisher', addRemotePublisher],
+  ['add_remote_publisher', (ctx, body) => addRemotePublisher(ctx, body)],
   ['update_remote_publisher', updateRemotePublisher],
   ['remove_remote_publisher', removeRemotePublisher],
   ['publish_remotely', publishRemotely],

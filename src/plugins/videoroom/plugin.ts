@@ -268,7 +268,8 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
   metrics(): PluginMetrics {
     let participants = 0;
     for (const r of this.ctx?.rooms.values() ?? []) participants += r.participants.size;
-    return { rooms: this.ctx?.rooms.size ?? 0, participants };
+    const udpPorts = this.ctx?.feeds?.livePorts() ?? [];
+    return { rooms: this.ctx?.rooms.size ?? 0, participants, ...(udpPorts.length > 0 ? { udpPorts } : {}) };
   }
 
   querySession(session: PluginSession): Data {

@@ -23,6 +23,7 @@ import { isIP } from 'node:net';
 import type { Jsep } from '../../core/jsep.js';
 import type { PluginHost, PluginMediaHost, PluginSession, RtpStreamInfo } from '../../core/plugin.js';
 import { UdpPortAllocator } from '../../media/net/port-allocator.js';
+import { sizeMediaSocket } from '../../media/net/socket-buffers.js';
 import type { VrContext } from './context.js';
 import type { Participant } from './participant.js';
 import type { PublishedStream } from './streams.js';
@@ -96,8 +97,8 @@ export function wrapHost<H extends PluginHost>(host: H): H {
     else host.closePeerConnection(session, reason);
   };
   // Event handlers hear about a remote publisher without a handle, as from Janus.
-  const notifyEvent = (session: PluginSession | null, data: Record<string, unknown>): void =>
-    host.notifyEvent?.(session instanceof RemotePublisherSession ? null : session, data);
+  const notifyEvent = (session: PluginSession | null, data: Record<string, unknown>, internal?: boolean): void =>
+    host.notifyEvent?.(session instanceof RemotePublisherSession ? null : session, data, internal);
   // A Proxy, not a copy: the core (and tests) may set or replace host members after the plugin
   // started (event handlers switched on later), and the wrapper must see what the host has now.
   // Functions are bound once per member and reused, so a call allocates nothing.
@@ -137,7 +138,12 @@ export class RemoteFeeds {
 
   /** A bound socket: on `port` when asked (0: the next free one of the range), on `address`. */
   async bind(port: number, address: string): Promise<Socket> {
-    if (port === 0) return (await this.ports.allocate(address)).socket;
+    // The media sockets' buffers: a feed carries a whole publisher (every layer) in bursts, as theirs do.
+    if (port === 0) {
+      const s = (await this.ports.allocate(address)).socket;
+      sizeMediaSocket(s);
+      return s;
+    }
     return new Promise((resolve, reject) => {
       const s = createSocket(isIP(address) === 6 ? 'udp6' : 'udp4');
       s.once('error', (err) => {
@@ -146,9 +152,23 @@ export class RemoteFeeds {
       });
       s.bind(port, address, () => {
         s.removeAllListeners('error');
+        sizeMediaSocket(s);
         resolve(s);
       });
     });
+  }
+
+  /** The ports the live feeds receive on (RTP and RTCP), for the kernel drop count in /metrics. */
+  livePorts(): number[] {
+    const out: number[] = [];
+    for (const f of this.live) {
+      try {
+        out.push(f.rtpPort, f.rtcpPort);
+      } catch {
+        // a socket closed under us: no port
+      }
+    }
+    return out;
   }
 
   close(): void {

@@ -98,9 +98,12 @@ function streamSpecs(p: Params, required: boolean): StreamSpec[] {
   return arr.map(streamSpec);
 }
 
-/** A published stream as Janus builds it for a remote publisher: mid = mindex, the codec's default PT. */
-function buildStream(me: Participant, room: Room, spec: StreamSpec, mindex: number): PublishedStream {
-  const ps = new PublishedStream(me, spec.type, mindex, String(mindex));
+/**
+ * A published stream as Janus builds it for a remote publisher: mid = mindex (Janus 1.1.2 ignores the
+ * `mid` it is given), the codec's default PT; `mid` instead when the caller keeps the publisher's own.
+ */
+function buildStream(me: Participant, room: Room, spec: StreamSpec, mindex: number, mid = String(mindex)): PublishedStream {
+  const ps = new PublishedStream(me, spec.type, mindex, mid);
   ps.description = spec.description;
   ps.disabled = spec.disabled ?? false;
   if (spec.type === 'data') return ps;
@@ -169,7 +172,16 @@ function announce(ctx: VrContext, me: Participant, event: 'published' | 'updated
   publishedEvent(ctx, me, event);
 }
 
-export async function addRemotePublisher(ctx: VrContext, body: Body): Promise<Data> {
+export interface AddRemoteOptions {
+  /**
+   * Keep the `mid` of each stream as given (Portunus's cluster: a remote publisher shows the same mids
+   * on every node, as its origin's publisher has). Off for the API's `add_remote_publisher`, where Janus
+   * 1.1.2 names the streams by their place ("0", "1", ...). Ignored when the given mids repeat.
+   */
+  ownMids?: boolean;
+}
+
+export async function addRemotePublisher(ctx: VrContext, body: Body, opts: AddRemoteOptions = {}): Promise<Data> {
   const p = new Params(body);
   // Janus's order: room, id, the request's own parameters, then the streams.
   const roomId = ctx.ids.require(body.room, 'room');
@@ -227,7 +239,8 @@ export async function addRemotePublisher(ctx: VrContext, body: Body): Promise<Da
   const feed = new RemoteFeed(feeds, me, rtp, rtcp);
   session.feed = feed;
   me.remoteFeed = feed;
-  setStreams(me, specs.map((s, i) => buildStream(me, room, s, i)));
+  const ownMids = opts.ownMids === true && new Set(specs.map((s) => s.mid)).size === specs.length;
+  setStreams(me, specs.map((s, i) => buildStream(me, room, s, i, ownMids ? s.mid : String(i))));
   feed.setStreams(me.media.streams);
   me.media.negotiated = true;
   me.media.active = true;
