@@ -3,7 +3,7 @@
  * the real Janus 1.1.2 (/usr/bin/janus), measured in the same run with the same load client.
  *
  *   node dist/bench/echo.js [--peers 4] [--rate 500] [--seconds 10] [--warmup 3] [--size 1000] [--rounds 1] [--only portunus|janus] [--info]
- *        [--twcc] [--pacing on|off|both]
+ *        [--twcc] [--pacing on|off|both] [--idle 10]
  *
  * Each server runs in its own process on a fresh configs folder (EchoTest only, an rtp_port_range
  * block of its own, ICE on this machine's non-loopback address), one after the other. The load client is
@@ -21,8 +21,12 @@
  * through their Peer (SRTP, transport-cc feedback): client CPU goes up, the server's is what counts.
  * `--pacing both` measures Portunus twice per round, with the pacer and with `PORTUNUS_PACING=0`
  * (`off`: only without, `on`: only with, the default).
+ *
+ * `--idle S`: after the window the clients stop sending (the PeerConnections stay up) and, 3 s later,
+ * the server's context switches (all threads: how often it woke up) and CPU are read over S seconds.
+ * With transport-cc an estimator that keeps polling an idle PeerConnection shows there.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -53,6 +57,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     twcc: { type: 'boolean', default: false },
     pacing: { type: 'string', default: 'on' },
+    idle: { type: 'string', default: '0' },
   },
 });
 const TWCC = values.twcc;
@@ -74,6 +79,20 @@ const KINDS: Variant[] = values.only === 'janus' ? [janusVariant] : values.only 
 const quiet: Logger = { fatal() {}, error() {}, warn() {}, info() {}, verb() {}, huge() {}, debug() {}, enabled: () => false, child: () => quiet };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100; // Linux USER_HZ
+
+/** Context switches (voluntary + involuntary) of all of a process's threads. */
+function processCtxSwitches(pid: number): number {
+  let n = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const st = readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+      for (const m of st.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) n += Number(m[1]);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return n;
+}
 
 /** utime + stime of a process, in µs. */
 function processCpuUs(pid: number): number {
@@ -237,6 +256,8 @@ interface Result {
   usPerPacket: number;
   clientCpuUsPerPacket: number;
   lossPct: number;
+  /** --idle: the server's wake-ups (context switches) and CPU per second once the clients stopped sending. */
+  idle?: { ctxPerS: number; cpuMsPerS: number };
 }
 
 async function run(v: Variant): Promise<Result> {
@@ -300,6 +321,17 @@ async function run(v: Variant): Promise<Result> {
     const echoed = peers.reduce((a, p) => a + p.received, 0) - echoed0;
     const sentW = sent - sent0;
     const serverCpuUs = cpu1 - cpu0;
+    let idle: Result['idle'];
+    const IDLE_S = Number(values.idle);
+    if (IDLE_S > 0) {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await sleep(3000);
+      const c0 = processCtxSwitches(gw.pid);
+      const u0 = processCpuUs(gw.pid);
+      await sleep(IDLE_S * 1000);
+      idle = { ctxPerS: (processCtxSwitches(gw.pid) - c0) / IDLE_S, cpuMsPerS: (processCpuUs(gw.pid) - u0) / 1000 / IDLE_S };
+    }
     let paced: Result['paced'];
     if (kind === 'portunus' && TWCC) {
       const r = await fetch(`${gw.adminUrl}/${session}/${peers[0]!.handle}`, { method: 'POST', body: JSON.stringify({ janus: 'handle_info', transaction: 'p', admin_secret: gw.adminSecret }) });
@@ -310,6 +342,7 @@ async function run(v: Variant): Promise<Result> {
       kind,
       label: v.label,
       ...(paced ? { paced } : {}),
+      ...(idle ? { idle } : {}),
       sent: sentW,
       echoed,
       windowS: (t1 - t0) / 1000,
@@ -337,7 +370,8 @@ for (let round = 0; round < ROUNDS; round++) {
     console.log(
       `${r.label.padEnd(8)} echoed ${r.echoed} in ${r.windowS.toFixed(1)} s (${(r.echoed / r.windowS).toFixed(0)}/s, loss ${r.lossPct.toFixed(2)}%), ` +
         `server CPU ${(r.serverCpuUs / 1000).toFixed(0)} ms = ${r.usPerPacket.toFixed(2)} µs/packet (client ${r.clientCpuUsPerPacket.toFixed(2)} µs/packet)` +
-        (r.paced ? `; pacer: ${r.paced.sent} sent, ${r.paced.delayed} held, ${r.paced.dropped} dropped, longest wait ${r.paced.maxWaitMs} ms, estimate ${r.paced.estimate}` : ''),
+        (r.paced ? `; pacer: ${r.paced.sent} sent, ${r.paced.delayed} held, ${r.paced.dropped} dropped, longest wait ${r.paced.maxWaitMs} ms, estimate ${r.paced.estimate}` : '') +
+        (r.idle ? `; idle: ${r.idle.ctxPerS.toFixed(1)} wake-ups/s, ${r.idle.cpuMsPerS.toFixed(1)} ms CPU/s` : ''),
     );
   }
 }

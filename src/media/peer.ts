@@ -1208,7 +1208,7 @@ export class Peer implements ClockClient {
       this.releaseUnused(out);
       return;
     }
-    if (!this.sentMedia) this.firstMediaSent();
+    if (!this.sentMedia || this.session.ccParked) this.firstMediaSent();
     const n = srtp.protectRtp(out, len);
     if (n < 0) {
       this.releaseUnused(out);
@@ -1254,7 +1254,8 @@ export class Peer implements ClockClient {
 
   /**
    * The first RTP packet sent: until now the session's reports and per-second tick were off the timer
-   * (nothing to report, see RtpSession.pollTimeout); the first SR goes out on time from here.
+   * (nothing to report, see RtpSession.pollTimeout); the first SR goes out on time from here. Also
+   * the first after an idle spell that parked the estimator's check (RtpSession.ccParked).
    */
   private firstMediaSent(): void {
     this.sentMedia = true;
@@ -1344,7 +1345,7 @@ export class Peer implements ClockClient {
         this.releaseUnused(b);
         continue;
       }
-      if (!this.sentMedia) this.firstMediaSent();
+      if (!this.sentMedia || this.session.ccParked) this.firstMediaSent();
       const n = srtp.protectRtp(b, len);
       if (n < 0) {
         this.releaseUnused(b);
@@ -1441,7 +1442,12 @@ export class Peer implements ClockClient {
 
   /** What the plugin would send this peer on a free link (bps): probing aims no higher. */
   setWantedBitrate(bps: number): void {
-    this.session.setWantedBitrate(bps);
+    const now = performance.now();
+    this.session.setWantedBitrate(bps, now);
+    if (bps > 0 && this.session.ccParked && this.up) {
+      const at = this.session.pollTimeout();
+      if (at !== undefined) this.armTimer(at);
+    }
   }
 
   private onSessionEvent(e: RtpSessionEvent): void {

@@ -54,7 +54,8 @@ export class ImpairedLink {
 
   constructor(chromiumBinary: string) {
     const n = 10 + (process.pid % 200);
-    const tag = `${process.pid % 100000}`;
+    // NETNS_TAG (a few letters): names that say whose they are on a shared machine (interface names: 15 chars at most).
+    const tag = process.env['NETNS_TAG'] ? `${process.env['NETNS_TAG'].slice(0, 5)}${process.pid % 1000}` : `${process.pid % 100000}`;
     this.ns = `pcc${tag}`;
     this.hostIf = `vcc${tag}a`;
     this.nsIf = `vcc${tag}b`;

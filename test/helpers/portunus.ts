@@ -45,7 +45,8 @@ export async function startPortunusOnFolder(dir: string, ports: Ports, serverNam
   return spawnServer({
     kind: 'portunus',
     command: process.execPath,
-    args: [...SERVER_NODE_ARGS, ...(opts.nodeArgs ?? []), main, '-F', dir],
+    // PORTUNUS_EXTRA_NODE_ARGS (space-separated): e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a bench's server.
+    args: [...SERVER_NODE_ARGS, ...(process.env['PORTUNUS_EXTRA_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''), ...(opts.nodeArgs ?? []), main, '-F', dir],
     env: { ...process.env, ...(opts.env ?? {}) },
     ports,
     adminSecret,

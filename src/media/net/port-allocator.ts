@@ -5,6 +5,7 @@
  * tried, allocate() rejects with `no free UDP port in rtp_port_range MIN-MAX`.
  */
 import { createSocket, type Socket, type SocketType } from 'node:dgram';
+import { literalLookup } from './literal-lookup.js';
 
 export interface PortRange {
   min: number;
@@ -46,7 +47,7 @@ function bindSocket(type: SocketType, port: number, address: string): Promise<So
   return new Promise((resolve, reject) => {
     // udp6 stays IPv6-only: a dual-stack socket on "::" would also claim the port for IPv4 and collide
     // with the udp4 socket of another PeerConnection on the same port number.
-    const socket = createSocket({ type, reuseAddr: false, ...(type === 'udp6' ? { ipv6Only: true } : {}) });
+    const socket = createSocket({ type, reuseAddr: false, lookup: literalLookup, ...(type === 'udp6' ? { ipv6Only: true } : {}) });
     const onError = (err: Error): void => {
       socket.close();
       reject(err);

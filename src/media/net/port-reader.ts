@@ -25,11 +25,10 @@
  * allocates. Sends: one copy out of the ring (dgram may queue the buffer: the ring's bytes get reused).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { lookup as dnsLookup, type LookupOneOptions } from 'node:dns';
-import { isIP } from 'node:net';
 import type { Logger } from '../../log.js';
 import { createRing, RingConsumer, RingProducer } from '../../workers/ring.js';
 import { bindingRequestUfrag } from './binding-ufrag.js';
+import { literalLookup } from './literal-lookup.js';
 import { IceTcpListener, type IceTcpConn } from './ice-tcp.js';
 import { UdpMux, type UdpMuxOptions } from './udp-mux.js';
 import { ICE_CHARS, UfragRouter, type UfragRoute } from './ufrag-router.js';
@@ -508,20 +507,6 @@ export class PortReader {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/**
- * dgram's address lookup for these sockets: every destination is an address literal (a client's, from
- * the ring), so answer at once. The default (dns.lookup) answers a literal on the next tick, which costs
- * a closure and a tick per datagram and defers the send itself; names still go to dns.lookup.
- */
-function literalLookup(hostname: string, options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
-  const fam = isIP(hostname);
-  if (fam !== 0) {
-    callback(null, hostname, fam);
-    return;
-  }
-  dnsLookup(hostname, options as LookupOneOptions, callback);
-}
 
 /** Writes [length][latin1 address] at the start of `buf`; returns the bytes written. */
 export function prefixAddress(buf: Buffer, address: string): number {

@@ -23,6 +23,7 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from '../../log.js';
 import { bindingRequestUfrag } from './binding-ufrag.js';
+import { literalLookup } from './literal-lookup.js';
 import { UfragRouter, type UfragRoute } from './ufrag-router.js';
 
 /**
@@ -186,7 +187,7 @@ export class UdpMux {
 
   /** Bind a shared socket of our own (IPv4, or IPv6-only with family 6). `port` 0: any port (tests). Rejects on EADDRINUSE & co. */
   static async bind(port: number, opts: { address?: string; bufferBytes?: number } & UdpMuxOptions = {}): Promise<UdpMux> {
-    const socket = createSocket(opts.family === 6 ? { type: 'udp6', ipv6Only: true, reuseAddr: false } : { type: 'udp4', reuseAddr: false });
+    const socket = createSocket(opts.family === 6 ? { type: 'udp6', ipv6Only: true, reuseAddr: false, lookup: literalLookup } : { type: 'udp4', reuseAddr: false, lookup: literalLookup });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();

@@ -63,6 +63,13 @@ import type {
 const RETRANSMIT_BUFFER_SIZE = 1600;
 const MAX_NACK_QUEUE_MS = 5000;
 const TICK_MS = 1000;
+/** How often the estimator's probe check runs while media flows (ms). */
+const CC_POLL_MS = 250;
+/**
+ * Without media sent (or a plugin asking for the estimate with something it wants to send) for this
+ * long, the estimator's probe check stops waking the session: an idle PeerConnection costs no timer.
+ */
+const CC_IDLE_MS = 1000;
 
 /** What a local or remote stream is, for the caller (plugin routing, events). */
 export interface StreamInfo {
@@ -198,6 +205,14 @@ export class RtpSession {
   private probePackets = 0;
   private probeBytes = 0;
   private wantedBps = 0;
+  /** When wantedBps was last set, and when media last left (for the estimator's idle check). */
+  private wantedAt = -Infinity;
+  private lastMediaSentAt = -Infinity;
+  /**
+   * The estimator's periodic check is off (idle, see CC_IDLE_MS): the caller re-reads pollTimeout()
+   * when media leaves again (onOutgoingRtp), or a plugin wants something sent (setWantedBitrate).
+   */
+  ccParked = false;
 
   private readonly local: LocalStream[] = [];
   private readonly recv: RecvStream[] = [];
@@ -294,8 +309,17 @@ export class RtpSession {
    * What the caller would send with a free link (bps, 0 = unknown): probes never aim above it, so a
    * subscriber whose best layers already fit is not probed for more.
    */
-  setWantedBitrate(bps: number): void {
+  setWantedBitrate(bps: number, now = this.lastNow): void {
     this.wantedBps = Math.max(0, bps);
+    if (bps > 0) this.wantedAt = now;
+  }
+
+  /**
+   * Whether the estimator has a reason to run: media left within CC_IDLE_MS, or a plugin wants
+   * something sent (a subscriber whose only video auto_layers paused still needs probes to resume).
+   */
+  private ccActive(now: number): boolean {
+    return now - this.lastMediaSentAt < CC_IDLE_MS || (this.wantedBps > 0 && now - this.wantedAt < CC_IDLE_MS);
   }
 
   /**
@@ -634,6 +658,7 @@ export class RtpSession {
     ls.packets++;
     ls.bytes += len;
     ls.lastSentMs = now;
+    this.lastMediaSentAt = now;
     if (ls.kind === 'video') ls.lastSeq = rtpSeq(buf);
     this.stamp(buf, len, now);
     const sb = ls.buffer;
@@ -676,6 +701,8 @@ export class RtpSession {
     const g = this.gcc;
     if (g === null || this.twccFeedbacksReceived === 0 || this.extTwcc <= 0) return 0;
     if (this.probeEndAt < 0) {
+      // Nothing sent and nothing wanted: no padding into an idle PeerConnection.
+      if (!this.ccActive(now)) return 0;
       const target = g.probeTarget(now, this.wantedBps);
       if (target <= 0) return 0;
       let sending = 0;
@@ -966,8 +993,13 @@ export class RtpSession {
     let t = this.mediaSeenYet ? Math.min(this.nextReportAt, this.nextTickAt) : Infinity;
     if (this.hasPendingRtcp) t = Math.min(t, this.lastNow);
     if (this.twccRecorder?.pending === true) t = Math.min(t, this.nextTwccAt);
-    if (this.probeEndAt >= 0) t = Math.min(t, this.nextProbeAt);
-    else if (this.gcc !== null && this.twccFeedbacksReceived > 0) t = Math.min(t, this.lastNow + 250);
+    if (this.probeEndAt >= 0) {
+      this.ccParked = false;
+      t = Math.min(t, this.nextProbeAt);
+    } else if (this.gcc !== null && this.twccFeedbacksReceived > 0) {
+      this.ccParked = !this.ccActive(this.lastNow);
+      if (!this.ccParked) t = Math.min(t, this.lastNow + CC_POLL_MS);
+    }
     if (this.rembValue > 0 && this.rembTargets() > 0) t = Math.min(t, this.rembChanged ? this.lastNow : this.nextRembAt);
     for (const st of this.recv) {
       if (st.retired) continue;

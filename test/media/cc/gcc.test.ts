@@ -60,6 +60,23 @@ test('reordering: packets reordered by up to 8 ms on a free link cause no decrea
   assert.ok(tr[tr.length - 1]! >= 1900, `reaches what the app sends: ${tr.join(' ')}`);
 });
 
+test('no probing possible (no RTX): on a free link the estimate reaches what arrives within a few seconds', () => {
+  // bench/echo.ts --twcc: 2.4 Mbit/s echoed on loopback, no loss, no RTX to probe with; the estimate
+  // stood at ~0.8 Mbit/s after 10 s (the start value grown 5 %/s by the loss controller).
+  const s = new LinkSim({ capacityBps: 1_000_000_000, startBps: 500_000, appMaxBps: 0, feedbackMs: 200, noPadding: true, video: { bps: 2_400_000, fps: 100, keyframeFactor: 1 } });
+  s.run(1000);
+  const tr = s.trace(9000, 500);
+  assert.equal(s.gcc.probesMeasured, 0, 'nothing to probe with');
+  assert.equal(s.gcc.overuses, 0);
+  assert.ok(s.gcc.trusted);
+  assert.ok(Math.min(...tr.slice(6)) >= 2300, `after 4 s the estimate covers the 2.4 Mbit/s that arrive: ${tr.join(' ')}`);
+  assert.ok(Math.max(...tr) <= 3000, `within maxBps: ${tr.join(' ')}`);
+  // The same without any traffic worth measuring grows from the start value as before (no jump).
+  const low = new LinkSim({ capacityBps: 1_000_000_000, startBps: 500_000, appMaxBps: 0, feedbackMs: 200, noPadding: true, video: { bps: 100_000, fps: 10, keyframeFactor: 1 } });
+  const ltr = low.trace(10_000, 500);
+  assert.ok(Math.max(...ltr) <= 510 && Math.min(...ltr) >= 150, `no higher than the start value: ${ltr.join(' ')}`);
+});
+
 test('estimator input checks: empty and all-lost feedback change nothing and do not throw', () => {
   const g = new GccEstimator({ startBps: 800_000 });
   const b = new FeedbackBatch();

@@ -33,6 +33,11 @@ export interface SimOptions extends GccOptions {
    * handed to it and leave when it says; send times are when they leave; probes only from an empty queue.
    */
   pacer?: PacerOptions;
+  /**
+   * No padding to probe with (a peer without RTX, as the EchoTest bench's clients): the estimator
+   * still starts clusters, as the session does, but nothing is sent for them.
+   */
+  noPadding?: boolean;
 }
 
 const SIZE = 1200;
@@ -76,6 +81,7 @@ export class LinkSim {
   private tbfBacklog = 0;
   readonly pacer: Pacer | null;
   private readonly token = Buffer.alloc(4);
+  private readonly noPadding: boolean;
 
   constructor(o: SimOptions = {}) {
     this.gcc = new GccEstimator(o);
@@ -92,6 +98,7 @@ export class LinkSim {
     this.bucket = o.bucket;
     this.tokens = o.bucket?.burstBytes ?? 0;
     this.pacer = o.pacer !== undefined ? new Pacer(o.pacer) : null;
+    this.noPadding = o.noPadding ?? false;
   }
 
   /** A video packet from the publisher: through the pacer when there is one. */
@@ -184,7 +191,7 @@ export class LinkSim {
       const t = this.now;
       if (this.probeUntil < 0) {
         const p = this.gcc.probeTarget(t, this.appMaxBps);
-        if (p > 0) {
+        if (p > 0 && !this.noPadding) {
           this.probeBps = p;
           this.probeUntil = t + this.gcc.probeDurationMs;
         }

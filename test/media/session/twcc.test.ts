@@ -199,3 +199,67 @@ test('without transport-cc negotiated nothing is stamped, no feedback, no estima
   assert.equal(tx.estimateBps, 0);
   assert.equal(tx.pollProbeInto(Buffer.alloc(1500), 100), 0);
 });
+
+test('idle: once no media leaves, the estimator asks for no wake-up of its own; it restarts with the media', () => {
+  const tx = sender(true);
+  const rx = receiver(100);
+  let now = 0;
+  let seq = 500;
+  // A timer loop as the Peer runs one: wake at every deadline the session asks for, exchange RTCP.
+  let wakes = 0;
+  let ccWakes = 0;
+  const out = Buffer.alloc(1600);
+  const advance = (until: number, sending: boolean): void => {
+    let nextPacket = now;
+    while (now < until) {
+      const deadline = tx.pollTimeout() ?? Infinity;
+      const at = Math.min(deadline, sending ? nextPacket : Infinity, until);
+      now = at;
+      if (sending && now >= nextPacket) {
+        const p = pkt(LOCAL_V, seq++ & 0xffff, 1000);
+        tx.onOutgoingRtp(p.b, p.len, now);
+        rx.onRtp(p.b, p.len, now + 5);
+        nextPacket = now + 20;
+      }
+      if (now >= deadline) {
+        wakes++;
+        tx.handleTimeout(now);
+        drainRtcp(tx, now);
+        while (tx.pollProbeInto(out, now) > 0);
+      }
+      rx.handleTimeout(now + 5);
+      for (const b of drainRtcp(rx, now + 5)) tx.onRtcp(b, b.length, now + 10);
+      // The 250 ms estimator check: a deadline 250 ms after the session's time that nothing else explains.
+      if (tx.pollTimeout() === now + 250) ccWakes++;
+    }
+  };
+  advance(6000, true);
+  assert.ok(tx.getStats().bwe!.twccFeedbacksReceived > 10);
+  assert.ok(ccWakes > 5, `the estimator's check runs while media flows: ${ccWakes}`);
+  assert.equal(tx.ccParked, false);
+  // Media stops: after CC_IDLE_MS the estimator asks for nothing; what wakes the session is the
+  // per-second tick and the RTCP reports (about 2 a second), not 4 more a second for the estimator.
+  advance(8000, false);
+  wakes = 0;
+  ccWakes = 0;
+  const probesBefore = tx.getStats().bwe!.probePackets;
+  advance(28_000, false);
+  assert.equal(ccWakes, 0, 'no estimator wake-up once idle');
+  assert.ok(wakes <= 45, `wake-ups in 20 s idle: ${wakes} (with the estimator's 250 ms check: 80 more)`);
+  assert.equal(tx.ccParked, true);
+  assert.equal(tx.getStats().bwe!.probePackets, probesBefore, 'no probe padding into an idle PeerConnection');
+  // Media again: the first packet clears the parking (the Peer re-reads pollTimeout then).
+  const p = pkt(LOCAL_V, seq++ & 0xffff, 1000);
+  tx.onOutgoingRtp(p.b, p.len, now);
+  const d = tx.pollTimeout()!;
+  assert.equal(tx.ccParked, false);
+  assert.ok(d <= now + 250, `the check is back: deadline ${d - now} ms ahead`);
+  advance(now + 6000, true);
+  assert.ok(tx.getStats().bwe!.probePackets > probesBefore, 'probing resumed with the media');
+  // A plugin that wants something sent keeps the estimator running without media (a paused subscriber).
+  advance(now + 3000, false);
+  assert.equal(tx.ccParked, true);
+  tx.setWantedBitrate(500_000, now);
+  assert.ok(tx.pollTimeout()! <= now + 250);
+  assert.equal(tx.ccParked, false);
+});
