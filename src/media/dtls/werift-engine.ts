@@ -4,41 +4,19 @@
  * (record framing to the MTU, retransmission timers, peer authentication, alerts, application-data
  * protection) is ours, in endpoint.ts. Replacing werift means reimplementing this interface.
  */
-// First: werift-dtls, whenever it is required, must find the stand-ins of the packages it never needs here.
+// First: werift-dtls must find its @peculiar/x509 stand-in (~12 MB per thread it never needs).
 import './werift-lean.js';
-import type { DtlsSocket } from 'werift-dtls/lib/dtls/src/index.js';
+import { DtlsClient, DtlsServer, type DtlsSocket } from 'werift-dtls/lib/dtls/src/index.js';
+import { Flight } from 'werift-dtls/lib/dtls/src/flight/flight.js';
+import { DtlsPlaintext } from 'werift-dtls/lib/dtls/src/record/message/plaintext.js';
 import { ownedCopy } from '../owned-buffer.js';
 import { X509Certificate, createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, sign as cryptoSign, type ECDH, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 
-/** The werift classes we construct, loaded at the first handshake (loadWerift). */
-type Werift = {
-  DtlsClient: typeof import('werift-dtls/lib/dtls/src/index.js').DtlsClient;
-  DtlsServer: typeof import('werift-dtls/lib/dtls/src/index.js').DtlsServer;
-  DtlsPlaintext: typeof import('werift-dtls/lib/dtls/src/record/message/plaintext.js').DtlsPlaintext;
-};
-let werift: Werift | null = null;
-
-/**
- * werift-dtls and what it pulls in cost a thread ~11 MB of RSS even without the packages werift-lean.ts
- * stands in for (code and heap growth) when imported: a media worker that never does a handshake
- * (an idle worker, main's own plane when every plugin runs in the pool) should not pay it. So it is
- * required (CommonJS, synchronously) and patched at the first engine, once per thread.
- */
-function loadWerift(): Werift {
-  if (werift !== null) return werift;
-  const require = createRequire(import.meta.url);
-  const index = require('werift-dtls/lib/dtls/src/index.js') as typeof import('werift-dtls/lib/dtls/src/index.js');
-  const flight = require('werift-dtls/lib/dtls/src/flight/flight.js') as { Flight: unknown };
-  const plaintext = require('werift-dtls/lib/dtls/src/record/message/plaintext.js') as typeof import('werift-dtls/lib/dtls/src/record/message/plaintext.js');
-  // werift retransmits flights on its own wall-clock timers (0.5 s, 1 s, ... x10). We run our own
-  // RFC 6347 timers driven by handleTimeout(); with RetransmitCount = 0 werift sends each flight once and
-  // gives up waiting after 0.5 s (its rejection is swallowed below). Process-wide, but only we use werift-dtls.
-  (flight.Flight as { RetransmitCount: number }).RetransmitCount = 0;
-  patchWerift(require);
-  werift = { DtlsClient: index.DtlsClient, DtlsServer: index.DtlsServer, DtlsPlaintext: plaintext.DtlsPlaintext };
-  return werift;
-}
+// werift retransmits flights on its own wall-clock timers (0.5 s, 1 s, ... x10). We run our own
+// RFC 6347 timers driven by handleTimeout(); with RetransmitCount = 0 werift sends each flight once and
+// gives up waiting after 0.5 s (its rejection is swallowed below). Process-wide, but only we use werift-dtls.
+(Flight as unknown as { RetransmitCount: number }).RetransmitCount = 0;
 
 // ECDHE through Node's crypto (OpenSSL) instead of werift's pure-JS curves (tweetnacl for X25519,
 // @noble/curves for P-256): two scalar multiplications per handshake on each side, each ~1-3 ms in
@@ -54,11 +32,8 @@ type WeriftKeyPair = { curve: number; privateKey: Buffer; publicKey: Buffer };
 /** Our private keys' OpenSSL objects, by the raw buffer werift keeps (so the secret needs no re-import). */
 const x25519Keys = new WeakMap<Buffer, KeyObject>();
 const p256Keys = new WeakMap<Buffer, ECDH>();
-let patched = false;
-function patchWerift(require: NodeRequire): void {
-  // Once per thread, even if a require after it failed and loadWerift runs again.
-  if (patched) return;
-  patched = true;
+{
+  const require = createRequire(import.meta.url);
   const named = require('werift-dtls/lib/dtls/src/cipher/namedCurve.js') as { generateKeyPair: (curve: number) => WeriftKeyPair };
   const prf = require('werift-dtls/lib/dtls/src/cipher/prf.js') as { prfPreMasterSecret: (publicKey: Buffer, privateKey: Buffer, curve: number) => Buffer };
   const jsKeyPair = named.generateKeyPair;
@@ -191,7 +166,6 @@ export function createWeriftEngine(opts: EngineOptions, cb: EngineCallbacks): Ha
     certificateRequest: opts.role === 'server',
     extendedMasterSecret: true,
   };
-  const { DtlsClient, DtlsServer, DtlsPlaintext } = loadWerift();
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const sock: DtlsSocket = opts.role === 'client' ? new DtlsClient(options as any) : new DtlsServer(options as any);
   let stopped = false;
