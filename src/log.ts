@@ -8,9 +8,14 @@
  * the media plane) is written as `session_id` / `handle_id`, and a line with a `handle_id`
  * but no `session_id` gets it from the resolver main installs (setSessionResolver), so a
  * `grep '"session_id":123'` finds every line about that session.
+ *
+ * Only the main thread loads pino; worker threads write the same lines through log-line.ts.
  */
+import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
-import pino from 'pino';
+import { isMainThread } from 'node:worker_threads';
+import type pinoType from 'pino';
+import { jsonLine, prettyLine, writeLine } from './log-line.js';
 
 export const LogLevel = { none: 0, fatal: 1, error: 2, warn: 3, info: 4, verb: 5, huge: 6, debug: 7 } as const;
 type LevelName = Exclude<keyof typeof LogLevel, 'none'>;
@@ -59,16 +64,50 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
 }
 
 const pretty = process.env.PORTUNUS_LOG_PRETTY === '1' || (process.env.PORTUNUS_LOG_PRETTY !== '0' && process.stdout.isTTY === true);
-const root = pino(
-  {
-    customLevels: pinoValues,
-    useOnlyCustomLevels: true,
-    level: pinoLevelFor(currentLevel),
-    base: undefined,
-    messageKey: 'msg',
-  },
-  pretty ? prettyStream(process.stdout) : pino.destination({ fd: 1, sync: true }),
-);
+
+/** Where records go once the level check passed: pino on the main thread, log-line.ts elsewhere. */
+interface Sink {
+  write(name: LevelName, fields: Fields | undefined, msg: string): void;
+  setLevel(level: number): void;
+}
+
+function pinoSink(): Sink {
+  // Required (CommonJS) here rather than imported: a worker thread never loads it.
+  const pino = createRequire(import.meta.url)('pino') as typeof pinoType;
+  const root = pino(
+    {
+      customLevels: pinoValues,
+      useOnlyCustomLevels: true,
+      level: pinoLevelFor(currentLevel),
+      base: undefined,
+      messageKey: 'msg',
+    },
+    pretty ? prettyStream(process.stdout) : pino.destination({ fd: 1, sync: true }),
+  ) as unknown as pinoType.Logger<LevelName>;
+  return {
+    write(name, fields, msg) {
+      if (fields) root[name](fields, msg);
+      else root[name](msg);
+    },
+    setLevel(level) {
+      root.level = pinoLevelFor(level);
+    },
+  };
+}
+
+function lineSink(): Sink {
+  return {
+    write(name, fields, msg) {
+      const now = Date.now();
+      writeLine(pretty ? prettyLine(name, now, fields, msg) : jsonLine(pinoValues[name], now, fields, msg));
+    },
+    setLevel() {
+      /* the level check is wrap's */
+    },
+  };
+}
+
+const sink: Sink = isMainThread ? pinoSink() : lineSink();
 
 let sessionOf: ((handleId: number) => number | undefined) | null = null;
 
@@ -103,7 +142,7 @@ function normalizeIds(f: Fields): Fields {
   return out;
 }
 
-function wrap(p: pino.Logger<LevelName>, bindings?: Fields): Logger {
+function wrap(bindings?: Fields): Logger {
   // Children merge their bindings per call instead of using pino children, so that a
   // level change reaches every logger at once and per-session loggers cost nothing to drop.
   const call = (name: LevelName) => {
@@ -111,8 +150,7 @@ function wrap(p: pino.Logger<LevelName>, bindings?: Fields): Logger {
     return (msg: string, fields?: Fields) => {
       if (level > currentLevel) return; // cheap early out: no merge for lines nobody reads
       const merged = bindings ? (fields ? { ...bindings, ...fields } : bindings) : fields;
-      if (merged) p[name](normalizeIds(merged), msg);
-      else p[name](msg);
+      sink.write(name, merged ? normalizeIds(merged) : undefined, msg);
     };
   };
   return {
@@ -125,17 +163,17 @@ function wrap(p: pino.Logger<LevelName>, bindings?: Fields): Logger {
     debug: call('debug'),
     enabled: (level: number) => level > 0 && level <= currentLevel,
     child(more: Fields) {
-      return wrap(p, bindings ? { ...bindings, ...more } : more);
+      return wrap(bindings ? { ...bindings, ...more } : more);
     },
   };
 }
 
-export const log: Logger = wrap(root as unknown as pino.Logger<LevelName>);
+export const log: Logger = wrap();
 
 /** Set the Janus debug level (0-7) for every logger. */
 export function setLogLevel(level: number): void {
   currentLevel = Math.max(0, Math.min(7, Math.trunc(level)));
-  root.level = pinoLevelFor(currentLevel);
+  sink.setLevel(currentLevel);
 }
 
 export function getLogLevel(): number {

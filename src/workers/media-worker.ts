@@ -62,6 +62,9 @@ export interface MediaWorkerOptions {
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
+/** How long a PeerConnection placed on a worker counts as being set up there at most (settingUpCount). */
+const SETTING_UP_MS = 10_000;
+
 const NO_LOAD: WorkerLoad = { peers: 0, packetsPerSec: 0, loopLagMs: 0, loopLagMaxMs: 0 };
 
 function deserializeError(e: SerializedError): Error {
@@ -94,6 +97,8 @@ export class MediaWorker {
   private readonly sessions = new Map<number, { session: PluginSession; client: WorkerClient; pkg: string }>();
   /** Handles whose PeerConnection is (or is being set up) here. */
   private readonly media = new Set<number>();
+  /** Of those, the ones not up yet (ICE + DTLS to do), and since when (ms, performance.now()). */
+  private readonly settingUp = new Map<number, number>();
   /** A pushEvent's JSEP the worker merged already (protocol.ts pushEvent `local`), while the core handles that event. */
   private merged: { handleId: number; jsep: Jsep; local?: Jsep; error?: SerializedError } | null = null;
   private settingsTimer: NodeJS.Timeout | null = null;
@@ -200,14 +205,17 @@ export class MediaWorker {
         return;
       }
       case 'webrtcUp':
+        this.settingUp.delete(msg.handleId);
         return ev?.webrtcUp(msg.handleId);
       case 'mediaState':
         return ev?.mediaState(msg.handleId, msg.info);
       case 'slowLinkEvent':
         return ev?.slowLink(msg.handleId, msg.info);
       case 'iceFailed':
+        this.settingUp.delete(msg.handleId);
         return ev?.iceFailed(msg.handleId);
       case 'peerClosed':
+        this.settingUp.delete(msg.handleId);
         return ev?.peerClosed(msg.handleId, msg.reason);
       case 'localCandidate':
         return ev?.localCandidate(msg.handleId, msg.candidate);
@@ -346,6 +354,7 @@ export class MediaWorker {
     this.failAll(`media worker ${this.index} exited (${code})`);
     const hung = [...this.media];
     this.media.clear();
+    this.settingUp.clear();
     for (const id of hung) this.events?.peerClosed(id, 'Media worker exited');
     if (this.destroying) return;
     this.restarts++;
@@ -415,8 +424,28 @@ export class MediaWorker {
 
   /** The handle's PeerConnection is here (set when its first JSEP goes here; cleared at release). */
   markMedia(handleId: number, here: boolean): void {
-    if (here) this.media.add(handleId);
-    else this.media.delete(handleId);
+    if (here) {
+      if (!this.media.has(handleId)) this.settingUp.set(handleId, performance.now());
+      this.media.add(handleId);
+    } else {
+      this.media.delete(handleId);
+      this.settingUp.delete(handleId);
+    }
+  }
+
+  /**
+   * PeerConnections placed here in the last SETTING_UP_MS that are not up yet: the handshakes (ICE,
+   * DTLS) this thread has in flight or about to come. Older ones (a client that never answered or
+   * never connected) no longer count and are forgotten.
+   */
+  get settingUpCount(): number {
+    const since = performance.now() - SETTING_UP_MS;
+    let n = 0;
+    for (const [id, at] of this.settingUp) {
+      if (at >= since) n++;
+      else this.settingUp.delete(id);
+    }
+    return n;
   }
 
   /** PeerConnections here or being set up here, known on this thread without waiting for a report. */

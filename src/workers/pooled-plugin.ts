@@ -66,6 +66,8 @@ const ERROR_UNKNOWN = 499;
 const VIDEOROOM = 'janus.plugin.videoroom';
 /** Default of `subscribers_spread_at`: PeerConnections on a room's worker before subscribers go elsewhere. */
 const SPREAD_AT_DEFAULT = 100;
+/** PeerConnections being set up on a room's worker from which a subscriber join goes to a less busy worker (burstWorker). */
+const BURST_SETUPS = 4;
 /** Requests of a subscriber handle that go to its own worker even when they name the room. */
 const SUBSCRIBER_REQUESTS = new Set(['start', 'pause', 'configure', 'switch', 'subscribe', 'unsubscribe', 'update', 'leave']);
 
@@ -276,8 +278,32 @@ export class PooledPlugin implements Plugin, WorkerClient {
     if (bound && bound.hasMedia(handleId)) return bound;
     const forced = this.subscriberPlacement?.(room, handleId);
     if (forced) return forced;
-    if (this.spreadAt < 0 || Math.max(rw.load.peers, rw.mediaCount) < this.spreadAt) return rw;
-    return this.pool.leastLoaded(this.workers);
+    if (this.spreadAt < 0) return rw;
+    if (Math.max(rw.load.peers, rw.mediaCount) >= this.spreadAt) return this.pool.leastLoaded(this.workers);
+    return this.burstWorker(rw);
+  }
+
+  /**
+   * A burst of subscriber joins (a webinar's audience arriving): while the room's worker has
+   * BURST_SETUPS or more PeerConnections being set up, a join goes to the worker with the fewest set-ups
+   * in flight, so the burst's handshakes use every core instead of queueing on one thread (they were
+   * the room worker's main cost during a burst: bench/README.md, "webinar"). Outside bursts subscribers
+   * stay on the room's worker until `subscribers_spread_at`, as before.
+   */
+  private burstWorker(rw: MediaWorker): MediaWorker {
+    const busy = rw.settingUpCount;
+    if (busy < BURST_SETUPS) return rw;
+    let best = rw;
+    let bestCount = busy;
+    for (const w of this.workers) {
+      if (w === rw || !w.running) continue;
+      const n = w.settingUpCount;
+      if (n < bestCount || (n === bestCount && best !== rw && Math.max(w.load.peers, w.mediaCount) < Math.max(best.load.peers, best.mediaCount))) {
+        best = w;
+        bestCount = n;
+      }
+    }
+    return best;
   }
 
   /** Worker `target` mirrors `room` (on `rw`); false when it cannot (no such room there any more). */

@@ -4,6 +4,8 @@
  * (record framing to the MTU, retransmission timers, peer authentication, alerts, application-data
  * protection) is ours, in endpoint.ts. Replacing werift means reimplementing this interface.
  */
+// First: werift-dtls must find the stand-ins for @peculiar/x509 and @noble/curves (~8 MB per thread it never needs).
+import './werift-lean.js';
 import { DtlsClient, DtlsServer, type DtlsSocket } from 'werift-dtls/lib/dtls/src/index.js';
 import { Flight } from 'werift-dtls/lib/dtls/src/flight/flight.js';
 import { DtlsPlaintext } from 'werift-dtls/lib/dtls/src/record/message/plaintext.js';
