@@ -14,13 +14,17 @@
  *
  *   node dist/bench/textroom-scale.js [--sizes 50,200] [--gateways janus,portunus] [--procs 3]
  *        [--one-seconds 10] [--all-seconds 5,2] [--drain 120] [--stall 15] [--workers N (Portunus media_workers)] [--rtp-range A-B] [--client-ports A-B] [--json]
+ *        [--cpu-prof DIR (Portunus: V8 CPU profiles of main and every worker into DIR)]
+ *
+ * A gateway `portunus-spreadN` is Portunus with TextRoom's `members_spread_at = N` (0: members always on
+ * the least loaded worker, as before that key; the default gathers up to 100 with the room).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { sleep, startTextroomGateway } from '../test/helpers/datachannel-client.js';
+import { DEFAULT_TEXTROOM_JCFG, sleep, startTextroomGateway } from '../test/helpers/datachannel-client.js';
 import { machineAddress } from '../test/helpers/media-server.js';
 import type { RunningServer } from '../test/helpers/server-process.js';
 import { LatencyHistogram, type ScaleReply, type ScaleState } from './textroom-scale-protocol.js';
@@ -31,7 +35,8 @@ const opt = (name: string, def: string): string => {
   return i > 0 ? argv[i + 1]! : def;
 };
 const SIZES = opt('sizes', '50,200').split(',').map(Number);
-const GATEWAYS = opt('gateways', 'janus,portunus').split(',') as ('janus' | 'portunus')[];
+const GATEWAYS = opt('gateways', 'janus,portunus').split(',');
+const CPU_PROF = argv.includes('--cpu-prof') ? opt('cpu-prof', '') : null;
 const PROCS = Number(opt('procs', '3'));
 const ONE_SECONDS = Number(opt('one-seconds', '10'));
 const ALL_SECONDS = opt('all-seconds', '5,2').split(',').map(Number);
@@ -180,9 +185,17 @@ async function runPhase(gateway: string, n: number, srv: RunningServer, children
   };
 }
 
-async function runOne(gateway: 'janus' | 'portunus', n: number, allSeconds: number): Promise<Row[]> {
+async function runOne(gateway: string, n: number, allSeconds: number): Promise<Row[]> {
   const where = machineAddress();
-  const srv = await startTextroomGateway(gateway, { enforce: where.iface, rtpPortRange: RTP_RANGE, ...(WORKERS !== undefined ? { mediaWorkers: WORKERS } : {}) });
+  const spread = /^portunus-spread(-?\d+)$/.exec(gateway);
+  const kind = gateway === 'janus' ? 'janus' : 'portunus';
+  const srv = await startTextroomGateway(kind, {
+    enforce: where.iface,
+    rtpPortRange: RTP_RANGE,
+    ...(WORKERS !== undefined ? { mediaWorkers: WORKERS } : {}),
+    ...(spread ? { textroomJcfg: DEFAULT_TEXTROOM_JCFG.replace('general: {\n', `general: {\n  members_spread_at = ${spread[1]}\n`) } : {}),
+    ...(kind === 'portunus' && CPU_PROF ? { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] } : {}),
+  });
   const procs = Math.min(PROCS, n);
   const children = Array.from({ length: procs }, () => new Child());
   try {

@@ -68,6 +68,10 @@ const VIDEOROOM = 'janus.plugin.videoroom';
 const SPREAD_AT_DEFAULT = 100;
 /** PeerConnections being set up on a room's worker from which a subscriber join goes to a less busy worker (burstWorker). */
 const BURST_SETUPS = 4;
+/** The plugin whose members sit wherever their handle was placed, before anyone knows their room. */
+const TEXTROOM = 'janus.plugin.textroom';
+/** Default of TextRoom's `members_spread_at`: PeerConnections on one worker before new rooms and handles go elsewhere. */
+const MEMBERS_SPREAD_AT_DEFAULT = 100;
 /** Requests of a subscriber handle that go to its own worker even when they name the room. */
 const SUBSCRIBER_REQUESTS = new Set(['start', 'pause', 'configure', 'switch', 'subscribe', 'unsubscribe', 'update', 'leave']);
 
@@ -106,6 +110,13 @@ export class PooledPlugin implements Plugin, WorkerClient {
    * loaded worker instead (jcfg `general.subscribers_spread_at`, Portunus only; -1 never, 0 always).
    */
   private spreadAt = SPREAD_AT_DEFAULT;
+  /**
+   * TextRoom: PeerConnections on one worker before new rooms and handles go to the least loaded worker
+   * (jcfg `general.members_spread_at`, Portunus only; -1 never, 0 always). A TextRoom handle gets its
+   * PeerConnection at `setup`, before it names a room (the `join` comes on its data channel), so below
+   * this every room and member shares one worker and a chat line crosses no thread.
+   */
+  private membersSpreadAt = MEMBERS_SPREAD_AT_DEFAULT;
   /** Tests: pick a subscriber's worker (null: the rule above). */
   subscriberPlacement: ((room: string, handleId: number) => MediaWorker | null) | null = null;
   /** "room|worker": the worker mirrors the room (set up, or being set up). */
@@ -163,7 +174,33 @@ export class PooledPlugin implements Plugin, WorkerClient {
 
   private pick(): MediaWorker {
     if (this.workers.length === 1) return this.workers[0]!;
+    if (this.package === TEXTROOM && this.membersSpreadAt !== 0) return this.gatherWorker();
     return this.pool.leastLoaded(this.workers, (w) => this.roomsOn(w));
+  }
+
+  /**
+   * TextRoom's placement below `members_spread_at`: the fullest worker still under it (the first on a
+   * tie), so rooms and handles gather on one worker until it has that many PeerConnections; past it on
+   * every worker, the least loaded.
+   */
+  private gatherWorker(): MediaWorker {
+    const handles = new Map<MediaWorker, number>();
+    for (const h of this.sessions.keys()) {
+      const w = this.pool.boundWorker(h);
+      if (w) handles.set(w, (handles.get(w) ?? 0) + 1);
+    }
+    let best: MediaWorker | undefined;
+    let bestCount = -1;
+    for (const w of this.workers) {
+      if (w.exited) continue;
+      // Handles placed but still negotiating count at once: a burst of setups does not all land here.
+      const n = Math.max(w.load.peers, w.mediaCount, handles.get(w) ?? 0);
+      if ((this.membersSpreadAt < 0 || n < this.membersSpreadAt) && n > bestCount) {
+        best = w;
+        bestCount = n;
+      }
+    }
+    return best ?? this.pool.leastLoaded(this.workers, (w) => this.roomsOn(w));
   }
 
   private roomsOn(w: MediaWorker): number {
@@ -347,11 +384,14 @@ export class PooledPlugin implements Plugin, WorkerClient {
       () => this.host?.observesEvents?.() ?? false,
     );
     if (this.package === VIDEOROOM) this.spreadAt = cfgInt(ctx.config.category('general')?.['subscribers_spread_at'], SPREAD_AT_DEFAULT) ?? SPREAD_AT_DEFAULT;
+    if (this.package === TEXTROOM) this.membersSpreadAt = cfgInt(ctx.config.category('general')?.['members_spread_at'], MEMBERS_SPREAD_AT_DEFAULT) ?? MEMBERS_SPREAD_AT_DEFAULT;
     if (this.shared) {
+      // TextRoom's jcfg rooms gather on the first worker with their members unless members always spread.
+      const deal = this.package === TEXTROOM && this.membersSpreadAt !== 0 ? this.workers.slice(0, 1) : this.workers;
       let i = 0;
       for (const name of ctx.config.categoryNames()) {
         const room = roomOfCategory(name);
-        if (room !== null && !this.rooms.has(room)) this.rooms.set(room, this.workers[i++ % this.workers.length]!);
+        if (room !== null && !this.rooms.has(room)) this.rooms.set(room, deal[i++ % deal.length]!);
       }
     }
     await Promise.all(this.workers.map((w) => w.loadPlugin(this.package, this)));

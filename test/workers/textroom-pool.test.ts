@@ -38,7 +38,7 @@ async function makeWorld() {
   const dir = mkdtempSync(join(tmpdir(), 'troom-pool-'));
   writeFileSync(
     join(dir, `${TEXTROOM}.jcfg`),
-    'general: {\n  json = "compact"\n  post_allow_local = true\n}\nroom-1: {\n  description = "one"\n  secret = "s1"\n  history = 5\n}\nroom-2: {\n  description = "two"\n  secret = "s2"\n}\n',
+    'general: {\n  json = "compact"\n  post_allow_local = true\n  members_spread_at = 0\n}\nroom-1: {\n  description = "one"\n  secret = "s1"\n  history = 5\n}\nroom-2: {\n  description = "two"\n  secret = "s2"\n}\n',
   );
   const { pool, pooled, gw, client, attach, message, workerOf, handleInfo } = await makePoolGateway({ size: 2, plugins: [TEXTROOM], dir, eventTimeoutMs: 10_000 });
   const tr = pooled.get(TEXTROOM)!;

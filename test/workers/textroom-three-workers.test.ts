@@ -25,7 +25,7 @@ interface Member {
 
 test('TextRoom over 3 workers: chat crosses worker to worker without main, exactly once in order; a restart keeps the other links and re-wires the new worker', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'troom-3w-'));
-  writeFileSync(join(dir, `${TEXTROOM}.jcfg`), 'general: {\n  json = "compact"\n}\nroom-1: {\n  description = "one"\n}\nroom-2: {\n  description = "two"\n}\nroom-3: {\n  description = "three"\n}\n');
+  writeFileSync(join(dir, `${TEXTROOM}.jcfg`), 'general: {\n  json = "compact"\n  members_spread_at = 0\n}\nroom-1: {\n  description = "one"\n}\nroom-2: {\n  description = "two"\n}\nroom-3: {\n  description = "three"\n}\n');
   const { pool, pooled, gw, attach, message, workerOf } = await makePoolGateway({ size: 3, plugins: [TEXTROOM], dir, eventTimeoutMs: 10_000 });
   const tr = pooled.get(TEXTROOM)!;
   const members: Member[] = [];

@@ -231,7 +231,12 @@ export class SctpCore {
       maxReceiveMessageSize: opts.maxReceiveMessageSize ?? 1024 * 1024,
       maxBufferedBytes: opts.maxBufferedBytes ?? 16 * 1024 * 1024,
       rtoInitial: opts.rtoInitial ?? 1000,
-      rtoMin: opts.rtoMin ?? 200,
+      // RFC 9260's RTO.Min (usrsctp's, so Janus's, too). The peer may hold its SACK for a lone packet
+      // 200 ms (Chromium and we do), and a loaded receiver adds its event-loop lag: with 200 ms here, a
+      // T3 fired while the SACK was on its way, collapsing cwnd to one MTU, and with one packet in flight
+      // the peer's delayed SACK then paced the association at a few messages per 200 ms; a room at 1
+      // message/s per member queued for seconds. Real loss in a stream of messages is fast-retransmitted.
+      rtoMin: opts.rtoMin ?? 1000,
       rtoMax: opts.rtoMax ?? 10_000,
       heartbeatInterval: opts.heartbeatInterval ?? 30_000,
       sackDelay: opts.sackDelay ?? 200,
