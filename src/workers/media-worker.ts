@@ -73,8 +73,8 @@ type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; at
  * answer seen under load and below what clients wait (the benchmarks give up at 30 s).
  */
 export const REPLY_DEADLINE_MS = 20_000;
-/** A call unanswered this long gets the worker a `wake` notice (protocol.ts), then again every as long. */
-const WAKE_AFTER_MS = 1_000;
+/** How often the calls still out are looked at (sweep). */
+const SWEEP_MS = 500;
 /** Calls that start, load or stop the thread: bounded by their own callers (start, destroy), not here. */
 const LIFECYCLE_CALLS: ReadonlySet<MainCall['m']> = new Set(['init', 'loadPlugin', 'destroy', 'closeMedia']);
 
@@ -124,9 +124,6 @@ export class MediaWorker {
   private readonly replyDeadlineMs: number;
   /** Runs while calls are out (sweep). */
   private sweepTimer: NodeJS.Timeout | null = null;
-  private lastWake = 0;
-  /** `wake` notices sent (tests, diagnostics). */
-  wakes = 0;
   /** Calls failed for want of an answer, and answers that came after that (tests, diagnostics). */
   callsTimedOut = 0;
   lateReplies = 0;
@@ -168,17 +165,17 @@ export class MediaWorker {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, at: performance.now(), m: c.m, handleId: 'handleId' in c ? c.handleId : undefined });
-      this.sweepTimer ??= setInterval(() => this.sweep(), WAKE_AFTER_MS / 2);
+      this.sweepTimer ??= setInterval(() => this.sweep(), SWEEP_MS);
       this.sweepTimer.unref();
       this.worker!.postMessage({ t: 'call', id, ...c } as ToWorker);
     });
   }
 
   /**
-   * Calls still out: the oldest one a second old gets the thread a `wake` notice (a worker has been seen
-   * sitting on posted calls until the next message arrived, issue 12); one past the deadline fails with a
-   * Janus error and a log line, so its request is answered. Its late answer, if any, is dropped (logged).
-   * Calls go in id order, so the walk stops at the first one young enough.
+   * Calls still out: one past the deadline fails with a Janus error and a log line, so its request is
+   * answered (under load a worker thread was seen not reading main's calls for 20+ s, issue 12). Its
+   * late answer, if any, is dropped (logged). Calls go in id order: the walk stops at the first one
+   * young enough.
    */
   private sweep(): void {
     if (this.pending.size === 0) {
@@ -187,9 +184,7 @@ export class MediaWorker {
       return;
     }
     const now = performance.now();
-    let oldest = Infinity;
     for (const [id, p] of this.pending) {
-      oldest = Math.min(oldest, p.at);
       if (LIFECYCLE_CALLS.has(p.m)) continue;
       const age = now - p.at;
       if (age < this.replyDeadlineMs) break;
@@ -197,12 +192,6 @@ export class MediaWorker {
       this.callsTimedOut++;
       this.log.error('media worker did not answer a call in time', { worker: this.index, call: p.m, ...(p.handleId !== undefined ? { handle_id: p.handleId } : {}), waited_ms: Math.round(age) });
       p.reject(new JanusError(ErrorCode.UNKNOWN, `Media worker ${this.index} did not answer (${p.m}) within ${Math.round(this.replyDeadlineMs / 1000)} s`));
-    }
-    if (now - oldest >= WAKE_AFTER_MS && now - this.lastWake >= WAKE_AFTER_MS) {
-      this.lastWake = now;
-      this.wakes++;
-      this.log.verb('media worker: calls waiting, waking the thread', { worker: this.index, oldest_ms: Math.round(now - oldest), pending: this.pending.size });
-      this.notice({ n: 'wake' });
     }
   }
 

@@ -453,8 +453,6 @@ function onNotice(n: MainNotice): void {
       // Sockets first: ending the thread while a datagram is due can abort the process (udp-sockets.ts).
       void closeUdpSockets().then(() => process.exit(n.code));
       return;
-    case 'wake':
-      return;
     case 'faultInjection':
       faultInjection.armed = n.armed;
       faultInjection.target = n.target;
@@ -561,9 +559,9 @@ function reportAfterCall(): void {
 let ready: Promise<void> | null = null;
 
 /**
- * Tests (faultInjection, one-shot): `worker_call_hold` keeps a call for a handle unread until the next
- * message comes in, as a worker under load was seen doing (issue 12); `worker_call_drop` loses it;
- * `local_jsep_stall` makes the handle's next pushEvent JSEP wait for a PeerConnection that never comes.
+ * Tests (faultInjection, one-shot): `worker_call_drop` loses the handle's next call (as a worker under
+ * load was seen leaving main's calls unread for 20+ s, issue 12); `local_jsep_stall` makes the handle's
+ * next pushEvent JSEP wait for a PeerConnection that never comes.
  */
 function testSeam(name: string, handleId: number): boolean {
   const f = faultInjection;
@@ -572,16 +570,7 @@ function testSeam(name: string, handleId: number): boolean {
   f.hits++;
   return true;
 }
-/** Calls kept by `worker_call_hold`. */
-const held: ToWorker[] = [];
 port.on('message', (msg: ToWorker) => {
-  // Main's nudge (MediaWorker.sweep): receiving it was the point.
-  if (held.length > 0) for (const h of held.splice(0)) void dispatch(h);
-  if (msg.t === 'notice' && msg.n === 'wake') return;
-  if (msg.t === 'call' && 'handleId' in msg && testSeam('worker_call_hold', msg.handleId)) {
-    held.push(msg);
-    return;
-  }
   if (msg.t === 'call' && 'handleId' in msg && testSeam('worker_call_drop', msg.handleId)) return;
   // Main's answer to a save never waits (a plugin may save while it is being loaded).
   if (msg.t === 'notice' && msg.n === 'configSaved') {

@@ -136,12 +136,6 @@ export type MainNotice =
    * terminating isolate).
    */
   | { n: 'exitForTests'; code: number }
-  /**
-   * Nothing to do: main has had a call out for a while without an answer (MediaWorker.sweep). Under
-   * load a worker has been seen sitting on posted calls for many seconds until the next message came
-   * in (issue 12, lost join replies); any message makes it read its queue again.
-   */
-  | { n: 'wake' }
   /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
   | { n: 'faultInjection'; armed: string | null; target: number | string | null };
 
