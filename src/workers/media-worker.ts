@@ -58,9 +58,25 @@ export interface MediaWorkerOptions {
    * request a plugin could answer over them.
    */
   spawned?: (w: MediaWorker) => void;
+  /**
+   * How long a call about a handle (a request, a JSEP, a query) may go unanswered before it fails with
+   * a Janus error (default REPLY_DEADLINE_MS); the worker bounds a pushEvent's JSEP with the same value.
+   */
+  replyDeadlineMs?: number;
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
+type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; at: number; m: MainCall['m']; handleId: number | undefined };
+
+/**
+ * A call about a handle that has had no answer for this long fails (a Janus error for the request), so
+ * that a client is never left without a reply whatever happens in the worker; 20 s is far beyond any
+ * answer seen under load and below what clients wait (the benchmarks give up at 30 s).
+ */
+export const REPLY_DEADLINE_MS = 20_000;
+/** How often the calls still out are looked at (sweep). */
+const SWEEP_MS = 500;
+/** Calls that start, load or stop the thread: bounded by their own callers (start, destroy), not here. */
+const LIFECYCLE_CALLS: ReadonlySet<MainCall['m']> = new Set(['init', 'loadPlugin', 'destroy', 'closeMedia']);
 
 /** How long a PeerConnection placed on a worker counts as being set up there at most (settingUpCount). */
 const SETTING_UP_MS = 10_000;
@@ -105,10 +121,17 @@ export class MediaWorker {
   /** The settings, log level and events flag the thread has (JSON): sent with init, then on change. */
   private settingsSent = '';
   private readonly log: Logger;
+  private readonly replyDeadlineMs: number;
+  /** Runs while calls are out (sweep). */
+  private sweepTimer: NodeJS.Timeout | null = null;
+  /** Calls failed for want of an answer, and answers that came after that (tests, diagnostics). */
+  callsTimedOut = 0;
+  lateReplies = 0;
 
   constructor(private readonly opts: MediaWorkerOptions) {
     this.index = opts.index;
     this.log = opts.log;
+    this.replyDeadlineMs = opts.replyDeadlineMs ?? REPLY_DEADLINE_MS;
   }
 
   get peerCount(): number {
@@ -141,9 +164,35 @@ export class MediaWorker {
     if (!this.worker || this.exited) return Promise.reject(new JanusError(ErrorCode.UNKNOWN, `media worker ${this.index} is not running`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, at: performance.now(), m: c.m, handleId: 'handleId' in c ? c.handleId : undefined });
+      this.sweepTimer ??= setInterval(() => this.sweep(), SWEEP_MS);
+      this.sweepTimer.unref();
       this.worker!.postMessage({ t: 'call', id, ...c } as ToWorker);
     });
+  }
+
+  /**
+   * Calls still out: one past the deadline fails with a Janus error and a log line, so its request is
+   * answered (under load a worker thread was seen not reading main's calls for 20+ s, issue 12). Its
+   * late answer, if any, is dropped (logged). Calls go in id order: the walk stops at the first one
+   * young enough.
+   */
+  private sweep(): void {
+    if (this.pending.size === 0) {
+      if (this.sweepTimer) clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+      return;
+    }
+    const now = performance.now();
+    for (const [id, p] of this.pending) {
+      if (LIFECYCLE_CALLS.has(p.m)) continue;
+      const age = now - p.at;
+      if (age < this.replyDeadlineMs) break;
+      this.pending.delete(id);
+      this.callsTimedOut++;
+      this.log.error('media worker did not answer a call in time', { worker: this.index, call: p.m, ...(p.handleId !== undefined ? { handle_id: p.handleId } : {}), waited_ms: Math.round(age) });
+      p.reject(new JanusError(ErrorCode.UNKNOWN, `Media worker ${this.index} did not answer (${p.m}) within ${Math.round(this.replyDeadlineMs / 1000)} s`));
+    }
   }
 
   /** Boundary for what the worker posts: a throw while handling it is counted, never out of the 'message' event. */
@@ -158,7 +207,14 @@ export class MediaWorker {
   private dispatch(msg: FromWorker): void {
     if (msg.t === 'reply') {
       const p = this.pending.get(msg.id);
-      if (!p) return;
+      if (!p) {
+        // Failed by the deadline already (sweep): the request has had its answer.
+        if (msg.id < this.nextId) {
+          this.lateReplies++;
+          this.log.warn('media worker answered a call after its deadline (dropped)', { worker: this.index, ok: msg.ok });
+        }
+        return;
+      }
       this.pending.delete(msg.id);
       if (msg.ok) p.resolve(msg.value);
       else p.reject(deserializeError(msg.error));
@@ -258,6 +314,8 @@ export class MediaWorker {
   private failAll(reason: string): void {
     for (const p of this.pending.values()) p.reject(new JanusError(ErrorCode.UNKNOWN, reason));
     this.pending.clear();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
   }
 
   // ------------------------------------------------------------------------------------------ lifecycle
@@ -311,6 +369,7 @@ export class MediaWorker {
       eventsEnabled: this.opts.eventsEnabled(),
       eventsObserved: this.opts.eventsObserved?.() ?? false,
       ...(this.opts.portLink ? { portLink: this.opts.portLink(this.index) } : {}),
+      replyDeadlineMs: this.replyDeadlineMs,
     };
     this.settingsSent = JSON.stringify([data.settings, data.logLevel, data.eventsEnabled, data.eventsObserved]);
     const worker = new Worker(new URL('./plugin-worker.js', import.meta.url), { workerData: data, name: `media ${this.index}` });

@@ -15,7 +15,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Jcfg } from '../config/jcfg.js';
-import { JanusError } from '../core/errors.js';
+import { ErrorCode, JanusError } from '../core/errors.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaEvents, MediaHandle } from '../core/media-plane.js';
 import { fault, faultInjection, inject, localFaultCounts } from '../core/fault.js';
@@ -39,6 +39,8 @@ trackUdpSockets();
 const port = parentPort!;
 const init = workerData as WorkerInit;
 setLogLevel(init.logLevel);
+/** How long a pushEvent's JSEP may wait for its PeerConnection (main's call deadline, media-worker.ts). */
+const replyDeadlineMs = init.replyDeadlineMs ?? 20_000;
 
 /** The worker's mirror of a handle; it is the plugin's PluginSession and the plane's MediaHandle. */
 class WorkerSession implements PluginSession, MediaHandle {
@@ -164,7 +166,7 @@ function pushMerged(s: WorkerSession, transaction: string | null, data: Record<s
   const msg = (r: { local: Jsep } | { localError: SerializedError }): FromWorker => ({ t: 'notice', n: 'pushEvent', handleId: s.handleId, transaction, data, jsep, ...r });
   let r: Jsep | Promise<Jsep>;
   try {
-    r = plane.localJsep(s, jsep);
+    r = testSeam('local_jsep_stall', s.handleId) ? new Promise<Jsep>(() => undefined) : plane.localJsep(s, jsep);
   } catch (err) {
     post(msg({ localError: serializeError(err) }));
     return;
@@ -175,10 +177,26 @@ function pushMerged(s: WorkerSession, transaction: string | null, data: Record<s
   }
   const slot: { msg: FromWorker | null } = { msg: null };
   outbox.push(slot);
+  // Everything this worker posts after the event waits for it: a PeerConnection that never comes must
+  // not hold them (or the event) forever. Past the deadline the event goes with the plane's error (the
+  // client gets the refusal, the core hangs up what was being set up); a late result is dropped.
+  const deadline = setTimeout(() => {
+    if (slot.msg !== null) return;
+    log.error('PeerConnection for a plugin JSEP not ready in time: the event goes with an error', { handle_id: s.handleId, waited_ms: replyDeadlineMs });
+    fill(slot, msg({ localError: { name: 'JanusError', message: `PeerConnection not ready within ${Math.round(replyDeadlineMs / 1000)} s`, code: ErrorCode.UNKNOWN } }));
+  }, replyDeadlineMs);
+  const settle = (m: FromWorker): void => {
+    clearTimeout(deadline);
+    if (slot.msg === null) fill(slot, m);
+  };
   r.then(
-    (local) => fill(slot, msg({ local })),
-    (err: unknown) => fill(slot, msg({ localError: serializeError(err) })),
-  );
+    (local) => settle(msg({ local })),
+    (err: unknown) => settle(msg({ localError: serializeError(err) })),
+  ).catch((err: unknown) => {
+    // Building or posting the event failed: the slot still gets filled, or it would hold every later message.
+    fault(log, 'worker', err, { where: 'pushEvent', handle_id: s.handleId });
+    if (slot.msg === null) fill(slot, msg({ localError: serializeError(err) }));
+  });
 }
 
 function serializeError(err: unknown): SerializedError {
@@ -540,7 +558,20 @@ function reportAfterCall(): void {
 /** Everything waits for init and the plugin loads sent before it: messages can arrive while they are being built. */
 let ready: Promise<void> | null = null;
 
+/**
+ * Tests (faultInjection, one-shot): `worker_call_drop` loses the handle's next call (as a worker under
+ * load was seen leaving main's calls unread for 20+ s, issue 12); `local_jsep_stall` makes the handle's
+ * next pushEvent JSEP wait for a PeerConnection that never comes.
+ */
+function testSeam(name: string, handleId: number): boolean {
+  const f = faultInjection;
+  if (f.armed !== name || (f.target !== null && f.target !== handleId)) return false;
+  f.armed = null;
+  f.hits++;
+  return true;
+}
 port.on('message', (msg: ToWorker) => {
+  if (msg.t === 'call' && 'handleId' in msg && testSeam('worker_call_drop', msg.handleId)) return;
   // Main's answer to a save never waits (a plugin may save while it is being loaded).
   if (msg.t === 'notice' && msg.n === 'configSaved') {
     onNotice(msg);

@@ -25,6 +25,8 @@ export interface WorkerPoolOptions {
   settings: () => MediaRuntimeSettings;
   log?: Logger;
   logLevel?: () => number;
+  /** MediaWorkerOptions.replyDeadlineMs (tests shorten it). */
+  replyDeadlineMs?: number;
 }
 
 /** One worker's line in /metrics. */
@@ -74,6 +76,7 @@ export class WorkerPool {
           settings: opts.settings,
           log: this.log,
           ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
+          ...(opts.replyDeadlineMs !== undefined ? { replyDeadlineMs: opts.replyDeadlineMs } : {}),
           eventsEnabled: () => this.eventsEnabled(),
           eventsObserved: () => this.eventsObserved(),
           boundWorker: (handleId: number) => this.bound.get(handleId),

@@ -31,6 +31,8 @@ export interface WorkerInit {
   eventsObserved: boolean;
   /** One-port mode: the worker's rings to and from the main thread's single socket (port-reader.ts). */
   portLink?: PortLinkInit;
+  /** How long a pushEvent's JSEP may wait for its PeerConnection before the event goes with an error (ms). */
+  replyDeadlineMs?: number;
 }
 
 /** One plugin to load into a worker. */

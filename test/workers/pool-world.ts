@@ -35,6 +35,8 @@ export interface PoolGatewayOptions {
   eventTimeoutMs?: number;
   /** Before the gateway starts (main.ts's order: it starts the pool before the plugins' init). */
   beforeStart?: (pool: WorkerPool, pooled: Map<string, PooledPlugin>) => void;
+  /** WorkerPoolOptions.replyDeadlineMs. */
+  replyDeadlineMs?: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export async function makePoolGateway(o: PoolGatewayOptions) {
   const candidates = await LocalCandidates.create({ enforceList: config.nat.ice_enforce_list, ...stun, ...(config.media.ipv6 ? { ipv6: true } : {}) });
   const plane = await WebRtcMediaPlane.create({ config, candidates, log: quietLog });
   const settings = () => ({ noMediaTimer: 1, slowlinkThreshold: 0, minNackQueue: 500, nackOptimizations: false });
-  const pool = new WorkerPool({ size: o.size, plane, config, settings, log: quietLog, logLevel: () => 0 });
+  const pool = new WorkerPool({ size: o.size, plane, config, settings, log: quietLog, logLevel: () => 0, ...(o.replyDeadlineMs !== undefined ? { replyDeadlineMs: o.replyDeadlineMs } : {}) });
   const routed = new RoutingMediaPlane(plane);
   const pooled = new Map<string, PooledPlugin>();
   for (const pkg of o.plugins) {

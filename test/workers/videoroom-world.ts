@@ -19,10 +19,10 @@ export const VR = 'janus.plugin.videoroom';
 export const ROOM = 1234;
 
 /** `prefix` names the temporary configs folder. */
-export async function makeVideoRoomWorld(prefix: string) {
+export async function makeVideoRoomWorld(prefix: string, replyDeadlineMs?: number) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   writeFileSync(join(dir, `${VR}.jcfg`), `general: {\n}\nroom-${ROOM}: {\n\tdescription = "webinar"\n\tpublishers = 2\n\tfir_freq = 0\n\tvideocodec = "vp8"\n}\n`);
-  const g = await makePoolGateway({ size: 2, plugins: [VR], dir, eventTimeoutMs: 8000 });
+  const g = await makePoolGateway({ size: 2, plugins: [VR], dir, eventTimeoutMs: 8000, ...(replyDeadlineMs !== undefined ? { replyDeadlineMs } : {}) });
   const { pool, gw, client, attach, message, workerOf } = g;
   const vr = g.pooled.get(VR)!;
   return { dir, pool, vr, gw, client, attach, message, workerOf };
