@@ -45,8 +45,10 @@ test('100 once-a-second deadlines spread over a second: each fires once, never e
     assert.equal(c.fired.length, 1, `client ${i} fired ${c.fired.length} times`);
     assert.ok(c.fired[0]! >= due[i]!, `client ${i} fired ${due[i]! - c.fired[0]!} ms early`);
   });
-  // One wake-up per 50 ms bucket at most (a loaded machine only merges more): ~21, not 100.
-  assert.ok(clock.wakeups <= 22, `${clock.wakeups} wake-ups for 100 deadlines over 1 s`);
+  // About one wake-up per 50 ms bucket (~21), not 100. A few more are possible: a Node timer may fire
+  // up to a millisecond before its bucket (integer-ms timers against performance.now()), and that
+  // wake-up finds nothing due and re-arms (seen once in CI: 24).
+  assert.ok(clock.wakeups <= 30, `${clock.wakeups} wake-ups for 100 deadlines over 1 s`);
   assert.equal(clock.pending, 0);
 });
 
