@@ -60,7 +60,11 @@ test('deadlines moved later do not wake the thread; moved earlier they do', asyn
   await sleep(100);
   assert.equal(early.fired.length, 1);
   for (const c of cs) assert.equal(c.fired.length, 0, 'no client fired before its moved deadline');
-  assert.equal(clock.wakeups, 1, 'one wake-up: the moved-earlier deadline only');
+  // One wake-up for the moved-earlier deadline. Node may fire a timer a little before its deadline
+  // by performance.now() (timers start from the event loop's cached time, stale on a loaded machine):
+  // that wake-up finds nothing due and re-arms, so two are allowed (seen once in CI). A clock that
+  // still woke for the moved deadlines would wake at 20, 30 and 60 ms: three or more.
+  assert.ok(clock.wakeups >= 1 && clock.wakeups <= 2, `${clock.wakeups} wake-ups: the moved-earlier deadline only`);
   for (const c of cs) clock.set(c, Infinity);
   assert.equal(clock.pending, 0);
   // no Node timer is left: this test file would otherwise wait 10 s before its process ends
