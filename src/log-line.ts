@@ -1,16 +1,10 @@
 /**
- * The log sink of worker threads: one JSON line per record, written synchronously to stdout (fd 1), in
+ * The log lines of worker threads: one JSON line per record, in
  * the shape main's pino writes (`{"level":30,"time":...,<fields>,"msg":"..."}`, pino's level numbers,
  * an Error as pino's `{type,message,stack}`), or the same short human line in pretty mode. pino and its
  * dependencies cost each media worker ~5 MB of RSS for what is, in a worker, a few lines a minute
- * (issue 12, base memory). Writes go straight to the fd, as pino's sync destination did: a line is out
- * before a crash of the thread, and lines of all threads interleave whole.
+ * (issue 12, base memory). The lines go to stdout through log-output.ts (never waiting for a full pipe).
  */
-import { writeSync } from 'node:fs';
-
-/** stdout is a non-blocking pipe when main made it a stream: wait this long for room, then drop the line. */
-const FULL_PIPE_GIVE_UP_MS = 1000;
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 function replacer(this: unknown, _key: string, v: unknown): unknown {
   if (v instanceof Error) {
@@ -52,20 +46,4 @@ export function prettyLine(levelName: string, time: number, fields: Record<strin
       .join(' ');
   }
   return `${t} ${levelName.toUpperCase().padEnd(5)} ${msg}${extra ? ' ' + extra : ''}\n`;
-}
-
-/** Writes the whole line to fd 1, waiting for a full pipe as pino's sync destination does. */
-export function writeLine(line: string, fd = 1): void {
-  let buf = Buffer.from(line);
-  let waited = 0;
-  while (buf.length > 0) {
-    try {
-      const n = writeSync(fd, buf);
-      buf = buf.subarray(n);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || waited >= FULL_PIPE_GIVE_UP_MS) return;
-      Atomics.wait(sleeper, 0, 0, 1);
-      waited++;
-    }
-  }
 }

@@ -13,9 +13,10 @@
  */
 import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
-import { isMainThread } from 'node:worker_threads';
+import { isMainThread, threadId } from 'node:worker_threads';
 import type pinoType from 'pino';
-import { jsonLine, prettyLine, writeLine } from './log-line.js';
+import { jsonLine, prettyLine } from './log-line.js';
+import { LineOutput } from './log-output.js';
 
 export const LogLevel = { none: 0, fatal: 1, error: 2, warn: 3, info: 4, verb: 5, huge: 6, debug: 7 } as const;
 type LevelName = Exclude<keyof typeof LogLevel, 'none'>;
@@ -43,7 +44,7 @@ function pinoLevelFor(level: number): string {
   return levelNames[Math.min(level, 7) - 1]!;
 }
 
-function prettyStream(out: NodeJS.WritableStream): Writable {
+function prettyStream(out: { write(line: string): void }): Writable {
   const names = new Map<number, string>(levelNames.map((n) => [pinoValues[n], n.toUpperCase()]));
   return new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -56,7 +57,7 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
           .join(' ');
         out.write(`${t} ${(names.get(level as number) ?? String(level)).padEnd(5)} ${msg as string}${extra ? ' ' + extra : ''}\n`);
       } catch {
-        out.write(chunk);
+        out.write(chunk.toString());
       }
       cb();
     },
@@ -64,6 +65,22 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
 }
 
 const pretty = process.env.PORTUNUS_LOG_PRETTY === '1' || (process.env.PORTUNUS_LOG_PRETTY !== '0' && process.stdout.isTTY === true);
+
+/**
+ * This thread's way to stdout (log-output.ts): never waits for a full pipe; what it cannot hold is
+ * dropped, counted, and reported in one warning line when writing resumes.
+ */
+const output = new LineOutput((n) => {
+  const fields = { dropped: n, thread: isMainThread ? 'main' : threadId };
+  const msg = 'log lines dropped: stdout was full';
+  return pretty ? prettyLine('warn', Date.now(), fields, msg) : jsonLine(pinoValues.warn, Date.now(), fields, msg);
+});
+process.on('exit', () => output.drain());
+
+/** Log lines this thread dropped because stdout was full (or failed), since it started. */
+export function logLinesDropped(): number {
+  return output.dropped;
+}
 
 /** Where records go once the level check passed: pino on the main thread, log-line.ts elsewhere. */
 interface Sink {
@@ -82,7 +99,8 @@ function pinoSink(): Sink {
       base: undefined,
       messageKey: 'msg',
     },
-    pretty ? prettyStream(process.stdout) : pino.destination({ fd: 1, sync: true }),
+    // Not pino.destination: its sync mode retries a full pipe forever, stalling the main thread.
+    pretty ? prettyStream(output) : { write: (line: string) => output.write(line) },
   ) as unknown as pinoType.Logger<LevelName>;
   return {
     write(name, fields, msg) {
@@ -99,7 +117,7 @@ function lineSink(): Sink {
   return {
     write(name, fields, msg) {
       const now = Date.now();
-      writeLine(pretty ? prettyLine(name, now, fields, msg) : jsonLine(pinoValues[name], now, fields, msg));
+      output.write(pretty ? prettyLine(name, now, fields, msg) : jsonLine(pinoValues[name], now, fields, msg));
     },
     setLevel() {
       /* the level check is wrap's */

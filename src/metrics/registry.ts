@@ -11,6 +11,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { FAULT_BOUNDARIES, faultCounts } from '../core/fault.js';
 import type { Gateway } from '../core/gateway.js';
 import type { MediaPlane, MediaPlaneMetrics, MediaKindCounters } from '../core/media-plane.js';
+import { logLinesDropped } from '../log.js';
 import { VERSION_STRING } from '../version.js';
 import type { WorkerStatus } from '../workers/pool.js';
 import type { ClusterStatus } from '../cluster/cluster.js';
@@ -102,6 +103,18 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       this.reset();
       const c = faultCounts();
       for (const b of FAULT_BOUNDARIES) this.inc({ boundary: b }, c[b]);
+    },
+  });
+
+  new Counter({
+    name: 'portunus_log_lines_dropped_total',
+    help: 'Log lines dropped because stdout was full (a reader that does not keep up), per thread (workers: since their last start).',
+    labelNames: ['thread'],
+    registers,
+    collect() {
+      this.reset();
+      this.inc({ thread: 'main' }, logLinesDropped());
+      for (const w of opts.workers?.() ?? []) this.inc({ thread: `worker-${w.index}` }, w.logDropped);
     },
   });
 

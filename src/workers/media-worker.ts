@@ -103,6 +103,8 @@ export class MediaWorker {
   load: WorkerLoad = NO_LOAD;
   /** Posts over its direct links to other workers (peer-links.ts), as last reported. */
   peerPosts = 0;
+  /** Log lines the thread dropped (stdout full), as last reported. */
+  logDropped = 0;
 
   private destroying = false;
   private readonly pending = new Map<number, Pending>();
@@ -280,6 +282,7 @@ export class MediaWorker {
         this.mediaMetrics = msg.media;
         this.load = msg.load;
         if (msg.peerPosts !== undefined) this.peerPosts = msg.peerPosts;
+        if (msg.logDropped !== undefined) this.logDropped = msg.logDropped;
         if (msg.faults) setRemoteFaultCounts(`worker-${this.index}`, msg.faults);
         return;
     }

@@ -21,7 +21,7 @@ import type { MediaEvents, MediaHandle } from '../core/media-plane.js';
 import { fault, faultInjection, inject, localFaultCounts } from '../core/fault.js';
 import { pluginMediaSink } from '../core/plugin-sink.js';
 import type { Plugin, PluginHost, PluginMediaHost, PluginResult, PluginSession } from '../core/plugin.js';
-import { log as rootLog, setLogLevel, setSessionResolver } from '../log.js';
+import { log as rootLog, logLinesDropped, setLogLevel, setSessionResolver } from '../log.js';
 import { LocalCandidates } from '../media/candidates.js';
 import { certificateFromPem } from '../media/dtls/certificate.js';
 import type { MediaRuntimeSettings } from '../media/peer.js';
@@ -527,7 +527,7 @@ function reportMetrics(): void {
     const pm: Record<string, ReturnType<NonNullable<Plugin['metrics']>> | null> = {};
     for (const [pkg, p] of plugins) pm[pkg] = p.metrics?.() ?? null;
     const media = plane.metrics();
-    const msg = { n: 'metrics', plugins: pm, media, load: load(media), faults: localFaultCounts(), peerPosts: peers.posted } as const;
+    const msg = { n: 'metrics', plugins: pm, media, load: load(media), faults: localFaultCounts(), peerPosts: peers.posted, logDropped: logLinesDropped() } as const;
     const key = JSON.stringify({ ...msg, load: { ...msg.load, loopLagMs: Math.round(msg.load.loopLagMs / 5), loopLagMaxMs: Math.round(msg.load.loopLagMaxMs / 5) } });
     if (key === lastReported) return;
     lastReported = key;

@@ -36,6 +36,8 @@ export interface WorkerStatus {
   restarts: number;
   load: WorkerLoad;
   media: MediaPlaneMetrics | null;
+  /** Log lines the thread dropped since its last start (stdout full). */
+  logDropped: number;
 }
 
 export class WorkerPool {
@@ -215,7 +217,7 @@ export class WorkerPool {
   }
 
   status(): WorkerStatus[] {
-    return this.workers.map((w) => ({ index: w.index, up: !w.exited && w.worker !== null, restarts: w.restarts, load: w.load, media: w.mediaMetrics }));
+    return this.workers.map((w) => ({ index: w.index, up: !w.exited && w.worker !== null, restarts: w.restarts, load: w.load, media: w.mediaMetrics, logDropped: w.logDropped }));
   }
 
   async destroy(): Promise<void> {

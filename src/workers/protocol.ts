@@ -178,7 +178,7 @@ export type WorkerNotice =
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
   /** Periodic, and after calls: what /metrics and placement read synchronously in main. */
-  | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>>; peerPosts?: number };
+  | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>>; peerPosts?: number; logDropped?: number };
 
 export type SerializedError = { name: string; message: string; code?: number };
 
