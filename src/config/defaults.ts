@@ -58,6 +58,7 @@ export function defaultJanusConfig(configsFolder: string = DEFAULT_CONFIGS_FOLDE
 
       // Portunus only: one media worker thread per core (src/workers/pool.ts).
       media_workers: availableParallelism(),
+      worker_call_timeout: 20,
       single_port: 0,
       single_port_per_worker: false,
     },

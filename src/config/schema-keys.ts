@@ -206,6 +206,7 @@ export const JANUS_KEYS: FileSpec = {
     max_sdp_size: int(1024, 64 * 1024 * 1024),
 
     media_workers: int(0, 1024),
+    worker_call_timeout: int(1, 3600),
     single_port: int(0, 65535),
     single_port_per_worker: bool,
   },

@@ -74,6 +74,11 @@ export interface JanusMedia {
    */
   media_workers: number;
   /**
+   * Portunus only: seconds a request, JSEP or query for a handle may wait for its media worker before it
+   * fails with error 462 (default 20); also how long a plugin event's JSEP waits for its PeerConnection.
+   */
+  worker_call_timeout: number;
+  /**
    * Portunus only: every PeerConnection on one UDP port (0: off, one port per PeerConnection from
    * rtp_port_range). With media workers the main thread owns that one socket and hands each datagram to
    * the worker of its PeerConnection (src/media/net/port-reader.ts; see README "Single port").

@@ -65,7 +65,7 @@ export interface MediaWorkerOptions {
   replyDeadlineMs?: number;
 }
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; at: number; m: MainCall['m']; handleId: number | undefined };
+type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; at: number; m: MainCall['m']; handleId: number | undefined; transaction?: string };
 
 /**
  * A call about a handle that has had no answer for this long fails (a Janus error for the request), so
@@ -75,6 +75,15 @@ type Pending = { resolve: (v: unknown) => void; reject: (e: unknown) => void; at
 export const REPLY_DEADLINE_MS = 20_000;
 /** How often the calls still out are looked at (sweep). */
 const SWEEP_MS = 500;
+/**
+ * Calls whose success changes the handle's state on the worker (a join, a JSEP): one that succeeds after
+ * main failed it is undone there (undoLate).
+ */
+const STATEFUL_CALLS: ReadonlySet<MainCall['m']> = new Set(['handleMessage', 'remoteJsep', 'localJsep']);
+/** How long plugin events for a message failed at the deadline are still recognised as late (and dropped). */
+const LATE_EVENTS_MS = 120_000;
+/** Failed calls remembered for their late answer (the oldest forgotten first). */
+const TIMED_OUT_KEPT = 1000;
 /** Calls that start, load or stop the thread: bounded by their own callers (start, destroy), not here. */
 const LIFECYCLE_CALLS: ReadonlySet<MainCall['m']> = new Set(['init', 'loadPlugin', 'destroy', 'closeMedia']);
 
@@ -129,6 +138,15 @@ export class MediaWorker {
   /** Calls failed for want of an answer, and answers that came after that (tests, diagnostics). */
   callsTimedOut = 0;
   lateReplies = 0;
+  /** Late successes undone on the worker (undoLate). */
+  lateUndone = 0;
+  /** Calls about a handle failed by the deadline, until their late answer comes (id -> call). */
+  private readonly timedOut = new Map<number, { m: MainCall['m']; handleId: number }>();
+  /**
+   * `handleId transaction` of messages failed by the deadline, and until when (performance.now()): the
+   * plugin's events for them that come late are dropped (the client has its error for that transaction).
+   */
+  private readonly lateTransactions = new Map<string, number>();
 
   constructor(private readonly opts: MediaWorkerOptions) {
     this.index = opts.index;
@@ -166,7 +184,7 @@ export class MediaWorker {
     if (!this.worker || this.exited) return Promise.reject(new JanusError(ErrorCode.UNKNOWN, `media worker ${this.index} is not running`));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, at: performance.now(), m: c.m, handleId: 'handleId' in c ? c.handleId : undefined });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, at: performance.now(), m: c.m, handleId: 'handleId' in c ? c.handleId : undefined, ...(c.m === 'handleMessage' ? { transaction: c.transaction } : {}) });
       this.sweepTimer ??= setInterval(() => this.sweep(), SWEEP_MS);
       this.sweepTimer.unref();
       this.worker!.postMessage({ t: 'call', id, ...c } as ToWorker);
@@ -180,7 +198,11 @@ export class MediaWorker {
    * young enough.
    */
   private sweep(): void {
-    if (this.pending.size === 0) {
+    for (const [k, until] of this.lateTransactions) {
+      if (until > performance.now()) break;
+      this.lateTransactions.delete(k);
+    }
+    if (this.pending.size === 0 && this.lateTransactions.size === 0) {
       if (this.sweepTimer) clearInterval(this.sweepTimer);
       this.sweepTimer = null;
       return;
@@ -192,6 +214,14 @@ export class MediaWorker {
       if (age < this.replyDeadlineMs) break;
       this.pending.delete(id);
       this.callsTimedOut++;
+      if (p.handleId !== undefined) {
+        this.timedOut.set(id, { m: p.m, handleId: p.handleId });
+        if (this.timedOut.size > TIMED_OUT_KEPT) this.timedOut.delete(this.timedOut.keys().next().value!);
+        if (p.transaction !== undefined) {
+          this.lateTransactions.set(`${p.handleId} ${p.transaction}`, now + LATE_EVENTS_MS);
+          if (this.lateTransactions.size > TIMED_OUT_KEPT) this.lateTransactions.delete(this.lateTransactions.keys().next().value!);
+        }
+      }
       this.log.error('media worker did not answer a call in time', { worker: this.index, call: p.m, ...(p.handleId !== undefined ? { handle_id: p.handleId } : {}), waited_ms: Math.round(age) });
       p.reject(new JanusError(ErrorCode.UNKNOWN, `Media worker ${this.index} did not answer (${p.m}) within ${Math.round(this.replyDeadlineMs / 1000)} s`));
     }
@@ -213,7 +243,10 @@ export class MediaWorker {
         // Failed by the deadline already (sweep): the request has had its answer.
         if (msg.id < this.nextId) {
           this.lateReplies++;
-          this.log.warn('media worker answered a call after its deadline (dropped)', { worker: this.index, ok: msg.ok });
+          const t = this.timedOut.get(msg.id);
+          this.timedOut.delete(msg.id);
+          if (msg.ok && t !== undefined && STATEFUL_CALLS.has(t.m)) this.undoLate(t.m, t.handleId);
+          else this.log.warn('media worker answered a call after its deadline (dropped)', { worker: this.index, ok: msg.ok, ...(t ? { call: t.m, handle_id: t.handleId } : {}) });
         }
         return;
       }
@@ -225,6 +258,12 @@ export class MediaWorker {
     const ev = this.events;
     switch (msg.n) {
       case 'pushEvent': {
+        if (msg.transaction !== null && this.lateTransactions.size > 0 && this.lateTransactions.has(`${msg.handleId} ${msg.transaction}`)) {
+          // Its request failed at the deadline: the client must not get an answer after the error.
+          this.log.warn('plugin event for a request failed at the deadline (dropped)', { worker: this.index, handle_id: msg.handleId, transaction: msg.transaction });
+          if (msg.local) this.notice({ n: 'hangup', handleId: msg.handleId, reason: 'Media worker answered too late' });
+          return;
+        }
         const s = this.sessions.get(msg.handleId);
         if (msg.jsep && (msg.local || msg.localError)) return this.pushMerged(msg, s?.session, s?.client);
         if (s) s.client.host?.pushEvent(s.session, msg.transaction, msg.data, msg.jsep);
@@ -289,6 +328,21 @@ export class MediaWorker {
   }
 
   /**
+   * A call about a handle that main failed at the deadline (the client has error 462) succeeded on the
+   * worker after all (e.g. a subscriber joined). What it did must not stay behind the client's back: the
+   * handle's PeerConnection on this worker is hung up (the client gets `hangup`, as Janus sends for a
+   * handle whose media is torn down) and its plugin state there is reset, as a detach would (the room
+   * sees it leave). The handle stays attached: its next request starts afresh (ensureSession announces
+   * it again).
+   */
+  private undoLate(m: MainCall['m'], handleId: number): void {
+    this.lateUndone++;
+    this.log.warn('media worker did a call after its deadline: undone (PeerConnection hung up, plugin state reset)', { worker: this.index, call: m, handle_id: handleId });
+    this.notice({ n: 'hangup', handleId, reason: 'Media worker answered too late' });
+    this.destroySession(handleId);
+  }
+
+  /**
    * An event whose JSEP this worker merged: the core's localJsep for it (the pool's plane, takeMerged)
    * gets the result without asking again. If nobody took it (the handle is gone, or was bound elsewhere
    * meanwhile), a PeerConnection this worker made for it must not linger: it is hung up here.
@@ -317,6 +371,8 @@ export class MediaWorker {
   private failAll(reason: string): void {
     for (const p of this.pending.values()) p.reject(new JanusError(ErrorCode.UNKNOWN, reason));
     this.pending.clear();
+    this.timedOut.clear();
+    this.lateTransactions.clear();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
   }

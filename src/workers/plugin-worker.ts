@@ -560,8 +560,9 @@ let ready: Promise<void> | null = null;
 
 /**
  * Tests (faultInjection, one-shot): `worker_call_drop` loses the handle's next call (as a worker under
- * load was seen leaving main's calls unread for 20+ s, issue 12); `local_jsep_stall` makes the handle's
- * next pushEvent JSEP wait for a PeerConnection that never comes.
+ * load was seen leaving main's calls unread for 20+ s, issue 12); `worker_call_late` handles it only
+ * after main's deadline (main has failed it: its late answer comes then); `local_jsep_stall` makes the
+ * handle's next pushEvent JSEP wait for a PeerConnection that never comes.
  */
 function testSeam(name: string, handleId: number): boolean {
   const f = faultInjection;
@@ -572,6 +573,10 @@ function testSeam(name: string, handleId: number): boolean {
 }
 port.on('message', (msg: ToWorker) => {
   if (msg.t === 'call' && 'handleId' in msg && testSeam('worker_call_drop', msg.handleId)) return;
+  if (msg.t === 'call' && 'handleId' in msg && testSeam('worker_call_late', msg.handleId)) {
+    setTimeout(() => void dispatch(msg), replyDeadlineMs + 500);
+    return;
+  }
   // Main's answer to a save never waits (a plugin may save while it is being loaded).
   if (msg.t === 'notice' && msg.n === 'configSaved') {
     onNotice(msg);

@@ -25,7 +25,7 @@ export interface WorkerPoolOptions {
   settings: () => MediaRuntimeSettings;
   log?: Logger;
   logLevel?: () => number;
-  /** MediaWorkerOptions.replyDeadlineMs (tests shorten it). */
+  /** MediaWorkerOptions.replyDeadlineMs (default: the config's media.worker_call_timeout; tests shorten it). */
   replyDeadlineMs?: number;
 }
 
@@ -78,7 +78,7 @@ export class WorkerPool {
           settings: opts.settings,
           log: this.log,
           ...(opts.logLevel ? { logLevel: opts.logLevel } : {}),
-          ...(opts.replyDeadlineMs !== undefined ? { replyDeadlineMs: opts.replyDeadlineMs } : {}),
+          replyDeadlineMs: opts.replyDeadlineMs ?? (opts.config.media.worker_call_timeout ?? 20) * 1000,
           eventsEnabled: () => this.eventsEnabled(),
           eventsObserved: () => this.eventsObserved(),
           boundWorker: (handleId: number) => this.bound.get(handleId),

@@ -152,6 +152,8 @@ const INVALID: Array<[file: string, text: string, line: number, key: string, rea
   ['janus.jcfg', 'media: { rtp_port_range = "40000-20000" }', 1, 'media.rtp_port_range', /min <= max/],
   ['janus.jcfg', 'media: { rtp_port_range = "1-70000" }', 1, 'media.rtp_port_range', /1-65535/],
   ['janus.jcfg', 'media: { single_port = 70000 }', 1, 'media.single_port', /out of range/],
+  ['janus.jcfg', 'media: {\n worker_call_timeout = 0 }', 2, 'media.worker_call_timeout', /out of range \(1-3600\)/],
+  ['janus.jcfg', 'media: { worker_call_timeout = "20s" }', 1, 'media.worker_call_timeout', /expected an integer/],
   ['janus.jcfg', 'nat: {\n stun_port = "abc" }', 2, 'nat.stun_port', /expected a port number/],
   ['janus.jcfg', 'nat: { ice_nomination = "x" }', 1, 'nat.ice_nomination', /expected one of "regular", "aggressive", got "x"/],
   ['janus.jcfg', 'nat: { turn_type = "sctp" }', 1, 'nat.turn_type', /expected one of "udp", "tcp", "tls"/],

@@ -5,7 +5,10 @@
  * testSeam) standing in for what was seen under load:
  * - a call the worker never answers: main fails it at the deadline (a Janus error for the request);
  * - a subscriber offer whose PeerConnection never comes: the event goes with an error at the deadline,
- *   and the worker's later messages (another subscriber's join on the same worker) are not held behind it.
+ *   and the worker's later messages (another subscriber's join on the same worker) are not held behind it;
+ * - a join the worker does only after main failed it: what it did is undone there (its event never reaches
+ *   the client, its PeerConnection is hung up, the handle's plugin state reset), so the client can join
+ *   again on the same handle (without the undo: "Already in as a subscriber on this handle").
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -78,6 +81,19 @@ test('a call a worker never answers, or a subscriber offer that never gets its P
     // And the worker goes on answering.
     const e = await attach();
     await subscribe(e);
+
+    // 3. The worker does the join only after main gave up on it: the client has its error, the late
+    // success is undone on the worker, the late event is not delivered, and the same handle joins again.
+    const f = await attach();
+    vr.injectFault('worker_call_late', f.handle);
+    const lateTx = `late${Date.now()}`;
+    const late = await gw.handle({ janus: 'message', session_id: f.session, handle_id: f.handle, transaction: lateTx, body: { request: 'join', ptype: 'subscriber', room: ROOM, streams: [{ feed: pubId, mid: '0' }] } }, client);
+    assert.equal(late.janus, 'error', JSON.stringify(late));
+    assert.match(JSON.stringify(late), /did not answer/);
+    await waitFor('the late success undone', () => rw.lateUndone === 1, 10_000);
+    assert.equal(rw.callsTimedOut, 2);
+    assert.equal((client.events as Ev[]).filter((x) => x.transaction === lateTx).length, 0, 'no event for the failed request');
+    await subscribe(f);
   } finally {
     for (const c of clients) c.close();
     await gw.stop();
