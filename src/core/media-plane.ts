@@ -8,6 +8,7 @@
  */
 import type { Jsep } from './jsep.js';
 import type { RtpStreamInfo } from './plugin.js';
+import type { KindCounters } from '../media/session/types.js';
 
 /** The handle, as the media plane sees it (it never touches sessions or plugins). */
 export interface MediaHandle {
@@ -92,27 +93,11 @@ export interface MediaPlane {
   metrics?(): MediaPlaneMetrics;
 }
 
-/** Cumulative RTP/RTCP counters of one media kind, since the plane started (closed PeerConnections included). */
-export interface MediaKindCounters {
-  /** RTP packets and payload-inclusive bytes received from peers (after SRTP), RTX included. */
-  packetsIn: number;
-  bytesIn: number;
-  /** RTP packets and bytes sent to peers, retransmissions included. */
-  packetsOut: number;
-  bytesOut: number;
-  /** Packets we expected from peers and never received (sequence gaps, RFC 3550 cumulative lost). */
-  lostIn: number;
-  /** Packets the peers reported lost in their receiver reports (what we sent them). */
-  lostOut: number;
-  /** Packets we retransmitted after a NACK. */
-  retransmitted: number;
-  /** NACK feedback messages received from peers / sent to peers. */
-  nacksIn: number;
-  nacksOut: number;
-  /** PLI and FIR keyframe requests received from peers / sent to peers. */
-  plisIn: number;
-  plisOut: number;
-}
+/**
+ * Cumulative RTP/RTCP counters of one media kind, since the plane started (closed PeerConnections
+ * included): the media session's own type (media/session/types.ts, where they are counted).
+ */
+export type MediaKindCounters = KindCounters;
 
 /** What a media plane reports to /metrics, read at scrape time (may allocate; must not throw). */
 export interface MediaPlaneMetrics {

@@ -3,7 +3,7 @@
  *
  * When the media plane implements `metrics()` (core/media-plane.ts) that is used as is. Until then this
  * module reads the statistics every live PeerConnection already exposes (WebRtcMediaPlane.peerOf ->
- * Peer.rtpStats / stats / info) at scrape time, and keeps what a PeerConnection had counted when it goes
+ * Peer.addCounters / info) at scrape time, and keeps what a PeerConnection had counted when it goes
  * away (a small tap on the plane's hangup/release/close), so the totals stay monotonic as Prometheus
  * counters must. Nothing here runs on the packet path.
  */
@@ -12,14 +12,9 @@ import type { MediaHandle, MediaKindCounters, MediaPlane, MediaPlaneMetrics } fr
 /** The read-only surface of a Peer this module uses (structural: media/peer.ts's Peer satisfies it). */
 export interface PeerView {
   readonly isUp: boolean;
-  rtpStats(): {
-    inbound: ReadonlyArray<{ kind: string; packets: number; bytes: number; lost: number; nacksSent: number; plisSent: number; firsSent: number }>;
-    outbound: ReadonlyArray<{ kind: string; packets: number; bytes: number; retransmitted: number; remoteLost: number; nacksReceived: number; plisReceived: number; firsReceived: number }>;
-  };
-  readonly stats: { dropped: number; srtpErrors: number; unknownSsrc: number; malformedRtp: number; rtcpErrors: number; dtlsDropped: number };
   info(): Record<string, unknown>;
-  /** The same counters added straight into the totals, without the rtpStats()/stats snapshots (media/peer.ts has it). */
-  addCounters?(t: Totals): void;
+  /** Adds the peer's cumulative RTP/RTCP counters and drop counts into the totals (media/peer.ts). */
+  addCounters(t: Totals): void;
   /**
    * Whether ICE has failed, without building the Admin info (media/peer.ts has it): a scrape during a
    * burst of joins asks this of every PeerConnection still connecting.
@@ -52,35 +47,7 @@ export function zeroTotals(): Totals {
 /** Adds one peer's cumulative counters into `t`. Never throws (a peer mid-teardown counts as nothing). */
 export function addPeer(t: Totals, peer: PeerView): void {
   try {
-    if (peer.addCounters !== undefined) {
-      peer.addCounters(t);
-      return;
-    }
-    const st = peer.rtpStats();
-    for (const i of st.inbound) {
-      const c = i.kind === 'audio' ? t.audio : t.video;
-      c.packetsIn += i.packets;
-      c.bytesIn += i.bytes;
-      c.lostIn += Math.max(0, i.lost);
-      c.nacksOut += i.nacksSent;
-      c.plisOut += i.plisSent + i.firsSent;
-    }
-    for (const o of st.outbound) {
-      const c = o.kind === 'audio' ? t.audio : t.video;
-      c.packetsOut += o.packets;
-      c.bytesOut += o.bytes;
-      c.retransmitted += o.retransmitted;
-      c.lostOut += Math.max(0, o.remoteLost);
-      c.nacksIn += o.nacksReceived;
-      c.plisIn += o.plisReceived + o.firsReceived;
-    }
-    const e = peer.stats;
-    t.errors.dropped! += e.dropped;
-    t.errors.srtp! += e.srtpErrors;
-    t.errors.unknown_ssrc! += e.unknownSsrc;
-    t.errors.malformed_rtp! += e.malformedRtp;
-    t.errors.malformed_rtcp! += e.rtcpErrors;
-    t.errors.dtls! += e.dtlsDropped;
+    peer.addCounters(t);
   } catch {
     /* best effort */
   }

@@ -179,19 +179,27 @@ export interface OutboundStreamStats {
 }
 
 /**
- * The cumulative counters /metrics keeps per media kind (core/media-plane.ts's MediaKindCounters has
- * the same shape): what RtpSession.addCounters adds to.
+ * The cumulative RTP/RTCP counters /metrics keeps per media kind: what RtpSession.addCounters adds to.
+ * Defined here, where they are counted (this module imports nothing from core); core's
+ * MediaKindCounters is this type.
  */
 export interface KindCounters {
+  /** RTP packets and payload-inclusive bytes received from peers (after SRTP), RTX included. */
   packetsIn: number;
   bytesIn: number;
+  /** RTP packets and bytes sent to peers, retransmissions included. */
   packetsOut: number;
   bytesOut: number;
+  /** Packets we expected from peers and never received (sequence gaps, RFC 3550 cumulative lost). */
   lostIn: number;
+  /** Packets the peers reported lost in their receiver reports (what we sent them). */
   lostOut: number;
+  /** Packets we retransmitted after a NACK. */
   retransmitted: number;
+  /** NACK feedback messages received from peers / sent to peers. */
   nacksIn: number;
   nacksOut: number;
+  /** PLI and FIR keyframe requests received from peers / sent to peers. */
   plisIn: number;
   plisOut: number;
 }
