@@ -63,7 +63,8 @@ export class LineOutput {
       return;
     }
     this.resumeIfRoom();
-    if (this.queuedBytes + buf.length > this.limit) {
+    // Once dropping, keep dropping until the warning is in (half the bound free): it marks one gap.
+    if (this.unreported > 0 || this.queuedBytes + buf.length > this.limit) {
       this.drop();
       return;
     }

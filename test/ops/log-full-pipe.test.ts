@@ -36,7 +36,7 @@ test('stdout a full pipe nobody reads: requests are answered, media is echoed, l
   let polling = true;
   let keepAlive: Promise<void> = Promise.resolve();
   try {
-    await s.ready();
+    await s.ready(60_000);
     const base = s.api;
     // An EchoTest PeerConnection on the media worker, echoing what the client sends.
     client = await makeClient();
