@@ -25,7 +25,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
-import { serveControl } from '../workers/control-first.js';
 import type { MediaSink, TrickleCandidate } from '../core/media-plane.js';
 import type { RtpStreamInfo, SlowLinkInfo } from '../core/plugin.js';
 import type { Logger } from '../log.js';
@@ -877,14 +876,10 @@ export class Peer implements ClockClient {
   // ============================================================ receive path
 
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
-    // A datagram before it is read: nothing is half done, so main's calls first if media work ran a
-    // slice (media workers only, control-first.ts; a call may close this PeerConnection: receive checks).
-    serveControl();
     this.receive(msg, rinfo, SOCKET_UDP4);
   };
 
   private readonly onMessage6 = (msg: Buffer, rinfo: RemoteInfo): void => {
-    serveControl();
     this.receive(msg, rinfo, SOCKET_UDP6);
   };
 

@@ -27,7 +27,6 @@
 import type { ForwardRoute, PluginSession } from '../core/plugin.js';
 import type { MediaWorker } from './media-worker.js';
 import { createRing, RingConsumer, RingProducer } from './ring.js';
-import { serveControl } from './control-first.js';
 
 /** Bytes of each lane's ring: ~850 full-size packets, tens of ms of a busy publisher set. */
 export const LANE_BYTES = 1 << 20;
@@ -153,11 +152,7 @@ export class BusEnd implements WorkerBus {
     if (to !== this.index) return;
     this.consumers.get(from)?.close();
     // One closure per lane, not per record: the record goes straight to the plugin's hook.
-    const rx = new RingConsumer(sab, (tag, meta, data, offset, length) => {
-      // Between two records nothing is half done: main's calls first if this drain ran a slice.
-      serveControl();
-      this.member?.busPacket?.(from, tag, meta, data, offset, length);
-    });
+    const rx = new RingConsumer(sab, (tag, meta, data, offset, length) => this.member?.busPacket?.(from, tag, meta, data, offset, length));
     this.consumers.set(from, rx);
     rx.start();
   }

@@ -34,7 +34,6 @@ import { ShardConfig } from './shard-config.js';
 import { BusEnd, type BusMember } from './bus.js';
 import { PeerLinks } from './peer-links.js';
 import { closeUdpSockets, trackUdpSockets } from './udp-sockets.js';
-import { controlServed, installControlPoll } from './control-first.js';
 
 trackUdpSockets();
 const port = parentPort!;
@@ -572,12 +571,6 @@ function testSeam(name: string, handleId: number): boolean {
   return true;
 }
 port.on('message', (msg: ToWorker) => {
-  controlServed();
-  onPortMessage(msg);
-});
-installControlPoll(port, onPortMessage as (msg: unknown) => void);
-
-function onPortMessage(msg: ToWorker): void {
   if (msg.t === 'call' && 'handleId' in msg && testSeam('worker_call_drop', msg.handleId)) return;
   // Main's answer to a save never waits (a plugin may save while it is being loaded).
   if (msg.t === 'notice' && msg.n === 'configSaved') {
@@ -606,7 +599,7 @@ function onPortMessage(msg: ToWorker): void {
     return;
   }
   void dispatch(msg);
-}
+});
 
 function dispatch(msg: ToWorker): Promise<void> {
   if (msg.t === 'notice') {
