@@ -23,6 +23,10 @@
  *   Atomics.waitAsync, one promise per wake-up, never per record) at most once per turn of its event
  *   loop (setImmediate after the first write of a batch), and only if the consumer is idle; a consumer
  *   that is still draining picks the new records up before it sleeps again.
+ * - A consumer never holds its thread: one drain delivers at most what was written when it began, and for
+ *   at most DRAIN_BUDGET_MS; the rest comes on the next turn of its event loop (setImmediate), after the
+ *   thread's messages, timers and sockets. A consumer behind a faster producer used to drain until the
+ *   ring was empty, which never happened: its thread then answered nothing for seconds (issue 12).
  * - Records are delivered in order, each exactly once, with the payload's bytes as written.
  *
  * Layout: a 64-byte control block (Int32 words: head, tail, dropped, signal, closed, written) then the
@@ -41,6 +45,8 @@ const CONTROL_BYTES = 64;
 const HEADER_BYTES = 12;
 /** In the length word: the rest of the data area up to its end is padding. */
 const WRAP = -1;
+/** How long one drain may deliver before its thread's event loop gets a turn (messages, timers, sockets). */
+const DRAIN_BUDGET_MS = 4;
 
 /** Atomics.waitAsync (V8 has it since Node 16; TypeScript's ES2023 lib does not declare it yet). */
 const waitAsync = (Atomics as unknown as {
@@ -171,6 +177,8 @@ export class RingConsumer {
   private readonly capacity: number;
   private tail: number;
   private running = false;
+  /** Drains of the started consumer that delivered records (tests, diagnostics: batching). */
+  batches = 0;
   private readonly onWake = (): void => this.loop();
 
   constructor(
@@ -202,38 +210,52 @@ export class RingConsumer {
   }
 
   /**
-   * Delivers every record written so far, in order; returns how many. A handler that throws loses
-   * only its record (the fault stays with the caller's packet, not the ring).
+   * Delivers every record written before the call, in order; returns how many. Records written meanwhile
+   * wait for the next call (a drain that re-read the head until the ring was empty never returned while a
+   * faster producer kept writing). A handler that throws loses only its record (the fault stays with the
+   * caller's packet, not the ring).
    */
   drain(): number {
+    return this.drainFor(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * As drain(), but stops once `budgetMs` have passed (the clock read after every record: one can cost
+   * tens of ms, a fan-out to hundreds of subscribers on a starved core, and reading it tens of ns).
+   */
+  private drainFor(budgetMs: number): number {
     let n = 0;
     let tail = this.tail;
-    for (;;) {
-      const head = Atomics.load(this.ctl, HEAD) >>> 0;
-      if (head === tail) break;
-      while (tail !== head) {
-        const pos = tail & this.mask;
-        const w = pos >>> 2;
-        const length = this.words[w]!;
-        if (length === WRAP) {
-          tail = (tail + (this.capacity - pos)) >>> 0;
-          continue;
-        }
-        const tag = this.words[w + 1]! >>> 0;
-        const meta = this.words[w + 2]! >>> 0;
-        try {
-          this.onRecord(tag, meta, this.data, pos + HEADER_BYTES, length);
-        } catch {
-          // the handler's own fault boundary is its business; the ring moves on
-        }
-        tail = (tail + HEADER_BYTES + ((length + 3) & ~3)) >>> 0;
-        n++;
+    const head = Atomics.load(this.ctl, HEAD) >>> 0;
+    const until = performance.now() + budgetMs;
+    while (tail !== head) {
+      const pos = tail & this.mask;
+      const w = pos >>> 2;
+      const length = this.words[w]!;
+      if (length === WRAP) {
+        tail = (tail + (this.capacity - pos)) >>> 0;
+        continue;
       }
-      // Free the space only after the handler has read the bytes.
-      this.tail = tail;
-      Atomics.store(this.ctl, TAIL, tail | 0);
+      const tag = this.words[w + 1]! >>> 0;
+      const meta = this.words[w + 2]! >>> 0;
+      try {
+        this.onRecord(tag, meta, this.data, pos + HEADER_BYTES, length);
+      } catch {
+        // the handler's own fault boundary is its business; the ring moves on
+      }
+      tail = (tail + HEADER_BYTES + ((length + 3) & ~3)) >>> 0;
+      n++;
+      if (performance.now() >= until) break;
     }
+    // Free the space only after the handler has read the bytes.
+    this.tail = tail;
+    Atomics.store(this.ctl, TAIL, tail | 0);
     return n;
+  }
+
+  /** Records written and not yet delivered. */
+  get pending(): boolean {
+    return (Atomics.load(this.ctl, HEAD) >>> 0) !== this.tail;
   }
 
   /** Stops waiting for wake-ups; the producer sees `closed`. */
@@ -244,19 +266,27 @@ export class RingConsumer {
     Atomics.notify(this.ctl, SIGNAL);
   }
 
+  /**
+   * One drain per event-loop turn. More records than one drain takes: come back with setImmediate (SIGNAL
+   * stays 1, so producers do not notify meanwhile), after the turn has served this thread's messages,
+   * timers and sockets. Empty: clear SIGNAL, look once more (a producer that wrote after the drain but
+   * saw SIGNAL = 1 did not notify), then wait; waitAsync with 0 expected returns 'not-equal' when a
+   * producer set SIGNAL after the clear, so no wake-up is missed.
+   */
   private loop(): void {
-    while (this.running && Atomics.load(this.ctl, CLOSED) === 0) {
-      this.drain();
-      // Idle now: a producer that wrote after the drain above but saw SIGNAL = 1 did not notify, so
-      // look once more after clearing it.
-      Atomics.store(this.ctl, SIGNAL, 0);
-      if (this.drain() > 0) continue;
-      const r = waitAsync(this.ctl, SIGNAL, 0);
-      if (r.async) {
-        void r.value.then(this.onWake);
-        return;
-      }
-      // 'not-equal': a producer signalled in between; drain again.
+    if (!this.running || Atomics.load(this.ctl, CLOSED) !== 0) return;
+    if (this.drainFor(DRAIN_BUDGET_MS) > 0) this.batches++;
+    if (this.pending) {
+      setImmediate(this.onWake);
+      return;
     }
+    Atomics.store(this.ctl, SIGNAL, 0);
+    if (this.pending) {
+      setImmediate(this.onWake);
+      return;
+    }
+    const r = waitAsync(this.ctl, SIGNAL, 0);
+    if (r.async) void r.value.then(this.onWake);
+    else setImmediate(this.onWake);
   }
 }
