@@ -48,8 +48,9 @@ export interface SrtpContextOptions {
    */
   hmac?: SrtpHmacEngine;
   /**
-   * protectRtp takes AES-CM keystream from batches made for the next packets of each sending SSRC
-   * (keystream-batch.ts; ~8 KB per sending video SSRC). Default true; 'ecb' engine only.
+   * protectRtp and unprotectRtp take AES-CM keystream from batches made for the next packets of each
+   * SSRC (keystream-batch.ts; up to ~12 kB per video SSRC, less for slow streams). Default true;
+   * 'ecb' engine only.
    */
   keystreamBatch?: boolean;
   /** Disable replay checks (e.g. for a context that only protects). Default false. */
@@ -64,7 +65,7 @@ class SsrcState {
   sl = -1;
   /** Next SRTCP index to send. */
   rtcpSendIndex = 0;
-  /** Keystream made ahead for the next packets sent (protect side only, created on first use). */
+  /** Keystream made ahead for the next packets of the SSRC (sent or received; created on first use). */
   batch: KeystreamBatch | null = null;
   rtpReplay: ReplayWindow;
   rtcpReplay: ReplayWindow;
@@ -279,16 +280,25 @@ export class SrtpContext {
     }
     const roc = Math.floor(index / 0x10000);
 
+    let s: SsrcState;
     if (this.rtpGcmKey !== null) {
       const r = this.gcmUnprotectRtp(buf, end, hdr, ssrc, roc, seq);
       if (r < 0) return r;
+      s = known ?? this.state(ssrc);
     } else {
       if (!this.rtpAuth!.verify(buf, 0, end, roc >>> 0, buf, end, tagLen)) return SrtpError.AuthFailed;
-      this.cmIv(this.rtpSalt, ssrc, roc, seq);
-      this.rtpXor!.xor(this.iv, buf, hdr, end);
+      // Authenticated: the SSRC gets its state now (none for forged ones). A sender's next indices
+      // are as predictable on this side as on protectRtp's, so the keystream comes from batches too
+      // (the keystream of an index is the same whichever side makes it).
+      s = known ?? this.state(ssrc);
+      let batched = false;
+      if (this.batchKeystream) batched = batchXor((s.batch ??= new KeystreamBatch()), this.rtpXor!, this.rtpSalt, ssrc, index, buf, hdr, end);
+      if (!batched) {
+        this.cmIv(this.rtpSalt, ssrc, roc, seq);
+        this.rtpXor!.xor(this.iv, buf, hdr, end);
+      }
     }
-    // authenticated: commit ROC / highest seq / replay state
-    const s = known ?? this.state(ssrc);
+    // commit ROC / highest seq / replay state
     if (s.sl < 0 || index > s.roc * 0x10000 + s.sl) {
       s.roc = roc;
       s.sl = seq;
