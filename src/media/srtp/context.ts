@@ -232,7 +232,7 @@ export class SrtpContext {
     if (hdr < 0) return SrtpError.Malformed;
     if (buf.length < len + this.rtpTagLen) return SrtpError.BufferTooSmall;
     const seq = (buf[2]! << 8) | buf[3]!;
-    const ssrc = buf.readUInt32BE(8);
+    const ssrc = rtpSsrcOf(buf);
     const s = this.state(ssrc);
     let index: number;
     if (s.sl < 0) {
@@ -269,7 +269,7 @@ export class SrtpContext {
     const hdr = rtpHeaderLength(buf, end);
     if (hdr < 0) return SrtpError.Malformed;
     const seq = (buf[2]! << 8) | buf[3]!;
-    const ssrc = buf.readUInt32BE(8);
+    const ssrc = rtpSsrcOf(buf);
     // state is only created once a packet of a new SSRC authenticated (no state for forged SSRCs)
     const known = this.peek(ssrc);
     const index = known === null ? seq : known.sl < 0 ? known.roc * 0x10000 + seq : estimateSrtpIndex(known.roc, known.sl, seq);
@@ -461,6 +461,14 @@ export class SrtpContext {
     buf.set(out, hdr);
     return end;
   }
+}
+
+/**
+ * The SSRC from byte loads: in the echo profile a method call on a received packet's Buffer (Node
+ * makes those in C++, setting their prototype) went through V8's generic property-load stub.
+ */
+function rtpSsrcOf(buf: Buffer): number {
+  return ((buf[8]! << 24) | (buf[9]! << 16) | (buf[10]! << 8) | buf[11]!) >>> 0;
 }
 
 /** RTP header length (fixed + CSRCs + extension) or -1 if buf[0, len) is not a valid RTP packet. */
