@@ -3,7 +3,7 @@
  * the real Janus 1.1.2 (/usr/bin/janus), measured in the same run with the same load client.
  *
  *   node dist/bench/echo.js [--peers 4] [--rate 500] [--seconds 10] [--warmup 3] [--size 1000] [--rounds 1] [--only portunus|janus] [--info]
- *        [--twcc] [--pacing on|off|both] [--idle 10]
+ *        [--twcc] [--pacing on|off|both] [--idle 10] [--base /path/to/other/dist/src/main.js]
  *
  * Each server runs in its own process on a fresh configs folder (EchoTest only, an rtp_port_range
  * block of its own, ICE on this machine's non-loopback address), one after the other. The load client is
@@ -21,6 +21,9 @@
  * through their Peer (SRTP, transport-cc feedback): client CPU goes up, the server's is what counts.
  * `--pacing both` measures Portunus twice per round, with the pacer and with `PORTUNUS_PACING=0`
  * (`off`: only without, `on`: only with, the default).
+ *
+ * `--base M`: every Portunus variant is measured a second time with the build whose main.js is M
+ * (PORTUNUS_MAIN; e.g. a copy of main's dist/), labelled "(base)", in the same rounds.
  *
  * `--idle S`: after the window the clients stop sending (the PeerConnections stay up) and, 3 s later,
  * the server's context switches (all threads: how often it woke up) and CPU are read over S seconds.
@@ -58,6 +61,7 @@ const { values } = parseArgs({
     twcc: { type: 'boolean', default: false },
     pacing: { type: 'string', default: 'on' },
     idle: { type: 'string', default: '0' },
+    base: { type: 'string' },
   },
 });
 const TWCC = values.twcc;
@@ -71,10 +75,14 @@ interface Variant {
   kind: GatewayKind;
   label: string;
   pacing: boolean;
+  /** --base: another build's dist/src/main.js (PORTUNUS_MAIN), measured in the same rounds. */
+  main?: string;
 }
 const portunusVariants: Variant[] = (values.pacing === 'both' ? [true, false] : [values.pacing !== 'off']).map((pacing) => ({ kind: 'portunus', label: values.pacing === 'on' ? 'portunus' : pacing ? 'portunus paced' : 'portunus PORTUNUS_PACING=0', pacing }));
+if (values.base !== undefined) portunusVariants.push(...portunusVariants.map((v) => ({ ...v, label: `${v.label} (base)`, main: values.base })));
 const janusVariant: Variant = { kind: 'janus', label: 'janus', pacing: false };
 const KINDS: Variant[] = values.only === 'janus' ? [janusVariant] : values.only === 'portunus' ? portunusVariants : [...portunusVariants, janusVariant];
+const ownMain = process.env['PORTUNUS_MAIN'];
 
 const quiet: Logger = { fatal() {}, error() {}, warn() {}, info() {}, verb() {}, huge() {}, debug() {}, enabled: () => false, child: () => quiet };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -265,6 +273,9 @@ async function run(v: Variant): Promise<Result> {
   // The gateway process inherits this environment.
   if (v.pacing) delete process.env['PORTUNUS_PACING'];
   else process.env['PORTUNUS_PACING'] = '0';
+  if (v.main !== undefined) process.env['PORTUNUS_MAIN'] = v.main;
+  else if (ownMain !== undefined) process.env['PORTUNUS_MAIN'] = ownMain;
+  else delete process.env['PORTUNUS_MAIN'];
   const gw: MediaGateway = await startMediaGateway(kind, ['echotest']);
   const api = await JanusWs.open(gw.wsUrl);
   const peers: LoadPeer[] = [];

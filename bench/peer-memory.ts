@@ -97,6 +97,9 @@ class CountingSocket extends EventEmitter {
   send(...args: unknown[]): void {
     (this.real.send as (...a: unknown[]) => void)(...args);
   }
+  getSendQueueCount(): number {
+    return this.real.getSendQueueCount();
+  }
   close(): void {
     this.real.close();
   }

@@ -106,23 +106,36 @@ export interface PeerConfig {
 }
 
 /**
- * Where media for the selected pair goes. `send` returns true when it copied the bytes (the caller may
- * reuse `buf` at once and `onSent` will not run), false when `onSent` will run once `buf` is free.
+ * Where media for the selected pair goes. `send` returns true when `buf` is free again (the bytes
+ * left or were copied: the caller may reuse it at once), false when the transport still holds it
+ * (the caller must not reuse it; nothing tells it when it is free: it is garbage once sent).
  */
 interface MediaPath {
-  send(buf: Buffer, off: number, len: number, onSent?: () => void): boolean;
+  send(buf: Buffer, off: number, len: number): boolean;
 }
 
-/** The UDP socket towards one remote address: one object per selected pair, nothing per packet. */
+/**
+ * The UDP socket towards one remote address: one object per selected pair, nothing per packet.
+ * No send callback: with one, Node queues a tick per datagram to report a send that has already
+ * finished (libuv sends at once when its queue is empty, as it almost always is), and the SendWrap
+ * grows two more properties. Whether the datagram left is read from the socket's send queue right
+ * after (libuv keeps datagrams in order: when anything is queued, ours is too): empty, the buffer is
+ * free; not empty (a full socket buffer), Node keeps a reference to it until it is sent.
+ */
 class UdpPath implements MediaPath {
+  /** A stand-in for a socket (tests, benches) that cannot tell: its buffers are never reused. */
+  private readonly knowsQueue: boolean;
   constructor(
     private readonly socket: Socket,
     private readonly address: string,
     private readonly port: number,
-  ) {}
-  send(buf: Buffer, off: number, len: number, onSent?: () => void): boolean {
-    this.socket.send(buf, off, len, this.port, this.address, onSent);
-    return false;
+  ) {
+    this.knowsQueue = typeof (socket as Partial<Socket>).getSendQueueCount === 'function';
+  }
+  send(buf: Buffer, off: number, len: number): boolean {
+    const socket = this.socket;
+    socket.send(buf, off, len, this.port, this.address);
+    return this.knowsQueue && socket.getSendQueueCount() === 0;
   }
 }
 
@@ -348,8 +361,6 @@ export class Peer implements ClockClient {
 
   // outgoing buffers
   private readonly free: Buffer[] = [];
-  private readonly inflight: Buffer[] = [];
-  private readonly onSent: () => void;
   // Not from Node's shared pool: a long-lived slice would pin an 8 KiB slab of packet garbage.
   private readonly rtcpOut = Buffer.allocUnsafeSlow(OUT_BUFFER_SIZE);
   private readonly rtcpReader = new RtcpReader();
@@ -368,10 +379,6 @@ export class Peer implements ClockClient {
     private readonly cfg: PeerConfig,
     private readonly events: PeerEvents,
   ) {
-    this.onSent = () => {
-      const b = this.inflight.shift();
-      if (b !== undefined && this.free.length < MAX_FREE_BUFFERS) this.free.push(b);
-    };
     const s = cfg.settings();
     this.session = new RtpSession({
       cname: 'janus',
@@ -1133,17 +1140,13 @@ export class Peer implements ClockClient {
       return;
     }
     try {
-      if (path.send(b, 0, len, this.onSent)) {
-        this.releaseUnused(b);
-        return;
-      }
+      // Not free (queued behind a full socket buffer): the transport keeps it, the pool makes another.
+      if (path.send(b, 0, len)) this.releaseUnused(b);
     } catch (err) {
-      // Synchronous: bad port/address (ICE never selects one) or a closed socket. onSent will not run.
+      // Synchronous: bad port/address (ICE never selects one) or a closed socket.
       this.releaseUnused(b);
       this.failure('send', 'send', err);
-      return;
     }
-    this.inflight.push(b);
   }
 
   /** Unpooled packet on the selected path (DTLS): the sender allocated it. */

@@ -50,6 +50,11 @@ class RingWire implements MuxWire {
   address(): { address: string; family: string; port: number } {
     return { address: this.family === 6 ? '::' : '0.0.0.0', family: this.family === 6 ? 'IPv6' : 'IPv4', port: this.link.port };
   }
+
+  /** send() copied the bytes into the ring (or dropped them): no buffer is ever held. */
+  getSendQueueCount(): number {
+    return 0;
+  }
 }
 
 /**

@@ -34,6 +34,8 @@ export interface MuxWire {
   send(buf: Uint8Array, port: number, address: string): void;
   send(buf: Uint8Array, off: number, len: number, port?: number, address?: string, cb?: (err: Error | null) => void): void;
   address(): { address: string; family: string; port: number };
+  /** Datagrams sent but not gone yet (still holding their buffers); 0 for a wire that copies. */
+  getSendQueueCount(): number;
 }
 
 export interface UdpMuxOptions {
@@ -141,6 +143,11 @@ export class UdpMuxPort {
 
   address(): { address: string; family: string; port: number } {
     return this.mux.socket.address();
+  }
+
+  /** The shared wire's (the Peer reads it after a send to know whether its buffer is free). */
+  getSendQueueCount(): number {
+    return this.mux.socket.getSendQueueCount();
   }
 
   /** Unbind this PeerConnection's ufrags and addresses (idempotent). The shared socket stays open. */

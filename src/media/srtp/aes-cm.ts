@@ -85,9 +85,13 @@ export class AesCmXor {
     return this.ecb === null ? null : this.ecb.update(counters);
   }
 
-  /** buf[start, end) ^= ks[ksOff, ksOff + end - start). */
-  xorKeystream(ks: Buffer, ksOff: number, buf: Uint8Array, start: number, end: number): void {
-    if (end > start) xorInto(buf, start, ks, ksOff, end - start, this);
+  /**
+   * buf[start, end) ^= ks[ksOff, ksOff + end - start). `ks32`: a 32-bit view of all of `ks` (same
+   * memory, from ks's first byte) made once by the caller (a batch serves several packets), or null
+   * to make one here.
+   */
+  xorKeystream(ks: Buffer, ksOff: number, buf: Uint8Array, start: number, end: number, ks32: Int32Array | null = null): void {
+    if (end > start) xorInto(buf, start, ks, ksOff, end - start, this, ks32);
   }
 
   /** Cached 32-bit view over the last packet ArrayBuffer (receive buffers are reused). */
@@ -98,7 +102,7 @@ export class AesCmXor {
  * buf[start + i] ^= ks[i] for i < n. When both sides are 4-byte aligned, XOR whole words through
  * Int32Array views (the packet's view is cached per ArrayBuffer; only the keystream view is new).
  */
-function xorInto(buf: Uint8Array, start: number, ks: Buffer, ksOff: number, n: number, cache: AesCmXor): void {
+function xorInto(buf: Uint8Array, start: number, ks: Buffer, ksOff: number, n: number, cache: AesCmXor, ks32: Int32Array | null = null): void {
   const pOff = buf.byteOffset + start;
   let i = 0;
   if (n >= 64 && (pOff & 3) === 0 && ((ks.byteOffset + ksOff) & 3) === 0) {
@@ -109,9 +113,14 @@ function xorInto(buf: Uint8Array, start: number, ks: Buffer, ksOff: number, n: n
       cache.view32 = pv;
     }
     const words = n >>> 2;
-    const kv = new Int32Array(ks.buffer, ks.byteOffset + ksOff, words);
+    let kv: Int32Array;
+    let k0 = 0;
+    if (ks32 !== null) {
+      kv = ks32;
+      k0 = ksOff >>> 2;
+    } else kv = new Int32Array(ks.buffer, ks.byteOffset + ksOff, words);
     const p0 = pOff >>> 2;
-    for (let w = 0; w < words; w++) pv[p0 + w] ^= kv[w]!;
+    for (let w = 0; w < words; w++) pv[p0 + w] ^= kv[k0 + w]!;
     i = words << 2;
   }
   for (; i < n; i++) buf[start + i] ^= ks[ksOff + i]!;

@@ -48,8 +48,9 @@ export interface SrtpContextOptions {
    */
   hmac?: SrtpHmacEngine;
   /**
-   * protectRtp takes AES-CM keystream from batches made for the next packets of each sending SSRC
-   * (keystream-batch.ts; ~8 KB per sending video SSRC). Default true; 'ecb' engine only.
+   * protectRtp and unprotectRtp take AES-CM keystream from batches made for the next packets of each
+   * SSRC (keystream-batch.ts; up to ~12 kB per video SSRC, less for slow streams). Default true;
+   * 'ecb' engine only.
    */
   keystreamBatch?: boolean;
   /** Disable replay checks (e.g. for a context that only protects). Default false. */
@@ -64,7 +65,7 @@ class SsrcState {
   sl = -1;
   /** Next SRTCP index to send. */
   rtcpSendIndex = 0;
-  /** Keystream made ahead for the next packets sent (protect side only, created on first use). */
+  /** Keystream made ahead for the next packets of the SSRC (sent or received; created on first use). */
   batch: KeystreamBatch | null = null;
   rtpReplay: ReplayWindow;
   rtcpReplay: ReplayWindow;
@@ -231,7 +232,7 @@ export class SrtpContext {
     if (hdr < 0) return SrtpError.Malformed;
     if (buf.length < len + this.rtpTagLen) return SrtpError.BufferTooSmall;
     const seq = (buf[2]! << 8) | buf[3]!;
-    const ssrc = buf.readUInt32BE(8);
+    const ssrc = rtpSsrcOf(buf);
     const s = this.state(ssrc);
     let index: number;
     if (s.sl < 0) {
@@ -268,7 +269,7 @@ export class SrtpContext {
     const hdr = rtpHeaderLength(buf, end);
     if (hdr < 0) return SrtpError.Malformed;
     const seq = (buf[2]! << 8) | buf[3]!;
-    const ssrc = buf.readUInt32BE(8);
+    const ssrc = rtpSsrcOf(buf);
     // state is only created once a packet of a new SSRC authenticated (no state for forged SSRCs)
     const known = this.peek(ssrc);
     const index = known === null ? seq : known.sl < 0 ? known.roc * 0x10000 + seq : estimateSrtpIndex(known.roc, known.sl, seq);
@@ -279,16 +280,25 @@ export class SrtpContext {
     }
     const roc = Math.floor(index / 0x10000);
 
+    let s: SsrcState;
     if (this.rtpGcmKey !== null) {
       const r = this.gcmUnprotectRtp(buf, end, hdr, ssrc, roc, seq);
       if (r < 0) return r;
+      s = known ?? this.state(ssrc);
     } else {
       if (!this.rtpAuth!.verify(buf, 0, end, roc >>> 0, buf, end, tagLen)) return SrtpError.AuthFailed;
-      this.cmIv(this.rtpSalt, ssrc, roc, seq);
-      this.rtpXor!.xor(this.iv, buf, hdr, end);
+      // Authenticated: the SSRC gets its state now (none for forged ones). A sender's next indices
+      // are as predictable on this side as on protectRtp's, so the keystream comes from batches too
+      // (the keystream of an index is the same whichever side makes it).
+      s = known ?? this.state(ssrc);
+      let batched = false;
+      if (this.batchKeystream) batched = batchXor((s.batch ??= new KeystreamBatch()), this.rtpXor!, this.rtpSalt, ssrc, index, buf, hdr, end);
+      if (!batched) {
+        this.cmIv(this.rtpSalt, ssrc, roc, seq);
+        this.rtpXor!.xor(this.iv, buf, hdr, end);
+      }
     }
-    // authenticated: commit ROC / highest seq / replay state
-    const s = known ?? this.state(ssrc);
+    // commit ROC / highest seq / replay state
     if (s.sl < 0 || index > s.roc * 0x10000 + s.sl) {
       s.roc = roc;
       s.sl = seq;
@@ -451,6 +461,14 @@ export class SrtpContext {
     buf.set(out, hdr);
     return end;
   }
+}
+
+/**
+ * The SSRC from byte loads: in the echo profile a method call on a received packet's Buffer (Node
+ * makes those in C++, setting their prototype) went through V8's generic property-load stub.
+ */
+function rtpSsrcOf(buf: Buffer): number {
+  return ((buf[8]! << 24) | (buf[9]! << 16) | (buf[10]! << 8) | buf[11]!) >>> 0;
 }
 
 /** RTP header length (fixed + CSRCs + extension) or -1 if buf[0, len) is not a valid RTP packet. */

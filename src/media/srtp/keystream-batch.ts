@@ -33,6 +33,8 @@ export class KeystreamBatch {
   /** When the current batch was made (ms, performance.now()). */
   madeAt = -1;
   ks: Buffer | null = null;
+  /** A 32-bit view of `ks` (when aligned): one per batch instead of one per packet. */
+  ks32: Int32Array | null = null;
 }
 
 /** Counter blocks of a whole batch, shared (filled and consumed synchronously). */
@@ -71,13 +73,14 @@ export function batchXor(
     const ks = fill(x, salt, ssrc, index, slot, count);
     if (ks === null) return false;
     b.ks = ks;
+    b.ks32 = (ks.byteOffset & 3) === 0 ? new Int32Array(ks.buffer, ks.byteOffset, ks.length >>> 2) : null;
     b.base = index;
     b.slot = slot;
     b.count = count;
     b.madeAt = now;
     k = 0;
   }
-  x.xorKeystream(b.ks!, k * b.slot, buf, start, end);
+  x.xorKeystream(b.ks!, k * b.slot, buf, start, end, b.ks32);
   return true;
 }
 

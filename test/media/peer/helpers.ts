@@ -126,6 +126,9 @@ class LossySocket extends EventEmitter {
   send(...args: unknown[]): void {
     (this.real.send as (...a: unknown[]) => void)(...args);
   }
+  getSendQueueCount(): number {
+    return this.real.getSendQueueCount();
+  }
   close(): void {
     this.real.close();
   }
