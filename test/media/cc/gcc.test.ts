@@ -231,6 +231,7 @@ test('token bucket: one probe that over-reads the link does not keep the estimat
     [10 * 1024, 900_000],
     [15 * 1024, 900_000],
     [20 * 1024, 0],
+    [20 * 1024, 900_000],
     [20 * 1024, 1_600_000],
   ];
   for (const [burstBytes, appMaxBps] of cases) {
