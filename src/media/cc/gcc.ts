@@ -71,6 +71,8 @@ const PROBE_RECHECK_ABOVE = 1.1;
 const PROBE_RECHECK_MS = 1000;
 /** A recheck's rate may exceed what is wanted up to this much over the estimate it checks. */
 const RECHECK_OVER_CEILING = 1.5;
+/** A saturated probe lowers the estimate only this soon after the link last pushed back. */
+const LOWER_AFTER_CONGESTION_MS = 10_000;
 
 export class GccEstimator {
   readonly minBps: number;
@@ -148,6 +150,8 @@ export class GccEstimator {
   private clusterMinDelay = Infinity;
   private clusterMaxQueue = 0;
   private clusterStopped = false;
+  /** When a probe last read a full link (evaluateProbe). */
+  private lastSaturatedMs = -Infinity;
   /** The next cluster checks a jump the last one made (see evaluateProbe). */
   private recheck = false;
   /**
@@ -551,6 +555,8 @@ export class GccEstimator {
     const saturated = recvBps < 0.9 * sendBps || lossy;
     const result = saturated ? 0.95 * recvBps : measured;
     const est = this.estimateBps;
+    const lastSaturated = this.lastSaturatedMs;
+    if (saturated) this.lastSaturatedMs = now;
     if (result > est && this.usage !== 'overuse' && this.lossFraction <= 0.1) {
       this.delayBps = Math.min(this.maxBps, result);
       this.lossBps = Math.max(this.lossBps, Math.min(this.maxBps, result));
@@ -565,11 +571,14 @@ export class GccEstimator {
         this.nextProbeAt = Math.min(this.nextProbeAt, now + PROBE_RECHECK_MS);
         this.recheck = true;
       }
-    } else if (saturated && result < est) {
+    } else if (saturated && result < est && now - Math.max(this.lastOveruseMs, this.lastLossDecrease, lastSaturated) <= LOWER_AFTER_CONGESTION_MS) {
       // The link is full below the estimate: an earlier cluster (or the rate controller) overstated
       // it. Only raising would keep one over-reading probe's value until an over-use happens to come;
       // a saturated reading bounds the link, so it sets the estimate. Not below what the receiver is
-      // acknowledging anyway, which a reading distorted by late feedback could undercut.
+      // acknowledging anyway, which a reading distorted by late feedback could undercut; and only
+      // where the link pushed back (over-use, loss, a saturated probe) within the last 10 s: on the
+      // loaded test machine a receiver that fell behind a probe read as full on a clean link, and the
+      // subscriber stepped down from the top layer for seconds (in 3 of 11 browser runs).
       const next = Math.max(result, Math.min(est, this.ackedBps));
       if (next < est) {
         this.delayBps = next;
