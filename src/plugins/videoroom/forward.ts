@@ -177,7 +177,7 @@ export class Forwarder {
         continue;
       }
       if (simulcast && !this.selectLayer(sub, ps, layer, keyframe, now)) continue;
-      if (tid >= 0 && !this.selectTemporal(sub, tid, layerSync, keyframe, auto && simulcast && sub.sim.currentSub > sub.sim.targetSub && sub.sim.currentSub > this.wantedLayer(sub, ps, now))) {
+      if (tid >= 0 && !this.selectTemporal(sub, tid, layerSync, keyframe, auto && simulcast && sub.sim.currentSub > sub.sim.targetSub)) {
         sub.rewriter.drop(out);
         continue;
       }
