@@ -177,7 +177,7 @@ export class Forwarder {
         continue;
       }
       if (simulcast && !this.selectLayer(sub, ps, layer, keyframe, now)) continue;
-      if (tid >= 0 && !this.selectTemporal(sub, tid, layerSync, keyframe, auto && simulcast && sub.sim.currentSub > sub.sim.targetSub)) {
+      if (tid >= 0 && !this.selectTemporal(sub, tid, layerSync, keyframe)) {
         sub.rewriter.drop(out);
         continue;
       }
@@ -284,17 +284,10 @@ export class Forwarder {
     return target;
   }
 
-  /**
-   * VP8 temporal layers: drop what is above the target; go up only at a layer sync or keyframe.
-   * `leaving`: auto_layers chose a lower substream and waits for its keyframe; meanwhile the current
-   * layer goes on at its base temporal layer only, which the decoder needs nothing else for, rather
-   * than at full rate into the link that just proved too small for it (the wait is a PLI round trip
-   * and the keyframe's own transfer: a second or more under a cap, where queue drops and losses of
-   * the old layer stall the decoder).
-   */
-  private selectTemporal(sub: SubStream, tid: number, layerSync: boolean, keyframe: boolean, leaving = false): boolean {
+  /** VP8 temporal layers: drop what is above the target; go up only at a layer sync or keyframe. */
+  private selectTemporal(sub: SubStream, tid: number, layerSync: boolean, keyframe: boolean): boolean {
     const sim = sub.sim;
-    const target = leaving ? 0 : sim.targetTemporal;
+    const target = sim.targetTemporal;
     let current = sim.currentTemporal;
     const before = current;
     if (keyframe) current = target;

@@ -262,28 +262,3 @@ test('auto_layers: a step up that is undone within 5 s makes the next one wait t
   p.run(1000);
   assert.deepEqual([...layersSeen(h, sub)], [2], 'and comes after 6 s');
 });
-
-test('auto_layers: waiting for the keyframe of a lower substream, the current one goes on at its base temporal layer only', async () => {
-  const { h, sub, p } = await setup('auto');
-  h.host.estimates.set(sub.handleId, 3_000_000);
-  p.run(2500);
-  h.host.clear();
-  p.run(500, 1_000_000);
-  const full = h.host.rtpTo(sub).length;
-  assert.deepEqual([...layersSeen(h, sub)], [2], 'the top layer, all temporal layers');
-  // The link shrinks; no keyframe comes for a while (the PLI's round trip, a big keyframe in transit).
-  h.host.estimates.set(sub.handleId, 700_000);
-  p.run(600, 1_000_000);
-  h.host.clear();
-  p.run(1000, 1_000_000);
-  const waiting = h.host.rtpTo(sub);
-  assert.deepEqual([...layersSeen(h, sub)], [2], 'still the top layer until the middle one has a keyframe');
-  assert.ok(waiting.length >= full * 0.8 && waiting.length <= full * 1.2, `base temporal layer only: ${waiting.length} packets in 1 s, ${full} in 0.5 s at full rate`);
-  // The keyframe: the middle layer at full frame rate.
-  p.run(10, 1);
-  h.host.clear();
-  p.run(500, 1_000_000);
-  const after = h.host.rtpTo(sub).length;
-  assert.deepEqual([...layersSeen(h, sub)], [1], 'middle layer');
-  assert.ok(after >= full * 0.8, `at full frame rate again: ${after} packets in 0.5 s`);
-});
