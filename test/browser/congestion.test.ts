@@ -180,6 +180,7 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
           const freezeSecs = +(last.totalFreezesDuration - before.totalFreezesDuration).toFixed(1);
           const droppedCapped = last.framesDropped - before.framesDropped;
           const lostCapped = last.packetsLost - before.packetsLost;
+          await printInfo('at the end of the cap');
           // Lifted: back when the top layer arrives at (most of) its clean-link rate again, i.e. at full frame rate.
           link!.clear();
           let good = 0;
@@ -201,7 +202,7 @@ describe('congestion control on an impaired subscriber link (600 kbit/s, 2 % los
             topLayerBackMs: backMs,
           };
           console.log(`# congestion ${kind}: ${JSON.stringify(summary)}`);
-          console.log(`# congestion ${kind} samples (t ms, kbps, height): ${samples.map((x) => `${x.phase.slice(0, 2)}${x.t}:${x.kbps}/${x.h}`).join(' ')}`);
+          console.log(`# congestion ${kind} samples (t ms, kbps, height, frames decoded, freezes): ${samples.map((x) => `${x.phase.slice(0, 2)}${x.t}:${x.kbps}/${x.h}/${x.dec}/${x.freezes}`).join(' ')}`);
           if (kind === 'portunus') {
             assert.ok(cleanDips <= 2, `the clean link holds the top layer (${cleanDips} of ${cleanHeld.length} samples below it)`);
             assert.ok(downMs >= 0 && downMs <= 8_000, `steps down within 8 s of the cap: ${downMs} ms`);

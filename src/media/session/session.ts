@@ -1455,6 +1455,7 @@ export class RtpSession {
               probesMeasured: this.gcc.probesMeasured,
               probesStopped: this.gcc.probesStopped,
               probesUp: this.gcc.probesUp,
+              probesDown: this.gcc.probesDown,
               lastProbe: Math.round(this.gcc.lastProbeBps),
               overuses: this.gcc.overuses,
             }

@@ -232,6 +232,8 @@ export interface RtpSessionStats {
     probesMeasured?: number;
     probesStopped?: number;
     probesUp?: number;
+    /** Saturated probes that lowered an estimate above what they read. */
+    probesDown?: number;
     lastProbe?: number;
     /** Over-use detections that lowered the delay-based estimate. */
     overuses?: number;

@@ -219,3 +219,53 @@ test('pacer: through a 600 kbit/s tbf (10 kB burst) a 450 kbit/s stream with 10x
   assert.ok(mean(paced.tr) >= 450 && mean(unpaced.tr) < 400, `estimate paced ${mean(paced.tr)} (${paced.overuses} over-uses), unpaced ${mean(unpaced.tr)} (${unpaced.overuses})`);
   assert.ok(paced.s.pacer!.maxWaitMs < 500, `a keyframe waited at most ${paced.s.pacer!.maxWaitMs} ms`);
 });
+
+test('token bucket: one probe that over-reads the link does not keep the estimate above it', () => {
+  // 450 kbit/s of forwarded video under a 600 kbit/s tbf with 2 % loss. A probe at less than ~2x the
+  // bucket's rate (what is wanted caps it at 900 kbit/s), or through a burst larger than a cluster's
+  // head spends, arrives as fast as it was sent and reads up to its own rate. Until 2026-12-06 later
+  // probes that read the bucket's rate never lowered that, and a probe was not even started once the
+  // estimate stood within 5 % of what is wanted: above 800 kbit/s for 19-39 s of 40. auto_layers steps
+  // up after 2 s above what a layer needs, so no overstatement may last longer than that.
+  const cases: Array<[number, number]> = [
+    [10 * 1024, 900_000],
+    [15 * 1024, 900_000],
+    [20 * 1024, 0],
+    [20 * 1024, 900_000],
+    [20 * 1024, 1_600_000],
+  ];
+  for (const [burstBytes, appMaxBps] of cases) {
+    for (const seed of [7, 11, 23]) {
+      const s = new LinkSim({
+        seed,
+        capacityBps: 600_000,
+        bucket: { burstBytes, latencyMs: 100 },
+        startBps: 300_000,
+        lossRate: 0.02,
+        ...(appMaxBps > 0 ? { appMaxBps } : {}),
+        video: { bps: 450_000, fps: 15, keyframeMs: 3000, keyframeFactor: 3 },
+      });
+      s.run(3000);
+      const tr = s.trace(40_000, 250);
+      let run = 0;
+      let longest = 0;
+      for (const v of tr) {
+        run = v > 800 ? run + 1 : 0;
+        longest = Math.max(longest, run);
+      }
+      const what = `burst ${burstBytes} B, wanted ${appMaxBps / 1000}, seed ${seed}: longest ${longest * 0.25} s above 800; probes ${s.probeReadings.join(' ')}`;
+      assert.ok(longest * 250 <= 2000, what);
+      assert.ok(s.probeReadings.length >= 5, `still probing: ${what}`);
+    }
+  }
+});
+
+test('a recheck after a jump does not hold a free link back: 600 kbit/s FIFO lifted to 5 Mbit/s', () => {
+  const s = new LinkSim({ capacityBps: 600_000, startBps: 500_000, appMaxBps: 2_000_000 });
+  s.run(10_000);
+  assert.ok(kbps(s) <= 700, `capped: ${kbps(s)}`);
+  s.capacityBps = 5_000_000;
+  s.run(8000);
+  assert.ok(kbps(s) >= 1800, `recovered: ${kbps(s)} (probes ${s.probeReadings.join(' ')})`);
+  assert.equal(s.gcc.probesDown, 0, 'nothing read the free link as full');
+});
