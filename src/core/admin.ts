@@ -82,6 +82,18 @@ export class AdminApi {
       case 'cluster_info':
         // Portunus extension: this node's name, Redis state and the nodes it sees (src/cluster/).
         return ok({ cluster: gw.cluster ? gw.cluster.status() : { enabled: false } });
+      case 'list_rooms': {
+        // Portunus extension: which media worker owns each room and which others hold its members
+        // (the placement issue 12 asked to make visible). `plugin` narrows it to one plugin.
+        const only = field<string>(req, 'plugin', 'string', false);
+        if (only !== undefined && !gw.plugins.has(only)) throw new JanusError(ErrorCode.PLUGIN_NOT_FOUND, 'Invalid plugin');
+        const rooms: Array<Record<string, unknown>> = [];
+        for (const [pkg, plugin] of gw.plugins) {
+          if (only !== undefined && pkg !== only) continue;
+          for (const r of plugin.roomPlacement?.() ?? []) rooms.push({ plugin: pkg, ...r });
+        }
+        return ok({ rooms });
+      }
       case 'list_sessions':
         return ok({ sessions: [...gw.sessions.keys()] });
       case 'set_session_timeout': {

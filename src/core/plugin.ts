@@ -208,6 +208,16 @@ export interface PluginMetrics {
   udpPorts?: number[];
 }
 
+/** One room's place in the media worker pool (Admin `list_rooms`). */
+export interface RoomPlacement {
+  /** The room id as the plugin's requests name it (a number unless the plugin uses string ids). */
+  room: number | string;
+  /** The worker that owns the room (its state, its publishers or mixer). */
+  worker: number;
+  /** Every worker with members of the room, the owner first. */
+  workers: number[];
+}
+
 export interface Plugin {
   readonly package: string; // "janus.plugin.videoroom"
   readonly name: string; // "JANUS VideoRoom plugin"
@@ -252,6 +262,12 @@ export interface Plugin {
   ): Promise<{ jsep: Jsep; result: PluginResult }> | null;
   /** Admin API `message_plugin`: answers `response`. */
   handleAdminMessage?(body: Record<string, unknown>): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /**
+   * Admin API `list_rooms` (Portunus only): where each room lives — the media worker that owns it and
+   * every worker that holds some of its members (VideoRoom subscribers spread over the pool). Plugins
+   * whose rooms all run on the main thread leave it out.
+   */
+  roomPlacement?(): RoomPlacement[];
   /** The handle's PeerConnection is up (ICE + DTLS done). */
   setupMedia?(session: PluginSession): void;
   /** The handle's PeerConnection went away. */

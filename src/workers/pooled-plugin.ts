@@ -25,7 +25,7 @@
 import type { CfgValue } from '../config/types.js';
 import type { Jsep } from '../core/jsep.js';
 import type { MediaHandle, MediaPlane } from '../core/media-plane.js';
-import type { ForwardRoute, JcfgDocument, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession, SlowLinkInfo } from '../core/plugin.js';
+import type { ForwardRoute, JcfgDocument, Plugin, PluginHost, PluginInitContext, PluginMetrics, PluginResult, PluginSession, RoomPlacement, SlowLinkInfo } from '../core/plugin.js';
 import type { MediaWorker, WorkerClient } from './media-worker.js';
 import { membersSpanWorkers, movesAcross, roomKey, roomOfCategory, routeOf, spreadsRooms } from './placement.js';
 import type { WorkerPool } from './pool.js';
@@ -360,6 +360,23 @@ export class PooledPlugin implements Plugin, WorkerClient {
       if (!ok && this.mirrors.get(key) === p) this.mirrors.delete(key);
     });
     return p;
+  }
+
+  roomPlacement(): RoomPlacement[] {
+    const spans = new Map<string, number[]>();
+    for (const key of this.mirrors.keys()) {
+      const bar = key.lastIndexOf('|');
+      const room = key.slice(0, bar);
+      let list = spans.get(room);
+      if (!list) spans.set(room, (list = []));
+      list.push(Number(key.slice(bar + 1)));
+    }
+    const out: RoomPlacement[] = [];
+    for (const [room, w] of this.rooms) {
+      const others = (spans.get(room) ?? []).filter((i) => i !== w.index).sort((x, y) => x - y);
+      out.push({ room: roomIdOut(room), worker: w.index, workers: [w.index, ...others] });
+    }
+    return out;
   }
 
   /** A worker died: the mirrors of its rooms, and on it, are gone. */
@@ -774,6 +791,15 @@ export class PooledPlugin implements Plugin, WorkerClient {
   injectFault(armed: string | null, target: number | string | null): void {
     for (const w of this.workers) w.notice({ n: 'faultInjection', armed, target });
   }
+}
+
+/**
+ * The map's string key as the plugin's requests name the room: digits are a numeric id (the map does not
+ * keep the id's type, so a `string_ids` room named only by digits is listed as a number).
+ */
+function roomIdOut(room: string): number | string {
+  if (/^[0-9]{1,15}$/.test(room)) return Number(room);
+  return room;
 }
 
 /** `list` from every worker as one answer: the first answer with every worker's `list` entries. */

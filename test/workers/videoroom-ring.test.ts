@@ -120,6 +120,13 @@ test('VideoRoom across workers: remote subscribers get the media in order, switc
     }
     vr.subscriberPlacement = null;
     assert.deepEqual(subs.map((s) => s.worker), placeOn, 'subscribers sit where they were placed');
+    // Admin `list_rooms` (Portunus) shows the room's owner and the worker its remote subscribers sit on.
+    const lr = (await gw.admin.handle({ janus: 'list_rooms', transaction: 'lr', plugin: 'janus.plugin.videoroom' })) as { janus: string; rooms?: Array<{ plugin: string; room: unknown; worker: number; workers: number[] }> };
+    assert.equal(lr.janus, 'success', JSON.stringify(lr));
+    const placed = lr.rooms?.find((r) => r.room === ROOM);
+    assert.deepEqual(placed, { plugin: 'janus.plugin.videoroom', room: ROOM, worker: rw.index, workers: [rw.index, other.index] }, JSON.stringify(lr));
+    const bad = (await gw.admin.handle({ janus: 'list_rooms', transaction: 'lr2', plugin: 'janus.plugin.nosuch' })) as { janus: string; error?: { code: number } };
+    assert.equal(bad.error?.code, 460, JSON.stringify(bad));
 
     // The publisher sends its three layers (keyframe first on each), ~100 packets/s per layer.
     // Our client Peer sends one SSRC per m-line: the other two layers' SSRCs are declared to its RTP
