@@ -8,7 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AUDIBLE_POWER, audioPowerBetween, closeAll, inboundTotal, launchBrowser, openDemo, waitForMedia, type BrowserHandle, type DemoPage, type PcReport } from '../helpers/browser.js';
-import { startClusterNode, type ClusterNode } from '../helpers/cluster-node.js';
+import { startClusterNodes, type ClusterNode } from '../helpers/cluster-node.js';
 import { sleep, startAndRegister, stopwatch } from '../helpers/demo-flows.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 
@@ -22,7 +22,7 @@ let browser: BrowserHandle;
 
 before(async () => {
   redis = await startRedis();
-  nodes.push(...(await Promise.all(['br-a', 'br-b', 'br-c'].map((n) => startClusterNode(n, { redisUrl: redis.url, prefix: 'pbrw', heartbeatMs: 1000, ttlMs: 5000 })))));
+  nodes.push(...(await startClusterNodes(['br-a', 'br-b', 'br-c'].map((n) => [n, { redisUrl: redis.url, prefix: 'pbrw', heartbeatMs: 1000, ttlMs: 5000 }]))));
   browser = await launchBrowser();
 });
 

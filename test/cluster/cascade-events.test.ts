@@ -20,7 +20,7 @@ import { UdpPortAllocator } from '../../src/media/net/port-allocator.js';
 import { buildOffer, EXT, extmapsFor } from '../../src/media/sdp/negotiate.js';
 import { parseSdp } from '../../src/media/sdp/parse.js';
 import { writeSdp } from '../../src/media/sdp/write.js';
-import { startClusterNode, type ClusterNode } from '../helpers/cluster-node.js';
+import { startClusterNodes, type ClusterNode } from '../helpers/cluster-node.js';
 import { DataChannelClient } from '../helpers/datachannel-client.js';
 import { post, type JsonObject } from '../helpers/janus-client.js';
 import { machineAddress } from '../helpers/media-server.js';
@@ -49,7 +49,7 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15
 
 before(async () => {
   redis = await startRedis();
-  [a, b] = (await Promise.all(['ev-a', 'ev-b'].map((n) => startClusterNode(n, { redisUrl: redis.url, prefix: 'pev', heartbeatMs: 400, ttlMs: 1500 })))) as [ClusterNode, ClusterNode];
+  [a, b] = (await startClusterNodes(['ev-a', 'ev-b'].map((n) => [n, { redisUrl: redis.url, prefix: 'pev', heartbeatMs: 400, ttlMs: 1500 }]))) as [ClusterNode, ClusterNode];
   await until('both nodes registered', async () => ((await clusterInfo(a))['nodes'] as unknown[]).length === 2);
   const created = await a.api.req(a.handle, { request: 'create', room: ROOM, admin_key: KEY, publishers: 6, audiocodec: 'opus', videocodec: 'vp8', audiolevel_event: true, audio_active_packets: 10, audio_level_average: 40 });
   assert.equal(created['videoroom'], 'created', JSON.stringify(created));

@@ -15,7 +15,7 @@ import { Signalling } from '../../bench/janus-signalling.js';
 import { paceVp8, type Vp8Pacer } from '../../bench/vp8-load.js';
 import { generateCertificate } from '../../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../../src/media/net/port-allocator.js';
-import { startClusterNode, type ClusterNode } from '../helpers/cluster-node.js';
+import { startClusterNodes, type ClusterNode } from '../helpers/cluster-node.js';
 import { post, type JsonObject } from '../helpers/janus-client.js';
 import { machineAddress } from '../helpers/media-server.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -60,7 +60,7 @@ const address = machineAddress().address;
 
 before(async () => {
   redis = await startRedis();
-  nodes.push(...(await Promise.all(['cas-a', 'cas-b', 'cas-c'].map((n) => startClusterNode(n, { redisUrl: redis.url, prefix: 'pcas', heartbeatMs: HEARTBEAT_MS, ttlMs: TTL_MS })))));
+  nodes.push(...(await startClusterNodes(['cas-a', 'cas-b', 'cas-c'].map((n) => [n, { redisUrl: redis.url, prefix: 'pcas', heartbeatMs: HEARTBEAT_MS, ttlMs: TTL_MS }]))));
 });
 
 after(async () => {

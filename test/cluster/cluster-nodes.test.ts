@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { LATE_MARGIN_MS } from '../../src/cluster/registry.js';
-import { startClusterNode, VIDEOROOM as VR, type ClusterNode } from '../helpers/cluster-node.js';
+import { startClusterNodes, VIDEOROOM as VR, type ClusterNode } from '../helpers/cluster-node.js';
 import { get, post, type JsonObject } from '../helpers/janus-client.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 
@@ -21,7 +21,7 @@ type Node = ClusterNode;
 let redis: RedisServer;
 const nodes: Node[] = [];
 
-const startNode = (name: string) => startClusterNode(name, { redisUrl: redis.url, prefix: PREFIX, heartbeatMs: HEARTBEAT_MS, ttlMs: TTL_MS });
+const nodeOptions = () => ({ redisUrl: redis.url, prefix: PREFIX, heartbeatMs: HEARTBEAT_MS, ttlMs: TTL_MS });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -52,7 +52,7 @@ async function metric(n: Node, name: string): Promise<number | null> {
 
 before(async () => {
   redis = await startRedis();
-  nodes.push(...(await Promise.all(['node-a', 'node-b', 'node-c'].map(startNode))));
+  nodes.push(...(await startClusterNodes(['node-a', 'node-b', 'node-c'].map((n) => [n, nodeOptions()]))));
 });
 
 after(async () => {

@@ -13,7 +13,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { Signalling } from '../../bench/janus-signalling.js';
-import { startClusterNode, VIDEOROOM, type ClusterNode } from '../helpers/cluster-node.js';
+import { startClusterNodes, VIDEOROOM, type ClusterNode } from '../helpers/cluster-node.js';
 import { post, type JsonObject } from '../helpers/janus-client.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 
@@ -78,9 +78,9 @@ before(async () => {
   redis = await startRedis();
   rc = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   await rc.connect();
-  [a, b] = (await Promise.all([
-    startClusterNode('lr-a', { redisUrl: redis.url, prefix: PREFIX, heartbeatMs: 400, ttlMs: 1500, mediaWorkers: 1 }),
-    startClusterNode('lr-b', { redisUrl: redis.url, prefix: PREFIX, heartbeatMs: 400, ttlMs: 1500, mediaWorkers: 1, videoroomEvents: false }),
+  [a, b] = (await startClusterNodes([
+    ['lr-a', { redisUrl: redis.url, prefix: PREFIX, heartbeatMs: 400, ttlMs: 1500, mediaWorkers: 1 }],
+    ['lr-b', { redisUrl: redis.url, prefix: PREFIX, heartbeatMs: 400, ttlMs: 1500, mediaWorkers: 1, videoroomEvents: false }],
   ])) as [ClusterNode, ClusterNode];
   await until('both nodes registered', async () => ((await clusterInfo(a))['nodes'] as unknown[]).length === 2 && ((await clusterInfo(b))['nodes'] as unknown[]).length === 2);
   const created = await a.api.req(a.handle, { request: 'create', room: ROOM, admin_key: KEY, publishers: 6, notify_joining: true });

@@ -14,7 +14,7 @@ import { Signalling } from '../../bench/janus-signalling.js';
 import { paceVp8, type Vp8Pacer } from '../../bench/vp8-load.js';
 import { generateCertificate } from '../../src/media/dtls/certificate.js';
 import { UdpPortAllocator } from '../../src/media/net/port-allocator.js';
-import { startClusterNode, type ClusterNode } from '../helpers/cluster-node.js';
+import { startClusterNodes, type ClusterNode } from '../helpers/cluster-node.js';
 import { post, type JsonObject } from '../helpers/janus-client.js';
 import { machineAddress } from '../helpers/media-server.js';
 import { startRedis, type RedisServer } from '../helpers/redis-server.js';
@@ -49,7 +49,7 @@ async function cascadeOf(n: ClusterNode): Promise<JsonObject> {
 
 before(async () => {
   redis = await startRedis();
-  nodes.push(...(await Promise.all(['wb-a', 'wb-b', 'wb-c'].map((n) => startClusterNode(n, { redisUrl: redis.url, prefix: 'pwb', heartbeatMs: 400, ttlMs: 1500 })))));
+  nodes.push(...(await startClusterNodes(['wb-a', 'wb-b', 'wb-c'].map((n) => [n, { redisUrl: redis.url, prefix: 'pwb', heartbeatMs: 400, ttlMs: 1500 }]))));
 });
 
 after(async () => {

@@ -33,7 +33,32 @@ export interface ClusterNode {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts one node; a node that does not come up is tried once more on fresh ports (another process on
+ * the machine may take a port between freePort() and the server's bind).
+ */
 export async function startClusterNode(name: string, o: ClusterNodeOptions): Promise<ClusterNode> {
+  try {
+    return await startClusterNodeOnce(name, o);
+  } catch (err) {
+    console.log(`# cluster node ${name} did not start, trying once more on fresh ports: ${(err as Error)?.message ?? String(err)}`.split('\n')[0]);
+    return startClusterNodeOnce(name, o);
+  }
+}
+
+/**
+ * Starts several nodes side by side. If one fails, the others are stopped before the error is thrown:
+ * a running node a test file never got to keep would hold the file's process (and the test run) open.
+ */
+export async function startClusterNodes(specs: Array<[name: string, o: ClusterNodeOptions]>): Promise<ClusterNode[]> {
+  const settled = await Promise.allSettled(specs.map(([name, o]) => startClusterNode(name, o)));
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed === undefined) return settled.map((r) => (r as PromiseFulfilledResult<ClusterNode>).value);
+  for (const r of settled) if (r.status === 'fulfilled') await r.value.stop().catch(() => undefined);
+  throw failed.reason;
+}
+
+async function startClusterNodeOnce(name: string, o: ClusterNodeOptions): Promise<ClusterNode> {
   const conf = await makeConfigsFolder(`cl-${name}`, { mediaWorkers: o.mediaWorkers ?? 1 });
   const metricsPort = await freePort();
   if (o.videoroomEvents !== undefined) {
