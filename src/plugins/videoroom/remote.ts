@@ -7,10 +7,12 @@
  * Both halves live in every worker's VideoRoom:
  * - room side: which workers mirror which room, each published stream's key, and per stream the
  *   packet lanes (src/workers/bus.ts) of the workers that have subscribers bound to it (`remoteOut`):
- *   the Forwarder writes each packet once per such worker, as the publisher sent it;
+ *   the Forwarder writes each packet once per such worker, as the publisher sent it (a data stream's
+ *   messages likewise, remote-data.ts);
  * - mirror side: mirror rooms, mirror publishers (Participant with `remoteFrom` >= 0), and the ring
  *   lane records fed to Forwarder.publisherRtp as if they had come from a local publisher, so layer
- *   selection, rewriting, protection and sending are the local path's.
+ *   selection, rewriting, protection and sending are the local path's (data records: to
+ *   Forwarder.relayData, the local path's fan-out).
  *
  * Control (the bus's control lane, VrBusMessage, not per packet): mirror -> room `want` (a stream gained
  * its first or lost its last subscriber here) and `pli` (a keyframe request); room -> mirror `feed` (a
@@ -27,6 +29,7 @@ import { Room } from './room.js';
 import type { RoomSettings } from './room-settings.js';
 import { PublishedStream, type StreamType } from './streams.js';
 import { dropPublisherStreams } from './subscriber.js';
+import { DataLaneReader, isDataRecord, type DataRelay } from './remote-data.js';
 
 type Data = Record<string, unknown>;
 
@@ -103,6 +106,7 @@ export class RemoteRooms {
   /** from -> key -> mirror stream. */
   private readonly mirrorStreams = new Map<number, Map<number, PublishedStream>>();
   private readonly scratch = Buffer.allocUnsafe(MAX_PACKET + 64);
+  private readonly dataIn: DataLaneReader;
   /** Records that came over a ring / were written to rings (diagnostics, bench). */
   received = 0;
 
@@ -113,8 +117,12 @@ export class RemoteRooms {
     private readonly path: {
       rtp(me: Participant, info: RtpStreamInfo, buf: Buffer, len: number): void;
       keyframe(ps: PublishedStream): void;
+      /** A data-channel message of a mirror stream for its subscribers here (Forwarder.relayData). */
+      data: DataRelay;
     },
-  ) {}
+  ) {
+    this.dataIn = new DataLaneReader(path.data);
+  }
 
   /** How many other workers mirror room `id` (they hold subscribers of it: the cluster counts them as members). */
   mirrorCount(id: VrId): number {
@@ -143,8 +151,8 @@ export class RemoteRooms {
       metadata: me.metadata,
       audioCodec: me.media.audioCodec,
       videoCodec: me.media.videoCodec,
-      // Data channels do not cross workers (limit, README "Threads").
-      streams: me.media.streams.filter((s) => s.type !== 'data').map((s) => ({
+      // Data streams too: their messages cross on the same lanes (remote-data.ts).
+      streams: me.media.streams.map((s) => ({
         key: this.keyOf(s),
         type: s.type,
         mindex: s.mindex,
@@ -385,10 +393,19 @@ export class RemoteRooms {
 
   // ------------------------------------------------------------------ packets and keyframe requests
 
-  /** One packet-lane record: a packet of a mirror stream, as its publisher sent it. meta: the simulcast layer. */
+  /**
+   * One packet-lane record: a packet of a mirror stream, as its publisher sent it (meta: the simulcast
+   * layer), or a message of a mirror data stream (remote-data.ts).
+   */
   busPacket(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
     const ps = this.mirrorStreams.get(from)?.get(tag);
-    if (ps === undefined || length > MAX_PACKET || ps.remoteInfos === null) return;
+    if (ps !== undefined && isDataRecord(meta)) {
+      if (ps.type !== 'data') return;
+      this.received++;
+      this.dataIn.read(ps, meta, data, offset, length);
+      return;
+    }
+    if (ps === undefined || length > MAX_PACKET || ps.remoteInfos === null || ps.type === 'data') return;
     this.received++;
     data.copy(this.scratch, 0, offset, offset + length);
     this.path.rtp(ps.owner, ps.remoteInfos[meta & 3] ?? ps.remoteInfos[0]!, this.scratch, length);
