@@ -4,7 +4,7 @@
  *
  * The room sits on worker 0 (its jcfg room), the publisher with it; one subscriber of the publisher's
  * whole feed is local, one is forced onto the other worker, whose data-channel messages cross on the
- * packet lane (remote-data.ts). What must hold: both get the same messages, in order, with their
+ * packet lane (lane-data.ts). What must hold: both get the same messages, in order, with their
  * labels, text as text and binary as binary; a paused remote subscriber gets none until it starts
  * again; a moderated data stream reaches nobody; the local subscriber is not affected by the other's pause.
  */

@@ -9,7 +9,7 @@
  *
  * Subscriber RTCP: PLI/FIR become (rate-limited) keyframe requests to the publisher; NACKs are the
  * core's business and never reach us. Data channel messages of a publisher go to every subscriber
- * whose data m-line carries that publisher, on this worker and (remote-data.ts) on the others.
+ * whose data m-line carries that publisher, on this worker and (lane-data.ts) on the others.
  */
 import type { PluginMediaHost, PluginSession, RtpStreamInfo } from '../../core/plugin.js';
 import { isH264Keyframe } from '../../codecs/h264.js';
@@ -25,7 +25,7 @@ import { recordRtp } from './recording.js';
 import type { Participant } from './participant.js';
 import { SUB_EXT } from './sdp.js';
 import { AutoLayers } from './auto-layers.js';
-import { DataLaneWriter } from './remote-data.js';
+import { DataLaneWriter } from './lane-data.js';
 import { MAX_LAYERS, type PublishedStream, type SubStream } from './streams.js';
 import { PLI_MIN_INTERVAL_MS, type Subscriber } from './subscriber.js';
 
@@ -365,7 +365,7 @@ export class Forwarder {
     if (ps === undefined || ps.moderated || !ps.send) return;
     ps.recorder?.file.writeData(data);
     if (ps.forwarders.length > 0) this.ctx.rtpfwd.forwardData(ps, data, isBinary);
-    // Workers with subscribers of this data stream get it once each (remote-data.ts). The moderation
+    // Workers with subscribers of this data stream get it once each (lane-data.ts). The moderation
     // and send rules are applied above, here, where they are current: a mirror's copy of them is only
     // refreshed when the publisher renegotiates.
     if (ps.remoteOut.length > 0) this.dataOut.write(ps, label, data, isBinary);

@@ -38,7 +38,7 @@ import { Room } from './room.js';
 import { VrRtpForwarders } from './rtp-forward.js';
 import { closeSubscriber, requestKeyframes, subscriberRequest } from './subscriber.js';
 import { RemoteRooms, type VrBusMessage } from './remote.js';
-import { isDataRecord } from './remote-data.js';
+import { isDataRecord } from './lane-data.js';
 import { RemoteFeeds, wrapHost, wrapMediaHost } from './remote-feed.js';
 
 type Data = Record<string, unknown>;

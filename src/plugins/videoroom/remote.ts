@@ -8,7 +8,7 @@
  * - room side: which workers mirror which room, each published stream's key, and per stream the
  *   packet lanes (src/workers/bus.ts) of the workers that have subscribers bound to it (`remoteOut`):
  *   the Forwarder writes each packet once per such worker, as the publisher sent it (a data stream's
- *   messages likewise, remote-data.ts);
+ *   messages likewise, lane-data.ts);
  * - mirror side: mirror rooms, mirror publishers (Participant with `remoteFrom` >= 0), and the ring
  *   lane records fed to Forwarder.publisherRtp as if they had come from a local publisher, so layer
  *   selection, rewriting, protection and sending are the local path's (data records: to
@@ -29,7 +29,7 @@ import { Room } from './room.js';
 import type { RoomSettings } from './room-settings.js';
 import { PublishedStream, type StreamType } from './streams.js';
 import { dropPublisherStreams } from './subscriber.js';
-import { DataLaneReader, isDataRecord, type DataRelay } from './remote-data.js';
+import { DataLaneReader, isDataRecord, type DataRelay } from './lane-data.js';
 
 type Data = Record<string, unknown>;
 
@@ -151,7 +151,7 @@ export class RemoteRooms {
       metadata: me.metadata,
       audioCodec: me.media.audioCodec,
       videoCodec: me.media.videoCodec,
-      // Data streams too: their messages cross on the same lanes (remote-data.ts).
+      // Data streams too: their messages cross on the same lanes (lane-data.ts).
       streams: me.media.streams.map((s) => ({
         key: this.keyOf(s),
         type: s.type,
@@ -395,7 +395,7 @@ export class RemoteRooms {
 
   /**
    * One packet-lane record: a packet of a mirror stream, as its publisher sent it (meta: the simulcast
-   * layer), or a message of a mirror data stream (remote-data.ts).
+   * layer), or a message of a mirror data stream (lane-data.ts).
    */
   busPacket(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
     const ps = this.mirrorStreams.get(from)?.get(tag);
