@@ -65,6 +65,8 @@ export function join(ctx: VrContext, session: PluginSession, state: HandleState,
   if (metadata !== undefined) me.metadata = metadata;
   const others = [...room.participants.values()];
   room.participants.set(id, me);
+  // Mirrors first: with the answer the client may subscribe, with its private id, on another worker.
+  ctx.remote?.memberJoined(me);
   session.state = { kind: 'publisher', participant: me } satisfies HandleState;
   ctx.log.verb(`videoroom: ${id} joined room ${room.id}`, { room: room.id, id, handle: session.handleId });
 

@@ -16,14 +16,16 @@
  *
  * Control (the bus's control lane, VrBusMessage, not per packet): mirror -> room `want` (a stream gained
  * its first or lost its last subscriber here) and `pli` (a keyframe request); room -> mirror `feed` (a
- * publisher is up or renegotiated), `unfeed` (it stopped), `roomGone`. A dead worker on either side: busDown.
+ * publisher is up or renegotiated), `unfeed` (it stopped), `member`/`memberGone` (a participant's
+ * private id, mirror-members.ts), `roomGone`. A dead worker on either side: busDown.
  */
 import type { PluginSession, RtpStreamInfo } from '../../core/plugin.js';
 import type { CodecName } from '../../media/sdp/negotiate.js';
 import type { PacketLane, WorkerBus } from '../../workers/bus.js';
 import type { VrContext } from './context.js';
 import type { VrId } from './ids.js';
-import { dropSubscribers } from './membership.js';
+import { closeOwnedSubscriptions, dropSubscribers } from './membership.js';
+import { hasPrivateId, memberSnaps, MirrorMembers, type MemberSnap } from './mirror-members.js';
 import { Participant } from './participant.js';
 import { Room } from './room.js';
 import type { RoomSettings } from './room-settings.js';
@@ -71,6 +73,8 @@ export interface RoomSnap {
   id: VrId;
   settings: RoomSettings;
   feeds: FeedSnap[];
+  /** The participants' private ids (mirror-members.ts). */
+  members: MemberSnap[];
 }
 
 /** VideoRoom's control messages between workers (WorkerBus<VrBusMessage>). */
@@ -79,7 +83,9 @@ export type VrBusMessage =
   | { op: 'pli'; key: number }
   | { op: 'feed'; room: VrId; feed: FeedSnap }
   | { op: 'unfeed'; room: VrId; id: VrId }
-  | { op: 'roomGone'; room: VrId };
+  | { op: 'roomGone'; room: VrId }
+  | { op: 'member'; room: VrId; id: VrId; pvt: number }
+  | { op: 'memberGone'; room: VrId; id: VrId; kicked: boolean };
 
 /** The handle of a mirror publisher: it has no client; events to it are dropped by the host. */
 const NO_SESSION: PluginSession = { handleId: 0, sessionId: 0, opaqueId: null, token: null, state: undefined, alive: false };
@@ -90,6 +96,7 @@ const MAX_PACKET = 1500;
 interface Mirror {
   from: number;
   room: Room;
+  members: MirrorMembers;
 }
 
 export class RemoteRooms {
@@ -132,6 +139,12 @@ export class RemoteRooms {
   /** The mirror of a room that lives on another worker (subscriber joins only). */
   mirrorRoom(id: VrId): Room | undefined {
     return this.mirrors.get(id)?.room;
+  }
+
+  /** The private ids of a mirror room's participants; undefined when `room` is no (current) mirror. */
+  mirrorMembers(room: Room): MirrorMembers | undefined {
+    const m = this.mirrors.get(room.id);
+    return m !== undefined && m.room === room ? m.members : undefined;
   }
 
   // ------------------------------------------------------------------ room side: state to the mirrors
@@ -200,6 +213,16 @@ export class RemoteRooms {
     this.toMirrors(me.room, { op: 'unfeed', room: me.room.id, id: me.id });
   }
 
+  /** A participant joined a room of ours: mirrors learn its private id before it is told it (mirror-members.ts). */
+  memberJoined(p: Participant): void {
+    if (hasPrivateId(p)) this.toMirrors(p.room, { op: 'member', room: p.room.id, id: p.id, pvt: p.privateId });
+  }
+
+  /** A participant left a room of ours (not destroyed: roomGone says that). */
+  memberGone(p: Participant, kicked: boolean): void {
+    if (hasPrivateId(p)) this.toMirrors(p.room, { op: 'memberGone', room: p.room.id, id: p.id, kicked });
+  }
+
   roomGone(room: Room): void {
     this.toMirrors(room, { op: 'roomGone', room: room.id });
     this.mirroredBy.delete(room.id);
@@ -234,7 +257,7 @@ export class RemoteRooms {
       let ws = this.mirroredBy.get(id);
       if (ws === undefined) this.mirroredBy.set(id, (ws = new Set()));
       ws.add(args.to);
-      return { id: room.id, settings: room.settings, feeds: room.activePublishers().map((p) => this.feedSnap(p)) } satisfies RoomSnap;
+      return { id: room.id, settings: room.settings, feeds: room.activePublishers().map((p) => this.feedSnap(p)), members: memberSnaps(room) } satisfies RoomSnap;
     }
     if (op === 'mirrorIn') {
       const from = args.from as number;
@@ -242,7 +265,9 @@ export class RemoteRooms {
       const old = this.mirrors.get(snap.id);
       if (old !== undefined) this.dropMirror(old, false);
       const room = new Room(snap.id, snap.settings);
-      this.mirrors.set(snap.id, { from, room });
+      const members = new MirrorMembers(room, NO_SESSION);
+      for (const [id, pvt] of snap.members) members.set(id, pvt);
+      this.mirrors.set(snap.id, { from, room, members });
       for (const f of snap.feeds) this.upsertFeed(from, room, f);
       return { ok: true };
     }
@@ -281,6 +306,19 @@ export class RemoteRooms {
       case 'roomGone': {
         const m = this.mirrors.get(msg.room);
         if (m !== undefined && m.from === from) this.dropMirror(m, true);
+        return;
+      }
+      case 'member': {
+        const m = this.mirrors.get(msg.room);
+        if (m !== undefined && m.from === from) m.members.set(msg.id, msg.pvt);
+        return;
+      }
+      case 'memberGone': {
+        const m = this.mirrors.get(msg.room);
+        if (m === undefined || m.from !== from) return;
+        const p = m.members.delete(msg.id);
+        // A kicked participant's subscriptions end with it, here too (membership.ts).
+        if (p !== undefined && msg.kicked) closeOwnedSubscriptions(this.ctx, m.room, p);
         return;
       }
       default:
