@@ -68,8 +68,4 @@ export class MirrorMembers {
   owner(privateId: number): Participant | undefined {
     return privateId > 0 ? this.byPvt.get(privateId) : undefined;
   }
-
-  get size(): number {
-    return this.byId.size;
-  }
 }
