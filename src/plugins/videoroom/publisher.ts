@@ -140,9 +140,11 @@ export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jse
     me.media.bitrate = bitrate;
     sendRemb(ctx, me);
   }
+  let sendChanged = false;
   for (const ps of perStream) {
     const stream = me.media.byMid.get(ps.mid);
     if (stream === undefined) continue;
+    if (ps.send !== undefined && ps.send !== stream.send) sendChanged = true;
     if (ps.send !== undefined) stream.send = ps.send;
     if (ps.keyframe === true) ctx.media?.sendPli(me.session, ps.mid);
   }
@@ -157,6 +159,9 @@ export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jse
     if (me.metadata !== undefined) ev.metadata = me.metadata;
     notify(ctx, room.others(me), ev);
   }
+  // Mirrors on other workers gate the streams (send) and name the publisher (feed_display) as here;
+  // a renegotiation tells them below anyway.
+  if ((sendChanged || changed) && !(answer !== undefined && renegotiation)) ctx.remote?.feedChanged(me);
   if (answer !== undefined) {
     if (renegotiation) publisherUpdated(ctx, me);
     return { data: configuredReply(me), jsep: answer };
