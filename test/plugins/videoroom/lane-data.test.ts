@@ -1,8 +1,8 @@
 /**
  * Data-channel messages on a packet lane (src/plugins/videoroom/lane-data.ts), through a real ring:
  * label (null, empty, non-ASCII) and text/binary survive, RTP records (meta = layer) are not taken for
- * data, each wanting lane gets one record, the writer's buffer is reused, an oversized message is
- * dropped and counted, and the reader's label cache follows a change of label.
+ * data, each wanting lane gets one record, an oversized message is dropped and counted, the reader's
+ * label cache follows a change of label, and data records are the ones kept when stale (busKeepStale).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { Participant } from '../../../src/plugins/videoroom/participant.js';
 import { Room } from '../../../src/plugins/videoroom/room.js';
 import { defaultSettings } from '../../../src/plugins/videoroom/room-settings.js';
 import { PublishedStream } from '../../../src/plugins/videoroom/streams.js';
+import { VideoRoomPlugin } from '../../../src/plugins/videoroom/plugin.js';
 import { createRing, RingConsumer, RingProducer } from '../../../src/workers/ring.js';
 
 const NO_SESSION = { handleId: 0, sessionId: 0, opaqueId: null, token: null, state: undefined, alive: false };
@@ -60,10 +61,9 @@ test('messages cross a ring with label and kind; one record per lane; RTP record
   assert.equal(writer.tooLarge, 0);
 });
 
-test('an oversized message is dropped and counted, the next goes through; no lane, no write', () => {
+test('an oversized message is dropped and counted, the next goes through', () => {
   const ps = dataStream();
   const writer = new DataLaneWriter();
-  writer.write(ps, 'chat', Buffer.from('nobody wants it'), false);
   const sab = createRing(1 << 20);
   const tx = new RingProducer(sab);
   ps.remoteOut = [tx];
@@ -80,4 +80,17 @@ test('an oversized message is dropped and counted, the next goes through; no lan
   assert.deepEqual(got[0]!.slice(0, 2), ['c', MAX_DATA_RECORD - 1]);
   assert.ok((got[0]![2] as Buffer).every((b) => b === 0x61));
   assert.deepEqual(got[1], ['chat', 5, 'after']);
+});
+
+test('a bus that skips stale lane records is told to keep data records (busKeepStale), not RTP ones', () => {
+  const ps = dataStream();
+  const sab = createRing(1 << 16);
+  ps.remoteOut = [new RingProducer(sab)];
+  new DataLaneWriter().write(ps, 'chat', Buffer.from('late but wanted'), false);
+  const metas: number[] = [];
+  new RingConsumer(sab, (_tag, meta) => metas.push(meta)).drain();
+  const plugin = new VideoRoomPlugin();
+  assert.equal(metas.length, 1);
+  assert.equal(plugin.busKeepStale(0, 7, metas[0]!), true);
+  for (let layer = 0; layer < 3; layer++) assert.equal(plugin.busKeepStale(0, 7, layer), false);
 });
