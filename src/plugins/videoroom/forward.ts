@@ -9,7 +9,7 @@
  *
  * Subscriber RTCP: PLI/FIR become (rate-limited) keyframe requests to the publisher; NACKs are the
  * core's business and never reach us. Data channel messages of a publisher go to every subscriber
- * whose data m-line carries that publisher.
+ * whose data m-line carries that publisher, on this worker and (lane-data.ts) on the others.
  */
 import type { PluginMediaHost, PluginSession, RtpStreamInfo } from '../../core/plugin.js';
 import { isH264Keyframe } from '../../codecs/h264.js';
@@ -25,6 +25,7 @@ import { recordRtp } from './recording.js';
 import type { Participant } from './participant.js';
 import { SUB_EXT } from './sdp.js';
 import { AutoLayers } from './auto-layers.js';
+import { DataLaneWriter } from './lane-data.js';
 import { MAX_LAYERS, type PublishedStream, type SubStream } from './streams.js';
 import { PLI_MIN_INTERVAL_MS, type Subscriber } from './subscriber.js';
 
@@ -35,6 +36,7 @@ export class Forwarder {
   private readonly scratch = Buffer.allocUnsafe(MAX_PACKET + 64);
   private readonly vp8 = newVp8Info();
   private readonly rtcp = new RtcpReader();
+  private readonly dataOut = new DataLaneWriter();
   /** Cache of the last stream info -> published stream lookup (one publisher usually sends in bursts). */
   private lastInfo: RtpStreamInfo | null = null;
   private lastStream: PublishedStream | null = null;
@@ -363,8 +365,19 @@ export class Forwarder {
     if (ps === undefined || ps.moderated || !ps.send) return;
     ps.recorder?.file.writeData(data);
     if (ps.forwarders.length > 0) this.ctx.rtpfwd.forwardData(ps, data, isBinary);
+    // Workers with subscribers of this data stream get it once each (lane-data.ts). The moderation
+    // and send rules are applied above, here, where they are current: a mirror's copy of them is only
+    // refreshed when the publisher renegotiates.
+    if (ps.remoteOut.length > 0) this.dataOut.write(ps, label, data, isBinary);
     if (ps.subscribers.length === 0) return;
-    const payload: string | Buffer = isBinary ? data : data.toString('utf8');
+    this.relayData(ps, label, isBinary ? data : data.toString('utf8'));
+  }
+
+  /**
+   * A data stream's message to its subscribers here: the local publisher's (publisherData) and, on a
+   * mirror, the room's worker's records (remote.ts), which passed the room's rules there already.
+   */
+  relayData(ps: PublishedStream, label: string | null, payload: string | Buffer): void {
     for (const line of ps.subscribers) {
       const owner = line.owner;
       if (!owner.started || owner.paused || !line.send) continue;

@@ -204,6 +204,9 @@ function moderate(ctx: VrContext, body: Body): Data {
   if (stream === undefined) throw new VrError(VrErrorCode.NO_SUCH_FEED, `No such stream ${mid}`);
   const unmuted = stream.moderated && !mute;
   stream.moderated = mute;
+  // A mirror on another worker gates the stream by its own copy of the flag: a copy taken while the
+  // stream was muted kept its remote subscribers without it after the unmute.
+  ctx.remote?.feedChanged(target);
   // Subscribers of an unmuted video stream need a keyframe to start decoding again.
   if (unmuted && stream.type === 'video') ctx.media?.sendPli(target.session, stream.mid);
   moderatedEvent(ctx, room.id, target.id, mid, mute);

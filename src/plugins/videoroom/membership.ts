@@ -18,6 +18,8 @@ export function removeParticipant(ctx: VrContext, p: Participant, reason: Remova
   // Subscribers first lose this publisher's streams (autoupdate offers), then it leaves the room.
   const wasPublishing = stopPublishing(ctx, p, false);
   room.participants.delete(p.id);
+  // Mirrors forget its private id before anyone hears it left (mirror-members.ts); a destroyed room's go whole.
+  if (reason !== 'destroy') ctx.remote?.memberGone(p, reason === 'kick');
   if (reason !== 'detach') p.session.state = { kind: 'gone', room: room.id };
   // Tearing down a PeerConnection the client never opened would only produce a spurious hangup;
   // on detach the core tears it down itself.
@@ -31,15 +33,22 @@ export function removeParticipant(ctx: VrContext, p: Participant, reason: Remova
   if (reason === 'kick') {
     ctx.host.pushEvent(p.session, null, { videoroom: 'event', room: room.id, leaving: 'ok', reason: 'kicked' });
     notify(ctx, others, { videoroom: 'event', room: room.id, kicked: p.id, ...identityExtras(p) });
-    // Subscriptions the kicked user opened (linked by private_id) go too.
-    for (const sub of [...room.subscribers]) {
-      if (sub.owner !== p) continue;
-      closeSubscriber(sub);
-      sub.session.state = { kind: 'gone', room: room.id };
-      ctx.host.closePeerConnection(sub.session, 'kick');
-    }
+    closeOwnedSubscriptions(ctx, room, p);
   } else {
     notify(ctx, others, { videoroom: 'event', room: room.id, leaving: p.id, ...identityExtras(p) });
+  }
+}
+
+/**
+ * Subscriptions a kicked participant opened (linked by private_id) go too: on the room's worker, and on
+ * each worker mirroring the room, where `p` is the mirror's stand-in for it (mirror-members.ts).
+ */
+export function closeOwnedSubscriptions(ctx: VrContext, room: Room, p: Participant): void {
+  for (const sub of [...room.subscribers]) {
+    if (sub.owner !== p) continue;
+    closeSubscriber(sub);
+    sub.session.state = { kind: 'gone', room: room.id };
+    ctx.host.closePeerConnection(sub.session, 'kick');
   }
 }
 

@@ -38,6 +38,7 @@ import { Room } from './room.js';
 import { VrRtpForwarders } from './rtp-forward.js';
 import { closeSubscriber, requestKeyframes, subscriberRequest } from './subscriber.js';
 import { RemoteRooms, type VrBusMessage } from './remote.js';
+import { isDataRecord } from './lane-data.js';
 import { RemoteFeeds, wrapHost, wrapMediaHost } from './remote-feed.js';
 
 type Data = Record<string, unknown>;
@@ -110,6 +111,13 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
           }
         },
         keyframe: (ps) => forwarder.keyframeRequest(ps, now()),
+        data: (ps, label, payload) => {
+          try {
+            forwarder.relayData(ps, label, payload);
+          } catch (err) {
+            this.ctx?.log.error(`videoroom: remote data path failure: ${(err as Error)?.stack ?? String(err)}`);
+          }
+        },
       });
     }
     log.info(`videoroom: ${rooms.size} room(s) from ${init.config.file}; ${ids.stringIds ? 'string' : 'numeric'} IDs`);
@@ -257,6 +265,15 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
   busDown(index: number): void {
     this.ctx?.remote?.busDown(index);
     this.forwarder?.invalidate();
+  }
+
+  /**
+   * For a bus that skips lane records too old to be worth delivering (late RTP is useless, a keyframe
+   * repairs the gap): a data-channel message is delivered however late, as SCTP would (reliable,
+   * ordered by default), since nothing would ever repair its loss.
+   */
+  busKeepStale(_from: number, _tag: number, meta: number): boolean {
+    return isDataRecord(meta);
   }
 
   /** Ring records received from other workers (tests, bench). */

@@ -65,6 +65,8 @@ export function join(ctx: VrContext, session: PluginSession, state: HandleState,
   if (metadata !== undefined) me.metadata = metadata;
   const others = [...room.participants.values()];
   room.participants.set(id, me);
+  // Mirrors first: with the answer the client may subscribe, with its private id, on another worker.
+  ctx.remote?.memberJoined(me);
   session.state = { kind: 'publisher', participant: me } satisfies HandleState;
   ctx.log.verb(`videoroom: ${id} joined room ${room.id}`, { room: room.id, id, handle: session.handleId });
 
@@ -138,9 +140,11 @@ export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jse
     me.media.bitrate = bitrate;
     sendRemb(ctx, me);
   }
+  let sendChanged = false;
   for (const ps of perStream) {
     const stream = me.media.byMid.get(ps.mid);
     if (stream === undefined) continue;
+    if (ps.send !== undefined && ps.send !== stream.send) sendChanged = true;
     if (ps.send !== undefined) stream.send = ps.send;
     if (ps.keyframe === true) ctx.media?.sendPli(me.session, ps.mid);
   }
@@ -155,6 +159,9 @@ export function configure(ctx: VrContext, me: Participant, body: Body, jsep: Jse
     if (me.metadata !== undefined) ev.metadata = me.metadata;
     notify(ctx, room.others(me), ev);
   }
+  // Mirrors on other workers gate the streams (send) and name the publisher (feed_display) as here;
+  // a renegotiation tells them below anyway.
+  if ((sendChanged || changed) && !(answer !== undefined && renegotiation)) ctx.remote?.feedChanged(me);
   if (answer !== undefined) {
     if (renegotiation) publisherUpdated(ctx, me);
     return { data: configuredReply(me), jsep: answer };

@@ -7,26 +7,31 @@
  * Both halves live in every worker's VideoRoom:
  * - room side: which workers mirror which room, each published stream's key, and per stream the
  *   packet lanes (src/workers/bus.ts) of the workers that have subscribers bound to it (`remoteOut`):
- *   the Forwarder writes each packet once per such worker, as the publisher sent it;
+ *   the Forwarder writes each packet once per such worker, as the publisher sent it (a data stream's
+ *   messages likewise, lane-data.ts);
  * - mirror side: mirror rooms, mirror publishers (Participant with `remoteFrom` >= 0), and the ring
  *   lane records fed to Forwarder.publisherRtp as if they had come from a local publisher, so layer
- *   selection, rewriting, protection and sending are the local path's.
+ *   selection, rewriting, protection and sending are the local path's (data records: to
+ *   Forwarder.relayData, the local path's fan-out).
  *
  * Control (the bus's control lane, VrBusMessage, not per packet): mirror -> room `want` (a stream gained
  * its first or lost its last subscriber here) and `pli` (a keyframe request); room -> mirror `feed` (a
- * publisher is up or renegotiated), `unfeed` (it stopped), `roomGone`. A dead worker on either side: busDown.
+ * publisher is up or renegotiated), `unfeed` (it stopped), `member`/`memberGone` (a participant's
+ * private id, mirror-members.ts), `roomGone`. A dead worker on either side: busDown.
  */
 import type { PluginSession, RtpStreamInfo } from '../../core/plugin.js';
 import type { CodecName } from '../../media/sdp/negotiate.js';
 import type { PacketLane, WorkerBus } from '../../workers/bus.js';
 import type { VrContext } from './context.js';
 import type { VrId } from './ids.js';
-import { dropSubscribers } from './membership.js';
+import { closeOwnedSubscriptions, dropSubscribers } from './membership.js';
+import { hasPrivateId, memberSnaps, MirrorMembers, type MemberSnap } from './mirror-members.js';
 import { Participant } from './participant.js';
 import { Room } from './room.js';
 import type { RoomSettings } from './room-settings.js';
 import { PublishedStream, type StreamType } from './streams.js';
 import { dropPublisherStreams } from './subscriber.js';
+import { DataLaneReader, isDataRecord, type DataRelay } from './lane-data.js';
 
 type Data = Record<string, unknown>;
 
@@ -68,6 +73,8 @@ export interface RoomSnap {
   id: VrId;
   settings: RoomSettings;
   feeds: FeedSnap[];
+  /** The participants' private ids (mirror-members.ts). */
+  members: MemberSnap[];
 }
 
 /** VideoRoom's control messages between workers (WorkerBus<VrBusMessage>). */
@@ -76,7 +83,9 @@ export type VrBusMessage =
   | { op: 'pli'; key: number }
   | { op: 'feed'; room: VrId; feed: FeedSnap }
   | { op: 'unfeed'; room: VrId; id: VrId }
-  | { op: 'roomGone'; room: VrId };
+  | { op: 'roomGone'; room: VrId }
+  | { op: 'member'; room: VrId; id: VrId; pvt: number }
+  | { op: 'memberGone'; room: VrId; id: VrId; kicked: boolean };
 
 /** The handle of a mirror publisher: it has no client; events to it are dropped by the host. */
 const NO_SESSION: PluginSession = { handleId: 0, sessionId: 0, opaqueId: null, token: null, state: undefined, alive: false };
@@ -87,6 +96,7 @@ const MAX_PACKET = 1500;
 interface Mirror {
   from: number;
   room: Room;
+  members: MirrorMembers;
 }
 
 export class RemoteRooms {
@@ -103,6 +113,7 @@ export class RemoteRooms {
   /** from -> key -> mirror stream. */
   private readonly mirrorStreams = new Map<number, Map<number, PublishedStream>>();
   private readonly scratch = Buffer.allocUnsafe(MAX_PACKET + 64);
+  private readonly dataIn: DataLaneReader;
   /** Records that came over a ring / were written to rings (diagnostics, bench). */
   received = 0;
 
@@ -113,8 +124,12 @@ export class RemoteRooms {
     private readonly path: {
       rtp(me: Participant, info: RtpStreamInfo, buf: Buffer, len: number): void;
       keyframe(ps: PublishedStream): void;
+      /** A data-channel message of a mirror stream for its subscribers here (Forwarder.relayData). */
+      data: DataRelay;
     },
-  ) {}
+  ) {
+    this.dataIn = new DataLaneReader(path.data);
+  }
 
   /** How many other workers mirror room `id` (they hold subscribers of it: the cluster counts them as members). */
   mirrorCount(id: VrId): number {
@@ -124,6 +139,12 @@ export class RemoteRooms {
   /** The mirror of a room that lives on another worker (subscriber joins only). */
   mirrorRoom(id: VrId): Room | undefined {
     return this.mirrors.get(id)?.room;
+  }
+
+  /** The private ids of a mirror room's participants; undefined when `room` is no (current) mirror. */
+  mirrorMembers(room: Room): MirrorMembers | undefined {
+    const m = this.mirrors.get(room.id);
+    return m !== undefined && m.room === room ? m.members : undefined;
   }
 
   // ------------------------------------------------------------------ room side: state to the mirrors
@@ -143,8 +164,8 @@ export class RemoteRooms {
       metadata: me.metadata,
       audioCodec: me.media.audioCodec,
       videoCodec: me.media.videoCodec,
-      // Data channels do not cross workers (limit, README "Threads").
-      streams: me.media.streams.filter((s) => s.type !== 'data').map((s) => ({
+      // Data streams too: their messages cross on the same lanes (lane-data.ts).
+      streams: me.media.streams.map((s) => ({
         key: this.keyOf(s),
         type: s.type,
         mindex: s.mindex,
@@ -192,6 +213,16 @@ export class RemoteRooms {
     this.toMirrors(me.room, { op: 'unfeed', room: me.room.id, id: me.id });
   }
 
+  /** A participant joined a room of ours: mirrors learn its private id before it is told it (mirror-members.ts). */
+  memberJoined(p: Participant): void {
+    if (hasPrivateId(p)) this.toMirrors(p.room, { op: 'member', room: p.room.id, id: p.id, pvt: p.privateId });
+  }
+
+  /** A participant left a room of ours (not destroyed: roomGone says that). */
+  memberGone(p: Participant, kicked: boolean): void {
+    if (hasPrivateId(p)) this.toMirrors(p.room, { op: 'memberGone', room: p.room.id, id: p.id, kicked });
+  }
+
   roomGone(room: Room): void {
     this.toMirrors(room, { op: 'roomGone', room: room.id });
     this.mirroredBy.delete(room.id);
@@ -226,7 +257,7 @@ export class RemoteRooms {
       let ws = this.mirroredBy.get(id);
       if (ws === undefined) this.mirroredBy.set(id, (ws = new Set()));
       ws.add(args.to);
-      return { id: room.id, settings: room.settings, feeds: room.activePublishers().map((p) => this.feedSnap(p)) } satisfies RoomSnap;
+      return { id: room.id, settings: room.settings, feeds: room.activePublishers().map((p) => this.feedSnap(p)), members: memberSnaps(room) } satisfies RoomSnap;
     }
     if (op === 'mirrorIn') {
       const from = args.from as number;
@@ -234,7 +265,9 @@ export class RemoteRooms {
       const old = this.mirrors.get(snap.id);
       if (old !== undefined) this.dropMirror(old, false);
       const room = new Room(snap.id, snap.settings);
-      this.mirrors.set(snap.id, { from, room });
+      const members = new MirrorMembers(room, NO_SESSION);
+      for (const [id, pvt] of snap.members) members.set(id, pvt);
+      this.mirrors.set(snap.id, { from, room, members });
       for (const f of snap.feeds) this.upsertFeed(from, room, f);
       return { ok: true };
     }
@@ -273,6 +306,19 @@ export class RemoteRooms {
       case 'roomGone': {
         const m = this.mirrors.get(msg.room);
         if (m !== undefined && m.from === from) this.dropMirror(m, true);
+        return;
+      }
+      case 'member': {
+        const m = this.mirrors.get(msg.room);
+        if (m !== undefined && m.from === from) m.members.set(msg.id, msg.pvt);
+        return;
+      }
+      case 'memberGone': {
+        const m = this.mirrors.get(msg.room);
+        if (m === undefined || m.from !== from) return;
+        const p = m.members.delete(msg.id);
+        // A kicked participant's subscriptions end with it, here too (membership.ts).
+        if (p !== undefined && msg.kicked) closeOwnedSubscriptions(this.ctx, m.room, p);
         return;
       }
       default:
@@ -385,10 +431,19 @@ export class RemoteRooms {
 
   // ------------------------------------------------------------------ packets and keyframe requests
 
-  /** One packet-lane record: a packet of a mirror stream, as its publisher sent it. meta: the simulcast layer. */
+  /**
+   * One packet-lane record: a packet of a mirror stream, as its publisher sent it (meta: the simulcast
+   * layer), or a message of a mirror data stream (lane-data.ts).
+   */
   busPacket(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
     const ps = this.mirrorStreams.get(from)?.get(tag);
-    if (ps === undefined || length > MAX_PACKET || ps.remoteInfos === null) return;
+    if (ps !== undefined && isDataRecord(meta)) {
+      if (ps.type !== 'data') return;
+      this.received++;
+      this.dataIn.read(ps, meta, data, offset, length);
+      return;
+    }
+    if (ps === undefined || length > MAX_PACKET || ps.remoteInfos === null || ps.type === 'data') return;
     this.received++;
     data.copy(this.scratch, 0, offset, offset + length);
     this.path.rtp(ps.owner, ps.remoteInfos[meta & 3] ?? ps.remoteInfos[0]!, this.scratch, length);

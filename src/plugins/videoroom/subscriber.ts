@@ -307,7 +307,7 @@ export function joinSubscriber(ctx: VrContext, session: PluginSession, room: Roo
     // Legacy single-feed form: every stream of `feed` (audio/video/data booleans may exclude kinds).
     items = [new Params({ feed: body.feed, ...(body.substream !== undefined ? { substream: body.substream } : {}), ...(body.temporal !== undefined ? { temporal: body.temporal } : {}) })];
   }
-  const owner = pvt !== undefined ? room.privateIdOwner(pvt) : undefined;
+  const owner = pvt !== undefined ? privateIdOwner(ctx, room, pvt) : undefined;
   if (room.settings.require_pvtid && owner === undefined) {
     throw new VrError(VrErrorCode.UNAUTHORIZED, 'Unauthorized (this room requires a valid private_id)');
   }
@@ -331,6 +331,15 @@ export function joinSubscriber(ctx: VrContext, session: PluginSession, room: Roo
     session.state = { kind: 'idle' } satisfies HandleState;
   }
   return null;
+}
+
+/**
+ * Whose private id this is. A mirror of a room on another worker has no participants of its own (only
+ * stand-ins for its publishers), but the room's private ids as its worker last told them (mirror-members.ts).
+ */
+function privateIdOwner(ctx: VrContext, room: Room, pvt: number): Participant | undefined {
+  const members = ctx.remote?.mirrorMembers(room);
+  return members !== undefined ? members.owner(pvt) : room.privateIdOwner(pvt);
 }
 
 /** Forget a subscriber (leave, detach, room destroyed). */
