@@ -418,6 +418,27 @@ export function createMetrics(opts: MetricsOptions): Metrics {
         }
       },
     });
+    // Counted where the lane ends (the worker that fell behind reads its rings), so each loss once.
+    new Counter({
+      name: 'portunus_lane_ring_dropped_total',
+      help: "Cross-worker packet-lane records dropped because the receiving worker's ring was full, per receiving worker and plugin (since that worker's last start).",
+      labelNames: ['worker', 'plugin'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of workers()) for (const [plugin, c] of Object.entries(w.lanes)) this.inc({ worker: String(w.index), plugin }, c.dropped);
+      },
+    });
+    new Counter({
+      name: 'portunus_lane_ring_stale_total',
+      help: 'Cross-worker packet-lane records skipped because they were older than 500 ms (LANE_MAX_AGE_MS) when the receiving worker got to them, per receiving worker and plugin (since its last start).',
+      labelNames: ['worker', 'plugin'],
+      registers,
+      collect() {
+        this.reset();
+        for (const w of workers()) for (const [plugin, c] of Object.entries(w.lanes)) this.inc({ worker: String(w.index), plugin }, c.stale);
+      },
+    });
   }
 
   const snapshot = async (): Promise<Snapshot> => {

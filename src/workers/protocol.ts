@@ -15,6 +15,7 @@ import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { CandidatesSnapshot } from '../media/candidates.js';
 import type { PortLinkInit } from '../media/net/port-reader.js';
 import type { MessagePort } from 'node:worker_threads';
+import type { LaneCounts } from './bus.js';
 
 /** What the worker needs to build its media plane (workerData). Plugins are loaded afterwards (loadPlugin). */
 export interface WorkerInit {
@@ -178,7 +179,8 @@ export type WorkerNotice =
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
   /** Periodic, and after calls: what /metrics and placement read synchronously in main. */
-  | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>>; peerPosts?: number; logDropped?: number };
+  /** `lanes`: per plugin, records lost on the bus's packet lanes into this worker (bus.ts LaneCounts). */
+  | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>>; peerPosts?: number; logDropped?: number; lanes?: Record<string, LaneCounts> };
 
 export type SerializedError = { name: string; message: string; code?: number };
 

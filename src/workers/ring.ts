@@ -37,8 +37,9 @@
  *   seconds of delay with no gap (a loaded bench saw subscribers 15-24 s behind), which is worth less to
  *   a viewer than the loss and a fresh keyframe. `onStale(tag, meta, count)` runs after the drain,
  *   once per tag that lost records in it (meta: of the first record lost), so the owner can react (ask
- *   for a keyframe) without a call per record. Records that are delivered are still in order, each once.
- *   Without the option nothing is skipped.
+ *   for a keyframe) without a call per record; `keep(tag, meta)`, asked about old records only, can
+ *   exempt the few that must arrive however late (control records among packets). Records that are
+ *   delivered are still in order, each once. Without the option nothing is skipped.
  *
  * Layout: a 64-byte control block (Int32 words: head, tail, dropped, signal, closed, written, stale) then
  * the data area. head and tail are byte counters that wrap at 2^32; the data area's size divides 2^32,
@@ -87,6 +88,11 @@ export interface RingConsumerOptions {
   maxAgeMs?: number;
   /** After a drain that skipped records: once per tag, with the meta of its first skipped record and how many were skipped. */
   onStale?: (tag: number, meta: number, count: number) => void;
+  /**
+   * Asked only about a record that is too old: true delivers it anyway (a control record that shares
+   * the ring with packets, whose loss nothing would repair). Absent: every old record is skipped.
+   */
+  keep?: (tag: number, meta: number) => boolean;
 }
 
 /** Tags one drain tracks skipped records of before it reports them early (no allocation: fixed tables). */
@@ -232,6 +238,7 @@ export class RingConsumer {
   /** Infinity: no bound (nothing is skipped). */
   private readonly maxAgeMs: number;
   private readonly onStale: ((tag: number, meta: number, count: number) => void) | null;
+  private readonly keep: ((tag: number, meta: number) => boolean) | null;
   /** Per tag, the records one drain skipped: typed arrays made once, so skipping allocates nothing. */
   private readonly staleTags = new Uint32Array(STALE_TAGS);
   private readonly staleMetas = new Uint32Array(STALE_TAGS);
@@ -254,6 +261,7 @@ export class RingConsumer {
     if (max !== undefined && !(max >= 0)) throw new RangeError(`maxAgeMs must be >= 0, got ${max}`);
     this.maxAgeMs = max ?? Number.POSITIVE_INFINITY;
     this.onStale = options.onStale ?? null;
+    this.keep = options.keep ?? null;
   }
 
   get dropped(): number {
@@ -315,7 +323,7 @@ export class RingConsumer {
       const meta = this.words[w + 2]! >>> 0;
       const next = (tail + HEADER_BYTES + ((length + 3) & ~3)) >>> 0;
       // Signed difference mod 2^32: a stamp slightly ahead of our clock (another thread's) is age <= 0.
-      if (bounded && ((stampedNow - this.words[w + 3]!) | 0) > maxAge) {
+      if (bounded && ((stampedNow - this.words[w + 3]!) | 0) > maxAge && (this.keep === null || !this.keep(tag, meta))) {
         tail = next;
         skipped++;
         this.noteStale(tag, meta);

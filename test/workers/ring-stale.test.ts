@@ -75,6 +75,25 @@ test('same thread: more stale tags than one drain tracks are all reported, count
   for (const [, n] of counts) assert.equal(n, 5);
 });
 
+test('same thread: keep() exempts the old records it names (control records among packets), order kept', () => {
+  const sab = createRing(1 << 16);
+  const tx = new RingProducer(sab);
+  const got: number[] = [];
+  const asked: number[] = [];
+  const rx = new RingConsumer(sab, (tag) => got.push(tag), {
+    maxAgeMs: 30,
+    // meta 1: a control record
+    keep: (tag, meta) => (asked.push(tag), meta === 1),
+  });
+  for (let i = 0; i < 6; i++) tx.write(i, i === 2 || i === 4 ? 1 : 0, Buffer.alloc(8), 0, 8);
+  spin(80);
+  tx.write(6, 0, Buffer.alloc(8), 0, 8);
+  assert.equal(rx.drain(), 3);
+  assert.deepEqual(got, [2, 4, 6]);
+  assert.equal(rx.stale, 4);
+  assert.deepEqual(asked, [0, 1, 2, 3, 4, 5], 'asked about the old records only');
+});
+
 test('same thread: without maxAgeMs old records are delivered as before', () => {
   const sab = createRing(1 << 16);
   const tx = new RingProducer(sab);
