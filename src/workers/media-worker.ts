@@ -496,6 +496,11 @@ export class MediaWorker {
     this.notice({ n: 'exitForTests', code });
   }
 
+  /** Tests: the worker thread gets no turn for `ms` (as under CPU contention), then carries on. */
+  stallForTests(ms: number): void {
+    this.notice({ n: 'stallForTests', ms });
+  }
+
   async destroy(): Promise<void> {
     this.destroying = true;
     if (this.settingsTimer) clearInterval(this.settingsTimer);

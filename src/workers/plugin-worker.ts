@@ -453,6 +453,13 @@ function onNotice(n: MainNotice): void {
       // Sockets first: ending the thread while a datagram is due can abort the process (udp-sockets.ts).
       void closeUdpSockets().then(() => process.exit(n.code));
       return;
+    case 'stallForTests': {
+      const until = performance.now() + n.ms;
+      while (performance.now() < until) {
+        // starved: no timer, socket, message or ring wake-up runs here meanwhile
+      }
+      return;
+    }
     case 'faultInjection':
       faultInjection.armed = n.armed;
       faultInjection.target = n.target;

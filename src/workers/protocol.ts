@@ -137,6 +137,8 @@ export type MainNotice =
    * terminating isolate).
    */
   | { n: 'exitForTests'; code: number }
+  /** Tests only: the thread busy-waits `ms` (a worker starved of CPU: its rings and sockets wait). */
+  | { n: 'stallForTests'; ms: number }
   /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
   | { n: 'faultInjection'; armed: string | null; target: number | string | null };
 
