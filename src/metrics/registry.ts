@@ -14,6 +14,7 @@ import type { MediaPlane, MediaPlaneMetrics, MediaKindCounters } from '../core/m
 import { logLinesDropped } from '../log.js';
 import { VERSION_STRING } from '../version.js';
 import type { WorkerStatus } from '../workers/pool.js';
+import { LANE_MAX_AGE_MS } from '../workers/bus.js';
 import type { ClusterStatus } from '../cluster/cluster.js';
 import { collectProcessMetrics } from './event-loop.js';
 import { asPeerSource, MediaMetricsReader } from './media.js';
@@ -431,7 +432,7 @@ export function createMetrics(opts: MetricsOptions): Metrics {
     });
     new Counter({
       name: 'portunus_lane_ring_stale_total',
-      help: 'Cross-worker packet-lane records skipped because they were older than 500 ms (LANE_MAX_AGE_MS) when the receiving worker got to them, per receiving worker and plugin (since its last start).',
+      help: `Cross-worker packet-lane records skipped because they were older than ${LANE_MAX_AGE_MS} ms when the receiving worker got to them (it fell behind), per receiving worker and plugin (since its last start).`,
       labelNames: ['worker', 'plugin'],
       registers,
       collect() {
