@@ -7,7 +7,8 @@
  *   producer / single consumer, one per plugin and ordered pair of workers, made by main the first time
  *   the plugin asks for it (BusHub.openLane). Writing a record is a copy into shared memory; the other
  *   worker is woken at most once per event-loop turn and drains everything written since (busPacket per
- *   record). No postMessage, no promise and no allocation per packet; a full ring drops and counts.
+ *   record). No postMessage, no promise and no allocation per packet; a full ring drops and counts, and
+ *   a record older than LANE_MAX_AGE_MS when the worker gets to it is skipped and counted (busStale).
  * - **control lane** (`send(to, msg)`): structured-clonable messages for things that are not per packet
  *   (VideoRoom's `want`/`pli`/`feed`; TextRoom's batches only while a direct lane is missing). They are
  *   relayed by the main thread, so they stay in order with each other, per pair of workers, and with the
@@ -31,8 +32,26 @@ import { createRing, RingConsumer, RingProducer } from './ring.js';
 /** Bytes of each lane's ring: ~850 full-size packets, tens of ms of a busy publisher set. */
 export const LANE_BYTES = 1 << 20;
 
+/**
+ * The oldest a packet-lane record may be when the receiving worker gets to it; older ones are skipped
+ * (ring.ts maxAgeMs) and the plugin hears it (busStale). A worker starved of CPU otherwise delivered
+ * its whole backlog late: a loaded bench measured subscribers 15-24 s behind real time with no gap,
+ * which no viewer can use, where a loss and a fresh keyframe cost a moment. 500 ms is far beyond any
+ * jitter buffer (a record normally crosses in well under a ms, a busy but healthy worker's turn takes
+ * tens of ms), so only a worker that has really fallen behind loses anything.
+ */
+export const LANE_MAX_AGE_MS = 500;
+
 /** The producer end of a packet lane (a RingProducer; see ring.ts for the record's tag and meta words). */
-export type PacketLane = Pick<RingProducer, 'write' | 'flush' | 'dropped' | 'written' | 'closed'>;
+export type PacketLane = Pick<RingProducer, 'write' | 'flush' | 'dropped' | 'stale' | 'written' | 'closed'>;
+
+/** Records lost on the lanes into one worker, for one plugin (/metrics). */
+export interface LaneCounts {
+  /** Refused by a full ring (the producer's side of the loss, counted in the shared ring). */
+  dropped: number;
+  /** Skipped as older than LANE_MAX_AGE_MS when this worker reached them. */
+  stale: number;
+}
 
 /** A plugin's view of its instances on the other workers. `M`: the plugin's control messages. */
 export interface WorkerBus<M = unknown> {
@@ -71,6 +90,17 @@ export interface BusMember<M = unknown> {
    * only (the producer reuses the space): copy what is kept.
    */
   busPacket?(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void;
+  /**
+   * `count` records of worker `from`'s packet lane with this tag were skipped, older than
+   * LANE_MAX_AGE_MS (this worker fell behind); meta is that of the first one. Once per tag and drain,
+   * after the drain: the place to ask for what repairs the gap (a keyframe).
+   */
+  busStale?(from: number, tag: number, meta: number, count: number): void;
+  /**
+   * A record of worker `from`'s packet lane that is too old: true delivers it anyway (a control record
+   * whose loss nothing repairs). Asked only about old records; absent: all are skipped.
+   */
+  busKeepStale?(from: number, tag: number, meta: number): boolean;
   /** A call from main (cross-worker set-up); the answer is structured-cloned back. */
   busCall?(op: string, args: Record<string, unknown>): unknown;
   /** Worker `index` died: what crossed to or from it is gone (its lanes are closed already). */
@@ -99,6 +129,8 @@ export class BusEnd implements WorkerBus {
   private readonly producers = new Map<number, RingProducer>();
   private readonly consumers = new Map<number, RingConsumer>();
   private member: BusMember | null = null;
+  /** Counts of consumers closed since (a lane reopened, a worker died): /metrics counters never go down. */
+  private readonly retired: LaneCounts = { dropped: 0, stale: 0 };
 
   constructor(
     readonly index: number,
@@ -150,24 +182,50 @@ export class BusEnd implements WorkerBus {
       return;
     }
     if (to !== this.index) return;
-    this.consumers.get(from)?.close();
+    this.retire(from);
     // One closure per lane, not per record: the record goes straight to the plugin's hook.
-    const rx = new RingConsumer(sab, (tag, meta, data, offset, length) => this.member?.busPacket?.(from, tag, meta, data, offset, length));
+    const rx = new RingConsumer(sab, (tag, meta, data, offset, length) => this.member?.busPacket?.(from, tag, meta, data, offset, length), {
+      maxAgeMs: LANE_MAX_AGE_MS,
+      onStale: (tag, meta, count) => this.member?.busStale?.(from, tag, meta, count),
+      keep: (tag, meta) => this.member?.busKeepStale?.(from, tag, meta) === true,
+    });
     this.consumers.set(from, rx);
     rx.start();
+  }
+
+  /** Closes the lane from worker `from`, keeping its counts. */
+  private retire(from: number): void {
+    const rx = this.consumers.get(from);
+    if (rx === undefined) return;
+    this.retired.dropped += rx.dropped;
+    this.retired.stale += rx.stale;
+    rx.close();
+    this.consumers.delete(from);
+  }
+
+  /**
+   * Records lost on the lanes into this worker since it started: counted at the consumer, so each
+   * lane's loss is counted once (the producer's worker reads the same ring words).
+   */
+  laneCounts(): LaneCounts {
+    let dropped = this.retired.dropped;
+    let stale = this.retired.stale;
+    for (const rx of this.consumers.values()) {
+      dropped += rx.dropped;
+      stale += rx.stale;
+    }
+    return { dropped, stale };
   }
 
   /** Worker `index` died: its lanes close, then the plugin hears it. */
   down(index: number): void {
     this.producers.delete(index);
-    this.consumers.get(index)?.close();
-    this.consumers.delete(index);
+    this.retire(index);
     this.member?.busDown?.(index);
   }
 
   close(): void {
-    for (const c of this.consumers.values()) c.close();
-    this.consumers.clear();
+    for (const from of [...this.consumers.keys()]) this.retire(from);
     this.producers.clear();
   }
 }

@@ -19,6 +19,7 @@ import type { WebRtcMediaPlane } from '../media/plane.js';
 import type { PortLinkInit } from '../media/net/port-reader.js';
 import type { Jsep } from '../core/jsep.js';
 import type { FromWorker, MainCall, MainNotice, PluginLoad, SerializedError, ToWorker, WorkerInit, WorkerLoad } from './protocol.js';
+import type { LaneCounts } from './bus.js';
 
 /** What a worker needs from the plugin facade it serves (pooled-plugin.ts). */
 export interface WorkerClient {
@@ -114,6 +115,8 @@ export class MediaWorker {
   peerPosts = 0;
   /** Log lines the thread dropped (stdout full), as last reported. */
   logDropped = 0;
+  /** Per plugin: records lost on the packet lanes into this worker (since its last start), as last reported. */
+  lanes: Record<string, LaneCounts> = {};
 
   private destroying = false;
   private readonly pending = new Map<number, Pending>();
@@ -322,6 +325,7 @@ export class MediaWorker {
         this.load = msg.load;
         if (msg.peerPosts !== undefined) this.peerPosts = msg.peerPosts;
         if (msg.logDropped !== undefined) this.logDropped = msg.logDropped;
+        if (msg.lanes !== undefined) this.lanes = msg.lanes;
         if (msg.faults) setRemoteFaultCounts(`worker-${this.index}`, msg.faults);
         return;
     }
@@ -469,6 +473,7 @@ export class MediaWorker {
     this.mediaMetrics = null;
     this.pluginMetrics = {};
     this.load = NO_LOAD;
+    this.lanes = {};
     this.failAll(`media worker ${this.index} exited (${code})`);
     const hung = [...this.media];
     this.media.clear();
@@ -489,6 +494,11 @@ export class MediaWorker {
   /** Tests: the worker thread ends itself now (a crash, as far as main can tell). */
   exitForTests(code = 1): void {
     this.notice({ n: 'exitForTests', code });
+  }
+
+  /** Tests: the worker thread gets no turn for `ms` (as under CPU contention), then carries on. */
+  stallForTests(ms: number): void {
+    this.notice({ n: 'stallForTests', ms });
   }
 
   async destroy(): Promise<void> {

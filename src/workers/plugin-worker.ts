@@ -31,7 +31,7 @@ import type { CfgValue } from '../config/types.js';
 import { IdleGc } from './idle-gc.js';
 import type { FromWorker, JointReply, MainCall, MainNotice, SerializedError, SessionInfo, ToWorker, WorkerInit, WorkerLoad, WorkerNotice } from './protocol.js';
 import { ShardConfig } from './shard-config.js';
-import { BusEnd, type BusMember } from './bus.js';
+import { BusEnd, type BusMember, type LaneCounts } from './bus.js';
 import { PeerLinks } from './peer-links.js';
 import { closeUdpSockets, trackUdpSockets } from './udp-sockets.js';
 
@@ -453,6 +453,13 @@ function onNotice(n: MainNotice): void {
       // Sockets first: ending the thread while a datagram is due can abort the process (udp-sockets.ts).
       void closeUdpSockets().then(() => process.exit(n.code));
       return;
+    case 'stallForTests': {
+      const until = performance.now() + n.ms;
+      while (performance.now() < until) {
+        // starved: no timer, socket, message or ring wake-up runs here meanwhile
+      }
+      return;
+    }
     case 'faultInjection':
       faultInjection.armed = n.armed;
       faultInjection.target = n.target;
@@ -527,7 +534,9 @@ function reportMetrics(): void {
     const pm: Record<string, ReturnType<NonNullable<Plugin['metrics']>> | null> = {};
     for (const [pkg, p] of plugins) pm[pkg] = p.metrics?.() ?? null;
     const media = plane.metrics();
-    const msg = { n: 'metrics', plugins: pm, media, load: load(media), faults: localFaultCounts(), peerPosts: peers.posted, logDropped: logLinesDropped() } as const;
+    const lanes: Record<string, LaneCounts> = {};
+    for (const [pkg, b] of buses) lanes[pkg] = b.laneCounts();
+    const msg = { n: 'metrics', plugins: pm, media, load: load(media), faults: localFaultCounts(), peerPosts: peers.posted, logDropped: logLinesDropped(), lanes } as const;
     const key = JSON.stringify({ ...msg, load: { ...msg.load, loopLagMs: Math.round(msg.load.loopLagMs / 5), loopLagMaxMs: Math.round(msg.load.loopLagMaxMs / 5) } });
     if (key === lastReported) return;
     lastReported = key;

@@ -17,6 +17,7 @@ import { PortReader } from '../media/net/port-reader.js';
 import { MessageChannel } from 'node:worker_threads';
 import { MediaWorker } from './media-worker.js';
 import type { WorkerLoad } from './protocol.js';
+import type { LaneCounts } from './bus.js';
 
 export interface WorkerPoolOptions {
   size: number;
@@ -38,6 +39,8 @@ export interface WorkerStatus {
   media: MediaPlaneMetrics | null;
   /** Log lines the thread dropped since its last start (stdout full). */
   logDropped: number;
+  /** Per plugin: records lost on the packet lanes into this worker since its last start (full ring, too old). */
+  lanes: Record<string, LaneCounts>;
 }
 
 export class WorkerPool {
@@ -217,7 +220,7 @@ export class WorkerPool {
   }
 
   status(): WorkerStatus[] {
-    return this.workers.map((w) => ({ index: w.index, up: !w.exited && w.worker !== null, restarts: w.restarts, load: w.load, media: w.mediaMetrics, logDropped: w.logDropped }));
+    return this.workers.map((w) => ({ index: w.index, up: !w.exited && w.worker !== null, restarts: w.restarts, load: w.load, media: w.mediaMetrics, logDropped: w.logDropped, lanes: w.lanes }));
   }
 
   async destroy(): Promise<void> {

@@ -15,6 +15,7 @@ import type { MediaRuntimeSettings } from '../media/peer.js';
 import type { CandidatesSnapshot } from '../media/candidates.js';
 import type { PortLinkInit } from '../media/net/port-reader.js';
 import type { MessagePort } from 'node:worker_threads';
+import type { LaneCounts } from './bus.js';
 
 /** What the worker needs to build its media plane (workerData). Plugins are loaded afterwards (loadPlugin). */
 export interface WorkerInit {
@@ -136,6 +137,8 @@ export type MainNotice =
    * terminating isolate).
    */
   | { n: 'exitForTests'; code: number }
+  /** Tests only: the thread busy-waits `ms` (a worker starved of CPU: its rings and sockets wait). */
+  | { n: 'stallForTests'; ms: number }
   /** Tests only: arm the worker's fault injection (core/fault.ts faultInjection lives per thread). */
   | { n: 'faultInjection'; armed: string | null; target: number | string | null };
 
@@ -178,7 +181,8 @@ export type WorkerNotice =
   | { n: 'peerClosed'; handleId: number; reason: string }
   | { n: 'localCandidate'; handleId: number; candidate: TrickleCandidate }
   /** Periodic, and after calls: what /metrics and placement read synchronously in main. */
-  | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>>; peerPosts?: number; logDropped?: number };
+  /** `lanes`: per plugin, records lost on the bus's packet lanes into this worker (bus.ts LaneCounts). */
+  | { n: 'metrics'; plugins: Record<string, PluginMetrics | null>; media: MediaPlaneMetrics; load: WorkerLoad; faults?: Partial<Record<FaultBoundary, number>>; peerPosts?: number; logDropped?: number; lanes?: Record<string, LaneCounts> };
 
 export type SerializedError = { name: string; message: string; code?: number };
 

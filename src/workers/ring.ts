@@ -14,6 +14,9 @@
  *                 // consumer now                rx.start();   // drains on every wake-up until close()
  *   tx.dropped, tx.written                       rx.close();   // stops waiting (the producer's writes are then just dropped by no one)
  *
+ *   // optional: a consumer that would rather lose old records than deliver them late
+ *   new RingConsumer(sab, onRecord, { maxAgeMs: 500, onStale: (tag, meta, count) => { ... } });
+ *
  * - `tag` and `meta` are two unsigned 32-bit words carried with each record, for the caller's routing:
  *   e.g. tag = the feed's stream key, meta = substream | temporal << 8 | flags << 16 (see packMeta).
  * - The producer never blocks: a record that does not fit is dropped and counted (`dropped`, also
@@ -28,11 +31,33 @@
  *   thread's messages, timers and sockets. A consumer behind a faster producer used to drain until the
  *   ring was empty, which never happened: its thread then answered nothing for seconds (issue 12).
  * - Records are delivered in order, each exactly once, with the payload's bytes as written.
+ * - Bounded latency (option `maxAgeMs`): each record carries the time it was written; one that is older
+ *   than maxAgeMs when the consumer reaches it is skipped, not delivered, and counted (`stale`, readable
+ *   on both sides like `dropped`). A consumer thread starved of CPU otherwise turns its backlog into
+ *   seconds of delay with no gap (a loaded bench saw subscribers 15-24 s behind), which is worth less to
+ *   a viewer than the loss and a fresh keyframe. `onStale(tag, meta, count)` runs after the drain,
+ *   once per tag that lost records in it (meta: of the first record lost), so the owner can react (ask
+ *   for a keyframe) without a call per record; `keep(tag, meta)`, asked about old records only, can
+ *   exempt the few that must arrive however late (control records among packets). Records that are
+ *   delivered are still in order, each once. Without the option nothing is skipped.
  *
- * Layout: a 64-byte control block (Int32 words: head, tail, dropped, signal, closed, written) then the
- * data area. head and tail are byte counters that wrap at 2^32; the data area's size divides 2^32, so
- * `counter & mask` is the position. A record is a 12-byte header (payload length, tag, meta) and the
- * payload padded to 4 bytes; a record that would cross the end leaves a WRAP marker and starts at 0.
+ * Layout: a 64-byte control block (Int32 words: head, tail, dropped, signal, closed, written, stale) then
+ * the data area. head and tail are byte counters that wrap at 2^32; the data area's size divides 2^32,
+ * so `counter & mask` is the position. A record is a 16-byte header (payload length, tag, meta, stamp)
+ * and the payload padded to 4 bytes; a record that would cross the end leaves a WRAP marker and starts
+ * at 0.
+ *
+ * The stamp: the write time in ms as a 32-bit counter, performance.timeOrigin + performance.now() mod
+ * 2^32. That sum is the one clock the threads of a process share (each thread's performance.now() has
+ * its own origin; timeOrigin puts them on the same wall-clock base, measured within a ms of each other
+ * across worker threads) and it is monotonic within a thread, unlike Date.now(). A 32-bit word keeps the
+ * header 4-byte aligned and 16 bytes (a float64 would need 8-byte alignment, which records do not have,
+ * or a DataView per record); the age is the difference mod 2^32 read as signed, right for any age under
+ * 24 days, and a record a few tenths of a ms "from the future" (clock skew) is simply fresh. The producer
+ * reads the clock once per write (tens of ns, beside a packet copy); the consumer reads it once per
+ * delivered record already (its drain budget) and judges the next record by that reading, so a record
+ * is at most maxAgeMs + 1 ms old (the ms truncation) when its handler starts. The bound is the ring's
+ * only: time a packet spent before the write (the producer's socket buffer) is not seen here.
  */
 
 const HEAD = 0;
@@ -41,8 +66,9 @@ const DROPPED = 2;
 const SIGNAL = 3;
 const CLOSED = 4;
 const WRITTEN = 5;
+const STALE = 6;
 const CONTROL_BYTES = 64;
-const HEADER_BYTES = 12;
+const HEADER_BYTES = 16;
 /** In the length word: the rest of the data area up to its end is padding. */
 const WRAP = -1;
 /** How long one drain may deliver before its thread's event loop gets a turn (messages, timers, sockets). */
@@ -55,6 +81,27 @@ const waitAsync = (Atomics as unknown as {
 
 /** `data` is a Buffer over the whole data area (copy out with data.copy(dst, 0, offset, offset + length): no allocation). */
 export type RingRecordHandler = (tag: number, meta: number, data: Buffer, offset: number, length: number) => void;
+
+/** RingConsumer's latency bound (see the header comment). */
+export interface RingConsumerOptions {
+  /** Records older than this (ms since they were written) when the consumer reaches them are skipped and counted. */
+  maxAgeMs?: number;
+  /** After a drain that skipped records: once per tag, with the meta of its first skipped record and how many were skipped. */
+  onStale?: (tag: number, meta: number, count: number) => void;
+  /**
+   * Asked only about a record that is too old: true delivers it anyway (a control record that shares
+   * the ring with packets, whose loss nothing would repair). Absent: every old record is skipped.
+   */
+  keep?: (tag: number, meta: number) => boolean;
+}
+
+/** Tags one drain tracks skipped records of before it reports them early (no allocation: fixed tables). */
+const STALE_TAGS = 16;
+
+/** The clock records are stamped with: ms, shared by the process's threads, mod 2^32 (see the header comment). */
+function stampNow(origin: number): number {
+  return (origin + performance.now()) >>> 0;
+}
 
 /** A SharedArrayBuffer laid out as a ring of `capacity` data bytes (a power of two, >= 4096). */
 export function createRing(capacity: number): SharedArrayBuffer {
@@ -90,6 +137,7 @@ export class RingProducer {
   private readonly mask: number;
   private readonly capacity: number;
   private readonly maxRecord: number;
+  private readonly origin = performance.timeOrigin;
   /** Our copy of head: only we write it. */
   private head: number;
   private wakeScheduled = false;
@@ -117,6 +165,11 @@ export class RingProducer {
   /** Records written since the ring was made. */
   get written(): number {
     return Atomics.load(this.ctl, WRITTEN) >>> 0;
+  }
+
+  /** Records the consumer skipped as too old (its maxAgeMs) since the ring was made. */
+  get stale(): number {
+    return Atomics.load(this.ctl, STALE) >>> 0;
   }
 
   /** The consumer closed the ring: writing is pointless (and the caller may drop its producer). */
@@ -150,6 +203,7 @@ export class RingProducer {
     this.words[w] = length;
     this.words[w + 1] = tag | 0;
     this.words[w + 2] = meta | 0;
+    this.words[w + 3] = stampNow(this.origin) | 0;
     if (Buffer.isBuffer(src)) src.copy(this.data, pos + HEADER_BYTES, offset, offset + length);
     else this.data.set(length === src.length && offset === 0 ? src : src.subarray(offset, offset + length), pos + HEADER_BYTES);
     this.head = (head + skip + need) >>> 0;
@@ -180,10 +234,21 @@ export class RingConsumer {
   /** Drains of the started consumer that delivered records (tests, diagnostics: batching). */
   batches = 0;
   private readonly onWake = (): void => this.loop();
+  private readonly origin = performance.timeOrigin;
+  /** Infinity: no bound (nothing is skipped). */
+  private readonly maxAgeMs: number;
+  private readonly onStale: ((tag: number, meta: number, count: number) => void) | null;
+  private readonly keep: ((tag: number, meta: number) => boolean) | null;
+  /** Per tag, the records one drain skipped: typed arrays made once, so skipping allocates nothing. */
+  private readonly staleTags = new Uint32Array(STALE_TAGS);
+  private readonly staleMetas = new Uint32Array(STALE_TAGS);
+  private readonly staleCounts = new Uint32Array(STALE_TAGS);
+  private staleN = 0;
 
   constructor(
     sab: SharedArrayBuffer,
     private readonly onRecord: RingRecordHandler,
+    options: RingConsumerOptions = {},
   ) {
     const v = views(sab);
     this.ctl = v.ctl;
@@ -192,10 +257,20 @@ export class RingConsumer {
     this.mask = v.mask;
     this.capacity = v.mask + 1;
     this.tail = Atomics.load(this.ctl, TAIL) >>> 0;
+    const max = options.maxAgeMs;
+    if (max !== undefined && !(max >= 0)) throw new RangeError(`maxAgeMs must be >= 0, got ${max}`);
+    this.maxAgeMs = max ?? Number.POSITIVE_INFINITY;
+    this.onStale = options.onStale ?? null;
+    this.keep = options.keep ?? null;
   }
 
   get dropped(): number {
     return Atomics.load(this.ctl, DROPPED) >>> 0;
+  }
+
+  /** Records skipped as older than maxAgeMs since the ring was made. */
+  get stale(): number {
+    return Atomics.load(this.ctl, STALE) >>> 0;
   }
 
   get closed(): boolean {
@@ -222,12 +297,20 @@ export class RingConsumer {
   /**
    * As drain(), but stops once `budgetMs` have passed (the clock read after every record: one can cost
    * tens of ms, a fan-out to hundreds of subscribers on a starved core, and reading it tens of ns).
+   * Records older than maxAgeMs are skipped on the way; they cost next to nothing, so they do not read
+   * the clock again (the one read after the last delivered record is the age's "now": skipped records
+   * only get older meanwhile, so none is skipped that was fresh).
    */
   private drainFor(budgetMs: number): number {
     let n = 0;
+    let skipped = 0;
     let tail = this.tail;
     const head = Atomics.load(this.ctl, HEAD) >>> 0;
-    const until = performance.now() + budgetMs;
+    const maxAge = this.maxAgeMs;
+    const bounded = maxAge !== Number.POSITIVE_INFINITY;
+    let now = performance.now();
+    const until = now + budgetMs;
+    let stampedNow = (this.origin + now) >>> 0;
     while (tail !== head) {
       const pos = tail & this.mask;
       const w = pos >>> 2;
@@ -238,19 +321,64 @@ export class RingConsumer {
       }
       const tag = this.words[w + 1]! >>> 0;
       const meta = this.words[w + 2]! >>> 0;
+      const next = (tail + HEADER_BYTES + ((length + 3) & ~3)) >>> 0;
+      // Signed difference mod 2^32: a stamp slightly ahead of our clock (another thread's) is age <= 0.
+      if (bounded && ((stampedNow - this.words[w + 3]!) | 0) > maxAge && (this.keep === null || !this.keep(tag, meta))) {
+        tail = next;
+        skipped++;
+        this.noteStale(tag, meta);
+        continue;
+      }
       try {
         this.onRecord(tag, meta, this.data, pos + HEADER_BYTES, length);
       } catch {
         // the handler's own fault boundary is its business; the ring moves on
       }
-      tail = (tail + HEADER_BYTES + ((length + 3) & ~3)) >>> 0;
+      tail = next;
       n++;
-      if (performance.now() >= until) break;
+      now = performance.now();
+      if (now >= until) break;
+      stampedNow = (this.origin + now) >>> 0;
     }
     // Free the space only after the handler has read the bytes.
     this.tail = tail;
     Atomics.store(this.ctl, TAIL, tail | 0);
+    if (skipped > 0) {
+      Atomics.add(this.ctl, STALE, skipped);
+      this.reportStale();
+    }
     return n;
+  }
+
+  /** One skipped record, counted under its tag (reported at the drain's end, or now if the table is full). */
+  private noteStale(tag: number, meta: number): void {
+    const tags = this.staleTags;
+    const n = this.staleN;
+    for (let i = 0; i < n; i++) {
+      if (tags[i] === tag) {
+        this.staleCounts[i]!++;
+        return;
+      }
+    }
+    if (n === STALE_TAGS) this.reportStale();
+    const i = this.staleN++;
+    tags[i] = tag;
+    this.staleMetas[i] = meta;
+    this.staleCounts[i] = 1;
+  }
+
+  private reportStale(): void {
+    const n = this.staleN;
+    this.staleN = 0;
+    const cb = this.onStale;
+    if (cb === null) return;
+    for (let i = 0; i < n; i++) {
+      try {
+        cb(this.staleTags[i]!, this.staleMetas[i]!, this.staleCounts[i]!);
+      } catch {
+        // the owner's reaction is its business, as a record handler's
+      }
+    }
   }
 
   /** Records written and not yet delivered. */

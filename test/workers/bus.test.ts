@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PluginSession } from '../../src/core/plugin.js';
-import { BusEnd, LANE_BYTES, type BusMember } from '../../src/workers/bus.js';
+import { BusEnd, LANE_BYTES, LANE_MAX_AGE_MS, type BusMember } from '../../src/workers/bus.js';
 import { createRing } from '../../src/workers/ring.js';
 
 type Msg = { n: number };
@@ -90,6 +90,46 @@ test('packet lane: null until main opens it; records arrive once, in order, with
   }
   assert.equal(lane.written, 300);
   assert.equal(lane.dropped, 0);
+  a.close();
+  b.close();
+});
+
+test('packet lane: records older than LANE_MAX_AGE_MS are skipped, the plugin hears it once per tag and keeps what it must, laneCounts counts them', async () => {
+  const { a, b, seenB } = pair();
+  const stale: Array<[number, number, number, number]> = [];
+  // b's plugin: tag 9 is a control record it must get however late
+  b.attach({
+    busPacket: (from, tag, meta, data, offset, length) => seenB.packets.push([from, tag, meta, Buffer.from(data.subarray(offset, offset + length))]),
+    busStale: (from, tag, meta, count) => stale.push([from, tag, meta, count]),
+    busKeepStale: (_from, tag) => tag === 9,
+  });
+  const sab = createRing(LANE_BYTES);
+  a.openLane(0, 1, sab);
+  b.openLane(0, 1, sab);
+  const lane = a.lane(1)!;
+  for (let i = 0; i < 20; i++) lane.write(1 + (i % 2), 100 + i, Buffer.alloc(50), 0, 50);
+  lane.write(9, 0, Buffer.alloc(4), 0, 4);
+  // b's worker gets no turn for longer than the bound (this thread is both workers here).
+  const end = performance.now() + LANE_MAX_AGE_MS + 100;
+  while (performance.now() < end) {
+    // starved
+  }
+  lane.write(3, 7, Buffer.alloc(50), 0, 50);
+  await until('the fresh record', () => seenB.packets.some((p) => p[1] === 3));
+  assert.deepEqual(seenB.packets.map((p) => p[1]), [9, 3], 'the kept control record, then the fresh one, in order');
+  assert.deepEqual(stale, [
+    [0, 1, 100, 10],
+    [0, 2, 101, 10],
+  ]);
+  assert.equal(lane.stale, 20);
+  assert.deepEqual(b.laneCounts(), { dropped: 0, stale: 20 });
+  // a ring too full for a record: counted as dropped at the consumer's end too
+  assert.equal(lane.write(4, 0, Buffer.alloc(LANE_BYTES), 0, LANE_BYTES), false);
+  assert.deepEqual(b.laneCounts(), { dropped: 1, stale: 20 });
+  // the lane's counts survive its close (counters do not go down)
+  b.down(0);
+  assert.deepEqual(b.laneCounts(), { dropped: 1, stale: 20 });
+  assert.deepEqual(a.laneCounts(), { dropped: 0, stale: 0 }, 'counted at the receiving end only');
   a.close();
   b.close();
 });

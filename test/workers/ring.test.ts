@@ -54,10 +54,10 @@ test('a full ring drops and counts, never blocks; it takes records again once dr
   const tx = new RingProducer(sab);
   let n = 0;
   const rx = new RingConsumer(sab, () => n++);
-  const p = Buffer.alloc(500);
+  const p = Buffer.alloc(496);
   let ok = 0;
   for (let i = 0; i < 20; i++) if (tx.write(i, 0, p, 0, p.length)) ok++;
-  // 512 bytes per record in 4096: 8 fit
+  // 512 bytes per record (16-byte header) in 4096: 8 fit
   assert.equal(ok, 8);
   assert.equal(tx.dropped, 12);
   assert.equal(rx.dropped, 12);

@@ -239,6 +239,18 @@ export function crossRecord(ctx: AbContext, from: number, tag: number, meta: num
   }
 }
 
+/**
+ * A lane record older than the bus's LANE_MAX_AGE_MS (its worker fell behind) is skipped unless this
+ * says keep it. Audio frames (Up, Down) may go: the room's jitter buffer and decoder treat the gap as
+ * loss (concealment) and the home side numbers the next frame on, and a mix half a second late is
+ * worth less to a conversation than a short gap. Nothing asks for a repair (no keyframes in audio).
+ * Gone and Meta change the participant's state and are sent once: they are delivered however late.
+ */
+export function keepStale(meta: number): boolean {
+  const kind = (meta >>> 21) & 0x7;
+  return kind === CrossKind.Gone || kind === CrossKind.Meta;
+}
+
 /** Worker `index` died: nothing crosses to or from it any more (main hangs up or takes out who was split). */
 export function workerDown(ctx: AbContext, index: number): void {
   for (const s of ctx.sessions) {

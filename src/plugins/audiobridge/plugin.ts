@@ -29,7 +29,7 @@ import { changeRoom, configure, hangupInternal, join, leave, mediaUp, resetDecod
 import { PlainRtpPorts } from './plain-rtp.js';
 import { enableMjrs, enableRecording, mjrPath, recordingPath, startRecording } from './recording.js';
 import { AbSession, type AbId, type EngineOptions, type Participant, type Room } from './room.js';
-import { crossRecord, crossWorkerCall, forwardUp, sendMeta, workerDown } from './cross-worker.js';
+import { crossRecord, crossWorkerCall, forwardUp, keepStale, sendMeta, workerDown } from './cross-worker.js';
 import type { BusMember, WorkerBus } from '../../workers/bus.js';
 import { dropForwarders, listForwarders, rtpForward, staticForwarder, stopRtpForward } from './rtp-forward.js';
 
@@ -228,6 +228,11 @@ export class AudioBridgePlugin implements Plugin, BusMember<never> {
   /** A record from a participant's other half on another media worker (cross-worker.ts; bus.ts packet lane). */
   busPacket(from: number, tag: number, meta: number, data: Buffer, offset: number, length: number): void {
     crossRecord(this.ctx, from, tag, meta, data, offset, length);
+  }
+
+  /** A lane record too old to deliver (bus.ts LANE_MAX_AGE_MS): only audio may be lost (cross-worker.ts keepStale). */
+  busKeepStale(_from: number, _tag: number, meta: number): boolean {
+    return keepStale(meta);
   }
 
   /** Main moving a participant between workers (cross-worker.ts): plugin errors come back as error data. */

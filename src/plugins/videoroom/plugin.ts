@@ -262,6 +262,15 @@ export class VideoRoomPlugin implements Plugin, BusMember<VrBusMessage> {
     this.ctx?.remote?.busPacket(from, tag, meta, data, offset, length);
   }
 
+  /** Lane records of a mirror stream were too old to deliver (bus.ts LANE_MAX_AGE_MS): remote.ts asks for a keyframe. */
+  busStale(from: number, tag: number): void {
+    try {
+      this.ctx?.remote?.stale(from, tag);
+    } catch (err) {
+      if (this.ctx) fault(this.ctx.log, 'worker', err, { plugin: this.package, where: 'bus stale' });
+    }
+  }
+
   busDown(index: number): void {
     this.ctx?.remote?.busDown(index);
     this.forwarder?.invalidate();

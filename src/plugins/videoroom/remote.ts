@@ -93,6 +93,9 @@ const NO_SESSION: PluginSession = { handleId: 0, sessionId: 0, opaqueId: null, t
 /** Largest packet the Forwarder takes (forward.ts MAX_PACKET). */
 const MAX_PACKET = 1500;
 
+/** Keyframe requests after stale lane records: at most one per mirror stream per this many ms. */
+export const STALE_PLI_INTERVAL_MS = 1000;
+
 interface Mirror {
   from: number;
   room: Room;
@@ -116,6 +119,8 @@ export class RemoteRooms {
   private readonly dataIn: DataLaneReader;
   /** Records that came over a ring / were written to rings (diagnostics, bench). */
   received = 0;
+  /** Keyframe requests sent because lane records went stale (tests, diagnostics). */
+  stalePlis = 0;
 
   constructor(
     private readonly ctx: VrContext,
@@ -447,6 +452,28 @@ export class RemoteRooms {
     this.received++;
     data.copy(this.scratch, 0, offset, offset + length);
     this.path.rtp(ps.owner, ps.remoteInfos[meta & 3] ?? ps.remoteInfos[0]!, this.scratch, length);
+  }
+
+  /**
+   * Records of a mirror stream were skipped on the lane from `from` (older than the bus's
+   * LANE_MAX_AGE_MS: this worker fell behind). Video: the subscribers' decoders now miss frames that
+   * later ones refer to, so they would show a broken or frozen picture until the publisher's next
+   * keyframe, seconds away; ask for one now, through the cross-worker PLI the subscribers' own
+   * requests take. One per stream per STALE_PLI_INTERVAL_MS however long the backlog lasts (a
+   * starved worker skips in every drain; the room's worker limits PLIs per stream too). A PLI names
+   * the stream, so every simulcast layer of it gets a keyframe; `meta` (the layer) is not needed.
+   * Audio: nothing to repair, the decoder conceals the gap.
+   */
+  stale(from: number, tag: number): void {
+    const ps = this.mirrorStreams.get(from)?.get(tag);
+    if (ps === undefined || ps.type !== 'video' || ps.subscribers.length === 0) return;
+    const now = this.ctx.now();
+    if (now - ps.stalePliMs < STALE_PLI_INTERVAL_MS) return;
+    ps.stalePliMs = now;
+    // The subscribers' own requests (forward.ts keyframeRequest) need not follow this one at once.
+    ps.lastPliMs = now;
+    this.stalePlis++;
+    this.pli(ps);
   }
 
   /** A keyframe request for a mirror stream goes to the room's worker (which rate-limits it too). */

@@ -76,6 +76,8 @@ export class PublishedStream {
   remoteOut: PacketLane[] = [];
   /** A mirror stream: the stream infos of its layers (0..2), built once, handed to the packet path. */
   remoteInfos: RtpStreamInfo[] | null = null;
+  /** A mirror stream: when (ms) the last keyframe request after stale lane records went (remote.ts stale). */
+  stalePliMs = -Infinity;
   /** A mirror stream: called when its subscriber list changes (first one bound, last one gone). */
   onSubscribers: ((ps: PublishedStream) => void) | null = null;
 
