@@ -12,14 +12,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import type { MediaSink } from '../../src/core/media-plane.js';
-import type { RtpStreamInfo } from '../../src/core/plugin.js';
-import { PsfbFmt, RtcpReader, RtcpType } from '../../src/media/rtcp/header.js';
 import { rtpHeaderLength } from '../../src/media/rtp/header.js';
 import { buildOffer, EXT, extmapsFor } from '../../src/media/sdp/negotiate.js';
 import { writeSdp } from '../../src/media/sdp/write.js';
 import { applyAnswer, makeClient, rtpPacket, sleep, waitFor, type ClientPeer } from '../media/peer/helpers.js';
-import { answerOffer, makeVideoRoomWorld, ROOM, type Ev } from './videoroom-world.js';
+import { answerOffer, countPlis, makeVideoRoomWorld, ROOM, type Ev } from './videoroom-world.js';
 
 /** Subscribers' simulcast fallback (µs): longer than any stall of a loaded test machine. */
 const FALLBACK_US = 60_000_000;
@@ -54,23 +51,6 @@ function vp8(key: boolean, layer: number, counter: number): Buffer {
   b[100] = layer;
   b.writeUInt32BE(counter, 101);
   return b;
-}
-
-/** Counts PLIs the publisher's client receives (its sink sees the server's RTCP). */
-function countPlis(c: ClientPeer): { n: number } {
-  const seen = { n: 0 };
-  const r = new RtcpReader();
-  const sink: MediaSink = {
-    incomingRtp: (stream: RtpStreamInfo, buf: Buffer, len: number) => void c.rtp.push({ stream, bytes: Buffer.from(buf.subarray(0, len)) }),
-    incomingRtcp: (_s: RtpStreamInfo | null, buf: Buffer, len: number) => {
-      const rr = r.reset(buf, len);
-      while (rr.next()) if (rr.type === RtcpType.PSFB && (rr.count === PsfbFmt.PLI || rr.count === PsfbFmt.FIR)) seen.n++;
-    },
-    incomingData: () => {},
-    dataReady: () => {},
-  };
-  c.peer.setSink(sink);
-  return seen;
 }
 
 test('VideoRoom across workers: remote subscribers get the media in order, switch simulcast layers, their PLIs reach the publisher, unpublish and a dead worker are cleaned up', { timeout: 150_000 }, async () => {

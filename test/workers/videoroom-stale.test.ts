@@ -10,16 +10,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import type { MediaSink } from '../../src/core/media-plane.js';
-import type { RtpStreamInfo } from '../../src/core/plugin.js';
-import { PsfbFmt, RtcpReader, RtcpType } from '../../src/media/rtcp/header.js';
 import { rtpHeaderLength } from '../../src/media/rtp/header.js';
 import { buildOffer, EXT, extmapsFor } from '../../src/media/sdp/negotiate.js';
 import { writeSdp } from '../../src/media/sdp/write.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { LANE_MAX_AGE_MS } from '../../src/workers/bus.js';
 import { applyAnswer, makeClient, rtpPacket, sleep, waitFor, type ClientPeer } from '../media/peer/helpers.js';
-import { answerOffer, makeVideoRoomWorld, ROOM, VR, type Ev } from './videoroom-world.js';
+import { answerOffer, countPlis, makeVideoRoomWorld, ROOM, VR, type Ev } from './videoroom-world.js';
 
 /** VP8 payload (S=1, key or delta frame tag) carrying a counter at byte 100. */
 function vp8(key: boolean, counter: number): Buffer {
@@ -50,18 +47,7 @@ test('VideoRoom across workers: a starved subscriber worker skips stale packets,
     // Publisher (room's worker): opus + VP8, no simulcast; its client counts the PLIs it gets.
     const pc = await makeClient();
     clients.push(pc);
-    const plis = { n: 0 };
-    const reader = new RtcpReader();
-    const sink: MediaSink = {
-      incomingRtp: (stream: RtpStreamInfo, buf: Buffer, len: number) => void pc.rtp.push({ stream, bytes: Buffer.from(buf.subarray(0, len)) }),
-      incomingRtcp: (_s: RtpStreamInfo | null, buf: Buffer, len: number) => {
-        const r = reader.reset(buf, len);
-        while (r.next()) if (r.type === RtcpType.PSFB && (r.count === PsfbFmt.PLI || r.count === PsfbFmt.FIR)) plis.n++;
-      },
-      incomingData: () => {},
-      dataReady: () => {},
-    };
-    pc.peer.setSink(sink);
+    const plis = countPlis(pc);
     const ph = await attach();
     const joined = await message(ph.session, ph.handle, { request: 'join', ptype: 'publisher', room: ROOM, display: 'speaker' });
     assert.equal(joined.plugindata?.data['videoroom'], 'joined', JSON.stringify(joined));

@@ -11,6 +11,9 @@ import { buildAnswer, type AnswerOptions } from '../../src/media/sdp/negotiate.j
 import { extractRemoteTransport } from '../../src/media/sdp/jsep.js';
 import { parseSdp } from '../../src/media/sdp/parse.js';
 import { writeSdp } from '../../src/media/sdp/write.js';
+import type { MediaSink } from '../../src/core/media-plane.js';
+import type { RtpStreamInfo } from '../../src/core/plugin.js';
+import { PsfbFmt, RtcpReader, RtcpType } from '../../src/media/rtcp/header.js';
 import type { ClientPeer } from '../media/peer/helpers.js';
 import { makePoolGateway } from './pool-world.js';
 
@@ -38,4 +41,21 @@ export function answerOffer(c: ClientPeer, offerSdp: string): string {
     return {};
   });
   return c.peer.setLocalDescription(writeSdp(description), 'answer');
+}
+
+/** Counts PLIs the publisher's client receives (its sink sees the server's RTCP). */
+export function countPlis(c: ClientPeer): { n: number } {
+  const seen = { n: 0 };
+  const r = new RtcpReader();
+  const sink: MediaSink = {
+    incomingRtp: (stream: RtpStreamInfo, buf: Buffer, len: number) => void c.rtp.push({ stream, bytes: Buffer.from(buf.subarray(0, len)) }),
+    incomingRtcp: (_s: RtpStreamInfo | null, buf: Buffer, len: number) => {
+      const rr = r.reset(buf, len);
+      while (rr.next()) if (rr.type === RtcpType.PSFB && (rr.count === PsfbFmt.PLI || rr.count === PsfbFmt.FIR)) seen.n++;
+    },
+    incomingData: () => {},
+    dataReady: () => {},
+  };
+  c.peer.setSink(sink);
+  return seen;
 }
