@@ -14,7 +14,7 @@ import type { MediaPlane, MediaPlaneMetrics, MediaKindCounters } from '../core/m
 import { logLinesDropped } from '../log.js';
 import { VERSION_STRING } from '../version.js';
 import type { WorkerStatus } from '../workers/pool.js';
-import { LANE_MAX_AGE_MS } from '../workers/bus.js';
+import { LANE_MAX_AGE_MS, type LaneCounts } from '../workers/bus.js';
 import type { ClusterStatus } from '../cluster/cluster.js';
 import { collectProcessMetrics } from './event-loop.js';
 import { asPeerSource, MediaMetricsReader } from './media.js';
@@ -420,26 +420,28 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       },
     });
     // Counted where the lane ends (the worker that fell behind reads its rings), so each loss once.
-    new Counter({
-      name: 'portunus_lane_ring_dropped_total',
-      help: "Cross-worker packet-lane records dropped because the receiving worker's ring was full, per receiving worker and plugin (since that worker's last start).",
-      labelNames: ['worker', 'plugin'],
-      registers,
-      collect() {
-        this.reset();
-        for (const w of workers()) for (const [plugin, c] of Object.entries(w.lanes)) this.inc({ worker: String(w.index), plugin }, c.dropped);
-      },
-    });
-    new Counter({
-      name: 'portunus_lane_ring_stale_total',
-      help: `Cross-worker packet-lane records skipped because they were older than ${LANE_MAX_AGE_MS} ms when the receiving worker got to them (it fell behind), per receiving worker and plugin (since its last start).`,
-      labelNames: ['worker', 'plugin'],
-      registers,
-      collect() {
-        this.reset();
-        for (const w of workers()) for (const [plugin, c] of Object.entries(w.lanes)) this.inc({ worker: String(w.index), plugin }, c.stale);
-      },
-    });
+    const laneCounter = (name: string, help: string, pick: (c: LaneCounts) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['worker', 'plugin'],
+        registers,
+        collect() {
+          this.reset();
+          for (const w of workers()) for (const [plugin, c] of Object.entries(w.lanes)) this.inc({ worker: String(w.index), plugin }, pick(c));
+        },
+      });
+    };
+    laneCounter(
+      'portunus_lane_ring_dropped_total',
+      "Cross-worker packet-lane records dropped because the receiving worker's ring was full, per receiving worker and plugin (since that worker's last start).",
+      (c) => c.dropped,
+    );
+    laneCounter(
+      'portunus_lane_ring_stale_total',
+      `Cross-worker packet-lane records skipped because they were older than ${LANE_MAX_AGE_MS} ms when the receiving worker got to them (it fell behind), per receiving worker and plugin (since its last start).`,
+      (c) => c.stale,
+    );
   }
 
   const snapshot = async (): Promise<Snapshot> => {

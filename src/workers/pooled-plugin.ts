@@ -345,7 +345,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
 
   /** Worker `target` mirrors `room` (on `rw`); false when it cannot (no such room there any more). */
   private ensureMirror(room: string, roomValue: unknown, rw: MediaWorker, target: MediaWorker): Promise<boolean> {
-    const key = `${room}|${target.index}`;
+    const key = mirrorKey(room, target.index);
     let p = this.mirrors.get(key);
     if (p) return p;
     p = (async () => {
@@ -365,11 +365,10 @@ export class PooledPlugin implements Plugin, WorkerClient {
   roomPlacement(): RoomPlacement[] {
     const spans = new Map<string, number[]>();
     for (const key of this.mirrors.keys()) {
-      const bar = key.lastIndexOf('|');
-      const room = key.slice(0, bar);
+      const { room, worker } = splitMirrorKey(key);
       let list = spans.get(room);
       if (!list) spans.set(room, (list = []));
-      list.push(Number(key.slice(bar + 1)));
+      list.push(worker);
     }
     const out: RoomPlacement[] = [];
     for (const [room, w] of this.rooms) {
@@ -383,9 +382,8 @@ export class PooledPlugin implements Plugin, WorkerClient {
   private crossWorkerDown(worker: MediaWorker): void {
     const i = worker.index;
     for (const key of [...this.mirrors.keys()]) {
-      const bar = key.lastIndexOf('|');
-      const room = key.slice(0, bar);
-      if (Number(key.slice(bar + 1)) === i || this.rooms.get(room) === worker) this.mirrors.delete(key);
+      const m = splitMirrorKey(key);
+      if (m.worker === i || this.rooms.get(m.room) === worker) this.mirrors.delete(key);
     }
     for (const [h, w] of this.remoteSubs) if (w === worker) this.remoteSubs.delete(h);
   }
@@ -661,7 +659,7 @@ export class PooledPlugin implements Plugin, WorkerClient {
     if (kind === 'created') this.rooms.set(room, w);
     else if (kind === 'destroyed') {
       this.rooms.delete(room);
-      for (const key of [...this.mirrors.keys()]) if (key.slice(0, key.lastIndexOf('|')) === room) this.mirrors.delete(key);
+      for (const key of [...this.mirrors.keys()]) if (splitMirrorKey(key).room === room) this.mirrors.delete(key);
     }
   }
 
@@ -791,6 +789,16 @@ export class PooledPlugin implements Plugin, WorkerClient {
   injectFault(armed: string | null, target: number | string | null): void {
     for (const w of this.workers) w.notice({ n: 'faultInjection', armed, target });
   }
+}
+
+/** The `mirrors` map's key: worker `worker` mirrors room `room` (a room key may itself contain '|'). */
+function mirrorKey(room: string, worker: number): string {
+  return `${room}|${worker}`;
+}
+
+function splitMirrorKey(key: string): { room: string; worker: number } {
+  const bar = key.lastIndexOf('|');
+  return { room: key.slice(0, bar), worker: Number(key.slice(bar + 1)) };
 }
 
 /**

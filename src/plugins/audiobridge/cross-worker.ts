@@ -221,8 +221,7 @@ export function crossRecord(ctx: AbContext, from: number, tag: number, meta: num
   const handleId = (meta & 0x1fffff) * TWO_32 + tag;
   const s = ctx.byHandle.get(handleId);
   if (!s) return;
-  const kind = (meta >>> 21) & 0x7;
-  switch (kind) {
+  switch (kindOf(meta)) {
     case CrossKind.Up:
       // Room's worker: as if it came from a PeerConnection here (receiveRtp copies the payload it keeps).
       if (s.home === from) receiveRtp(ctx, s, data.subarray(offset, offset + length), length, false);
@@ -239,6 +238,11 @@ export function crossRecord(ctx: AbContext, from: number, tag: number, meta: num
   }
 }
 
+/** The record's kind, from its meta word as sendTo packs it. */
+function kindOf(meta: number): CrossKind {
+  return (meta >>> 21) & 0x7;
+}
+
 /**
  * A lane record older than the bus's LANE_MAX_AGE_MS (its worker fell behind) is skipped unless this
  * says keep it. Audio frames (Up, Down) may go: the room's jitter buffer and decoder treat the gap as
@@ -247,7 +251,7 @@ export function crossRecord(ctx: AbContext, from: number, tag: number, meta: num
  * Gone and Meta change the participant's state and are sent once: they are delivered however late.
  */
 export function keepStale(meta: number): boolean {
-  const kind = (meta >>> 21) & 0x7;
+  const kind = kindOf(meta);
   return kind === CrossKind.Gone || kind === CrossKind.Meta;
 }
 

@@ -366,8 +366,8 @@ export class Forwarder {
     ps.recorder?.file.writeData(data);
     if (ps.forwarders.length > 0) this.ctx.rtpfwd.forwardData(ps, data, isBinary);
     // Workers with subscribers of this data stream get it once each (lane-data.ts). The moderation
-    // and send rules are applied above, here, where they are current: a mirror's copy of them is only
-    // refreshed when the publisher renegotiates.
+    // and send rules are applied above, here, where they are current: a mirror's copy of them follows
+    // by a control message (feedChanged), which a message already on the lane may overtake.
     if (ps.remoteOut.length > 0) this.dataOut.write(ps, label, data, isBinary);
     if (ps.subscribers.length === 0) return;
     this.relayData(ps, label, isBinary ? data : data.toString('utf8'));
