@@ -76,7 +76,7 @@ const dataMessage = fc.record({
 
 const ADMIN = ['info', 'ping', 'get_status', 'list_sessions', 'list_handles', 'handle_info', 'set_log_level', 'set_locking_debug', 'set_refcount_debug', 'set_log_timestamps', 'set_log_colors',
   'set_min_nack_queue', 'set_no_media_timer', 'set_slowlink_threshold', 'set_nack_optimizations', 'message_plugin', 'hangup_webrtc', 'detach_handle', 'destroy_session', 'query_eventhandler',
-  'custom_event', 'list_tokens', 'add_token', 'allow_token', 'disallow_token', 'remove_token', 'heap_usage', 'loops_info', 'start_pcap', 'stop_pcap', 'bogus'];
+  'custom_event', 'list_tokens', 'add_token', 'allow_token', 'disallow_token', 'remove_token', 'heap_usage', 'loops_info', 'list_rooms', 'cluster_info', 'start_pcap', 'stop_pcap', 'bogus'];
 const adminRequest = fc.record({
   janus: fc.constantFrom(...ADMIN),
   admin_secret: fc.constantFrom('adm', 'adm', 'wrong', undefined),
